@@ -1,0 +1,33 @@
+"""One module per instruction set the tester can generate.
+
+An ISA module provides:
+
+    NAME, DESCRIPTION
+    IMPLEMENTED          False for placeholders
+    STATE_NAMES          the words of one log record, in order
+    initial_state(rng)   initial registers/flags (a dict the module reads back)
+    init_asm()           ARM-state harness lines loading that state
+    init_data_asm(state) the data those lines read
+    log_asm()            lines appending one record at SP, changing nothing
+    body_enter_asm()     lines switching into the body's state (.arm/.thumb)
+    body_leave_asm()     lines switching back to ARM state before `finish`
+    generate(rng, count, ctx, select) -> [pattern.Insn]
+    all_classes()        the instruction classes (for --list / --pattern)
+    insn_asm(insn)       setup + the instruction, as assembly lines
+    setup_regs_after(insn) {reg: value} guaranteed by the setup
+    format_psr(value)    human-readable flags
+"""
+
+import importlib
+
+ISAS = ("arm", "thumb", "vfp")
+
+
+def load(name: str):
+    if name not in ISAS:
+        raise ValueError(f"unknown ISA {name!r} (known: {', '.join(ISAS)})")
+    module = importlib.import_module(f"isa.{name}")
+    if not getattr(module, "IMPLEMENTED", True):
+        raise NotImplementedError(f"--isa {name} is not implemented yet: "
+                                  f"{module.DESCRIPTION}")
+    return module
