@@ -63,7 +63,7 @@ REPO = HERE.parent.parent
 CI_SEEDS = list(range(1, 25))
 CI_COUNT = 500
 MAX_COUNT = 100_000
-RUN_TIMEOUT = 60.0
+RUN_TIMEOUT = 30.0
 GCC = "arm-none-eabi-gcc"
 OBJDUMP = "arm-none-eabi-objdump"
 NM = "arm-none-eabi-nm"
@@ -125,7 +125,7 @@ def disassemble(elf: Path, addr: int) -> str:
     for line in r.stdout.splitlines():
         m = re.match(r"\s*[0-9a-f]+:\s+[0-9a-f]{8}\s+(.*)", line)
         if m:
-            return re.sub(r"\s+", " ", m.group(1).split(";")[0]).strip()
+            return re.sub(r"\s+", " ", re.split(r"\s[@;]", m.group(1))[0]).strip()
     return "?"
 
 
@@ -241,6 +241,14 @@ class Reporter:
             self._syms = symbol_addresses(self.elf)
         return self._syms.get(f"insn_{k}")
 
+    def state_before(self, k: int, record: tuple[int, ...]) -> list[int]:
+        """The state right before instruction k: the record after k-1 with
+        the setup's MOVW/MOVT values applied."""
+        regs = list(record)
+        for r, v in self.prog.isa.setup_regs_after(self.prog.insns[k]).items():
+            regs[self.names.index("lr" if r == 14 else f"r{r}")] = v
+        return regs
+
     def describe_insn(self, k: int, before: tuple[int, ...] | None) -> list[str]:
         insn = self.prog.insns[k]
         addr = self.insn_addr(k)
@@ -256,10 +264,7 @@ class Reporter:
                          f"{a:#010x} (buffer +{a - harness.BUF_BASE:#05x}) "
                          "if the condition passes")
         if before is not None:
-            regs = list(before)
-            for r, v in self.prog.isa.setup_regs_after(insn).items():
-                idx = self.names.index("lr" if r == 14 else f"r{r}")
-                regs[idx] = v
+            regs = self.state_before(k, before)
             half = (len(self.names) + 1) // 2
             lines.append("  before: " + fmt_regs(self.names[:half], regs[:half]))
             lines.append("          " + fmt_regs(self.names[half:], regs[half:]))
@@ -268,11 +273,26 @@ class Reporter:
                     regs[self.names.index("cpsr")]))
         return lines
 
+    @staticmethod
+    def why_stopped(o: Output) -> str:
+        parts = []
+        if o.exc:
+            parts.append(describe_exc(o.exc, None))
+        if o.problem:
+            parts.append(o.problem)
+        parts.append("timed out" if o.rc is None else f"exit status {o.rc}")
+        return ", ".join(parts)
+
     def compare(self, a: Output, b: Output, bisect=None) -> list[str]:
         """A report of the first difference, or [] if the outputs agree."""
         if same_output(a, b):
             return []
         lines = []
+        for name, o in ((self.a_name, a), (self.b_name, b)):
+            if not o.records:
+                lines.append(f"{name} produced no log: {self.why_stopped(o)}")
+        if lines:
+            return lines
         n = min(len(a.records), len(b.records))
         first = next((i for i in range(n) if a.records[i] != b.records[i]), None)
         if first is None and len(a.records) != len(b.records):
@@ -281,8 +301,10 @@ class Reporter:
             if first == 0:
                 lines.append("  the initial state (record 0) differs: the "
                              "harness setup, before any random instruction")
-                lines.append(f"  {self.a_name + ':':8}{fmt_regs(self.names, a.records[0]) if a.records else '(none)'}")
-                lines.append(f"  {self.b_name + ':':8}{fmt_regs(self.names, b.records[0]) if b.records else '(none)'}")
+                diff = [i for i, (x, y) in enumerate(zip(a.records[0], b.records[0]))
+                        if x != y]
+                lines.append(f"  {self.a_name + ':':8}{fmt_regs(self.names, a.records[0], diff)}")
+                lines.append(f"  {self.b_name + ':':8}{fmt_regs(self.names, b.records[0], diff)}")
                 return lines
             k = first - 1
             lines.append(f"first difference after instruction {k} of "
@@ -294,13 +316,14 @@ class Reporter:
                     if first < len(other.records):
                         diff = [i for i, (x, y) in enumerate(
                             zip(o.records[first], other.records[first])) if x != y]
-                    else:
-                        diff = None
-                    lines.append(f"  {name + ':':8}" + fmt_regs(self.names, o.records[first], diff))
+                    else:  # the other side stopped: show what this one changed
+                        base = self.state_before(k, o.records[k])
+                        diff = [i for i, (x, y) in enumerate(
+                            zip(o.records[first], base)) if x != y]
+                    regs = fmt_regs(self.names, o.records[first], diff)
+                    lines.append(f"  {name + ':':8}" + (regs or "(no change)"))
                 else:
-                    why = describe_exc(o.exc, self.names) if o.exc else (
-                        o.problem or f"exit status {o.rc}")
-                    lines.append(f"  {name + ':':8}no record: {why}")
+                    lines.append(f"  {name + ':':8}no record: {self.why_stopped(o)}")
             return lines
         if a.mem != b.mem:
             diffs = [i for i in range(min(len(a.mem), len(b.mem)))
@@ -392,7 +415,9 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
     nwords = len(isa.STATE_NAMES)
     reproduce = (f"  reproduce: {sys.argv[0]} --isa {isa.NAME} --seed {seed} "
                  f"--count {count}" + (f" --pattern '{args.pattern}'" if args.pattern else "")
-                 + (" --qemu-only" if args.qemu_only else "") + " --keep DIR")
+                 + (" --qemu-only" if args.qemu_only else
+                    f" --armvex {args.armvex}" if args.armvex != default_armvex() else "")
+                 + " --keep DIR")
 
     qa = run(qemu_cmd(elf), nwords)
     timings["qemu"] = qa.seconds
@@ -400,6 +425,16 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
     bad = check_oracle(prog, qa, "QEMU")
     if bad:
         return SeedResult(seed, count, False, bad + [reproduce], timings)
+
+    if args.qemu_only and hasattr(isa, "check_run"):
+        rep = Reporter(prog, elf, "qemu", "")
+        problems = isa.check_run(
+            prog.insns, lambda k: rep.state_before(k, qa.records[k]),
+            lambda k: qa.records[k + 1])
+        if problems:
+            return SeedResult(seed, count, False, [
+                "the QEMU run breaks the generator's assumptions:"]
+                + ["  " + p for p in problems[:20]] + [reproduce], timings)
 
     if args.qemu_only:
         b_name = "qemu#2"

@@ -632,3 +632,79 @@ def format_psr(v: int) -> str:
     flags = "".join(c if v >> b & 1 else c.lower()
                     for c, b in zip("NZCVQ", range(31, 26, -1)))
     return f"{flags} GE={v >> 16 & 15:04b} mode={v & 31:#x}"
+
+
+# ---------------------------------------------------------------------------
+# Self-check of a clean (oracle) run, independent of the generator's
+# arithmetic: decode each memory instruction's effective address from its
+# encoding and the logged registers, and check the exclusive monitor design.
+
+def condition_passed(cond: int, psr: int) -> bool:
+    n, z, c, v = (psr >> 31) & 1, (psr >> 30) & 1, (psr >> 29) & 1, (psr >> 28) & 1
+    base = {0: z, 1: c, 2: n, 3: v, 4: c and not z, 5: n == v,
+            6: (not z) and n == v, 7: True}[cond >> 1]
+    return bool(base) != bool(cond & 1 and cond != 0xF)
+
+
+def _shift(value: int, typ: int, imm5: int, carry: int) -> int:
+    if typ == 0:
+        return (value << imm5) & M32
+    if typ == 1:
+        return 0 if imm5 == 0 else value >> imm5
+    if typ == 2:
+        signed = value - (1 << 32) if value >> 31 else value
+        return (signed >> (imm5 or 32)) & M32
+    if imm5 == 0:
+        return (carry << 31) | (value >> 1)
+    return ((value >> imm5) | (value << (32 - imm5))) & M32
+
+
+def effective_address(word: int, regs: list[int], psr: int) -> int | None:
+    """Lowest address accessed by a load/store encoding, or None."""
+    op = (word >> 25) & 7
+    p, u = (word >> 24) & 1, (word >> 23) & 1
+    base = regs[(word >> 16) & 15]
+    if op == 0b100:  # LDM/STM
+        n = popcount(word & 0xFFFF)
+        return {(0, 1): base, (1, 1): base + 4, (0, 0): base - 4 * n + 4,
+                (1, 0): base - 4 * n}[(p, u)] & M32
+    if op == 0b010:
+        off = word & 0xFFF
+    elif op == 0b011:
+        off = _shift(regs[word & 15], (word >> 5) & 3, (word >> 7) & 31, psr >> 29 & 1)
+    elif op == 0b000 and (word & 0x90) == 0x90:
+        if (word & 0x0F8000F0) in (0x01000090, 0x01800090):  # SWP, exclusives
+            return base
+        off = ((word >> 4) & 0xF0) | (word & 0xF) if word >> 22 & 1 else regs[word & 15]
+    else:
+        return None
+    return (base + (off if u else -off)) & M32 if p else base
+
+
+def check_run(insns: list[Insn], before, after) -> list[str]:
+    """Problems in a clean run: ``before(k)``/``after(k)`` give the register
+    list (r0..r12, lr, cpsr) around instruction k."""
+    problems = []
+    monitor_pair = False
+    for k, insn in enumerate(insns):
+        regs_b = before(k)
+        regs = regs_b[:13] + [0, regs_b[13], 0]
+        psr = regs_b[14]
+        cond = insn.word >> 28
+        executed = cond == 0xF or condition_passed(cond, psr)
+        if insn.access:
+            addr = effective_address(insn.word, regs, psr)
+            if addr != insn.access[0]:
+                problems.append(f"insn {k} ({insn.name}): effective address "
+                                f"{addr:#x}, generator meant {insn.access[0]:#x}")
+        if insn.name.startswith("STREX"):
+            rd = insn.fields["rd"]
+            idx = 13 if rd == 14 else rd  # record: r0..r12, lr, cpsr
+            want = regs_b[idx] if not executed else (0 if monitor_pair else 1)
+            got = after(k)[idx]
+            if got != want:
+                problems.append(f"insn {k} ({insn.name}): STREX status {got}, "
+                                f"expected {want}")
+        monitor_pair = (insn.name.startswith("LDREX") and k + 1 < len(insns)
+                        and insns[k + 1].name.startswith("STREX"))
+    return problems
