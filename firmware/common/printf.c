@@ -86,11 +86,13 @@ static void out_vformat(struct out *o, const char *fmt, va_list ap)
             continue;
         }
         fmt++;
-        int left = 0;
+        int left = 0, plus = 0;
         char pad = ' ';
         for (;; fmt++) {
             if (*fmt == '-')
                 left = 1;
+            else if (*fmt == '+')
+                plus = 1;
             else if (*fmt == '0')
                 pad = '0';
             else
@@ -107,10 +109,12 @@ static void out_vformat(struct out *o, const char *fmt, va_list ap)
                 tmp[n++] = '-';
                 n += fmt_dec(tmp + n, 0u - (u32)v);
             } else {
-                n = fmt_dec(tmp, (u32)v);
+                if (plus)
+                    tmp[n++] = '+';
+                n += fmt_dec(tmp + n, (u32)v);
             }
-            if (pad == '0' && tmp[0] == '-' && !left) {
-                out_char(o, '-');
+            if (pad == '0' && (tmp[0] == '-' || tmp[0] == '+') && !left) {
+                out_char(o, tmp[0]);
                 out_padded(o, tmp + 1, n - 1, width - 1, 0, '0');
             } else {
                 out_padded(o, tmp, n, width, left, pad);

@@ -1,10 +1,11 @@
 /*
  * printf.h — a tiny printf that writes through semihosting.
  *
- * Supports %d %u %x %X %s %c %% with optional '-' / '0' flags and a width
- * (e.g. %08x, %-12s). No floating point, no 64-bit conversions (print
- * 64-bit values as two %08x halves). Decimal conversion uses no division,
- * so programs built in ARM state do not pull in libgcc's Thumb helpers.
+ * Supports %d %u %x %X %s %c %% with optional '-', '0' and '+' (for %d)
+ * flags and a width (e.g. %08x, %-12s, %+d). No floating point, no 64-bit
+ * conversions (print 64-bit values as two %08x halves). Decimal conversion
+ * uses no division, so programs built in ARM state do not pull in libgcc's
+ * Thumb-2 helpers.
  * Each call is sent to the console with one SYS_WRITE0.
  */
 #ifndef ARMVEX_PRINTF_H
