@@ -209,7 +209,7 @@ EXC_NAMES = ["reset", "undefined", "SVC", "prefetch abort", "data abort",
              "hyp", "IRQ", "FIQ"]
 
 
-def describe_exc(exc, names) -> str:
+def describe_exc(exc) -> str:
     vec, lr, spsr, dfsr, dfar = exc
     s = f"{EXC_NAMES[vec] if vec < 8 else vec} exception, LR={lr:#010x}"
     if vec == 4:
@@ -277,7 +277,7 @@ class Reporter:
     def why_stopped(o: Output) -> str:
         parts = []
         if o.exc:
-            parts.append(describe_exc(o.exc, None))
+            parts.append(describe_exc(o.exc))
         if o.problem:
             parts.append(o.problem)
         parts.append("timed out" if o.rc is None else f"exit status {o.rc}")
@@ -321,6 +321,9 @@ class Reporter:
                         diff = [i for i, (x, y) in enumerate(
                             zip(o.records[first], base)) if x != y]
                     regs = fmt_regs(self.names, o.records[first], diff)
+                    if "cpsr" in self.names and self.names.index("cpsr") in diff:
+                        regs += "  (" + self.prog.isa.format_psr(
+                            o.records[first][self.names.index("cpsr")]) + ")"
                     lines.append(f"  {name + ':':8}" + (regs or "(no change)"))
                 else:
                     lines.append(f"  {name + ':':8}no record: {self.why_stopped(o)}")
@@ -343,7 +346,7 @@ class Reporter:
         for name, o in ((self.a_name, a), (self.b_name, b)):
             lines.append(f"  {name}: exit status {o.rc}, "
                          f"{'complete' if o.complete else 'incomplete'}"
-                         f"{', ' + describe_exc(o.exc, self.names) if o.exc else ''}"
+                         f"{', ' + describe_exc(o.exc) if o.exc else ''}"
                          f"{', ' + o.problem if o.problem else ''}")
         return lines
 
@@ -369,7 +372,7 @@ def check_oracle(prog: Program, o: Output, name: str) -> list[str]:
     if o.rc != 0:
         problems.append(f"exit status {o.rc}")
     if o.exc:
-        problems.append(describe_exc(o.exc, None))
+        problems.append(describe_exc(o.exc))
     if o.complete and len(o.records) != len(prog.insns) + 1:
         problems.append(f"{len(o.records)} log records, expected {len(prog.insns) + 1}")
     if not problems:

@@ -36,8 +36,7 @@ SDIV/UDIV (absent on Cortex-A9), ARMv8-only instructions (LDA/STL, CRC32).
 
 from __future__ import annotations
 
-from pattern import (M32, GenContext, Insn, Pattern, GenerationError,
-                     lowest_set_bit, popcount)
+from pattern import M32, GenContext, GenerationError, Insn, Pattern, popcount
 from isa import common
 
 NAME = "arm"
