@@ -6,9 +6,10 @@
  * handler's own CPSR (mode and A/I/F masks), and the fault status and
  * address registers where they are architecturally defined:
  *   SVC           from SVC, SYS and USR mode; the immediate is read from the
- *                 SVC instruction at LR-4
- *   UDF           UDF, VMRS with CP10 disabled (CPACR=0), MRC p15 from User
- *   BKPT          prefetch abort, IFSR = debug event (0x002)
+ *                 SVC instruction at LR-4; and from Thumb state (LR-2)
+ *   UDF           UDF, VMRS with CP10 disabled (CPACR=0), MRC p15 from User,
+ *                 16- and 32-bit UDF in Thumb state
+ *   BKPT          prefetch abort, IFSR = debug event (0x002); ARM and Thumb
  *   alignment     data abort with SCTLR.A=1 (LDR/STR/LDRH), and with A=0
  *                 for LDM and LDREX, which always need alignment
  *   SRS/RFE       store return state / return from exception, in both
@@ -35,12 +36,26 @@ static void hook(int kind, struct exc_frame *f)
     seen.r0 = f->r[0];
     seen.imm = 0;
     seen.fsr = seen.far = 0;
+    int thumb = (f->spsr >> 5) & 1;
     if (kind == EXC_SVC)
-        seen.imm = *(u32 *)(f->lr - 4) & 0xffffff;
-    if (kind == EXC_UNDEF)
+        seen.imm = thumb ? *(u16 *)(f->lr - 2) & 0xff : *(u32 *)(f->lr - 4) & 0xffffff;
+    if (kind == EXC_UNDEF && !thumb)
         seen.imm = *(u32 *)(f->lr - 4);
-    if (kind == EXC_PABT)
+    if (kind == EXC_UNDEF && thumb) {
+        /* LR = instruction + 2 in Thumb state, even for a 32-bit
+         * instruction: then step over its second halfword. */
+        u32 hw = *(u16 *)(f->lr - 2);
+        seen.imm = hw;
+        if ((hw >> 11) >= 0x1d) {
+            seen.imm = (hw << 16) | *(u16 *)f->lr;
+            f->lr += 2;
+        }
+    }
+    if (kind == EXC_PABT) {
         seen.fsr = read_ifsr();
+        if (thumb)
+            f->lr -= 2; /* LR = BKPT + 4; resume after the 16-bit BKPT */
+    }
     if (kind == EXC_DABT) {
         seen.fsr = read_dfsr();
         seen.far = read_dfar();
@@ -92,6 +107,36 @@ CASE(mrc_usr, "cpsie a\n\tcps #0x10\n\tmsr APSR_nzcvq, #0x90000000\n"
 
 /* --- BKPT: prefetch abort with a debug-event IFSR --- */
 CASE(bkpt, PRE "site_bkpt: bkpt #0x77" POST)
+
+/* --- The same from Thumb state: SPSR.T is set; LR is the instruction + 2
+ * for SVC and UDF (also for the 32-bit UDF.W) and + 4 for BKPT. Each Thumb
+ * function is called with BLX from an ARM wrapper and returns with POP. */
+#define THUMB_CASE(name, insn)                                               \
+    __asm__(".pushsection .text\n"                                           \
+            ".thumb\n"                                                       \
+            ".thumb_func\n"                                                  \
+            "thumb_" #name ":\n"                                             \
+            "    push {r4, lr}\n"                                            \
+            "    cpsie a\n"                                                  \
+            "    mov r4, #0x90000000\n"                                      \
+            "    msr APSR_nzcvq, r4\n"                                       \
+            "    mov r0, #0x44\n"                                            \
+            "site_" #name ":\n"                                              \
+            "    " insn "\n"                                                 \
+            "    cpsid a\n"                                                  \
+            "    pop {r4, pc}\n"                                             \
+            ".arm\n"                                                         \
+            ".popsection\n");                                                \
+    extern char site_##name[];                                               \
+    void thumb_##name(void);                                                 \
+    static __attribute__((noinline)) void run_##name(void)                   \
+    {                                                                        \
+        thumb_##name();                                                      \
+    }
+THUMB_CASE(t_svc, "svc #0x12")
+THUMB_CASE(t_udf, "udf #0x34")
+THUMB_CASE(t_udfw, "udf.w #0x5678")
+THUMB_CASE(t_bkpt, "bkpt #0x56")
 
 /* --- Alignment faults (data aborts); r1 = misaligned address --- */
 static u32 buf[4] __attribute__((aligned(16))) = { 0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c };
@@ -238,6 +283,11 @@ int main(void)
     RUN(mrc_usr, "mrc p15 from usr", 1);
 
     RUN(bkpt, "bkpt #0x77", 0);
+
+    RUN(t_svc, "thumb svc #0x12", 0);
+    RUN(t_udf, "thumb udf #0x34", 0);
+    RUN(t_udfw, "thumb udf.w #0x5678", 0);
+    RUN(t_bkpt, "thumb bkpt #0x56", 0);
 
     /* LDM and LDREX need alignment even with SCTLR.A = 0 */
     write_sctlr(read_sctlr() & ~2u);
