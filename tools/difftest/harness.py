@@ -9,9 +9,11 @@ Memory map (vexpress-a9 RAM starts at 0x60000000):
 
 Flow: set VBAR to our own vectors (an unexpected exception is reported, not
 a hang), set SCTLR.SW (SWP/SWPB are UNDEFINED on a v7MP core without it),
-CLREX, SP = log pointer, load the initial flags and registers (ISA module),
-log record 0, then for every random instruction: its setup MOVW/MOVTs, the
-instruction, a log record.  Finally print, through semihosting SYS_WRITE to
+CLREX, SP = log pointer.  The body then switches to its instruction set
+(ISA module's body_enter_asm), loads the initial flags and registers
+(init_asm), logs record 0, and for every random instruction: its setup
+MOVW/MOVTs, the instruction, a log record; body_leave_asm returns to ARM
+state and jumps to `finish`, which prints, through semihosting SYS_WRITE to
 ":tt", the text
 
     LOG
@@ -78,7 +80,6 @@ _start:
     isb
     clrex                           @ local monitor Open
     ldaddr sp, LOG_BASE
-{init}
     b body
 
 @ ---- unexpected exceptions: record vector, LR, SPSR, DFSR, DFAR, dump ----
@@ -242,15 +243,16 @@ def indent(lines):
 def program_source(isa, state: dict, buffer: list[int], insns) -> str:
     """Assembly source for a whole test program."""
     out = [PROLOGUE.format(log=LOG_BASE, hex=HEX_BASE, bufsize=BUF_SIZE,
-                           record_words=len(isa.STATE_NAMES),
-                           init=indent(isa.init_asm()))]
-    body = list(isa.body_enter_asm())
+                           record_words=len(isa.STATE_NAMES))]
+    # Enter the body's state first (may clobber registers), then load the
+    # initial state in it, then log record 0.
+    body = list(isa.body_enter_asm()) + list(isa.init_asm())
     log = isa.log_asm()
     body += log
     for k, insn in enumerate(insns):
         lines = isa.insn_asm(insn)
         body += lines[:-1] + [f"insn_{k}:"] + lines[-1:] + log
-    body += isa.body_leave_asm()
+    body += isa.body_leave_asm()  # back in ARM state after this
     out.append(indent(body))
     words = [f"    .word 0x{buffer[i]:08x}, 0x{buffer[i + 1]:08x}, "
              f"0x{buffer[i + 2]:08x}, 0x{buffer[i + 3]:08x}"

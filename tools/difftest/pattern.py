@@ -176,15 +176,6 @@ class Pattern:
             word |= val << shift
         return word
 
-    def decode(self, word: int) -> dict[str, int] | None:
-        """Field values of ``word`` if it matches the fixed bits, else None."""
-        mask = M32
-        for _, shift, width in self.fields:
-            mask &= ~(((1 << width) - 1) << shift)
-        if word & mask != self.fixed_bits:
-            return None
-        return {f: (word >> s) & ((1 << w) - 1) for f, s, w in self.fields}
-
     def generate(self, ctx: GenContext, tries: int = 2000) -> Insn:
         for _ in range(tries):
             v = self.draw(ctx)

@@ -6,11 +6,12 @@ An ISA module provides:
     IMPLEMENTED          False for placeholders
     STATE_NAMES          the words of one log record, in order
     initial_state(rng)   initial registers/flags (a dict the module reads back)
-    init_asm()           ARM-state harness lines loading that state
+    body_enter_asm()     first lines of the body: switch into its state
+                         (.arm, or into Thumb); may clobber registers
+    init_asm()           then load the initial state (in the body's state)
     init_data_asm(state) the data those lines read
     log_asm()            lines appending one record at SP, changing nothing
-    body_enter_asm()     lines switching into the body's state (.arm/.thumb)
-    body_leave_asm()     lines switching back to ARM state before `finish`
+    body_leave_asm()     last lines: back to ARM state (`b finish` follows)
     generate(rng, count, ctx, select) -> [pattern.Insn]
     all_classes()        the instruction classes (for --list / --pattern)
     insn_asm(insn)       setup + the instruction, as assembly lines
