@@ -416,7 +416,7 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
     prog.elf = elf
     timings["build"] = time.monotonic() - t0
     nwords = len(isa.STATE_NAMES)
-    reproduce = (f"  reproduce: {sys.argv[0]} --isa {isa.NAME} --seed {seed} "
+    reproduce = (f"  reproduce: {os.path.relpath(HERE / 'difftest.py')} --isa {isa.NAME} --seed {seed} "
                  f"--count {count}" + (f" --pattern '{args.pattern}'" if args.pattern else "")
                  + (" --qemu-only" if args.qemu_only else
                     f" --armvex {args.armvex}" if args.armvex != default_armvex() else "")
