@@ -1,0 +1,226 @@
+//! # armvex-bus: the system bus
+//!
+//! Everything a CPU can reach through a physical address lives behind the bus:
+//!
+//! * **RAM-like memory** ([`memory`]): main RAM, PSRAM, SRAM, video RAM. Each region is a host
+//!   memory mapping (memmap2), so the CPU's software TLB can hold plain host pointers into it and
+//!   load and store without calling into the bus at all.
+//! * **Memory-mapped devices** ([`mmio`]): peripherals implement [`Device`] and are placed at a
+//!   physical address range. An access that hits no RAM and no device reads as zero and ignores
+//!   writes, as on the Versatile Express motherboard (and in QEMU's model of it).
+//! * **Interrupt lines** ([`irq`]): devices raise and lower lines; the interrupt controller turns
+//!   them into the IRQ/FIQ inputs of each CPU.
+//! * **The virtual clock** ([`clock`]): guest time comes from retired instructions, never from the
+//!   host clock, and every timer in the machine schedules its deadline here.
+//!
+//! Data flows CPU → bus → device: the CPU crate calls into this crate, devices are called by it,
+//! and nothing here knows which board it is part of.
+
+pub mod clock;
+pub mod irq;
+pub mod memory;
+pub mod mmio;
+
+pub use clock::{TimerSlot, VirtualClock};
+pub use irq::{InterruptLines, MAX_CPUS};
+pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec};
+pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
+
+/// The system bus: memory, devices, interrupt lines and the clock of one machine.
+pub struct Bus {
+    /// RAM-like regions and the tracking of pages that hold predecoded code.
+    pub memory: PhysicalMemory,
+    /// Interrupt lines between devices, the interrupt controller and the CPUs.
+    pub irq: InterruptLines,
+    /// Virtual time and device deadlines.
+    pub clock: VirtualClock,
+    /// The MMIO map.
+    devices: mmio::DeviceMap,
+}
+
+/// Who is making an MMIO access and when: the CPU index (banked device registers such as the
+/// GIC CPU interface depend on it) and that CPU's local virtual time in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accessor {
+    pub cpu: usize,
+    pub time: u64,
+}
+
+impl Bus {
+    /// A bus with the given memory and no devices.
+    pub fn new(memory: PhysicalMemory) -> Self {
+        Bus {
+            memory,
+            irq: InterruptLines::default(),
+            clock: VirtualClock::default(),
+            devices: mmio::DeviceMap::default(),
+        }
+    }
+
+    /// Place `device` at `base..base+size`. Returns its id, used for its timer slots.
+    /// Fails with a message if the range overlaps RAM or another device.
+    pub fn add_device(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, String> {
+        if self.memory.overlaps(base, size) {
+            return Err(format!("device {} at {base:#010x} overlaps RAM", device.name()));
+        }
+        self.devices.insert(base, size, device)
+    }
+
+    /// Read `size` bytes at physical address `pa` from a device, or from RAM when `pa` is RAM
+    /// (the CPU's slow path for accesses the TLB could not serve).
+    pub fn read(&mut self, who: Accessor, pa: u32, size: AccessSize) -> u32 {
+        if let Some(v) = self.memory.read(pa, size) {
+            return v;
+        }
+        let Bus {
+            memory,
+            irq,
+            clock,
+            devices,
+        } = self;
+        match devices.find(pa) {
+            Some((id, offset)) => {
+                let mut ctx = DeviceContext::new(who, id, memory, irq, clock);
+                let v = devices.device_mut(id).read(&mut ctx, offset, size);
+                tracing::trace!(target: "mmio", "read{} {pa:#010x} = {v:#x} ({})", size.bits(), devices.device_mut(id).name());
+                v
+            }
+            None => {
+                tracing::debug!(target: "mmio", "read{} {pa:#010x}: unmapped, reads as zero", size.bits());
+                0
+            }
+        }
+    }
+
+    /// Write `size` bytes of `value` at physical address `pa` (see [`Bus::read`]).
+    pub fn write(&mut self, who: Accessor, pa: u32, size: AccessSize, value: u32) {
+        if self.memory.write(pa, size, value) {
+            return;
+        }
+        let Bus {
+            memory,
+            irq,
+            clock,
+            devices,
+        } = self;
+        match devices.find(pa) {
+            Some((id, offset)) => {
+                let mut ctx = DeviceContext::new(who, id, memory, irq, clock);
+                tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), devices.device_mut(id).name());
+                devices.device_mut(id).write(&mut ctx, offset, size, value);
+            }
+            None => {
+                tracing::debug!(target: "mmio", "write{} {pa:#010x} = {value:#x}: unmapped, ignored", size.bits());
+            }
+        }
+    }
+
+    /// Run the callbacks of every device timer whose deadline is at or before `now`, in
+    /// deadline order (ties in slot order), and advance the clock to `now`.
+    pub fn run_due_timers(&mut self, now: u64) {
+        while let Some((slot, when)) = self.clock.next_deadline() {
+            if when > now {
+                break;
+            }
+            self.clock.advance_to(when);
+            self.clock.cancel(slot);
+            let owner = self.clock.owner(slot);
+            let Bus {
+                memory,
+                irq,
+                clock,
+                devices,
+            } = self;
+            let who = Accessor { cpu: 0, time: when };
+            let mut ctx = DeviceContext::new(who, owner, memory, irq, clock);
+            devices.device_mut(owner).timer_expired(&mut ctx, slot);
+        }
+        self.clock.advance_to(now);
+    }
+
+    /// The devices in address order, for diagnostics.
+    pub fn device_names(&self) -> Vec<(u32, u32, String)> {
+        self.devices.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Scratch {
+        regs: [u32; 4],
+        fired: u32,
+    }
+
+    impl Device for Scratch {
+        fn name(&self) -> &str {
+            "scratch"
+        }
+        fn read(&mut self, _ctx: &mut DeviceContext, offset: u32, _size: AccessSize) -> u32 {
+            self.regs[(offset as usize / 4) % 4]
+        }
+        fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
+            self.regs[(offset as usize / 4) % 4] = value;
+            if offset == 0xc {
+                let slot = ctx.new_timer_slot();
+                ctx.set_deadline(slot, ctx.now() + u64::from(value));
+            }
+        }
+        fn timer_expired(&mut self, ctx: &mut DeviceContext, _slot: TimerSlot) {
+            self.fired += 1;
+            self.regs[0] = ctx.now() as u32;
+            ctx.set_spi(40, true);
+        }
+    }
+
+    fn bus() -> Bus {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x10_0000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        bus.add_device(0x1000_0000, 0x1000, Box::new(Scratch { regs: [0; 4], fired: 0 }))
+            .unwrap();
+        bus
+    }
+
+    const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
+
+    #[test]
+    fn ram_and_device_and_unmapped() {
+        let mut bus = bus();
+        bus.write(CPU0, 0x6000_0010, AccessSize::Word, 0xdead_beef);
+        assert_eq!(bus.read(CPU0, 0x6000_0010, AccessSize::Word), 0xdead_beef);
+        assert_eq!(bus.read(CPU0, 0x6000_0011, AccessSize::Byte), 0xbe);
+        bus.write(CPU0, 0x1000_0004, AccessSize::Word, 7);
+        assert_eq!(bus.read(CPU0, 0x1000_0004, AccessSize::Word), 7);
+        bus.write(CPU0, 0x2000_0000, AccessSize::Word, 7);
+        assert_eq!(bus.read(CPU0, 0x2000_0000, AccessSize::Word), 0);
+    }
+
+    #[test]
+    fn overlapping_device_is_refused() {
+        let mut bus = bus();
+        let dup = Box::new(Scratch { regs: [0; 4], fired: 0 });
+        assert!(bus.add_device(0x1000_0800, 0x1000, dup).is_err());
+        let on_ram = Box::new(Scratch { regs: [0; 4], fired: 0 });
+        assert!(bus.add_device(0x600f_f000, 0x2000, on_ram).is_err());
+    }
+
+    #[test]
+    fn timers_fire_at_their_exact_time() {
+        let mut bus = bus();
+        bus.write(Accessor { cpu: 0, time: 0 }, 0x1000_000c, AccessSize::Word, 500);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(500));
+        bus.run_due_timers(499);
+        assert!(!bus.irq.spi_level(40));
+        bus.run_due_timers(1000);
+        assert!(bus.irq.spi_level(40));
+        assert_eq!(bus.read(CPU0, 0x1000_0000, AccessSize::Word), 500);
+        assert_eq!(bus.clock.now(), 1000);
+        assert_eq!(bus.clock.next_deadline(), None);
+    }
+}

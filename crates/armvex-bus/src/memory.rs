@@ -1,0 +1,421 @@
+//! Guest RAM: host memory mappings placed at guest physical addresses.
+//!
+//! Each region (main RAM, PSRAM, SRAM, video RAM) is an anonymous host mapping made with
+//! `memmap2`. The CPU's software TLB caches host pointers into these mappings, so ordinary loads
+//! and stores to RAM never reach this code: only the TLB's misses and the slow path do.
+//!
+//! ## Predecoded code and writes
+//!
+//! The CPU predecodes instructions per 4 KiB guest page. To keep that cache coherent with
+//! memory, this module tracks which RAM pages hold predecoded code (a bit per page):
+//!
+//! * when the CPU decodes a page it calls [`PhysicalMemory::mark_code`], which bumps the
+//!   *code epoch*; CPUs that see a new epoch drop the write entries of their TLBs, so every later
+//!   write to a code page comes through [`PhysicalMemory::write`] and friends;
+//! * such a write clears the page's bit and queues the page on the *invalidated* list, which the
+//!   code cache drains before it runs the next block.
+//!
+//! Every path that writes guest memory (CPU slow path, device DMA, loaders) goes through here,
+//! so predecoded code can never be stale (beyond the block being executed).
+
+use crate::mmio::AccessSize;
+use memmap2::MmapMut;
+
+/// Size of a guest page as far as RAM bookkeeping is concerned (the small-page size of VMSAv7).
+pub const PAGE_SIZE: u32 = 4096;
+
+/// What a board asks for: a named RAM region at a physical address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RamRegionSpec {
+    pub name: String,
+    pub base: u32,
+    pub size: u32,
+}
+
+/// A second window onto (the start of) an existing region, like the vexpress-a9's view of
+/// the first 64 MiB of RAM at address 0. Both addresses reach the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RamAliasSpec {
+    /// Name of the region this window shows.
+    pub of: String,
+    pub base: u32,
+    pub size: u32,
+}
+
+struct RamRegion {
+    spec: RamRegionSpec,
+    /// The host memory, or for an alias the index of the region it shows.
+    backing: Backing,
+    /// Index of this region's first page in the machine-wide page numbering.
+    first_page: u32,
+}
+
+enum Backing {
+    Own(MmapMut),
+    Alias(usize),
+}
+
+impl RamRegion {
+    fn contains(&self, pa: u32, len: u32) -> bool {
+        pa >= self.spec.base && u64::from(pa - self.spec.base) + u64::from(len) <= u64::from(self.spec.size)
+    }
+}
+
+/// A RAM page as the CPU's TLB sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RamPage {
+    /// Host address of the first byte of the page.
+    pub host: *mut u8,
+    /// Machine-wide page number (dense over all RAM regions), used to index per-page tables
+    /// such as the predecoded-code cache.
+    pub index: u32,
+}
+
+/// All RAM-like memory of a machine.
+pub struct PhysicalMemory {
+    regions: Vec<RamRegion>,
+    total_pages: u32,
+    /// One bit per page: the page holds predecoded code.
+    code_pages: Vec<u64>,
+    code_epoch: u64,
+    /// Pages that held predecoded code and have been written since.
+    invalidated: Vec<u32>,
+}
+
+impl PhysicalMemory {
+    /// Map the given regions. Sizes must be multiples of 4 KiB and regions must not overlap.
+    pub fn new(specs: &[RamRegionSpec]) -> Result<Self, String> {
+        Self::with_aliases(specs, &[])
+    }
+
+    /// Map the given regions and alias windows (see [`RamAliasSpec`]).
+    pub fn with_aliases(specs: &[RamRegionSpec], aliases: &[RamAliasSpec]) -> Result<Self, String> {
+        let mut regions: Vec<RamRegion> = Vec::new();
+        let mut next_page = 0u32;
+        let check = |regions: &[RamRegion], name: &str, base: u32, size: u32| -> Result<(), String> {
+            if size == 0 || size % PAGE_SIZE != 0 || base % PAGE_SIZE != 0 {
+                return Err(format!(
+                    "RAM region {name} must be a non-zero multiple of 4 KiB at a 4 KiB boundary"
+                ));
+            }
+            if u64::from(base) + u64::from(size) > 1 << 32 {
+                return Err(format!("RAM region {name} ends beyond 4 GiB"));
+            }
+            if regions
+                .iter()
+                .any(|r| ranges_overlap(r.spec.base, r.spec.size, base, size))
+            {
+                return Err(format!("RAM region {name} overlaps another region"));
+            }
+            Ok(())
+        };
+        for spec in specs {
+            check(&regions, &spec.name, spec.base, spec.size)?;
+            let map = MmapMut::map_anon(spec.size as usize).map_err(|e| {
+                format!(
+                    "cannot allocate {} MiB of guest RAM for {}: {e}",
+                    spec.size >> 20,
+                    spec.name
+                )
+            })?;
+            regions.push(RamRegion {
+                spec: spec.clone(),
+                backing: Backing::Own(map),
+                first_page: next_page,
+            });
+            next_page += spec.size / PAGE_SIZE;
+        }
+        for alias in aliases {
+            let name = format!("{} alias", alias.of);
+            check(&regions, &name, alias.base, alias.size)?;
+            let (target, first_page) = regions
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.spec.name == alias.of && matches!(r.backing, Backing::Own(_)))
+                .map(|(i, r)| (i, r.first_page))
+                .ok_or_else(|| format!("RAM alias of unknown region {}", alias.of))?;
+            let size = alias.size.min(regions[target].spec.size);
+            regions.push(RamRegion {
+                spec: RamRegionSpec {
+                    name,
+                    base: alias.base,
+                    size,
+                },
+                backing: Backing::Alias(target),
+                first_page,
+            });
+        }
+        Ok(PhysicalMemory {
+            regions,
+            total_pages: next_page,
+            code_pages: vec![0; next_page.div_ceil(64) as usize],
+            code_epoch: 0,
+            invalidated: Vec::new(),
+        })
+    }
+
+    /// Number of RAM pages over all regions (the range of [`RamPage::index`]).
+    pub fn total_pages(&self) -> u32 {
+        self.total_pages
+    }
+
+    /// The regions, as given to [`PhysicalMemory::new`].
+    pub fn regions(&self) -> impl Iterator<Item = &RamRegionSpec> {
+        self.regions.iter().map(|r| &r.spec)
+    }
+
+    /// True if `base..base+size` overlaps any RAM region.
+    pub fn overlaps(&self, base: u32, size: u32) -> bool {
+        self.regions
+            .iter()
+            .any(|r| ranges_overlap(r.spec.base, r.spec.size, base, size))
+    }
+
+    /// The region holding `pa..pa+len`, as (index of the region owning the bytes, offset in
+    /// it, first page number of the owner).
+    #[inline]
+    fn locate(&self, pa: u32, len: u32) -> Option<(usize, usize, u32)> {
+        let (i, r) = self.regions.iter().enumerate().find(|(_, r)| r.contains(pa, len))?;
+        let owner = match r.backing {
+            Backing::Own(_) => i,
+            Backing::Alias(t) => t,
+        };
+        Some((owner, (pa - r.spec.base) as usize, r.first_page))
+    }
+
+    fn bytes(&self, owner: usize) -> &[u8] {
+        match &self.regions[owner].backing {
+            Backing::Own(m) => m,
+            Backing::Alias(_) => unreachable!("aliases are resolved by locate"),
+        }
+    }
+
+    fn bytes_mut(&mut self, owner: usize) -> &mut [u8] {
+        match &mut self.regions[owner].backing {
+            Backing::Own(m) => m,
+            Backing::Alias(_) => unreachable!("aliases are resolved by locate"),
+        }
+    }
+
+    /// The RAM page containing `pa`, if `pa` is RAM.
+    pub fn page(&mut self, pa: u32) -> Option<RamPage> {
+        let (owner, off, first_page) = self.locate(pa, 1)?;
+        let offset = off & !(PAGE_SIZE as usize - 1);
+        Some(RamPage {
+            // The offset is inside the mapping (checked by `locate`).
+            host: self.bytes_mut(owner).as_mut_ptr().wrapping_add(offset),
+            index: first_page + (offset as u32) / PAGE_SIZE,
+        })
+    }
+
+    /// Read a little-endian value of `size` at `pa`, or `None` if it is not (wholly) RAM.
+    pub fn read(&self, pa: u32, size: AccessSize) -> Option<u32> {
+        let n = size.bytes() as usize;
+        let (owner, off, _) = self.locate(pa, n as u32)?;
+        let mut b = [0u8; 4];
+        b[..n].copy_from_slice(&self.bytes(owner)[off..off + n]);
+        Some(u32::from_le_bytes(b))
+    }
+
+    /// Write a little-endian value of `size` at `pa`. Returns false if it is not (wholly) RAM.
+    pub fn write(&mut self, pa: u32, size: AccessSize, value: u32) -> bool {
+        let n = size.bytes();
+        let bytes = value.to_le_bytes();
+        self.write_bytes(pa, &bytes[..n as usize]).is_ok()
+    }
+
+    /// Copy guest memory at `pa` into `buf`. Fails (touching nothing) unless the whole range
+    /// is inside one RAM region.
+    pub fn read_bytes(&self, pa: u32, buf: &mut [u8]) -> Result<(), OutsideRam> {
+        let len = u32::try_from(buf.len()).map_err(|_| OutsideRam { pa })?;
+        let (owner, off, _) = self.locate(pa, len).ok_or(OutsideRam { pa })?;
+        buf.copy_from_slice(&self.bytes(owner)[off..off + buf.len()]);
+        Ok(())
+    }
+
+    /// Copy `data` into guest memory at `pa`, invalidating predecoded code it overwrites.
+    /// Fails (touching nothing) unless the whole range is inside one RAM region.
+    pub fn write_bytes(&mut self, pa: u32, data: &[u8]) -> Result<(), OutsideRam> {
+        let len = u32::try_from(data.len()).map_err(|_| OutsideRam { pa })?;
+        let (owner, off, first_page) = self.locate(pa, len).ok_or(OutsideRam { pa })?;
+        self.bytes_mut(owner)[off..off + data.len()].copy_from_slice(data);
+        if len > 0 {
+            let first = first_page + off as u32 / PAGE_SIZE;
+            let last = first_page + (off as u32 + len - 1) / PAGE_SIZE;
+            for page in first..=last {
+                self.note_write(page);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fill guest memory at `pa..pa+len` with zeros (see [`PhysicalMemory::write_bytes`]).
+    pub fn zero(&mut self, pa: u32, len: u32) -> Result<(), OutsideRam> {
+        const ZEROS: [u8; 4096] = [0; 4096];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(4096);
+            self.write_bytes(pa + done, &ZEROS[..n as usize])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Record that the CPU has predecoded page `index`. Bumps the code epoch so CPUs drop TLB
+    /// write entries that would bypass the invalidation check.
+    pub fn mark_code(&mut self, index: u32) {
+        let (w, b) = (index as usize / 64, index % 64);
+        if self.code_pages[w] & (1 << b) == 0 {
+            self.code_pages[w] |= 1 << b;
+            self.code_epoch += 1;
+        }
+    }
+
+    /// True if page `index` holds predecoded code (writes to it must take the slow path).
+    #[inline]
+    pub fn is_code(&self, index: u32) -> bool {
+        self.code_pages[index as usize / 64] & (1 << (index % 64)) != 0
+    }
+
+    /// Changes each time a page becomes a code page.
+    #[inline]
+    pub fn code_epoch(&self) -> u64 {
+        self.code_epoch
+    }
+
+    /// A write reached page `index`: if it held predecoded code, queue it for invalidation.
+    #[inline]
+    pub fn note_write(&mut self, index: u32) {
+        let (w, b) = (index as usize / 64, index % 64);
+        if self.code_pages[w] & (1 << b) != 0 {
+            self.code_pages[w] &= !(1 << b);
+            self.invalidated.push(index);
+        }
+    }
+
+    /// True if some code pages have been written since the last [`PhysicalMemory::pop_invalidated`].
+    #[inline]
+    pub fn has_invalidated(&self) -> bool {
+        !self.invalidated.is_empty()
+    }
+
+    /// Take one page whose predecoded code is stale.
+    pub fn pop_invalidated(&mut self) -> Option<u32> {
+        self.invalidated.pop()
+    }
+
+    /// Forget all predecoded-code bookkeeping (the CPU dropped its whole code cache).
+    pub fn clear_code_marks(&mut self) {
+        self.code_pages.iter_mut().for_each(|w| *w = 0);
+        self.invalidated.clear();
+    }
+}
+
+/// A guest physical range that is not wholly inside one RAM region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutsideRam {
+    pub pa: u32,
+}
+
+impl std::fmt::Display for OutsideRam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "guest physical address {:#010x} is outside RAM", self.pa)
+    }
+}
+
+impl std::error::Error for OutsideRam {}
+
+fn ranges_overlap(a: u32, alen: u32, b: u32, blen: u32) -> bool {
+    let (a, b) = (u64::from(a), u64::from(b));
+    a < b + u64::from(blen) && b < a + u64::from(alen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem() -> PhysicalMemory {
+        PhysicalMemory::new(&[
+            RamRegionSpec {
+                name: "ram".into(),
+                base: 0x6000_0000,
+                size: 0x4000,
+            },
+            RamRegionSpec {
+                name: "psram".into(),
+                base: 0x4800_0000,
+                size: 0x2000,
+            },
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn pages_are_numbered_densely_across_regions() {
+        let mut m = mem();
+        assert_eq!(m.total_pages(), 6);
+        assert_eq!(m.page(0x6000_3fff).unwrap().index, 3);
+        assert_eq!(m.page(0x4800_1000).unwrap().index, 5);
+        assert!(m.page(0x6000_4000).is_none());
+    }
+
+    #[test]
+    fn little_endian_access_and_bounds() {
+        let mut m = mem();
+        assert!(m.write(0x6000_0000, AccessSize::Word, 0x1122_3344));
+        assert_eq!(m.read(0x6000_0001, AccessSize::Half), Some(0x2233));
+        assert_eq!(m.read(0x6000_3ffe, AccessSize::Word), None, "crosses region end");
+        assert!(!m.write(0x5fff_fffe, AccessSize::Word, 0));
+        assert!(m.read_bytes(0x6000_3000, &mut [0; 0x1001]).is_err());
+    }
+
+    #[test]
+    fn writes_to_code_pages_are_queued_once() {
+        let mut m = mem();
+        let epoch = m.code_epoch();
+        m.mark_code(1);
+        assert!(m.code_epoch() > epoch);
+        assert!(m.write(0x6000_0ffc, AccessSize::Word, 1));
+        assert!(!m.has_invalidated());
+        m.write_bytes(0x6000_0ffe, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(m.pop_invalidated(), Some(1));
+        assert!(!m.is_code(1));
+        m.write_bytes(0x6000_1000, &[1]).unwrap();
+        assert_eq!(m.pop_invalidated(), None);
+    }
+
+    #[test]
+    fn an_alias_shows_the_same_bytes_and_pages() {
+        let mut m = PhysicalMemory::with_aliases(
+            &[RamRegionSpec {
+                name: "ram".into(),
+                base: 0x6000_0000,
+                size: 0x4000,
+            }],
+            &[RamAliasSpec {
+                of: "ram".into(),
+                base: 0,
+                size: 0x2000,
+            }],
+        )
+        .unwrap();
+        assert!(m.write(0x1004, AccessSize::Word, 0xabcd));
+        assert_eq!(m.read(0x6000_1004, AccessSize::Word), Some(0xabcd));
+        assert_eq!(m.page(0x1000).unwrap().index, m.page(0x6000_1000).unwrap().index);
+        assert_eq!(m.page(0x1000).unwrap().host, m.page(0x6000_1000).unwrap().host);
+        assert!(m.page(0x2000).is_none());
+        assert_eq!(m.total_pages(), 4);
+    }
+
+    #[test]
+    fn overlapping_or_misaligned_regions_are_refused() {
+        let spec = |base, size| RamRegionSpec {
+            name: "r".into(),
+            base,
+            size,
+        };
+        assert!(PhysicalMemory::new(&[spec(0x1000, 0x2000), spec(0x2000, 0x1000)]).is_err());
+        assert!(PhysicalMemory::new(&[spec(0x1000, 0x1001)]).is_err());
+        assert!(PhysicalMemory::new(&[spec(0xffff_f000, 0x2000)]).is_err());
+    }
+}

@@ -1,0 +1,478 @@
+//! CP15, the system control coprocessor (ARM ARM B4, "System Control Registers in a VMSA
+//! implementation").
+//!
+//! Software reaches these registers with `MRC`/`MCR p15, op1, Rt, CRn, CRm, op2` (and `MRRC`/
+//! `MCRR` for the 64-bit ones). [`Cp15::read`] and [`Cp15::write`] are indexed by
+//! `(CRn, op1, CRm, op2)`; a register that does not exist, or that the current privilege may
+//! not access, is UNDEFINED, as on hardware, and is logged with its name-less coordinates.
+//!
+//! The values of the identification registers are those QEMU gives its Cortex-A9 and
+//! Cortex-A15 models (target/arm: `cortex_a9_initfn`, `cortex_a15_initfn`), with the Security
+//! and Virtualization Extensions removed as QEMU's vexpress machines do (they create the CPUs
+//! with `has_el3` and `has_el2` off).
+//!
+//! Writes that change how addresses translate return a [`Cp15Effect`] so the CPU can flush its
+//! software TLB; cache maintenance is a no-op for data (there are no caches) and drops
+//! predecoded code for the instruction-cache operations.
+
+use crate::cpu::CpuModel;
+
+/// SCTLR bits (B4.1.130).
+pub mod sctlr {
+    pub const M: u32 = 1 << 0;
+    pub const A: u32 = 1 << 1;
+    pub const C: u32 = 1 << 2;
+    pub const Z: u32 = 1 << 11;
+    pub const I: u32 = 1 << 12;
+    pub const V: u32 = 1 << 13;
+    pub const WXN: u32 = 1 << 19;
+    pub const UWXN: u32 = 1 << 20;
+    pub const EE: u32 = 1 << 25;
+    pub const TRE: u32 = 1 << 28;
+    pub const AFE: u32 = 1 << 29;
+    pub const TE: u32 = 1 << 30;
+}
+
+/// Coordinates of a 32-bit CP15 register: (CRn, op1, CRm, op2).
+pub type RegKey = (u32, u32, u32, u32);
+
+/// What the CPU must do after a CP15 write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cp15Effect {
+    /// Nothing beyond the register write.
+    Nothing,
+    /// Translation changed: flush the whole software TLB.
+    FlushTlb,
+    /// TLB maintenance by address: flush the entries for this virtual address.
+    FlushTlbPage(u32),
+    /// Instruction cache invalidation: drop predecoded code (and the TLB, which caches it).
+    FlushCode,
+    /// An address translation operation (ATS1C*): translate `va` and write PAR.
+    Translate { va: u32, write: bool, user: bool },
+    /// CP15 wait-for-interrupt (c7, c0, 4).
+    WaitForInterrupt,
+}
+
+/// The CP15 state of one core.
+#[derive(Clone, Debug)]
+pub struct Cp15 {
+    model: CpuModel,
+    cpu_index: u32,
+    cluster_size: u32,
+    pub sctlr: u32,
+    pub actlr: u32,
+    pub cpacr: u32,
+    pub ttbr0: u32,
+    pub ttbr1: u32,
+    pub ttbcr: u32,
+    pub dacr: u32,
+    pub dfsr: u32,
+    pub ifsr: u32,
+    pub adfsr: u32,
+    pub aifsr: u32,
+    pub dfar: u32,
+    pub ifar: u32,
+    pub par: u32,
+    pub csselr: u32,
+    pub prrr: u32,
+    pub nmrr: u32,
+    pub vbar: u32,
+    pub fcseidr: u32,
+    pub contextidr: u32,
+    pub tpidrurw: u32,
+    pub tpidruro: u32,
+    pub tpidrprw: u32,
+    /// Cortex-A9 power control / diagnostic registers (c15, c0, 0..2).
+    pub a9_power: [u32; 3],
+}
+
+impl Cp15 {
+    pub fn new(model: CpuModel, cpu_index: usize, cluster_size: usize) -> Cp15 {
+        Cp15 {
+            model,
+            cpu_index: cpu_index as u32,
+            cluster_size: cluster_size as u32,
+            sctlr: 0x00c5_0078,
+            actlr: 0,
+            cpacr: 0,
+            ttbr0: 0,
+            ttbr1: 0,
+            ttbcr: 0,
+            dacr: 0,
+            dfsr: 0,
+            ifsr: 0,
+            adfsr: 0,
+            aifsr: 0,
+            dfar: 0,
+            ifar: 0,
+            par: 0,
+            csselr: 0,
+            prrr: 0x000a_81a4,
+            nmrr: 0x44e0_48e0,
+            vbar: 0,
+            fcseidr: 0,
+            contextidr: 0,
+            tpidrurw: 0,
+            tpidruro: 0,
+            tpidrprw: 0,
+            a9_power: [0; 3],
+        }
+    }
+
+    /// SCTLR.A: alignment faults for all unaligned accesses.
+    #[inline]
+    pub fn alignment_checking(&self) -> bool {
+        self.sctlr & sctlr::A != 0
+    }
+
+    /// The base of the exception vectors: 0xffff0000 with SCTLR.V (high vectors), else VBAR.
+    pub fn exception_vector_base(&self) -> u32 {
+        if self.sctlr & sctlr::V != 0 {
+            0xffff_0000
+        } else {
+            self.vbar
+        }
+    }
+
+    /// Short-descriptor PXN bits exist (cores with LPAE: the Cortex-A15).
+    pub fn has_pxn(&self) -> bool {
+        self.model == CpuModel::CortexA15
+    }
+
+    /// The MIDR (main ID register).
+    pub fn midr(&self) -> u32 {
+        match self.model {
+            CpuModel::CortexA9 => 0x410f_c090,
+            CpuModel::CortexA15 => 0x414f_c0f0,
+        }
+    }
+
+    fn id_registers(&self) -> &'static [u32; 16] {
+        // ID_PFR0, ID_PFR1, ID_DFR0, ID_AFR0, ID_MMFR0..3, ID_ISAR0..5, 0, 0.
+        // ID_PFR1 without the Security (bits 7:4) and Virtualization (15:12) fields.
+        match self.model {
+            CpuModel::CortexA9 => &[
+                0x0000_1031,
+                0x0000_0001,
+                0x0000_0000,
+                0,
+                0x0010_0103,
+                0x2000_0000,
+                0x0123_0000,
+                0x0000_2111,
+                0x0010_1111,
+                0x1311_2111,
+                0x2123_2041,
+                0x1111_2131,
+                0x0011_1142,
+                0,
+                0,
+                0,
+            ],
+            CpuModel::CortexA15 => &[
+                0x0000_1131,
+                0x0001_0001,
+                0x0201_0555,
+                0,
+                0x1020_1105,
+                0x2000_0000,
+                0x0124_0000,
+                0x0210_2211,
+                0x0210_1110,
+                0x1311_2111,
+                0x2123_2041,
+                0x1111_2131,
+                0x1001_1142,
+                0,
+                0,
+                0,
+            ],
+        }
+    }
+
+    fn ctr(&self) -> u32 {
+        match self.model {
+            CpuModel::CortexA9 => 0x8003_8003,
+            CpuModel::CortexA15 => 0x8444_c004,
+        }
+    }
+
+    fn clidr(&self) -> u32 {
+        match self.model {
+            CpuModel::CortexA9 => (1 << 27) | (1 << 24) | 3,
+            CpuModel::CortexA15 => 0x0a20_0023,
+        }
+    }
+
+    fn ccsidr(&self) -> u32 {
+        let table: &[u32] = match self.model {
+            CpuModel::CortexA9 => &[0xe00f_e019, 0x200f_e019],
+            CpuModel::CortexA15 => &[0x701f_e00a, 0x201f_e00a, 0x711f_e07a],
+        };
+        table.get(self.csselr as usize & 0xf).copied().unwrap_or(0)
+    }
+
+    fn mpidr(&self) -> u32 {
+        0x8000_0000 | self.cpu_index
+    }
+
+    /// Read a register; `None` if it is UNDEFINED for this core or privilege.
+    pub fn read(&self, key: RegKey, privileged: bool) -> Option<u32> {
+        // Registers User mode may read.
+        match key {
+            (13, 0, 0, 2) => return Some(self.tpidrurw),
+            (13, 0, 0, 3) => return Some(self.tpidruro),
+            _ if !privileged => return None,
+            _ => {}
+        }
+        let a15 = self.model == CpuModel::CortexA15;
+        Some(match key {
+            (0, 0, 0, 0) | (0, 0, 0, 4) | (0, 0, 0, 6) | (0, 0, 0, 7) => self.midr(),
+            (0, 0, 0, 1) => self.ctr(),
+            (0, 0, 0, 2) | (0, 0, 0, 3) => 0,
+            (0, 0, 0, 5) => self.mpidr(),
+            (0, 0, 1, n) => self.id_registers()[n as usize],
+            (0, 0, 2, n) => self.id_registers()[8 + n as usize],
+            (0, 0, 3..=7, _) => 0,
+            (0, 1, 0, 0) => self.ccsidr(),
+            (0, 1, 0, 1) => self.clidr(),
+            (0, 1, 0, 7) => 0,
+            (0, 2, 0, 0) => self.csselr,
+            (1, 0, 0, 0) => self.sctlr,
+            (1, 0, 0, 1) => self.actlr,
+            (1, 0, 0, 2) => self.cpacr,
+            (2, 0, 0, 0) => self.ttbr0,
+            (2, 0, 0, 1) => self.ttbr1,
+            (2, 0, 0, 2) => self.ttbcr,
+            (3, 0, 0, 0) => self.dacr,
+            (5, 0, 0, 0) => self.dfsr,
+            (5, 0, 0, 1) => self.ifsr,
+            (5, 0, 1, 0) => self.adfsr,
+            (5, 0, 1, 1) => self.aifsr,
+            (6, 0, 0, 0) => self.dfar,
+            (6, 0, 0, 2) => self.ifar,
+            (7, 0, 4, 0) => self.par,
+            (10, 0, 2, 0) => self.prrr,
+            (10, 0, 2, 1) => self.nmrr,
+            (12, 0, 0, 0) => self.vbar,
+            (13, 0, 0, 0) => self.fcseidr,
+            (13, 0, 0, 1) => self.contextidr,
+            (13, 0, 0, 4) => self.tpidrprw,
+            // Cortex-A15: L2CTLR reports the number of CPUs and the interrupt controller;
+            // L2ECTLR reads as zero.
+            (9, 1, 0, 2) if a15 => ((self.cluster_size - 1) << 24) | (1 << 23),
+            (9, 1, 0, 3) if a15 => 0,
+            // Configuration base address (the MPCore private region).
+            (15, 4, 0, 0) => {
+                if a15 {
+                    0x2c00_0000
+                } else {
+                    0x1e00_0000
+                }
+            }
+            (15, 0, 0, n @ 0..=2) if !a15 => self.a9_power[n as usize],
+            (15, 0, 1, 0) if !a15 => 0,
+            (15, 5, 5..=7, 2) if !a15 => 0,
+            // The A15's IMPLEMENTATION DEFINED c15 space reads as zero (QEMU's dummy c15 regs).
+            (15, _, _, _) if a15 => 0,
+            _ => return None,
+        })
+    }
+
+    /// Write a register. `None` if it is UNDEFINED for this core or privilege.
+    pub fn write(&mut self, key: RegKey, v: u32, privileged: bool) -> Option<Cp15Effect> {
+        use Cp15Effect::*;
+        if key == (13, 0, 0, 2) {
+            self.tpidrurw = v;
+            return Some(Nothing);
+        }
+        if !privileged {
+            return Option::None;
+        }
+        let a15 = self.model == CpuModel::CortexA15;
+        Some(match key {
+            (0, 2, 0, 0) => {
+                self.csselr = v & 0xf;
+                Nothing
+            }
+            (1, 0, 0, 0) => {
+                // Writable bits of SCTLR (others RAO/RAZ as on the cores QEMU models).
+                let mut mask = sctlr::M
+                    | sctlr::A
+                    | sctlr::C
+                    | sctlr::Z
+                    | sctlr::I
+                    | sctlr::V
+                    | sctlr::EE
+                    | sctlr::TRE
+                    | sctlr::AFE
+                    | sctlr::TE
+                    | (1 << 10)
+                    | (1 << 14);
+                if a15 {
+                    mask |= sctlr::WXN | sctlr::UWXN;
+                }
+                let old = self.sctlr;
+                self.sctlr = (old & !mask) | (v & mask);
+                if (old ^ self.sctlr) & (sctlr::M | sctlr::AFE | sctlr::TRE | sctlr::WXN | sctlr::UWXN | sctlr::A) != 0
+                {
+                    FlushTlb
+                } else {
+                    Nothing
+                }
+            }
+            (1, 0, 0, 1) => {
+                self.actlr = v;
+                Nothing
+            }
+            (1, 0, 0, 2) => {
+                // Only CP10/CP11 access and the ASEDIS/D32DIS bits are implemented.
+                self.cpacr = v & 0x00f0_0000;
+                Nothing
+            }
+            (2, 0, 0, 0) => {
+                self.ttbr0 = v;
+                FlushTlb
+            }
+            (2, 0, 0, 1) => {
+                self.ttbr1 = v;
+                FlushTlb
+            }
+            (2, 0, 0, 2) => {
+                self.ttbcr = v & 0x37;
+                FlushTlb
+            }
+            (3, 0, 0, 0) => {
+                self.dacr = v;
+                FlushTlb
+            }
+            (5, 0, 0, 0) => {
+                self.dfsr = v;
+                Nothing
+            }
+            (5, 0, 0, 1) => {
+                self.ifsr = v;
+                Nothing
+            }
+            (5, 0, 1, 0) => {
+                self.adfsr = v;
+                Nothing
+            }
+            (5, 0, 1, 1) => {
+                self.aifsr = v;
+                Nothing
+            }
+            (6, 0, 0, 0) => {
+                self.dfar = v;
+                Nothing
+            }
+            (6, 0, 0, 2) => {
+                self.ifar = v;
+                Nothing
+            }
+            (7, 0, 0, 4) => WaitForInterrupt,
+            (7, 0, 4, 0) => {
+                self.par = v;
+                Nothing
+            }
+            // Instruction cache and branch predictor invalidation.
+            (7, 0, 1, 0) | (7, 0, 5, 0) | (7, 0, 5, 1) => FlushCode,
+            (7, 0, 1, 6) | (7, 0, 5, 6) | (7, 0, 5, 7) | (7, 0, 5, 4) => Nothing,
+            // Data cache maintenance and the CP15 barriers: nothing to do without caches.
+            (7, 0, 6, 1 | 2) | (7, 0, 10, 1 | 2 | 4 | 5) | (7, 0, 11, 1) | (7, 0, 14, 1 | 2) => Nothing,
+            (7, 0, 8, op2 @ 0..=3) => Translate {
+                va: v,
+                write: op2 & 1 != 0,
+                user: op2 >= 2,
+            },
+            // TLB maintenance: everything, by ASID, by address (any ASID).
+            (8, 0, 3 | 5 | 6 | 7, 0 | 2) => FlushTlb,
+            (8, 0, 3 | 5 | 6 | 7, 1 | 3) => FlushTlbPage(v),
+            (10, 0, 0, 0) if !a15 => Nothing,
+            (10, 0, 2, 0) => {
+                self.prrr = v;
+                FlushTlb
+            }
+            (10, 0, 2, 1) => {
+                self.nmrr = v;
+                FlushTlb
+            }
+            (12, 0, 0, 0) => {
+                self.vbar = v & !0x1f;
+                Nothing
+            }
+            (13, 0, 0, 0) => {
+                // FCSE is not implemented on these cores: FCSEIDR is RAZ/WI.
+                Nothing
+            }
+            (13, 0, 0, 1) => {
+                let old = self.contextidr;
+                self.contextidr = v;
+                if old & 0xff != v & 0xff { FlushTlb } else { Nothing }
+            }
+            (13, 0, 0, 3) => {
+                self.tpidruro = v;
+                Nothing
+            }
+            (13, 0, 0, 4) => {
+                self.tpidrprw = v;
+                Nothing
+            }
+            (9, 1, 0, 2 | 3) if a15 => Nothing,
+            (15, 0, 0, n @ 0..=2) if !a15 => {
+                self.a9_power[n as usize] = v;
+                Nothing
+            }
+            (15, 0, 1, 0) if !a15 => Nothing,
+            (15, 5, 4, 2 | 4) | (15, 5, 5..=7, 2) if !a15 => Nothing,
+            (15, 4, 0, 0) => Nothing,
+            (15, _, _, _) if a15 => Nothing,
+            _ => return Option::None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identification() {
+        let a9 = Cp15::new(CpuModel::CortexA9, 1, 2);
+        assert_eq!(a9.read((0, 0, 0, 0), true), Some(0x410f_c090));
+        assert_eq!(a9.read((0, 0, 0, 5), true), Some(0x8000_0001));
+        assert_eq!(a9.read((0, 0, 0, 0), false), None, "MIDR is PL1 only");
+        let a15 = Cp15::new(CpuModel::CortexA15, 0, 4);
+        assert_eq!(a15.read((0, 0, 0, 0), true), Some(0x414f_c0f0));
+        assert_eq!(a15.read((9, 1, 0, 2), true), Some(0x0380_0000));
+        assert_eq!(a9.read((9, 1, 0, 2), true), None);
+    }
+
+    #[test]
+    fn translation_registers_flush_the_tlb() {
+        let mut c = Cp15::new(CpuModel::CortexA9, 0, 1);
+        assert_eq!(c.write((2, 0, 0, 0), 0x6000_4000, true), Some(Cp15Effect::FlushTlb));
+        assert_eq!(
+            c.write((13, 0, 0, 1), 0x100, true),
+            Some(Cp15Effect::Nothing),
+            "same ASID"
+        );
+        assert_eq!(c.write((13, 0, 0, 1), 0x101, true), Some(Cp15Effect::FlushTlb));
+        assert_eq!(
+            c.write((8, 0, 7, 1), 0x1234, true),
+            Some(Cp15Effect::FlushTlbPage(0x1234))
+        );
+        assert_eq!(c.write((1, 0, 0, 0), 0x00c5_1078 | 1, true), Some(Cp15Effect::FlushTlb));
+        assert_eq!(c.sctlr & 1, 1);
+    }
+
+    #[test]
+    fn user_access() {
+        let mut c = Cp15::new(CpuModel::CortexA9, 0, 1);
+        assert_eq!(c.write((13, 0, 0, 2), 5, false), Some(Cp15Effect::Nothing));
+        assert_eq!(c.read((13, 0, 0, 2), false), Some(5));
+        assert_eq!(c.write((13, 0, 0, 3), 5, false), None);
+        assert_eq!(c.read((13, 0, 0, 3), false), Some(0));
+        assert_eq!(c.write((1, 0, 0, 0), 0, false), None);
+    }
+}

@@ -1,0 +1,501 @@
+//! The CPU: architectural state and the operations every instruction builds on.
+//!
+//! [`Cpu`] holds one core's registers (with the lazy flags described in [`crate::state`]), its
+//! system control registers ([`crate::cp15`]), its software TLB ([`crate::memory`]) and its
+//! exclusive monitor. Instruction handlers in [`crate::arm`] are free functions taking the CPU,
+//! the bus and the predecoded instruction.
+
+use crate::cp15::Cp15;
+use crate::memory::Tlb;
+use crate::state::{BankedRegisters, Mode, psr};
+use crate::trace::Tracer;
+
+/// Which core this CPU models. The model decides ID register values and optional instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuModel {
+    /// ARM Cortex-A9 r0p0 as QEMU models it (vexpress-a9): no integer divide, no generic timer.
+    CortexA9,
+    /// ARM Cortex-A15 r4p0 as QEMU models it (vexpress-a15): integer divide, generic timer.
+    CortexA15,
+}
+
+impl CpuModel {
+    /// SDIV/UDIV exist in ARM state (ID_ISAR0.Divide_instrs = 2).
+    pub fn has_divide(self) -> bool {
+        self == CpuModel::CortexA15
+    }
+}
+
+/// How a CPU is built.
+#[derive(Clone, Debug)]
+pub struct CpuConfig {
+    pub model: CpuModel,
+    /// Index of this CPU in its cluster (MPIDR.Aff0), also its index on the bus.
+    pub index: usize,
+    /// Number of CPUs in the cluster.
+    pub cluster_size: usize,
+    /// Treat `SVC 0x123456` / `SVC 0xAB` / `HLT 0xF000` / `HLT 0x3C` as semihosting calls.
+    pub semihosting: bool,
+}
+
+/// Why [`Cpu::run`](crate::Cpu::run) returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The instruction budget is used up.
+    Budget,
+    /// A semihosting call is waiting: R0 holds the operation, R1 the argument. The PC is already
+    /// past the call instruction; the caller performs it and writes the result to R0.
+    Semihosting,
+    /// WFI executed: the CPU waits until an interrupt is pending.
+    WaitForInterrupt,
+    /// WFE executed with no event pending: the CPU waits for an event or an interrupt.
+    WaitForEvent,
+}
+
+/// The local exclusive monitor (ARM ARM A3.4.1) in QEMU's style: LDREX records the address and
+/// the value loaded, and STREX succeeds only if the address matches and memory still holds that
+/// value. Comparing values makes a cross-CPU monitor unnecessary for correct guests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExclusiveMonitor {
+    /// Virtual address of the last LDREX, or `None` in the Open Access state.
+    pub addr: Option<u32>,
+    /// Value loaded by the LDREX (64 bits for LDREXD).
+    pub value: u64,
+}
+
+/// One ARMv7-A core.
+pub struct Cpu {
+    /// R0–R15 as seen in the current mode. While an instruction executes, `regs[15]` reads as the
+    /// instruction's address + 8 (ARM) or + 4 (Thumb); between blocks it is the next PC.
+    pub regs: [u32; 16],
+    /// Lazy N flag: bit 31.
+    pub(crate) nf: u32,
+    /// Lazy Z flag: Z is set when this is zero.
+    pub(crate) zf: u32,
+    /// C flag: 0 or 1.
+    pub(crate) cf: u32,
+    /// Lazy V flag: bit 31.
+    pub(crate) vf: u32,
+    /// Q (sticky saturation) flag.
+    pub(crate) q: bool,
+    /// GE[3:0] flags of the parallel add/subtract instructions.
+    pub(crate) ge: u8,
+    /// ITSTATE (Thumb If-Then state) for the next instruction.
+    pub(crate) it: u8,
+    /// ITSTATE of the Thumb instruction being executed.
+    pub(crate) current_it: u8,
+    /// CPSR.T: executing Thumb instructions.
+    pub(crate) thumb: bool,
+    /// CPSR.E: data accesses are big-endian.
+    pub(crate) big_endian: bool,
+    /// CPSR.A, CPSR.I, CPSR.F: asynchronous abort, IRQ and FIQ masks.
+    pub(crate) mask_a: bool,
+    pub(crate) mask_i: bool,
+    pub(crate) mask_f: bool,
+    pub(crate) mode: Mode,
+    pub(crate) banks: BankedRegisters,
+    /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses.
+    pub(crate) privilege_index: usize,
+    pub(crate) tlb: Box<Tlb>,
+    pub cp15: Cp15,
+    pub(crate) monitor: ExclusiveMonitor,
+    pub(crate) config: CpuConfig,
+    /// Instructions retired since reset.
+    pub(crate) icount: u64,
+    /// Virtual time (ns) at the start of the current block, for MMIO accesses.
+    pub(crate) local_time: u64,
+    pub(crate) exit: Exit,
+    /// The memory code epoch this CPU's write TLB is consistent with.
+    pub(crate) seen_code_epoch: u64,
+    /// The event register of WFE/SEV.
+    pub(crate) event_register: bool,
+    /// Set by SEV: the machine delivers the event to the other CPUs.
+    pub(crate) sent_event: bool,
+    /// Set when cached translations or decoded code must be dropped before the next block.
+    pub(crate) flush_code_cache: bool,
+    pub(crate) tracer: Option<Tracer>,
+}
+
+impl Cpu {
+    /// A CPU in its reset state (ARM ARM B1.8.1): Supervisor mode, ARM state, IRQ/FIQ/aborts
+    /// masked, MMU off, executing from address 0.
+    pub fn new(config: CpuConfig) -> Self {
+        let cp15 = Cp15::new(config.model, config.index, config.cluster_size);
+        let mut cpu = Cpu {
+            regs: [0; 16],
+            nf: 0,
+            zf: 1,
+            cf: 0,
+            vf: 0,
+            q: false,
+            ge: 0,
+            it: 0,
+            current_it: 0,
+            thumb: false,
+            big_endian: false,
+            mask_a: true,
+            mask_i: true,
+            mask_f: true,
+            mode: Mode::Supervisor,
+            banks: BankedRegisters::default(),
+            privilege_index: 0,
+            tlb: Box::default(),
+            cp15,
+            monitor: ExclusiveMonitor::default(),
+            config,
+            icount: 0,
+            local_time: 0,
+            exit: Exit::Budget,
+            seen_code_epoch: u64::MAX,
+            event_register: false,
+            sent_event: false,
+            flush_code_cache: false,
+            tracer: None,
+        };
+        cpu.reset();
+        cpu
+    }
+
+    /// Reset the core (registers, CP15, TLB); the PC is set to the reset vector.
+    pub fn reset(&mut self) {
+        let config = self.config.clone();
+        self.regs = [0; 16];
+        self.banks = BankedRegisters::default();
+        self.cp15 = Cp15::new(config.model, config.index, config.cluster_size);
+        self.set_cpsr_raw(psr::A | psr::I | psr::F | Mode::Supervisor as u32);
+        self.regs[15] = self.cp15.exception_vector_base();
+        self.monitor = ExclusiveMonitor::default();
+        self.tlb.flush_all();
+        self.flush_code_cache = true;
+        self.event_register = false;
+    }
+
+    /// This CPU's index in the cluster.
+    pub fn index(&self) -> usize {
+        self.config.index
+    }
+
+    /// The configured model.
+    pub fn model(&self) -> CpuModel {
+        self.config.model
+    }
+
+    /// Instructions retired since reset.
+    pub fn instructions(&self) -> u64 {
+        self.icount
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// True when executing Thumb instructions.
+    pub fn is_thumb(&self) -> bool {
+        self.thumb
+    }
+
+    /// The program counter (address of the next instruction) between runs.
+    pub fn pc(&self) -> u32 {
+        self.regs[15]
+    }
+
+    /// Set the PC, choosing ARM or Thumb state from bit 0 (as a BX would).
+    pub fn set_pc_interworking(&mut self, target: u32) {
+        self.thumb = target & 1 != 0;
+        self.regs[15] = target & !1;
+    }
+
+    /// True after a SEV, once: the machine must set the event register of every other CPU.
+    pub fn take_sent_event(&mut self) -> bool {
+        std::mem::take(&mut self.sent_event)
+    }
+
+    /// Set the event register (another CPU executed SEV).
+    pub fn signal_event(&mut self) {
+        self.event_register = true;
+    }
+
+    /// Consume the event register (a CPU waiting in WFE wakes up when it was set).
+    pub fn take_event(&mut self) -> bool {
+        std::mem::take(&mut self.event_register)
+    }
+
+    // ---- condition flags -------------------------------------------------------------------
+
+    /// Set N and Z from a result.
+    #[inline(always)]
+    pub(crate) fn set_nz(&mut self, result: u32) {
+        self.nf = result;
+        self.zf = result;
+    }
+
+    /// The NZCV flags as CPSR bits 31:28.
+    #[inline]
+    pub(crate) fn nzcv(&self) -> u32 {
+        (self.nf & psr::N) | if self.zf == 0 { psr::Z } else { 0 } | (self.cf << 29) | ((self.vf >> 3) & psr::V)
+    }
+
+    /// Set the flags from CPSR bits 31:28.
+    #[inline]
+    pub(crate) fn set_nzcv(&mut self, v: u32) {
+        self.nf = v & psr::N;
+        self.zf = u32::from(v & psr::Z == 0);
+        self.cf = (v >> 29) & 1;
+        self.vf = (v & psr::V) << 3;
+    }
+
+    /// ConditionPassed() for condition code `cond` (ARM ARM A8.3).
+    #[inline(always)]
+    pub(crate) fn condition_passed(&self, cond: u8) -> bool {
+        let n = (self.nf as i32) < 0;
+        let z = self.zf == 0;
+        let c = self.cf != 0;
+        let v = (self.vf as i32) < 0;
+        let r = match cond >> 1 {
+            0 => z,
+            1 => c,
+            2 => n,
+            3 => v,
+            4 => c && !z,
+            5 => n == v,
+            6 => !z && n == v,
+            _ => return true,
+        };
+        r ^ (cond & 1 != 0)
+    }
+
+    // ---- the program status registers -------------------------------------------------------
+
+    /// The CPSR as a 32-bit value.
+    pub fn cpsr(&self) -> u32 {
+        self.nzcv()
+            | if self.q { psr::Q } else { 0 }
+            | crate::state::it_to_psr(self.it)
+            | (u32::from(self.ge) << 16)
+            | if self.big_endian { psr::E } else { 0 }
+            | if self.mask_a { psr::A } else { 0 }
+            | if self.mask_i { psr::I } else { 0 }
+            | if self.mask_f { psr::F } else { 0 }
+            | if self.thumb { psr::T } else { 0 }
+            | self.mode as u32
+    }
+
+    /// Overwrite the whole CPSR, switching register banks if the mode changes. Invalid mode
+    /// bits leave the mode unchanged.
+    pub fn set_cpsr_raw(&mut self, v: u32) {
+        self.set_nzcv(v);
+        self.q = v & psr::Q != 0;
+        self.it = crate::state::it_from_psr(v);
+        self.ge = ((v >> 16) & 0xf) as u8;
+        self.set_endianness(v & psr::E != 0);
+        self.mask_a = v & psr::A != 0;
+        self.mask_i = v & psr::I != 0;
+        self.mask_f = v & psr::F != 0;
+        self.thumb = v & psr::T != 0;
+        if let Some(m) = Mode::from_bits(v) {
+            self.switch_mode(m);
+        }
+    }
+
+    /// Write the CPSR fields selected by `mask` (CPSRWriteByInstr with QEMU's rules: writes to
+    /// an invalid mode, or to Monitor/Hyp when those do not exist, leave the mode unchanged).
+    pub(crate) fn write_cpsr_masked(&mut self, value: u32, mut mask: u32) {
+        let cur = self.cpsr();
+        if (cur ^ value) & mask & psr::M != 0 && !self.mode_switch_allowed(value) {
+            mask &= !psr::M;
+        }
+        self.set_cpsr_raw((cur & !mask) | (value & mask));
+    }
+
+    /// Whether a write of CPSR.M = `value & 0x1f` by an instruction may take effect.
+    fn mode_switch_allowed(&self, value: u32) -> bool {
+        match Mode::from_bits(value) {
+            None => false,
+            // Neither Security nor Virtualization Extensions exist in QEMU's vexpress CPUs.
+            Some(Mode::Monitor | Mode::Hyp) => false,
+            Some(_) => self.mode != Mode::User && self.mode != Mode::Hyp,
+        }
+    }
+
+    /// The SPSR of the current mode, if it has one.
+    pub fn spsr(&self) -> Option<u32> {
+        self.mode.has_spsr().then(|| self.banks.spsr[self.mode.bank()])
+    }
+
+    /// Set the SPSR of the current mode (ignored in User and System mode).
+    pub(crate) fn set_spsr(&mut self, v: u32) {
+        if self.mode.has_spsr() {
+            self.banks.spsr[self.mode.bank()] = v;
+        }
+    }
+
+    fn set_endianness(&mut self, big: bool) {
+        if big != self.big_endian {
+            self.big_endian = big;
+            // Big-endian data accesses always take the slow path, which swaps bytes.
+            self.tlb.flush_all();
+        }
+    }
+
+    /// Change mode, swapping banked registers (ARM ARM B1.3.2).
+    pub(crate) fn switch_mode(&mut self, new: Mode) {
+        let old = self.mode;
+        if old == new {
+            return;
+        }
+        let (ob, nb) = (old.bank(), new.bank());
+        if ob != nb {
+            self.banks.sp[ob] = self.regs[13];
+            self.banks.lr[ob] = self.regs[14];
+            self.regs[13] = self.banks.sp[nb];
+            self.regs[14] = self.banks.lr[nb];
+        }
+        if (old == Mode::Fiq) != (new == Mode::Fiq) {
+            let (save, load) = if new == Mode::Fiq {
+                (&mut self.banks.r8_12_usr, &self.banks.r8_12_fiq)
+            } else {
+                (&mut self.banks.r8_12_fiq, &self.banks.r8_12_usr)
+            };
+            save.copy_from_slice(&self.regs[8..13]);
+            self.regs[8..13].copy_from_slice(load);
+        }
+        self.mode = new;
+        self.privilege_index = usize::from(new == Mode::User);
+    }
+
+    /// Read register `r` as seen by User mode (for STM^ and friends).
+    pub(crate) fn user_reg(&self, r: usize) -> u32 {
+        match r {
+            8..=12 if self.mode == Mode::Fiq => self.banks.r8_12_usr[r - 8],
+            13 | 14 if self.mode.bank() != 0 => {
+                if r == 13 {
+                    self.banks.sp[0]
+                } else {
+                    self.banks.lr[0]
+                }
+            }
+            _ => self.regs[r],
+        }
+    }
+
+    /// Write register `r` as seen by User mode (for LDM^).
+    pub(crate) fn set_user_reg(&mut self, r: usize, v: u32) {
+        match r {
+            8..=12 if self.mode == Mode::Fiq => self.banks.r8_12_usr[r - 8] = v,
+            13 if self.mode.bank() != 0 => self.banks.sp[0] = v,
+            14 if self.mode.bank() != 0 => self.banks.lr[0] = v,
+            _ => self.regs[r] = v,
+        }
+    }
+
+    /// Read R13 or R14 of the given mode (for SRS).
+    pub(crate) fn banked_sp(&self, mode: Mode) -> u32 {
+        if mode.bank() == self.mode.bank() {
+            self.regs[13]
+        } else {
+            self.banks.sp[mode.bank()]
+        }
+    }
+
+    pub(crate) fn set_banked_sp(&mut self, mode: Mode, v: u32) {
+        if mode.bank() == self.mode.bank() {
+            self.regs[13] = v;
+        } else {
+            self.banks.sp[mode.bank()] = v;
+        }
+    }
+
+    /// A snapshot of all registers for diagnostics (R0–R15 and the CPSR).
+    pub fn dump(&self) -> String {
+        let mut s = String::new();
+        for (i, r) in self.regs.iter().enumerate() {
+            s.push_str(&format!("R{i:02}={r:08x}{}", if i % 4 == 3 { "\n" } else { " " }));
+        }
+        let f = self.cpsr();
+        s.push_str(&format!(
+            "PSR={f:08x} {}{}{}{} {} {}32",
+            if f & psr::N != 0 { 'N' } else { '-' },
+            if f & psr::Z != 0 { 'Z' } else { '-' },
+            if f & psr::C != 0 { 'C' } else { '-' },
+            if f & psr::V != 0 { 'V' } else { '-' },
+            if self.thumb { 'T' } else { 'A' },
+            self.mode.name()
+        ));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn cpu() -> Cpu {
+        Cpu::new(CpuConfig {
+            model: CpuModel::CortexA9,
+            index: 0,
+            cluster_size: 1,
+            semihosting: true,
+        })
+    }
+
+    #[test]
+    fn reset_state_is_svc_with_interrupts_masked() {
+        let c = cpu();
+        assert_eq!(c.cpsr(), 0x1d3);
+        assert_eq!(c.pc(), 0);
+    }
+
+    #[test]
+    fn flags_round_trip_through_cpsr() {
+        let mut c = cpu();
+        for nzcv in 0..16u32 {
+            c.set_nzcv(nzcv << 28);
+            assert_eq!(c.nzcv(), nzcv << 28);
+        }
+    }
+
+    #[test]
+    fn condition_codes_follow_the_table() {
+        let mut c = cpu();
+        // N=1 Z=0 C=1 V=0
+        c.set_nzcv(0xa000_0000);
+        let expect = [
+            false, true, true, false, true, false, false, true, true, false, false, true, false, true, true,
+        ];
+        for (cond, e) in expect.iter().enumerate() {
+            assert_eq!(c.condition_passed(cond as u8), *e, "cond {cond}");
+        }
+    }
+
+    #[test]
+    fn banked_registers_swap_with_mode() {
+        let mut c = cpu();
+        c.regs[13] = 0x1000;
+        c.regs[14] = 0x2000;
+        c.regs[8] = 8;
+        c.switch_mode(Mode::Fiq);
+        assert_eq!((c.regs[13], c.regs[14], c.regs[8]), (0, 0, 0));
+        c.regs[8] = 88;
+        c.regs[13] = 0x3000;
+        assert_eq!(c.user_reg(8), 8);
+        c.switch_mode(Mode::System);
+        assert_eq!(c.regs[8], 8);
+        assert_eq!(c.regs[13], 0);
+        c.switch_mode(Mode::Supervisor);
+        assert_eq!((c.regs[13], c.regs[14]), (0x1000, 0x2000));
+        c.switch_mode(Mode::Fiq);
+        assert_eq!((c.regs[8], c.regs[13]), (88, 0x3000));
+    }
+
+    #[test]
+    fn msr_cannot_enter_monitor_or_leave_user() {
+        let mut c = cpu();
+        c.write_cpsr_masked(0x16, psr::M);
+        assert_eq!(c.mode(), Mode::Supervisor);
+        c.write_cpsr_masked(0x10, psr::M);
+        assert_eq!(c.mode(), Mode::User);
+        c.write_cpsr_masked(0x13, psr::M);
+        assert_eq!(c.mode(), Mode::User);
+    }
+}

@@ -1,0 +1,169 @@
+//! Programs of real ARM encodings (assembled with GNU as, source in the comments) run through
+//! the decoder and the run loop, with exact expected register values.
+
+use crate::testutil::{RAM, run_arm};
+
+#[test]
+fn flags_from_arithmetic_and_shifts() {
+    let prog = [
+        0xe3b00000, // movs r0, #0
+        0xe3e01000, // mvn r1, #0
+        0xe2912001, // adds r2, r1, #1           -> 0, C=1 Z=1
+        0xe2a03000, // adc r3, r0, #0            -> 1
+        0xe2504001, // subs r4, r0, #1           -> -1, N=1 C=0
+        0xe2c05000, // sbc r5, r0, #0            -> 0 - 0 - 1
+        0xe2716102, // rsbs r6, r1, #0x80000000  -> 0x80000001, C=0
+        0xe1a070a1, // lsr r7, r1, #1
+        0xe1b08041, // asrs r8, r1, #32          -> -1, C=1
+        0xe10f9000, // mrs r9, CPSR
+        0xe297a001, // adds sl, r7, #1           -> overflow
+        0xe10fb000, // mrs fp, CPSR
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], prog.len() as u64);
+    let expect = [
+        0,
+        0xffff_ffff,
+        0,
+        1,
+        0xffff_ffff,
+        0xffff_ffff,
+        0x8000_0001,
+        0x7fff_ffff,
+        0xffff_ffff,
+        0xa000_01d3,
+        0x8000_0000,
+        0x9000_01d3,
+    ];
+    assert_eq!(&cpu.regs[..12], &expect);
+    assert_eq!(cpu.pc(), RAM + 4 * prog.len() as u32);
+}
+
+#[test]
+fn loads_and_stores_in_every_addressing_form() {
+    let prog = [
+        0xe3010000, // movw r0, #4096
+        0xe3460000, // movt r0, #24576
+        0xe59f102c, // ldr r1, [pc, #44]         (=0x11223344)
+        0xe5a01004, // str r1, [r0, #4]!
+        0xe4d02001, // ldrb r2, [r0], #1
+        0xe1d030f1, // ldrsh r3, [r0, #1]
+        0xe14010b1, // strh r1, [r0, #-1]
+        0xe5104001, // ldr r4, [r0, #-1]
+        0xe3a05002, // mov r5, #2
+        0xe7106085, // ldr r6, [r0, -r5, lsl #1] (unaligned, allowed with SCTLR.A=0)
+        0xe14080d5, // ldrd r8, r9, [r0, #-5]
+        0xe92d000e, // push {r1, r2, r3}
+        0xe8bd1c00, // pop {sl, fp, ip}
+        0xeaffffff, // b next
+        0xe51f7004, // ldr r7, [pc, #-4]
+        0x11223344, // .word 0x11223344
+    ];
+    let (cpu, bus, _) = run_arm(&prog, &[(13, RAM + 0x2000)], 15);
+    let r = &cpu.regs;
+    assert_eq!(r[0], RAM + 0x1005);
+    assert_eq!((r[1], r[2], r[3], r[4]), (0x1122_3344, 0x44, 0x1122, 0x1122_3344));
+    assert_eq!(r[6], 0x4400_0000);
+    assert_eq!((r[8], r[9]), (0, 0x1122_3344));
+    assert_eq!((r[10], r[11], r[12], r[13]), (0x1122_3344, 0x44, 0x1122, RAM + 0x2000));
+    assert_eq!(r[7], 0x1122_3344);
+    assert_eq!(bus.memory.read(RAM + 0x1ff8, armvex_bus::AccessSize::Word), Some(0x44));
+}
+
+#[test]
+fn branches_links_and_interworking() {
+    let prog = [
+        0xe3a00000, // 00: mov r0, #0
+        0xeb000001, // 04: bl 10
+        0xe2800001, // 08: add r0, r0, #1
+        0xea000001, // 0c: b 18
+        0xe280000a, // 10: add r0, r0, #10
+        0xe12fff1e, // 14: bx lr
+        0xe3a01009, // 18: mov r1, #9
+        0xe12fff31, // 1c: blx r1
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], 8);
+    assert_eq!(cpu.regs[0], 11);
+    assert_eq!(cpu.regs[14], RAM + 0x20);
+    assert_eq!(cpu.pc(), 8);
+    assert!(cpu.is_thumb(), "bit 0 of the BLX target selects Thumb");
+}
+
+#[test]
+fn media_multiply_and_saturation() {
+    let prog = [
+        0xe3a00102, // mov r0, #0x80000000
+        0xe16f1f10, // clz r1, r0
+        0xe6ff2f30, // rbit r2, r0
+        0xe3a030ff, // mov r3, #255
+        0xe6af4073, // sxtb r4, r3
+        0xe7e25253, // ubfx r5, r3, #4, #3
+        0xe7cb6413, // bfi r6, r3, #8, #4
+        0xe0c87390, // smull r7, r8, r0, r3
+        0xe04a9390, // umaal r9, sl, r0, r3
+        0xe59fc014, // ldr ip, [pc, #20]  (=0x00010002)
+        0xe65cbf1c, // uadd16 fp, ip, ip
+        0xe683cfb0, // sel ip, r3, r0
+        0xe10f6000, // mrs r6, CPSR
+        0xe6a30013, // ssat r0, #4, r3
+        0xe10f1000, // mrs r1, CPSR
+        0xe1002050, // qadd r2, r0, r0
+        0x00010002, // .word 0x00010002
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], 16);
+    let r = &cpu.regs;
+    assert_eq!((r[3], r[4], r[5]), (0xff, 0xffff_ffff, 7));
+    assert_eq!((r[7], r[8]), (0x8000_0000, 0xffff_ff80));
+    assert_eq!((r[9], r[10]), (0x8000_0000, 0x7f));
+    assert_eq!((r[11], r[12]), (0x0002_0004, 0x8000_0000));
+    assert_eq!(r[6], 0x0000_01d3);
+    assert_eq!((r[0], r[1], r[2]), (7, 0x0800_01d3, 14));
+}
+
+#[test]
+fn conditional_execution_skips_but_counts() {
+    let prog = [
+        0xe3b00000, // movs r0, #0     (Z=1)
+        0x13a01001, // movne r1, #1    (skipped)
+        0x03a02002, // moveq r2, #2
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[(1, 7)], 3);
+    assert_eq!((cpu.regs[1], cpu.regs[2]), (7, 2));
+    assert_eq!(cpu.instructions(), 3);
+}
+
+#[test]
+fn undefined_instruction_takes_the_exception() {
+    let prog = [
+        0xe7f000f0, // udf #0
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], 1);
+    assert_eq!(cpu.mode(), crate::Mode::Undefined);
+    assert_eq!(cpu.regs[14], RAM + 4);
+    assert_eq!(cpu.spsr(), Some(0x1d3));
+    assert_eq!(cpu.pc(), 0x4, "VBAR is 0 after reset");
+}
+
+#[test]
+fn semihosting_svc_stops_the_cpu_with_pc_past_the_call() {
+    let prog = [
+        0xe3a00018, // mov r0, #0x18
+        0xef123456, // svc 0x123456
+    ];
+    let (cpu, _, exit) = run_arm(&prog, &[], 100);
+    assert_eq!(exit, crate::Exit::Semihosting);
+    assert_eq!(cpu.pc(), RAM + 8);
+    assert_eq!(cpu.instructions(), 2);
+}
+
+#[test]
+fn divide_exists_only_on_the_a15() {
+    use crate::CpuModel;
+    use crate::testutil::run_arm_on;
+    let prog = [
+        0xe713f110, // sdiv r3, r0, r1
+    ];
+    let (cpu, _, _) = run_arm_on(CpuModel::CortexA15, &prog, &[(0, 0xffff_fff6), (1, 3)], 1);
+    assert_eq!(cpu.regs[3], 0xffff_fffd);
+    let (cpu, _, _) = run_arm_on(CpuModel::CortexA9, &prog, &[(0, 0xffff_fff6), (1, 3)], 1);
+    assert_eq!(cpu.mode(), crate::Mode::Undefined);
+}

@@ -1,0 +1,196 @@
+//! Data-processing instructions (ARM ARM A5.2.1–A5.2.3, A8.8): sixteen opcodes, each with or
+//! without setting the flags (S), with operand 2 an immediate, a register, a register shifted
+//! by an immediate, or a register shifted by a register.
+//!
+//! Every combination is its own handler, monomorphised from [`dp`], so the opcode, the S bit
+//! and the operand form are constants inside it. An instruction that writes the PC goes to the
+//! slower [`dp_to_pc`] instead.
+
+use crate::alu::{add_with_carry, shift_imm, shift_imm_c, shift_reg_c};
+use crate::cpu::Cpu;
+use crate::insn::{Flow, Handler, Insn};
+use armvex_bus::Bus;
+
+/// Opcodes (bits 24:21 of the ARM encoding).
+pub mod opcode {
+    pub const AND: u8 = 0;
+    pub const EOR: u8 = 1;
+    pub const SUB: u8 = 2;
+    pub const RSB: u8 = 3;
+    pub const ADD: u8 = 4;
+    pub const ADC: u8 = 5;
+    pub const SBC: u8 = 6;
+    pub const RSC: u8 = 7;
+    pub const TST: u8 = 8;
+    pub const TEQ: u8 = 9;
+    pub const CMP: u8 = 10;
+    pub const CMN: u8 = 11;
+    pub const ORR: u8 = 12;
+    pub const MOV: u8 = 13;
+    pub const BIC: u8 = 14;
+    pub const MVN: u8 = 15;
+
+    /// The comparison opcodes write no register.
+    pub const fn is_test(op: u8) -> bool {
+        op >= TST && op <= CMN
+    }
+
+    /// The logical opcodes set C from the shifter, not the adder.
+    pub const fn is_logical(op: u8) -> bool {
+        matches!(op, AND | EOR | TST | TEQ | ORR | MOV | BIC | MVN)
+    }
+}
+
+/// Operand 2 forms.
+pub mod form {
+    /// `imm` is the expanded immediate; `op2`: 0 = carry unchanged, 1 = carry out 0, 2 = carry out 1.
+    pub const IMM: u8 = 0;
+    /// Register `rm`, unshifted.
+    pub const REG: u8 = 1;
+    /// Register `rm` shifted by immediate: `op` = shift type, `imm` = amount (decoded).
+    pub const IMM_SHIFT: u8 = 2;
+    /// Register `rm` shifted by register `rs`: `op` = shift type.
+    pub const REG_SHIFT: u8 = 3;
+}
+
+use opcode::*;
+
+/// Operand 2 and the shifter carry out (only computed when `need_carry`).
+#[inline(always)]
+fn operand2(cpu: &Cpu, d: &Insn, form_: u8, need_carry: bool) -> (u32, u32) {
+    match form_ {
+        form::IMM => (d.imm, if d.op2 == 0 { cpu.cf } else { u32::from(d.op2 - 1) }),
+        form::REG => (cpu.regs[d.rm as usize], cpu.cf),
+        form::IMM_SHIFT => {
+            let v = cpu.regs[d.rm as usize];
+            if need_carry {
+                shift_imm_c(v, d.op, d.imm, cpu.cf)
+            } else {
+                (shift_imm(v, d.op, d.imm, cpu.cf), 0)
+            }
+        }
+        _ => shift_reg_c(cpu.regs[d.rm as usize], d.op, cpu.regs[d.rs as usize], cpu.cf),
+    }
+}
+
+#[inline(always)]
+fn arith(cpu: &mut Cpu, s: bool, a: u32, b: u32, carry: u32) -> u32 {
+    if s {
+        let (r, c, v) = add_with_carry(a, b, carry);
+        cpu.nf = r;
+        cpu.zf = r;
+        cpu.cf = c;
+        cpu.vf = v;
+        r
+    } else {
+        a.wrapping_add(b).wrapping_add(carry)
+    }
+}
+
+#[inline(always)]
+fn logical(cpu: &mut Cpu, s: bool, r: u32, carry: u32) -> u32 {
+    if s {
+        cpu.nf = r;
+        cpu.zf = r;
+        cpu.cf = carry;
+    }
+    r
+}
+
+/// The ALU: `a` is Rn, `b` operand 2, `carry` the shifter carry out.
+#[inline(always)]
+pub(crate) fn alu(cpu: &mut Cpu, op: u8, s: bool, a: u32, b: u32, carry: u32) -> u32 {
+    match op {
+        AND | TST => logical(cpu, s, a & b, carry),
+        EOR | TEQ => logical(cpu, s, a ^ b, carry),
+        SUB | CMP => arith(cpu, s, a, !b, 1),
+        RSB => arith(cpu, s, b, !a, 1),
+        ADD | CMN => arith(cpu, s, a, b, 0),
+        ADC => {
+            let c = cpu.cf;
+            arith(cpu, s, a, b, c)
+        }
+        SBC => {
+            let c = cpu.cf;
+            arith(cpu, s, a, !b, c)
+        }
+        RSC => {
+            let c = cpu.cf;
+            arith(cpu, s, b, !a, c)
+        }
+        ORR => logical(cpu, s, a | b, carry),
+        MOV => logical(cpu, s, b, carry),
+        BIC => logical(cpu, s, a & !b, carry),
+        _ => logical(cpu, s, !b, carry),
+    }
+}
+
+/// A data-processing instruction that does not write the PC.
+/// Fields: `rd`, `rn`, and operand 2 as described in [`form`].
+pub fn dp<const OP: u8, const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let (b, carry) = operand2(cpu, d, FORM, S && is_logical(OP));
+    let a = cpu.regs[d.rn as usize];
+    let r = alu(cpu, OP, S, a, b, carry);
+    if !is_test(OP) {
+        cpu.regs[d.rd as usize] = r;
+    }
+    Flow::Next
+}
+
+/// A data-processing instruction (not a comparison) writing the PC (`rd` = 15): `op` holds the opcode, `op2` the
+/// form in bits 3:2 and the carry code of [`form::IMM`] in bits 1:0, `rs` bit 7 the S bit.
+/// With S set this is an exception return (CPSR ← SPSR).
+pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let operand_form = d.op2 >> 2;
+    let s = d.rs & 0x80 != 0;
+    let mut inner = *d;
+    inner.op2 &= 3;
+    inner.op = (d.rs >> 4) & 7;
+    inner.rs = d.rs & 0xf;
+    let (b, carry) = operand2(cpu, &inner, operand_form, is_logical(d.op));
+    let a = cpu.regs[d.rn as usize];
+    let r = alu(cpu, d.op, false, a, b, carry);
+    if s {
+        cpu.exception_return(r, None)
+    } else {
+        cpu.alu_write_pc(r)
+    }
+}
+
+/// Pack the fields of a PC-writing data-processing instruction for [`dp_to_pc`].
+pub fn to_pc(op: u8, s: bool, form_: u8, d: Insn) -> Insn {
+    Insn {
+        exec: dp_to_pc,
+        op,
+        op2: (form_ << 2) | (d.op2 & 3),
+        rs: (d.rs & 0xf) | ((d.op & 7) << 4) | if s { 0x80 } else { 0 },
+        ..d
+    }
+}
+
+macro_rules! forms {
+    ($op:literal, $s:literal) => {
+        [dp::<$op, $s, 0>, dp::<$op, $s, 1>, dp::<$op, $s, 2>, dp::<$op, $s, 3>]
+    };
+}
+macro_rules! table {
+    ($($op:literal)*) => {
+        [$([forms!($op, false), forms!($op, true)]),*]
+    };
+}
+
+/// Handlers indexed by `[opcode][S][form]`.
+pub static DP_HANDLERS: [[[Handler; 4]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+
+/// MOVW: `rd` ← `imm` (16 bits, zero-extended).
+pub fn movw(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    cpu.regs[d.rd as usize] = d.imm;
+    Flow::Next
+}
+
+/// MOVT: top half of `rd` ← `imm`.
+pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let r = &mut cpu.regs[d.rd as usize];
+    *r = (*r & 0xffff) | (d.imm << 16);
+    Flow::Next
+}

@@ -1,0 +1,327 @@
+//! Loads and stores (ARM ARM A5.3, A5.2.8–A5.2.10, A5.5).
+//!
+//! Single loads and stores are specialised by kind (word, byte, halfword, signed, double),
+//! by addressing mode (offset, pre-indexed, post-indexed, unprivileged) and by the form of the
+//! offset (immediate or shifted register).
+//!
+//! Fields: `rd` = Rt (the data register), `rs` = Rt2 for LDRD/STRD, `rn` = base, `rm` = index
+//! register; `imm` = the immediate offset, already negated when U=0 (register forms: the shift
+//! amount); `op` = shift type; `op2` bit 0 = U (register forms: add the index).
+
+use super::mem;
+use crate::alu::shift_imm;
+use crate::cpu::Cpu;
+use crate::insn::{Flow, Handler, Insn};
+use crate::memory::AccessFlags;
+use armvex_bus::Bus;
+
+/// The kinds of single load/store.
+pub mod kind {
+    pub const LDR: u8 = 0;
+    pub const STR: u8 = 1;
+    pub const LDRB: u8 = 2;
+    pub const STRB: u8 = 3;
+    pub const LDRH: u8 = 4;
+    pub const STRH: u8 = 5;
+    pub const LDRSB: u8 = 6;
+    pub const LDRSH: u8 = 7;
+    pub const LDRD: u8 = 8;
+    pub const STRD: u8 = 9;
+}
+
+/// Addressing modes.
+pub mod mode {
+    /// [Rn, offset]
+    pub const OFFSET: u8 = 0;
+    /// [Rn, offset]!
+    pub const PRE: u8 = 1;
+    /// [Rn], offset
+    pub const POST: u8 = 2;
+    /// [Rn], offset with User-mode permissions (LDRT and friends).
+    pub const POST_USER: u8 = 3;
+}
+
+use kind::*;
+
+#[inline(always)]
+fn is_load(k: u8) -> bool {
+    matches!(k, LDR | LDRB | LDRH | LDRSB | LDRSH | LDRD)
+}
+
+/// A single load or store. See the module documentation for the fields.
+pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let base = cpu.regs[d.rn as usize];
+    let offset = if REG {
+        let v = shift_imm(cpu.regs[d.rm as usize], d.op, d.imm, cpu.cf);
+        if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
+    } else {
+        d.imm
+    };
+    // In Thumb state a PC base is word-aligned (Align(PC, 4)); in ARM state it already is.
+    let base = if d.rn == 15 { base & !3 } else { base };
+    let indexed = base.wrapping_add(offset);
+    let addr = if MODE >= mode::POST { base } else { indexed };
+    let user = MODE == mode::POST_USER;
+    let flags = AccessFlags {
+        user: user || cpu.privilege_index != 0,
+        align: 0,
+    };
+
+    if is_load(KIND) {
+        let value = match KIND {
+            LDR if !user => mem!(cpu, cpu.load32(bus, addr)),
+            LDRB if !user => mem!(cpu, cpu.load8(bus, addr)),
+            LDRH if !user => mem!(cpu, cpu.load16(bus, addr)),
+            LDR => mem!(cpu, cpu.load_with(bus, addr, 4, flags)),
+            LDRB => mem!(cpu, cpu.load_with(bus, addr, 1, flags)),
+            LDRH => mem!(cpu, cpu.load_with(bus, addr, 2, flags)),
+            LDRSB => mem!(cpu, cpu.load_with(bus, addr, 1, flags)) as u8 as i8 as u32,
+            LDRSH => mem!(cpu, cpu.load_with(bus, addr, 2, flags)) as u16 as i16 as u32,
+            _ => {
+                // LDRD: both words are loaded before any register is written.
+                let flags = AccessFlags { align: 3, ..flags };
+                let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+                let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, flags));
+                if MODE != mode::OFFSET {
+                    cpu.regs[d.rn as usize] = indexed;
+                }
+                cpu.regs[d.rd as usize] = lo;
+                cpu.regs[d.rs as usize] = hi;
+                return Flow::Next;
+            }
+        };
+        // Writeback before the loaded value, so Rt wins if Rt == Rn (as QEMU).
+        if MODE != mode::OFFSET {
+            cpu.regs[d.rn as usize] = indexed;
+        }
+        if KIND == LDR && d.rd == 15 {
+            // LoadWritePC: interworking branch.
+            return cpu.bx_write_pc(value);
+        }
+        cpu.regs[d.rd as usize] = value;
+    } else {
+        let value = cpu.regs[d.rd as usize];
+        match KIND {
+            STR if !user => mem!(cpu, cpu.store32(bus, addr, value)),
+            STRB if !user => mem!(cpu, cpu.store8(bus, addr, value)),
+            STRH if !user => mem!(cpu, cpu.store16(bus, addr, value)),
+            STR => mem!(cpu, cpu.store_with(bus, addr, 4, value, flags)),
+            STRB => mem!(cpu, cpu.store_with(bus, addr, 1, value, flags)),
+            STRH => mem!(cpu, cpu.store_with(bus, addr, 2, value, flags)),
+            _ => {
+                let flags = AccessFlags { align: 3, ..flags };
+                let hi = cpu.regs[d.rs as usize];
+                mem!(cpu, cpu.store_with(bus, addr, 4, value, flags));
+                mem!(cpu, cpu.store_with(bus, addr.wrapping_add(4), 4, hi, flags));
+            }
+        }
+        if MODE != mode::OFFSET {
+            cpu.regs[d.rn as usize] = indexed;
+        }
+    }
+    Flow::Next
+}
+
+macro_rules! by_reg {
+    ($k:literal, $m:literal) => {
+        [single::<$k, $m, false>, single::<$k, $m, true>]
+    };
+}
+macro_rules! by_mode {
+    ($k:literal) => {
+        [by_reg!($k, 0), by_reg!($k, 1), by_reg!($k, 2), by_reg!($k, 3)]
+    };
+}
+
+/// Handlers indexed by `[kind][mode][register offset]`.
+pub static SINGLE_HANDLERS: [[[Handler; 2]; 4]; 10] = [
+    by_mode!(0),
+    by_mode!(1),
+    by_mode!(2),
+    by_mode!(3),
+    by_mode!(4),
+    by_mode!(5),
+    by_mode!(6),
+    by_mode!(7),
+    by_mode!(8),
+    by_mode!(9),
+];
+
+/// LDM/STM flags in `op2`.
+pub mod block {
+    /// Increment (U).
+    pub const INCREMENT: u8 = 1;
+    /// Before (P).
+    pub const BEFORE: u8 = 2;
+    /// Writeback (W).
+    pub const WRITEBACK: u8 = 4;
+    /// The `^` forms (S): user registers, or exception return when loading the PC.
+    pub const USER: u8 = 8;
+}
+
+/// The lowest address and the written-back base of a block transfer of `count` registers.
+#[inline(always)]
+fn block_addresses(base: u32, count: u32, flags: u8) -> (u32, u32) {
+    let size = count * 4;
+    let inc = flags & block::INCREMENT != 0;
+    let before = flags & block::BEFORE != 0;
+    let start = match (inc, before) {
+        (true, false) => base,
+        (true, true) => base.wrapping_add(4),
+        (false, false) => base.wrapping_sub(size).wrapping_add(4),
+        (false, true) => base.wrapping_sub(size),
+    };
+    let wb = if inc {
+        base.wrapping_add(size)
+    } else {
+        base.wrapping_sub(size)
+    };
+    (start, wb)
+}
+
+/// LDM: `rn` = base, `imm` = register list, `op2` = [`block`] flags.
+pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    let base = cpu.regs[d.rn as usize];
+    let (mut addr, wb) = block_addresses(base, list.count_ones(), d.op2);
+    let flags = AccessFlags {
+        user: cpu.privilege_index != 0,
+        align: 3,
+    };
+    let mut values = [0u32; 16];
+    let mut l = list;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        values[r] = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+        addr = addr.wrapping_add(4);
+    }
+    let user_regs = d.op2 & block::USER != 0 && list & (1 << 15) == 0;
+    if d.op2 & block::WRITEBACK != 0 {
+        cpu.regs[d.rn as usize] = wb;
+    }
+    let mut l = list & 0x7fff;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        if user_regs {
+            cpu.set_user_reg(r, values[r]);
+        } else {
+            cpu.regs[r] = values[r];
+        }
+    }
+    if list & (1 << 15) != 0 {
+        if d.op2 & block::USER != 0 {
+            return cpu.exception_return(values[15], None);
+        }
+        return cpu.bx_write_pc(values[15]);
+    }
+    Flow::Next
+}
+
+/// STM: `rn` = base, `imm` = register list, `op2` = [`block`] flags. Registers are stored as
+/// they were before the instruction (a base in the list stores its original value).
+pub fn stm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    let base = cpu.regs[d.rn as usize];
+    let (mut addr, wb) = block_addresses(base, list.count_ones(), d.op2);
+    let flags = AccessFlags {
+        user: cpu.privilege_index != 0,
+        align: 3,
+    };
+    let user_regs = d.op2 & block::USER != 0;
+    let mut l = list;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        let v = if user_regs { cpu.user_reg(r) } else { cpu.regs[r] };
+        mem!(cpu, cpu.store_with(bus, addr, 4, v, flags));
+        addr = addr.wrapping_add(4);
+    }
+    if d.op2 & block::WRITEBACK != 0 {
+        cpu.regs[d.rn as usize] = wb;
+    }
+    Flow::Next
+}
+
+/// SWP (`op` 4) / SWPB (`op` 1): `rd` = Rt (loaded), `rm` = Rt2 (stored), `rn` = address.
+pub fn swap(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let addr = cpu.regs[d.rn as usize];
+    let size = u32::from(d.op);
+    let flags = AccessFlags {
+        user: cpu.privilege_index != 0,
+        align: size - 1,
+    };
+    let old = mem!(cpu, cpu.load_with(bus, addr, size, flags));
+    let new = cpu.regs[d.rm as usize];
+    mem!(cpu, cpu.store_with(bus, addr, size, new, flags));
+    cpu.regs[d.rd as usize] = old;
+    Flow::Next
+}
+
+/// LDREX{B,H,D}: `rd` = Rt, `rs` = Rt2 (LDREXD), `rn` = address, `op` = size (1, 2, 4, 8).
+pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let addr = cpu.regs[d.rn as usize];
+    let flags = AccessFlags {
+        user: cpu.privilege_index != 0,
+        align: u32::from(d.op) - 1,
+    };
+    let value = if d.op == 8 {
+        let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+        let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, flags));
+        cpu.regs[d.rd as usize] = lo;
+        cpu.regs[d.rs as usize] = hi;
+        (u64::from(hi) << 32) | u64::from(lo)
+    } else {
+        let v = mem!(cpu, cpu.load_with(bus, addr, u32::from(d.op), flags));
+        cpu.regs[d.rd as usize] = v;
+        u64::from(v)
+    };
+    cpu.monitor.addr = Some(addr);
+    cpu.monitor.value = value;
+    Flow::Next
+}
+
+/// STREX{B,H,D}: `rd` = status register, `rm` = Rt, `rs` = Rt2 (STREXD), `rn` = address,
+/// `op` = size. Succeeds (status 0) if the monitor holds this address and memory still holds
+/// the value the LDREX saw, as in QEMU; the monitor is cleared either way.
+pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let addr = cpu.regs[d.rn as usize];
+    let monitored = cpu.monitor.addr == Some(addr);
+    cpu.monitor.addr = None;
+    if !monitored {
+        cpu.regs[d.rd as usize] = 1;
+        return Flow::Next;
+    }
+    let flags = AccessFlags {
+        user: cpu.privilege_index != 0,
+        align: u32::from(d.op) - 1,
+    };
+    let current = if d.op == 8 {
+        let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+        let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, flags));
+        (u64::from(hi) << 32) | u64::from(lo)
+    } else {
+        u64::from(mem!(cpu, cpu.load_with(bus, addr, u32::from(d.op), flags)))
+    };
+    if current != cpu.monitor.value {
+        cpu.regs[d.rd as usize] = 1;
+        return Flow::Next;
+    }
+    let value = cpu.regs[d.rm as usize];
+    if d.op == 8 {
+        let hi = cpu.regs[d.rs as usize];
+        mem!(cpu, cpu.store_with(bus, addr, 4, value, flags));
+        mem!(cpu, cpu.store_with(bus, addr.wrapping_add(4), 4, hi, flags));
+    } else {
+        mem!(cpu, cpu.store_with(bus, addr, u32::from(d.op), value, flags));
+    }
+    cpu.regs[d.rd as usize] = 0;
+    Flow::Next
+}
+
+/// CLREX: clear the local monitor.
+pub fn clear_exclusive(cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
+    cpu.monitor.addr = None;
+    Flow::Next
+}

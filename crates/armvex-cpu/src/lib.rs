@@ -1,0 +1,42 @@
+//! # armvex-cpu: an ARMv7-A core
+//!
+//! An interpreter for the ARMv7-A architecture as implemented by the Cortex-A9 and Cortex-A15
+//! (ARM Architecture Reference Manual, ARMv7-A and ARMv7-R edition, "the ARM ARM"). The core
+//! knows nothing of boards: it reaches memory and devices only through [`armvex_bus::Bus`], and
+//! its IRQ and FIQ inputs are lines on that bus.
+//!
+//! How an instruction runs, and where to read about it:
+//!
+//! 1. [`run`]: the run loop executes *blocks* of predecoded instructions and handles
+//!    interrupts and housekeeping between blocks.
+//! 2. [`code_cache`]: each 4 KiB page of code is decoded once, by [`decode`], into
+//!    [`insn::Insn`]s: a handler function pointer plus extracted operands.
+//! 3. [`exec`]: the handlers, one small function per kind of instruction, built on the
+//!    arithmetic in [`alu`] and the loads and stores of [`memory`].
+//! 4. [`memory`]: the software TLB turning virtual addresses into host pointers, with the
+//!    page-table walk of [`mmu`] on a miss.
+//! 5. [`exception`]: exception entry and return; [`cp15`]: the system control registers;
+//!    [`state`]: modes, banked registers and the program status register.
+
+pub mod alu;
+pub mod code_cache;
+pub mod cp15;
+pub mod cpu;
+pub mod decode;
+pub mod exception;
+pub mod exec;
+pub mod insn;
+pub mod memory;
+pub mod mmu;
+pub mod run;
+pub mod state;
+pub mod trace;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use code_cache::CodeCache;
+pub use cpu::{Cpu, CpuConfig, CpuModel, Exit};
+pub use decode::Features;
+pub use state::Mode;
+pub use trace::Tracer;

@@ -1,0 +1,465 @@
+//! Loads, stores and instruction fetch through a software TLB.
+//!
+//! Translating every access through the page tables and then finding which RAM region or
+//! device it hits would make each load cost hundreds of host instructions. The software TLB
+//! remembers, per 4 KiB virtual page, the *host* address of the RAM backing it, so the common
+//! case of a load is: index the TLB by the page number, compare one tag, read host memory.
+//!
+//! * There are separate tables for reads and writes (a page may be readable but not writable,
+//!   and writes to pages holding predecoded code must be seen), each in two copies:
+//!   privileged and User mode (LDRT/STRT use the User copy from any mode).
+//! * The tag compare also checks natural alignment: an unaligned access, a page that is not RAM
+//!   (MMIO), or a page not yet translated all fall through to the *slow path*, which walks the
+//!   tables, checks permissions and alignment, raises faults, talks to devices and refills the TLB.
+//! * Big-endian data accesses (CPSR.E set by SETEND) never fill the TLB and so always take the
+//!   slow path, which swaps bytes; little-endian code pays nothing for that feature.
+//! * The TLB is flushed whenever the translation regime changes (SCTLR, TTBR, TTBCR, DACR,
+//!   CONTEXTIDR writes, TLB maintenance), which is always correct; ASID tagging is not needed.
+
+use crate::cpu::Cpu;
+use crate::mmu::{self, Access, Fault, perm};
+use armvex_bus::{AccessSize, Accessor, Bus};
+
+/// Entries per TLB table (direct-mapped by virtual page number).
+pub const TLB_ENTRIES: usize = 512;
+const PAGE_MASK: u32 = !0xfff;
+/// A tag that matches no address: masked addresses never have bits 11:3 set.
+const INVALID_TAG: u32 = 0xffff_ffff;
+
+/// One direct-mapped TLB entry: host address of the byte at `va` is `va + addend`.
+#[derive(Clone, Copy, Debug)]
+pub struct TlbEntry {
+    pub tag: u32,
+    pub addend: usize,
+}
+
+impl Default for TlbEntry {
+    fn default() -> Self {
+        TlbEntry {
+            tag: INVALID_TAG,
+            addend: 0,
+        }
+    }
+}
+
+/// An instruction-fetch TLB entry: the virtual page maps the RAM page `page` (see
+/// [`armvex_bus::RamPage::index`]) at host address `host`.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchEntry {
+    pub tag: u32,
+    pub page: u32,
+    pub host: *const u8,
+}
+
+impl Default for FetchEntry {
+    fn default() -> Self {
+        FetchEntry {
+            tag: INVALID_TAG,
+            page: 0,
+            host: std::ptr::null(),
+        }
+    }
+}
+
+/// The software TLB of one CPU. Index 0 of each pair is for privileged accesses, 1 for User.
+pub struct Tlb {
+    pub read: [[TlbEntry; TLB_ENTRIES]; 2],
+    pub write: [[TlbEntry; TLB_ENTRIES]; 2],
+    pub fetch: [[FetchEntry; TLB_ENTRIES]; 2],
+    /// The smallest range covering every entry filled from a mapping larger than 4 KiB, so a
+    /// flush by address inside it can flush everything (as QEMU does).
+    large_lo: u32,
+    large_hi: u32,
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        Tlb {
+            read: [[TlbEntry::default(); TLB_ENTRIES]; 2],
+            write: [[TlbEntry::default(); TLB_ENTRIES]; 2],
+            fetch: [[FetchEntry::default(); TLB_ENTRIES]; 2],
+            large_lo: u32::MAX,
+            large_hi: 0,
+        }
+    }
+}
+
+#[inline(always)]
+fn tlb_index(va: u32) -> usize {
+    (va >> 12) as usize & (TLB_ENTRIES - 1)
+}
+
+impl Tlb {
+    /// Drop every entry.
+    pub fn flush_all(&mut self) {
+        for p in 0..2 {
+            self.read[p].fill(TlbEntry::default());
+            self.write[p].fill(TlbEntry::default());
+            self.fetch[p].fill(FetchEntry::default());
+        }
+        self.large_lo = u32::MAX;
+        self.large_hi = 0;
+    }
+
+    /// Drop the write entries (a page became a code page somewhere).
+    pub fn flush_writes(&mut self) {
+        for p in 0..2 {
+            self.write[p].fill(TlbEntry::default());
+        }
+    }
+
+    /// Drop the entries that translate `va` (TLB maintenance by MVA).
+    pub fn flush_page(&mut self, va: u32) {
+        if self.large_lo <= va && va <= self.large_hi {
+            self.flush_all();
+            return;
+        }
+        let i = tlb_index(va);
+        let tag = va & PAGE_MASK;
+        for p in 0..2 {
+            if self.read[p][i].tag == tag {
+                self.read[p][i] = TlbEntry::default();
+            }
+            if self.write[p][i].tag == tag {
+                self.write[p][i] = TlbEntry::default();
+            }
+            if self.fetch[p][i].tag == tag {
+                self.fetch[p][i] = FetchEntry::default();
+            }
+        }
+    }
+
+    fn note_mapping_size(&mut self, va: u32, size: u64) {
+        if size > 0x1000 {
+            let lo = va & !((size.min(1 << 31) as u32) - 1);
+            let hi = lo.wrapping_add((size.min(1 << 31) as u32) - 1);
+            self.large_lo = self.large_lo.min(lo);
+            self.large_hi = self.large_hi.max(if hi < lo { u32::MAX } else { hi });
+        }
+    }
+}
+
+/// Flags for the slow path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessFlags {
+    /// Check as a User-mode access (LDRT/STRT, or the CPU is in User mode).
+    pub user: bool,
+    /// Alignment (as a mask) required whatever SCTLR.A says: 3 for LDM/STM/LDRD, size-1 for
+    /// the exclusives.
+    pub align: u32,
+}
+
+macro_rules! fast_load {
+    ($name:ident, $ty:ty, $size:expr) => {
+        /// Load from `va` with the current privilege (fast path through the TLB).
+        #[inline(always)]
+        pub fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
+            let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+            if e.tag == va & (PAGE_MASK | ($size - 1)) {
+                let host = (va as usize).wrapping_add(e.addend) as *const $ty;
+                // SAFETY: the entry was filled from a RAM page of the bus's memory, which
+                // lives as long as the bus and is never unmapped; the tag check guarantees that
+                // `va` lies in that page and is naturally aligned, so the read is in bounds.
+                return Ok(<$ty>::from_le(unsafe { host.read_unaligned() }) as u32);
+            }
+            let user = self.privilege_index != 0;
+            self.load_slow(bus, va, $size, AccessFlags { user, align: 0 })
+        }
+    };
+}
+
+macro_rules! fast_store {
+    ($name:ident, $ty:ty, $size:expr) => {
+        /// Store to `va` with the current privilege (fast path through the TLB).
+        #[inline(always)]
+        pub fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
+            let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+            if e.tag == va & (PAGE_MASK | ($size - 1)) {
+                let host = (va as usize).wrapping_add(e.addend) as *mut $ty;
+                // SAFETY: as for loads; write entries are only filled for writable RAM pages
+                // that hold no predecoded code.
+                unsafe { host.write_unaligned((value as $ty).to_le()) };
+                return Ok(());
+            }
+            let user = self.privilege_index != 0;
+            self.store_slow(bus, va, $size, value, AccessFlags { user, align: 0 })
+        }
+    };
+}
+
+impl Cpu {
+    fast_load!(load32, u32, 4);
+    fast_load!(load16, u16, 2);
+    fast_load!(load8, u8, 1);
+    fast_store!(store32, u32, 4);
+    fast_store!(store16, u16, 2);
+    fast_store!(store8, u8, 1);
+
+    /// A load with explicit flags (LDRT, LDM, LDRD, the exclusives). Takes the fast path when
+    /// the flags allow it.
+    #[inline]
+    pub fn load_with(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
+        let idx = usize::from(flags.user);
+        let e = self.tlb.read[idx][tlb_index(va)];
+        if e.tag == va & (PAGE_MASK | (size - 1) | flags.align) {
+            let host = (va as usize).wrapping_add(e.addend) as *const u8;
+            // SAFETY: see `load32`; the access is naturally aligned and inside the page.
+            return Ok(unsafe { read_host(host, size) });
+        }
+        self.load_slow(bus, va, size, flags)
+    }
+
+    /// A store with explicit flags (see [`Cpu::load_with`]).
+    #[inline]
+    pub fn store_with(
+        &mut self,
+        bus: &mut Bus,
+        va: u32,
+        size: u32,
+        value: u32,
+        flags: AccessFlags,
+    ) -> Result<(), Fault> {
+        let idx = usize::from(flags.user);
+        let e = self.tlb.write[idx][tlb_index(va)];
+        if e.tag == va & (PAGE_MASK | (size - 1) | flags.align) {
+            let host = (va as usize).wrapping_add(e.addend) as *mut u8;
+            // SAFETY: see `store32`.
+            unsafe { write_host(host, size, value) };
+            return Ok(());
+        }
+        self.store_slow(bus, va, size, value, flags)
+    }
+
+    fn check_alignment(&self, va: u32, size: u32, flags: AccessFlags, write: bool) -> Result<bool, Fault> {
+        let natural = va & (size - 1) != 0;
+        if va & flags.align != 0 || (natural && self.cp15.alignment_checking()) {
+            return Err(Fault::alignment(va, write));
+        }
+        Ok(natural)
+    }
+
+    /// The slow path of a load: alignment, translation, permissions, devices, TLB refill.
+    #[cold]
+    #[inline(never)]
+    pub fn load_slow(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
+        if self.check_alignment(va, size, flags, false)? {
+            // Unaligned and allowed: assemble from bytes (each may be on a different page).
+            let mut v = 0u32;
+            for i in 0..size {
+                let b = self.load_slow(bus, va.wrapping_add(i), 1, flags)?;
+                v |= b << (8 * i);
+            }
+            // Bytes were fetched in address order; reverse for big-endian data.
+            return Ok(if self.big_endian {
+                v.swap_bytes() >> (32 - 8 * size)
+            } else {
+                v
+            });
+        }
+        let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Read, flags.user)?;
+        let raw = if let Some(page) = bus.memory.page(t.pa) {
+            if !self.big_endian {
+                self.tlb.note_mapping_size(va, t.size);
+                let idx = usize::from(flags.user);
+                // Fill both privilege tables the mapping allows.
+                for (p, bit) in [(0, perm::PRIV_READ), (1, perm::USER_READ)] {
+                    if t.perms & bit != 0 && (p == idx || p == 0) {
+                        self.tlb.read[p][tlb_index(va)] = TlbEntry {
+                            tag: va & PAGE_MASK,
+                            addend: (page.host as usize).wrapping_sub((va & PAGE_MASK) as usize),
+                        };
+                    }
+                }
+            }
+            // SAFETY: `page.host` points at the 4 KiB RAM page holding `t.pa`, and an aligned
+            // access of at most 4 bytes does not leave it.
+            unsafe { read_host(page.host.add((t.pa & 0xfff) as usize), size) }
+        } else {
+            let who = Accessor {
+                cpu: self.config.index,
+                time: self.local_time,
+            };
+            let v = bus.read(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word));
+            self.note_mmio(false, t.pa, size, v);
+            v
+        };
+        Ok(if self.big_endian {
+            raw.swap_bytes() >> (32 - 8 * size)
+        } else {
+            raw
+        })
+    }
+
+    /// The slow path of a store.
+    #[cold]
+    #[inline(never)]
+    pub fn store_slow(
+        &mut self,
+        bus: &mut Bus,
+        va: u32,
+        size: u32,
+        value: u32,
+        flags: AccessFlags,
+    ) -> Result<(), Fault> {
+        if self.check_alignment(va, size, flags, true)? {
+            let v = if self.big_endian {
+                value.swap_bytes() >> (32 - 8 * size)
+            } else {
+                value
+            };
+            // Translate every byte first so a fault leaves memory untouched.
+            for i in 0..size {
+                mmu::translate(
+                    &self.cp15,
+                    bus,
+                    self.config.index,
+                    va.wrapping_add(i),
+                    Access::Write,
+                    flags.user,
+                )?;
+            }
+            for i in 0..size {
+                self.store_slow(bus, va.wrapping_add(i), 1, (v >> (8 * i)) & 0xff, flags)?;
+            }
+            return Ok(());
+        }
+        let v = if self.big_endian {
+            value.swap_bytes() >> (32 - 8 * size)
+        } else {
+            value
+        };
+        let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Write, flags.user)?;
+        if let Some(page) = bus.memory.page(t.pa) {
+            bus.memory.note_write(page.index);
+            if !self.big_endian && !bus.memory.is_code(page.index) {
+                self.tlb.note_mapping_size(va, t.size);
+                let idx = usize::from(flags.user);
+                for (p, bit) in [(0, perm::PRIV_WRITE), (1, perm::USER_WRITE)] {
+                    if t.perms & bit != 0 && (p == idx || p == 0) {
+                        self.tlb.write[p][tlb_index(va)] = TlbEntry {
+                            tag: va & PAGE_MASK,
+                            addend: (page.host as usize).wrapping_sub((va & PAGE_MASK) as usize),
+                        };
+                    }
+                }
+            }
+            // SAFETY: as in `load_slow`.
+            unsafe { write_host(page.host.add((t.pa & 0xfff) as usize), size, v) };
+        } else {
+            let who = Accessor {
+                cpu: self.config.index,
+                time: self.local_time,
+            };
+            self.note_mmio(true, t.pa, size, v);
+            bus.write(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word), v);
+        }
+        Ok(())
+    }
+
+    /// Find the RAM page holding the instruction at `va`, through the fetch TLB.
+    #[inline]
+    pub(crate) fn fetch_page(&mut self, bus: &mut Bus, va: u32) -> Result<(u32, *const u8), Fault> {
+        let p = self.privilege_index;
+        let e = self.tlb.fetch[p][tlb_index(va)];
+        if e.tag == va & PAGE_MASK {
+            return Ok((e.page, e.host));
+        }
+        self.fetch_page_slow(bus, va)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fetch_page_slow(&mut self, bus: &mut Bus, va: u32) -> Result<(u32, *const u8), Fault> {
+        let user = self.privilege_index != 0;
+        let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Fetch, user)?;
+        let Some(page) = bus.memory.page(t.pa) else {
+            tracing::warn!(
+                "cpu{}: instruction fetch from {va:#010x} (pa {:#010x}), which is not RAM",
+                self.config.index,
+                t.pa
+            );
+            return Err(Fault {
+                status: mmu::fsc::EXTERNAL,
+                domain: 0,
+                address: va,
+                write: false,
+            });
+        };
+        self.tlb.note_mapping_size(va, t.size);
+        self.tlb.fetch[self.privilege_index][tlb_index(va)] = FetchEntry {
+            tag: va & PAGE_MASK,
+            page: page.index,
+            host: page.host,
+        };
+        Ok((page.index, page.host))
+    }
+
+    /// Read `buf.len()` bytes of guest *virtual* memory as a debugger would (privileged,
+    /// without faults being taken or devices being touched). Used by semihosting.
+    pub fn read_virtual(&mut self, bus: &mut Bus, va: u32, buf: &mut [u8]) -> Result<(), Fault> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = va.wrapping_add(i as u32);
+            let t = mmu::translate(&self.cp15, bus, self.config.index, a, Access::Read, false)?;
+            let mut one = [0u8];
+            if bus.memory.read_bytes(t.pa, &mut one).is_err() {
+                return Err(Fault {
+                    status: mmu::fsc::EXTERNAL,
+                    domain: 0,
+                    address: a,
+                    write: false,
+                });
+            }
+            *b = one[0];
+        }
+        Ok(())
+    }
+
+    /// Write guest virtual memory as a debugger would (see [`Cpu::read_virtual`]).
+    pub fn write_virtual(&mut self, bus: &mut Bus, va: u32, data: &[u8]) -> Result<(), Fault> {
+        for (i, b) in data.iter().enumerate() {
+            let a = va.wrapping_add(i as u32);
+            let t = mmu::translate(&self.cp15, bus, self.config.index, a, Access::Write, false)?;
+            if bus.memory.write_bytes(t.pa, &[*b]).is_err() {
+                return Err(Fault {
+                    status: mmu::fsc::EXTERNAL,
+                    domain: 0,
+                    address: a,
+                    write: true,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read a little-endian value of `size` bytes (1, 2 or 4) at `host`.
+///
+/// # Safety
+/// `host..host+size` must be readable.
+#[inline(always)]
+unsafe fn read_host(host: *const u8, size: u32) -> u32 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match size {
+            1 => u32::from(host.read()),
+            2 => u32::from(u16::from_le((host as *const u16).read_unaligned())),
+            _ => u32::from_le((host as *const u32).read_unaligned()),
+        }
+    }
+}
+
+/// Write a little-endian value of `size` bytes (1, 2 or 4) at `host`.
+///
+/// # Safety
+/// `host..host+size` must be writable.
+#[inline(always)]
+unsafe fn write_host(host: *mut u8, size: u32, v: u32) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match size {
+            1 => host.write(v as u8),
+            2 => (host as *mut u16).write_unaligned((v as u16).to_le()),
+            _ => (host as *mut u32).write_unaligned(v.to_le()),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Helpers for unit tests: a CPU on a small RAM-only bus.
+
+use crate::code_cache::CodeCache;
+use crate::cpu::{Cpu, CpuConfig, CpuModel, Exit};
+use crate::decode::Features;
+use crate::insn::{Handler, Insn};
+use armvex_bus::{Bus, PhysicalMemory, RamRegionSpec};
+
+/// Base of the test RAM.
+pub const RAM: u32 = 0x6000_0000;
+
+/// A CPU (Cortex-A9, semihosting on) and a bus with 1 MiB of RAM at [`RAM`].
+pub fn machine(model: CpuModel) -> (Cpu, Bus) {
+    let mem = PhysicalMemory::new(&[RamRegionSpec {
+        name: "ram".into(),
+        base: RAM,
+        size: 0x10_0000,
+    }])
+    .unwrap();
+    let cpu = Cpu::new(CpuConfig {
+        model,
+        index: 0,
+        cluster_size: 1,
+        semihosting: true,
+    });
+    (cpu, Bus::new(mem))
+}
+
+/// An instruction executed by `h` with all fields zero.
+pub fn insn(h: Handler) -> Insn {
+    Insn::new(h, 0)
+}
+
+/// Execute one predecoded instruction at RAM (R15 reads as RAM + 8) with the given registers.
+pub fn run_one(d: Insn, regs: &[(usize, u32)]) -> (Cpu, Bus) {
+    let (mut cpu, mut bus) = machine(CpuModel::CortexA9);
+    for &(r, v) in regs {
+        cpu.regs[r] = v;
+    }
+    cpu.regs[15] = RAM + 8;
+    (d.exec)(&mut cpu, &mut bus, &d);
+    (cpu, bus)
+}
+
+/// Load ARM `words` at RAM, set registers, and run until `count` instructions have retired
+/// or the program stops (a semihosting call or WFI). Returns the CPU, bus and exit reason.
+pub fn run_arm(words: &[u32], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, Exit) {
+    run_arm_on(CpuModel::CortexA9, words, regs, count)
+}
+
+/// [`run_arm`] on a chosen core.
+pub fn run_arm_on(model: CpuModel, words: &[u32], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, Exit) {
+    let (mut cpu, mut bus) = machine(model);
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    bus.memory.write_bytes(RAM, &bytes).unwrap();
+    for &(r, v) in regs {
+        cpu.regs[r] = v;
+    }
+    cpu.regs[15] = RAM;
+    let mut code = CodeCache::new(bus.memory.total_pages(), Features::for_model(model, true));
+    let exit = cpu.run(&mut bus, &mut code, count, 0);
+    (cpu, bus, exit)
+}

@@ -1,0 +1,162 @@
+//! Board descriptions, read from the TOML files in `boards/` (built into the binary).
+//!
+//! A board file says everything about a machine a learner needs to find: which CPU, where RAM
+//! and the other memories are, where each device sits and which interrupt it raises. The
+//! machine is assembled from it in [`crate::Machine::new`].
+
+use serde::Deserialize;
+
+/// The board files, by name.
+const BOARDS: &[(&str, &str)] = &[
+    ("vexpress-a9", include_str!("../../../boards/vexpress-a9.toml")),
+    ("vexpress-a15", include_str!("../../../boards/vexpress-a15.toml")),
+];
+
+/// The names of the known boards.
+pub fn board_names() -> Vec<&'static str> {
+    BOARDS.iter().map(|(n, _)| *n).collect()
+}
+
+/// A board description.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Board {
+    pub name: String,
+    pub summary: String,
+    /// "cortex-a9" or "cortex-a15".
+    pub cpu: String,
+    pub max_cpus: usize,
+    /// Linux machine type number (ATAG boots).
+    pub machine_id: u32,
+    pub dtb_compatible: String,
+    pub ram: Ram,
+    #[serde(default)]
+    pub memory: Vec<Memory>,
+    pub mpcore: MpCore,
+    #[serde(default)]
+    pub device: Vec<DeviceEntry>,
+}
+
+/// Main RAM.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Ram {
+    pub base: u32,
+    pub default_size: String,
+    pub max_size: String,
+    /// Size of the window onto the start of RAM at address 0, if the board has one.
+    pub low_alias_size: Option<String>,
+}
+
+/// Another RAM-like memory.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Memory {
+    pub name: String,
+    pub base: u32,
+    pub size: String,
+}
+
+/// The MPCore private region (interrupt controller and per-CPU timers).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MpCore {
+    pub base: u32,
+    /// "gicv1" or "gicv2".
+    pub gic: String,
+    /// Number of interrupt IDs the GIC implements.
+    pub interrupts: u32,
+    pub global_timer_ppi: Option<u32>,
+    pub twd_timer_ppi: Option<u32>,
+    pub twd_watchdog_ppi: Option<u32>,
+    pub generic_timer_secure_ppi: Option<u32>,
+    pub generic_timer_nonsecure_ppi: Option<u32>,
+    pub generic_timer_virtual_ppi: Option<u32>,
+    pub generic_timer_hyp_ppi: Option<u32>,
+}
+
+/// A memory-mapped device.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeviceEntry {
+    pub name: String,
+    /// The device model, e.g. "pl011".
+    pub kind: String,
+    pub base: u32,
+    /// Size of the register window (4 KiB if not given).
+    pub size: Option<u32>,
+    /// Board SPI numbers of its interrupt outputs (GIC ID = SPI + 32).
+    #[serde(default)]
+    pub spi: Vec<u32>,
+    /// The daughterboard's PROCID0 value (system registers only).
+    pub proc_id: Option<u32>,
+}
+
+impl Board {
+    /// The board called `name`.
+    pub fn by_name(name: &str) -> Result<Board, String> {
+        let (_, text) = BOARDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| format!("unknown machine '{name}' (known: {})", board_names().join(", ")))?;
+        toml::from_str(text).map_err(|e| format!("board file for {name} is invalid: {e}"))
+    }
+
+    /// RAM size used when none is given.
+    pub fn default_ram_size(&self) -> u64 {
+        parse_size(&self.ram.default_size).expect("board files have valid sizes")
+    }
+
+    /// Largest RAM size the board takes.
+    pub fn max_ram_size(&self) -> u64 {
+        parse_size(&self.ram.max_size).expect("board files have valid sizes")
+    }
+}
+
+/// Parse a memory size the way QEMU's `-m` does: a number with an optional suffix K, M, G or
+/// T (either case); a bare number means MiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let bad = || format!("bad memory size '{s}' (examples: 512M, 1G)");
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, "M"),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit {
+        "K" | "k" | "KiB" => 10,
+        "M" | "m" | "MiB" => 20,
+        "G" | "g" | "GiB" => 30,
+        "T" | "t" | "TiB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift).filter(|v| *v > 0).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_boards_parse() {
+        for name in board_names() {
+            let b = Board::by_name(name).unwrap();
+            assert_eq!(b.name, name);
+            assert_eq!(b.default_ram_size(), 1 << 30);
+            assert_eq!(b.device.iter().filter(|d| d.kind == "virtio-mmio").count(), 4);
+            assert_eq!(b.device.iter().filter(|d| d.kind == "pl011").count(), 4);
+        }
+        assert!(Board::by_name("vexpress-a7").unwrap_err().contains("unknown machine"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("256"), Ok(256 << 20));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        for bad in ["", "0", "1X", "-5M", "1.5G", "M", "99999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Loading the `--kernel` file into guest memory.
+//!
+//! * An **ELF** file (a bare-metal program) is loaded segment by segment at the segments'
+//!   physical addresses, and the CPU starts at its entry point (bit 0 set: Thumb), in
+//!   Supervisor mode with the MMU off, as QEMU does for `-kernel prog.elf`.
+//! * **Anything else** is a raw image, loaded at RAM base + 0x10000 and entered with the Linux
+//!   register convention (R0 = 0, R1 = the machine type, R2 = the boot data address), as QEMU
+//!   does for a kernel it does not recognise.
+//!
+//! A missing, empty or malformed file, or one that does not fit in memory, is an error with a
+//! one-line message.
+
+use armvex_bus::PhysicalMemory;
+use goblin::elf::{Elf, program_header::PT_LOAD};
+use std::path::Path;
+
+/// Where a raw image goes, relative to the start of RAM (QEMU's KERNEL_LOAD_ADDR).
+pub const RAW_IMAGE_OFFSET: u32 = 0x1_0000;
+
+/// What the loader put in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedImage {
+    /// Where the CPU starts (bit 0 set for Thumb).
+    pub entry: u32,
+    /// The physical ranges written, as (start, end).
+    pub ranges: Vec<(u32, u32)>,
+    /// True for an ELF program; false for a raw image.
+    pub elf: bool,
+}
+
+/// Read and load `path`.
+pub fn load_kernel(
+    path: &Path,
+    memory: &mut PhysicalMemory,
+    ram_base: u32,
+    ram_size: u64,
+) -> Result<LoadedImage, String> {
+    let shown = path.display();
+    let data = std::fs::read(path).map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
+    if data.is_empty() {
+        return Err(format!("kernel {shown} is empty"));
+    }
+    if data.starts_with(b"\x7fELF") {
+        load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))
+    } else {
+        load_raw(&data, memory, ram_base, ram_size).map_err(|e| format!("kernel {shown}: {e}"))
+    }
+}
+
+fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
+    let elf = Elf::parse(data).map_err(|e| format!("not a valid ELF file ({e})"))?;
+    if elf.is_64 || elf.header.e_machine != goblin::elf::header::EM_ARM {
+        return Err("not a 32-bit ARM ELF file".into());
+    }
+    if !elf.little_endian {
+        return Err("big-endian ELF files are not supported".into());
+    }
+    let mut ranges = Vec::new();
+    for ph in elf
+        .program_headers
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+    {
+        let start = usize::try_from(ph.p_offset).ok();
+        let len = usize::try_from(ph.p_filesz).ok();
+        let bytes = match (start, len) {
+            (Some(s), Some(l)) if s.checked_add(l).is_some_and(|e| e <= data.len()) => &data[s..s + l],
+            _ => return Err("a segment lies outside the file (truncated?)".into()),
+        };
+        if ph.p_filesz > ph.p_memsz {
+            return Err("a segment's file size exceeds its memory size".into());
+        }
+        let addr = u32::try_from(ph.p_paddr).map_err(|_| "segment address beyond 4 GiB".to_string())?;
+        let memsz = u32::try_from(ph.p_memsz).map_err(|_| "segment larger than 4 GiB".to_string())?;
+        let end = addr.checked_add(memsz).ok_or("segment wraps past 4 GiB")?;
+        memory
+            .write_bytes(addr, bytes)
+            .and_then(|_| memory.zero(addr + bytes.len() as u32, memsz - bytes.len() as u32))
+            .map_err(|_| format!("segment at {addr:#010x}..{end:#010x} does not fit in RAM"))?;
+        ranges.push((addr, end));
+    }
+    if ranges.is_empty() {
+        return Err("no loadable segments".into());
+    }
+    let entry = u32::try_from(elf.entry).map_err(|_| "entry point beyond 4 GiB".to_string())?;
+    Ok(LoadedImage {
+        entry,
+        ranges,
+        elf: true,
+    })
+}
+
+fn load_raw(data: &[u8], memory: &mut PhysicalMemory, ram_base: u32, ram_size: u64) -> Result<LoadedImage, String> {
+    let addr = ram_base + RAW_IMAGE_OFFSET;
+    if data.len() as u64 > ram_size.saturating_sub(u64::from(RAW_IMAGE_OFFSET)) {
+        return Err(format!(
+            "image of {} bytes does not fit in {} MiB of RAM",
+            data.len(),
+            ram_size >> 20
+        ));
+    }
+    memory
+        .write_bytes(addr, data)
+        .map_err(|_| "image does not fit in RAM".to_string())?;
+    Ok(LoadedImage {
+        entry: addr,
+        ranges: vec![(addr, addr + data.len() as u32)],
+        elf: false,
+    })
+}
+
+/// The largest stretch of RAM `[ram_base, ram_end)` that no loaded range covers, as QEMU
+/// computes the semihosting heap (rom_find_largest_gap_between).
+pub fn largest_gap(ram_base: u32, ram_end: u64, ranges: &[(u32, u32)]) -> (u32, u32) {
+    let mut sorted: Vec<(u64, u64)> = ranges
+        .iter()
+        .map(|&(s, e)| (u64::from(s).max(u64::from(ram_base)), u64::from(e).min(ram_end)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    sorted.sort();
+    let mut best = (0u64, 0u64);
+    let mut cursor = u64::from(ram_base);
+    for (s, e) in sorted.into_iter().chain(std::iter::once((ram_end, ram_end))) {
+        if s > cursor && s - cursor > best.1 - best.0 {
+            best = (cursor, s);
+        }
+        cursor = cursor.max(e);
+    }
+    (best.0 as u32, best.1.min(u64::from(u32::MAX)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_gap_skips_loaded_ranges() {
+        let g = largest_gap(0x6000_0000, 0xa000_0000, &[(0x6000_0000, 0x6001_0000)]);
+        assert_eq!(g, (0x6001_0000, 0xa000_0000));
+        let g = largest_gap(0x6000_0000, 0x6010_0000, &[(0x6008_0000, 0x6009_0000)]);
+        assert_eq!(g, (0x6000_0000, 0x6008_0000));
+    }
+}
