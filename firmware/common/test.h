@@ -47,27 +47,27 @@ static inline u32 read_cpsr(void)
  * APSR back. insn names its operands %[d] (result), %[n], %[m], %[a]
  * (inputs). d is early-clobber, so it never shares a register with an input.
  */
-#define ASM_OP(insn, d, n, m, a, fin, psr)                                   \
+#define ASM_OP(insn, d_, n_, m_, a_, fin_, psr_)                              \
     __asm__ volatile("msr APSR_nzcvqg, %[fi]\n\t" insn "\n\t"                \
                      "mrs %[p], APSR"                                        \
-                     : [d] "=&r"(d), [p] "=&r"(psr)                          \
-                     : [n] "r"(n), [m] "r"(m), [a] "r"(a), [fi] "r"(fin)     \
+                     : [d] "=&r"(d_), [p] "=&r"(psr_)                        \
+                     : [n] "r"(n_), [m] "r"(m_), [a] "r"(a_), [fi] "r"(fin_) \
                      : "cc")
 
 /* ASM_OP with d also an input (BFI, MOVT, ...). */
-#define ASM_OP_RMW(insn, d, n, m, fin, psr)                                  \
+#define ASM_OP_RMW(insn, d_, n_, m_, fin_, psr_)                              \
     __asm__ volatile("msr APSR_nzcvqg, %[fi]\n\t" insn "\n\t"                \
                      "mrs %[p], APSR"                                        \
-                     : [d] "+&r"(d), [p] "=&r"(psr)                          \
-                     : [n] "r"(n), [m] "r"(m), [fi] "r"(fin)                 \
+                     : [d] "+&r"(d_), [p] "=&r"(psr_)                        \
+                     : [n] "r"(n_), [m] "r"(m_), [fi] "r"(fin_)              \
                      : "cc")
 
 /* Two-register (64-bit) result; lo and hi are also inputs (accumulators). */
-#define ASM_OP64(insn, lo, hi, n, m, fin, psr)                               \
+#define ASM_OP64(insn, lo_, hi_, n_, m_, fin_, psr_)                          \
     __asm__ volatile("msr APSR_nzcvqg, %[fi]\n\t" insn "\n\t"                \
                      "mrs %[p], APSR"                                        \
-                     : [lo] "+&r"(lo), [hi] "+&r"(hi), [p] "=&r"(psr)        \
-                     : [n] "r"(n), [m] "r"(m), [fi] "r"(fin)                 \
+                     : [lo] "+&r"(lo_), [hi] "+&r"(hi_), [p] "=&r"(psr_)     \
+                     : [n] "r"(n_), [m] "r"(m_), [fi] "r"(fin_)              \
                      : "cc")
 
 /* Operand values that hit the edges of 32-bit arithmetic. */
