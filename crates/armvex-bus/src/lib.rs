@@ -26,6 +26,15 @@ pub use irq::{InterruptLines, MAX_CPUS};
 pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec};
 pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
 
+/// Something a device asks of the whole machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineRequest {
+    /// Power off (e.g. the vexpress SYS_CFG SHUTDOWN function): armvex exits with status 0.
+    PowerOff,
+    /// Reset the whole machine (SYS_CFG REBOOT).
+    Reboot,
+}
+
 /// The system bus: memory, devices, interrupt lines and the clock of one machine.
 pub struct Bus {
     /// RAM-like regions and the tracking of pages that hold predecoded code.
@@ -36,6 +45,10 @@ pub struct Bus {
     pub clock: VirtualClock,
     /// The MMIO map.
     devices: mmio::DeviceMap,
+    /// The device told when interrupt lines change.
+    interrupt_controller: Option<DeviceId>,
+    /// Requests from devices, handled by the machine between rounds.
+    pub requests: Vec<MachineRequest>,
 }
 
 /// Who is making an MMIO access and when: the CPU index (banked device registers such as the
@@ -54,7 +67,68 @@ impl Bus {
             irq: InterruptLines::default(),
             clock: VirtualClock::default(),
             devices: mmio::DeviceMap::default(),
+            interrupt_controller: None,
+            requests: Vec::new(),
         }
+    }
+
+    /// Make `id` the interrupt controller: after any device access, timer or line change that
+    /// moved a line, its [`Device::interrupt_lines_changed`] runs.
+    pub fn set_interrupt_controller(&mut self, id: DeviceId) {
+        self.interrupt_controller = Some(id);
+        self.sync_interrupts(Accessor {
+            cpu: 0,
+            time: self.clock.now(),
+        });
+    }
+
+    /// Tell the interrupt controller if a line changed.
+    fn sync_interrupts(&mut self, who: Accessor) {
+        let Some(ic) = self.interrupt_controller else {
+            return;
+        };
+        if !self.irq.take_changed() {
+            return;
+        }
+        let Bus {
+            memory,
+            irq,
+            clock,
+            devices,
+            requests,
+            ..
+        } = self;
+        let mut ctx = DeviceContext::new(who, ic, memory, irq, clock, requests);
+        devices.device_mut(ic).interrupt_lines_changed(&mut ctx);
+        // The controller only drives CPU inputs, which are not lines: nothing to repeat.
+        self.irq.take_changed();
+    }
+
+    /// Drive private interrupt `id` of `cpu` from outside any device (the CPU's own generic
+    /// timer), at virtual time `time`.
+    pub fn set_ppi(&mut self, cpu: usize, id: u32, level: bool, time: u64) {
+        self.irq.set_ppi(cpu, id, level);
+        self.sync_interrupts(Accessor { cpu, time });
+    }
+
+    /// Hand host input (console bytes) to device `id` at the current virtual time. The
+    /// machine calls this between rounds, which is what makes input replayable.
+    pub fn deliver_host_input(&mut self, id: DeviceId, data: &[u8]) {
+        let who = Accessor {
+            cpu: 0,
+            time: self.clock.now(),
+        };
+        let Bus {
+            memory,
+            irq,
+            clock,
+            devices,
+            requests,
+            ..
+        } = self;
+        let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
+        devices.device_mut(id).host_input(&mut ctx, data);
+        self.sync_interrupts(who);
     }
 
     /// Place `device` at `base..base+size`. Returns its id, used for its timer slots.
@@ -77,12 +151,15 @@ impl Bus {
             irq,
             clock,
             devices,
+            requests,
+            ..
         } = self;
         match devices.find(pa) {
             Some((id, offset)) => {
-                let mut ctx = DeviceContext::new(who, id, memory, irq, clock);
+                let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
                 let v = devices.device_mut(id).read(&mut ctx, offset, size);
                 tracing::trace!(target: "mmio", "read{} {pa:#010x} = {v:#x} ({})", size.bits(), devices.device_mut(id).name());
+                self.sync_interrupts(who);
                 v
             }
             None => {
@@ -102,12 +179,15 @@ impl Bus {
             irq,
             clock,
             devices,
+            requests,
+            ..
         } = self;
         match devices.find(pa) {
             Some((id, offset)) => {
-                let mut ctx = DeviceContext::new(who, id, memory, irq, clock);
+                let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
                 tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), devices.device_mut(id).name());
                 devices.device_mut(id).write(&mut ctx, offset, size, value);
+                self.sync_interrupts(who);
             }
             None => {
                 tracing::debug!(target: "mmio", "write{} {pa:#010x} = {value:#x}: unmapped, ignored", size.bits());
@@ -130,10 +210,13 @@ impl Bus {
                 irq,
                 clock,
                 devices,
+                requests,
+                ..
             } = self;
             let who = Accessor { cpu: 0, time: when };
-            let mut ctx = DeviceContext::new(who, owner, memory, irq, clock);
+            let mut ctx = DeviceContext::new(who, owner, memory, irq, clock, requests);
             devices.device_mut(owner).timer_expired(&mut ctx, slot);
+            self.sync_interrupts(who);
         }
         self.clock.advance_to(now);
     }
@@ -199,6 +282,33 @@ mod tests {
         assert_eq!(bus.read(CPU0, 0x1000_0004, AccessSize::Word), 7);
         bus.write(CPU0, 0x2000_0000, AccessSize::Word, 7);
         assert_eq!(bus.read(CPU0, 0x2000_0000, AccessSize::Word), 0);
+    }
+
+    /// A toy interrupt controller: CPU 0's IRQ input is the OR of all SPI lines 32..64.
+    struct OrController;
+    impl Device for OrController {
+        fn name(&self) -> &str {
+            "or-controller"
+        }
+        fn read(&mut self, _ctx: &mut DeviceContext, _offset: u32, _size: AccessSize) -> u32 {
+            0
+        }
+        fn write(&mut self, _ctx: &mut DeviceContext, _offset: u32, _size: AccessSize, _value: u32) {}
+        fn interrupt_lines_changed(&mut self, ctx: &mut DeviceContext) {
+            let any = (32..64).any(|id| ctx.irq_lines().spi_level(id));
+            ctx.irq_lines().set_cpu_inputs(0, any, false);
+        }
+    }
+
+    #[test]
+    fn the_interrupt_controller_hears_line_changes() {
+        let mut bus = bus();
+        let ic = bus.add_device(0x1e00_0000, 0x1000, Box::new(OrController)).unwrap();
+        bus.set_interrupt_controller(ic);
+        assert!(!bus.irq.cpu_irq(0));
+        bus.write(CPU0, 0x1000_000c, AccessSize::Word, 10);
+        bus.run_due_timers(20);
+        assert!(bus.irq.cpu_irq(0), "the timer raised SPI 40 and the controller saw it");
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! the current virtual time, raises interrupt lines, schedules its timers, and reads or writes
 //! guest RAM (DMA). MMIO is the slow path of the CPU, so a `dyn` call per access is fine here.
 
-use crate::Accessor;
 use crate::clock::{TimerSlot, VirtualClock};
 use crate::irq::InterruptLines;
 use crate::memory::PhysicalMemory;
+use crate::{Accessor, MachineRequest};
 
 /// The width of a bus access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +62,14 @@ pub trait Device {
 
     /// A deadline set with [`DeviceContext::set_deadline`] has been reached.
     fn timer_expired(&mut self, _ctx: &mut DeviceContext, _slot: TimerSlot) {}
+
+    /// Interrupt controller only: some interrupt line changed level; recompute the CPUs'
+    /// IRQ/FIQ inputs (see [`crate::Bus::set_interrupt_controller`]).
+    fn interrupt_lines_changed(&mut self, _ctx: &mut DeviceContext) {}
+
+    /// Bytes from the host for this device (console input), delivered by the machine at a
+    /// deterministic point in virtual time (see [`crate::Bus::deliver_host_input`]).
+    fn host_input(&mut self, _ctx: &mut DeviceContext, _data: &[u8]) {}
 }
 
 /// What a device may touch while it handles an access or a timer.
@@ -72,6 +80,7 @@ pub struct DeviceContext<'a> {
     pub memory: &'a mut PhysicalMemory,
     irq: &'a mut InterruptLines,
     clock: &'a mut VirtualClock,
+    requests: &'a mut Vec<MachineRequest>,
 }
 
 impl<'a> DeviceContext<'a> {
@@ -81,6 +90,7 @@ impl<'a> DeviceContext<'a> {
         memory: &'a mut PhysicalMemory,
         irq: &'a mut InterruptLines,
         clock: &'a mut VirtualClock,
+        requests: &'a mut Vec<MachineRequest>,
     ) -> Self {
         DeviceContext {
             who,
@@ -88,7 +98,13 @@ impl<'a> DeviceContext<'a> {
             memory,
             irq,
             clock,
+            requests,
         }
+    }
+
+    /// Ask the machine to power off or reboot (handled between rounds).
+    pub fn request(&mut self, r: MachineRequest) {
+        self.requests.push(r);
     }
 
     /// The CPU making the access (0 for timer callbacks).

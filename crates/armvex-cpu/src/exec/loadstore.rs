@@ -268,7 +268,10 @@ pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     };
     let value = if d.op == 8 {
         let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
-        let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, AccessFlags { align: 3, ..flags }));
+        let hi = mem!(
+            cpu,
+            cpu.load_with(bus, addr.wrapping_add(4), 4, AccessFlags { align: 3, ..flags })
+        );
         cpu.regs[d.rd as usize] = lo;
         cpu.regs[d.rs as usize] = hi;
         (u64::from(hi) << 32) | u64::from(lo)
@@ -299,7 +302,10 @@ pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     };
     let current = if d.op == 8 {
         let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
-        let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, AccessFlags { align: 3, ..flags }));
+        let hi = mem!(
+            cpu,
+            cpu.load_with(bus, addr.wrapping_add(4), 4, AccessFlags { align: 3, ..flags })
+        );
         (u64::from(hi) << 32) | u64::from(lo)
     } else {
         u64::from(mem!(cpu, cpu.load_with(bus, addr, u32::from(d.op), flags)))
@@ -312,7 +318,10 @@ pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     if d.op == 8 {
         let hi = cpu.regs[d.rs as usize];
         mem!(cpu, cpu.store_with(bus, addr, 4, value, flags));
-        mem!(cpu, cpu.store_with(bus, addr.wrapping_add(4), 4, hi, AccessFlags { align: 3, ..flags }));
+        mem!(
+            cpu,
+            cpu.store_with(bus, addr.wrapping_add(4), 4, hi, AccessFlags { align: 3, ..flags })
+        );
     } else {
         mem!(cpu, cpu.store_with(bus, addr, u32::from(d.op), value, flags));
     }
