@@ -132,17 +132,18 @@ static void spsrs(void)
     printf("spsr fiq=%08x irq=%08x abt=%08x und=%08x svc=%08x\n", got[0], got[1], got[2],
            got[3], got[4]);
 
-    /* Field masks and the immediate form on SPSR_svc */
+    /* Field masks and the immediate form on SPSR_svc. (J, bit 24, is left
+     * clear: whether it is writable depends on Jazelle support.) */
     u32 a, b, c;
     __asm__ volatile(
         "mov r1, #0\n\tmsr spsr_cxsf, r1\n\t"
-        "ldr r1, =0xffffffff\n\tmsr spsr_f, r1\n\tmrs %[a], spsr\n\t"
+        "ldr r1, =0xf8ffffff\n\tmsr spsr_f, r1\n\tmrs %[a], spsr\n\t"
         "msr spsr_c, #0x1f\n\tmrs %[b], spsr\n\t"
         "ldr r1, =0x0000ff00\n\tmsr spsr_x, r1\n\tmsr spsr_s, #0x000f0000\n\tmrs %[c], spsr"
         : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c)
         :
         : "r1");
-    printf("spsr_f=ff..: %08x  then spsr_c=#0x1f: %08x  then spsr_x, spsr_s: %08x\n", a, b, c);
+    printf("spsr_f=f8..: %08x  then spsr_c=#0x1f: %08x  then spsr_x, spsr_s: %08x\n", a, b, c);
 }
 
 /* MSR CPSR_fsxc and CPSR_x with a register. */
