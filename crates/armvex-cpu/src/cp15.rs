@@ -6,10 +6,12 @@
 //! `(CRn, op1, CRm, op2)`; a register that does not exist, or that the current privilege may
 //! not access, is UNDEFINED, as on hardware, and is logged with its name-less coordinates.
 //!
-//! The values of the identification registers are those QEMU gives its Cortex-A9 and
-//! Cortex-A15 models (target/arm: `cortex_a9_initfn`, `cortex_a15_initfn`), with the Security
-//! and Virtualization Extensions removed as QEMU's vexpress machines do (they create the CPUs
-//! with `has_el3` and `has_el2` off).
+//! The values of the identification registers are those QEMU 7.2 gives its Cortex-A9 and
+//! Cortex-A15 models on the vexpress boards (read back from QEMU by `firmware/tests/cp15.c`).
+//! Those CPUs have the Security Extensions (the guest starts in Secure Supervisor mode and
+//! Monitor mode exists; SCR, NSACR and MVBAR are implemented) but not the Virtualization
+//! Extensions (no Hyp mode). The Non-secure world is not modelled: every register has its
+//! Secure copy only, and setting SCR.NS is logged and otherwise has no effect.
 //!
 //! Writes that change how addresses translate return a [`Cp15Effect`] so the CPU can flush its
 //! software TLB; cache maintenance is a no-op for data (there are no caches) and drops
@@ -82,6 +84,14 @@ pub struct Cp15 {
     pub tpidrurw: u32,
     pub tpidruro: u32,
     pub tpidrprw: u32,
+    /// Secure Configuration Register.
+    pub scr: u32,
+    /// Secure debug enable register.
+    pub sder: u32,
+    /// Non-Secure Access Control Register.
+    pub nsacr: u32,
+    /// Monitor Vector Base Address Register.
+    pub mvbar: u32,
     /// Cortex-A9 power control / diagnostic registers (c15, c0, 0..2).
     pub a9_power: [u32; 3],
 }
@@ -107,14 +117,19 @@ impl Cp15 {
             ifar: 0,
             par: 0,
             csselr: 0,
-            prrr: 0x000a_81a4,
-            nmrr: 0x44e0_48e0,
+            // QEMU resets PRRR and NMRR to zero.
+            prrr: 0,
+            nmrr: 0,
             vbar: 0,
             fcseidr: 0,
             contextidr: 0,
             tpidrurw: 0,
             tpidruro: 0,
             tpidrprw: 0,
+            scr: 0,
+            sder: 0,
+            nsacr: 0,
+            mvbar: 0,
             a9_power: [0; 3],
         }
     }
@@ -149,11 +164,10 @@ impl Cp15 {
 
     fn id_registers(&self) -> &'static [u32; 16] {
         // ID_PFR0, ID_PFR1, ID_DFR0, ID_AFR0, ID_MMFR0..3, ID_ISAR0..5, 0, 0.
-        // ID_PFR1 without the Security (bits 7:4) and Virtualization (15:12) fields.
         match self.model {
             CpuModel::CortexA9 => &[
                 0x0000_1031,
-                0x0000_0001,
+                0x0000_0011,
                 0x0000_0000,
                 0,
                 0x0010_0103,
@@ -171,7 +185,7 @@ impl Cp15 {
             ],
             CpuModel::CortexA15 => &[
                 0x0000_1131,
-                0x0001_0001,
+                0x0001_1011,
                 0x0201_0555,
                 0,
                 0x1020_1105,
@@ -241,6 +255,10 @@ impl Cp15 {
             (1, 0, 0, 0) => self.sctlr,
             (1, 0, 0, 1) => self.actlr,
             (1, 0, 0, 2) => self.cpacr,
+            (1, 0, 1, 0) => self.scr,
+            (1, 0, 1, 1) => self.sder,
+            (1, 0, 1, 2) => self.nsacr,
+            (12, 0, 0, 1) => self.mvbar,
             (2, 0, 0, 0) => self.ttbr0,
             (2, 0, 0, 1) => self.ttbr1,
             (2, 0, 0, 2) => self.ttbcr,
@@ -328,6 +346,25 @@ impl Cp15 {
             (1, 0, 0, 2) => {
                 // Only CP10/CP11 access and the ASEDIS/D32DIS bits are implemented.
                 self.cpacr = v & 0x00f0_0000;
+                Nothing
+            }
+            (1, 0, 1, 0) => {
+                if v & 1 != 0 && self.scr & 1 == 0 {
+                    tracing::warn!("SCR.NS set: the Non-secure world is not modelled, staying Secure");
+                }
+                self.scr = v & 0x7f;
+                Nothing
+            }
+            (1, 0, 1, 1) => {
+                self.sder = v & 3;
+                Nothing
+            }
+            (1, 0, 1, 2) => {
+                self.nsacr = v & 0x000c_ffff;
+                Nothing
+            }
+            (12, 0, 0, 1) => {
+                self.mvbar = v & !0x1f;
                 Nothing
             }
             (2, 0, 0, 0) => {

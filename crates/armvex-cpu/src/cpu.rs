@@ -312,8 +312,9 @@ impl Cpu {
     fn mode_switch_allowed(&self, value: u32) -> bool {
         match Mode::from_bits(value) {
             None => false,
-            // Neither Security nor Virtualization Extensions exist in QEMU's vexpress CPUs.
-            Some(Mode::Monitor | Mode::Hyp) => false,
+            // QEMU's vexpress CPUs have the Security Extensions but not the Virtualization
+            // Extensions: Monitor mode exists, Hyp mode does not.
+            Some(Mode::Hyp) => false,
             Some(_) => self.mode != Mode::User && self.mode != Mode::Hyp,
         }
     }
@@ -489,10 +490,12 @@ mod tests {
     }
 
     #[test]
-    fn msr_cannot_enter_monitor_or_leave_user() {
+    fn msr_cannot_enter_hyp_or_leave_user() {
         let mut c = cpu();
-        c.write_cpsr_masked(0x16, psr::M);
+        c.write_cpsr_masked(0x1a, psr::M);
         assert_eq!(c.mode(), Mode::Supervisor);
+        c.write_cpsr_masked(0x16, psr::M);
+        assert_eq!(c.mode(), Mode::Monitor);
         c.write_cpsr_masked(0x10, psr::M);
         assert_eq!(c.mode(), Mode::User);
         c.write_cpsr_masked(0x13, psr::M);

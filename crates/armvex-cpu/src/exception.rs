@@ -13,6 +13,7 @@
 //! | Data abort      | abt  | 0x10   | insn + 8                   | A, I    |
 //! | IRQ             | irq  | 0x18   | next instruction + 4       | A, I    |
 //! | FIQ             | fiq  | 0x1c   | next instruction + 4       | A, I, F |
+//! | Secure monitor call | mon | MVBAR + 0x08 | next instruction   | A, I, F |
 
 use crate::cp15::sctlr;
 use crate::cpu::Cpu;
@@ -29,6 +30,7 @@ pub enum Exception {
     DataAbort,
     Irq,
     Fiq,
+    SecureMonitorCall,
 }
 
 impl Exception {
@@ -39,6 +41,7 @@ impl Exception {
             Exception::PrefetchAbort | Exception::DataAbort => Mode::Abort,
             Exception::Irq => Mode::Irq,
             Exception::Fiq => Mode::Fiq,
+            Exception::SecureMonitorCall => Mode::Monitor,
         }
     }
 
@@ -50,6 +53,7 @@ impl Exception {
             Exception::DataAbort => 0x10,
             Exception::Irq => 0x18,
             Exception::Fiq => 0x1c,
+            Exception::SecureMonitorCall => 0x08,
         }
     }
 
@@ -62,6 +66,7 @@ impl Exception {
             Exception::DataAbort => "data abort",
             Exception::Irq => "irq",
             Exception::Fiq => "fiq",
+            Exception::SecureMonitorCall => "secure monitor call",
         }
     }
 }
@@ -70,7 +75,12 @@ impl Cpu {
     /// Enter exception `kind` with LR = `lr`.
     pub(crate) fn take_exception(&mut self, kind: Exception, lr: u32) {
         let old_cpsr = self.cpsr();
-        let vector = self.cp15.exception_vector_base().wrapping_add(kind.vector_offset());
+        let base = if kind.mode() == Mode::Monitor {
+            self.cp15.mvbar
+        } else {
+            self.cp15.exception_vector_base()
+        };
+        let vector = base.wrapping_add(kind.vector_offset());
         self.trace_exception(kind, old_cpsr, lr, vector);
         self.switch_mode(kind.mode());
         self.set_spsr(old_cpsr);
@@ -82,8 +92,11 @@ impl Cpu {
         ) {
             self.mask_a = true;
         }
-        if kind == Exception::Fiq {
+        if matches!(kind, Exception::Fiq | Exception::SecureMonitorCall) {
             self.mask_f = true;
+        }
+        if kind == Exception::SecureMonitorCall {
+            self.mask_a = true;
         }
         self.it = 0;
         self.thumb = self.cp15.sctlr & sctlr::TE != 0;
@@ -115,6 +128,15 @@ impl Cpu {
         let addr = self.current_insn_addr();
         let lr = addr.wrapping_add(if self.thumb { 2 } else { 4 });
         self.take_exception(Exception::Undefined, lr);
+        Flow::Branch
+    }
+
+    /// SMC: take the Secure Monitor Call exception (UNDEFINED in User mode).
+    pub(crate) fn secure_monitor_call(&mut self, next: u32) -> Flow {
+        if self.mode == Mode::User {
+            return self.undefined();
+        }
+        self.take_exception(Exception::SecureMonitorCall, next);
         Flow::Branch
     }
 
@@ -165,10 +187,11 @@ impl Cpu {
             let cur = self.cpsr();
             let mut value = spsr;
             // An illegal target mode keeps the current mode (QEMU's choice for ARMv7).
-            if Mode::from_bits(spsr).is_none_or(|m| matches!(m, Mode::Monitor | Mode::Hyp)) {
+            if Mode::from_bits(spsr).is_none_or(|m| m == Mode::Hyp) {
                 value = (value & !psr::M) | (cur & psr::M);
             }
-            self.set_cpsr_raw(value & (psr::VALID | psr::J));
+            // J is never set in the CPSR: there is no Jazelle state to return to.
+            self.set_cpsr_raw(value & psr::VALID & !psr::J);
         }
         self.monitor.addr = None;
         self.regs[15] = if self.thumb { target & !1 } else { target & !3 };

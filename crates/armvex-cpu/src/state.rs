@@ -122,8 +122,9 @@ pub mod psr {
     pub const USER_WRITABLE: u32 = NZCV | Q | GE | E;
     /// The execution-state bits MSR may not change in the CPSR.
     pub const EXEC: u32 = IT_LOW | IT_HIGH | J | T;
-    /// The bits that exist in ARMv7 without Jazelle state.
-    pub const VALID: u32 = 0xfe0f_ffff;
+    /// The bits that exist in ARMv7 (both cores report Jazelle in ID_ISAR1, so J is kept in
+    /// SPSRs, as QEMU does; MSR can never set it in the CPSR, see [`EXEC`]).
+    pub const VALID: u32 = 0xff0f_ffff;
 }
 
 /// Splits an ITSTATE byte into the CPSR bits that hold it (IT[1:0] in 26:25, IT[7:2] in 15:10).

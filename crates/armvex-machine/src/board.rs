@@ -142,7 +142,7 @@ mod tests {
         for name in board_names() {
             let b = Board::by_name(name).unwrap();
             assert_eq!(b.name, name);
-            assert_eq!(b.default_ram_size(), 1 << 30);
+            assert_eq!(b.default_ram_size(), 128 << 20);
             assert_eq!(b.device.iter().filter(|d| d.kind == "virtio-mmio").count(), 4);
             assert_eq!(b.device.iter().filter(|d| d.kind == "pl011").count(), 4);
         }

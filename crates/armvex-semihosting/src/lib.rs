@@ -229,9 +229,10 @@ impl Semihosting {
                         let _ = std::io::stderr().write_all(&data);
                         data.len()
                     }
-                    Some(Some(Handle::File(f))) => f.write(&data).map_err(io_errno)?,
-                    Some(Some(_)) => return Err(EBADF),
-                    _ => return Err(EBADF),
+                    Some(Some(Handle::File(f))) => f.write(&data).unwrap_or(0),
+                    // As QEMU: a failed write reports "nothing written" (the whole length)
+                    // and leaves errno alone.
+                    _ => 0,
                 };
                 Ok(len - written as u32)
             }
@@ -242,18 +243,19 @@ impl Semihosting {
                     Some(Some(Handle::Stdin)) => {
                         self.flush();
                         match self.console.input.as_mut() {
-                            Some(input) => input.read(&mut data).map_err(io_errno)?,
+                            Some(input) => input.read(&mut data).unwrap_or(0),
                             None => 0,
                         }
                     }
-                    Some(Some(Handle::File(f))) => f.read(&mut data).map_err(io_errno)?,
+                    Some(Some(Handle::File(f))) => f.read(&mut data).unwrap_or(0),
                     Some(Some(Handle::Features { pos })) => {
                         let n = (FEATURES.len() - *pos).min(data.len());
                         data[..n].copy_from_slice(&FEATURES[*pos..*pos + n]);
                         *pos += n;
                         n
                     }
-                    _ => return Err(EBADF),
+                    // As for SYS_WRITE: "nothing read", errno unchanged.
+                    _ => 0,
                 };
                 c.write_bytes(buf, &data[..n])?;
                 Ok(len - n as u32)
@@ -499,6 +501,12 @@ mod tests {
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::CLOSE, RAM + 0x220).1, 0);
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::CLOSE, RAM + 0x220).1, u32::MAX);
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::ERRNO, 0).1, EBADF);
+        words(&mut bus, RAM + 0x210, &[7, RAM + 0x100, 2]);
+        assert_eq!(
+            call(&mut sh, &mut cpu, &mut bus, op::WRITE, RAM + 0x210).1,
+            2,
+            "bad handle: nothing written"
+        );
     }
 
     #[test]
@@ -543,7 +551,10 @@ mod tests {
         );
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::CLOCK, 0).1, 250);
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::TIME, 0).1, 1_000_002);
-        assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::ISERROR, 0).1, 0);
+        words(&mut bus, RAM + 0x200, &[0]);
+        assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::ISERROR, RAM + 0x200).1, 0);
+        words(&mut bus, RAM + 0x200, &[u32::MAX]);
+        assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::ISERROR, RAM + 0x200).1, 1);
         assert_eq!(
             call(&mut sh, &mut cpu, &mut bus, op::EXIT, ADP_STOPPED_APPLICATION_EXIT).0,
             Outcome::Exit(0)

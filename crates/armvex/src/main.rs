@@ -82,7 +82,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let semihosting = args.semihosting.then(|| Console {
-        output: Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())),
+        output: Box::new(std::io::LineWriter::new(std::io::stdout())),
         input: Some(Box::new(std::io::stdin())),
         is_tty: std::io::stdout().is_terminal(),
     });

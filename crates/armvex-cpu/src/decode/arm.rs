@@ -155,6 +155,7 @@ fn miscellaneous(w: u32, f: &Features) -> Insn {
             .rm(rm)
             .op(op),
         (0b111, 0b01) => Insn::new(misc::bkpt, w),
+        (0b111, 0b11) => Insn::new(misc::smc, w),
         (0b111, 0b00) if f.semihosting => Insn::new(misc::hlt, w).imm((bits(w, 19, 8) << 4) | bits(w, 3, 0)),
         _ => undef(w),
     }

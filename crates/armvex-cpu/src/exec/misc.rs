@@ -135,7 +135,7 @@ fn two_word_block(base: u32, op2: u8) -> (u32, u32) {
 /// bit 1 = P, bit 2 = W.
 pub fn srs(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let target = Mode::from_bits(u32::from(d.op));
-    let Some(target) = target.filter(|m| !matches!(m, Mode::Monitor | Mode::Hyp)) else {
+    let Some(target) = target.filter(|m| *m != Mode::Hyp) else {
         return cpu.undefined();
     };
     let Some(spsr) = cpu.spsr() else {
@@ -193,6 +193,12 @@ pub fn hlt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
         return Flow::Stop;
     }
     cpu.undefined()
+}
+
+/// SMC: call the Secure Monitor.
+pub fn smc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let next = cpu.next_insn_addr(d);
+    cpu.secure_monitor_call(next)
 }
 
 /// BKPT: a Prefetch Abort (debug event).
