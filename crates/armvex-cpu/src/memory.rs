@@ -394,6 +394,17 @@ impl Cpu {
         Ok((page.index, page.host))
     }
 
+    /// Fetch one instruction halfword at `va` through the MMU (for a Thumb instruction that
+    /// straddles a page boundary).
+    pub(crate) fn fetch_halfword(&mut self, bus: &mut Bus, va: u32) -> Result<u16, Fault> {
+        let (_, host) = self.fetch_page(bus, va)?;
+        // SAFETY: `host` is the start of the 4 KiB RAM page holding `va`, and `va` is
+        // halfword-aligned, so the two bytes are inside it.
+        Ok(u16::from_le(unsafe {
+            (host.add((va & 0xffe) as usize) as *const u16).read_unaligned()
+        }))
+    }
+
     /// Read `buf.len()` bytes of guest *virtual* memory as a debugger would (privileged,
     /// without faults being taken or devices being touched). Used by semihosting.
     pub fn read_virtual(&mut self, bus: &mut Bus, va: u32, buf: &mut [u8]) -> Result<(), Fault> {

@@ -61,3 +61,17 @@ pub fn run_arm_on(model: CpuModel, words: &[u32], regs: &[(usize, u32)], count: 
     let exit = cpu.run(&mut bus, &mut code, count, 0);
     (cpu, bus, exit)
 }
+
+/// Load Thumb halfwords at RAM and run them in Thumb state (see [`run_arm`]).
+pub fn run_thumb(halfwords: &[u16], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, Exit) {
+    let (mut cpu, mut bus) = machine(CpuModel::CortexA9);
+    let bytes: Vec<u8> = halfwords.iter().flat_map(|h| h.to_le_bytes()).collect();
+    bus.memory.write_bytes(RAM, &bytes).unwrap();
+    for &(r, v) in regs {
+        cpu.regs[r] = v;
+    }
+    cpu.set_pc_interworking(RAM | 1);
+    let mut code = CodeCache::new(bus.memory.total_pages(), Features::for_model(CpuModel::CortexA9, true));
+    let exit = cpu.run(&mut bus, &mut code, count, 0);
+    (cpu, bus, exit)
+}

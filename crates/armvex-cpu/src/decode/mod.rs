@@ -5,7 +5,7 @@ mod thumb;
 mod vfp;
 
 pub use arm::decode_arm;
-pub use thumb::decode_thumb_page;
+pub use thumb::{decode_thumb_page, decode_thumb16, decode_thumb32};
 
 use crate::cpu::CpuModel;
 
@@ -30,3 +30,6 @@ impl Features {
 
 #[cfg(test)]
 mod arm_tests;
+
+#[cfg(test)]
+mod thumb_tests;

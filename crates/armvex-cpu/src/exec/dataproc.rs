@@ -182,6 +182,63 @@ macro_rules! table {
 /// Handlers indexed by `[opcode][S][form]`.
 pub static DP_HANDLERS: [[[Handler; 4]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
 
+/// A Thumb 16-bit data-processing instruction: it sets the flags only outside an IT block
+/// (ARM ARM A6.2.1: "ADDS ... outside IT block, ADD ... inside IT block").
+pub fn dp_t16<const OP: u8, const FORM: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    if cpu.current_it == 0 {
+        dp::<OP, true, FORM>(cpu, bus, d)
+    } else {
+        dp::<OP, false, FORM>(cpu, bus, d)
+    }
+}
+
+macro_rules! t16_forms {
+    ($op:literal) => {
+        [dp_t16::<$op, 0>, dp_t16::<$op, 1>, dp_t16::<$op, 2>, dp_t16::<$op, 3>]
+    };
+}
+
+/// Thumb 16-bit handlers indexed by `[opcode][form]`.
+pub static DP_T16_HANDLERS: [[Handler; 4]; 16] = [
+    t16_forms!(0),
+    t16_forms!(1),
+    t16_forms!(2),
+    t16_forms!(3),
+    t16_forms!(4),
+    t16_forms!(5),
+    t16_forms!(6),
+    t16_forms!(7),
+    t16_forms!(8),
+    t16_forms!(9),
+    t16_forms!(10),
+    t16_forms!(11),
+    t16_forms!(12),
+    t16_forms!(13),
+    t16_forms!(14),
+    t16_forms!(15),
+];
+
+/// ORN (Thumb-2 only): `rd` ← Rn OR NOT operand 2.
+pub fn orn<const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let (b, carry) = operand2(cpu, d, FORM, S);
+    let a = cpu.regs[d.rn as usize];
+    let r = logical(cpu, S, a | !b, carry);
+    cpu.regs[d.rd as usize] = r;
+    Flow::Next
+}
+
+/// ORN handlers indexed by `[S][form]`.
+pub static ORN_HANDLERS: [[Handler; 4]; 2] = [
+    [orn::<false, 0>, orn::<false, 1>, orn::<false, 2>, orn::<false, 3>],
+    [orn::<true, 0>, orn::<true, 1>, orn::<true, 2>, orn::<true, 3>],
+];
+
+/// ADR: `rd` ← Align(PC, 4) + `imm` (`imm` already negated for the subtracting form).
+pub fn adr(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    cpu.regs[d.rd as usize] = (cpu.regs[15] & !3).wrapping_add(d.imm);
+    Flow::Next
+}
+
 /// MOVW: `rd` ← `imm` (16 bits, zero-extended).
 pub fn movw(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.regs[d.rd as usize] = d.imm;

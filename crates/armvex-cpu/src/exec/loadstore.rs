@@ -37,8 +37,25 @@ pub mod mode {
     pub const PRE: u8 = 1;
     /// [Rn], offset
     pub const POST: u8 = 2;
-    /// [Rn], offset with User-mode permissions (LDRT and friends).
+    /// [Rn], offset with User-mode permissions (ARM LDRT and friends).
     pub const POST_USER: u8 = 3;
+    /// [Rn, offset] with User-mode permissions (Thumb LDRT and friends).
+    pub const OFFSET_USER: u8 = 4;
+
+    /// The access is at the base address (the offset applies afterwards).
+    pub const fn post_indexed(m: u8) -> bool {
+        m == POST || m == POST_USER
+    }
+
+    /// The base register is updated.
+    pub const fn writeback(m: u8) -> bool {
+        m == PRE || m == POST || m == POST_USER
+    }
+
+    /// The access is checked with User-mode permissions.
+    pub const fn unprivileged(m: u8) -> bool {
+        m == POST_USER || m == OFFSET_USER
+    }
 }
 
 use kind::*;
@@ -60,8 +77,8 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
     // In Thumb state a PC base is word-aligned (Align(PC, 4)); in ARM state it already is.
     let base = if d.rn == 15 { base & !3 } else { base };
     let indexed = base.wrapping_add(offset);
-    let addr = if MODE >= mode::POST { base } else { indexed };
-    let user = MODE == mode::POST_USER;
+    let addr = if mode::post_indexed(MODE) { base } else { indexed };
+    let user = mode::unprivileged(MODE);
     let flags = AccessFlags {
         user: user || cpu.privilege_index != 0,
         align: 0,
@@ -82,7 +99,7 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
                 let flags = AccessFlags { align: 3, ..flags };
                 let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
                 let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, flags));
-                if MODE != mode::OFFSET {
+                if mode::writeback(MODE) {
                     cpu.regs[d.rn as usize] = indexed;
                 }
                 cpu.regs[d.rd as usize] = lo;
@@ -91,7 +108,7 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
             }
         };
         // Writeback before the loaded value, so Rt wins if Rt == Rn (as QEMU).
-        if MODE != mode::OFFSET {
+        if mode::writeback(MODE) {
             cpu.regs[d.rn as usize] = indexed;
         }
         if KIND == LDR && d.rd == 15 {
@@ -115,7 +132,7 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
                 mem!(cpu, cpu.store_with(bus, addr.wrapping_add(4), 4, hi, flags));
             }
         }
-        if MODE != mode::OFFSET {
+        if mode::writeback(MODE) {
             cpu.regs[d.rn as usize] = indexed;
         }
     }
@@ -129,12 +146,18 @@ macro_rules! by_reg {
 }
 macro_rules! by_mode {
     ($k:literal) => {
-        [by_reg!($k, 0), by_reg!($k, 1), by_reg!($k, 2), by_reg!($k, 3)]
+        [
+            by_reg!($k, 0),
+            by_reg!($k, 1),
+            by_reg!($k, 2),
+            by_reg!($k, 3),
+            by_reg!($k, 4),
+        ]
     };
 }
 
 /// Handlers indexed by `[kind][mode][register offset]`.
-pub static SINGLE_HANDLERS: [[[Handler; 2]; 4]; 10] = [
+pub static SINGLE_HANDLERS: [[[Handler; 2]; 5]; 10] = [
     by_mode!(0),
     by_mode!(1),
     by_mode!(2),
@@ -259,9 +282,10 @@ pub fn swap(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
-/// LDREX{B,H,D}: `rd` = Rt, `rs` = Rt2 (LDREXD), `rn` = address, `op` = size (1, 2, 4, 8).
+/// LDREX{B,H,D}: `rd` = Rt, `rs` = Rt2 (LDREXD), `rn` = base, `imm` = offset (Thumb LDREX),
+/// `op` = size (1, 2, 4, 8).
 pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.regs[d.rn as usize];
+    let addr = cpu.regs[d.rn as usize].wrapping_add(d.imm);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
         align: u32::from(d.op) - 1,
@@ -285,11 +309,11 @@ pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
-/// STREX{B,H,D}: `rd` = status register, `rm` = Rt, `rs` = Rt2 (STREXD), `rn` = address,
-/// `op` = size. Succeeds (status 0) if the monitor holds this address and memory still holds
-/// the value the LDREX saw, as in QEMU; the monitor is cleared either way.
+/// STREX{B,H,D}: `rd` = status register, `rm` = Rt, `rs` = Rt2 (STREXD), `rn` = base, `imm` =
+/// offset (Thumb STREX), `op` = size. Succeeds (status 0) if the monitor holds this address and
+/// memory still holds the value the LDREX saw, as in QEMU; the monitor is cleared either way.
 pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.regs[d.rn as usize];
+    let addr = cpu.regs[d.rn as usize].wrapping_add(d.imm);
     let monitored = cpu.monitor.addr == Some(addr);
     cpu.monitor.addr = None;
     if !monitored {

@@ -13,6 +13,7 @@
 //! | [`media`]    | parallel add/subtract, saturation, packing, extension, reversal, bit fields |
 //! | [`branch`]   | B, BL, BX, BLX                                                     |
 //! | [`misc`]     | status registers, exceptions, hints, barriers, coprocessors        |
+//! | [`thumb`]    | IT, CBZ/CBNZ, TBB/TBH: the instructions only Thumb state has        |
 
 pub mod branch;
 pub mod dataproc;
@@ -20,6 +21,7 @@ pub mod loadstore;
 pub mod media;
 pub mod misc;
 pub mod multiply;
+pub mod thumb;
 
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};

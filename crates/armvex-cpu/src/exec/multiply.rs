@@ -29,6 +29,13 @@ pub fn mul(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
+/// Thumb 16-bit MULS: sets N and Z only outside an IT block.
+pub fn mul_t16(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let mut m = *d;
+    m.op2 = u8::from(cpu.current_it == 0);
+    mul(cpu, bus, &m)
+}
+
 /// Long multiplies: `op` 0 UMULL, 1 UMLAL, 2 SMULL, 3 SMLAL, 4 UMAAL; `op2` = S.
 /// `rd` = RdLo, `rs` = RdHi.
 pub fn mul_long(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {

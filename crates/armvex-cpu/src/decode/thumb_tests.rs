@@ -1,0 +1,74 @@
+//! Thumb programs (assembled with GNU as, listing in the comments) run through the decoder and
+//! the run loop, with exact expected register values.
+
+use crate::testutil::{RAM, run_thumb};
+
+#[test]
+fn it_blocks_flags_cbz_tbb_and_wide_instructions() {
+    let prog: [u16; 29] = [
+        0x2000, //  0: movs r0, #0          (outside IT: sets Z)
+        0xbf08, //  2: it eq
+        0x1d41, //  4: addeq r1, r0, #5     (inside IT: no flags)
+        0x2905, //  6: cmp r1, #5
+        0xbf14, //  8: ite ne
+        0x2201, //  a: movne r2, #1         (skipped)
+        0x2202, //  c: moveq r2, #2
+        0x184b, //  e: adds r3, r1, r1      (outside IT: flags from 10)
+        0xbf18, // 10: it ne
+        0x184c, // 12: addne r4, r1, r1     (inside IT: flags unchanged)
+        0xf3ef, 0x8500, // 14: mrs r5, CPSR
+        0xb100, // 18: cbz r0, 1c
+        0x2663, // 1a: movs r6, #99
+        0xb901, // 1c: cbnz r1, 20
+        0x2662, // 1e: movs r6, #98
+        0xa701, // 20: adr r7, 28
+        0xe8d7, 0xf000, // 22: tbb [r7, r0]
+        0x2601, // 26: movs r6, #1
+        0x0002, // 28: .byte 2, 0
+        0x2607, // 2a: movs r6, #7
+        0xf04f, 0x3855, // 2c: mov.w r8, #0x55555555
+        0xf060, 0x09ff, // 30: orn r9, r0, #255
+        0xf8d7, 0xa000, // 34: ldr.w sl, [r7]
+        0xde01, // 38: udf #1
+    ];
+    let (cpu, _, _) = run_thumb(&prog, &[], 19);
+    let r = &cpu.regs;
+    assert_eq!((r[0], r[1], r[2], r[3], r[4]), (0, 5, 2, 10, 10));
+    assert_eq!(
+        r[5], 0x0000_01d3,
+        "flags from ADDS 10, untouched by ADDNE; T reads as 0"
+    );
+    assert_eq!(r[6], 7);
+    assert_eq!(r[7], RAM + 0x28);
+    assert_eq!((r[8], r[9], r[10]), (0x5555_5555, 0xffff_ff00, 0x2607_0002));
+    assert_eq!(cpu.pc(), RAM + 0x38);
+    assert!(cpu.is_thumb());
+}
+
+#[test]
+fn undefined_in_thumb_returns_two_past_the_instruction() {
+    let prog: [u16; 2] = [
+        0xbf00, // nop
+        0xde01, // udf #1
+    ];
+    let (cpu, _, _) = run_thumb(&prog, &[], 2);
+    assert_eq!(cpu.mode(), crate::Mode::Undefined);
+    assert_eq!(cpu.regs[14], RAM + 4);
+    assert_eq!(cpu.spsr(), Some(0x1f3));
+    assert!(!cpu.is_thumb(), "SCTLR.TE is clear: exceptions are taken in ARM state");
+}
+
+#[test]
+fn an_exception_inside_an_it_block_saves_that_instructions_itstate() {
+    let prog: [u16; 3] = [
+        0xbf1c, // itt ne  (Z=0 after reset: both execute)
+        0xde01, // udfne #1
+        0xbf00, // nopne
+    ];
+    let (cpu, _, _) = run_thumb(&prog, &[], 2);
+    assert_eq!(cpu.mode(), crate::Mode::Undefined);
+    // ITSTATE for the UDF: firstcond NE (0001), mask with one more instruction to go.
+    let spsr = cpu.spsr().unwrap();
+    let it = ((spsr >> 25) & 3) | (((spsr >> 10) & 0x3f) << 2);
+    assert_eq!(it, 0x1c);
+}

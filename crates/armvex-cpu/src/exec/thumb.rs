@@ -1,0 +1,57 @@
+//! Instructions that exist only in Thumb state (ARM ARM A6): IT, CBZ/CBNZ, TBB/TBH, and the
+//! 32-bit instruction whose second halfword lies on the next page.
+
+use super::mem;
+use crate::cpu::Cpu;
+use crate::insn::{Flow, Insn};
+use armvex_bus::Bus;
+
+/// IT: start an If-Then block; `imm` = firstcond:mask (the new ITSTATE).
+pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    cpu.it = d.imm as u8;
+    Flow::Next
+}
+
+/// CBZ (`op` 0) / CBNZ (`op` 1): compare `rn` with zero and branch forward by `imm`.
+pub fn cbz(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let zero = cpu.regs[d.rn as usize] == 0;
+    if zero != (d.op != 0) {
+        let target = cpu.regs[15].wrapping_add(d.imm);
+        return cpu.branch_write_pc(target);
+    }
+    Flow::Next
+}
+
+/// TBB (`op` 0) / TBH (`op` 1): branch forward by twice the byte or halfword at Rn + Rm
+/// (Rm doubled for TBH).
+pub fn table_branch(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let base = cpu.regs[d.rn as usize];
+    let index = cpu.regs[d.rm as usize];
+    let offset = if d.op == 0 {
+        mem!(cpu, cpu.load8(bus, base.wrapping_add(index)))
+    } else {
+        mem!(cpu, cpu.load16(bus, base.wrapping_add(index << 1)))
+    };
+    let target = cpu.regs[15].wrapping_add(offset << 1);
+    cpu.branch_write_pc(target)
+}
+
+/// A 32-bit Thumb instruction at the last halfword of a page: its second halfword is fetched
+/// (through the MMU) each time, and the instruction is decoded and executed on the spot.
+/// `raw` holds the first halfword.
+pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let addr = cpu.current_insn_addr();
+    let hw2 = match cpu.fetch_halfword(bus, addr.wrapping_add(2)) {
+        Ok(h) => h,
+        Err(fault) => {
+            cpu.prefetch_abort(addr, fault);
+            return Flow::Branch;
+        }
+    };
+    let insn = crate::decode::decode_thumb32(
+        d.raw as u16,
+        hw2,
+        &crate::decode::Features::for_model(cpu.model(), cpu.config.semihosting),
+    );
+    (insn.exec)(cpu, bus, &insn)
+}
