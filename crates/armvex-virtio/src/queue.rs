@@ -1,0 +1,740 @@
+//! Split virtqueues (virtio 1.2 §2.7).
+//!
+//! A virtqueue is how a driver hands buffers to a device. The *split* layout keeps three areas
+//! in guest memory, all little-endian:
+//!
+//! * the **descriptor table** (§2.7.5): `size` entries of 16 bytes, `{le64 addr, le32 len,
+//!   le16 flags, le16 next}`. A descriptor names one guest buffer; `NEXT` links it to the next
+//!   descriptor of the same request (a *chain*), `WRITE` marks a buffer the device writes
+//!   (otherwise the device only reads it), and `INDIRECT` (§2.7.5.3) says the buffer is itself a
+//!   table of descriptors holding the rest of the request;
+//! * the **available ring** (§2.7.6), written by the driver: `{le16 flags, le16 idx,
+//!   le16 ring[size], le16 used_event}`. `ring` holds the heads of chains the driver offers and
+//!   `idx` counts (mod 2^16) how many it has offered;
+//! * the **used ring** (§2.7.8), written by the device: `{le16 flags, le16 idx,
+//!   {le32 id, le32 len} ring[size], le16 avail_event}`. The device returns each chain by its head
+//!   with the number of bytes it wrote into the chain's writable buffers.
+//!
+//! Where the areas live depends on the transport: a modern (version 2) virtio-mmio driver
+//! writes the three addresses; a legacy (version 1) driver gives one page frame number and the
+//! areas follow each other, the used ring aligned to `QueueAlign` (§4.2.4 and §2.7.2's legacy
+//! layout). Both end up as the three addresses of [`SplitQueue`].
+//!
+//! With `VIRTIO_F_EVENT_IDX` (§2.7.7, §2.7.10) each side tells the other how far it may get
+//! before it wants to hear about it: the driver's `used_event` suppresses interrupts until the
+//! used index passes it, and the device's `avail_event` suppresses notifications. Without it
+//! the driver can only switch interrupts off with the `NO_INTERRUPT` flag of the available ring.
+//!
+//! ## Everything the guest writes is checked, here and only here
+//!
+//! Guest memory is untrusted. [`SplitQueue::pop`] validates a whole chain before any device
+//! sees it: every descriptor and buffer inside RAM, no index beyond the table, no loops, no
+//! chain longer than the queue, indirect tables of a sane length that are neither nested nor
+//! combined with `NEXT`, and no device-readable buffer after a device-writable one (§2.7.4.2).
+//! A chain that breaks any rule is a [`QueueError`]; the transport answers it by setting
+//! `DEVICE_NEEDS_RESET` (§2.1.2) and the queue stays stopped until the driver resets the device.
+//! Nothing here panics on guest data and nothing touches memory outside RAM: all guest accesses
+//! go through [`PhysicalMemory::read_bytes`] and [`PhysicalMemory::write_bytes`], which refuse
+//! anything not wholly in RAM and keep the CPU's predecoded-code cache coherent.
+//!
+//! Rules about the *meaning* of a request (which buffers a block read needs, where the status
+//! byte goes) belong to the device, which fails such a request on its own terms.
+
+use armvex_bus::PhysicalMemory;
+use armvex_bus::memory::OutsideRam;
+use serde::{Deserialize, Serialize};
+
+/// Descriptor flag: the chain continues at `next`.
+pub const VIRTQ_DESC_F_NEXT: u16 = 1;
+/// Descriptor flag: the buffer is device-writable (otherwise device-readable).
+pub const VIRTQ_DESC_F_WRITE: u16 = 2;
+/// Descriptor flag: the buffer is a table of indirect descriptors (§2.7.5.3).
+pub const VIRTQ_DESC_F_INDIRECT: u16 = 4;
+/// Available-ring flag: the driver does not want used-buffer interrupts (without EVENT_IDX).
+pub const VIRTQ_AVAIL_F_NO_INTERRUPT: u16 = 1;
+
+/// Size of one descriptor in bytes.
+const DESC_SIZE: u64 = 16;
+
+/// The used-ring alignment of the legacy layout until the driver writes `QueueAlign`
+/// (4096, as in QEMU; Linux always writes 4096 anyway).
+pub const LEGACY_DEFAULT_ALIGN: u32 = 4096;
+
+/// Why a queue cannot be used: the driver broke a rule of §2.7.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueError {
+    /// Queue size zero, above the device's maximum, or not a power of two (§2.7).
+    BadSize { size: u32, max: u16 },
+    /// A ring area is not aligned as §2.7 requires (descriptors 16, available 2, used 4).
+    Misaligned { area: &'static str, addr: u64 },
+    /// Legacy `QueueAlign` that is not a power of two.
+    BadLegacyAlign(u32),
+    /// Legacy `GuestPageSize` that is not a power of two.
+    BadPageSize(u32),
+    /// A ring (descriptor table, available or used ring) is not wholly in RAM.
+    RingOutsideRam { area: &'static str, addr: u64 },
+    /// The available index moved by more than the queue size since the device last looked.
+    AvailIndexJump { from: u16, to: u16 },
+    /// The available ring names a head beyond the descriptor table.
+    HeadOutOfRange { head: u16, size: u16 },
+    /// A descriptor's `next` points beyond its table.
+    NextOutOfRange { head: u16, next: u16 },
+    /// A descriptor (or indirect table) is not wholly in RAM.
+    DescriptorOutsideRam { head: u16, addr: u64 },
+    /// A data buffer is not wholly in RAM.
+    BufferOutsideRam { head: u16, addr: u64, len: u32 },
+    /// Following `next` revisits a descriptor.
+    Loop { head: u16 },
+    /// More buffers in one chain than the queue size (§2.7.5.3.1).
+    ChainTooLong { head: u16, size: u16 },
+    /// `INDIRECT` used without `VIRTIO_F_INDIRECT_DESC` negotiated.
+    IndirectNotNegotiated { head: u16 },
+    /// An indirect table inside an indirect table.
+    NestedIndirect { head: u16 },
+    /// `INDIRECT` together with `NEXT` (§2.7.5.3.1).
+    IndirectWithNext { head: u16 },
+    /// Indirect table length zero, not a multiple of 16, or more entries than the queue size.
+    BadIndirectLength { head: u16, len: u32 },
+    /// A device-readable buffer after a device-writable one (§2.7.4.2).
+    ReadableAfterWritable { head: u16 },
+}
+
+impl std::fmt::Display for QueueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use QueueError::*;
+        match self {
+            BadSize { size, max } => write!(f, "queue size {size} is not a power of two in 1..={max}"),
+            Misaligned { area, addr } => write!(f, "{area} at {addr:#x} is misaligned"),
+            BadLegacyAlign(a) => write!(f, "legacy QueueAlign {a:#x} is not a power of two"),
+            BadPageSize(p) => write!(f, "legacy GuestPageSize {p:#x} is not a power of two"),
+            RingOutsideRam { area, addr } => write!(f, "{area} at {addr:#x} is outside RAM"),
+            AvailIndexJump { from, to } => {
+                write!(
+                    f,
+                    "available index jumped from {from} to {to}, more than the queue size"
+                )
+            }
+            HeadOutOfRange { head, size } => write!(f, "chain head {head} is beyond the queue size {size}"),
+            NextOutOfRange { head, next } => write!(f, "chain {head}: next index {next} is beyond its table"),
+            DescriptorOutsideRam { head, addr } => {
+                write!(f, "chain {head}: descriptor at {addr:#x} is outside RAM")
+            }
+            BufferOutsideRam { head, addr, len } => {
+                write!(f, "chain {head}: buffer {addr:#x}+{len:#x} is outside RAM")
+            }
+            Loop { head } => write!(f, "chain {head} loops"),
+            ChainTooLong { head, size } => write!(f, "chain {head} is longer than the queue size {size}"),
+            IndirectNotNegotiated { head } => {
+                write!(f, "chain {head}: indirect descriptor without VIRTIO_F_INDIRECT_DESC")
+            }
+            NestedIndirect { head } => write!(f, "chain {head}: indirect table inside an indirect table"),
+            IndirectWithNext { head } => write!(f, "chain {head}: descriptor has both INDIRECT and NEXT"),
+            BadIndirectLength { head, len } => write!(f, "chain {head}: indirect table length {len:#x} is invalid"),
+            ReadableAfterWritable { head } => {
+                write!(f, "chain {head}: device-readable buffer after a device-writable one")
+            }
+        }
+    }
+}
+
+impl std::error::Error for QueueError {}
+
+/// True if guest physical `addr..addr+len` lies wholly inside one RAM region (an empty range
+/// always does: nothing will be accessed).
+pub fn ram_contains(mem: &PhysicalMemory, addr: u64, len: u64) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    mem.regions()
+        .any(|r| addr >= u64::from(r.base) && end <= u64::from(r.base) + u64::from(r.size))
+}
+
+/// `base + offset` as a 32-bit guest physical address, if it is one.
+fn address(base: u64, offset: u64) -> Option<u32> {
+    u32::try_from(base.checked_add(offset)?).ok()
+}
+
+fn read_ring(
+    mem: &PhysicalMemory,
+    base: u64,
+    offset: u64,
+    buf: &mut [u8],
+    area: &'static str,
+) -> Result<(), QueueError> {
+    let err = QueueError::RingOutsideRam {
+        area,
+        addr: base.wrapping_add(offset),
+    };
+    let pa = address(base, offset).ok_or(err.clone())?;
+    mem.read_bytes(pa, buf).map_err(|_| err)
+}
+
+fn write_ring(
+    mem: &mut PhysicalMemory,
+    base: u64,
+    offset: u64,
+    data: &[u8],
+    area: &'static str,
+) -> Result<(), QueueError> {
+    let err = QueueError::RingOutsideRam {
+        area,
+        addr: base.wrapping_add(offset),
+    };
+    let pa = address(base, offset).ok_or(err.clone())?;
+    mem.write_bytes(pa, data).map_err(|_| err)
+}
+
+fn read_u16(mem: &PhysicalMemory, base: u64, offset: u64, area: &'static str) -> Result<u16, QueueError> {
+    let mut b = [0u8; 2];
+    read_ring(mem, base, offset, &mut b, area)?;
+    Ok(u16::from_le_bytes(b))
+}
+
+/// §2.7.10: should the device notify, given the driver's `event` index, the new used index and
+/// the used index at the previous decision? (True if `event` lies in `[old, new)` mod 2^16.)
+pub fn vring_need_event(event: u16, new: u16, old: u16) -> bool {
+    new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old)
+}
+
+const DESCRIPTOR_AREA: &str = "descriptor table";
+const AVAIL_AREA: &str = "available ring";
+const USED_AREA: &str = "used ring";
+
+/// One split virtqueue: where its rings are and how far the device has got. Plain data: it is
+/// part of the transport's snapshot (see [`crate::transport::TransportState`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitQueue {
+    /// The largest size the device accepts (`QueueNumMax`).
+    pub max_size: u16,
+    /// The size the driver chose (`QueueNum`): a power of two in `1..=max_size`.
+    pub size: u16,
+    /// The queue is live (modern `QueueReady`, or a non-zero legacy `QueuePFN`).
+    pub ready: bool,
+    /// Guest physical address of the descriptor table.
+    pub desc_addr: u64,
+    /// Guest physical address of the available ring ("driver area").
+    pub avail_addr: u64,
+    /// Guest physical address of the used ring ("device area").
+    pub used_addr: u64,
+    /// Legacy `QueuePFN` (0 when unused or modern).
+    pub legacy_pfn: u32,
+    /// Legacy `QueueAlign`: alignment of the used ring after the available ring.
+    pub legacy_align: u32,
+    /// `VIRTIO_F_EVENT_IDX` was negotiated.
+    pub event_idx: bool,
+    /// `VIRTIO_F_INDIRECT_DESC` was negotiated.
+    pub indirect: bool,
+    /// Free-running index of the next available-ring entry the device will take.
+    pub next_avail: u16,
+    /// Free-running index of the next used-ring entry the device will fill.
+    pub next_used: u16,
+    /// With EVENT_IDX: the used index at the last interrupt decision (None: no decision yet).
+    pub signalled_used: Option<u16>,
+    /// Used entries were added since the last interrupt decision.
+    pub used_pending: bool,
+}
+
+impl SplitQueue {
+    /// A queue as after reset: not ready, size = `max_size`, legacy alignment 4096.
+    pub fn new(max_size: u16) -> Self {
+        SplitQueue {
+            max_size,
+            size: max_size,
+            ready: false,
+            desc_addr: 0,
+            avail_addr: 0,
+            used_addr: 0,
+            legacy_pfn: 0,
+            legacy_align: LEGACY_DEFAULT_ALIGN,
+            event_idx: false,
+            indirect: false,
+            next_avail: 0,
+            next_used: 0,
+            signalled_used: None,
+            used_pending: false,
+        }
+    }
+
+    /// Back to the state after reset (§2.7: a reset queue is not ready and forgets its rings).
+    pub fn reset(&mut self) {
+        *self = SplitQueue::new(self.max_size);
+    }
+
+    /// Check a queue size: a power of two in `1..=max` (split queues, §2.7).
+    pub fn check_size(size: u32, max: u16) -> Result<(), QueueError> {
+        if size == 0 || size > u32::from(max) || !size.is_power_of_two() {
+            return Err(QueueError::BadSize { size, max });
+        }
+        Ok(())
+    }
+
+    /// The driver wrote `QueueNum`.
+    pub fn set_size(&mut self, size: u32) -> Result<(), QueueError> {
+        Self::check_size(size, self.max_size)?;
+        self.size = size as u16;
+        Ok(())
+    }
+
+    /// Byte sizes of the three areas for the current size (§2.7: 16n, 6+2n, 6+8n).
+    fn area_sizes(&self) -> (u64, u64, u64) {
+        let n = u64::from(self.size);
+        (DESC_SIZE * n, 6 + 2 * n, 6 + 8 * n)
+    }
+
+    /// Legacy layout (§2.7.2 legacy interface, §4.2.4): descriptor table at
+    /// `pfn * page_size`, available ring right after it, used ring at the next multiple of
+    /// `legacy_align`, then enable the queue. `pfn` must be non-zero (0 means "stop").
+    pub fn enable_legacy(&mut self, mem: &PhysicalMemory, pfn: u32, page_size: u32) -> Result<(), QueueError> {
+        if !page_size.is_power_of_two() {
+            return Err(QueueError::BadPageSize(page_size));
+        }
+        if !self.legacy_align.is_power_of_two() {
+            return Err(QueueError::BadLegacyAlign(self.legacy_align));
+        }
+        Self::check_size(u32::from(self.size), self.max_size)?;
+        let (desc_len, avail_len, _) = self.area_sizes();
+        let align = u64::from(self.legacy_align);
+        self.legacy_pfn = pfn;
+        self.desc_addr = u64::from(pfn) * u64::from(page_size);
+        self.avail_addr = self.desc_addr + desc_len;
+        self.used_addr = (self.avail_addr + avail_len).div_ceil(align) * align;
+        self.enable(mem)
+    }
+
+    /// Check the configured size and the three areas (alignment, wholly in RAM) and make the
+    /// queue live, starting from index 0 as a freshly initialised ring does (§2.7.6, §2.7.8).
+    pub fn enable(&mut self, mem: &PhysicalMemory) -> Result<(), QueueError> {
+        Self::check_size(u32::from(self.size), self.max_size)?;
+        let (desc_len, avail_len, used_len) = self.area_sizes();
+        for (area, addr, len, align) in [
+            (DESCRIPTOR_AREA, self.desc_addr, desc_len, 16),
+            (AVAIL_AREA, self.avail_addr, avail_len, 2),
+            (USED_AREA, self.used_addr, used_len, 4),
+        ] {
+            if addr % align != 0 {
+                return Err(QueueError::Misaligned { area, addr });
+            }
+            if !ram_contains(mem, addr, len) {
+                return Err(QueueError::RingOutsideRam { area, addr });
+            }
+        }
+        self.ready = true;
+        self.next_avail = 0;
+        self.next_used = 0;
+        self.signalled_used = None;
+        self.used_pending = false;
+        Ok(())
+    }
+
+    /// The size as a usable divisor: guards against a restored snapshot with a bad size.
+    fn valid_size(&self) -> Result<u16, QueueError> {
+        Self::check_size(u32::from(self.size), self.max_size)?;
+        Ok(self.size)
+    }
+
+    /// Take the next chain the driver made available, fully validated, or `None` if there is
+    /// none (or the queue is not ready). With EVENT_IDX, also publishes `avail_event` so the
+    /// driver notifies when it adds the next chain after this one.
+    pub fn pop(&mut self, mem: &mut PhysicalMemory) -> Result<Option<DescriptorChain>, QueueError> {
+        if !self.ready {
+            return Ok(None);
+        }
+        let size = self.valid_size()?;
+        let avail_idx = read_u16(mem, self.avail_addr, 2, AVAIL_AREA)?;
+        let pending = avail_idx.wrapping_sub(self.next_avail);
+        if pending == 0 {
+            return Ok(None);
+        }
+        if pending > size {
+            return Err(QueueError::AvailIndexJump {
+                from: self.next_avail,
+                to: avail_idx,
+            });
+        }
+        let slot = u64::from(self.next_avail % size);
+        let head = read_u16(mem, self.avail_addr, 4 + 2 * slot, AVAIL_AREA)?;
+        let chain = self.walk_chain(mem, head)?;
+        self.next_avail = self.next_avail.wrapping_add(1);
+        if self.event_idx {
+            let offset = 4 + 8 * u64::from(size);
+            write_ring(mem, self.used_addr, offset, &self.next_avail.to_le_bytes(), USED_AREA)?;
+        }
+        Ok(Some(chain))
+    }
+
+    /// Read one 16-byte descriptor `index` of the table at `table`.
+    fn read_descriptor(mem: &PhysicalMemory, table: u64, index: u32, head: u16) -> Result<RawDescriptor, QueueError> {
+        let offset = DESC_SIZE * u64::from(index);
+        let err = QueueError::DescriptorOutsideRam {
+            head,
+            addr: table.wrapping_add(offset),
+        };
+        let pa = address(table, offset).ok_or(err.clone())?;
+        let mut b = [0u8; 16];
+        mem.read_bytes(pa, &mut b).map_err(|_| err)?;
+        Ok(RawDescriptor {
+            addr: u64::from_le_bytes(b[0..8].try_into().expect("8 bytes")),
+            len: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+            flags: u16::from_le_bytes([b[12], b[13]]),
+            next: u16::from_le_bytes([b[14], b[15]]),
+        })
+    }
+
+    /// Follow the chain starting at descriptor `head` and check every rule of §2.7.5.
+    pub fn walk_chain(&self, mem: &PhysicalMemory, head: u16) -> Result<DescriptorChain, QueueError> {
+        let size = self.valid_size()?;
+        if head >= size {
+            return Err(QueueError::HeadOutOfRange { head, size });
+        }
+        let mut chain = DescriptorChain {
+            head,
+            buffers: Vec::new(),
+        };
+        // The table being walked: the queue's own, or (once) an indirect one.
+        let mut table = self.desc_addr;
+        let mut table_entries = u32::from(size);
+        let mut in_indirect = false;
+        let mut index = u32::from(head);
+        // Descriptors read from the current table: more than it has entries means a loop.
+        let mut visited = 0u32;
+        let mut seen_writable = false;
+        loop {
+            visited += 1;
+            if visited > table_entries {
+                return Err(QueueError::Loop { head });
+            }
+            let d = Self::read_descriptor(mem, table, index, head)?;
+            if d.flags & VIRTQ_DESC_F_INDIRECT != 0 {
+                if in_indirect {
+                    return Err(QueueError::NestedIndirect { head });
+                }
+                if !self.indirect {
+                    return Err(QueueError::IndirectNotNegotiated { head });
+                }
+                if d.flags & VIRTQ_DESC_F_NEXT != 0 {
+                    return Err(QueueError::IndirectWithNext { head });
+                }
+                let entries = d.len / DESC_SIZE as u32;
+                if d.len == 0 || d.len % DESC_SIZE as u32 != 0 || entries > u32::from(size) {
+                    return Err(QueueError::BadIndirectLength { head, len: d.len });
+                }
+                if !ram_contains(mem, d.addr, u64::from(d.len)) {
+                    return Err(QueueError::DescriptorOutsideRam { head, addr: d.addr });
+                }
+                // §2.7.5.3.2: the WRITE flag of the descriptor naming the table is ignored.
+                table = d.addr;
+                table_entries = entries;
+                in_indirect = true;
+                index = 0;
+                visited = 0;
+                continue;
+            }
+            let writable = d.flags & VIRTQ_DESC_F_WRITE != 0;
+            if writable {
+                seen_writable = true;
+            } else if seen_writable {
+                return Err(QueueError::ReadableAfterWritable { head });
+            }
+            if !ram_contains(mem, d.addr, u64::from(d.len)) {
+                return Err(QueueError::BufferOutsideRam {
+                    head,
+                    addr: d.addr,
+                    len: d.len,
+                });
+            }
+            chain.buffers.push(Buffer {
+                // In RAM, so it fits; an empty buffer's address is never used.
+                addr: u32::try_from(d.addr).unwrap_or(0),
+                len: d.len,
+                writable,
+            });
+            if chain.buffers.len() > usize::from(size) {
+                return Err(QueueError::ChainTooLong { head, size });
+            }
+            if d.flags & VIRTQ_DESC_F_NEXT == 0 {
+                return Ok(chain);
+            }
+            if u32::from(d.next) >= table_entries {
+                return Err(QueueError::NextOutOfRange { head, next: d.next });
+            }
+            index = u32::from(d.next);
+        }
+    }
+
+    /// Return chain `head` to the driver with `len` bytes written into its writable buffers
+    /// (§2.7.8), and publish the new used index.
+    pub fn add_used(&mut self, mem: &mut PhysicalMemory, head: u16, len: u32) -> Result<(), QueueError> {
+        let size = self.valid_size()?;
+        let slot = u64::from(self.next_used % size);
+        let mut elem = [0u8; 8];
+        elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
+        elem[4..].copy_from_slice(&len.to_le_bytes());
+        write_ring(mem, self.used_addr, 4 + 8 * slot, &elem, USED_AREA)?;
+        self.next_used = self.next_used.wrapping_add(1);
+        write_ring(mem, self.used_addr, 2, &self.next_used.to_le_bytes(), USED_AREA)?;
+        self.used_pending = true;
+        Ok(())
+    }
+
+    /// After adding used entries: does the driver want a used-buffer interrupt (§2.7.10)?
+    /// False if nothing was added since the last call.
+    pub fn should_notify(&mut self, mem: &PhysicalMemory) -> Result<bool, QueueError> {
+        if !std::mem::take(&mut self.used_pending) {
+            return Ok(false);
+        }
+        let size = self.valid_size()?;
+        if self.event_idx {
+            let used_event = read_u16(mem, self.avail_addr, 4 + 2 * u64::from(size), AVAIL_AREA)?;
+            let new = self.next_used;
+            Ok(match self.signalled_used.replace(new) {
+                None => true,
+                Some(old) => vring_need_event(used_event, new, old),
+            })
+        } else {
+            let flags = read_u16(mem, self.avail_addr, 0, AVAIL_AREA)?;
+            Ok(flags & VIRTQ_AVAIL_F_NO_INTERRUPT == 0)
+        }
+    }
+}
+
+/// A descriptor as it sits in guest memory.
+#[derive(Clone, Copy, Debug)]
+struct RawDescriptor {
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+}
+
+/// One guest buffer of a validated chain: wholly inside RAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buffer {
+    pub addr: u32,
+    pub len: u32,
+    /// Device-writable (otherwise device-readable).
+    pub writable: bool,
+}
+
+/// A validated request: its head index (what goes back in the used ring) and its buffers in
+/// chain order, device-readable ones first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DescriptorChain {
+    pub head: u16,
+    pub buffers: Vec<Buffer>,
+}
+
+impl DescriptorChain {
+    /// Total bytes the device may read.
+    pub fn readable_len(&self) -> u64 {
+        self.buffers
+            .iter()
+            .filter(|b| !b.writable)
+            .map(|b| u64::from(b.len))
+            .sum()
+    }
+
+    /// Total bytes the device may write.
+    pub fn writable_len(&self) -> u64 {
+        self.buffers
+            .iter()
+            .filter(|b| b.writable)
+            .map(|b| u64::from(b.len))
+            .sum()
+    }
+
+    /// The device-readable bytes as one stream.
+    pub fn reader(&self) -> ChainCursor<'_> {
+        ChainCursor::new(&self.buffers, false)
+    }
+
+    /// The device-writable bytes as one stream.
+    pub fn writer(&self) -> ChainCursor<'_> {
+        ChainCursor::new(&self.buffers, true)
+    }
+
+    /// Guest address of the very last device-writable byte (where e.g. virtio-blk puts its
+    /// status), if there is any writable byte.
+    pub fn last_writable_byte(&self) -> Option<u32> {
+        self.buffers
+            .iter()
+            .rev()
+            .find(|b| b.writable && b.len > 0)
+            .map(|b| b.addr + (b.len - 1))
+    }
+}
+
+/// A position in the readable or the writable bytes of a chain, which the device consumes as
+/// one stream regardless of how the driver split it into buffers (§2.6.4, message framing).
+#[derive(Clone, Debug)]
+pub struct ChainCursor<'a> {
+    buffers: &'a [Buffer],
+    writable: bool,
+    index: usize,
+    offset: u32,
+    remaining: u64,
+}
+
+impl<'a> ChainCursor<'a> {
+    fn new(buffers: &'a [Buffer], writable: bool) -> Self {
+        let remaining = buffers
+            .iter()
+            .filter(|b| b.writable == writable)
+            .map(|b| u64::from(b.len))
+            .sum();
+        ChainCursor {
+            buffers,
+            writable,
+            index: 0,
+            offset: 0,
+            remaining,
+        }
+    }
+
+    /// Bytes left in the stream.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Keep at most `n` more bytes of the stream.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.remaining = self.remaining.min(n);
+        self
+    }
+
+    /// The next contiguous piece of at most `max` bytes, consumed.
+    fn next_span(&mut self, max: usize) -> Option<(u32, usize)> {
+        while self.remaining > 0 && max > 0 {
+            let b = self.buffers.get(self.index)?;
+            if b.writable != self.writable || self.offset >= b.len {
+                self.index += 1;
+                self.offset = 0;
+                continue;
+            }
+            let n = u64::from(b.len - self.offset).min(max as u64).min(self.remaining) as usize;
+            let addr = b.addr + self.offset;
+            self.offset += n as u32;
+            self.remaining -= n as u64;
+            return Some((addr, n));
+        }
+        None
+    }
+
+    /// Copy the next bytes of the stream into `out`; returns how many (fewer at the end).
+    pub fn read(&mut self, mem: &PhysicalMemory, out: &mut [u8]) -> Result<usize, OutsideRam> {
+        let mut done = 0;
+        while let Some((addr, n)) = self.next_span(out.len() - done) {
+            mem.read_bytes(addr, &mut out[done..done + n])?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Copy `data` into the next bytes of the stream; returns how many fit.
+    pub fn write(&mut self, mem: &mut PhysicalMemory, data: &[u8]) -> Result<usize, OutsideRam> {
+        let mut done = 0;
+        while let Some((addr, n)) = self.next_span(data.len() - done) {
+            mem.write_bytes(addr, &data[done..done + n])?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Skip up to `n` bytes of the stream; returns how many were skipped.
+    pub fn skip(&mut self, n: u64) -> u64 {
+        let mut done = 0u64;
+        while done < n {
+            let step = (n - done).min(usize::MAX as u64) as usize;
+            match self.next_span(step) {
+                Some((_, k)) => done += k as u64,
+                None => break,
+            }
+        }
+        done
+    }
+}
+
+/// Feed arbitrary bytes through the queue parser, as the `cargo fuzz` target
+/// (`crates/armvex-virtio/fuzz`) and a unit test do. Never panics, whatever `data` holds —
+/// that is what fuzzing checks — and asserts the parser's promises about every chain it
+/// accepts (buffers in RAM, readable before writable, no more buffers than the queue size).
+///
+/// Layout of `data`: bytes 0..2 the queue size (`QueueNum`, unchecked: bad sizes must be
+/// refused), byte 2 flags (bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 legacy layout, bit 3
+/// misplace the used ring outside RAM), the rest copied into a 64 KiB RAM at
+/// [`FUZZ_RAM_BASE`]: descriptor table at +0, available ring at +0x1000, used ring at +0x2000
+/// (modern), or the legacy layout from page frame `FUZZ_RAM_BASE / 4096`.
+pub fn fuzz_split_queue(data: &[u8]) {
+    let Some((header, image)) = data.split_at_checked(3) else {
+        return;
+    };
+    let size = u16::from_le_bytes([header[0], header[1]]);
+    let flags = header[2];
+    let mut mem = PhysicalMemory::new(&[armvex_bus::RamRegionSpec {
+        name: "fuzz-ram".into(),
+        base: FUZZ_RAM_BASE,
+        size: FUZZ_RAM_SIZE,
+    }])
+    .expect("a 64 KiB RAM can be mapped");
+    let image = &image[..image.len().min(FUZZ_RAM_SIZE as usize)];
+    mem.write_bytes(FUZZ_RAM_BASE, image).expect("the image fits in RAM");
+
+    let mut q = SplitQueue::new(256);
+    q.event_idx = flags & 1 != 0;
+    q.indirect = flags & 2 != 0;
+    if q.set_size(u32::from(size)).is_err() {
+        return;
+    }
+    let base = u64::from(FUZZ_RAM_BASE);
+    let enabled = if flags & 4 != 0 {
+        q.enable_legacy(&mem, FUZZ_RAM_BASE / 4096, 4096)
+    } else {
+        q.desc_addr = base;
+        q.avail_addr = base + 0x1000;
+        q.used_addr = if flags & 8 != 0 {
+            base + u64::from(FUZZ_RAM_SIZE)
+        } else {
+            base + 0x2000
+        };
+        q.enable(&mem)
+    };
+    if enabled.is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 256];
+    for _ in 0..(2 * usize::from(q.size) + 2) {
+        let chain = match q.pop(&mut mem) {
+            Ok(Some(chain)) => chain,
+            Ok(None) | Err(_) => break,
+        };
+        assert!(chain.buffers.len() <= usize::from(q.size));
+        assert!(
+            chain
+                .buffers
+                .iter()
+                .all(|b| ram_contains(&mem, u64::from(b.addr), u64::from(b.len)))
+        );
+        let first_writable = chain
+            .buffers
+            .iter()
+            .position(|b| b.writable)
+            .unwrap_or(chain.buffers.len());
+        assert!(chain.buffers[first_writable..].iter().all(|b| b.writable));
+        // Act like a device: consume the readable bytes, fill part of the writable ones.
+        let mut reader = chain.reader();
+        while reader.read(&mem, &mut scratch).expect("validated buffers are in RAM") > 0 {}
+        let mut writer = chain.writer().limit(u64::from(scratch[0]) * 4);
+        let written = writer.write(&mut mem, &scratch).expect("validated buffers are in RAM");
+        if q.add_used(&mut mem, chain.head, written as u32).is_err() {
+            break;
+        }
+        let _ = q.should_notify(&mem);
+    }
+}
+
+/// Where [`fuzz_split_queue`] places its RAM.
+pub const FUZZ_RAM_BASE: u32 = 0x4000_0000;
+/// Size of the RAM of [`fuzz_split_queue`].
+pub const FUZZ_RAM_SIZE: u32 = 0x1_0000;
