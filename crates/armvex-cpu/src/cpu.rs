@@ -5,7 +5,9 @@
 //! exclusive monitor. Instruction handlers in [`crate::arm`] are free functions taking the CPU,
 //! the bus and the predecoded instruction.
 
+use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
+use crate::generic_timer::GenericTimer;
 use crate::memory::Tlb;
 use crate::state::{BankedRegisters, Mode, psr};
 use crate::trace::Tracer;
@@ -98,6 +100,10 @@ pub struct Cpu {
     pub(crate) privilege_index: usize,
     pub(crate) tlb: Box<Tlb>,
     pub cp15: Cp15,
+    /// CP14 debug registers.
+    pub cp14: DebugRegisters,
+    /// The generic timer (Cortex-A15 only).
+    pub timer: Option<GenericTimer>,
     pub(crate) monitor: ExclusiveMonitor,
     pub(crate) config: CpuConfig,
     /// Instructions retired since reset.
@@ -141,6 +147,8 @@ impl Cpu {
             privilege_index: 0,
             tlb: Box::default(),
             cp15,
+            cp14: DebugRegisters::new(config.model),
+            timer: (config.model == CpuModel::CortexA15).then(GenericTimer::default),
             monitor: ExclusiveMonitor::default(),
             config,
             icount: 0,
@@ -162,6 +170,8 @@ impl Cpu {
         self.regs = [0; 16];
         self.banks = BankedRegisters::default();
         self.cp15 = Cp15::new(config.model, config.index, config.cluster_size);
+        self.cp14 = DebugRegisters::new(config.model);
+        self.timer = (config.model == CpuModel::CortexA15).then(GenericTimer::default);
         self.set_cpsr_raw(psr::A | psr::I | psr::F | Mode::Supervisor as u32);
         self.regs[15] = self.cp15.exception_vector_base();
         self.monitor = ExclusiveMonitor::default();
@@ -214,6 +224,20 @@ impl Cpu {
     /// Set the event register (another CPU executed SEV).
     pub fn signal_event(&mut self) {
         self.event_register = true;
+    }
+
+    /// The earliest virtual time at which this CPU's generic timer raises an interrupt.
+    pub fn timer_deadline(&self, now: u64) -> Option<u64> {
+        self.timer.as_ref().and_then(|t| t.next_deadline(now))
+    }
+
+    /// Drive the generic timer's interrupt outputs for virtual time `now` (the machine calls
+    /// this at timer deadlines).
+    pub fn update_timer_outputs(&mut self, bus: &mut armvex_bus::Bus, now: u64) {
+        let index = self.config.index;
+        if let Some(t) = self.timer.as_mut() {
+            t.drive_outputs(bus, index, now);
+        }
     }
 
     /// Consume the event register (a CPU waiting in WFE wakes up when it was set).

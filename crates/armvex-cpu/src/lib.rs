@@ -20,11 +20,13 @@
 
 pub mod alu;
 pub mod code_cache;
+pub mod cp14;
 pub mod cp15;
 pub mod cpu;
 pub mod decode;
 pub mod exception;
 pub mod exec;
+pub mod generic_timer;
 pub mod insn;
 pub mod memory;
 pub mod mmu;

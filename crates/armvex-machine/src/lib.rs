@@ -18,7 +18,7 @@
 pub mod board;
 pub mod loader;
 
-use armvex_bus::{Bus, PhysicalMemory, RamAliasSpec, RamRegionSpec};
+use armvex_bus::{Bus, MachineRequest, PhysicalMemory, RamAliasSpec, RamRegionSpec};
 use armvex_cpu::{CodeCache, Cpu, CpuConfig, CpuModel, Exit, Features, Tracer};
 use armvex_semihosting::{Console, HeapInfo, Outcome, Semihosting};
 use board::{Board, parse_size};
@@ -77,6 +77,10 @@ impl Stats {
 pub enum RunEnd {
     /// The guest asked to exit (semihosting SYS_EXIT) with this status.
     Exit(i32),
+    /// The guest powered the board off (SYS_CFG SHUTDOWN).
+    PowerOff,
+    /// The guest asked for a reboot (SYS_CFG REBOOT).
+    Reboot,
 }
 
 /// A CPU's scheduling state.
@@ -230,10 +234,38 @@ impl Machine {
         result
     }
 
+    /// The earliest device or CPU-timer deadline.
+    fn next_deadline(&self, now: u64) -> Option<u64> {
+        let devices = self.bus.clock.next_deadline().map(|(_, t)| t);
+        self.cpus
+            .iter()
+            .filter_map(|c| c.timer_deadline(now))
+            .chain(devices)
+            .min()
+    }
+
+    /// Advance virtual time to `t`: fire device timers and update the CPUs' timer outputs.
+    fn advance_to(&mut self, t: u64) {
+        self.bus.run_due_timers(t);
+        for cpu in &mut self.cpus {
+            cpu.update_timer_outputs(&mut self.bus, t);
+        }
+    }
+
+    /// Act on power-off and reboot requests from devices.
+    fn handle_requests(&mut self) -> Option<RunEnd> {
+        // The first request wins; anything after a power-off or reboot is moot.
+        let first = self.bus.requests.drain(..).next()?;
+        Some(match first {
+            MachineRequest::PowerOff => RunEnd::PowerOff,
+            MachineRequest::Reboot => RunEnd::Reboot,
+        })
+    }
+
     fn run_rounds(&mut self) -> Result<RunEnd, String> {
         loop {
             let now = self.bus.clock.now();
-            let deadline = self.bus.clock.next_deadline().map(|(_, t)| t);
+            let deadline = self.next_deadline(now);
             let quantum = deadline.map_or(QUANTUM, |d| d.saturating_sub(now).clamp(1, QUANTUM));
             let mut anyone_ran = false;
             for i in 0..self.cpus.len() {
@@ -250,13 +282,16 @@ impl Machine {
                     return Ok(end);
                 }
             }
+            if let Some(end) = self.handle_requests() {
+                return Ok(end);
+            }
             if anyone_ran {
-                self.bus.run_due_timers(now + quantum);
+                self.advance_to(now + quantum);
                 continue;
             }
             // Every CPU waits: jump to the next device event, if there is one.
             match deadline {
-                Some(t) => self.bus.run_due_timers(t.max(now)),
+                Some(t) => self.advance_to(t.max(now)),
                 None => {
                     return Err(format!(
                         "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",

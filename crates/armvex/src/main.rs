@@ -125,5 +125,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     match end? {
         RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+        RunEnd::PowerOff => Ok(ExitCode::SUCCESS),
+        RunEnd::Reboot => Err("the guest asked for a reboot, which is not implemented yet".into()),
     }
 }

@@ -508,7 +508,17 @@ fn coprocessor_and_svc(w: u32, f: &Features) -> Insn {
             .op2((bits(w, 23, 21) << 3) | bits(w, 7, 5))
             .op(bits(w, 20, 20));
     }
-    // LDC/STC/MCRR/MRRC/CDP: no coprocessor here implements them yet.
+    if op1 & 0b111110 == 0b000100 {
+        // MCRR / MRRC
+        return Insn::new(misc::coprocessor64, w)
+            .imm(coproc)
+            .rd(bits(w, 15, 12))
+            .rs(bits(w, 19, 16))
+            .rm(bits(w, 3, 0))
+            .op2(bits(w, 7, 4))
+            .op(bits(w, 20, 20));
+    }
+    // LDC/STC/CDP: no coprocessor here implements them.
     undef(w)
 }
 

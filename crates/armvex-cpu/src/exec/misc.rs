@@ -244,6 +244,44 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     );
     let privileged = cpu.mode() != Mode::User;
     match d.rs {
+        15 if d.rn == 14 && cpu.timer.is_some() => {
+            let user = !privileged;
+            let now = cpu.local_time;
+            let timer_key = (key.1, key.2, key.3);
+            if d.op == 1 {
+                let timer = cpu.timer.as_ref().expect("checked");
+                let Some(v) = timer.read(timer_key, now, user) else {
+                    return unknown_register(cpu, d, key);
+                };
+                cpu.regs[d.rd as usize] = v;
+            } else {
+                let v = cpu.regs[d.rd as usize];
+                let timer = cpu.timer.as_mut().expect("checked");
+                if !timer.write(timer_key, v, now, user) {
+                    return unknown_register(cpu, d, key);
+                }
+                cpu.update_timer_outputs(bus, now);
+            }
+            Flow::Next
+        }
+        14 if d.op == 1 => {
+            let Some(v) = cpu.cp14.read(key, privileged) else {
+                return unknown_register(cpu, d, key);
+            };
+            if d.rd == 15 {
+                cpu.set_nzcv(v & psr::NZCV);
+            } else {
+                cpu.regs[d.rd as usize] = v;
+            }
+            Flow::Next
+        }
+        14 => {
+            let v = cpu.regs[d.rd as usize];
+            if !cpu.cp14.write(key, v, privileged) {
+                return unknown_register(cpu, d, key);
+            }
+            Flow::Next
+        }
         15 if d.op == 1 => {
             let Some(v) = cpu.cp15.read(key, privileged) else {
                 return unknown_register(cpu, d, key);
@@ -267,6 +305,66 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             apply_cp15_effect(cpu, bus, d, effect)
         }
         _ => unknown_register(cpu, d, key),
+    }
+}
+
+/// MRRC/MCRR: `imm` = coprocessor, `rd` = Rt (low word), `rs` = Rt2 (high word), `rm` = CRm,
+/// `op2` = opc1, `op` = 1 for MRRC (read).
+pub fn coprocessor64(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let privileged = cpu.mode() != Mode::User;
+    let a15 = cpu.model() == crate::cpu::CpuModel::CortexA15;
+    let (opc1, crm) = (u32::from(d.op2), u32::from(d.rm));
+    let now = cpu.local_time;
+    let value: Option<u64> = match (d.imm, crm) {
+        (15, 14) if d.op == 1 => cpu.timer.as_ref().and_then(|t| t.read64(opc1, now, !privileged)),
+        (15, 14) => {
+            let v = (u64::from(cpu.regs[d.rs as usize]) << 32) | u64::from(cpu.regs[d.rd as usize]);
+            let written = cpu.timer.as_mut().is_some_and(|t| t.write64(opc1, v, !privileged));
+            if written {
+                cpu.update_timer_outputs(bus, now);
+            }
+            written.then_some(0)
+        }
+        // 64-bit TTBR0/TTBR1/PAR of the LPAE-capable A15 (the short-descriptor value, zero
+        // extended; writing sets the low word).
+        (15, 2) if a15 && privileged && opc1 <= 1 => {
+            if d.op == 1 {
+                Some(u64::from(if opc1 == 0 { cpu.cp15.ttbr0 } else { cpu.cp15.ttbr1 }))
+            } else {
+                let v = cpu.regs[d.rd as usize];
+                if opc1 == 0 {
+                    cpu.cp15.ttbr0 = v;
+                } else {
+                    cpu.cp15.ttbr1 = v;
+                }
+                cpu.tlb.flush_all();
+                Some(0)
+            }
+        }
+        (15, 7) if a15 && privileged && opc1 == 0 => {
+            if d.op == 1 {
+                Some(u64::from(cpu.cp15.par))
+            } else {
+                cpu.cp15.par = cpu.regs[d.rd as usize];
+                Some(0)
+            }
+        }
+        // DBGDRAR, DBGDSAR: no memory-mapped debug.
+        (14, 1 | 2) if d.op == 1 && privileged && opc1 == 0 => Some(0),
+        _ => None,
+    };
+    match value {
+        Some(v) => {
+            if d.op == 1 {
+                cpu.regs[d.rd as usize] = v as u32;
+                cpu.regs[d.rs as usize] = (v >> 32) as u32;
+            }
+            Flow::Next
+        }
+        None => {
+            tracing::debug!(target: "cpu", "cpu{}: mcrr/mrrc p{}, {opc1}, c{crm}: no such register, undefined", cpu.index(), d.imm);
+            cpu.undefined()
+        }
     }
 }
 
