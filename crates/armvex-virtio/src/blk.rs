@@ -226,7 +226,7 @@ impl BlockDevice {
     /// Byte offset of `count` sectors from `sector`, if they lie within the capacity.
     fn byte_range(&self, sector: u64, count: u64) -> Option<u64> {
         let end = sector.checked_add(count)?;
-        (end <= self.capacity).then_some(sector * SECTOR_SIZE)
+        (end <= self.capacity).then(|| sector * SECTOR_SIZE)
     }
 
     /// Handle one request; returns the number of bytes written into its writable buffers
@@ -488,5 +488,472 @@ impl VirtioBackend for BlockDevice {
 
     fn reset(&mut self) {
         self.writethrough = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{EVENT_IDX, INDIRECT_DESC, VERSION_1};
+    use crate::testing::*;
+    use crate::transport::{INT_USED_BUFFER, VirtioMmio, regs, status as device_status};
+    use armvex_bus::AccessSize;
+
+    const RING: u32 = RAM_BASE + 0x1_0000;
+    const HDR: u32 = RAM_BASE + 0x4_0000;
+    const DATA: u32 = RAM_BASE + 0x4_1000;
+    const STATUS: u32 = RAM_BASE + 0x6_0000;
+    const TABLE: u32 = RAM_BASE + 0x6_1000;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 512) as u8).collect()
+    }
+
+    fn header(kind: u32, sector: u64) -> [u8; 16] {
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&kind.to_le_bytes());
+        h[8..16].copy_from_slice(&sector.to_le_bytes());
+        h
+    }
+
+    fn segment(sector: u64, count: u32, flags: u32) -> [u8; 16] {
+        let mut s = [0u8; 16];
+        s[0..8].copy_from_slice(&sector.to_le_bytes());
+        s[8..12].copy_from_slice(&count.to_le_bytes());
+        s[12..16].copy_from_slice(&flags.to_le_bytes());
+        s
+    }
+
+    /// `virtio_cread` of a config field as Linux 6.1 does it: byte by byte on a legacy device;
+    /// on a modern one sized accesses, 64-bit fields as two 32-bit reads inside a
+    /// ConfigGeneration check.
+    fn linux_cread(m: &mut Machine, modern: bool, offset: u32, len: u32) -> u64 {
+        if !modern {
+            let bytes = m.config_bytes(offset, len);
+            return bytes.iter().rev().fold(0, |v, &b| (v << 8) | u64::from(b));
+        }
+        let at = regs::CONFIG + offset;
+        match len {
+            1 => u64::from(m.rd_sized(at, AccessSize::Byte)),
+            2 => u64::from(m.rd_sized(at, AccessSize::Half)),
+            4 => u64::from(m.rd(at)),
+            _ => {
+                let generation = m.rd(regs::CONFIG_GENERATION);
+                let v = u64::from(m.rd(at)) | (u64::from(m.rd(at + 4)) << 32);
+                assert_eq!(m.rd(regs::CONFIG_GENERATION), generation);
+                v
+            }
+        }
+    }
+
+    /// Linux 6.1 bringing up virtio-blk: `virtio_mmio_probe`, `register_virtio_device`,
+    /// `virtio_dev_probe` (features, FEATURES_OK when modern), `virtblk_probe` (seg_max, queue
+    /// setup by `vm_setup_vq`, cache mode, block size, topology, discard and write-zeroes
+    /// limits, capacity) and `virtio_device_ready`. Checks every value the driver reads.
+    fn linux_bringup(m: &mut Machine, modern: bool, readonly: bool, capacity: u64) -> (Ring, u64) {
+        let features = linux_probe_features(m, if modern { 2 } else { 1 }, DEVICE_ID);
+        let mut expected = feature::SEG_MAX | feature::BLK_SIZE | feature::TOPOLOGY | feature::FLUSH;
+        expected |= if readonly {
+            feature::RO
+        } else {
+            feature::DISCARD | feature::WRITE_ZEROES
+        };
+        expected |= INDIRECT_DESC | EVENT_IDX | if modern { VERSION_1 } else { 0 };
+        assert_eq!(features, expected);
+        assert_eq!(m.rd(regs::STATUS), if modern { 0xb } else { 3 });
+        assert_eq!(linux_cread(m, modern, 0x0c, 4), 254, "seg_max");
+        // vm_setup_vq
+        m.wr(regs::QUEUE_SEL, 0);
+        assert_eq!(m.rd(if modern { regs::QUEUE_READY } else { regs::QUEUE_PFN }), 0);
+        let num = m.rd(regs::QUEUE_NUM_MAX);
+        assert_eq!(num, 256);
+        // vring_create_virtqueue: Linux's layout with VIRTIO_MMIO_VRING_ALIGN = PAGE_SIZE.
+        let ring = Ring::contiguous(RING, num as u16, 4096);
+        m.wr(regs::QUEUE_NUM, num);
+        if modern {
+            m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+            m.wr(regs::QUEUE_DESC_HIGH, 0);
+            m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+            m.wr(regs::QUEUE_DRIVER_HIGH, 0);
+            m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+            m.wr(regs::QUEUE_DEVICE_HIGH, 0);
+            m.wr(regs::QUEUE_READY, 1);
+        } else {
+            m.wr(regs::QUEUE_ALIGN, 4096);
+            m.wr(regs::QUEUE_PFN, RING >> 12);
+        }
+        assert_eq!(m.rd(regs::STATUS) & device_status::DEVICE_NEEDS_RESET, 0);
+        assert_eq!(linux_cread(m, modern, 0x14, 4), 512, "blk_size");
+        assert_eq!(linux_cread(m, modern, 0x18, 1), 0, "physical_block_exp");
+        assert_eq!(linux_cread(m, modern, 0x19, 1), 0, "alignment_offset");
+        assert_eq!(linux_cread(m, modern, 0x1a, 2), 0, "min_io_size");
+        assert_eq!(linux_cread(m, modern, 0x1c, 4), 0, "opt_io_size");
+        if !readonly {
+            assert_eq!(linux_cread(m, modern, 0x2c, 4), 1, "discard_sector_alignment");
+            assert_eq!(linux_cread(m, modern, 0x24, 4), u64::from(MAX_DISCARD_SECTORS));
+            assert_eq!(linux_cread(m, modern, 0x28, 4), 1, "max_discard_seg");
+            assert_eq!(linux_cread(m, modern, 0x30, 4), u64::from(MAX_WRITE_ZEROES_SECTORS));
+        }
+        assert_eq!(linux_cread(m, modern, 0x00, 8), capacity, "capacity");
+        m.add_status(device_status::DRIVER_OK);
+        assert_eq!(m.rd(regs::STATUS), if modern { 0xf } else { 7 });
+        (ring, features)
+    }
+
+    /// A guest with one virtio-blk disk, brought up as Linux does.
+    struct Guest {
+        m: Machine,
+        ring: Ring,
+        /// Put requests in indirect tables, as Linux does once INDIRECT_DESC is negotiated.
+        indirect: bool,
+    }
+
+    impl Guest {
+        fn new(image: &TempImage, modern: bool, readonly: bool, indirect: bool) -> Guest {
+            let disk = BlockDevice::open(&image.path, readonly)
+                .unwrap()
+                .with_serial("armvex-disk-0");
+            let capacity = disk.capacity_sectors();
+            let mut m = Machine::new(VirtioMmio::new(modern, IRQ, Some(Box::new(disk))));
+            let (ring, _) = linux_bringup(&mut m, modern, readonly, capacity);
+            Guest { m, ring, indirect }
+        }
+
+        /// Submit a chain of `buffers` as one request and take its completion the way Linux's
+        /// interrupt handler does. Returns the used length.
+        fn submit(&mut self, buffers: &[(u32, u32, bool)]) -> u32 {
+            let head = if self.indirect {
+                self.ring.indirect_chain(&mut self.m, TABLE, buffers)
+            } else {
+                self.ring.direct_chain(&mut self.m, buffers)
+            };
+            self.ring.submit(&mut self.m, head);
+            assert!(self.m.irq(), "used-buffer interrupt");
+            assert_eq!(self.m.linux_interrupt(), INT_USED_BUFFER);
+            assert!(!self.m.irq());
+            let (id, len) = self.ring.take_used(&self.m).expect("the request completed");
+            assert_eq!(id, u32::from(head));
+            assert_eq!(self.ring.take_used(&self.m), None);
+            self.ring.set_used_event(&mut self.m, self.ring.last_used);
+            len
+        }
+
+        /// A request: header, data buffers, status byte. Returns (used length, status).
+        fn request(&mut self, kind: u32, sector: u64, data: &[(u32, u32, bool)]) -> (u32, u8) {
+            self.m.poke(HDR, &header(kind, sector));
+            self.m.poke(STATUS, &[0xee]);
+            let mut buffers = vec![(HDR, 16, false)];
+            buffers.extend_from_slice(data);
+            buffers.push((STATUS, 1, true));
+            let len = self.submit(&buffers);
+            (len, self.m.peek(STATUS, 1)[0])
+        }
+
+        fn needs_reset(&mut self) -> bool {
+            self.m.rd(regs::STATUS) & device_status::DEVICE_NEEDS_RESET != 0
+        }
+    }
+
+    /// Read, write, flush and get-id through a queue in guest RAM, checking the image file.
+    fn read_write_flush_get_id(modern: bool, indirect: bool) {
+        let original = pattern(64 * 512);
+        let image = TempImage::new("rwfi", &original);
+        let mut g = Guest::new(&image, modern, false, indirect);
+
+        // IN: sectors 3 and 4, into two buffers of 512 bytes.
+        g.m.poke(DATA, &[0xcc; 1024]);
+        let (len, status) = g.request(request::IN, 3, &[(DATA, 512, true), (DATA + 0x800, 512, true)]);
+        assert_eq!((len, status), (1025, status::OK));
+        assert_eq!(g.m.peek(DATA, 512), original[3 * 512..4 * 512]);
+        assert_eq!(g.m.peek(DATA + 0x800, 512), original[4 * 512..5 * 512]);
+
+        // OUT: two sectors at 10.
+        let new: Vec<u8> = (0..1024).map(|i| (i % 251) as u8 ^ 0xa5).collect();
+        g.m.poke(DATA, &new);
+        let (len, status) = g.request(request::OUT, 10, &[(DATA, 1024, false)]);
+        assert_eq!((len, status), (1, status::OK));
+        let mut expected = original.clone();
+        expected[10 * 512..12 * 512].copy_from_slice(&new);
+        assert_eq!(image.contents(), expected);
+
+        // Reading it back through the device.
+        g.m.poke(DATA, &[0; 1024]);
+        assert_eq!(g.request(request::IN, 10, &[(DATA, 1024, true)]), (1025, status::OK));
+        assert_eq!(g.m.peek(DATA, 1024), new);
+
+        // FLUSH.
+        assert_eq!(g.request(request::FLUSH, 0, &[]), (1, status::OK));
+
+        // GET_ID: 20 bytes, NUL-padded.
+        g.m.poke(DATA, &[0xcc; 20]);
+        assert_eq!(g.request(request::GET_ID, 0, &[(DATA, 20, true)]), (21, status::OK));
+        let mut id = b"armvex-disk-0".to_vec();
+        id.resize(20, 0);
+        assert_eq!(g.m.peek(DATA, 20), id);
+
+        assert!(!g.needs_reset());
+        assert_eq!(image.contents().len(), 64 * 512, "the image never grows");
+    }
+
+    #[test]
+    fn legacy_linux_6_1_bringup_then_read_write_flush_get_id() {
+        read_write_flush_get_id(false, false);
+        read_write_flush_get_id(false, true);
+    }
+
+    #[test]
+    fn modern_linux_6_1_bringup_then_read_write_flush_get_id() {
+        read_write_flush_get_id(true, true);
+        read_write_flush_get_id(true, false);
+    }
+
+    #[test]
+    fn a_read_past_the_end_fails_with_ioerr() {
+        let image = TempImage::new("read-past-end", &pattern(8 * 512));
+        let mut g = Guest::new(&image, true, false, true);
+        g.m.poke(DATA, &[0xcc; 1024]);
+        for sector in [7, 8, u64::MAX, u64::MAX / 512] {
+            let (len, status) = g.request(request::IN, sector, &[(DATA, 1024, true)]);
+            assert_eq!((len, status), (1, status::IOERR), "sector {sector}");
+            assert_eq!(g.m.peek(DATA, 1024), vec![0xcc; 1024], "no data written");
+        }
+        // The last sector itself is fine.
+        assert_eq!(g.request(request::IN, 7, &[(DATA, 512, true)]), (513, status::OK));
+        // So is a read that is not whole sectors: no.
+        assert_eq!(g.request(request::IN, 0, &[(DATA, 100, true)]), (1, status::IOERR));
+        assert!(!g.needs_reset());
+    }
+
+    #[test]
+    fn a_write_past_the_end_fails_and_never_extends_the_image() {
+        let original = pattern(8 * 512);
+        let image = TempImage::new("write-past-end", &original);
+        let mut g = Guest::new(&image, false, false, false);
+        g.m.poke(DATA, &[0x5a; 1024]);
+        for sector in [7, 8, 1 << 60] {
+            assert_eq!(
+                g.request(request::OUT, sector, &[(DATA, 1024, false)]),
+                (1, status::IOERR)
+            );
+        }
+        assert_eq!(g.request(request::OUT, 0, &[(DATA, 511, false)]), (1, status::IOERR));
+        let segment_past_end = segment(7, 2, 0);
+        g.m.poke(DATA, &segment_past_end);
+        assert_eq!(
+            g.request(request::WRITE_ZEROES, 0, &[(DATA, 16, false)]),
+            (1, status::IOERR)
+        );
+        assert_eq!(g.request(request::DISCARD, 0, &[(DATA, 16, false)]), (1, status::IOERR));
+        assert_eq!(image.contents(), original);
+    }
+
+    #[test]
+    fn a_read_only_drive_offers_ro_and_refuses_every_write() {
+        let original = pattern(8 * 512);
+        let image = TempImage::new("read-only", &original);
+        let mut g = Guest::new(&image, true, true, true);
+        g.m.poke(DATA, &[0x5a; 512]);
+        assert_eq!(g.request(request::OUT, 0, &[(DATA, 512, false)]), (1, status::IOERR));
+        g.m.poke(DATA, &segment(0, 1, 0));
+        assert_eq!(
+            g.request(request::WRITE_ZEROES, 0, &[(DATA, 16, false)]),
+            (1, status::IOERR)
+        );
+        assert_eq!(g.request(request::DISCARD, 0, &[(DATA, 16, false)]), (1, status::IOERR));
+        assert_eq!(image.contents(), original);
+        // Reading, flushing and asking for the ID still work.
+        assert_eq!(g.request(request::IN, 1, &[(DATA, 512, true)]), (513, status::OK));
+        assert_eq!(g.m.peek(DATA, 512), original[512..1024]);
+        assert_eq!(g.request(request::FLUSH, 0, &[]), (1, status::OK));
+        assert_eq!(g.request(request::GET_ID, 0, &[(DATA, 20, true)]), (21, status::OK));
+    }
+
+    #[test]
+    fn a_read_only_image_is_never_opened_for_writing() {
+        use std::os::fd::AsRawFd;
+        let image = TempImage::new("o-rdonly", &[0; 512]);
+        let disk = BlockDevice::open(&image.path, true).unwrap();
+        // /proc/self/fdinfo shows the open flags in octal; the access mode is the low 2 bits.
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", disk.file.as_raw_fd())).unwrap();
+        let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+        assert_eq!(
+            u32::from_str_radix(flags, 8).unwrap() & 3,
+            0,
+            "O_RDONLY, got flags {flags}"
+        );
+        let writable = BlockDevice::open(&image.path, false).unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", writable.file.as_raw_fd())).unwrap();
+        let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+        assert_eq!(
+            u32::from_str_radix(flags, 8).unwrap() & 3,
+            2,
+            "O_RDWR, got flags {flags}"
+        );
+    }
+
+    #[test]
+    fn a_status_byte_in_a_device_readable_buffer_fails_the_request_without_writing_it() {
+        let original = pattern(8 * 512);
+        let image = TempImage::new("readable-status", &original);
+        let mut g = Guest::new(&image, true, false, true);
+        g.m.poke(HDR, &header(request::OUT, 0));
+        g.m.poke(DATA, &[0x77; 512]);
+        g.m.poke(STATUS, &[0xee]);
+        let len = g.submit(&[(HDR, 16, false), (DATA, 512, false), (STATUS, 1, false)]);
+        assert_eq!(len, 0, "completed with nothing written");
+        assert_eq!(g.m.peek(STATUS, 1), [0xee], "the read-only status byte is untouched");
+        assert_eq!(image.contents(), original, "and the write was not done");
+        // A zero-length status buffer: no room for the status either.
+        g.m.poke(HDR, &header(request::FLUSH, 0));
+        let len = g.submit(&[(HDR, 16, false), (STATUS, 0, true)]);
+        assert_eq!(len, 0);
+        assert_eq!(g.m.peek(STATUS, 1), [0xee]);
+        // The device carries on.
+        assert!(!g.needs_reset());
+        assert_eq!(g.request(request::FLUSH, 0, &[]), (1, status::OK));
+    }
+
+    #[test]
+    fn a_status_buffer_before_the_data_breaks_the_queue_rules() {
+        // IN with the status descriptor first and a readable one after it: not a request the
+        // device can make sense of; the queue refuses the chain (§2.7.4.2).
+        let image = TempImage::new("misordered", &pattern(8 * 512));
+        let mut g = Guest::new(&image, true, false, false);
+        g.m.poke(HDR, &header(request::IN, 0));
+        let head = g
+            .ring
+            .direct_chain(&mut g.m, &[(HDR, 16, false), (STATUS, 1, true), (DATA, 512, false)]);
+        g.ring.submit(&mut g.m, head);
+        assert!(g.needs_reset());
+        assert_eq!(g.ring.used_idx(&g.m), 0);
+    }
+
+    #[test]
+    fn malformed_and_unknown_requests() {
+        let image = TempImage::new("malformed", &pattern(8 * 512));
+        let mut g = Guest::new(&image, true, false, true);
+        for kind in [2, 3, 7, 10, 14, 16, 0x8000_0000] {
+            assert_eq!(g.request(kind, 0, &[]), (1, status::UNSUPP), "type {kind}");
+        }
+        // A header shorter than 16 bytes.
+        g.m.poke(STATUS, &[0xee]);
+        let len = g.submit(&[(HDR, 8, false), (STATUS, 1, true)]);
+        assert_eq!((len, g.m.peek(STATUS, 1)[0]), (1, status::IOERR));
+        // Legacy FLUSH_OUT is a flush.
+        assert_eq!(g.request(request::FLUSH_OUT, 0, &[]), (1, status::OK));
+        // GET_ID into a short buffer: what fits.
+        g.m.poke(DATA, &[0xcc; 8]);
+        assert_eq!(g.request(request::GET_ID, 0, &[(DATA, 5, true)]), (6, status::OK));
+        assert_eq!(g.m.peek(DATA, 8), b"armve\xcc\xcc\xcc");
+        assert!(!g.needs_reset());
+    }
+
+    #[test]
+    fn discard_and_write_zeroes() {
+        let original = pattern(16 * 512);
+        let image = TempImage::new("discard", &original);
+        let mut g = Guest::new(&image, true, false, true);
+        // Discard: checked, then nothing (QEMU's discard=ignore).
+        g.m.poke(DATA, &segment(2, 3, 0));
+        assert_eq!(g.request(request::DISCARD, 0, &[(DATA, 16, false)]), (1, status::OK));
+        assert_eq!(image.contents(), original);
+        g.m.poke(DATA, &segment(2, 3, 1));
+        assert_eq!(
+            g.request(request::DISCARD, 0, &[(DATA, 16, false)]),
+            (1, status::UNSUPP),
+            "unmap"
+        );
+        g.m.poke(DATA, &[segment(0, 1, 0), segment(4, 1, 0)].concat());
+        assert_eq!(
+            g.request(request::DISCARD, 0, &[(DATA, 32, false)]),
+            (1, status::UNSUPP),
+            "two segments"
+        );
+        assert_eq!(
+            g.request(request::DISCARD, 0, &[(DATA, 12, false)]),
+            (1, status::IOERR),
+            "partial segment"
+        );
+        // Write zeroes, with or without unmap.
+        for (flags, sector) in [(0, 2), (1, 9)] {
+            g.m.poke(DATA, &segment(sector, 3, flags));
+            assert_eq!(
+                g.request(request::WRITE_ZEROES, 0, &[(DATA, 16, false)]),
+                (1, status::OK)
+            );
+        }
+        let mut expected = original.clone();
+        expected[2 * 512..5 * 512].fill(0);
+        expected[9 * 512..12 * 512].fill(0);
+        assert_eq!(image.contents(), expected);
+        g.m.poke(DATA, &segment(0, 1, 2));
+        assert_eq!(
+            g.request(request::WRITE_ZEROES, 0, &[(DATA, 16, false)]),
+            (1, status::UNSUPP)
+        );
+        g.m.poke(DATA, &segment(0, MAX_WRITE_ZEROES_SECTORS + 1, 0));
+        assert_eq!(
+            g.request(request::WRITE_ZEROES, 0, &[(DATA, 16, false)]),
+            (1, status::IOERR)
+        );
+        assert_eq!(image.contents(), expected);
+    }
+
+    #[test]
+    fn an_image_that_is_not_whole_sectors_is_rounded_down() {
+        let original = pattern(1000);
+        let image = TempImage::new("odd-size", &original);
+        let disk = BlockDevice::open(&image.path, false).unwrap();
+        assert_eq!(disk.capacity_sectors(), 1);
+        drop(disk);
+        let mut g = Guest::new(&image, false, false, false);
+        assert_eq!(g.request(request::IN, 0, &[(DATA, 512, true)]), (513, status::OK));
+        assert_eq!(g.m.peek(DATA, 512), original[..512]);
+        assert_eq!(g.request(request::IN, 1, &[(DATA, 512, true)]), (1, status::IOERR));
+        g.m.poke(DATA, &[0; 512]);
+        assert_eq!(g.request(request::OUT, 1, &[(DATA, 512, false)]), (1, status::IOERR));
+        assert_eq!(image.contents(), original, "the tail is never touched");
+    }
+
+    #[test]
+    fn open_errors_are_one_line_messages() {
+        let missing = std::env::temp_dir().join("armvex-virtio-no-such-image.img");
+        let err = BlockDevice::open(&missing, true).err().unwrap();
+        assert!(err.starts_with("cannot open disk image "), "{err}");
+        assert!(err.contains("armvex-virtio-no-such-image.img"), "{err}");
+        assert!(!err.contains('\n'));
+        let dir = std::env::temp_dir();
+        let err = BlockDevice::open(&dir, true).err().unwrap();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = BlockDevice::open(&dir, false).err().unwrap();
+        assert!(err.contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn without_flush_negotiated_the_device_is_write_through() {
+        let image = TempImage::new("write-through", &[0; 512]);
+        let mut disk = BlockDevice::open(&image.path, false).unwrap();
+        disk.activate(feature::SEG_MAX);
+        assert!(disk.writethrough);
+        let mut byte = [0xff];
+        disk.read_config(config::WRITEBACK as u32, &mut byte);
+        assert_eq!(byte, [0]);
+        disk.activate(feature::FLUSH);
+        assert!(!disk.writethrough);
+        disk.read_config(config::WRITEBACK as u32, &mut byte);
+        assert_eq!(byte, [1]);
+    }
+
+    #[test]
+    fn config_reads_beyond_the_structure_are_zero() {
+        let image = TempImage::new("config", &[0; 4096]);
+        let disk = BlockDevice::open(&image.path, false).unwrap();
+        let mut buf = [0xffu8; 8];
+        disk.read_config(0, &mut buf);
+        assert_eq!(u64::from_le_bytes(buf), 8);
+        disk.read_config(0x3a, &mut buf);
+        assert_eq!(buf, [0; 8]);
+        disk.read_config(u32::MAX, &mut buf[..4]);
+        assert_eq!(buf[..4], [0; 4]);
     }
 }

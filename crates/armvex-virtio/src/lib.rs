@@ -67,3 +67,6 @@ pub mod features {
     /// Bits a device type may define: 0..=23 and 50..=63 (of the 64 a transport can carry).
     pub const DEVICE_TYPE_MASK: u64 = 0x00ff_ffff | !((1u64 << 50) - 1);
 }
+
+#[cfg(test)]
+mod testing;

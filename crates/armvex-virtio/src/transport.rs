@@ -624,3 +624,536 @@ impl Device for VirtioMmio {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blk::BlockDevice;
+    use crate::features::{ACCESS_PLATFORM, RING_PACKED};
+    use crate::queue::{QueueError, VIRTQ_DESC_F_NEXT};
+    use crate::testing::*;
+    use armvex_bus::PhysicalMemory;
+
+    /// A backend offering every feature bit, with two queues and 8 bytes of writable config.
+    /// Requests are returned unread.
+    struct Greedy {
+        config: [u8; 8],
+    }
+
+    impl VirtioBackend for Greedy {
+        fn name(&self) -> &str {
+            "greedy"
+        }
+        fn device_id(&self) -> u32 {
+            0x42
+        }
+        fn device_features(&self) -> u64 {
+            u64::MAX
+        }
+        fn read_config(&self, offset: u32, data: &mut [u8]) {
+            for (i, b) in data.iter_mut().enumerate() {
+                *b = self.config.get(offset as usize + i).copied().unwrap_or(0);
+            }
+        }
+        fn write_config(&mut self, offset: u32, data: &[u8]) {
+            for (i, b) in data.iter().enumerate() {
+                if let Some(c) = self.config.get_mut(offset as usize + i) {
+                    *c = *b;
+                }
+            }
+        }
+        fn queue_max_sizes(&self) -> Vec<u16> {
+            vec![8, 16]
+        }
+        fn process_queue(&mut self, _: usize, q: &mut SplitQueue, mem: &mut PhysicalMemory) -> Result<(), QueueError> {
+            while let Some(c) = q.pop(mem)? {
+                q.add_used(mem, c.head, 0)?;
+            }
+            Ok(())
+        }
+        fn reset(&mut self) {}
+    }
+
+    fn greedy(modern: bool) -> Machine {
+        Machine::new(VirtioMmio::new(
+            modern,
+            IRQ,
+            Some(Box::new(Greedy { config: *b"abcdefgh" })),
+        ))
+    }
+
+    const RING: u32 = RAM_BASE + 0x1_0000;
+    const DATA: u32 = RAM_BASE + 0x8_0000;
+
+    /// Modern bring-up of the greedy device with queue 0 (size 8) at separate addresses.
+    fn greedy_ready(features: u64) -> (Machine, Ring) {
+        let mut m = greedy(true);
+        m.wr(regs::STATUS, 0);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::DRIVER_FEATURES_SEL, 1);
+        m.wr(regs::DRIVER_FEATURES, (features >> 32) as u32);
+        m.wr(regs::DRIVER_FEATURES_SEL, 0);
+        m.wr(regs::DRIVER_FEATURES, features as u32);
+        m.add_status(status::FEATURES_OK);
+        assert_ne!(m.rd(regs::STATUS) & status::FEATURES_OK, 0);
+        let ring = Ring::separate(RING, RING + 0x1000, RING + 0x2000, 8);
+        m.wr(regs::QUEUE_SEL, 0);
+        m.wr(regs::QUEUE_NUM, 8);
+        m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+        m.wr(regs::QUEUE_DESC_HIGH, 0);
+        m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+        m.wr(regs::QUEUE_DRIVER_HIGH, 0);
+        m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+        m.wr(regs::QUEUE_DEVICE_HIGH, 0);
+        m.wr(regs::QUEUE_READY, 1);
+        assert_eq!(m.rd(regs::QUEUE_READY), 1);
+        m.add_status(status::DRIVER_OK);
+        assert_eq!(m.rd(regs::STATUS), 0xf);
+        (m, ring)
+    }
+
+    #[test]
+    fn an_empty_slot_reports_device_id_zero() {
+        for (modern, version) in [(false, 1), (true, 2)] {
+            let mut m = Machine::new(VirtioMmio::new(modern, IRQ, None));
+            assert_eq!(m.rd(regs::MAGIC_VALUE), 0x7472_6976);
+            assert_eq!(m.rd(regs::VERSION), version);
+            assert_eq!(m.rd(regs::DEVICE_ID), 0);
+            for sel in [0, 1] {
+                m.wr(regs::DEVICE_FEATURES_SEL, sel);
+                assert_eq!(m.rd(regs::DEVICE_FEATURES), 0);
+            }
+            assert_eq!(m.rd(regs::QUEUE_NUM_MAX), 0);
+            assert_eq!(m.rd_sized(regs::CONFIG, AccessSize::Byte), 0);
+            m.wr(regs::QUEUE_NOTIFY, 0);
+            assert!(!m.irq());
+            assert_eq!(m.transport.borrow().name(), "virtio-mmio:empty");
+        }
+    }
+
+    #[test]
+    fn features_never_include_access_platform_or_packed_rings() {
+        let mut m = greedy(true);
+        m.wr(regs::DEVICE_FEATURES_SEL, 0);
+        let low = u64::from(m.rd(regs::DEVICE_FEATURES));
+        m.wr(regs::DEVICE_FEATURES_SEL, 1);
+        let high = u64::from(m.rd(regs::DEVICE_FEATURES));
+        m.wr(regs::DEVICE_FEATURES_SEL, 2);
+        assert_eq!(m.rd(regs::DEVICE_FEATURES), 0, "there is no third word");
+        let offered = (high << 32) | low;
+        assert_eq!(offered & (ACCESS_PLATFORM | RING_PACKED), 0);
+        // Of the transport range 24..=49 only INDIRECT_DESC, EVENT_IDX and VERSION_1.
+        let transport_range = ((1u64 << 50) - 1) & !0xff_ffff;
+        assert_eq!(offered & transport_range, INDIRECT_DESC | EVENT_IDX | VERSION_1);
+        assert_eq!(offered & 0xff_ffff, 0xff_ffff, "device-type bits pass through");
+        // Legacy: one word, no VERSION_1.
+        let mut m = greedy(false);
+        m.wr(regs::DEVICE_FEATURES_SEL, 1);
+        assert_eq!(m.rd(regs::DEVICE_FEATURES), 0);
+        m.wr(regs::DEVICE_FEATURES_SEL, 0);
+        assert_eq!(
+            u64::from(m.rd(regs::DEVICE_FEATURES)),
+            0xff_ffff | INDIRECT_DESC | EVENT_IDX
+        );
+    }
+
+    #[test]
+    fn features_ok_is_refused_without_version_1_or_with_unoffered_bits() {
+        let mut m = greedy(true);
+        let attempt = |m: &mut Machine, features: u64| {
+            m.wr(regs::STATUS, 0);
+            m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+            m.wr(regs::DRIVER_FEATURES_SEL, 1);
+            m.wr(regs::DRIVER_FEATURES, (features >> 32) as u32);
+            m.wr(regs::DRIVER_FEATURES_SEL, 0);
+            m.wr(regs::DRIVER_FEATURES, features as u32);
+            m.add_status(status::FEATURES_OK);
+            m.rd(regs::STATUS) & status::FEATURES_OK != 0
+        };
+        assert!(!attempt(&mut m, EVENT_IDX), "VERSION_1 is required by a modern device");
+        assert!(
+            !attempt(&mut m, VERSION_1 | ACCESS_PLATFORM),
+            "ACCESS_PLATFORM was not offered"
+        );
+        assert!(attempt(&mut m, VERSION_1 | EVENT_IDX | 1));
+        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+        // Features are frozen once FEATURES_OK is accepted.
+        m.wr(regs::DRIVER_FEATURES, 0);
+        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+    }
+
+    #[test]
+    fn queue_num_over_the_maximum_or_not_a_power_of_two_needs_reset() {
+        for (modern, bad) in [(false, 16), (true, 16), (false, 6), (true, 6), (true, 0)] {
+            let mut m = greedy(modern);
+            m.wr(regs::STATUS, 0);
+            m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+            m.wr(regs::QUEUE_SEL, 0);
+            assert_eq!(m.rd(regs::QUEUE_NUM_MAX), 8);
+            m.wr(regs::QUEUE_NUM, bad);
+            assert_eq!(m.rd(regs::STATUS), 3 | status::DEVICE_NEEDS_RESET, "QueueNum {bad}");
+            assert_eq!(m.state().queues[0].size, 8, "the bad size was not taken");
+            assert!(!m.irq(), "no interrupt before DRIVER_OK");
+            // The driver cannot clear the bit, only reset.
+            m.wr(regs::STATUS, 0xf);
+            assert_ne!(m.rd(regs::STATUS) & status::DEVICE_NEEDS_RESET, 0);
+            m.wr(regs::STATUS, 0);
+            assert_eq!(m.rd(regs::STATUS), 0);
+            m.wr(regs::QUEUE_NUM, 4);
+            assert_eq!(m.rd(regs::STATUS), 0);
+            assert_eq!(m.state().queues[0].size, 4);
+        }
+        // Queue 1 of the greedy device takes 16.
+        let mut m = greedy(true);
+        m.wr(regs::QUEUE_SEL, 1);
+        assert_eq!(m.rd(regs::QUEUE_NUM_MAX), 16);
+        m.wr(regs::QUEUE_NUM, 16);
+        assert_eq!(m.rd(regs::STATUS), 0);
+        // A queue that does not exist has maximum 0 and ignores writes.
+        m.wr(regs::QUEUE_SEL, 2);
+        assert_eq!(m.rd(regs::QUEUE_NUM_MAX), 0);
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_READY, 1);
+        assert_eq!(m.rd(regs::QUEUE_READY), 0);
+        assert_eq!(m.rd(regs::STATUS), 0);
+    }
+
+    #[test]
+    fn a_bad_queue_after_driver_ok_raises_a_configuration_interrupt() {
+        let (mut m, _ring) = greedy_ready(VERSION_1);
+        m.wr(regs::QUEUE_SEL, 1);
+        m.wr(regs::QUEUE_NUM, 12);
+        assert_eq!(m.rd(regs::STATUS), 0xf | status::DEVICE_NEEDS_RESET);
+        assert!(m.irq());
+        assert_eq!(m.linux_interrupt(), INT_CONFIG_CHANGE);
+        assert!(!m.irq());
+    }
+
+    #[test]
+    fn a_looping_chain_needs_reset_and_stops_the_device_until_reset() {
+        let (mut m, mut ring) = greedy_ready(VERSION_1);
+        Ring::write_desc(&mut m, ring.desc, 0, u64::from(DATA), 4, VIRTQ_DESC_F_NEXT, 1);
+        Ring::write_desc(&mut m, ring.desc, 1, u64::from(DATA), 4, VIRTQ_DESC_F_NEXT, 0);
+        ring.submit(&mut m, 0);
+        assert_eq!(
+            m.rd(regs::STATUS) & status::DEVICE_NEEDS_RESET,
+            status::DEVICE_NEEDS_RESET
+        );
+        assert!(m.irq());
+        assert_eq!(m.rd(regs::INTERRUPT_STATUS), INT_CONFIG_CHANGE);
+        assert_eq!(ring.used_idx(&m), 0, "nothing was used");
+        // A good chain is not processed while the device needs a reset.
+        Ring::write_desc(&mut m, ring.desc, 2, u64::from(DATA), 4, 0, 0);
+        ring.submit(&mut m, 2);
+        assert_eq!(ring.used_idx(&m), 0);
+        m.wr(regs::STATUS, 0);
+        assert_eq!(m.rd(regs::STATUS), 0);
+        assert_eq!(m.rd(regs::INTERRUPT_STATUS), 0);
+        assert!(!m.irq());
+        assert!(!m.state().queues[0].ready);
+    }
+
+    #[test]
+    fn a_descriptor_outside_ram_needs_reset_and_touches_nothing() {
+        // Pointing at the transport's own registers, and at unmapped space.
+        for addr in [u64::from(MMIO_BASE), 0x8000_0000] {
+            let (mut m, mut ring) = greedy_ready(VERSION_1);
+            let head = ring.direct_chain(&mut m, &[(DATA, 16, false), (addr as u32, 0x100, true)]);
+            ring.submit(&mut m, head);
+            assert_ne!(m.rd(regs::STATUS) & status::DEVICE_NEEDS_RESET, 0);
+            assert_eq!(ring.used_idx(&m), 0);
+            assert_eq!(m.rd(regs::DEVICE_ID), 0x42, "registers unharmed");
+        }
+    }
+
+    #[test]
+    fn the_interrupt_line_is_the_level_of_interrupt_status() {
+        let (mut m, mut ring) = greedy_ready(VERSION_1);
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        assert_eq!(ring.used_idx(&m), 1);
+        assert!(m.irq());
+        assert_eq!(m.rd(regs::INTERRUPT_STATUS), INT_USED_BUFFER);
+        m.wr(regs::INTERRUPT_ACK, INT_CONFIG_CHANGE);
+        assert!(m.irq(), "acknowledging another bit leaves the line high");
+        m.wr(regs::INTERRUPT_ACK, INT_USED_BUFFER);
+        assert!(!m.irq());
+        assert_eq!(m.rd(regs::INTERRUPT_STATUS), 0);
+    }
+
+    #[test]
+    fn avail_flags_and_event_idx_suppress_interrupts() {
+        // Without EVENT_IDX: NO_INTERRUPT.
+        let (mut m, mut ring) = greedy_ready(VERSION_1);
+        ring.set_avail_flags(&mut m, 1);
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        assert_eq!(ring.used_idx(&m), 1);
+        assert!(!m.irq());
+        // With EVENT_IDX, as Linux drives it: used_event = last used index seen.
+        let (mut m, mut ring) = greedy_ready(VERSION_1 | EVENT_IDX);
+        for i in 0..3u16 {
+            let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+            ring.submit(&mut m, head);
+            assert_eq!(ring.avail_event(&m), i + 1, "the device asks to hear of the next chain");
+            assert!(m.irq(), "request {i}");
+            m.linux_interrupt();
+            while ring.take_used(&m).is_some() {}
+            ring.set_used_event(&mut m, ring.last_used);
+        }
+        // The driver asks for an interrupt only after two more completions.
+        ring.set_used_event(&mut m, ring.last_used + 1);
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        assert!(!m.irq(), "used_event not yet passed");
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        assert!(m.irq());
+    }
+
+    #[test]
+    fn notifications_before_driver_ok_or_for_idle_queues_are_ignored() {
+        let (mut m, mut ring) = greedy_ready(VERSION_1);
+        m.wr(regs::STATUS, 0);
+        // Re-do everything but DRIVER_OK.
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::DRIVER_FEATURES_SEL, 1);
+        m.wr(regs::DRIVER_FEATURES, 1);
+        m.add_status(status::FEATURES_OK);
+        m.wr(regs::QUEUE_NUM, 8);
+        m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+        m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+        m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+        m.wr(regs::QUEUE_READY, 1);
+        m.poke(ring.used, &[0; 8]);
+        ring.avail_idx = 0;
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        assert_eq!(ring.used_idx(&m), 0);
+        m.wr(regs::QUEUE_NOTIFY, 1);
+        m.wr(regs::QUEUE_NOTIFY, 99);
+        m.add_status(status::DRIVER_OK);
+        m.wr(regs::QUEUE_NOTIFY, 1);
+        assert_eq!(ring.used_idx(&m), 0, "queue 1 is not live");
+        m.wr(regs::QUEUE_NOTIFY, 0);
+        assert_eq!(ring.used_idx(&m), 1);
+    }
+
+    #[test]
+    fn queue_ready_and_ring_addresses_read_back_and_stop() {
+        let (mut m, ring) = greedy_ready(VERSION_1);
+        let q = &m.state().queues[0];
+        assert_eq!(
+            (q.desc_addr, q.avail_addr, q.used_addr),
+            (u64::from(ring.desc), u64::from(ring.avail), u64::from(ring.used))
+        );
+        // Addresses of a live queue cannot change.
+        m.wr(regs::QUEUE_DESC_LOW, 0);
+        assert_eq!(m.state().queues[0].desc_addr, u64::from(ring.desc));
+        // The address registers are write-only.
+        assert_eq!(m.rd(regs::QUEUE_DESC_LOW), 0);
+        m.wr(regs::QUEUE_READY, 0);
+        assert_eq!(m.rd(regs::QUEUE_READY), 0);
+        // 64-bit addresses beyond RAM are refused when the queue is made live.
+        m.wr(regs::QUEUE_DESC_HIGH, 1);
+        m.wr(regs::QUEUE_READY, 1);
+        assert_eq!(m.rd(regs::QUEUE_READY), 0);
+        assert_ne!(m.rd(regs::STATUS) & status::DEVICE_NEEDS_RESET, 0);
+    }
+
+    #[test]
+    fn reset_clears_device_and_queues_but_not_the_guest_page_size() {
+        let image = TempImage::new("reset", &[0; 4096]);
+        let mut m = Machine::new(VirtioMmio::new(
+            false,
+            IRQ,
+            Some(Box::new(BlockDevice::open(&image.path, false).unwrap())),
+        ));
+        m.wr(regs::GUEST_PAGE_SIZE, 0x2000);
+        m.wr(regs::STATUS, 0);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::DRIVER_FEATURES, INDIRECT_DESC as u32);
+        m.wr(regs::QUEUE_SEL, 0);
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_ALIGN, 0x2000);
+        m.wr(regs::QUEUE_PFN, RING / 0x2000);
+        assert_eq!(m.rd(regs::QUEUE_PFN), RING / 0x2000);
+        m.add_status(status::DRIVER_OK);
+        let s = m.state();
+        assert_eq!(s.queues[0].desc_addr, u64::from(RING), "PFN counts GuestPageSize units");
+        assert_eq!(
+            s.queues[0].used_addr,
+            u64::from(RING) + 0x2000,
+            "used ring aligned to 8 KiB"
+        );
+        // Make an interrupt pending, then reset.
+        let mut ring = Ring::contiguous(RING, 16, 0x2000);
+        let head = ring.direct_chain(&mut m, &[(DATA, 16, false), (DATA + 16, 1, true)]);
+        ring.submit(&mut m, head);
+        assert!(m.irq());
+        m.wr(regs::STATUS, 0);
+        assert!(!m.irq());
+        let s = m.state();
+        assert_eq!((s.status, s.interrupt_status, s.driver_features), (0, 0, 0));
+        assert_eq!(
+            s.queues[0],
+            SplitQueue::new(crate::blk::QUEUE_SIZE),
+            "queue back to reset state"
+        );
+        assert_eq!(m.rd(regs::QUEUE_PFN), 0);
+        assert_eq!(s.guest_page_size, 0x2000, "GuestPageSize survives reset");
+        // QueuePFN = 0 stops a queue.
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_PFN, RING / 0x2000);
+        assert!(m.state().queues[0].ready);
+        m.wr(regs::QUEUE_PFN, 0);
+        assert!(!m.state().queues[0].ready);
+        assert_eq!(m.state().queues[0].size, 16);
+    }
+
+    #[test]
+    fn configuration_space_takes_byte_half_and_word_accesses() {
+        for modern in [false, true] {
+            let mut m = greedy(modern);
+            assert_eq!(m.rd_sized(regs::CONFIG, AccessSize::Byte), u32::from(b'a'));
+            assert_eq!(
+                m.rd_sized(regs::CONFIG + 1, AccessSize::Half),
+                u32::from_le_bytes(*b"bc\0\0")
+            );
+            assert_eq!(
+                m.rd_sized(regs::CONFIG + 4, AccessSize::Word),
+                u32::from_le_bytes(*b"efgh")
+            );
+            assert_eq!(m.config_bytes(6, 4), b"gh\0\0", "beyond the structure reads zero");
+            m.wr_sized(regs::CONFIG + 2, AccessSize::Half, 0x5a59);
+            assert_eq!(m.config_bytes(0, 8), b"abYZefgh");
+            m.wr_sized(regs::CONFIG + 7, AccessSize::Byte, u32::from(b'!'));
+            assert_eq!(
+                m.rd_sized(regs::CONFIG + 4, AccessSize::Word),
+                u32::from_le_bytes(*b"efg!")
+            );
+        }
+    }
+
+    #[test]
+    fn registers_want_aligned_words_and_versions_keep_to_their_own() {
+        let mut m = greedy(true);
+        assert_eq!(m.rd_sized(regs::MAGIC_VALUE, AccessSize::Byte), 0);
+        assert_eq!(m.rd_sized(regs::MAGIC_VALUE, AccessSize::Half), 0);
+        m.wr_sized(regs::STATUS, AccessSize::Byte, 1);
+        assert_eq!(m.rd(regs::STATUS), 0);
+        assert_eq!(m.rd(regs::MAGIC_VALUE + 1), 0, "misaligned");
+        // Modern only: SHM (no regions: length -1), ConfigGeneration.
+        m.wr(regs::SHM_SEL, 0);
+        assert_eq!(m.rd(regs::SHM_LEN_LOW), u32::MAX);
+        assert_eq!(m.rd(regs::SHM_LEN_HIGH), u32::MAX);
+        assert_eq!(m.rd(regs::CONFIG_GENERATION), 0);
+        // Legacy registers do nothing on a modern transport and vice versa.
+        m.wr(regs::GUEST_PAGE_SIZE, 0x1234);
+        assert_eq!(m.state().guest_page_size, 4096);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        assert!(!m.state().queues[0].ready);
+        let mut m = greedy(false);
+        assert_eq!(m.rd(regs::SHM_LEN_LOW), 0);
+        m.wr(regs::QUEUE_DESC_LOW, RING);
+        assert_eq!(m.state().queues[0].desc_addr, 0);
+        m.wr(regs::QUEUE_READY, 1);
+        assert!(!m.state().queues[0].ready);
+    }
+
+    #[test]
+    fn a_delayed_interrupt_fires_at_exactly_the_configured_virtual_time() {
+        let image = TempImage::new("delay", &[0; 4096]);
+        let disk = BlockDevice::open(&image.path, false).unwrap();
+        let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(Box::new(disk))).with_interrupt_delay(1000));
+        m.wr(regs::GUEST_PAGE_SIZE, 4096);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        m.add_status(status::DRIVER_OK);
+        let mut ring = Ring::contiguous(RING, 16, 4096);
+        m.time = 5000;
+        m.bus.run_due_timers(5000);
+        m.poke(DATA, &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // FLUSH
+        let head = ring.direct_chain(&mut m, &[(DATA, 16, false), (DATA + 16, 1, true)]);
+        ring.submit(&mut m, head);
+        assert_eq!(ring.used_idx(&m), 1, "the work is done at notify time");
+        assert!(!m.irq());
+        assert_eq!(m.state().pending_interrupt_at, Some(6000));
+        m.bus.run_due_timers(5999);
+        assert!(!m.irq());
+        m.bus.run_due_timers(6000);
+        assert!(m.irq());
+        assert_eq!(m.state().pending_interrupt_at, None);
+    }
+
+    #[test]
+    fn snapshots_survive_serialisation_including_queue_alignment() {
+        let image = TempImage::new("snapshot", &[0x11; 8192]);
+        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>;
+        let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
+        m.wr(regs::GUEST_PAGE_SIZE, 4096);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::DRIVER_FEATURES, (INDIRECT_DESC | EVENT_IDX) as u32 | (1 << 9));
+        m.wr(regs::QUEUE_NUM, 32);
+        // Not Linux's 4096, so that a lost alignment would show.
+        m.wr(regs::QUEUE_ALIGN, 0x4000);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        m.add_status(status::DRIVER_OK);
+        let mut ring = Ring::contiguous(RING, 32, 0x4000);
+        // One request completed, its interrupt still pending.
+        m.poke(DATA, &[0; 16]); // IN, sector 0
+        let head = ring.direct_chain(
+            &mut m,
+            &[(DATA, 16, false), (DATA + 0x100, 512, true), (DATA + 16, 1, true)],
+        );
+        ring.submit(&mut m, head);
+        assert_eq!(ring.take_used(&m), Some((u32::from(head), 513)));
+        let before = m.state();
+        assert_eq!(before.pending_interrupt_at, Some(500));
+
+        let text = toml::to_string(&before).unwrap();
+        let after: TransportState = toml::from_str(&text).unwrap();
+        assert_eq!(after, before);
+        assert_eq!(after.queues[0].legacy_align, 0x4000);
+        assert_eq!(after.queues[0].used_addr, u64::from(RING) + 0x4000);
+        assert!(text.contains("legacy_align = 16384"), "{text}");
+        assert!(text.contains("guest_page_size = 4096"), "{text}");
+
+        // A fresh machine with the same RAM and the restored transport carries on.
+        let mut fresh = VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500);
+        fresh.restore(after).unwrap();
+        let mut m2 = Machine::new(fresh);
+        m2.poke(RAM_BASE, &m.peek(RAM_BASE, RAM_SIZE as usize));
+        assert_eq!(m2.rd(regs::STATUS), 7);
+        m2.bus.run_due_timers(500);
+        assert!(m2.irq(), "the pending interrupt was re-armed");
+        assert_eq!(m2.linux_interrupt(), INT_USED_BUFFER);
+        ring.set_used_event(&mut m2, ring.last_used);
+        let head = ring.direct_chain(
+            &mut m2,
+            &[(DATA, 16, false), (DATA + 0x100, 512, true), (DATA + 16, 1, true)],
+        );
+        ring.submit(&mut m2, head);
+        assert_eq!(
+            ring.take_used(&m2),
+            Some((u32::from(head), 513)),
+            "used ring found where QueueAlign put it"
+        );
+        assert_eq!(m2.peek(DATA + 0x100, 512), vec![0x11; 512]);
+    }
+
+    #[test]
+    fn restore_refuses_a_snapshot_of_another_kind_of_transport() {
+        let image = TempImage::new("restore", &[0; 4096]);
+        let blk = || Some(Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>);
+        let legacy = VirtioMmio::new(false, IRQ, blk()).snapshot();
+        assert!(VirtioMmio::new(true, IRQ, blk()).restore(legacy.clone()).is_err());
+        assert!(VirtioMmio::new(false, IRQ, None).restore(legacy.clone()).is_err());
+        let mut bad = legacy.clone();
+        bad.queues[0].ready = true;
+        bad.queues[0].size = 3;
+        assert!(VirtioMmio::new(false, IRQ, blk()).restore(bad).is_err());
+        assert!(VirtioMmio::new(false, IRQ, blk()).restore(legacy).is_ok());
+    }
+}
