@@ -1,0 +1,474 @@
+//! The MPCore private memory regions: the per-cluster peripherals of the Cortex-A9 and
+//! Cortex-A15 MPCore processors, each modelled as one bus device that is also the machine's
+//! interrupt controller.
+//!
+//! **Cortex-A9 MPCore** ([`A9MpCore`], Cortex-A9 MPCore TRM ARM DDI 0407, section 1.5
+//! "Private memory region"; QEMU `hw/cpu/a9mpcore.c`). 8 KiB at PERIPHBASE (0x1e000000 on the
+//! vexpress-a9):
+//!
+//! | offset | block |
+//! |---|---|
+//! | 0x0000 | Snoop Control Unit ([`scu`]) |
+//! | 0x0100 | GIC CPU interface (GICv1, see [`crate::gic`]) |
+//! | 0x0200 | global timer ([`global_timer`]), PPI 27 |
+//! | 0x0600 | private timer ([`private_timer`]), PPI 29 |
+//! | 0x0620 | watchdog, timer mode only, PPI 30 |
+//! | 0x1000 | GIC distributor |
+//!
+//! The CPU interface, timers and watchdog are banked: each CPU reaches its own at the same
+//! address. Their interrupts are PPIs of the CPU they belong to.
+//!
+//! **Cortex-A15 MPCore** ([`A15MpCore`], Cortex-A15 MPCore TRM ARM DDI 0438, section 8.1;
+//! QEMU `hw/cpu/a15mpcore.c`). 32 KiB at PERIPHBASE (0x2c000000 on the vexpress-a15), of which
+//! armvex models the GICv2 distributor at 0x1000 and CPU interface at 0x2000 (8 KiB). The
+//! virtualization interface regions read as zero. The A15's timers are the generic timers
+//! inside each CPU, which drive PPIs 26, 27, 29 and 30 through the bus.
+
+pub mod global_timer;
+pub mod private_timer;
+pub mod scu;
+
+pub use private_timer::PERIPHCLK_TICK_NS;
+
+use crate::gic::{Gic, GicConfig};
+use crate::truncate;
+use armvex_bus::{AccessSize, Device, DeviceContext, MAX_CPUS, TimerSlot};
+use global_timer::GlobalTimer;
+use private_timer::PrivateTimer;
+use scu::Scu;
+
+/// The A9 MPCore's private timers, for timer slot bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PrivateKind {
+    Timer,
+    Watchdog,
+}
+
+/// The Cortex-A9 MPCore private region: SCU, GICv1, global timer, and per CPU a private timer
+/// and a watchdog. Register it with [`armvex_bus::Bus::set_interrupt_controller`].
+pub struct A9MpCore {
+    num_cpus: usize,
+    gic: Gic,
+    scu: Scu,
+    global_timer: GlobalTimer,
+    timers: [PrivateTimer; MAX_CPUS],
+    watchdogs: [PrivateTimer; MAX_CPUS],
+    global_slot: Option<TimerSlot>,
+    timer_slots: [Option<TimerSlot>; MAX_CPUS],
+    watchdog_slots: [Option<TimerSlot>; MAX_CPUS],
+}
+
+impl A9MpCore {
+    /// Size of the region.
+    pub const SIZE: u32 = 0x2000;
+    /// PPI of each CPU's global timer comparator.
+    pub const GLOBAL_TIMER_PPI: u32 = 27;
+    /// PPI of each CPU's private timer.
+    pub const TIMER_PPI: u32 = 29;
+    /// PPI of each CPU's watchdog.
+    pub const WATCHDOG_PPI: u32 = 30;
+
+    /// The private region of a cluster of `num_cpus` Cortex-A9s whose GIC implements
+    /// `num_irqs` interrupt IDs (96 on the vexpress-a9: 32 private + 64 shared).
+    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, String> {
+        Self::with_gic(GicConfig {
+            num_irqs,
+            ..GicConfig::cortex_a9(num_cpus)
+        })
+    }
+
+    /// The same with a fully specified GIC.
+    pub fn with_gic(config: GicConfig) -> Result<Self, String> {
+        let num_cpus = config.num_cpus;
+        Ok(A9MpCore {
+            gic: Gic::new(config)?,
+            scu: Scu::new(num_cpus),
+            global_timer: GlobalTimer::default(),
+            timers: Default::default(),
+            watchdogs: Default::default(),
+            global_slot: None,
+            timer_slots: [None; MAX_CPUS],
+            watchdog_slots: [None; MAX_CPUS],
+            num_cpus,
+        })
+    }
+
+    /// The CPU making the access, clamped to the cluster.
+    fn cpu(&self, ctx: &DeviceContext) -> usize {
+        let cpu = ctx.cpu();
+        if cpu < self.num_cpus {
+            cpu
+        } else {
+            tracing::warn!("A9 MPCore access from CPU {cpu} outside the cluster; treated as CPU 0");
+            0
+        }
+    }
+
+    /// Drive the interrupt and the deadline of one private timer after a change.
+    fn sync_private(&mut self, ctx: &mut DeviceContext, kind: PrivateKind, cpu: usize) {
+        let (timer, slot, ppi) = match kind {
+            PrivateKind::Timer => (&self.timers[cpu], &mut self.timer_slots[cpu], Self::TIMER_PPI),
+            PrivateKind::Watchdog => (&self.watchdogs[cpu], &mut self.watchdog_slots[cpu], Self::WATCHDOG_PPI),
+        };
+        ctx.set_ppi(cpu, ppi, timer.irq_level());
+        schedule(ctx, slot, timer.deadline());
+    }
+
+    /// Drive the global timer's interrupts and deadline after a change.
+    fn sync_global(&mut self, ctx: &mut DeviceContext) {
+        for cpu in 0..self.num_cpus {
+            ctx.set_ppi(cpu, Self::GLOBAL_TIMER_PPI, self.global_timer.irq_level(cpu));
+        }
+        let deadline = self.global_timer.deadline(ctx.now());
+        schedule(ctx, &mut self.global_slot, deadline);
+    }
+}
+
+/// Set or cancel the deadline of a timer, allocating its slot the first time one is needed.
+fn schedule(ctx: &mut DeviceContext, slot: &mut Option<TimerSlot>, deadline: Option<u64>) {
+    match (deadline, *slot) {
+        (Some(when), Some(s)) => ctx.set_deadline(s, when),
+        (Some(when), None) => {
+            let s = ctx.new_timer_slot();
+            *slot = Some(s);
+            ctx.set_deadline(s, when);
+        }
+        (None, Some(s)) => ctx.cancel_deadline(s),
+        (None, None) => {}
+    }
+}
+
+impl Device for A9MpCore {
+    fn name(&self) -> &str {
+        "a9mpcore-priv"
+    }
+
+    fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        let cpu = self.cpu(ctx);
+        let now = ctx.now();
+        let value = match offset {
+            0x000..=0x0ff => self.scu.read(offset),
+            0x100..=0x1ff => self.gic.cpu_read(cpu, offset - 0x100, size, ctx.irq_lines()),
+            0x200..=0x21f | 0x600..=0x63f if size != AccessSize::Word => {
+                tracing::debug!(
+                    "A9 MPCore: {}-bit read of timer register {offset:#x}; reads 0",
+                    size.bits()
+                );
+                0
+            }
+            0x200..=0x21f => {
+                let v = self.global_timer.read(cpu, offset - 0x200, now);
+                self.sync_global(ctx);
+                v
+            }
+            0x600..=0x61f => {
+                let v = self.timers[cpu].read(offset - 0x600, now);
+                self.sync_private(ctx, PrivateKind::Timer, cpu);
+                v
+            }
+            0x620..=0x63f => {
+                let v = self.watchdogs[cpu].read(offset - 0x620, now);
+                self.sync_private(ctx, PrivateKind::Watchdog, cpu);
+                v
+            }
+            0x1000..=0x1fff => return self.gic.dist_read(cpu, offset - 0x1000, size),
+            _ => {
+                tracing::debug!("A9 MPCore: read of unmapped offset {offset:#x}");
+                0
+            }
+        };
+        truncate(value, size)
+    }
+
+    fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
+        let cpu = self.cpu(ctx);
+        let now = ctx.now();
+        match offset {
+            0x000..=0x0ff => self.scu.write(offset, size, value),
+            0x100..=0x1ff => self.gic.cpu_write(cpu, offset - 0x100, size, value, ctx.irq_lines()),
+            0x200..=0x21f | 0x600..=0x63f if size != AccessSize::Word => {
+                tracing::debug!(
+                    "A9 MPCore: {}-bit write to timer register {offset:#x}; ignored",
+                    size.bits()
+                );
+            }
+            0x200..=0x21f => {
+                self.global_timer.write(cpu, offset - 0x200, value, now);
+                self.sync_global(ctx);
+            }
+            0x600..=0x61f => {
+                self.timers[cpu].write(offset - 0x600, value, now);
+                self.sync_private(ctx, PrivateKind::Timer, cpu);
+            }
+            0x620..=0x63f => {
+                self.watchdogs[cpu].write(offset - 0x620, value, now);
+                self.sync_private(ctx, PrivateKind::Watchdog, cpu);
+            }
+            0x1000..=0x1fff => self.gic.dist_write(cpu, offset - 0x1000, size, value, ctx.irq_lines()),
+            _ => tracing::debug!("A9 MPCore: write of {value:#x} to unmapped offset {offset:#x}"),
+        }
+    }
+
+    fn timer_expired(&mut self, ctx: &mut DeviceContext, slot: TimerSlot) {
+        let now = ctx.now();
+        if self.global_slot == Some(slot) {
+            self.global_timer.advance(now);
+            self.sync_global(ctx);
+        }
+        for cpu in 0..self.num_cpus {
+            if self.timer_slots[cpu] == Some(slot) {
+                self.timers[cpu].advance(now);
+                self.sync_private(ctx, PrivateKind::Timer, cpu);
+            }
+            if self.watchdog_slots[cpu] == Some(slot) {
+                self.watchdogs[cpu].advance(now);
+                self.sync_private(ctx, PrivateKind::Watchdog, cpu);
+            }
+        }
+    }
+
+    fn interrupt_lines_changed(&mut self, ctx: &mut DeviceContext) {
+        self.gic.lines_changed(ctx.irq_lines());
+    }
+}
+
+/// The Cortex-A15 MPCore private region: a GICv2. Register it with
+/// [`armvex_bus::Bus::set_interrupt_controller`].
+pub struct A15MpCore {
+    gic: Gic,
+}
+
+impl A15MpCore {
+    /// Size of the region (including the virtualization interfaces armvex leaves out).
+    pub const SIZE: u32 = 0x8000;
+
+    /// The private region of a cluster of `num_cpus` Cortex-A15s whose GIC implements
+    /// `num_irqs` interrupt IDs (160 on the vexpress-a15: 32 private + 128 shared).
+    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, String> {
+        Self::with_gic(GicConfig {
+            num_irqs,
+            ..GicConfig::cortex_a15(num_cpus)
+        })
+    }
+
+    /// The same with a fully specified GIC.
+    pub fn with_gic(config: GicConfig) -> Result<Self, String> {
+        Ok(A15MpCore { gic: Gic::new(config)? })
+    }
+}
+
+impl Device for A15MpCore {
+    fn name(&self) -> &str {
+        "a15mpcore-priv"
+    }
+
+    fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        let cpu = ctx.cpu();
+        match offset {
+            0x1000..=0x1fff => self.gic.dist_read(cpu, offset - 0x1000, size),
+            0x2000..=0x3fff => truncate(self.gic.cpu_read(cpu, offset - 0x2000, size, ctx.irq_lines()), size),
+            _ => {
+                tracing::debug!("A15 MPCore: read of unmodelled offset {offset:#x}");
+                0
+            }
+        }
+    }
+
+    fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
+        let cpu = ctx.cpu();
+        match offset {
+            0x1000..=0x1fff => self.gic.dist_write(cpu, offset - 0x1000, size, value, ctx.irq_lines()),
+            0x2000..=0x3fff => self.gic.cpu_write(cpu, offset - 0x2000, size, value, ctx.irq_lines()),
+            _ => tracing::debug!("A15 MPCore: write of {value:#x} to unmodelled offset {offset:#x}"),
+        }
+    }
+
+    fn interrupt_lines_changed(&mut self, ctx: &mut DeviceContext) {
+        self.gic.lines_changed(ctx.irq_lines());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccessSize::Word;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+
+    const BASE: u32 = 0x1e00_0000;
+
+    fn a9_bus(cpus: usize) -> Bus {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x10_0000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        let id = bus
+            .add_device(BASE, A9MpCore::SIZE, Box::new(A9MpCore::new(cpus, 96).unwrap()))
+            .unwrap();
+        bus.set_interrupt_controller(id);
+        bus
+    }
+
+    fn at(cpu: usize, time: u64) -> Accessor {
+        Accessor { cpu, time }
+    }
+
+    /// GIC on, CPU interfaces open, as Linux leaves them.
+    fn gic_on(bus: &mut Bus, cpus: usize) {
+        bus.write(at(0, 0), BASE + 0x1000, Word, 1);
+        for cpu in 0..cpus {
+            bus.write(at(cpu, 0), BASE + 0x104, Word, 0xf0);
+            bus.write(at(cpu, 0), BASE + 0x100, Word, 1);
+        }
+    }
+
+    #[test]
+    fn a9_region_layout() {
+        let mut bus = a9_bus(2);
+        assert_eq!(bus.read(at(0, 0), BASE + 0x04, Word), 0x31, "SCU config: 2 CPUs");
+        assert_eq!(bus.read(at(0, 0), BASE + 0x1004, Word), 0x422, "GICD_TYPER");
+        assert_eq!(
+            bus.read(at(1, 0), BASE + 0x1800, Word),
+            0x0202_0202,
+            "ITARGETSR0 on CPU 1"
+        );
+        assert_eq!(bus.read(at(0, 0), BASE + 0x1fe0, Word), 0x90);
+        assert_eq!(bus.read(at(0, 0), BASE + 0x10c, Word), 1023, "GICC_IAR");
+        assert_eq!(bus.read(at(0, 0), BASE + 0x1fc, Word), 0x0001_043b, "GICC_IIDR");
+        assert_eq!(bus.read(at(0, 0), BASE + 0x400, Word), 0, "hole");
+    }
+
+    #[test]
+    fn twd_timer_interrupts_its_own_cpu_through_the_gic() {
+        let mut bus = a9_bus(2);
+        gic_on(&mut bus, 2);
+        // CPU 1: enable PPI 29, load 1000 ticks one-shot with interrupts.
+        bus.write(at(1, 0), BASE + 0x1100, Word, 1 << 29);
+        bus.write(at(1, 100), BASE + 0x604, Word, 1000);
+        bus.write(at(1, 100), BASE + 0x608, Word, 0b101);
+        assert_eq!(bus.read(at(0, 200), BASE + 0x608, Word), 0, "CPU 0's timer is its own");
+        assert_eq!(bus.read(at(1, 200), BASE + 0x604, Word), 990);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(100 + 10_000));
+        bus.run_due_timers(10_099);
+        assert!(!bus.irq.cpu_irq(1));
+        bus.run_due_timers(10_100);
+        assert!(bus.irq.cpu_irq(1) && !bus.irq.cpu_irq(0));
+        assert_eq!(bus.read(at(1, 10_200), BASE + 0x60c, Word), 1);
+        assert_eq!(bus.read(at(1, 10_200), BASE + 0x10c, Word), 29, "acknowledge");
+        bus.write(at(1, 10_300), BASE + 0x60c, Word, 1);
+        bus.write(at(1, 10_300), BASE + 0x110, Word, 29);
+        assert!(!bus.irq.cpu_irq(1));
+        assert_eq!(bus.read(at(1, 10_400), BASE + 0x10c, Word), 1023);
+    }
+
+    #[test]
+    fn twd_periodic_interrupt_repeats_after_each_clear() {
+        let mut bus = a9_bus(1);
+        gic_on(&mut bus, 1);
+        bus.write(at(0, 0), BASE + 0x1100, Word, 1 << 29);
+        // 99 ticks (990 ns) from the load value down to zero, then every 100 ticks.
+        bus.write(at(0, 0), BASE + 0x600, Word, 99);
+        bus.write(at(0, 0), BASE + 0x608, Word, 0b111);
+        for n in 1..=3u64 {
+            let fire = n * 1000 - 10;
+            bus.run_due_timers(fire - 1);
+            assert!(!bus.irq.cpu_irq(0), "period {n}: not yet");
+            bus.run_due_timers(fire);
+            assert!(bus.irq.cpu_irq(0), "period {n}: fired");
+            let t = fire + 50;
+            assert_eq!(bus.read(at(0, t), BASE + 0x10c, Word), 29);
+            bus.write(at(0, t), BASE + 0x60c, Word, 1);
+            bus.write(at(0, t), BASE + 0x110, Word, 29);
+            assert!(!bus.irq.cpu_irq(0));
+        }
+    }
+
+    #[test]
+    fn watchdog_in_timer_mode_raises_ppi_30() {
+        let mut bus = a9_bus(1);
+        gic_on(&mut bus, 1);
+        bus.write(at(0, 0), BASE + 0x1100, Word, 1 << 30);
+        bus.write(at(0, 0), BASE + 0x620, Word, 5);
+        bus.write(at(0, 0), BASE + 0x628, Word, 0b101);
+        bus.run_due_timers(50);
+        assert!(bus.irq.cpu_irq(0));
+        assert_eq!(bus.read(at(0, 60), BASE + 0x10c, Word), 30);
+    }
+
+    #[test]
+    fn global_timer_comparator_raises_ppi_27() {
+        let mut bus = a9_bus(2);
+        gic_on(&mut bus, 2);
+        bus.write(at(0, 0), BASE + 0x1100, Word, 1 << 27);
+        bus.write(at(0, 0), BASE + 0x210, Word, 300);
+        bus.write(at(0, 0), BASE + 0x208, Word, 0b111);
+        assert_eq!(bus.read(at(1, 1000), BASE + 0x200, Word), 100, "shared counter");
+        assert_eq!(
+            bus.read(at(1, 1000), BASE + 0x208, Word),
+            1,
+            "CPU 1's comparator is off"
+        );
+        bus.run_due_timers(2999);
+        assert!(!bus.irq.cpu_irq(0));
+        bus.run_due_timers(3000);
+        assert!(bus.irq.cpu_irq(0) && !bus.irq.cpu_irq(1));
+        assert_eq!(bus.read(at(0, 3000), BASE + 0x10c, Word), 27);
+    }
+
+    #[test]
+    fn sgi_wakes_a_secondary_cpu() {
+        let mut bus = a9_bus(2);
+        gic_on(&mut bus, 2);
+        bus.write(at(0, 0), BASE + 0x1f00, Word, 0b10 << 16); // SGI 0 to CPU 1
+        assert!(bus.irq.cpu_irq(1) && !bus.irq.cpu_irq(0));
+        assert_eq!(bus.read(at(1, 0), BASE + 0x10c, Word), 0, "SGI 0 from CPU 0");
+    }
+
+    #[test]
+    fn a15_gic_sees_generic_timer_ppis_from_the_bus() {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x8000_0000,
+            size: 0x10_0000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        let base = 0x2c00_0000;
+        let id = bus
+            .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
+            .unwrap();
+        bus.set_interrupt_controller(id);
+        assert_eq!(bus.read(at(0, 0), base + 0x1004, Word), 0x424, "160 IDs, 2 CPUs");
+        assert_eq!(bus.read(at(0, 0), base + 0x20fc, Word), 0x0002_043b);
+        bus.write(at(0, 0), base + 0x1000, Word, 1);
+        bus.write(at(1, 0), base + 0x2004, Word, 0xf0);
+        bus.write(at(1, 0), base + 0x2000, Word, 1);
+        bus.write(at(1, 0), base + 0x1100, Word, 1 << 27);
+        bus.set_ppi(1, 27, true, 500);
+        assert!(bus.irq.cpu_irq(1));
+        assert_eq!(bus.read(at(1, 600), base + 0x200c, Word), 27);
+        bus.set_ppi(1, 27, false, 700);
+        bus.write(at(1, 800), base + 0x2010, Word, 27);
+        assert!(!bus.irq.cpu_irq(1));
+        assert_eq!(
+            bus.read(at(0, 900), base + 0x5000, Word),
+            0,
+            "virtualization regions read 0"
+        );
+    }
+
+    #[test]
+    fn odd_accesses_do_not_panic() {
+        let mut bus = a9_bus(4);
+        for off in (0..A9MpCore::SIZE).step_by(2) {
+            for size in [AccessSize::Byte, AccessSize::Half, Word] {
+                bus.read(at(7, 0), BASE + off, size);
+                bus.write(at(3, 0), BASE + off, size, 0xffff_ffff);
+            }
+        }
+        assert!(A9MpCore::new(0, 96).is_err());
+        assert!(A15MpCore::new(1, 33).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! The Cortex-A9 MPCore Snoop Control Unit (Cortex-A9 MPCore TRM, ARM DDI 0407, section 2.2
+//! "SCU registers").
+//!
+//! The SCU keeps the CPUs' L1 data caches coherent. armvex has no caches, so only the
+//! registers software reads to learn about the cluster matter: the configuration register
+//! (number of CPUs, and which take part in coherency) and the CPU power status bytes. As in
+//! QEMU (`hw/misc/a9scu.c`), the control register keeps only its enable bit and
+//! "invalidate all" does nothing.
+
+use armvex_bus::AccessSize;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Scu {
+    num_cpus: usize,
+    control: u32,
+    /// CPU power status: one byte per CPU.
+    power_status: u32,
+}
+
+impl Scu {
+    pub fn new(num_cpus: usize) -> Self {
+        Scu {
+            num_cpus,
+            control: 0,
+            power_status: 0,
+        }
+    }
+
+    pub fn read(&self, offset: u32) -> u32 {
+        match offset {
+            0x00 => self.control,
+            // Configuration: CPUs in SMP mode [7:4], number of CPUs - 1 [1:0].
+            0x04 => (((1u32 << self.num_cpus) - 1) << 4) | (self.num_cpus as u32 - 1),
+            0x08..=0x0b => self.power_status >> ((offset - 0x08) * 8),
+            _ => 0,
+        }
+    }
+
+    pub fn write(&mut self, offset: u32, size: AccessSize, value: u32) {
+        match offset {
+            0x00 => self.control = value & 1,
+            0x08..=0x0b => {
+                let mask = match size {
+                    AccessSize::Byte => 0xff,
+                    AccessSize::Half => 0xffff,
+                    AccessSize::Word => 0xffff_ffff,
+                };
+                let shift = (offset - 0x08) * 8;
+                self.power_status &= !(mask << shift);
+                self.power_status |= (value & mask) << shift;
+            }
+            // Configuration is read-only; invalidate-all has nothing to invalidate.
+            0x04 | 0x0c => {}
+            _ => tracing::debug!("A9 SCU: write of {value:#x} to unimplemented offset {offset:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_and_power_status() {
+        let mut s = Scu::new(4);
+        assert_eq!(s.read(0x04), 0xf3);
+        assert_eq!(Scu::new(1).read(0x04), 0x10);
+        assert_eq!(Scu::new(2).read(0x04), 0x31);
+        s.write(0x00, AccessSize::Word, 0xff);
+        assert_eq!(s.read(0x00), 1);
+        s.write(0x09, AccessSize::Byte, 0x3);
+        assert_eq!(s.read(0x08), 0x300);
+        assert_eq!(s.read(0x09), 0x3);
+        s.write(0x04, AccessSize::Word, 0);
+        assert_eq!(s.read(0x04), 0xf3);
+    }
+}
