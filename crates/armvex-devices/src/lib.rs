@@ -10,6 +10,7 @@
 //! | [`gic`] | ARM Generic Interrupt Controller | GICv1 (Cortex-A9 MPCore) and GICv2 (Cortex-A15 MPCore): distributor, per-CPU interfaces, SGIs, priorities, preemption; drives each CPU's IRQ/FIQ input |
 //! | [`mpcore`] | MPCore private regions | [`A9MpCore`]: SCU, GIC, global timer, per-CPU private timer and watchdog; [`A15MpCore`]: the GICv2 |
 //! | [`pl011`] | PL011 UART | the console: RX FIFO fed by host input, TX to a host writer, interrupts |
+//! | [`sp804`] | SP804 dual timer | two 32/16-bit down-counters (periodic, one-shot, free-running) |
 //!
 //! ## Conventions shared by all devices
 //!
@@ -26,10 +27,15 @@ use armvex_bus::AccessSize;
 pub mod gic;
 pub mod mpcore;
 pub mod pl011;
+pub mod sp804;
 
 pub use gic::{Gic, GicConfig, GicVersion};
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
+pub use sp804::Sp804;
+
+/// Nanoseconds in one second.
+pub(crate) const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// The low `size` bytes of `value` (what a narrow read of a 32-bit register returns).
 pub(crate) fn truncate(value: u32, size: AccessSize) -> u32 {
@@ -50,9 +56,42 @@ pub(crate) fn primecell_id(id: &[u8; 8], offset: u32) -> Option<u32> {
     }
 }
 
+/// How many whole ticks of a `hz` clock fit in `ns` nanoseconds.
+pub(crate) fn ticks_in(ns: u64, hz: u64) -> u64 {
+    if hz == 0 {
+        return 0;
+    }
+    let t = u128::from(ns) * u128::from(hz) / u128::from(NS_PER_SEC);
+    u64::try_from(t).unwrap_or(u64::MAX)
+}
+
+/// The time in nanoseconds at which the `ticks`-th tick of a `hz` clock happens (the smallest
+/// `ns` with `ticks_in(ns, hz) >= ticks`), saturating at `u64::MAX`.
+pub(crate) fn ns_for_ticks(ticks: u64, hz: u64) -> u64 {
+    if hz == 0 {
+        return u64::MAX;
+    }
+    let ns = (u128::from(ticks) * u128::from(NS_PER_SEC)).div_ceil(u128::from(hz));
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_conversions_round_trip() {
+        assert_eq!(ticks_in(999, 1_000_000), 0);
+        assert_eq!(ticks_in(1000, 1_000_000), 1);
+        assert_eq!(ns_for_ticks(3, 1_000_000), 3000);
+        // 3906 Hz (1 MHz / 256, truncated as QEMU does): ticks land on rounded-up nanoseconds.
+        let t = ns_for_ticks(1, 3906);
+        assert_eq!(t, 256_017);
+        assert_eq!(ticks_in(t, 3906), 1);
+        assert_eq!(ticks_in(t - 1, 3906), 0);
+        assert_eq!(ns_for_ticks(u64::MAX, 1), u64::MAX);
+        assert_eq!(ticks_in(5, 0), 0);
+    }
 
     #[test]
     fn primecell_ids_and_truncation() {

@@ -1,0 +1,436 @@
+//! The ARM Dual-Timer Module SP804 (ARM DDI 0271, *ARM Dual-Timer Module (SP804) Technical
+//! Reference Manual*, chapter 3 "Programmers Model").
+//!
+//! Two identical down-counters at offsets 0x00 and 0x20, sharing one interrupt output. Each has
+//! `TimerLoad` (0x00), `TimerValue` (0x04, read-only), `TimerControl` (0x08), `TimerIntClr`
+//! (0x0c, write-only), `TimerRIS`/`TimerMIS` (0x10/0x14) and `TimerBGLoad` (0x18). Control bits:
+//! 0 one-shot, 1 32-bit (else 16-bit), `[3:2]` prescale (÷1, ÷16, ÷256), 5 interrupt enable,
+//! 6 periodic (else free-running), 7 enable. The counter decrements at the timer clock (1 MHz on
+//! the Versatile Express motherboard); on reaching zero it raises its interrupt status and then
+//! reloads from `TimerLoad` (periodic), wraps to the maximum (free-running) or stops (one-shot).
+//! `TimerBGLoad` sets the reload value without touching the running count.
+//!
+//! This follows QEMU's `hw/timer/arm_timer.c`, including where it departs from the TRM:
+//!
+//! * a periodic timer interrupts every `load` ticks (QEMU's counter reloads on the tick that
+//!   reaches zero; the TRM says `load + 1`), and the counter reads `load` rather than 0 at
+//!   that moment;
+//! * writing `TimerControl` with the enable bit set reloads the counter (from `TimerLoad`, or
+//!   the maximum in free-running mode), and so does writing `TimerLoad`;
+//! * the prescaled clock is the timer clock shifted right by 4 or 8 bits (integer Hz), and in
+//!   16-bit mode only the free-running maximum changes (0xffff).
+//!
+//! Nothing ticks: each counter remembers when it was started, its value is computed on read,
+//! and its next zero is a bus deadline (none while its interrupt status is already set).
+
+use crate::{ns_for_ticks, primecell_id, ticks_in, truncate};
+use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
+
+const CTRL_ONESHOT: u32 = 1 << 0;
+const CTRL_32BIT: u32 = 1 << 1;
+const CTRL_IE: u32 = 1 << 5;
+const CTRL_PERIODIC: u32 = 1 << 6;
+const CTRL_ENABLE: u32 = 1 << 7;
+
+const ID: [u8; 8] = [0x04, 0x18, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// One of the two counters.
+#[derive(Clone, Debug)]
+struct Counter {
+    clock_hz: u64,
+    /// `TimerLoad`/`TimerBGLoad`.
+    load: u32,
+    control: u32,
+    /// Raw interrupt status.
+    int_level: bool,
+    running: bool,
+    /// The counter's value at `since` (while running), or its frozen value.
+    count: u32,
+    since: u64,
+    /// Zero crossings up to this time have been accounted for.
+    checked_until: u64,
+}
+
+impl Counter {
+    fn new(clock_hz: u64) -> Self {
+        Counter {
+            clock_hz,
+            load: 0,
+            control: CTRL_IE,
+            int_level: false,
+            running: false,
+            count: 0,
+            since: 0,
+            checked_until: 0,
+        }
+    }
+
+    /// The counting rate after the prescaler.
+    fn hz(&self) -> u64 {
+        match (self.control >> 2) & 3 {
+            1 => self.clock_hz >> 4,
+            2 => self.clock_hz >> 8,
+            _ => self.clock_hz,
+        }
+    }
+
+    /// The value the counter reloads with: the load value, or the maximum when free-running.
+    fn limit(&self) -> u32 {
+        if self.control & (CTRL_PERIODIC | CTRL_ONESHOT) != 0 {
+            self.load
+        } else if self.control & CTRL_32BIT != 0 {
+            0xffff_ffff
+        } else {
+            0xffff
+        }
+    }
+
+    fn repeats(&self) -> bool {
+        self.control & CTRL_ONESHOT == 0 && self.limit() != 0
+    }
+
+    fn irq_level(&self) -> bool {
+        self.int_level && self.control & CTRL_IE != 0
+    }
+
+    /// The counter value at `now`.
+    fn value(&self, now: u64) -> u32 {
+        if !self.running {
+            return self.count;
+        }
+        let ticks = ticks_in(now.saturating_sub(self.since), self.hz());
+        let count = u64::from(self.count);
+        if ticks < count {
+            (count - ticks) as u32
+        } else if self.repeats() {
+            let limit = u64::from(self.limit());
+            (limit - (ticks - count) % limit) as u32
+        } else {
+            0
+        }
+    }
+
+    /// The first time after `t` at which the counter reaches zero.
+    fn next_zero_after(&self, t: u64) -> Option<u64> {
+        if !self.running {
+            return None;
+        }
+        let hz = self.hz();
+        let first = self.since.checked_add(ns_for_ticks(u64::from(self.count), hz))?;
+        if first > t {
+            return Some(first);
+        }
+        if !self.repeats() {
+            return None;
+        }
+        let limit = u64::from(self.limit());
+        let done = ticks_in(t - self.since, hz);
+        let k = (done - u64::from(self.count)) / limit + 1;
+        let ticks = u64::from(self.count).checked_add(k.checked_mul(limit)?)?;
+        self.since.checked_add(ns_for_ticks(ticks, hz))
+    }
+
+    /// Account for zero crossings up to `now`.
+    fn advance(&mut self, now: u64) {
+        if !self.running || now <= self.checked_until {
+            return;
+        }
+        if self.next_zero_after(self.checked_until).is_some_and(|z| z <= now) {
+            self.int_level = true;
+            if !self.repeats() {
+                self.running = false;
+                self.count = 0;
+            }
+        }
+        self.checked_until = now;
+    }
+
+    /// Count from `count` at `now` if enabled (a start at zero interrupts at once).
+    fn start(&mut self, count: u32, now: u64) {
+        self.count = count;
+        self.since = now;
+        self.checked_until = now;
+        self.running = self.control & CTRL_ENABLE != 0;
+        if self.running && count == 0 {
+            self.int_level = true;
+            if self.repeats() {
+                self.count = self.limit();
+            } else {
+                self.running = false;
+            }
+        }
+    }
+
+    /// Keep counting from the current value, restarting the clock at the last tick.
+    fn rebase(&mut self, now: u64) {
+        if self.running {
+            let ticks = ticks_in(now.saturating_sub(self.since), self.hz());
+            self.count = self.value(now);
+            self.since = self.since.saturating_add(ns_for_ticks(ticks, self.hz()));
+        }
+    }
+
+    fn deadline(&self) -> Option<u64> {
+        if self.int_level {
+            None
+        } else {
+            self.next_zero_after(self.checked_until)
+        }
+    }
+
+    fn read(&mut self, reg: u32, now: u64) -> u32 {
+        self.advance(now);
+        match reg {
+            0 | 6 => self.load,
+            1 => self.value(now),
+            2 => self.control,
+            4 => u32::from(self.int_level),
+            5 => u32::from(self.irq_level()),
+            _ => {
+                tracing::debug!("SP804: read of unknown register {reg}");
+                0
+            }
+        }
+    }
+
+    fn write(&mut self, reg: u32, value: u32, now: u64) {
+        self.advance(now);
+        match reg {
+            0 => {
+                self.load = value;
+                self.start(self.limit(), now);
+            }
+            1 => tracing::debug!("SP804: write to read-only TimerValue ignored"),
+            2 => {
+                let current = self.value(now);
+                self.control = value;
+                if value & CTRL_ENABLE != 0 {
+                    self.start(self.limit(), now);
+                } else {
+                    self.count = current;
+                    self.running = false;
+                }
+            }
+            3 => self.int_level = false,
+            6 => {
+                self.rebase(now);
+                self.load = value;
+            }
+            _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg}"),
+        }
+    }
+}
+
+/// An SP804 dual timer.
+pub struct Sp804 {
+    name: String,
+    irq_id: u32,
+    counters: [Counter; 2],
+    slots: [Option<TimerSlot>; 2],
+}
+
+impl Sp804 {
+    /// A dual timer called `name` raising GIC interrupt `irq_id` (board SPI n is ID n + 32:
+    /// 34 and 35 for the two motherboard SP804s) whose counters run at `clock_hz` (1 MHz on
+    /// the Versatile Express).
+    pub fn new(name: impl Into<String>, irq_id: u32, clock_hz: u64) -> Self {
+        Sp804 {
+            name: name.into(),
+            irq_id,
+            counters: [Counter::new(clock_hz), Counter::new(clock_hz)],
+            slots: [None; 2],
+        }
+    }
+
+    fn sync(&mut self, ctx: &mut DeviceContext, which: usize) {
+        ctx.set_spi(self.irq_id, self.counters.iter().any(Counter::irq_level));
+        match (self.counters[which].deadline(), self.slots[which]) {
+            (Some(when), slot) => {
+                let slot = slot.unwrap_or_else(|| ctx.new_timer_slot());
+                self.slots[which] = Some(slot);
+                ctx.set_deadline(slot, when);
+            }
+            (None, Some(slot)) => ctx.cancel_deadline(slot),
+            (None, None) => {}
+        }
+    }
+}
+
+impl Device for Sp804 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        let value = match offset {
+            0x00..=0x3f => {
+                let which = (offset >> 5) as usize;
+                let v = self.counters[which].read((offset & 0x1f) >> 2, ctx.now());
+                self.sync(ctx, which);
+                v
+            }
+            0xfe0..=0xfff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            _ => {
+                tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
+                0
+            }
+        };
+        truncate(value, size)
+    }
+
+    fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
+        match offset {
+            0x00..=0x3f => {
+                let which = (offset >> 5) as usize;
+                self.counters[which].write((offset & 0x1f) >> 2, value, ctx.now());
+                self.sync(ctx, which);
+            }
+            _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
+        }
+    }
+
+    fn timer_expired(&mut self, ctx: &mut DeviceContext, slot: TimerSlot) {
+        for which in 0..2 {
+            if self.slots[which] == Some(slot) {
+                self.counters[which].advance(ctx.now());
+                self.sync(ctx, which);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::identity_op)] // register offsets are spelled out, 0x00 included
+mod tests {
+    use super::*;
+    use AccessSize::Word;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+
+    const BASE: u32 = 0x1001_1000;
+    const IRQ: u32 = 34;
+    const US: u64 = 1000;
+
+    fn setup() -> Bus {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x1000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        bus.add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, 1_000_000)))
+            .unwrap();
+        bus
+    }
+
+    fn at(time: u64) -> Accessor {
+        Accessor { cpu: 0, time }
+    }
+
+    #[test]
+    fn reset_values_and_ids() {
+        let mut bus = setup();
+        assert_eq!(bus.read(at(0), BASE + 0x08, Word), 0x20);
+        assert_eq!(bus.read(at(0), BASE + 0x28, Word), 0x20);
+        assert_eq!(bus.read(at(0), BASE + 0x04, Word), 0);
+        let ids: Vec<u32> = (0..8).map(|i| bus.read(at(0), BASE + 0xfe0 + 4 * i, Word)).collect();
+        assert_eq!(ids, [0x04, 0x18, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1]);
+    }
+
+    #[test]
+    fn periodic_timer_interrupts_every_load_ticks() {
+        let mut bus = setup();
+        // Linux's sp804 clockevent in periodic mode: 32-bit, periodic, IE, enable.
+        bus.write(at(0), BASE + 0x00, Word, 10_000);
+        bus.write(at(0), BASE + 0x08, Word, 0xe2);
+        assert_eq!(bus.read(at(2500 * US), BASE + 0x04, Word), 7500);
+        for n in 1..=3u64 {
+            bus.run_due_timers(n * 10_000 * US - 1);
+            assert!(!bus.irq.spi_level(IRQ));
+            bus.run_due_timers(n * 10_000 * US);
+            assert!(bus.irq.spi_level(IRQ), "period {n}");
+            assert_eq!(bus.read(at(n * 10_000 * US), BASE + 0x14, Word), 1);
+            bus.write(at(n * 10_000 * US + 5), BASE + 0x0c, Word, 1);
+            assert!(!bus.irq.spi_level(IRQ));
+        }
+        assert_eq!(bus.read(at(30_001 * US), BASE + 0x04, Word), 9999);
+    }
+
+    #[test]
+    fn one_shot_fires_once_and_reads_zero() {
+        let mut bus = setup();
+        // Linux's set_next_event: disable, load, enable one-shot.
+        bus.write(at(0), BASE + 0x28, Word, 0x22);
+        bus.write(at(0), BASE + 0x20, Word, 500);
+        bus.write(at(100), BASE + 0x28, Word, 0xa3);
+        assert_eq!(bus.read(at(100), BASE + 0x24, Word), 500, "enabling reloads");
+        bus.run_due_timers(100 + 500 * US);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(900 * US), BASE + 0x24, Word), 0);
+        bus.write(at(900 * US), BASE + 0x2c, Word, 0);
+        assert!(!bus.irq.spi_level(IRQ));
+        assert_eq!(bus.clock.next_deadline(), None);
+    }
+
+    #[test]
+    fn free_running_wraps_at_the_maximum() {
+        let mut bus = setup();
+        // Free-running 16-bit with interrupts masked: counts from 0xffff.
+        bus.write(at(0), BASE + 0x08, Word, 0x80);
+        assert_eq!(bus.read(at(0), BASE + 0x04, Word), 0xffff);
+        assert_eq!(bus.read(at(0xffff * US), BASE + 0x04, Word), 0xffff, "reloaded at zero");
+        assert_eq!(bus.read(at(0xffff * US), BASE + 0x10, Word), 1, "raw status set");
+        assert_eq!(bus.read(at(0xffff * US), BASE + 0x14, Word), 0, "masked");
+        assert!(!bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(0x10005 * US), BASE + 0x04, Word), 0xfff9);
+    }
+
+    #[test]
+    fn prescaler_divides_the_clock() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x00, Word, 100);
+        bus.write(at(0), BASE + 0x08, Word, 0xc2 | (1 << 2)); // ÷16
+        assert_eq!(bus.read(at(160 * US), BASE + 0x04, Word), 90);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(1600 * US));
+    }
+
+    #[test]
+    fn background_load_changes_only_the_next_period() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x00, Word, 100);
+        bus.write(at(0), BASE + 0x08, Word, 0xe2);
+        bus.write(at(30 * US + 500), BASE + 0x18, Word, 50);
+        assert_eq!(bus.read(at(30 * US + 500), BASE + 0x04, Word), 70);
+        assert_eq!(bus.read(at(30 * US + 500), BASE + 0x00, Word), 50);
+        bus.run_due_timers(100 * US);
+        assert!(bus.irq.spi_level(IRQ), "the current period still ends at 100 ticks");
+        bus.write(at(100 * US), BASE + 0x0c, Word, 1);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(150 * US));
+    }
+
+    #[test]
+    fn both_timers_share_the_interrupt() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x00, Word, 10);
+        bus.write(at(0), BASE + 0x08, Word, 0xa3);
+        bus.write(at(0), BASE + 0x20, Word, 20);
+        bus.write(at(0), BASE + 0x28, Word, 0xa3);
+        bus.run_due_timers(10 * US);
+        assert!(bus.irq.spi_level(IRQ));
+        bus.write(at(10 * US), BASE + 0x0c, Word, 1);
+        assert!(!bus.irq.spi_level(IRQ));
+        bus.run_due_timers(20 * US);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(20 * US), BASE + 0x30, Word), 1);
+        assert_eq!(bus.read(at(20 * US), BASE + 0x10, Word), 0);
+    }
+
+    #[test]
+    fn odd_accesses_do_not_panic() {
+        let mut bus = setup();
+        for off in 0..0x1000 {
+            bus.read(at(0), BASE + off, AccessSize::Byte);
+            bus.write(at(0), BASE + off, AccessSize::Half, 0xffff_ffff);
+        }
+    }
+}
