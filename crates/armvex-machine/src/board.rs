@@ -66,6 +66,9 @@ pub struct MpCore {
     pub gic: String,
     /// Number of interrupt IDs the GIC implements.
     pub interrupts: u32,
+    /// Offsets of the GIC distributor and CPU interface in the region.
+    pub gic_distributor_offset: u32,
+    pub gic_cpu_offset: u32,
     pub global_timer_ppi: Option<u32>,
     pub twd_timer_ppi: Option<u32>,
     pub twd_watchdog_ppi: Option<u32>,
@@ -100,6 +103,16 @@ impl Board {
             .find(|(n, _)| *n == name)
             .ok_or_else(|| format!("unknown machine '{name}' (known: {})", board_names().join(", ")))?;
         toml::from_str(text).map_err(|e| format!("board file for {name} is invalid: {e}"))
+    }
+
+    /// The device called `name`.
+    pub fn device(&self, name: &str) -> Option<&DeviceEntry> {
+        self.device.iter().find(|d| d.name == name)
+    }
+
+    /// The memory called `name`.
+    pub fn memory(&self, name: &str) -> Option<&Memory> {
+        self.memory.iter().find(|m| m.name == name)
     }
 
     /// RAM size used when none is given.

@@ -16,6 +16,7 @@
 //! same instruction count and output on every run.
 
 pub mod board;
+pub mod boot;
 pub mod loader;
 
 use armvex_bus::{Bus, MachineRequest, PhysicalMemory, RamAliasSpec, RamRegionSpec};
@@ -36,8 +37,15 @@ pub struct MachineConfig {
     pub memory: Option<u64>,
     /// Number of CPUs.
     pub smp: usize,
-    /// The program or kernel to load.
+    /// The program or kernel to load: an ELF program runs bare-metal from its entry point;
+    /// anything else is booted as a Linux kernel.
     pub kernel: PathBuf,
+    /// Linux: an initial RAM disk.
+    pub initrd: Option<PathBuf>,
+    /// Linux: the device tree blob to patch and pass.
+    pub dtb: Option<PathBuf>,
+    /// Linux: the kernel command line.
+    pub append: String,
     /// Enable semihosting, with this console.
     pub semihosting: Option<Console>,
     /// What SYS_GET_CMDLINE returns.
@@ -150,7 +158,27 @@ impl Machine {
             });
         }
         let mut memory = PhysicalMemory::with_aliases(&regions, &aliases)?;
-        let image = loader::load_kernel(&config.kernel, &mut memory, board.ram.base, ram_size)?;
+        let linux = !loader::is_elf(&config.kernel)?;
+        let (image, secondary_entry) = if linux {
+            let layout = boot::load_linux(
+                &mut memory,
+                &boot::LinuxBootFiles {
+                    kernel: &config.kernel,
+                    initrd: config.initrd.as_deref(),
+                    dtb: config.dtb.as_deref(),
+                    cmdline: &config.append,
+                },
+                &boot_info(&board, ram_size)?,
+            )?;
+            (layout.image, layout.secondary_stub)
+        } else {
+            if config.initrd.is_some() || config.dtb.is_some() {
+                return Err("--initrd and --dtb are for Linux kernels, not ELF programs".into());
+            }
+            let image = loader::load_elf_program(&config.kernel, &mut memory)?;
+            let entry = image.entry;
+            (image, entry)
+        };
         let bus = Bus::new(memory);
 
         let semihosting_on = config.semihosting.is_some();
@@ -165,14 +193,9 @@ impl Machine {
             })
             .collect();
         // Bare-metal ELF: every CPU starts at the entry point (secondaries are the program's
-        // business). Raw image: the Linux convention on CPU 0.
-        for cpu in &mut cpus {
-            cpu.set_pc_interworking(image.entry);
-            if !image.elf {
-                cpu.regs[0] = 0;
-                cpu.regs[1] = board.machine_id;
-                cpu.regs[2] = 0;
-            }
+        // business). Linux: CPU 0 runs the boot stub, the others the secondary stub.
+        for (i, cpu) in cpus.iter_mut().enumerate() {
+            cpu.set_pc_interworking(if i == 0 { image.entry } else { secondary_entry });
         }
         if let Some(out) = config.trace {
             if config.smp > 1 {
@@ -344,4 +367,27 @@ impl Machine {
             }
         }
     }
+}
+
+/// The facts of `board` the Linux boot protocol needs.
+fn boot_info(board: &Board, ram_size: u64) -> Result<boot::BoardBootInfo, String> {
+    let psram = board
+        .memory("psram")
+        .ok_or("the board has no PSRAM for the secondary CPUs' boot stub")?;
+    let sysregs = board.device("sysregs").ok_or("the board has no system registers")?;
+    let virtio = board
+        .device
+        .iter()
+        .filter(|d| d.kind == "virtio-mmio")
+        .map(|d| (d.base, d.size.unwrap_or(0x200), d.spi.first().copied().unwrap_or(0)))
+        .collect();
+    Ok(boot::BoardBootInfo {
+        ram_base: board.ram.base,
+        ram_size,
+        machine_id: board.machine_id,
+        smp_loader: psram.base,
+        boot_register: sysregs.base + 0x30,
+        gic_cpu_interface: board.mpcore.base + board.mpcore.gic_cpu_offset,
+        virtio,
+    })
 }

@@ -1,11 +1,7 @@
-//! Loading the `--kernel` file into guest memory.
-//!
-//! * An **ELF** file (a bare-metal program) is loaded segment by segment at the segments'
-//!   physical addresses, and the CPU starts at its entry point (bit 0 set: Thumb), in
-//!   Supervisor mode with the MMU off, as QEMU does for `-kernel prog.elf`.
-//! * **Anything else** is a raw image, loaded at RAM base + 0x10000 and entered with the Linux
-//!   register convention (R0 = 0, R1 = the machine type, R2 = the boot data address), as QEMU
-//!   does for a kernel it does not recognise.
+//! Loading a bare-metal program: an **ELF** file `--kernel` is loaded segment by segment at the
+//! segments' physical addresses, and the CPU starts at its entry point (bit 0 set: Thumb), in
+//! Supervisor mode with the MMU off, as QEMU does for `-kernel prog.elf`. (Anything else is a
+//! Linux kernel: see [`crate::boot`].)
 //!
 //! A missing, empty or malformed file, or one that does not fit in memory, is an error with a
 //! one-line message.
@@ -14,9 +10,6 @@ use armvex_bus::PhysicalMemory;
 use goblin::elf::{Elf, program_header::PT_LOAD};
 use std::path::Path;
 
-/// Where a raw image goes, relative to the start of RAM (QEMU's KERNEL_LOAD_ADDR).
-pub const RAW_IMAGE_OFFSET: u32 = 0x1_0000;
-
 /// What the loader put in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadedImage {
@@ -24,8 +17,24 @@ pub struct LoadedImage {
     pub entry: u32,
     /// The physical ranges written, as (start, end).
     pub ranges: Vec<(u32, u32)>,
-    /// True for an ELF program; false for a raw image.
+    /// True for an ELF program; false for a Linux boot.
     pub elf: bool,
+}
+
+/// True if `path` is an ELF file (a bare-metal program); errors if it cannot be read or is
+/// empty.
+pub fn is_elf(path: &Path) -> Result<bool, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
+    let mut magic = [0u8; 4];
+    let n = f
+        .read(&mut magic)
+        .map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
+    if n == 0 {
+        return Err(format!("kernel {shown} is empty"));
+    }
+    Ok(n == 4 && &magic == b"\x7fELF")
 }
 
 /// Read and load `path`.
@@ -87,25 +96,6 @@ fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, Str
         entry,
         ranges,
         elf: true,
-    })
-}
-
-fn load_raw(data: &[u8], memory: &mut PhysicalMemory, ram_base: u32, ram_size: u64) -> Result<LoadedImage, String> {
-    let addr = ram_base + RAW_IMAGE_OFFSET;
-    if data.len() as u64 > ram_size.saturating_sub(u64::from(RAW_IMAGE_OFFSET)) {
-        return Err(format!(
-            "image of {} bytes does not fit in {} MiB of RAM",
-            data.len(),
-            ram_size >> 20
-        ));
-    }
-    memory
-        .write_bytes(addr, data)
-        .map_err(|_| "image does not fit in RAM".to_string())?;
-    Ok(LoadedImage {
-        entry: addr,
-        ranges: vec![(addr, addr + data.len() as u32)],
-        elf: false,
     })
 }
 

@@ -49,9 +49,17 @@ struct RunArgs {
     /// Write a trace of every instruction, exception and MMIO access to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Arguments returned by SYS_GET_CMDLINE (semihosting).
+    /// Linux: the kernel command line (for ELF programs: extra arguments returned by the
+    /// semihosting SYS_GET_CMDLINE).
     #[arg(long)]
     append: Option<String>,
+    /// Linux: the device tree blob (patched with the memory size, command line, initrd and
+    /// virtio-mmio transports, as QEMU does).
+    #[arg(long, value_name = "FILE")]
+    dtb: Option<PathBuf>,
+    /// Linux: an initial RAM disk.
+    #[arg(long, value_name = "FILE")]
+    initrd: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +111,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         memory,
         smp: args.smp,
         kernel: args.kernel.clone(),
+        initrd: args.initrd.clone(),
+        dtb: args.dtb.clone(),
+        append: args.append.clone().unwrap_or_default(),
         semihosting,
         cmdline,
         start_time: std::time::SystemTime::now()

@@ -1,0 +1,487 @@
+//! Booting Linux directly, the way QEMU's `-kernel` does on ARM (hw/arm/boot.c), following
+//! the kernel's boot protocol (Documentation/arch/arm/booting.rst):
+//!
+//! * the kernel (zImage, or a uImage at its own load address) at RAM base + 0x10000;
+//! * the initrd at RAM base + min(RAM/2, 128 MiB), page-aligned and after the kernel;
+//! * the device tree, patched (see [`patch_dtb`]), at the next 4 KiB boundary after the
+//!   initrd (or ATAGs at RAM base + 0x100 when there is no device tree);
+//! * a four-instruction boot stub at the RAM base that sets R0 = 0, R1 = the machine type,
+//!   R2 = the device tree (or ATAG) address, and jumps to the kernel;
+//! * the secondary CPUs in a stub in PSRAM: they enable their GIC CPU interface, wait for
+//!   interrupts (WFI) and poll SYS_FLAGS until Linux writes their entry point there and sends
+//!   an SGI (the real board's boot monitor protocol).
+//!
+//! All CPUs start in Secure Supervisor mode with the MMU off and interrupts masked, as under
+//! QEMU (whose vexpress boards enable the Security Extensions and boot Linux in Secure state).
+
+use crate::loader::LoadedImage;
+use armvex_bus::PhysicalMemory;
+use std::path::Path;
+
+/// Where the kernel goes relative to the RAM base (QEMU's KERNEL_LOAD_ADDR).
+pub const KERNEL_OFFSET: u32 = 0x1_0000;
+/// Where ATAGs go when there is no device tree.
+pub const ATAGS_OFFSET: u32 = 0x100;
+
+/// What `--kernel`, `--initrd`, `--dtb` and `--append` ask for.
+pub struct LinuxBootFiles<'a> {
+    pub kernel: &'a Path,
+    pub initrd: Option<&'a Path>,
+    pub dtb: Option<&'a Path>,
+    pub cmdline: &'a str,
+}
+
+/// Board facts the boot protocol needs.
+pub struct BoardBootInfo {
+    pub ram_base: u32,
+    pub ram_size: u64,
+    pub machine_id: u32,
+    /// Where the secondary-CPU stub goes (PSRAM).
+    pub smp_loader: u32,
+    /// SYS_FLAGS, polled by the secondary CPUs.
+    pub boot_register: u32,
+    /// The GIC CPU interface, which the secondary stub enables.
+    pub gic_cpu_interface: u32,
+    /// The virtio-mmio transports to describe in the device tree: (address, size, SPI).
+    pub virtio: Vec<(u32, u32, u32)>,
+}
+
+/// What was placed where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinuxLayout {
+    /// Where CPU 0 starts (the boot stub).
+    pub boot_stub: u32,
+    /// Where the secondary CPUs start.
+    pub secondary_stub: u32,
+    pub kernel: (u32, u32),
+    pub initrd: Option<(u32, u32)>,
+    /// The device tree or ATAG list address passed in R2.
+    pub boot_data: u32,
+    /// The ranges written (for the semihosting heap computation).
+    pub image: LoadedImage,
+}
+
+const UIMAGE_MAGIC: u32 = 0x2705_1956;
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if data.is_empty() {
+        return Err(format!("{what} {} is empty", path.display()));
+    }
+    Ok(data)
+}
+
+fn put(memory: &mut PhysicalMemory, addr: u32, data: &[u8], what: &str) -> Result<(), String> {
+    memory
+        .write_bytes(addr, data)
+        .map_err(|_| format!("{what} ({} bytes at {addr:#010x}) does not fit in RAM", data.len()))
+}
+
+fn words(w: &[u32]) -> Vec<u8> {
+    w.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Place a Linux kernel, initrd and device tree in memory and write the boot stubs.
+pub fn load_linux(
+    memory: &mut PhysicalMemory,
+    files: &LinuxBootFiles,
+    board: &BoardBootInfo,
+) -> Result<LinuxLayout, String> {
+    let ram_end = u64::from(board.ram_base) + board.ram_size;
+    let kernel_data = read(files.kernel, "kernel")?;
+
+    // The kernel: a uImage goes to its own load address, anything else is a zImage/Image.
+    let (kernel_addr, entry, payload) = if kernel_data.len() >= 64 && be32(&kernel_data, 0) == UIMAGE_MAGIC {
+        let load = be32(&kernel_data, 16);
+        let entry = be32(&kernel_data, 20);
+        let (image_type, compression) = (kernel_data[30], kernel_data[31]);
+        if image_type != 2 {
+            return Err(format!(
+                "kernel {}: a uImage, but not of type kernel",
+                files.kernel.display()
+            ));
+        }
+        if compression != 0 {
+            return Err(format!(
+                "kernel {}: compressed uImages are not supported (use the zImage)",
+                files.kernel.display()
+            ));
+        }
+        (load, entry, &kernel_data[64..])
+    } else {
+        let at = board.ram_base + KERNEL_OFFSET;
+        (at, at, &kernel_data[..])
+    };
+    let kernel_end = u64::from(kernel_addr) + payload.len() as u64;
+    if u64::from(kernel_addr) < u64::from(board.ram_base) || kernel_end > ram_end {
+        return Err(format!(
+            "kernel {} ({} bytes) does not fit in {} MiB of RAM",
+            files.kernel.display(),
+            payload.len(),
+            board.ram_size >> 20
+        ));
+    }
+    put(memory, kernel_addr, payload, "kernel")?;
+    let mut ranges = vec![(kernel_addr, kernel_end as u32)];
+
+    // The initrd.
+    let mut initrd_start = u64::from(board.ram_base) + (board.ram_size / 2).min(128 << 20);
+    initrd_start = initrd_start.max(kernel_end).next_multiple_of(4096);
+    let initrd = match files.initrd {
+        Some(path) => {
+            let data = read(path, "initrd")?;
+            if initrd_start + data.len() as u64 > ram_end {
+                return Err(format!(
+                    "initrd {} ({} bytes) does not fit in RAM",
+                    path.display(),
+                    data.len()
+                ));
+            }
+            put(memory, initrd_start as u32, &data, "initrd")?;
+            let end = initrd_start as u32 + data.len() as u32;
+            ranges.push((initrd_start as u32, end));
+            Some((initrd_start as u32, end))
+        }
+        None => None,
+    };
+
+    // The device tree (or ATAGs).
+    let boot_data = match files.dtb {
+        Some(path) => {
+            let data = read(path, "device tree")?;
+            let patched = patch_dtb(&data, board, files.cmdline, initrd)
+                .map_err(|e| format!("device tree {}: {e}", path.display()))?;
+            let at = initrd
+                .map_or(initrd_start, |(_, end)| u64::from(end))
+                .next_multiple_of(4096);
+            if at + patched.len() as u64 > ram_end {
+                return Err(format!("device tree {} does not fit in RAM", path.display()));
+            }
+            put(memory, at as u32, &patched, "device tree")?;
+            ranges.push((at as u32, at as u32 + patched.len() as u32));
+            at as u32
+        }
+        None => {
+            let at = board.ram_base + ATAGS_OFFSET;
+            let atags = atags(board, files.cmdline, initrd);
+            put(memory, at, &atags, "ATAGs")?;
+            ranges.push((at, at + atags.len() as u32));
+            at
+        }
+    };
+
+    // The boot stub at the RAM base (QEMU's "world's second smallest bootloader").
+    let stub = [
+        0xe3a0_0000, // mov r0, #0
+        0xe59f_1004, // ldr r1, [pc, #4]   (machine type)
+        0xe59f_2004, // ldr r2, [pc, #4]   (device tree / ATAGs)
+        0xe59f_f004, // ldr pc, [pc, #4]   (kernel entry)
+        board.machine_id,
+        boot_data,
+        entry,
+    ];
+    put(memory, board.ram_base, &words(&stub), "boot stub")?;
+    ranges.push((board.ram_base, board.ram_base + 4 * stub.len() as u32));
+
+    // The secondary CPUs' stub in PSRAM.
+    let smp = [
+        0xe59f_2028, // ldr r2, gic_cpu_if
+        0xe59f_0028, // ldr r0, bootreg
+        0xe3a0_1001, // mov r1, #1
+        0xe582_1000, // str r1, [r2]        GICC_CTLR.Enable
+        0xe3a0_10ff, // mov r1, #0xff
+        0xe582_1004, // str r1, [r2, #4]    GICC_PMR = 0xff
+        0xf57f_f04f, // dsb
+        0xe320_f003, // wfi
+        0xe590_1000, // ldr r1, [r0]
+        0xe111_0001, // tst r1, r1
+        0x0aff_fffb, // beq wfi
+        0xe12f_ff11, // bx r1
+        board.gic_cpu_interface,
+        board.boot_register,
+    ];
+    put(memory, board.smp_loader, &words(&smp), "secondary boot stub")?;
+
+    Ok(LinuxLayout {
+        boot_stub: board.ram_base,
+        secondary_stub: board.smp_loader,
+        kernel: (kernel_addr, kernel_end as u32),
+        initrd,
+        boot_data,
+        image: LoadedImage {
+            entry: board.ram_base,
+            ranges,
+            elf: false,
+        },
+    })
+}
+
+fn be32(d: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+
+/// The ATAG list QEMU writes when there is no device tree: CORE, MEM, INITRD2, CMDLINE, END.
+fn atags(board: &BoardBootInfo, cmdline: &str, initrd: Option<(u32, u32)>) -> Vec<u8> {
+    let mut w = vec![
+        5,
+        0x5441_0001,
+        1,
+        0x1000,
+        0,
+        4,
+        0x5441_0002,
+        board.ram_size as u32,
+        board.ram_base,
+    ];
+    if let Some((start, end)) = initrd {
+        w.extend([4, 0x5442_0005, start, end - start]);
+    }
+    let mut bytes = words(&w);
+    if !cmdline.is_empty() {
+        let mut text = cmdline.as_bytes().to_vec();
+        text.push(0);
+        while text.len() % 4 != 0 {
+            text.push(0);
+        }
+        bytes.extend(words(&[2 + text.len() as u32 / 4, 0x5441_0009]));
+        bytes.extend(text);
+    }
+    bytes.extend(words(&[0, 0]));
+    bytes
+}
+
+/// Patch a device tree as QEMU does: /memory describes the RAM we have, /chosen carries the
+/// command line and the initrd range, and a `virtio,mmio` node describes each transport.
+pub fn patch_dtb(
+    data: &[u8],
+    board: &BoardBootInfo,
+    cmdline: &str,
+    initrd: Option<(u32, u32)>,
+) -> Result<Vec<u8>, String> {
+    let tree = fdt::Fdt::new(data).map_err(|e| format!("not a valid device tree blob ({e:?})"))?;
+    let root = tree.find_node("/").ok_or("no root node")?;
+    let cells = |name: &str| root.property(name).and_then(|p| p.as_usize()).unwrap_or(1) as u32;
+    let (acells, scells) = (cells("#address-cells"), cells("#size-cells"));
+    if acells == 0 || acells > 2 || scells == 0 || scells > 2 {
+        return Err("unsupported #address-cells/#size-cells".into());
+    }
+    let sized = |v: u64, n: u32| -> Vec<u8> {
+        if n == 2 {
+            v.to_be_bytes().to_vec()
+        } else {
+            (v as u32).to_be_bytes().to_vec()
+        }
+    };
+    let gic_phandle = tree
+        .all_nodes()
+        .find(|n| {
+            n.compatible()
+                .is_some_and(|c| c.all().any(|s| s == "arm,cortex-a9-gic" || s == "arm,cortex-a15-gic"))
+        })
+        .and_then(|n| n.property("phandle").or_else(|| n.property("linux,phandle")))
+        .and_then(|p| p.as_usize())
+        .map(|p| p as u32);
+
+    let reservations: Vec<vm_fdt::FdtReserveEntry> = tree
+        .memory_reservations()
+        .filter_map(|r| vm_fdt::FdtReserveEntry::new(r.address() as u64, r.size() as u64).ok())
+        .collect();
+    let mut out = vm_fdt::FdtWriter::new_with_mem_reserv(&reservations).map_err(|e| e.to_string())?;
+    let err = |e: vm_fdt::Error| e.to_string();
+
+    let top = out.begin_node("").map_err(err)?;
+    for p in root.properties() {
+        out.property(p.name, p.value).map_err(err)?;
+    }
+    // The virtio transports come first among the root's children, as QEMU inserts them.
+    if let Some(intc) = gic_phandle {
+        for &(addr, size, spi) in &board.virtio {
+            let node = out.begin_node(&format!("virtio_mmio@{addr:x}")).map_err(err)?;
+            out.property_string("compatible", "virtio,mmio").map_err(err)?;
+            let mut reg = sized(u64::from(addr), acells);
+            reg.extend(sized(u64::from(size), scells));
+            out.property("reg", &reg).map_err(err)?;
+            out.property_u32("interrupt-parent", intc).map_err(err)?;
+            out.property_array_u32("interrupts", &[0, spi, 1]).map_err(err)?;
+            out.property_null("dma-coherent").map_err(err)?;
+            out.end_node(node).map_err(err)?;
+        }
+    } else {
+        tracing::warn!("no GIC found in the device tree: the virtio-mmio transports are not described");
+    }
+    let mut saw_chosen = false;
+    let mut saw_memory = false;
+    for child in root.children() {
+        let base = child.name.split('@').next().unwrap_or(child.name);
+        match base {
+            "memory" if saw_memory => continue,
+            "memory" => {
+                saw_memory = true;
+                let node = out.begin_node(child.name).map_err(err)?;
+                out.property_string("device_type", "memory").map_err(err)?;
+                let mut reg = sized(u64::from(board.ram_base), acells);
+                reg.extend(sized(board.ram_size, scells));
+                out.property("reg", &reg).map_err(err)?;
+                out.end_node(node).map_err(err)?;
+            }
+            "chosen" => {
+                saw_chosen = true;
+                let node = out.begin_node(child.name).map_err(err)?;
+                for p in child.properties() {
+                    if !matches!(p.name, "bootargs" | "linux,initrd-start" | "linux,initrd-end") {
+                        out.property(p.name, p.value).map_err(err)?;
+                    }
+                }
+                write_chosen(&mut out, cmdline, initrd, acells, &sized)?;
+                for grandchild in child.children() {
+                    copy_node(&mut out, &grandchild)?;
+                }
+                out.end_node(node).map_err(err)?;
+            }
+            _ => copy_node(&mut out, &child)?,
+        }
+    }
+    if !saw_chosen {
+        let node = out.begin_node("chosen").map_err(err)?;
+        write_chosen(&mut out, cmdline, initrd, acells, &sized)?;
+        out.end_node(node).map_err(err)?;
+    }
+    if !saw_memory {
+        let node = out.begin_node(&format!("memory@{:x}", board.ram_base)).map_err(err)?;
+        out.property_string("device_type", "memory").map_err(err)?;
+        let mut reg = sized(u64::from(board.ram_base), acells);
+        reg.extend(sized(board.ram_size, scells));
+        out.property("reg", &reg).map_err(err)?;
+        out.end_node(node).map_err(err)?;
+    }
+    out.end_node(top).map_err(err)?;
+    out.finish().map_err(err)
+}
+
+fn write_chosen(
+    out: &mut vm_fdt::FdtWriter,
+    cmdline: &str,
+    initrd: Option<(u32, u32)>,
+    acells: u32,
+    sized: &dyn Fn(u64, u32) -> Vec<u8>,
+) -> Result<(), String> {
+    let err = |e: vm_fdt::Error| e.to_string();
+    if !cmdline.is_empty() {
+        out.property_string("bootargs", cmdline).map_err(err)?;
+    }
+    if let Some((start, end)) = initrd {
+        out.property("linux,initrd-start", &sized(u64::from(start), acells))
+            .map_err(err)?;
+        out.property("linux,initrd-end", &sized(u64::from(end), acells))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn copy_node(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode) -> Result<(), String> {
+    let err = |e: vm_fdt::Error| e.to_string();
+    let n = out.begin_node(node.name).map_err(err)?;
+    for p in node.properties() {
+        out.property(p.name, p.value).map_err(err)?;
+    }
+    for child in node.children() {
+        copy_node(out, &child)?;
+    }
+    out.end_node(n).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board() -> BoardBootInfo {
+        BoardBootInfo {
+            ram_base: 0x6000_0000,
+            ram_size: 256 << 20,
+            machine_id: 0x8e0,
+            smp_loader: 0x4800_0000,
+            boot_register: 0x1000_0030,
+            gic_cpu_interface: 0x1e00_0100,
+            virtio: vec![(0x1001_3000, 0x200, 40), (0x1001_3200, 0x200, 41)],
+        }
+    }
+
+    /// A small device tree like the vexpress ones: a GIC with a phandle, a memory node, no
+    /// /chosen.
+    fn sample_dtb() -> Vec<u8> {
+        let mut w = vm_fdt::FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 1).unwrap();
+        w.property_string("model", "V2P-CA9").unwrap();
+        let mem = w.begin_node("memory@60000000").unwrap();
+        w.property_string("device_type", "memory").unwrap();
+        w.property_array_u32("reg", &[0x6000_0000, 0x4000_0000]).unwrap();
+        w.end_node(mem).unwrap();
+        let gic = w.begin_node("interrupt-controller@1e001000").unwrap();
+        w.property_string("compatible", "arm,cortex-a9-gic").unwrap();
+        w.property_u32("phandle", 1).unwrap();
+        w.end_node(gic).unwrap();
+        w.end_node(root).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn the_patched_tree_has_memory_chosen_and_virtio() {
+        let out = patch_dtb(
+            &sample_dtb(),
+            &board(),
+            "console=ttyAMA0",
+            Some((0x6800_0000, 0x6810_0000)),
+        )
+        .unwrap();
+        let t = fdt::Fdt::new(&out).unwrap();
+        let mem = t.find_node("/memory").unwrap();
+        assert_eq!(mem.property("reg").unwrap().value, &[0x60, 0, 0, 0, 0x10, 0, 0, 0]);
+        assert_eq!(t.chosen().bootargs(), Some("console=ttyAMA0"));
+        let chosen = t.find_node("/chosen").unwrap();
+        assert_eq!(
+            chosen.property("linux,initrd-start").unwrap().as_usize(),
+            Some(0x6800_0000)
+        );
+        assert_eq!(
+            chosen.property("linux,initrd-end").unwrap().as_usize(),
+            Some(0x6810_0000)
+        );
+        let v = t.find_node("/virtio_mmio@10013200").unwrap();
+        assert_eq!(
+            v.property("interrupts").unwrap().value,
+            &[0, 0, 0, 0, 0, 0, 0, 41, 0, 0, 0, 1]
+        );
+        assert_eq!(v.property("interrupt-parent").unwrap().as_usize(), Some(1));
+        assert_eq!(
+            t.find_node("/").unwrap().property("model").unwrap().as_str(),
+            Some("V2P-CA9")
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_device_tree() {
+        assert!(
+            patch_dtb(b"this is not a dtb at all", &board(), "", None)
+                .unwrap_err()
+                .contains("not a valid device tree")
+        );
+    }
+
+    #[test]
+    fn atags_describe_memory_initrd_and_cmdline() {
+        let a = atags(&board(), "hi", Some((0x6800_0000, 0x6800_1000)));
+        let w: Vec<u32> = a
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(
+            &w[..9],
+            &[5, 0x5441_0001, 1, 0x1000, 0, 4, 0x5441_0002, 256 << 20, 0x6000_0000]
+        );
+        assert_eq!(&w[9..13], &[4, 0x5442_0005, 0x6800_0000, 0x1000]);
+        assert_eq!(&w[13..15], &[3, 0x5441_0009]);
+        assert_eq!(&w[16..], &[0, 0]);
+    }
+}
