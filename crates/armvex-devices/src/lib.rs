@@ -11,6 +11,7 @@
 //! | [`mpcore`] | MPCore private regions | [`A9MpCore`]: SCU, GIC, global timer, per-CPU private timer and watchdog; [`A15MpCore`]: the GICv2 |
 //! | [`pl011`] | PL011 UART | the console: RX FIFO fed by host input, TX to a host writer, interrupts |
 //! | [`sp804`] | SP804 dual timer | two 32/16-bit down-counters (periodic, one-shot, free-running) |
+//! | [`pl031`] | PL031 real-time clock | seconds counter from a given start time, alarm interrupt |
 //!
 //! ## Conventions shared by all devices
 //!
@@ -27,11 +28,13 @@ use armvex_bus::AccessSize;
 pub mod gic;
 pub mod mpcore;
 pub mod pl011;
+pub mod pl031;
 pub mod sp804;
 
 pub use gic::{Gic, GicConfig, GicVersion};
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
+pub use pl031::Pl031;
 pub use sp804::Sp804;
 
 /// Nanoseconds in one second.

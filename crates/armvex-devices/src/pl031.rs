@@ -1,0 +1,204 @@
+//! The ARM PrimeCell Real Time Clock PL031 (ARM DDI 0224, *PrimeCell Real Time Clock (PL031)
+//! Technical Reference Manual*, chapter 3 "Programmers Model").
+//!
+//! A 32-bit counter of seconds. `RTCDR` (0x00) reads it, `RTCLR` (0x08) loads it, `RTCMR`
+//! (0x04) holds an alarm value: when the counter equals it, the raw interrupt status `RTCRIS`
+//! (0x14) is set; `RTCIMSC` (0x10) masks it, `RTCMIS` (0x18) is the masked status, `RTCICR`
+//! (0x1c) clears it, and the interrupt output is high while the masked status is set. `RTCCR`
+//! (0x0c) starts the clock. PrimeCell IDs 0x31 0x10 0x14 0x00 0x0d 0xf0 0x05 0xb1.
+//!
+//! As in QEMU (`hw/rtc/pl031.c`): the clock always runs and `RTCCR` reads 1; the counter is
+//! `start + now / 1 s`, where `start` is the wall-clock time (seconds since 1970) the machine
+//! was given — never the host clock, so runs repeat — and `now` is virtual time; writing
+//! `RTCLR` shifts that offset. Setting the match register schedules the alarm `MR - DR` whole
+//! seconds after the moment of the write (at once if they are equal).
+
+use crate::{NS_PER_SEC, primecell_id, truncate};
+use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
+
+const ID: [u8; 8] = [0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// A PL031 real-time clock.
+pub struct Pl031 {
+    name: String,
+    irq_id: u32,
+    /// Seconds to add to virtual time for `RTCDR`.
+    tick_offset: u32,
+    mr: u32,
+    lr: u32,
+    im: u32,
+    is: u32,
+    slot: Option<TimerSlot>,
+}
+
+impl Pl031 {
+    /// An RTC called `name` raising GIC interrupt `irq_id` (board SPI 4 is ID 36 on the
+    /// vexpress boards), reading `start_time` (seconds since 1970-01-01 UTC) at virtual time 0.
+    pub fn new(name: impl Into<String>, irq_id: u32, start_time: u64) -> Self {
+        Pl031 {
+            name: name.into(),
+            irq_id,
+            tick_offset: start_time as u32,
+            mr: 0,
+            lr: 0,
+            im: 0,
+            is: 0,
+            slot: None,
+        }
+    }
+
+    /// `RTCDR` at virtual time `now`.
+    fn count(&self, now: u64) -> u32 {
+        self.tick_offset.wrapping_add((now / NS_PER_SEC) as u32)
+    }
+
+    fn update(&self, ctx: &mut DeviceContext) {
+        ctx.set_spi(self.irq_id, self.is & self.im != 0);
+    }
+
+    /// Schedule the alarm for when the counter reaches the match register.
+    fn set_alarm(&mut self, ctx: &mut DeviceContext) {
+        let now = ctx.now();
+        // Wraps like the counter, so a match value "behind" the counter is ~136 years away.
+        let seconds = self.mr.wrapping_sub(self.count(now));
+        if seconds == 0 {
+            if let Some(slot) = self.slot {
+                ctx.cancel_deadline(slot);
+            }
+            self.is = 1;
+        } else {
+            let slot = *self.slot.get_or_insert_with(|| ctx.new_timer_slot());
+            ctx.set_deadline(slot, now.saturating_add(u64::from(seconds) * NS_PER_SEC));
+        }
+    }
+}
+
+impl Device for Pl031 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        let value = match offset {
+            0x00 => self.count(ctx.now()),
+            0x04 => self.mr,
+            0x08 => self.lr,
+            0x0c => 1,
+            0x10 => self.im,
+            0x14 => self.is,
+            0x18 => self.is & self.im,
+            0xfe0..=0xfff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            _ => {
+                tracing::debug!("{}: read of unknown or write-only offset {offset:#x}", self.name);
+                0
+            }
+        };
+        truncate(value, size)
+    }
+
+    fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
+        match offset {
+            0x04 => {
+                self.mr = value;
+                self.set_alarm(ctx);
+            }
+            0x08 => {
+                self.lr = value;
+                let now = self.count(ctx.now());
+                self.tick_offset = self.tick_offset.wrapping_add(value.wrapping_sub(now));
+                self.set_alarm(ctx);
+            }
+            0x0c => {} // the clock is always enabled
+            0x10 => self.im = value & 1,
+            0x1c => self.is &= !value,
+            _ => tracing::debug!(
+                "{}: write of {value:#x} to unknown or read-only offset {offset:#x}",
+                self.name
+            ),
+        }
+        self.update(ctx);
+    }
+
+    fn timer_expired(&mut self, ctx: &mut DeviceContext, _slot: TimerSlot) {
+        self.is = 1;
+        self.update(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccessSize::Word;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+
+    const BASE: u32 = 0x1001_7000;
+    const IRQ: u32 = 36;
+    /// 2024-01-01T00:00:00Z.
+    const START: u64 = 1_704_067_200;
+    const S: u64 = NS_PER_SEC;
+
+    fn setup() -> Bus {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x1000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        bus.add_device(BASE, 0x1000, Box::new(Pl031::new("rtc", IRQ, START)))
+            .unwrap();
+        bus
+    }
+
+    fn at(time: u64) -> Accessor {
+        Accessor { cpu: 0, time }
+    }
+
+    #[test]
+    fn counts_seconds_from_the_start_time() {
+        let mut bus = setup();
+        assert_eq!(bus.read(at(0), BASE, Word), START as u32);
+        assert_eq!(bus.read(at(S - 1), BASE, Word), START as u32);
+        assert_eq!(bus.read(at(3 * S + 7), BASE, Word), START as u32 + 3);
+        assert_eq!(bus.read(at(0), BASE + 0x0c, Word), 1);
+        let ids: Vec<u32> = (0..8).map(|i| bus.read(at(0), BASE + 0xfe0 + 4 * i, Word)).collect();
+        assert_eq!(ids, [0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1]);
+    }
+
+    #[test]
+    fn load_register_sets_the_time() {
+        let mut bus = setup();
+        bus.write(at(2 * S), BASE + 0x08, Word, 1000);
+        assert_eq!(bus.read(at(2 * S), BASE, Word), 1000);
+        assert_eq!(bus.read(at(12 * S), BASE, Word), 1010);
+        assert_eq!(bus.read(at(12 * S), BASE + 0x08, Word), 1000);
+    }
+
+    #[test]
+    fn alarm_interrupt() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x10, Word, 1);
+        bus.write(at(S / 2), BASE + 0x04, Word, START as u32 + 5);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(S / 2 + 5 * S));
+        bus.run_due_timers(5 * S);
+        assert!(!bus.irq.spi_level(IRQ));
+        bus.run_due_timers(S / 2 + 5 * S);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(6 * S), BASE + 0x14, Word), 1);
+        assert_eq!(bus.read(at(6 * S), BASE + 0x18, Word), 1);
+        bus.write(at(6 * S), BASE + 0x1c, Word, 1);
+        assert!(!bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(6 * S), BASE + 0x14, Word), 0);
+    }
+
+    #[test]
+    fn alarm_equal_to_now_fires_at_once_and_mask_gates_the_line() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x04, Word, START as u32);
+        assert_eq!(bus.read(at(0), BASE + 0x14, Word), 1);
+        assert!(!bus.irq.spi_level(IRQ), "masked");
+        bus.write(at(0), BASE + 0x10, Word, 0xff);
+        assert_eq!(bus.read(at(0), BASE + 0x10, Word), 1);
+        assert!(bus.irq.spi_level(IRQ));
+    }
+}
