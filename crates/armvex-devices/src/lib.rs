@@ -12,6 +12,7 @@
 //! | [`pl011`] | PL011 UART | the console: RX FIFO fed by host input, TX to a host writer, interrupts |
 //! | [`sp804`] | SP804 dual timer | two 32/16-bit down-counters (periodic, one-shot, free-running) |
 //! | [`pl031`] | PL031 real-time clock | seconds counter from a given start time, alarm interrupt |
+//! | [`sysregs`] | Versatile Express system registers | board ID, flags for secondary-CPU boot, 24 MHz counter, SYS_CFG clocks, power-off and reboot |
 //!
 //! ## Conventions shared by all devices
 //!
@@ -30,12 +31,14 @@ pub mod mpcore;
 pub mod pl011;
 pub mod pl031;
 pub mod sp804;
+pub mod sysregs;
 
 pub use gic::{Gic, GicConfig, GicVersion};
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
 pub use pl031::Pl031;
 pub use sp804::Sp804;
+pub use sysregs::{SysRegsConfig, VexpressSysRegs};
 
 /// Nanoseconds in one second.
 pub(crate) const NS_PER_SEC: u64 = 1_000_000_000;
