@@ -13,6 +13,9 @@
 //! | [`sp804`] | SP804 dual timer | two 32/16-bit down-counters (periodic, one-shot, free-running) |
 //! | [`pl031`] | PL031 real-time clock | seconds counter from a given start time, alarm interrupt |
 //! | [`sysregs`] | Versatile Express system registers | board ID, flags for secondary-CPU boot, 24 MHz counter, SYS_CFG clocks, power-off and reboot |
+//! | [`l2c310`] | L2C-310 (PL310) cache controller | identification and control registers; maintenance completes at once |
+//! | [`sp810`] | SP810 system controller | the one register Linux touches |
+//! | [`stub`] | any unmodelled PrimeCell | reads zero everywhere (so Linux skips it), ignores writes |
 //!
 //! ## Conventions shared by all devices
 //!
@@ -27,17 +30,23 @@
 use armvex_bus::AccessSize;
 
 pub mod gic;
+pub mod l2c310;
 pub mod mpcore;
 pub mod pl011;
 pub mod pl031;
 pub mod sp804;
+pub mod sp810;
+pub mod stub;
 pub mod sysregs;
 
 pub use gic::{Gic, GicConfig, GicVersion};
+pub use l2c310::L2c310;
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
 pub use pl031::Pl031;
 pub use sp804::Sp804;
+pub use sp810::Sp810;
+pub use stub::ZeroStub;
 pub use sysregs::{SysRegsConfig, VexpressSysRegs};
 
 /// Nanoseconds in one second.

@@ -1,0 +1,149 @@
+//! The ARM CoreLink Level 2 Cache Controller L2C-310 (formerly PL310; ARM DDI 0246, *CoreLink
+//! Level 2 Cache Controller L2C-310 Technical Reference Manual*, chapter 3 "Programmers
+//! Model"), at 0x1e00a000 on the vexpress-a9.
+//!
+//! armvex has no caches, so this is the register file software needs to find, configure and
+//! maintain the cache, as in QEMU (`hw/misc/arm_l2x0.c`):
+//!
+//! | offset | register | here |
+//! |---|---|---|
+//! | 0x000 | Cache ID | 0x410000c8 (ARM, L2C-310 r3p2) |
+//! | 0x004 | Cache Type | 0x1c100100, plus way-size bits from the auxiliary control |
+//! | 0x100 | Control | bit 0 (enable) kept |
+//! | 0x104 | Auxiliary Control | read/write, resets to 0x02020000 |
+//! | 0x108, 0x10c | Tag / Data RAM latency control | read/write |
+//! | 0x730..0x7fc | cache maintenance operations | read 0: "operation complete", writes ignored |
+//! | 0xc00, 0xc04 | address filtering start/end | read/write |
+//! | 0xf40, 0xf60, 0xf80 | debug, prefetch, power control | read 0, writes ignored |
+//!
+//! The way-size bits QEMU ORs into Cache Type stay set once seen (QEMU keeps them sticky).
+
+use crate::truncate;
+use armvex_bus::{AccessSize, Device, DeviceContext};
+
+/// Cache ID of an ARM L2C-310 r3p2.
+pub const CACHE_ID: u32 = 0x4100_00c8;
+
+/// An L2C-310 cache controller.
+pub struct L2c310 {
+    cache_type: u32,
+    ctrl: u32,
+    aux_ctrl: u32,
+    tag_ctrl: u32,
+    data_ctrl: u32,
+    filter_start: u32,
+    filter_end: u32,
+}
+
+impl L2c310 {
+    /// The controller in its reset state.
+    pub fn new() -> Self {
+        L2c310 {
+            cache_type: 0x1c10_0100,
+            ctrl: 0,
+            aux_ctrl: 0x0202_0000,
+            tag_ctrl: 0,
+            data_ctrl: 0,
+            filter_start: 0,
+            filter_end: 0,
+        }
+    }
+}
+
+impl Default for L2c310 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Device for L2c310 {
+    fn name(&self) -> &str {
+        "l2c-310"
+    }
+
+    fn read(&mut self, _ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        let value = match offset {
+            0x730..=0x7ff => 0,
+            0x000 => CACHE_ID,
+            0x004 => {
+                // Way size (aux [19:17]) and associativity (aux bit 16) for both caches.
+                let bits = ((self.aux_ctrl & (7 << 17)) >> 15) | ((self.aux_ctrl & (1 << 16)) >> 16);
+                self.cache_type |= (bits << 18) | (bits << 6);
+                self.cache_type
+            }
+            0x100 => self.ctrl,
+            0x104 => self.aux_ctrl,
+            0x108 => self.tag_ctrl,
+            0x10c => self.data_ctrl,
+            0xc00 => self.filter_start,
+            0xc04 => self.filter_end,
+            0xf40 | 0xf60 | 0xf80 => 0,
+            _ => {
+                tracing::debug!("l2c-310: read of unknown offset {offset:#x}");
+                0
+            }
+        };
+        truncate(value, size)
+    }
+
+    fn write(&mut self, _ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
+        match offset {
+            0x730..=0x7ff => {} // maintenance: nothing to maintain
+            0x100 => self.ctrl = value & 1,
+            0x104 => self.aux_ctrl = value,
+            0x108 => self.tag_ctrl = value,
+            0x10c => self.data_ctrl = value,
+            0xc00 => self.filter_start = value,
+            0xc04 => self.filter_end = value,
+            0xf40 | 0xf60 | 0xf80 => {}
+            _ => tracing::debug!("l2c-310: write of {value:#x} to unknown offset {offset:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccessSize::Word;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+
+    const BASE: u32 = 0x1e00_a000;
+    const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
+
+    fn setup() -> Bus {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x1000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        bus.add_device(BASE, 0x1000, Box::new(L2c310::new())).unwrap();
+        bus
+    }
+
+    #[test]
+    fn identification_and_control() {
+        let mut bus = setup();
+        assert_eq!(bus.read(CPU0, BASE, Word), 0x4100_00c8);
+        assert_eq!(bus.read(CPU0, BASE + 0x004, Word), 0x1c10_0100);
+        assert_eq!(bus.read(CPU0, BASE + 0x104, Word), 0x0202_0000);
+        // Linux: set 64 KiB ways (aux [19:17] = 3) and enable.
+        bus.write(CPU0, BASE + 0x104, Word, 0x0206_0000);
+        bus.write(CPU0, BASE + 0x100, Word, 0xff);
+        assert_eq!(bus.read(CPU0, BASE + 0x100, Word), 1);
+        assert_eq!(bus.read(CPU0, BASE + 0x104, Word), 0x0206_0000);
+        assert_eq!(bus.read(CPU0, BASE + 0x004, Word), 0x1c30_0300);
+        bus.write(CPU0, BASE + 0x108, Word, 0x111);
+        assert_eq!(bus.read(CPU0, BASE + 0x108, Word), 0x111);
+    }
+
+    #[test]
+    fn maintenance_completes_at_once() {
+        let mut bus = setup();
+        for off in [0x730, 0x770, 0x77c, 0x7b0, 0x7f0, 0x7fc] {
+            bus.write(CPU0, BASE + off, Word, 0xffff);
+            assert_eq!(bus.read(CPU0, BASE + off, Word), 0, "offset {off:#x}");
+        }
+    }
+}

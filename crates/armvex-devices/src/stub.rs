@@ -1,0 +1,72 @@
+//! A stand-in for devices armvex does not model: PL041 audio (AACI), PL050 keyboard/mouse
+//! interfaces (KMI), PL181 SD card interface (MMCI), PL110/PL111 colour LCD controllers,
+//! SP805 watchdog, the SBCon I2C bus and the LAN9118 Ethernet controller.
+//!
+//! Every register reads as zero and every write is ignored (and logged at debug level). For a
+//! PrimeCell that includes the identification registers at 0xfe0..0xffc: Linux's AMBA bus reads
+//! the peripheral and cell IDs before binding a driver, finds zeros, and leaves the device
+//! alone ("amba ... : ... periphid 0"). Drivers probed from the device tree alone (LAN9118,
+//! I2C) read zeros too and fail their identification checks.
+
+use armvex_bus::{AccessSize, Device, DeviceContext};
+
+/// A device window that reads as zero.
+pub struct ZeroStub {
+    name: String,
+}
+
+impl ZeroStub {
+    /// A stub called `name` (e.g. "mmci", "kmi0").
+    pub fn new(name: impl Into<String>) -> Self {
+        ZeroStub { name: name.into() }
+    }
+}
+
+impl Device for ZeroStub {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read(&mut self, _ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
+        tracing::debug!(
+            "{} (not modelled): {}-bit read at {offset:#x} reads 0",
+            self.name,
+            size.bits()
+        );
+        0
+    }
+
+    fn write(&mut self, _ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
+        tracing::debug!(
+            "{} (not modelled): {}-bit write of {value:#x} at {offset:#x} ignored",
+            self.name,
+            size.bits()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+
+    #[test]
+    fn everything_reads_zero() {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x6000_0000,
+            size: 0x1000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        let base = 0x1000_5000;
+        bus.add_device(base, 0x1000, Box::new(ZeroStub::new("mmci"))).unwrap();
+        let cpu0 = Accessor { cpu: 0, time: 0 };
+        for off in [0x0, 0x4, 0xfe0, 0xfe4, 0xff0, 0xffc] {
+            bus.write(cpu0, base + off, AccessSize::Word, 0xffff_ffff);
+            assert_eq!(bus.read(cpu0, base + off, AccessSize::Word), 0);
+        }
+        assert_eq!(bus.read(cpu0, base + 0x7, AccessSize::Byte), 0);
+        assert_eq!(bus.device_names()[0].2, "mmci");
+    }
+}
