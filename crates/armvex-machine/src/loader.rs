@@ -37,23 +37,11 @@ pub fn is_elf(path: &Path) -> Result<bool, String> {
     Ok(n == 4 && &magic == b"\x7fELF")
 }
 
-/// Read and load `path`.
-pub fn load_kernel(
-    path: &Path,
-    memory: &mut PhysicalMemory,
-    ram_base: u32,
-    ram_size: u64,
-) -> Result<LoadedImage, String> {
+/// Read and load the ELF program `path`.
+pub fn load_elf_program(path: &Path, memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
     let shown = path.display();
     let data = std::fs::read(path).map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
-    if data.is_empty() {
-        return Err(format!("kernel {shown} is empty"));
-    }
-    if data.starts_with(b"\x7fELF") {
-        load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))
-    } else {
-        load_raw(&data, memory, ram_base, ram_size).map_err(|e| format!("kernel {shown}: {e}"))
-    }
+    load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))
 }
 
 fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
