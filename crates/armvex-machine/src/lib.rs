@@ -17,6 +17,7 @@
 
 pub mod board;
 pub mod boot;
+pub mod console;
 pub mod loader;
 
 use armvex_bus::{Bus, MachineRequest, PhysicalMemory, RamAliasSpec, RamRegionSpec};
