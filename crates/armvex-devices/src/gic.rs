@@ -362,6 +362,14 @@ impl Gic {
                     }
                 }
             }
+            if irq_level != lines.cpu_irq(cpu) || fiq_level != lines.cpu_fiq(cpu) {
+                tracing::trace!(
+                    target: "gic",
+                    "cpu{cpu}: IRQ {} FIQ {} (best pending {best_irq})",
+                    u8::from(irq_level),
+                    u8::from(fiq_level)
+                );
+            }
             lines.set_cpu_inputs(cpu, irq_level, fiq_level);
         }
     }
@@ -804,10 +812,10 @@ impl Gic {
         self.irqs[irq].active &= !(1 << cpu);
     }
 
-    /// Read `size` bytes at `offset` in CPU `cpu`'s interface window. Reading `GICC_IAR`
+    /// Read the register at `offset` in CPU `cpu`'s interface window (registers are 32 bits
+    /// wide and decoded by exact offset, whatever the access size). Reading `GICC_IAR`
     /// acknowledges an interrupt, so this may change the CPU inputs.
-    pub fn cpu_read(&mut self, cpu: usize, offset: u32, size: AccessSize, lines: &mut InterruptLines) -> u32 {
-        let _ = size;
+    pub fn cpu_read(&mut self, cpu: usize, offset: u32, _size: AccessSize, lines: &mut InterruptLines) -> u32 {
         let cpu = self.cpu_index(cpu);
         let iface = self.cpus[cpu];
         let v2 = self.config.version == GicVersion::V2;
@@ -817,6 +825,7 @@ impl Gic {
             0x08 => u32::from(iface.bpr),
             0x0c => {
                 let v = self.acknowledge(cpu);
+                tracing::trace!(target: "gic", "cpu{cpu}: acknowledge -> {v:#x}");
                 self.update(lines);
                 v
             }
@@ -853,8 +862,7 @@ impl Gic {
     }
 
     /// Write `value` at `offset` in CPU `cpu`'s interface window.
-    pub fn cpu_write(&mut self, cpu: usize, offset: u32, size: AccessSize, value: u32, lines: &mut InterruptLines) {
-        let _ = size;
+    pub fn cpu_write(&mut self, cpu: usize, offset: u32, _size: AccessSize, value: u32, lines: &mut InterruptLines) {
         let cpu = self.cpu_index(cpu);
         let v2 = self.config.version == GicVersion::V2;
         match offset {
@@ -869,7 +877,10 @@ impl Gic {
             }
             0x04 => self.cpus[cpu].priority_mask = value as u8 & self.priority_bits_mask(),
             0x08 => self.cpus[cpu].bpr = (value & 7) as u8,
-            0x10 => self.end_of_interrupt(cpu, value),
+            0x10 => {
+                tracing::trace!(target: "gic", "cpu{cpu}: end of interrupt {value:#x}");
+                self.end_of_interrupt(cpu, value);
+            }
             0x1c => {
                 if self.has_groups() {
                     self.cpus[cpu].abpr = ((value & 7) as u8).max(1);

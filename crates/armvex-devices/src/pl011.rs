@@ -216,6 +216,9 @@ impl Pl011 {
         }
         if byte == b'\n' {
             self.flush();
+            if let Some(slot) = self.flush_slot {
+                ctx.cancel_deadline(slot);
+            }
         } else if !self.flush_pending {
             self.flush_pending = true;
             let slot = *self.flush_slot.get_or_insert_with(|| ctx.new_timer_slot());
@@ -408,6 +411,7 @@ mod tests {
         }
         assert_eq!(sink.0.borrow().0, b"hi\n");
         assert_eq!(sink.0.borrow().1, 1, "flushed at the newline");
+        assert_eq!(bus.clock.next_deadline(), None, "so no flush timer is left");
         assert!(bus.irq.spi_level(IRQ));
         assert_eq!(bus.read(at(0), BASE + 0x3c, Word), INT_TX);
         assert_eq!(bus.read(at(0), BASE + 0x40, Word), INT_TX);
