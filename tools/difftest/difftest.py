@@ -118,15 +118,24 @@ def symbol_addresses(elf: Path) -> dict[str, int]:
     return out
 
 
-def disassemble(elf: Path, addr: int) -> str:
+def disassemble_range(elf: Path, addr: int, nbytes: int) -> dict[int, str]:
+    """{address: disassembly} for the instructions in [addr, addr+nbytes).
+    objdump follows the mapping symbols ($a/$t) for ARM or Thumb, and the
+    IT state when the range starts at an IT instruction."""
     r = subprocess.run([OBJDUMP, "-d", f"--start-address={addr:#x}",
-                        f"--stop-address={addr + 4:#x}", str(elf)],
+                        f"--stop-address={addr + nbytes:#x}", str(elf)],
                        capture_output=True, text=True)
+    out = {}
     for line in r.stdout.splitlines():
-        m = re.match(r"\s*[0-9a-f]+:\s+[0-9a-f]{8}\s+(.*)", line)
+        m = re.match(r"\s*([0-9a-f]+):\t[0-9a-f ]+\t(.*)", line)
         if m:
-            return re.sub(r"\s+", " ", re.split(r"\s[@;]", m.group(1))[0]).strip()
-    return "?"
+            text = re.split(r"\s[@;]", m.group(2))[0]
+            out[int(m.group(1), 16)] = re.sub(r"\s+", " ", text).strip()
+    return out
+
+
+def disassemble(elf: Path, addr: int, nbytes: int = 4) -> str:
+    return "; ".join(disassemble_range(elf, addr, nbytes).values()) or "?"
 
 
 # ---------------------------------------------------------------------------
@@ -228,6 +237,13 @@ def fmt_regs(names, values, only=None) -> str:
     return " ".join(items)
 
 
+def state_key_name(key) -> str:
+    """A setup target (core register number or state name) as a state name."""
+    if isinstance(key, str):
+        return key
+    return {13: "sp", 14: "lr", 15: "pc"}.get(key, f"r{key}")
+
+
 class Reporter:
     def __init__(self, prog: Program, elf: Path, a_name: str, b_name: str):
         self.prog = prog
@@ -235,6 +251,9 @@ class Reporter:
         self.a_name, self.b_name = a_name, b_name
         self.names = prog.isa.STATE_NAMES
         self._syms = None
+        # Words of a record shown decoded when they differ or in "before".
+        self.formatters = getattr(prog.isa, "FORMATTERS", None) or (
+            {"cpsr": prog.isa.format_psr} if "cpsr" in self.names else {})
 
     def insn_addr(self, k: int) -> int | None:
         if self._syms is None:
@@ -246,31 +265,60 @@ class Reporter:
         the setup's MOVW/MOVT values applied."""
         regs = list(record)
         for r, v in self.prog.isa.setup_regs_after(self.prog.insns[k]).items():
-            regs[self.names.index("lr" if r == 14 else f"r{r}")] = v
+            name = state_key_name(r)
+            if name in self.names:
+                regs[self.names.index(name)] = v
         return regs
+
+    def notes(self, record, only) -> str:
+        """Decoded forms of the formatted words among ``only``."""
+        out = []
+        for name, f in self.formatters.items():
+            if name in self.names and self.names.index(name) in only:
+                out.append(f"{name}: {f(record[self.names.index(name)])}")
+        return "  (" + "; ".join(out) + ")" if out else ""
 
     def describe_insn(self, k: int, before: tuple[int, ...] | None) -> list[str]:
         insn = self.prog.insns[k]
         addr = self.insn_addr(k)
-        dis = disassemble(self.elf, addr) if addr is not None else "?"
+        dis = disassemble_range(self.elf, addr, insn.size) if addr is not None else {}
         where = f" @ {addr:#010x}" if addr is not None else ""
-        lines = [f"  insn {k}{where}: {insn.word:08x}  {dis}   [{insn.name}]"]
+        if insn.parts:
+            lines = [f"  insn {k}{where}: {insn.name}: an IT block of "
+                     f"{len(insn.parts) - 1} conditional instruction(s), logged as one unit"]
+            a = addr
+            for p in insn.parts:
+                text = dis.get(a, "?") if a is not None else "?"
+                at = f"{a:#010x}: " if a is not None else ""
+                lines.append(f"      {at}{p.hex():9}  {text}   [{p.name}]")
+                a = a + p.size if a is not None else None
+        else:
+            text = "; ".join(dis.values()) or "?"
+            lines = [f"  insn {k}{where}: {insn.hex()}  {text}   [{insn.name}]"]
         if insn.setup:
-            lines.append("  setup:  " + ", ".join(f"r{r} = {v:#010x}"
+            lines.append("  setup:  " + ", ".join(f"{state_key_name(r)} = {v:#010x}"
                                                   for r, v in insn.setup))
-        if insn.access:
-            a, n, st = insn.access
-            lines.append(f"  access: {'store' if st else 'load'} {n} bytes at "
-                         f"{a:#010x} (buffer +{a - harness.BUF_BASE:#05x}) "
-                         "if the condition passes")
+        for p in insn.members():
+            if p.access:
+                a, n, st = p.access
+                who = f" ({p.name})" if insn.parts else ""
+                lines.append(f"  access{who}: {'store' if st else 'load'} {n} bytes at "
+                             f"{a:#010x} (buffer +{a - harness.BUF_BASE:#05x}) "
+                             "if the condition passes")
         if before is not None:
             regs = self.state_before(k, before)
-            half = (len(self.names) + 1) // 2
-            lines.append("  before: " + fmt_regs(self.names[:half], regs[:half]))
-            lines.append("          " + fmt_regs(self.names[half:], regs[half:]))
-            if "cpsr" in self.names:
-                lines.append("          cpsr: " + self.prog.isa.format_psr(
-                    regs[self.names.index("cpsr")]))
+            if len(self.names) <= 20:
+                half = (len(self.names) + 1) // 2
+                rows = [(0, half), (half, len(self.names))]
+            else:
+                rows = [(i, min(i + 8, len(self.names)))
+                        for i in range(0, len(self.names), 8)]
+            for j, (lo, hi) in enumerate(rows):
+                lines.append(("  before: " if j == 0 else "          ")
+                             + fmt_regs(self.names[lo:hi], regs[lo:hi]))
+            for name, f in self.formatters.items():
+                if name in self.names:
+                    lines.append(f"          {name}: {f(regs[self.names.index(name)])}")
         return lines
 
     @staticmethod
@@ -321,9 +369,7 @@ class Reporter:
                         diff = [i for i, (x, y) in enumerate(
                             zip(o.records[first], base)) if x != y]
                     regs = fmt_regs(self.names, o.records[first], diff)
-                    if "cpsr" in self.names and self.names.index("cpsr") in diff:
-                        regs += "  (" + self.prog.isa.format_psr(
-                            o.records[first][self.names.index("cpsr")]) + ")"
+                    regs += self.notes(o.records[first], diff)
                     lines.append(f"  {name + ':':8}" + (regs or "(no change)"))
                 else:
                     lines.append(f"  {name + ':':8}no record: {self.why_stopped(o)}")
@@ -361,6 +407,7 @@ class SeedResult:
     ok: bool
     report: list[str]
     seconds: dict
+    instructions: int = 0   # random instructions (IT blocks count each one)
 
 
 def check_oracle(prog: Program, o: Output, name: str) -> list[str]:
@@ -412,6 +459,8 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
     t0 = time.monotonic()
     select = re.compile(args.pattern).search if args.pattern else None
     prog = make_program(isa, seed, count, select)
+    n_insns = (isa.instruction_count(prog.insns) if hasattr(isa, "instruction_count")
+               else len(prog.insns))
     elf = build(prog, workdir)
     prog.elf = elf
     timings["build"] = time.monotonic() - t0
@@ -427,7 +476,7 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
     (workdir / "qemu.out").write_text(qa.text)
     bad = check_oracle(prog, qa, "QEMU")
     if bad:
-        return SeedResult(seed, count, False, bad + [reproduce], timings)
+        return SeedResult(seed, count, False, bad + [reproduce], timings, n_insns)
 
     if args.qemu_only and hasattr(isa, "check_run"):
         rep = Reporter(prog, elf, "qemu", "")
@@ -437,7 +486,7 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
         if problems:
             return SeedResult(seed, count, False, [
                 "the QEMU run breaks the generator's assumptions:"]
-                + ["  " + p for p in problems[:20]] + [reproduce], timings)
+                + ["  " + p for p in problems[:20]] + [reproduce], timings, n_insns)
 
     if args.qemu_only:
         b_name = "qemu#2"
@@ -473,7 +522,7 @@ def _run_seed(isa, seed, count, args, workdir: Path) -> SeedResult:
         lines.append(f"  {b_name} stderr: " + qb.stderr.strip().splitlines()[-1][:200])
     if lines:
         lines.append(reproduce)
-    return SeedResult(seed, count, not lines, lines, timings)
+    return SeedResult(seed, count, not lines, lines, timings, n_insns)
 
 
 # ---------------------------------------------------------------------------
@@ -505,7 +554,8 @@ def main(argv=None) -> int:
     ap.add_argument("--count", type=int, default=CI_COUNT,
                     help=f"random instructions per seed (default {CI_COUNT})")
     ap.add_argument("--ci", action="store_true",
-                    help=f"seeds {CI_SEEDS[0]}-{CI_SEEDS[-1]} x {CI_COUNT} instructions")
+                    help=f"the ISA's fixed CI seed list (arm: seeds {CI_SEEDS[0]}-"
+                    f"{CI_SEEDS[-1]} x {CI_COUNT} instructions)")
     ap.add_argument("--armvex", default=default_armvex(),
                     help="armvex binary (default: $ARMVEX or target/release/armvex)")
     ap.add_argument("--qemu-only", action="store_true",
@@ -534,7 +584,8 @@ def main(argv=None) -> int:
         return 0
 
     if args.ci:
-        seeds, count = CI_SEEDS, CI_COUNT
+        seeds = list(getattr(isa, "CI_SEEDS", CI_SEEDS))
+        count = getattr(isa, "CI_COUNT", CI_COUNT)
     elif args.seeds:
         seeds, count = parse_seeds(args.seeds), args.count
     elif args.seed is not None:
@@ -577,7 +628,7 @@ def main(argv=None) -> int:
 
     bad = sum(not r.ok for r in results)
     mode = " (qemu vs qemu)" if args.qemu_only else ""
-    print(f"difftest {isa.NAME}{mode}: {count * len(seeds)} instructions, "
+    print(f"difftest {isa.NAME}{mode}: {sum(r.instructions for r in results)} instructions, "
           f"{len(seeds)} seeds, {bad} mismatches")
     if args.verbose:
         print(f"total {time.monotonic() - t0:.1f}s")

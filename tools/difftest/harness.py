@@ -11,8 +11,9 @@ Flow: set VBAR to our own vectors (an unexpected exception is reported, not
 a hang), set SCTLR.SW (SWP/SWPB are UNDEFINED on a v7MP core without it),
 CLREX, SP = log pointer.  The body then switches to its instruction set
 (ISA module's body_enter_asm), loads the initial flags and registers
-(init_asm), logs record 0, and for every random instruction: its setup
-MOVW/MOVTs, the instruction, a log record; body_leave_asm returns to ARM
+(init_asm), logs record 0, and for every random instruction (or unit of
+instructions logged together, such as a Thumb IT block): its setup
+MOVW/MOVTs, the instruction(s), a log record; body_leave_asm returns to ARM
 state and jumps to `finish`, which prints, through semihosting SYS_WRITE to
 ":tt", the text
 
@@ -31,6 +32,10 @@ ADP_Stopped_RunTimeErrorUnknown (status 1) after an exception.
 The harness code before the body has a fixed size, so a program's first k
 instructions sit at the same addresses whatever its length (used when
 bisecting).
+
+The log pointer is SP for the arm ISA.  ISAs that test SP itself (thumb,
+vfp) keep it in TPIDRURW instead (see isa/common.py) and set LOG_END_ASM,
+the line that puts the end of the log in r4 for `finish`.
 """
 
 from __future__ import annotations
@@ -127,7 +132,7 @@ exc_svc_mode:
 
 @ ---- dump the log and the buffer as hex text, then exit -----------------
 finish:
-    mov r4, sp                      @ end of the log
+    {log_end}
     ldaddr r6, HEX_BASE             @ output cursor
     ldaddr r10, hexdigits
     ldaddr r0, str_log
@@ -240,18 +245,27 @@ def indent(lines):
     return "\n".join("    " + l if not l.endswith(":") else l for l in lines)
 
 
+DEFAULT_LOG_END = "mov r4, sp                      @ end of the log"
+
+
 def program_source(isa, state: dict, buffer: list[int], insns) -> str:
     """Assembly source for a whole test program."""
     out = [PROLOGUE.format(log=LOG_BASE, hex=HEX_BASE, bufsize=BUF_SIZE,
-                           record_words=len(isa.STATE_NAMES))]
+                           record_words=len(isa.STATE_NAMES),
+                           log_end=getattr(isa, "LOG_END_ASM", DEFAULT_LOG_END))]
     # Enter the body's state first (may clobber registers), then load the
     # initial state in it, then log record 0.
     body = list(isa.body_enter_asm()) + list(isa.init_asm())
     log = isa.log_asm()
     body += log
     for k, insn in enumerate(insns):
-        lines = isa.insn_asm(insn)
-        body += lines[:-1] + [f"insn_{k}:"] + lines[-1:] + log
+        if hasattr(isa, "insn_asm_parts"):
+            # (setup lines, instruction lines): the label goes in between
+            setup, code = isa.insn_asm_parts(insn)
+        else:
+            lines = isa.insn_asm(insn)
+            setup, code = lines[:-1], lines[-1:]
+        body += setup + [f"insn_{k}:"] + code + log
     body += isa.body_leave_asm()  # back in ARM state after this
     out.append(indent(body))
     words = [f"    .word 0x{buffer[i]:08x}, 0x{buffer[i + 1]:08x}, "

@@ -15,11 +15,21 @@ Layout syntax (most significant bit first, whitespace separated)::
   generator for it (a list of allowed values or a function of the rng)
 * ``cond`` -- the condition field, drawn by the context (mostly AL)
 
-Register fields (``REG_FIELDS``) never take 13: SP is the harness's log
-pointer.  They take 15 (PC) only when the pattern lists them in ``pc``.
+Register fields (``REG_FIELDS``) of 4 bits never take 13 (SP) unless the
+pattern lists them in ``sp``, nor 15 (PC) unless it lists them in ``pc``
+(in A32, SP is the harness's log pointer; T32 allows SP only in a few
+places).  Narrower register fields (the 3-bit fields of 16-bit Thumb
+encodings) take any value.
+
+A layout is 32 bits wide, or 16 for a 16-bit Thumb encoding (``bits=16``);
+a 32-bit Thumb layout lists the first halfword first, the way the ARM ARM
+draws it, and is emitted with ``.inst.w`` (first halfword first).
 
 The constraint is a Python expression over the field values (e.g.
-``"rdhi != rdlo"``); it may use the helpers in ``CONSTRAINT_HELPERS``.
+``"rdhi != rdlo"``); it may use the helpers in ``CONSTRAINT_HELPERS``.  It
+may also be a function of the field dict.  ``fix`` (optional) edits the
+drawn fields before the constraint is checked (e.g. to copy a register into
+a second field that must hold the same number).
 A memory pattern also has a ``mem`` function that points the base and index
 registers into the data buffer (see ``GenContext``) and may reject the draw.
 """
@@ -46,9 +56,15 @@ def lowest_set_bit(x: int) -> int:
     return (x & -x).bit_length() - 1
 
 
+def badreg(r: int) -> bool:
+    """The T32 pseudocode's BadReg(): SP or PC."""
+    return r in (SP, PC)
+
+
 CONSTRAINT_HELPERS = {
     "popcount": popcount,
     "lowest_set_bit": lowest_set_bit,
+    "badreg": badreg,
 }
 
 
@@ -58,15 +74,38 @@ class Insn:
 
     ``setup`` is a list of (register, value) pairs the harness loads with an
     unconditional MOVW/MOVT just before the instruction (base and index
-    registers of memory accesses, seeded operand values).  ``access`` is
-    (address, length, is_store) for memory instructions, for reports.
+    registers of memory accesses, seeded operand values); a register is a
+    core register number, or a name the ISA module understands (``"d5"``).
+    ``access`` is (address, length, is_store) for memory instructions, for
+    reports.
+
+    ``size`` is the encoding's length in bytes (2 for a 16-bit Thumb
+    instruction), ``thumb`` says the word is a T32 encoding (first halfword
+    in the upper 16 bits).  A unit of several instructions logged as one
+    (a Thumb IT block) has ``parts``: the instructions in order, each an
+    Insn; its own setup is the union of theirs, run before the first.
     """
 
     word: int
     name: str
-    setup: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    setup: list[tuple[int | str, int]] = dataclasses.field(default_factory=list)
     access: tuple[int, int, bool] | None = None
     fields: dict[str, int] = dataclasses.field(default_factory=dict)
+    size: int = 4
+    thumb: bool = False
+    parts: list["Insn"] | None = None
+
+    def members(self) -> list["Insn"]:
+        """The instructions of this unit (itself if it is a single one)."""
+        return self.parts if self.parts else [self]
+
+    def hex(self) -> str:
+        """The encoding as objdump shows it."""
+        if not self.thumb:
+            return f"{self.word:08x}"
+        if self.size == 2:
+            return f"{self.word:04x}"
+        return f"{self.word >> 16:04x} {self.word & 0xFFFF:04x}"
 
 
 class GenerationError(Exception):
@@ -101,22 +140,36 @@ class GenContext:
 class Pattern:
     """One instruction class: layout, field generators, constraint, memory."""
 
-    def __init__(self, name: str, layout: str, constraint: str = "True", *,
-                 pc: tuple[str, ...] = (), gen: dict | None = None,
+    def __init__(self, name: str, layout: str, constraint="True", *,
+                 pc: tuple[str, ...] = (), sp: tuple[str, ...] = (),
+                 gen: dict | None = None, fix: Callable | None = None,
                  mem: Callable | None = None, weight: float = 1.0,
-                 group: str = "", seed_regs: tuple[str, ...] | None = None):
+                 group: str = "", seed_regs: tuple[str, ...] | None = None,
+                 bits: int = 32, thumb: bool = False, **extra):
         self.name = name
         self.layout = layout
-        self.constraint_src = constraint
-        self.constraint = compile(constraint, f"<{name} constraint>", "eval")
+        if callable(constraint):
+            self.constraint_src = getattr(constraint, "__doc__", None) or name
+            self.constraint = constraint
+        else:
+            self.constraint_src = constraint
+            self.constraint = compile(constraint, f"<{name} constraint>", "eval")
         self.pc = frozenset(pc)
+        self.sp = frozenset(sp)
         self.gen = gen or {}
+        self.fix = fix
         self.mem = mem
         self.weight = weight
         self.group = group
+        self.bits = bits
+        self.thumb = thumb
+        # ISA-specific attributes (e.g. whether a Thumb class may sit in an
+        # IT block, which registers it writes)
+        for k, v in extra.items():
+            setattr(self, k, v)
         self.fixed_bits = 0
         self.fields: list[tuple[str, int, int]] = []  # name, shift, width
-        pos = 32
+        pos = bits
         for tok in layout.split():
             if ":" in tok:
                 fname, width_s = tok.split(":")
@@ -129,7 +182,7 @@ class Pattern:
                 pos -= len(tok)
                 self.fixed_bits |= int(tok, 2) << pos
         if pos != 0:
-            raise ValueError(f"{name}: layout is {32 - pos} bits, not 32")
+            raise ValueError(f"{name}: layout is {bits - pos} bits, not {bits}")
         for fname in self.gen:
             if fname not in self.field_names():
                 raise ValueError(f"{name}: generator for unknown field {fname}")
@@ -151,19 +204,26 @@ class Pattern:
             return ctx.rng.choice(g)
         if fname == "cond":
             return ctx.cond()
-        if fname in REG_FIELDS:
+        if fname in REG_FIELDS and width >= 4:
             while True:
                 r = ctx.rng.randrange(16)
-                if r == SP or (r == PC and fname not in self.pc):
+                if (r == SP and fname not in self.sp) or (r == PC and fname not in self.pc):
                     continue
                 return r
         return ctx.rng.getrandbits(width)
+
+    def check(self, v: dict[str, int]) -> bool:
+        if callable(self.constraint):
+            return bool(self.constraint(v))
+        return bool(eval(self.constraint, dict(CONSTRAINT_HELPERS), dict(v)))
 
     def draw(self, ctx: GenContext, tries: int = 2000) -> dict[str, int]:
         """Draw field values until the constraint holds."""
         for _ in range(tries):
             v = {f: self._draw_field(ctx, f, w) for f, _, w in self.fields}
-            if eval(self.constraint, dict(CONSTRAINT_HELPERS), v):
+            if self.fix is not None:
+                self.fix(v)
+            if self.check(v):
                 return v
         raise GenerationError(f"{self.name}: constraint never satisfied")
 
@@ -186,7 +246,8 @@ class Pattern:
                 if m is None:
                     continue
                 setup, access = m
-            return Insn(self.encode(v), self.name, setup, access, v)
+            return Insn(self.encode(v), self.name, setup, access, v,
+                        size=self.bits // 8, thumb=self.thumb)
         raise GenerationError(f"{self.name}: memory setup never satisfied")
 
     def __repr__(self) -> str:
