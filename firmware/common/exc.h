@@ -28,7 +28,14 @@ enum exc_kind {
     EXC_HYP = 5,
     EXC_IRQ = 6,
     EXC_FIQ = 7,
+    /* Monitor mode, through MVBAR (after exc_monitor_init()): 8 + offset/4 */
+    EXC_SMC = 10,
+    EXC_MON_PABT = 11,
+    EXC_MON_DABT = 12,
+    EXC_MON_IRQ = 14,
+    EXC_MON_FIQ = 15,
 };
+#define EXC_KINDS 16
 
 struct exc_frame {
     u32 cpsr;  /* CPSR as seen at the start of the handler */
@@ -39,7 +46,7 @@ struct exc_frame {
 
 typedef void (*exc_hook_fn)(int kind, struct exc_frame *f);
 
-extern exc_hook_fn exc_hooks[8];
+extern exc_hook_fn exc_hooks[EXC_KINDS];
 
 static inline void exc_set_hook(int kind, exc_hook_fn fn)
 {
@@ -47,6 +54,10 @@ static inline void exc_set_hook(int kind, exc_hook_fn fn)
 }
 
 const char *exc_name(int kind);
+
+/* Point MVBAR at the Monitor vector table in start.S and give Monitor mode
+ * a stack. Needs the Security Extensions and Secure PL1. */
+void exc_monitor_init(void);
 
 /* Called by the vector stubs in start.S. */
 void exc_dispatch(int kind, struct exc_frame *f);
@@ -56,6 +67,7 @@ void exc_dispatch(int kind, struct exc_frame *f);
 #define MODE_FIQ 0x11
 #define MODE_IRQ 0x12
 #define MODE_SVC 0x13
+#define MODE_MON 0x16
 #define MODE_ABT 0x17
 #define MODE_UND 0x1b
 #define MODE_SYS 0x1f

@@ -19,6 +19,7 @@
         .equ    MODE_FIQ, 0x11
         .equ    MODE_IRQ, 0x12
         .equ    MODE_SVC, 0x13
+        .equ    MODE_MON, 0x16
         .equ    MODE_ABT, 0x17
         .equ    MODE_UND, 0x1b
         .equ    MODE_SYS, 0x1f
@@ -101,5 +102,45 @@ reset_entry:
         EXC_STUB hyp_entry, 5
         EXC_STUB irq_entry, 6
         EXC_STUB fiq_entry, 7
+
+/*
+ * Monitor mode (Security Extensions). Not set up at reset, so programs
+ * that never touch Monitor mode do not depend on it: a test calls
+ * exc_monitor_init() to point MVBAR at this table and give Monitor mode a
+ * stack. MVBAR + 0x08 is SMC; + 0x0c/0x10/0x18/0x1c are prefetch abort,
+ * data abort, IRQ and FIQ when SCR.EA/IRQ/FIQ route them to Monitor mode.
+ * Kinds are 8 + offset / 4 (exc.h: EXC_SMC = 10, ...).
+ */
+        .balign 32
+        .global _mon_vectors
+_mon_vectors:
+        b       mon_unused0_entry       @ 0x00 not used
+        b       mon_unused1_entry       @ 0x04 not used
+        b       smc_entry               @ 0x08 secure monitor call
+        b       mon_pabt_entry          @ 0x0c prefetch abort (SCR.EA)
+        b       mon_dabt_entry          @ 0x10 data abort (SCR.EA)
+        b       mon_unused5_entry       @ 0x14 not used
+        b       mon_irq_entry           @ 0x18 IRQ (SCR.IRQ)
+        b       mon_fiq_entry           @ 0x1c FIQ (SCR.FIQ)
+
+        EXC_STUB mon_unused0_entry, 8
+        EXC_STUB mon_unused1_entry, 9
+        EXC_STUB smc_entry, 10
+        EXC_STUB mon_pabt_entry, 11
+        EXC_STUB mon_dabt_entry, 12
+        EXC_STUB mon_unused5_entry, 13
+        EXC_STUB mon_irq_entry, 14
+        EXC_STUB mon_fiq_entry, 15
+
+        .global exc_monitor_init
+exc_monitor_init:
+        ldr     r0, =_mon_vectors
+        mcr     p15, 0, r0, c12, c0, 1  @ MVBAR
+        mrs     r1, cpsr
+        cps     #MODE_MON
+        ldr     sp, =__stack_mon_top
+        msr     cpsr_c, r1
+        isb
+        bx      lr
 
         .ltorg

@@ -1,0 +1,86 @@
+/*
+ * mmu.h — short-descriptor translation tables (ARM ARM B3.5) for tests.
+ *
+ * First level (L1): 4096 word entries, one per MiB of VA, table 16 KiB
+ * aligned (16 KiB >> TTBCR.N for TTBR0):
+ *   section       PA[31:20] | nG | S | APX | TEX | AP | dom | XN | C | B | 0b10
+ *   supersection  PA[31:24] | ... | bit 18 = 1, repeated in 16 entries
+ *   page table    L2 address[31:10] | dom[8:5] | 0b01
+ * Second level (L2): 256 entries, one per 4 KiB, table 1 KiB aligned:
+ *   small page    PA[31:12] | nG | S | APX | TEX[8:6] | AP[5:4] | C | B | 1 | XN
+ *   large page    PA[31:16] | XN[15] | TEX[14:12] | nG | S | APX | AP | C | B | 0b01,
+ *                 repeated in 16 entries
+ * The access permissions are given here as one 3-bit number APX:AP[1:0]
+ * (ARM ARM table B3-8): 0 no access, 1 PL1 RW, 2 PL1 RW/PL0 RO,
+ * 3 RW for both, 5 PL1 RO, 6 (deprecated) RO for both, 7 RO for both.
+ * With SCTLR.AFE = 1, AP[0] is the access flag instead.
+ */
+#ifndef ARMVEX_MMU_H
+#define ARMVEX_MMU_H
+
+#include "types.h"
+
+/* L1 section descriptor bits */
+#define SEC            0x2u
+#define SEC_B          (1u << 2)
+#define SEC_C          (1u << 3)
+#define SEC_XN         (1u << 4)
+#define SEC_DOM(d)     ((u32)(d) << 5)
+#define SEC_AP(ap)     ((((u32)(ap) & 3) << 10) | ((((u32)(ap) >> 2) & 1) << 15))
+#define SEC_TEX(t)     ((u32)(t) << 12)
+#define SEC_S          (1u << 16)
+#define SEC_NG         (1u << 17)
+#define SEC_SUPER      (1u << 18)
+#define SEC_NS         (1u << 19)
+/* L1 page-table descriptor */
+#define PT             0x1u
+#define PT_DOM(d)      ((u32)(d) << 5)
+/* L2 small page */
+#define PG             0x2u
+#define PG_XN          (1u << 0)
+#define PG_B           (1u << 2)
+#define PG_C           (1u << 3)
+#define PG_AP(ap)      ((((u32)(ap) & 3) << 4) | ((((u32)(ap) >> 2) & 1) << 9))
+#define PG_TEX(t)      ((u32)(t) << 6)
+#define PG_S           (1u << 10)
+#define PG_NG          (1u << 11)
+/* L2 large page (AP, C, B, S, nG as for small pages) */
+#define LPG            0x1u
+#define LPG_TEX(t)     ((u32)(t) << 12)
+#define LPG_XN         (1u << 15)
+
+/* Memory types: Normal write-back (TEX=001 C=1 B=1), Device (shareable). */
+#define SEC_NORMAL     (SEC_TEX(1) | SEC_C | SEC_B)
+#define SEC_DEVICE     (SEC_B)
+#define PG_NORMAL      (PG_TEX(1) | PG_C | PG_B)
+
+/* Fill l1 (4096 entries) with an identity map of what the tests run on:
+ * all of RAM as Normal memory, read/write at PL0 and PL1 (AP=3), domain 0;
+ * the board's device windows (system registers, GIC and private timers)
+ * as Device, PL1 only, XN. Everything else faults (entry 0). */
+void mmu_identity(u32 *l1);
+
+/* Section (1 MiB) mapping va -> pa with the given attribute bits. */
+static inline void mmu_section(u32 *l1, u32 va, u32 pa, u32 attrs)
+{
+    l1[va >> 20] = (pa & 0xfff00000u) | attrs | SEC;
+}
+
+/* Turn on the MMU with TTBR0 = l1, TTBCR = 0 (no TTBR1 use), DACR = dacr,
+ * after invalidating the TLB. Caches stay off (SCTLR.C/I unchanged). */
+void mmu_on(u32 *l1, u32 dacr);
+void mmu_off(void);
+
+/* TLB maintenance, each followed by DSB and ISB. */
+void tlb_inv_all(void);              /* TLBIALL */
+void tlb_inv_mva(u32 mva_asid);      /* TLBIMVA: VA[31:12] | ASID */
+void tlb_inv_asid(u32 asid);         /* TLBIASID */
+void tlb_inv_mva_all_asid(u32 mva);  /* TLBIMVAA (Multiprocessing Ext.) */
+
+/* Address translation operations: write the VA to ATS1Cxx, ISB, read PAR. */
+u32 ats1cpr(u32 va);
+u32 ats1cpw(u32 va);
+u32 ats1cur(u32 va);
+u32 ats1cuw(u32 va);
+
+#endif
