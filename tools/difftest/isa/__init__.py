@@ -15,8 +15,23 @@ An ISA module provides:
     generate(rng, count, ctx, select) -> [pattern.Insn]
     all_classes()        the instruction classes (for --list / --pattern)
     insn_asm(insn)       setup + the instruction, as assembly lines
-    setup_regs_after(insn) {reg: value} guaranteed by the setup
+    setup_regs_after(insn) {reg: value} guaranteed by the setup (reg: a core
+                         register number or a STATE_NAMES entry)
     format_psr(value)    human-readable flags
+
+Optional:
+
+    insn_asm_parts(insn) (setup lines, instruction lines): the harness puts
+                         the insn_<k> label between them (for units of
+                         several instructions, e.g. a Thumb IT block)
+    LOG_END_ASM          the line that puts the end of the log in r4 (the
+                         default reads SP, the arm ISA's log pointer)
+    CI_SEEDS, CI_COUNT   what --ci runs (default: arm's)
+    instruction_count(insns)  random instructions in a program (default:
+                         one per unit)
+    FORMATTERS           {state name: function} decoding words in reports
+                         (default: cpsr with format_psr)
+    check_run(insns, before, after)  --qemu-only self-check of the oracle run
 """
 
 import importlib
