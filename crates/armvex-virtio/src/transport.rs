@@ -45,7 +45,8 @@
 //!
 //! * **Reset** (Status = 0) returns everything to its initial state (status, feature words
 //!   and selectors, interrupt status, every queue including its legacy QueueAlign, the
-//!   backend) except the legacy GuestPageSize, which Linux writes only once at probe.
+//!   backend) except the legacy GuestPageSize, which Linux writes only once at probe (and
+//!   ConfigGeneration, which only ever counts up).
 //! * **QueueNum** must be a power of two no larger than QueueNumMax (split queues, §2.7); any
 //!   other value sets DEVICE_NEEDS_RESET and leaves the size unchanged. So does a queue whose
 //!   rings are misaligned or not wholly in RAM when it is made live, and a notified queue
@@ -216,6 +217,13 @@ impl VirtioMmio {
             timer: None,
             resync: false,
         }
+    }
+
+    /// Use `name` in traces and logs (e.g. the board's "virtio0") instead of
+    /// `virtio-mmio:<device>`.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// Raise used-buffer interrupts `delay_ns` virtual nanoseconds after the notification
@@ -729,6 +737,7 @@ mod tests {
             assert!(!m.irq());
             assert_eq!(m.transport.borrow().name(), "virtio-mmio:empty");
         }
+        assert_eq!(VirtioMmio::new(false, IRQ, None).with_name("virtio3").name(), "virtio3");
     }
 
     #[test]
