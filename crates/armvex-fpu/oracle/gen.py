@@ -335,6 +335,7 @@ def gen_curated(cases):
                 c += [("f32_to_i32", f, [v]), ("f32_to_i32_r", f, [v]),
                       ("f32_to_u32", f, [v]), ("f32_to_u32_r", f, [v])]
             for v in (0x41dfffffffe00000, 0x41dfffffffc00000, 0xc1e0000000000000, 0xc1e0000000200000,
+                      0xc1e0000000100000, 0x41efffffffe00000, 0x7ff8000000000001,
                       0xc1e00000001fffff, 0xbfe0000000000000, 0x41efffffffe00000, 0x41f0000000000000):
                 c += [("f64_to_i32", f, [v]), ("f64_to_i32_r", f, [v]),
                       ("f64_to_u32", f, [v]), ("f64_to_u32_r", f, [v])]
@@ -382,6 +383,8 @@ def gen_curated(cases):
                   ("f32_to_f16", f, [s32]), ("f32_to_f16", f, [0xffc12345]), ("f32_to_f16", f | AHP, [q32]),
                   ("f32_to_f16", f | AHP, [0xff800000]), ("f32_to_f16", f, [0x80000001]),
                   ("f32_to_i32", f, [s32]), ("f64_to_u32", f, [q64]), ("f32_to_fixed.s16.4", f, [q32])]
+    c += [("neg.f32", 0, [0x7f800001]), ("abs.f32", 0, [0x80000001]), ("neg.f64", 0, [1]),
+          ("abs.f64", 0, [0xfff0000000000001])]
     for op, f, ins in c:
         cases.append(make_case(op, f, ins))
 
@@ -645,6 +648,13 @@ def gen_conv(r, cases, scale):
                              0x33800001, 0x337fffff, 0x33000000, 0x33000001, 0x38000000, 0x38001000,
                              0x38003000, 0xb8001000, 0x7f801234, 0x7fc01234]
     f2h += [F32.near(r, 127 + r.randint(-26, 17), 0) for _ in range(int(80 * scale))]
+    if scale >= 10:
+        # every half-precision value, IEEE and alternative format
+        insn_h2s = enc2(2, 0, 0, 0, False, 1, False)
+        for h in range(1 << 16):
+            for ahp in (0, AHP):
+                fp = rand_fpscr(r) | ahp
+                cases.append(Case("f16_to_f32", insn_h2s, fp, s_regs([0x12345678, h]), [(h, 4)], ext_s0))
     for top in (0, 1):
         insn_h2s = enc2(2, top, 0, 0, False, 1, False)
         insn_s2h = enc2(3, top, 0, 0, False, 1, False)
