@@ -184,7 +184,7 @@ impl Device for A9MpCore {
         let cpu = self.cpu(ctx);
         let now = ctx.now();
         match offset {
-            0x000..=0x0ff => self.scu.write(offset, size, value),
+            0x000..=0x0ff => self.scu.write(offset, value),
             0x100..=0x1ff => self.gic.cpu_write(cpu, offset - 0x100, size, value, ctx.irq_lines()),
             0x200..=0x21f | 0x600..=0x63f if size != AccessSize::Word => {
                 tracing::debug!(

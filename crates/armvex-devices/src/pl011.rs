@@ -8,7 +8,7 @@
 //! `UARTMIS` (0x3c/0x40) raw and masked status, `UARTICR` (0x44) clear, `UARTDMACR` (0x48),
 //! and the PrimeCell IDs 0x11 0x10 0x14 0x00 0x0d 0xf0 0x05 0xb1 at 0xfe0.
 //!
-//! As in QEMU (`hw/char/pl011.c`, which this follows):
+//! As in QEMU 7.2 (`hw/char/pl011.c` of that release, which this follows):
 //!
 //! * **Transmit** is instantaneous: a byte written to `UARTDR` goes straight to the host
 //!   writer, the transmit FIFO always reads as empty, and the TX interrupt status is set on
@@ -18,10 +18,13 @@
 //!   or 1 with FIFOs disabled). The RX interrupt is raised when the FIFO becomes non-empty
 //!   (QEMU ignores the FIFO level setting, as Linux only reads on interrupts) and dropped when
 //!   it empties. Bytes that do not fit wait in a host-side queue and move in as the guest
-//!   reads, so no input is lost. The receive timeout interrupt is never raised.
-//! * Baud rate, line settings and the enable bits are stored but not acted upon. Loopback
-//!   (`UARTCR.LBE`) sends transmitted bytes to the receive FIFO and mirrors the modem outputs
-//!   onto the modem status flags; host input is ignored meanwhile.
+//!   reads (at each `UARTDR` read and each new input, where QEMU's character backend would
+//!   offer them), so no input is lost. The receive timeout interrupt is never raised.
+//! * Turning the FIFOs on or off (`UARTLCR_H.FEN`) empties the receive FIFO but leaves the
+//!   flag register as it was (a QEMU 7.2 quirk: a character that was waiting can then be
+//!   read once more). Read positions wrap at 16 whether or not the FIFOs are enabled.
+//! * Baud rate divisors, line settings and the enable bits are stored as written but not acted
+//!   upon; loopback (`UARTCR.LBE`), breaks and DMA are not modelled.
 //!
 //! Output is written to the host byte by byte and flushed at each newline and, so that prompts
 //! without a newline appear, a short while (100 µs of virtual time) after the last byte.
@@ -37,35 +40,16 @@ use std::io::Write;
 const FIFO_DEPTH: usize = 16;
 
 // UARTFR bits.
-const FR_RI: u32 = 1 << 8;
 const FR_TXFE: u32 = 1 << 7;
 const FR_RXFF: u32 = 1 << 6;
 const FR_RXFE: u32 = 1 << 4;
-const FR_DCD: u32 = 1 << 2;
-const FR_DSR: u32 = 1 << 1;
-const FR_CTS: u32 = 1 << 0;
 
 // Interrupt bits (UARTRIS, UARTMIS, UARTIMSC, UARTICR).
 const INT_TX: u32 = 1 << 5;
 const INT_RX: u32 = 1 << 4;
-const INT_DSR: u32 = 1 << 3;
-const INT_DCD: u32 = 1 << 2;
-const INT_CTS: u32 = 1 << 1;
-const INT_RI: u32 = 1 << 0;
 
 // UARTLCR_H bits.
 const LCR_FEN: u32 = 1 << 4;
-const LCR_BRK: u32 = 1 << 0;
-
-// UARTCR bits.
-const CR_OUT2: u32 = 1 << 13;
-const CR_OUT1: u32 = 1 << 12;
-const CR_RTS: u32 = 1 << 11;
-const CR_DTR: u32 = 1 << 10;
-const CR_LBE: u32 = 1 << 7;
-
-/// The break-error bit of a received "character" (UARTDR bit 10).
-const DR_BE: u32 = 1 << 10;
 
 const ID: [u8; 8] = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
@@ -150,10 +134,6 @@ impl Pl011 {
         ctx.set_spi(self.irq_id, self.int_level & self.int_enabled != 0);
     }
 
-    fn loopback(&self) -> bool {
-        self.cr & CR_LBE != 0
-    }
-
     fn fifo_depth(&self) -> usize {
         if self.lcr & LCR_FEN != 0 { FIFO_DEPTH } else { 1 }
     }
@@ -164,7 +144,7 @@ impl Pl011 {
             tracing::debug!("{}: receive FIFO overrun; character {value:#x} dropped", self.name);
             return;
         }
-        let slot = (self.read_pos + self.read_count) & (depth - 1);
+        let slot = (self.read_pos + self.read_count) % FIFO_DEPTH;
         self.read_fifo[slot] = value;
         self.read_count += 1;
         self.flags &= !FR_RXFE;
@@ -178,36 +158,10 @@ impl Pl011 {
 
     /// Move waiting host input into the FIFO while it has room.
     fn accept_input(&mut self) {
-        if self.loopback() {
-            return;
-        }
         while self.read_count < self.fifo_depth() {
             let Some(b) = self.host_queue.pop_front() else { break };
             self.put_fifo(u32::from(b));
         }
-    }
-
-    fn reset_fifos(&mut self) {
-        self.read_count = 0;
-        self.read_pos = 0;
-        self.flags &= !FR_RXFF;
-        self.flags |= FR_RXFE | FR_TXFE;
-    }
-
-    /// In loopback, the modem control outputs appear on the modem status inputs.
-    fn loopback_modem_control(&mut self) {
-        if !self.loopback() {
-            return;
-        }
-        let cr = self.cr;
-        let mut fr = self.flags & !(FR_RI | FR_DCD | FR_DSR | FR_CTS);
-        let on = |bit: u32, flag: u32| if cr & bit != 0 { flag } else { 0 };
-        fr |= on(CR_OUT2, FR_RI) | on(CR_OUT1, FR_DCD) | on(CR_RTS, FR_CTS) | on(CR_DTR, FR_DSR);
-        let mut il = self.int_level & !(INT_DSR | INT_DCD | INT_CTS | INT_RI);
-        let flag = |f: u32, i: u32| if fr & f != 0 { i } else { 0 };
-        il |= flag(FR_DSR, INT_DSR) | flag(FR_DCD, INT_DCD) | flag(FR_CTS, INT_CTS) | flag(FR_RI, INT_RI);
-        self.flags = fr;
-        self.int_level = il;
     }
 
     fn transmit(&mut self, ctx: &mut DeviceContext, byte: u8) {
@@ -246,7 +200,7 @@ impl Device for Pl011 {
                 let c = self.read_fifo[self.read_pos];
                 if self.read_count > 0 {
                     self.read_count -= 1;
-                    self.read_pos = (self.read_pos + 1) & (self.fifo_depth() - 1);
+                    self.read_pos = (self.read_pos + 1) % FIFO_DEPTH;
                 }
                 if self.read_count == 0 {
                     self.flags |= FR_RXFE;
@@ -283,35 +237,24 @@ impl Device for Pl011 {
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset >> 2 {
             0 => {
-                let byte = value as u8;
-                self.transmit(ctx, byte);
-                if self.loopback() {
-                    self.put_fifo(u32::from(byte));
-                }
+                self.transmit(ctx, value as u8);
                 self.int_level |= INT_TX;
             }
             1 => self.rsr = 0,
             6 => {} // UARTFR is read-only
-            8 => self.ilpr = value & 0xff,
-            9 => self.ibrd = value & 0xffff,
-            10 => self.fbrd = value & 0x3f,
+            8 => self.ilpr = value,
+            9 => self.ibrd = value,
+            10 => self.fbrd = value,
             11 => {
-                // Enabling or disabling the FIFOs empties them.
+                // Turning the FIFOs on or off empties the receive FIFO (the flags stay).
                 if (self.lcr ^ value) & LCR_FEN != 0 {
-                    self.reset_fifos();
-                }
-                if (self.lcr ^ value) & LCR_BRK != 0 && value & LCR_BRK != 0 && self.loopback() {
-                    self.put_fifo(DR_BE);
+                    self.read_count = 0;
+                    self.read_pos = 0;
                 }
                 self.lcr = value;
                 self.read_trigger = 1;
-                self.accept_input();
             }
-            12 => {
-                self.cr = value;
-                self.loopback_modem_control();
-                self.accept_input();
-            }
+            12 => self.cr = value,
             13 => {
                 self.ifl = value;
                 self.read_trigger = 1;
@@ -334,10 +277,6 @@ impl Device for Pl011 {
     }
 
     fn host_input(&mut self, ctx: &mut DeviceContext, data: &[u8]) {
-        if self.loopback() {
-            tracing::debug!("{}: {} input bytes ignored in loopback mode", self.name, data.len());
-            return;
-        }
         self.host_queue.extend(data);
         self.accept_input();
         self.update(ctx);
@@ -483,25 +422,34 @@ mod tests {
     }
 
     #[test]
-    fn loopback_echoes_transmitted_bytes() {
-        let (mut bus, id, sink) = setup();
+    fn fifo_enable_toggle_empties_the_fifo_but_keeps_the_flags() {
+        let (mut bus, id, _) = setup();
+        bus.write(at(0), BASE + 0x38, Word, INT_RX);
+        bus.deliver_host_input(id, b"ab");
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), FR_TXFE | FR_RXFF);
+        // QEMU 7.2: the count is reset, the flags and the RX interrupt are not, and the slot
+        // still holds 'a'; reading it lets 'b' in.
         bus.write(at(0), BASE + 0x2c, Word, LCR_FEN);
-        bus.write(at(0), BASE + 0x30, Word, 0x301 | CR_LBE | CR_RTS);
-        assert_eq!(bus.read(at(0), BASE + 0x18, Word) & FR_CTS, FR_CTS, "RTS loops to CTS");
-        bus.write(at(0), BASE, Word, u32::from(b'z'));
-        bus.deliver_host_input(id, b"ignored");
-        assert_eq!(bus.read(at(0), BASE, Word), u32::from(b'z'));
-        assert_eq!(bus.read(at(0), BASE + 0x18, Word) & FR_RXFE, FR_RXFE);
-        assert_eq!(sink.0.borrow().0, b"z");
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), FR_TXFE | FR_RXFF);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(0), BASE, Word), u32::from(b'a'));
+        assert_eq!(bus.read(at(0), BASE, Word), u32::from(b'b'));
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), FR_TXFE | FR_RXFE);
+        assert!(!bus.irq.spi_level(IRQ));
     }
 
     #[test]
     fn registers_hold_their_values() {
         let (mut bus, _, _) = setup();
+        // Stored as written, as in QEMU 7.2.
         bus.write(at(0), BASE + 0x24, Word, 0x1_0013);
         bus.write(at(0), BASE + 0x28, Word, 0xff);
-        assert_eq!(bus.read(at(0), BASE + 0x24, Word), 0x13);
-        assert_eq!(bus.read(at(0), BASE + 0x28, Word), 0x3f);
+        assert_eq!(bus.read(at(0), BASE + 0x24, Word), 0x1_0013);
+        assert_eq!(bus.read(at(0), BASE + 0x28, Word), 0xff);
+        // Loopback is not modelled: transmitted bytes do not come back.
+        bus.write(at(0), BASE + 0x30, Word, 0x381);
+        bus.write(at(0), BASE, Word, 0x5a);
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), FR_TXFE | FR_RXFE);
         bus.write(at(0), BASE + 0x2c, AccessSize::Half, 0x70);
         assert_eq!(bus.read(at(0), BASE + 0x2c, AccessSize::Half), 0x70);
         bus.write(at(0), BASE + 0x38, Word, 0x7ff);

@@ -3,17 +3,16 @@
 //!
 //! The SCU keeps the CPUs' L1 data caches coherent. armvex has no caches, so only the
 //! registers software reads to learn about the cluster matter: the configuration register
-//! (number of CPUs, and which take part in coherency) and the CPU power status bytes. As in
-//! QEMU (`hw/misc/a9scu.c`), the control register keeps only its enable bit and
-//! "invalidate all" does nothing.
-
-use armvex_bus::AccessSize;
+//! (number of CPUs, and which take part in coherency) and the CPU power status. As in QEMU 7.2
+//! (`hw/misc/a9scu.c`), the control register keeps only its enable bit, "invalidate all" does
+//! nothing, and the power status register (one byte per CPU in the TRM) is one 32-bit value:
+//! a write of any width anywhere in 0x08..0x0b replaces it, and only 0x08 reads it.
 
 #[derive(Clone, Debug)]
 pub(crate) struct Scu {
     num_cpus: usize,
     control: u32,
-    /// CPU power status: one byte per CPU.
+    /// CPU power status.
     power_status: u32,
 }
 
@@ -31,24 +30,15 @@ impl Scu {
             0x00 => self.control,
             // Configuration: CPUs in SMP mode [7:4], number of CPUs - 1 [1:0].
             0x04 => (((1u32 << self.num_cpus) - 1) << 4) | (self.num_cpus as u32 - 1),
-            0x08..=0x0b => self.power_status >> ((offset - 0x08) * 8),
+            0x08 => self.power_status,
             _ => 0,
         }
     }
 
-    pub fn write(&mut self, offset: u32, size: AccessSize, value: u32) {
+    pub fn write(&mut self, offset: u32, value: u32) {
         match offset {
             0x00 => self.control = value & 1,
-            0x08..=0x0b => {
-                let mask = match size {
-                    AccessSize::Byte => 0xff,
-                    AccessSize::Half => 0xffff,
-                    AccessSize::Word => 0xffff_ffff,
-                };
-                let shift = (offset - 0x08) * 8;
-                self.power_status &= !(mask << shift);
-                self.power_status |= (value & mask) << shift;
-            }
+            0x08..=0x0b => self.power_status = value,
             // Configuration is read-only; invalidate-all has nothing to invalidate.
             0x04 | 0x0c => {}
             _ => tracing::debug!("A9 SCU: write of {value:#x} to unimplemented offset {offset:#x}"),
@@ -66,12 +56,13 @@ mod tests {
         assert_eq!(s.read(0x04), 0xf3);
         assert_eq!(Scu::new(1).read(0x04), 0x10);
         assert_eq!(Scu::new(2).read(0x04), 0x31);
-        s.write(0x00, AccessSize::Word, 0xff);
+        s.write(0x00, 0xff);
         assert_eq!(s.read(0x00), 1);
-        s.write(0x09, AccessSize::Byte, 0x3);
-        assert_eq!(s.read(0x08), 0x300);
-        assert_eq!(s.read(0x09), 0x3);
-        s.write(0x04, AccessSize::Word, 0);
+        // QEMU 7.2: a byte written at 0x09 (CPU 1's status) replaces the whole register.
+        s.write(0x09, 0x3);
+        assert_eq!(s.read(0x08), 0x3);
+        assert_eq!(s.read(0x09), 0);
+        s.write(0x04, 0);
         assert_eq!(s.read(0x04), 0xf3);
     }
 }
