@@ -9,8 +9,8 @@
  * offset, the CPSR and which probe ran ('A' for the ARM table, 'T' for the
  * Thumb one — the Thumb code only works if the exception was taken in Thumb
  * state; MRS itself reads CPSR.T as 0), and then jumps to start.S's table
- * for the same exception, whose
- * hook below records LR and SPSR and returns. Cases:
+ * for the same exception, whose hook below records LR and SPSR and
+ * returns. Cases:
  *   VBAR at two addresses (32-byte and 4 KiB aligned), and VBAR written
  *     with its low five bits set (they are RES0, ignored);
  *   VBAR = 0 with the MMU mapping VA 0 to RAM (vexpress has flash at 0);
