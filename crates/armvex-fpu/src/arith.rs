@@ -1,7 +1,7 @@
 //! The arithmetic operations, generic over the format: `FPAdd`/`FPSub`, `FPMul`, `FPDiv`,
-//! `FPSqrt` and the fused `FPMulAdd` of the ARM ARM (ARMv7-A ARM, A2.7 "Floating-point
-//! data types and arithmetic" and the pseudocode library in appendix "Pseudocode definition",
-//! section "Floating-point"), computed exactly and rounded once by [`round_pack`].
+//! `FPSqrt` and the fused `FPMulAdd` of the ARM ARM (ARM DDI 0406C, A2.7 "Floating-point
+//! data types and arithmetic", where these pseudocode functions are defined), computed
+//! exactly and rounded once by [`round_pack`].
 
 use crate::nan::{process_nan, process_nans, process_nans_muladd};
 use crate::parts::{Class, Format, LEAD, Parts, normalize128, pack, pack_special, round_pack, shift_right_jam64};

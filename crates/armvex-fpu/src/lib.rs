@@ -13,8 +13,8 @@
 //! ## What the ARM architecture says, and where it is implemented
 //!
 //! The ARMv7-A/R Architecture Reference Manual (ARM DDI 0406C) describes VFP arithmetic in
-//! A2.7 "Floating-point data types and arithmetic" and its pseudocode library ("Floating-point
-//! ..." functions in appendix D "Pseudocode Definition"):
+//! A2.7 "Floating-point data types and arithmetic", as pseudocode functions, and the
+//! instructions that use them in A8.8 (VADD, VFMA, VCVT, ...):
 //!
 //! | pseudocode | here |
 //! |---|---|
@@ -28,8 +28,10 @@
 //!
 //! ## The rules, in short
 //!
-//! * **Rounding**: FPSCR.RMode, all four modes ([`Rounding`]); VCVT to integer or fixed point
-//!   rounds towards zero regardless (the `round_to_zero` argument, always for fixed point).
+//! * **Rounding**: FPSCR.RMode, all four modes ([`Rounding`]), with three exceptions: VCVT to
+//!   integer rounds towards zero (VCVTR uses RMode: the `round_to_zero` argument), VCVT to
+//!   fixed point always rounds towards zero, and VCVT *from* fixed point always rounds to
+//!   nearest (the ARM ARM passes `FPRounding_TIEEVEN` to `FixedToFP`; QEMU 7.2 agrees).
 //! * **Flush-to-zero** (FPSCR.FZ, [`FpContext::flush_to_zero`]): a denormal *input* is
 //!   replaced by a zero of the same sign and raises IDC; a result that is tiny *before*
 //!   rounding becomes a zero of the same sign and raises UFC only (not IXC).
@@ -46,6 +48,28 @@
 //!   negative number, out-of-range or NaN conversions to integer) raise IOC; arithmetic
 //!   ones return the default NaN; `x/0` raises DZC.
 //!
+//! ## Using it
+//!
+//! ```
+//! use armvex_fpu::{FpContext, add32, f32_to_i32, flags};
+//!
+//! // FPSCR with RMode = round towards zero, FZ = 1.
+//! let mut ctx = FpContext::from_fpscr(0x01c0_0000);
+//! assert_eq!(add32(&mut ctx, 0x3f80_0000, 0x3380_0000), 0x3f80_0000); // 1.0 + 2^-24
+//! assert_eq!(ctx.flags, flags::IXC);
+//! assert_eq!(f32_to_i32(&mut ctx, 0x0000_0001, false), 0); // denormal flushed: IDC
+//! assert_eq!(ctx.flags, flags::IXC | flags::IDC);
+//! // The CPU writes the flags back: fpscr |= ctx.flags.
+//! ```
+//!
+//! ## How it is checked
+//!
+//! `oracle/gen.py` runs tens of thousands of VFP instructions on QEMU 7.2 (`-M
+//! vexpress-a15`) through a bare-metal harness and records results and FPSCR;
+//! `tests/qemu_oracle.rs` replays that table, `tests/named_cases.rs` spells out the
+//! interesting cases (each also looked up in QEMU's table), and `tests/host_cross_check.rs`
+//! compares round-to-nearest results with the host's IEEE arithmetic.
+//!
 //! ## Instruction sequences
 //!
 //! The non-fused multiply-accumulate instructions are two operations with a rounding in
@@ -61,7 +85,9 @@
 //!
 //! Neon (Advanced SIMD) arithmetic, which uses the "standard FPSCR value" and extra
 //! operations (reciprocal estimates, min/max), and ARMv8 additions (VRINT, VSEL,
-//! VMAXNM, VCVTA/N/P/M, half-precision arithmetic) are not provided.
+//! VMAXNM, VCVTA/N/P/M, conversions between half and double precision, half-precision
+//! arithmetic) are not provided. FPSCR.LEN/STRIDE short vectors are the caller's business:
+//! each element is one scalar operation here.
 
 mod arith;
 mod compare;
