@@ -254,8 +254,10 @@ impl VirtioMmio {
     }
 
     /// Put back a state taken with [`VirtioMmio::snapshot`] from a transport built the same
-    /// way (same layout, same device type, same queues). The interrupt line is driven again,
-    /// and a pending delayed interrupt re-armed, at the next bus access or timer callback.
+    /// way (same layout, same device type, same queues). If the driver had set DRIVER_OK, the
+    /// backend is told the negotiated features again. The interrupt line is driven again, and
+    /// a pending delayed interrupt re-armed, at the next bus access or timer callback (restore
+    /// has no access to the bus).
     pub fn restore(&mut self, state: TransportState) -> Result<(), String> {
         if state.modern != self.state.modern {
             return Err(format!(
@@ -286,6 +288,13 @@ impl VirtioMmio {
         }
         self.state = state;
         self.resync = true;
+        // The backend derives per-driver settings from the negotiated features.
+        if self.state.status & status::DRIVER_OK != 0 {
+            let negotiated = self.negotiated_features();
+            if let Some(b) = &mut self.backend {
+                b.activate(negotiated);
+            }
+        }
         Ok(())
     }
 
@@ -1103,7 +1112,8 @@ mod tests {
         let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
         m.wr(regs::GUEST_PAGE_SIZE, 4096);
         m.add_status(status::ACKNOWLEDGE | status::DRIVER);
-        m.wr(regs::DRIVER_FEATURES, (INDIRECT_DESC | EVENT_IDX) as u32 | (1 << 9));
+        // No FLUSH: the disk is write-through, which the restored backend must know too.
+        m.wr(regs::DRIVER_FEATURES, (INDIRECT_DESC | EVENT_IDX) as u32);
         m.wr(regs::QUEUE_NUM, 32);
         // Not Linux's 4096, so that a lost alignment would show.
         m.wr(regs::QUEUE_ALIGN, 0x4000);
@@ -1135,6 +1145,11 @@ mod tests {
         let mut m2 = Machine::new(fresh);
         m2.poke(RAM_BASE, &m.peek(RAM_BASE, RAM_SIZE as usize));
         assert_eq!(m2.rd(regs::STATUS), 7);
+        assert_eq!(
+            m2.rd_sized(regs::CONFIG + 0x20, AccessSize::Byte),
+            0,
+            "still write-through"
+        );
         m2.bus.run_due_timers(500);
         assert!(m2.irq(), "the pending interrupt was re-armed");
         assert_eq!(m2.linux_interrupt(), INT_USED_BUFFER);
