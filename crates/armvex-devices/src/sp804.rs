@@ -12,16 +12,17 @@
 //!
 //! This follows QEMU's `hw/timer/arm_timer.c`, including where it departs from the TRM:
 //!
-//! * a periodic timer interrupts every `load` ticks (QEMU's counter reloads on the tick that
-//!   reaches zero; the TRM says `load + 1`), and the counter reads `load` rather than 0 at
-//!   that moment;
+//! * a periodic timer interrupts every `load` ticks (the TRM says `load + 1`), and the counter
+//!   reads the whole ticks left until the next zero: `load - 1` just after a reload, down to 0
+//!   during the last tick (checked against QEMU 7.2 with `-icount shift=0`);
 //! * writing `TimerControl` with the enable bit set reloads the counter (from `TimerLoad`, or
-//!   the maximum in free-running mode), and so does writing `TimerLoad`;
+//!   the maximum in free-running mode), and so does writing `TimerLoad`, which also restarts
+//!   a running counter (an expired one-shot stays stopped);
 //! * the prescaled clock is the timer clock shifted right by 4 or 8 bits (integer Hz), and in
 //!   16-bit mode only the free-running maximum changes (0xffff).
 //!
-//! Nothing ticks: each counter remembers when it was started, its value is computed on read,
-//! and its next zero is a bus deadline (none while its interrupt status is already set).
+//! Nothing ticks: each counter remembers when it next reaches zero, its value is computed on
+//! read, and that zero is a bus deadline (none while its interrupt status is already set).
 
 use crate::{ns_for_ticks, primecell_id, ticks_in, truncate};
 use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
@@ -43,12 +44,12 @@ struct Counter {
     control: u32,
     /// Raw interrupt status.
     int_level: bool,
+    /// Counting (enabled and, for a one-shot timer, not yet expired).
     running: bool,
-    /// The counter's value at `since` (while running), or its frozen value.
+    /// While stopped: the counter value.
     count: u32,
-    since: u64,
-    /// Zero crossings up to this time have been accounted for.
-    checked_until: u64,
+    /// While running: when the counter next reaches zero.
+    next_zero: u64,
 }
 
 impl Counter {
@@ -60,8 +61,7 @@ impl Counter {
             int_level: false,
             running: false,
             count: 0,
-            since: 0,
-            checked_until: 0,
+            next_zero: 0,
         }
     }
 
@@ -93,89 +93,78 @@ impl Counter {
         self.int_level && self.control & CTRL_IE != 0
     }
 
-    /// The counter value at `now`.
-    fn value(&self, now: u64) -> u32 {
-        if !self.running {
-            return self.count;
-        }
-        let ticks = ticks_in(now.saturating_sub(self.since), self.hz());
-        let count = u64::from(self.count);
-        if ticks < count {
-            (count - ticks) as u32
-        } else if self.repeats() {
-            let limit = u64::from(self.limit());
-            (limit - (ticks - count) % limit) as u32
-        } else {
-            0
-        }
-    }
-
-    /// The first time after `t` at which the counter reaches zero.
-    fn next_zero_after(&self, t: u64) -> Option<u64> {
-        if !self.running {
-            return None;
-        }
-        let hz = self.hz();
-        let first = self.since.checked_add(ns_for_ticks(u64::from(self.count), hz))?;
-        if first > t {
-            return Some(first);
+    /// The first zero strictly after `t`: `next_zero`, or for a repeating counter one of the
+    /// zeros every `limit` ticks after it.
+    fn zero_after(&self, t: u64) -> Option<u64> {
+        if self.next_zero > t {
+            return Some(self.next_zero);
         }
         if !self.repeats() {
             return None;
         }
+        let hz = self.hz();
         let limit = u64::from(self.limit());
-        let done = ticks_in(t - self.since, hz);
-        let k = (done - u64::from(self.count)) / limit + 1;
-        let ticks = u64::from(self.count).checked_add(k.checked_mul(limit)?)?;
-        self.since.checked_add(ns_for_ticks(ticks, hz))
+        let periods = ticks_in(t - self.next_zero, hz) / limit + 1;
+        self.next_zero
+            .checked_add(ns_for_ticks(periods.checked_mul(limit)?, hz))
     }
 
-    /// Account for zero crossings up to `now`.
+    /// The counter value at `now`: the whole ticks left until the next zero (so it reads the
+    /// reload value only at the instant of reloading, as QEMU's does).
+    fn value(&self, now: u64) -> u32 {
+        if !self.running {
+            return self.count;
+        }
+        match self.zero_after(now) {
+            Some(z) => u32::try_from(ticks_in(z - now, self.hz())).unwrap_or(u32::MAX),
+            None => 0,
+        }
+    }
+
+    /// Account for reaching zero up to `now`: raise the status, reload or stop.
     fn advance(&mut self, now: u64) {
-        if !self.running || now <= self.checked_until {
+        if !self.running || self.next_zero > now {
             return;
         }
-        if self.next_zero_after(self.checked_until).is_some_and(|z| z <= now) {
-            self.int_level = true;
-            if !self.repeats() {
+        self.int_level = true;
+        match self.zero_after(now) {
+            Some(z) if self.repeats() => self.next_zero = z,
+            _ => {
                 self.running = false;
                 self.count = 0;
             }
         }
-        self.checked_until = now;
     }
 
-    /// Count from `count` at `now` if enabled (a start at zero interrupts at once).
+    /// Count down from `count`, starting at `now` (if enabled). Starting at zero raises the
+    /// status at once and reloads (or, one-shot, stops).
     fn start(&mut self, count: u32, now: u64) {
         self.count = count;
-        self.since = now;
-        self.checked_until = now;
         self.running = self.control & CTRL_ENABLE != 0;
-        if self.running && count == 0 {
+        if !self.running {
+            return;
+        }
+        let mut count = count;
+        if count == 0 {
             self.int_level = true;
-            if self.repeats() {
-                self.count = self.limit();
-            } else {
+            if !self.repeats() {
                 self.running = false;
+                return;
+            }
+            count = self.limit();
+        }
+        match now.checked_add(ns_for_ticks(u64::from(count), self.hz())) {
+            Some(z) => self.next_zero = z,
+            None => {
+                // A clock so slow the zero is beyond the end of time: it never comes.
+                self.running = false;
+                self.count = count;
             }
         }
     }
 
-    /// Keep counting from the current value, restarting the clock at the last tick.
-    fn rebase(&mut self, now: u64) {
-        if self.running {
-            let ticks = ticks_in(now.saturating_sub(self.since), self.hz());
-            self.count = self.value(now);
-            self.since = self.since.saturating_add(ns_for_ticks(ticks, self.hz()));
-        }
-    }
-
     fn deadline(&self) -> Option<u64> {
-        if self.int_level {
-            None
-        } else {
-            self.next_zero_after(self.checked_until)
-        }
+        (self.running && !self.int_level).then_some(self.next_zero)
     }
 
     fn read(&mut self, reg: u32, now: u64) -> u32 {
@@ -197,25 +186,29 @@ impl Counter {
         self.advance(now);
         match reg {
             0 => {
+                // The counter reloads at once; a running counter restarts from the new value.
                 self.load = value;
-                self.start(self.limit(), now);
+                if self.running {
+                    self.start(self.limit(), now);
+                } else {
+                    self.count = self.limit();
+                }
             }
             1 => tracing::debug!("SP804: write to read-only TimerValue ignored"),
             2 => {
                 let current = self.value(now);
                 self.control = value;
                 if value & CTRL_ENABLE != 0 {
+                    // Enabling (or rewriting the control of an enabled counter) reloads it.
                     self.start(self.limit(), now);
                 } else {
-                    self.count = current;
                     self.running = false;
+                    self.count = current;
                 }
             }
             3 => self.int_level = false,
-            6 => {
-                self.rebase(now);
-                self.load = value;
-            }
+            // Only the next reload uses the new value.
+            6 => self.load = value,
             _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg}"),
         }
     }
@@ -343,6 +336,8 @@ mod tests {
         // Linux's sp804 clockevent in periodic mode: 32-bit, periodic, IE, enable.
         bus.write(at(0), BASE + 0x00, Word, 10_000);
         bus.write(at(0), BASE + 0x08, Word, 0xe2);
+        assert_eq!(bus.read(at(0), BASE + 0x04, Word), 10_000);
+        assert_eq!(bus.read(at(1), BASE + 0x04, Word), 9999, "whole ticks left");
         assert_eq!(bus.read(at(2500 * US), BASE + 0x04, Word), 7500);
         for n in 1..=3u64 {
             bus.run_due_timers(n * 10_000 * US - 1);
@@ -379,6 +374,7 @@ mod tests {
         bus.write(at(0), BASE + 0x08, Word, 0x80);
         assert_eq!(bus.read(at(0), BASE + 0x04, Word), 0xffff);
         assert_eq!(bus.read(at(0xffff * US), BASE + 0x04, Word), 0xffff, "reloaded at zero");
+        assert_eq!(bus.read(at(0xffff * US + 1), BASE + 0x04, Word), 0xfffe);
         assert_eq!(bus.read(at(0xffff * US), BASE + 0x10, Word), 1, "raw status set");
         assert_eq!(bus.read(at(0xffff * US), BASE + 0x14, Word), 0, "masked");
         assert!(!bus.irq.spi_level(IRQ));
@@ -400,7 +396,7 @@ mod tests {
         bus.write(at(0), BASE + 0x00, Word, 100);
         bus.write(at(0), BASE + 0x08, Word, 0xe2);
         bus.write(at(30 * US + 500), BASE + 0x18, Word, 50);
-        assert_eq!(bus.read(at(30 * US + 500), BASE + 0x04, Word), 70);
+        assert_eq!(bus.read(at(30 * US + 500), BASE + 0x04, Word), 69, "69.5 ticks left");
         assert_eq!(bus.read(at(30 * US + 500), BASE + 0x00, Word), 50);
         bus.run_due_timers(100 * US);
         assert!(bus.irq.spi_level(IRQ), "the current period still ends at 100 ticks");
@@ -423,6 +419,39 @@ mod tests {
         assert!(bus.irq.spi_level(IRQ));
         assert_eq!(bus.read(at(20 * US), BASE + 0x30, Word), 1);
         assert_eq!(bus.read(at(20 * US), BASE + 0x10, Word), 0);
+    }
+
+    #[test]
+    fn periodic_load_2_reads_1_then_0_as_qemu_does() {
+        // QEMU 7.2 under -icount shift=0: timer 1 periodic with load 2 at 1 MHz reads 1 for
+        // a microsecond, then 0, and raises its status every 2 us.
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x00, Word, 2);
+        bus.write(at(0), BASE + 0x08, Word, 0xc2);
+        let reads: Vec<u32> = [1, 999, 1000, 1001, 2001, 3000, 3001]
+            .iter()
+            .map(|&t| bus.read(at(t), BASE + 0x04, Word))
+            .collect();
+        assert_eq!(reads, [1, 1, 1, 0, 1, 1, 0]);
+        assert_eq!(bus.read(at(3000), BASE + 0x10, Word), 1);
+    }
+
+    #[test]
+    fn load_does_not_restart_an_expired_one_shot() {
+        let mut bus = setup();
+        bus.write(at(0), BASE + 0x00, Word, 5);
+        bus.write(at(0), BASE + 0x08, Word, 0xa3);
+        bus.run_due_timers(5 * US);
+        bus.write(at(6 * US), BASE + 0x0c, Word, 1);
+        bus.write(at(6 * US), BASE + 0x00, Word, 7);
+        assert_eq!(
+            bus.read(at(20 * US), BASE + 0x04, Word),
+            7,
+            "stopped at the new load value"
+        );
+        assert_eq!(bus.clock.next_deadline(), None);
+        bus.write(at(20 * US), BASE + 0x08, Word, 0xa3);
+        assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(27 * US));
     }
 
     #[test]
