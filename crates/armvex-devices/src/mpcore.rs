@@ -410,11 +410,12 @@ mod tests {
             1,
             "CPU 1's comparator is off"
         );
-        bus.run_due_timers(2999);
+        // The flag comes when the counter passes 300 (tick 301).
+        bus.run_due_timers(3009);
         assert!(!bus.irq.cpu_irq(0));
-        bus.run_due_timers(3000);
+        bus.run_due_timers(3010);
         assert!(bus.irq.cpu_irq(0) && !bus.irq.cpu_irq(1));
-        assert_eq!(bus.read(at(0, 3000), BASE + 0x10c, Word), 27);
+        assert_eq!(bus.read(at(0, 3010), BASE + 0x10c, Word), 27);
     }
 
     #[test]

@@ -3,19 +3,19 @@
 //!
 //! One 64-bit up-counter shared by all CPUs, clocked by PERIPHCLK divided by
 //! `prescaler + 1` (control bits `[15:8]`) and started by control bit 0. Each CPU has its own
-//! 64-bit *comparator*: with comparator enable (bit 1) set, the CPU's event flag is set once
-//! the counter reaches the comparator (r2p0 and later compare with "greater or equal"); with
-//! auto-increment (bit 3) the comparator then moves on by the auto-increment value, which gives
-//! a periodic interrupt. The flag raises the CPU's PPI 27 when IRQ enable (bit 2) is set.
+//! 64-bit *comparator*: with comparator enable (bit 1) set, the CPU's event flag is set when
+//! the counter reaches the comparator; with auto-increment (bit 3) the comparator then moves
+//! on by the auto-increment value, which gives a periodic interrupt. The flag raises the CPU's PPI 27 when IRQ enable (bit 2) is set.
 //! Control bits 1..3, the comparator, the flag and the increment are banked per CPU; the enable
 //! bit, the prescaler and the counter are shared.
 //!
-//! Like QEMU (`hw/timer/a9gtimer.c`, which this follows) the clock is 100 MHz, the counter
-//! may only be written while the timer is disabled, and the comparison is level-sensitive: a
-//! flag cleared while the counter is still at or past the comparator (and no auto-increment
-//! moved it) is set again at once. Where QEMU differs from the hardware, armvex follows the
-//! TRM: the flag is set when the counter *reaches* the comparator (QEMU waits one more tick),
-//! and the counter stands still while the timer is disabled.
+//! Like QEMU 7.2 (`hw/timer/a9gtimer.c`, which this follows) the clock is 100 MHz, the counter
+//! may only be written while the timer is disabled, and the comparison is level-sensitive: the
+//! flag is set while the counter is *past* the comparator (one tick after it reaches it, as
+//! QEMU does; checked with `-icount shift=0`), so a flag cleared while the counter is still
+//! past it (and no auto-increment moved it) is set again at once. One QEMU 7.2 behaviour is
+//! not copied: there the counter keeps running while the timer is disabled (and a value
+//! written then does not read back); armvex's stands still, as the TRM says.
 
 use super::private_timer::PERIPHCLK_TICK_NS;
 use armvex_bus::MAX_CPUS;
@@ -73,21 +73,21 @@ impl GlobalTimer {
         }
         let counter = self.counter(now);
         for c in self.comparators.iter_mut() {
-            if c.control & CTRL_COMP_ENABLE == 0 || counter < c.compare {
+            if c.control & CTRL_COMP_ENABLE == 0 || counter <= c.compare {
                 continue;
             }
             c.event = true;
             if c.control & CTRL_AUTO_INCREMENT != 0 && c.increment != 0 {
-                // Move past the counter by whole increments (several if we are late).
+                // Catch up with the counter by whole increments (several if we are late).
                 let inc = u64::from(c.increment);
-                let steps = (counter - c.compare) / inc + 1;
+                let steps = (counter - c.compare).div_ceil(inc);
                 c.compare = c.compare.wrapping_add(steps.wrapping_mul(inc));
             }
         }
     }
 
-    /// When the bus should call back: the earliest time a comparator that can still change
-    /// something (flag clear, or auto-incrementing) is reached.
+    /// When the bus should call back: the earliest time the counter passes a comparator that
+    /// can still change something (flag clear, or auto-incrementing).
     pub fn deadline(&self, now: u64) -> Option<u64> {
         if !self.enabled() {
             return None;
@@ -97,10 +97,10 @@ impl GlobalTimer {
             .iter()
             .filter(|c| c.control & CTRL_COMP_ENABLE != 0 && (!c.event || c.control & CTRL_AUTO_INCREMENT != 0))
             .filter_map(|c| {
-                // The counter reaches `compare` at since + (compare - count) ticks.
-                let ticks = c.compare.checked_sub(self.count)?;
+                // The counter passes `compare` at since + (compare + 1 - count) ticks.
+                let ticks = c.compare.checked_add(1)?.checked_sub(self.count)?;
                 let at = self.since.checked_add(ticks.checked_mul(self.tick_ns())?)?;
-                (c.compare > counter).then_some(at.max(now))
+                (c.compare >= counter).then_some(at.max(now))
             })
             .min()
     }
@@ -190,18 +190,19 @@ mod tests {
     }
 
     #[test]
-    fn comparator_sets_the_flag_at_the_compare_value() {
+    fn comparator_sets_the_flag_once_the_counter_passes_it() {
         let mut g = GlobalTimer::default();
         g.write(1, 0x10, 50, 0);
         g.write(1, 0x08, CTRL_TIMER_ENABLE | CTRL_COMP_ENABLE | CTRL_IRQ_ENABLE, 0);
         assert_eq!(g.read(0, 0x08, 0), CTRL_TIMER_ENABLE, "comparator bits are banked");
         assert_eq!(g.read(1, 0x08, 0), 0x7);
-        assert_eq!(g.deadline(0), Some(500));
-        g.advance(499);
-        assert!(!g.irq_level(1));
-        g.advance(500);
+        // QEMU 7.2 (-icount shift=0): with compare 20 the flag is first seen at counter 21.
+        assert_eq!(g.deadline(0), Some(510));
+        g.advance(509);
+        assert!(!g.irq_level(1), "counter 50 == compare: not yet");
+        g.advance(510);
         assert!(g.irq_level(1) && !g.irq_level(0));
-        assert_eq!(g.deadline(500), None);
+        assert_eq!(g.deadline(510), None);
         // Cleared while the counter is past the comparator: set again (level semantics).
         g.write(1, 0x0c, 1, 600);
         assert!(g.irq_level(1));
@@ -209,7 +210,7 @@ mod tests {
         g.write(1, 0x10, 1000, 600);
         g.write(1, 0x0c, 1, 600);
         assert!(!g.irq_level(1));
-        assert_eq!(g.deadline(600), Some(10_000));
+        assert_eq!(g.deadline(600), Some(10_010));
     }
 
     #[test]
@@ -223,13 +224,13 @@ mod tests {
             CTRL_TIMER_ENABLE | CTRL_COMP_ENABLE | CTRL_AUTO_INCREMENT | (4 << 8),
             0,
         );
-        // Prescaler 4: 50 ns per tick.
-        assert_eq!(g.deadline(0), Some(5000));
-        g.advance(5000);
-        assert_eq!(g.read(0, 0x0c, 5000), 1);
-        assert_eq!(g.read(0, 0x10, 5000), 200);
-        assert_eq!(g.deadline(5000), Some(10_000));
-        // Late by several periods: the comparator jumps past the counter.
+        // Prescaler 4: 50 ns per tick; the counter passes 100 at tick 101.
+        assert_eq!(g.deadline(0), Some(5050));
+        g.advance(5050);
+        assert_eq!(g.read(0, 0x0c, 5050), 1);
+        assert_eq!(g.read(0, 0x10, 5050), 200);
+        assert_eq!(g.deadline(5050), Some(10_050));
+        // Late by several periods: the comparator catches up with the counter (520 -> 600).
         g.advance(26_000);
         assert_eq!(g.read(0, 0x10, 26_000), 600);
     }
