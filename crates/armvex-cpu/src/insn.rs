@@ -20,6 +20,9 @@ use armvex_bus::Bus;
 pub enum Flow {
     /// Continue with the next instruction in sequence.
     Next,
+    /// A plain branch: only R15 (and maybe LR) changed, in the same instruction set. The run
+    /// loop may continue the block at `regs[15]` if it is in the same page.
+    Jump,
     /// Control flow changed (branch, exception entry or return, CPSR write): `regs[15]` holds
     /// the address of the next instruction. The block ends.
     Branch,

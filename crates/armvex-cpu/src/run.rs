@@ -77,8 +77,11 @@ impl Cpu {
         };
         let page = code.arm_page(&mut bus.memory, index, host);
         self.sync_code_epoch(bus);
-        let first = ((pc & 0xfff) >> 2) as usize;
-        let last = ARM_SLOTS.min(first + remaining.min(ARM_SLOTS as u64) as usize);
+        let page_base = pc & !0xfff;
+        // Instructions retired before the current straight run, and where that run started.
+        let mut done = 0u64;
+        let mut first = ((pc & 0xfff) >> 2) as usize;
+        let mut last = ARM_SLOTS.min(first + remaining.min(ARM_SLOTS as u64) as usize);
         let mut i = first;
         while i < last {
             let insn = &page[i];
@@ -90,13 +93,24 @@ impl Cpu {
             if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
                 let flow = (insn.exec)(self, bus, insn);
                 if flow != Flow::Next {
-                    return (flow, (i - first) as u64);
+                    let executed = done + (i - first) as u64;
+                    let target = self.regs[15];
+                    // A plain branch within this page continues the block.
+                    if flow == Flow::Jump && target & !0xfff == page_base && executed < remaining {
+                        done = executed;
+                        pc = target;
+                        first = ((pc & 0xfff) >> 2) as usize;
+                        last = ARM_SLOTS.min(first + (remaining - done).min(ARM_SLOTS as u64) as usize);
+                        i = first;
+                        continue;
+                    }
+                    return (flow, executed);
                 }
             }
             pc = pc.wrapping_add(4);
         }
         self.regs[15] = pc;
-        (Flow::Next, (i - first) as u64)
+        (Flow::Next, done + (i - first) as u64)
     }
 
     fn run_thumb_block<const TRACE: bool>(
@@ -115,6 +129,7 @@ impl Cpu {
         };
         let page = code.thumb_page(&mut bus.memory, index, host);
         self.sync_code_epoch(bus);
+        let page_base = pc & !0xfff;
         let mut slot = ((pc & 0xfff) >> 1) as usize;
         let mut executed = 0u64;
         while slot < THUMB_SLOTS && executed < remaining {
@@ -138,6 +153,12 @@ impl Cpu {
             if cond == COND_ALWAYS || self.condition_passed(cond) {
                 let flow = (insn.exec)(self, bus, insn);
                 if flow != Flow::Next {
+                    let target = self.regs[15];
+                    if flow == Flow::Jump && target & !0xfff == page_base {
+                        pc = target;
+                        slot = ((pc & 0xfff) >> 1) as usize;
+                        continue;
+                    }
                     return (flow, executed);
                 }
             }

@@ -36,23 +36,23 @@ impl Cpu {
     /// BXWritePC (ARM ARM A2.3.2): bit 0 selects Thumb state.
     #[inline]
     pub(crate) fn bx_write_pc(&mut self, target: u32) -> Flow {
-        if target & 1 != 0 {
-            self.thumb = true;
-            self.regs[15] = target & !1;
+        let thumb = target & 1 != 0;
+        // Bit 1 set in ARM state is UNPREDICTABLE; QEMU keeps it and the fetch faults.
+        // Clearing it is the simpler well-defined choice.
+        self.regs[15] = if thumb { target & !1 } else { target & !3 };
+        if thumb == self.thumb {
+            Flow::Jump
         } else {
-            self.thumb = false;
-            // Bit 1 set in ARM state is UNPREDICTABLE; QEMU keeps it and the fetch faults.
-            // Clearing it is the simpler well-defined choice.
-            self.regs[15] = target & !3;
+            self.thumb = thumb;
+            Flow::Branch
         }
-        Flow::Branch
     }
 
     /// BranchWritePC: stay in the current instruction set.
     #[inline]
     pub(crate) fn branch_write_pc(&mut self, target: u32) -> Flow {
         self.regs[15] = if self.thumb { target & !1 } else { target & !3 };
-        Flow::Branch
+        Flow::Jump
     }
 
     /// ALUWritePC: interworking in ARM state, a plain branch in Thumb state.
