@@ -17,6 +17,27 @@
 //! | [`sp810`] | SP810 system controller | the one register Linux touches |
 //! | [`stub`] | any unmodelled PrimeCell | reads zero everywhere (so Linux skips it), ignores writes |
 //!
+//! ## Wiring a Versatile Express board
+//!
+//! What each device `kind` of the board files (`boards/*.toml`) becomes; "SPI n" is the
+//! board's interrupt number, passed as GIC interrupt ID `n + 32`:
+//!
+//! | kind | device | window |
+//! |---|---|---|
+//! | `[mpcore]` gicv1 | [`A9MpCore::new`]`(cpus, 96)`, then `Bus::set_interrupt_controller` | [`A9MpCore::SIZE`] |
+//! | `[mpcore]` gicv2 | [`A15MpCore::new`]`(cpus, 160)`, then `Bus::set_interrupt_controller` | [`A15MpCore::SIZE`] |
+//! | vexpress-sysregs | [`VexpressSysRegs::new`]`(`[`SysRegsConfig::ca9`]`())` or `ca15()` | 4 KiB |
+//! | pl011 | [`Pl011::new`]`(name, spi + 32, console writer)` | 4 KiB |
+//! | sp804 | [`Sp804::new`]`(name, spi + 32, 1_000_000)` | 4 KiB |
+//! | pl031 | [`Pl031::new`]`(name, spi + 32, start time in seconds since 1970)` | 4 KiB |
+//! | l2c-310 | [`L2c310::new`]`()` | 4 KiB |
+//! | sp810 | [`Sp810::new`]`(name)` | 4 KiB |
+//! | pl041, pl050, pl181, pl110, pl111, sp805, sbcon-i2c, lan9118 | [`ZeroStub::new`]`(name)` | as given |
+//!
+//! The MPCore device must be the bus's interrupt controller: it turns line levels into each
+//! CPU's IRQ/FIQ input. On the vexpress-a15 the CPUs' generic timers drive PPIs 26, 27, 29
+//! and 30 through `Bus::set_ppi`.
+//!
 //! ## Conventions shared by all devices
 //!
 //! * **Interrupts** are GIC interrupt IDs: the board's "SPI n" is ID `n + 32`. A device holds its
