@@ -4,8 +4,8 @@
 # Read-write root (kernel command line `rw`, the default):
 #   1. if a previous boot left its files in /data, check them (read cold from the disk),
 #      else say "first boot";
-#   2. write /data/pattern.bin (1 MiB; every 16-byte line holds its own offset in hex,
-#      so each sector differs and a misplaced sector shows in a hexdump) and
+#   2. write /data/pattern.bin (1 MiB; `seq -w 0 8 1048568`: every 8-byte line holds its
+#      own byte offset in decimal, so each sector differs and a misplaced one shows) and
 #      /data/note.txt, sync, drop the page cache, read both back and check their SHA-256;
 #   3. count the boot in /data/boots.
 # Read-only root (`ro`): check that / is mounted read-only, that creating a file fails,
@@ -13,12 +13,12 @@
 # that the files of a previous read-write boot (if any) read back correctly.
 # Last line: "ARMVEX-TEST fs PASS" or "ARMVEX-TEST fs FAIL (reason)".
 
-PATTERN_SHA256=852b306b239c33297231ea0e863d4d2106439487ad60a776e0b5d1e78838673c
+PATTERN_SHA256=9ba9021fcbace935a5900fd48e98302e9c48cb6e51db2bc05c6f211b931adb0c
 NOTE_SHA256=b675be36a5fe4f39314c34552112230e391d3d4797d234fd38ae2eec893d2c02
 D=/data
 
 fail() { echo "ARMVEX-TEST fs FAIL ($*)"; exit 1; }
-pattern() { awk 'BEGIN { for (i = 0; i < 65536; i++) printf "%08x armvex\n", i * 16 }'; }
+pattern() { seq -w 0 8 1048568; }
 note() { printf 'armvex fs test\nThe quick brown fox jumps over the lazy dog.\n'; }
 drop_caches() { sync && echo 3 >/proc/sys/vm/drop_caches || fail "cannot drop caches"; }
 check() { # check FILE EXPECTED_SHA256 WHAT
