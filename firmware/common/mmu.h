@@ -84,3 +84,42 @@ u32 ats1cur(u32 va);
 u32 ats1cuw(u32 va);
 
 #endif
+
+/*
+ * Probes: one access that may fault. A data or prefetch abort during a
+ * probe is recorded in `probe` (kind, FSR, FAR) and execution continues
+ * after the access; an abort outside a probe is reported and exits.
+ * The *_usr probes run the access in User mode (CPS #USR), then return
+ * to SVC mode with SVC #0xff; the *t probes use LDRT/STRT (unprivileged
+ * access from SVC mode). probe_exec branches (BLX) to va, where the code
+ * must be `mov r0, #x; bx lr` (see PROBE_CODE); probe.val = r0.
+ * probe_init() installs the DABT, PABT and SVC hooks they need.
+ * Each returns 0 if the access completed (loads put the value in
+ * probe.val), or the exception kind.
+ */
+struct probe_result {
+    int kind;         /* 0, EXC_DABT, EXC_PABT */
+    u32 fsr, far, val;
+};
+extern volatile struct probe_result probe;
+
+void probe_init(void);
+int probe_ldr(u32 va);
+int probe_ldrh(u32 va);
+int probe_ldrb(u32 va);
+int probe_str(u32 va, u32 v);
+int probe_strh(u32 va, u32 v);
+int probe_strb(u32 va, u32 v);
+int probe_ldrt(u32 va);
+int probe_strt(u32 va, u32 v);
+int probe_ldr_usr(u32 va);
+int probe_str_usr(u32 va, u32 v);
+int probe_exec(u32 va);
+int probe_exec_usr(u32 va);
+/* Print the outcome of the last probe: " ok 12345678" (loads, exec),
+ * " ok" (stores) or " dabt dfsr=805 dfar=40001000" / " pabt ifsr=..". */
+void probe_show(int r, int is_load);
+
+/* The code probe_exec expects at va: mov r0, #imm8; bx lr. */
+#define PROBE_CODE0(imm8) (0xe3a00000u | ((imm8) & 0xffu))
+#define PROBE_CODE1       0xe12fff1eu
