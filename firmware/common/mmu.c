@@ -68,6 +68,10 @@ ATS(ats1cpw, 1)
 ATS(ats1cur, 2)
 ATS(ats1cuw, 3)
 
+/* The probes use ARM-only instructions (SWP, LDRT with these operands):
+ * always compile them as ARM, also into the Thumb-2 benchmark's copy. */
+#pragma GCC target("arm")
+
 /* --- probes ---
  * (LR is clobbered: the User-mode probes come back through an SVC, which
  * overwrites LR_svc.) */
@@ -161,6 +165,30 @@ PROBE_STORE(probe_strh, "strh r0, [r1]")
 PROBE_STORE(probe_strb, "strb r0, [r1]")
 PROBE_STORE(probe_strt, "strt r0, [r1]")
 PROBE_STORE(probe_str_usr, "cps #0x10\n\tstr r0, [r1]\n\tsvc #0xff")
+
+/* Two-register and other forms; probe.val = first loaded word, or for
+ * LDRD/LDM the XOR of both, for STREX the status, for SWP the old value. */
+#define PROBE_ASM(name, insn, is_load)                                        \
+    int name(u32 va)                                                         \
+    {                                                                        \
+        register u32 r0 __asm__("r0") = 0x01010101;                          \
+        register u32 r1 __asm__("r1") = va;                                  \
+        register u32 r2 __asm__("r2") = 0x02020202;                          \
+        register u32 r3 __asm__("r3") = 0x03030303;                          \
+        probe_start();                                                       \
+        __asm__ volatile(insn : "+r"(r0), "+r"(r2), "+r"(r3) : "r"(r1)      \
+                         : "lr", "memory");                                  \
+        return probe_end(r0, is_load);                                       \
+    }
+PROBE_ASM(probe_ldm2, "ldm r1, {r2, r3}\n\teor r0, r2, r3", 1)
+PROBE_ASM(probe_stm2, "stm r1, {r2, r3}", 0)
+PROBE_ASM(probe_ldrd, "ldrd r2, r3, [r1]\n\teor r0, r2, r3", 1)
+PROBE_ASM(probe_strd, "strd r2, r3, [r1]", 0)
+PROBE_ASM(probe_ldrex, "ldrex r0, [r1]", 1)
+PROBE_ASM(probe_strex, "ldrex r2, [r1]\n\tstrex r0, r3, [r1]", 1)
+PROBE_ASM(probe_swp, ".arch armv6k\n\tswp r0, r2, [r1]\n\t.arch armv7-a", 1)
+PROBE_ASM(probe_pld, "pld [r1]", 0)
+PROBE_ASM(probe_dccmvac, "mcr p15, 0, r1, c7, c10, 1", 0)
 
 int probe_exec(u32 va)
 {

@@ -114,6 +114,17 @@ int probe_ldrt(u32 va);
 int probe_strt(u32 va, u32 v);
 int probe_ldr_usr(u32 va);
 int probe_str_usr(u32 va, u32 v);
+/* probe.val: LDM/LDRD: word0 ^ word1; LDREX: the word; STREX (after an
+ * LDREX of the same address): the status; SWP: the old word. */
+int probe_ldm2(u32 va);   /* LDM va, {r2, r3} */
+int probe_stm2(u32 va);   /* STM va, {r2, r3} = 0x02020202, 0x03030303 */
+int probe_ldrd(u32 va);
+int probe_strd(u32 va);   /* 0x02020202, 0x03030303 */
+int probe_ldrex(u32 va);
+int probe_strex(u32 va);  /* LDREX then STREX of 0x03030303 */
+int probe_swp(u32 va);    /* SWP 0x02020202 (needs SCTLR.SW) */
+int probe_pld(u32 va);
+int probe_dccmvac(u32 va); /* DCCMVAC: clean data cache line by MVA */
 int probe_exec(u32 va);
 int probe_exec_usr(u32 va);
 /* Print the outcome of the last probe: " ok 12345678" (loads, exec),
