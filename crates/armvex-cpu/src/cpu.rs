@@ -102,6 +102,8 @@ pub struct Cpu {
     pub cp15: Cp15,
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
+    /// The VFP register file and control registers.
+    pub vfp: crate::exec::vfp::VfpState,
     /// The generic timer (Cortex-A15 only).
     pub timer: Option<GenericTimer>,
     pub(crate) monitor: ExclusiveMonitor,
@@ -148,6 +150,7 @@ impl Cpu {
             tlb: Box::default(),
             cp15,
             cp14: DebugRegisters::new(config.model),
+            vfp: Default::default(),
             timer: (config.model == CpuModel::CortexA15).then(GenericTimer::default),
             monitor: ExclusiveMonitor::default(),
             config,
@@ -171,6 +174,7 @@ impl Cpu {
         self.banks = BankedRegisters::default();
         self.cp15 = Cp15::new(config.model, config.index, config.cluster_size);
         self.cp14 = DebugRegisters::new(config.model);
+        self.vfp = Default::default();
         self.timer = (config.model == CpuModel::CortexA15).then(GenericTimer::default);
         self.set_cpsr_raw(psr::A | psr::I | psr::F | Mode::Supervisor as u32);
         self.regs[15] = self.cp15.exception_vector_base();

@@ -167,3 +167,57 @@ fn divide_exists_only_on_the_a15() {
     let (cpu, _, _) = run_arm_on(CpuModel::CortexA9, &prog, &[(0, 0xffff_fff6), (1, 3)], 1);
     assert_eq!(cpu.mode(), crate::Mode::Undefined);
 }
+
+#[test]
+fn vfp_arithmetic_transfers_and_fpscr() {
+    let prog = [
+        0xee110f50, // mrc p15, 0, r0, c1, c0, 2     (CPACR)
+        0xe380060f, // orr r0, r0, #0xf00000          (cp10/cp11 full access)
+        0xee010f50, // mcr p15, 0, r0, c1, c0, 2
+        0xe3a00101, // mov r0, #0x40000000
+        0xeee80a10, // vmsr fpexc, r0                 (EN)
+        0xeeb70a08, // vmov.f32 s0, #1.5
+        0xeef00a00, // vmov.f32 s1, #2.0
+        0xee301a20, // vadd.f32 s2, s0, s1            3.5
+        0xee611a20, // vmul.f32 s3, s2, s1            7.0
+        0xeeb72ae1, // vcvt.f64.f32 d2, s3
+        0xeeb13bc2, // vsqrt.f64 d3, d2               inexact
+        0xeeb41ae1, // vcmpe.f32 s2, s3               less than
+        0xeef1fa10, // vmrs APSR_nzcv, fpscr
+        0xb3a01001, // movlt r1, #1
+        0xee112a90, // vmov r2, s3
+        0xeebd2ac1, // vcvt.s32.f32 s4, s2            3 (towards zero)
+        0xee123a10, // vmov r3, s4
+        0xec554b12, // vmov r4, r5, d2
+        0xe3016000, // movw r6, #0x1000
+        0xe3466000, // movt r6, #0x6000
+        0xed863b00, // vstr d3, [r6]
+        0xed965a01, // vldr s10, [r6, #4]
+        0xee157a10, // vmov r7, s10
+        0xeef18a10, // vmrs r8, fpscr
+        0xeef69a10, // vmrs r9, mvfr1
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], prog.len() as u64);
+    let r = &cpu.regs;
+    assert_eq!(r[1], 1, "VCMPE set N, copied to the APSR");
+    assert_eq!((r[2], r[3]), (0x40e0_0000, 3));
+    // D2 is S4:S5, and S4 was overwritten by the conversion.
+    assert_eq!((r[4], r[5]), (3, 0x401c_0000));
+    assert_eq!(r[7], 0x4005_2a7f, "high word of sqrt(7.0)");
+    assert_eq!(
+        r[8], 0x8000_0010,
+        "N from the compare, IXC from sqrt and the conversion"
+    );
+    assert_eq!(r[9], 0x0100_0011, "MVFR1 without Advanced SIMD");
+    assert_eq!(cpu.mode(), crate::Mode::Supervisor);
+}
+
+#[test]
+fn vfp_is_undefined_until_enabled() {
+    let prog = [
+        0xee301a20, // vadd.f32 s2, s0, s1  (CPACR and FPEXC.EN are clear after reset)
+    ];
+    let (cpu, _, _) = run_arm(&prog, &[], 1);
+    assert_eq!(cpu.mode(), crate::Mode::Undefined);
+    assert_eq!(cpu.regs[14], RAM + 4);
+}

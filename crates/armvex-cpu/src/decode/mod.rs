@@ -16,6 +16,8 @@ pub struct Features {
     pub divide: bool,
     /// HLT is a semihosting call (and not UNDEFINED).
     pub semihosting: bool,
+    /// VFPv4's fused multiply-add (VFMA/VFMS/VFNMA/VFNMS).
+    pub fused_multiply_add: bool,
 }
 
 impl Features {
@@ -24,6 +26,7 @@ impl Features {
         Features {
             divide: model.has_divide(),
             semihosting,
+            fused_multiply_add: model == CpuModel::CortexA15,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | [`branch`]   | B, BL, BX, BLX                                                     |
 //! | [`misc`]     | status registers, exceptions, hints, barriers, coprocessors        |
 //! | [`thumb`]    | IT, CBZ/CBNZ, TBB/TBH: the instructions only Thumb state has        |
+//! | [`vfp`]      | VFP floating point: arithmetic, conversions, transfers, loads/stores |
 
 pub mod branch;
 pub mod dataproc;
@@ -22,6 +23,7 @@ pub mod media;
 pub mod misc;
 pub mod multiply;
 pub mod thumb;
+pub mod vfp;
 
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
