@@ -205,10 +205,13 @@ fn load_store(w: u32) -> Insn {
         return undef(w);
     }
     let count = if double { imm8 / 2 } else { imm8 };
-    if count == 0 || vd + count > if double { 32 } else { 32 } {
+    if count == 0 || vd + count > 32 {
         return undef(w);
     }
-    let op = u32::from(!load) | if p { 2 } else { 0 } | if wb { 4 } else { 0 };
+    // An odd word count with doubles is FLDMX/FSTMX: one extra (unused) word, which only
+    // moves the written-back base.
+    let extra_word = double && imm8 % 2 == 1;
+    let op = u32::from(!load) | if p { 2 } else { 0 } | if wb { 4 } else { 0 } | if extra_word { 8 } else { 0 };
     let h: Handler = if double {
         vfp::load_store_multiple::<true>
     } else {
@@ -250,7 +253,7 @@ fn single_register_transfer(w: u32) -> Insn {
 fn two_register_transfer(w: u32) -> Insn {
     let double = bit(w, 8);
     let m = reg(double, bits(w, 3, 0), bits(w, 5, 5));
-    if bits(w, 7, 6) != 0 || bit(w, 4) != true || (!double && m == 31) {
+    if bits(w, 7, 6) != 0 || !bit(w, 4) || (!double && m == 31) {
         return undef(w);
     }
     let h: Handler = if double {

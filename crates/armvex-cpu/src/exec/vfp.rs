@@ -372,7 +372,7 @@ fn transfer<const DOUBLE: bool>(cpu: &mut Cpu, bus: &mut Bus, store: bool, reg: 
 
 /// VLDM/VSTM (and VPUSH/VPOP): `rd` = first register, `imm` = number of registers, `rn` =
 /// base; `op` bit 0 = store, bit 1 = decrement before (else increment after), bit 2 =
-/// writeback.
+/// writeback, bit 3 = one extra word (FLDMX/FSTMX).
 pub fn load_store_multiple<const DOUBLE: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     check_vfp!(cpu);
     let base = if d.rn == 15 {
@@ -380,7 +380,7 @@ pub fn load_store_multiple<const DOUBLE: bool>(cpu: &mut Cpu, bus: &mut Bus, d: 
     } else {
         cpu.regs[d.rn as usize]
     };
-    let bytes = d.imm * if DOUBLE { 8 } else { 4 };
+    let bytes = d.imm * if DOUBLE { 8 } else { 4 } + if d.op & 8 != 0 { 4 } else { 0 };
     let decrement = d.op & 2 != 0;
     let start = if decrement { base.wrapping_sub(bytes) } else { base };
     let step = if DOUBLE { 8 } else { 4 };
