@@ -120,7 +120,7 @@ void probe_init(void)
     exc_set_hook(EXC_SVC, probe_svc);
 }
 
-static void probe_start(void)
+void probe_start(void)
 {
     probe.kind = 0;
     probe.fsr = probe.far = 0;
@@ -128,7 +128,7 @@ static void probe_start(void)
     probe_active = 1;
 }
 
-static int probe_end(u32 val, int is_load)
+int probe_end(u32 val, int is_load)
 {
     probe_active = 0;
     if (!probe.kind && is_load)
@@ -139,18 +139,18 @@ static int probe_end(u32 val, int is_load)
 #define PROBE_LOAD(name, insn)                                                \
     int name(u32 va)                                                         \
     {                                                                        \
+        probe_start(); /* before the register variables: a call clobbers */  \
         register u32 r0 __asm__("r0") = 0xdeadbeef;                          \
         register u32 r1 __asm__("r1") = va;                                  \
-        probe_start();                                                       \
         __asm__ volatile(insn : "+r"(r0) : "r"(r1) : "lr", "memory");       \
         return probe_end(r0, 1);                                             \
     }
 #define PROBE_STORE(name, insn)                                               \
     int name(u32 va, u32 v)                                                  \
     {                                                                        \
+        probe_start(); /* before the register variables: a call clobbers */  \
         register u32 r0 __asm__("r0") = v;                                   \
         register u32 r1 __asm__("r1") = va;                                  \
-        probe_start();                                                       \
         __asm__ volatile(insn : : "r"(r0), "r"(r1) : "lr", "memory");       \
         return probe_end(0, 0);                                              \
     }
@@ -166,20 +166,6 @@ PROBE_STORE(probe_strb, "strb r0, [r1]")
 PROBE_STORE(probe_strt, "strt r0, [r1]")
 PROBE_STORE(probe_str_usr, "cps #0x10\n\tstr r0, [r1]\n\tsvc #0xff")
 
-/* Two-register and other forms; probe.val = first loaded word, or for
- * LDRD/LDM the XOR of both, for STREX the status, for SWP the old value. */
-#define PROBE_ASM(name, insn, is_load)                                        \
-    int name(u32 va)                                                         \
-    {                                                                        \
-        register u32 r0 __asm__("r0") = 0x01010101;                          \
-        register u32 r1 __asm__("r1") = va;                                  \
-        register u32 r2 __asm__("r2") = 0x02020202;                          \
-        register u32 r3 __asm__("r3") = 0x03030303;                          \
-        probe_start();                                                       \
-        __asm__ volatile(insn : "+r"(r0), "+r"(r2), "+r"(r3) : "r"(r1)      \
-                         : "lr", "memory");                                  \
-        return probe_end(r0, is_load);                                       \
-    }
 PROBE_ASM(probe_ldm2, "ldm r1, {r2, r3}\n\teor r0, r2, r3", 1)
 PROBE_ASM(probe_stm2, "stm r1, {r2, r3}", 0)
 PROBE_ASM(probe_ldrd, "ldrd r2, r3, [r1]\n\teor r0, r2, r3", 1)
@@ -192,8 +178,8 @@ PROBE_ASM(probe_dccmvac, "mcr p15, 0, r1, c7, c10, 1", 0)
 
 int probe_exec(u32 va)
 {
-    register u32 r0 __asm__("r0") = va;
     probe_start();
+    register u32 r0 __asm__("r0") = va;
     __asm__ volatile("adr r1, 1f\n\tstr r1, [%[res]]\n\tblx r0\n1:"
                      : "+r"(r0)
                      : [res] "r"(&probe_resume)
@@ -203,8 +189,8 @@ int probe_exec(u32 va)
 
 int probe_exec_usr(u32 va)
 {
-    register u32 r0 __asm__("r0") = va;
     probe_start();
+    register u32 r0 __asm__("r0") = va;
     __asm__ volatile("adr r1, 1f\n\tstr r1, [%[res]]\n\tcps #0x10\n\tblx r0\n"
                      "1:\tsvc #0xff"
                      : "+r"(r0)

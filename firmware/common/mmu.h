@@ -127,6 +127,26 @@ int probe_pld(u32 va);
 int probe_dccmvac(u32 va); /* DCCMVAC: clean data cache line by MVA */
 int probe_exec(u32 va);
 int probe_exec_usr(u32 va);
+/* For custom probes: probe_start() before the access, then
+ * probe_end(loaded value, is_load), which returns the result as above.
+ * PROBE_ASM(name, insn, is_load) defines int name(u32 va) running insn
+ * with r1 = va, r0 = 0x01010101, r2 = 0x02020202, r3 = 0x03030303; r0
+ * afterwards is the value. */
+void probe_start(void);
+int probe_end(u32 val, int is_load);
+#define PROBE_ASM(name, insn, is_load)                                        \
+    int name(u32 va)                                                         \
+    {                                                                        \
+        probe_start(); /* before the register variables: a call clobbers */  \
+        register u32 r0 __asm__("r0") = 0x01010101;                          \
+        register u32 r1 __asm__("r1") = va;                                  \
+        register u32 r2 __asm__("r2") = 0x02020202;                          \
+        register u32 r3 __asm__("r3") = 0x03030303;                          \
+        __asm__ volatile(insn : "+r"(r0), "+r"(r2), "+r"(r3) : "r"(r1)      \
+                         : "lr", "memory");                                  \
+        return probe_end(r0, is_load);                                       \
+    }
+
 /* Print the outcome of the last probe: " ok 12345678" (loads, exec),
  * " ok" (stores) or " dabt dfsr=805 dfar=40001000" / " pabt ifsr=..". */
 void probe_show(int r, int is_load);
