@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pattern import GenContext
+
 M32 = 0xFFFFFFFF
 
 # Word values that sit on the edges of arithmetic: signed and unsigned
@@ -124,3 +126,36 @@ LITERAL_PAD = [
     ".word 0x0123c567, 0x89ab4def, 0xfedcba98, 0x76548210",
     ".endr",
 ]
+
+
+# ---------------------------------------------------------------------------
+# Memory setup shared by the ISAs whose base register may be SP.  A setup
+# function returns (setup, access) or None to reject the draw; setup is
+# [(reg, value)], access is (address, length, store).
+
+def place(ctx: GenContext, length: int, align: int, offset: int, pre: bool,
+          base_is_sp: bool):
+    """(address, base): an address in the buffer and the base register value
+    that reaches it; a base in SP must stay word-aligned."""
+    for _ in range(64):
+        addr = ctx.addr(length, align)
+        base = (addr - offset) & M32 if pre else addr
+        if not base_is_sp or base % 4 == 0:
+            return addr, base
+    return None
+
+
+def mem_imm(length, store, off, pre=lambda v: True, base="rn", align=None):
+    """Base register plus a signed immediate (``off(v)``), pre-indexed or
+    offset if ``pre(v)``, post-indexed otherwise.  Natural alignment up to
+    a word unless ``align`` says otherwise."""
+    def setup(v, ctx):
+        rn = 13 if base == "sp" else v[base]
+        placed = place(ctx, length, align or min(length, 4), off(v), pre(v), rn == 13)
+        if placed is None:
+            return None
+        addr, b = placed
+        return [(rn, b)], (addr, length, store)
+    return setup
+
+

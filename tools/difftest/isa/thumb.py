@@ -76,6 +76,7 @@ from __future__ import annotations
 from pattern import (M32, GenContext, GenerationError, Insn, Pattern,
                      lowest_set_bit, popcount)
 from isa import common
+from isa.common import mem_imm, place as _place  # noqa: F401
 
 NAME = "thumb"
 DESCRIPTION = "T32 (Thumb-2) integer instructions with IT blocks (ARMv7-A, Cortex-A9)"
@@ -127,32 +128,6 @@ def _aligned_value(rng) -> int:
 # ---------------------------------------------------------------------------
 # Memory and operand setup.  Each returns (setup, access) or None to reject
 # the draw; setup is [(reg, value)], access is (address, length, store).
-
-def _place(ctx: GenContext, length: int, align: int, offset: int, pre: bool,
-           base_is_sp: bool):
-    """(address, base): an address in the buffer and the base register value
-    that reaches it; a base in SP must stay word-aligned."""
-    for _ in range(64):
-        addr = ctx.addr(length, align)
-        base = (addr - offset) & M32 if pre else addr
-        if not base_is_sp or base % 4 == 0:
-            return addr, base
-    return None
-
-
-def mem_imm(length, store, off, pre=lambda v: True, base="rn", align=None):
-    """Base register plus a signed immediate (``off(v)``), pre-indexed or
-    offset if ``pre(v)``, post-indexed otherwise.  Natural alignment up to
-    a word unless ``align`` says otherwise."""
-    def setup(v, ctx):
-        rn = 13 if base == "sp" else v[base]
-        placed = _place(ctx, length, align or min(length, 4), off(v), pre(v), rn == 13)
-        if placed is None:
-            return None
-        addr, b = placed
-        return [(rn, b)], (addr, length, store)
-    return setup
-
 
 def mem_reg(length, store, shift=lambda v: 0, base="rn", index="rm"):
     """Base register plus an index register shifted left by ``shift(v)``."""
