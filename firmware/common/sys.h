@@ -81,9 +81,11 @@ u32 gicc_base(void);
 
 #define GIC_SPURIOUS 1023
 
-/* Distributor and CPU interface on, every interrupt disabled, pending
- * state cleared, all in group 0, priority 0x80, PMR = 0xf0 (let all
- * through), GICC_CTLR = ctlr (1 = group 0 enabled, signalled as IRQ). */
+/* Distributor and CPU interface on, interrupts 0-31 disabled, their
+ * pending state cleared through GICD_ICPENDR0 (GICv2 ignores that for
+ * SGIs: a pending SGI stays pending, but disabled), all in group 0,
+ * priority 0x80, PMR = 0xf0 (let all through), GICC_CTLR = gicc_ctlr
+ * (bit 0 group 0 enable, 1 group 1 enable, 2 AckCtl, 3 FIQEn). */
 void gic_init(u32 gicc_ctlr);
 void gic_enable(u32 id);
 void gic_disable(u32 id);
