@@ -268,6 +268,8 @@ class Reporter:
             name = state_key_name(r)
             if name in self.names:
                 regs[self.names.index(name)] = v
+        if hasattr(self.prog.isa, "adjust_before"):
+            regs = self.prog.isa.adjust_before(self.prog.insns[k], regs)
         return regs
 
     def notes(self, record, only) -> str:
@@ -276,6 +278,8 @@ class Reporter:
         for name, f in self.formatters.items():
             if name in self.names and self.names.index(name) in only:
                 out.append(f"{name}: {f(record[self.names.index(name)])}")
+        if hasattr(self.prog.isa, "value_notes"):
+            out += self.prog.isa.value_notes(self.names, record, only)
         return "  (" + "; ".join(out) + ")" if out else ""
 
     def describe_insn(self, k: int, before: tuple[int, ...] | None) -> list[str]:
@@ -307,15 +311,15 @@ class Reporter:
                              "if the condition passes")
         if before is not None:
             regs = self.state_before(k, before)
-            if len(self.names) <= 20:
-                half = (len(self.names) + 1) // 2
-                rows = [(0, half), (half, len(self.names))]
-            else:
-                rows = [(i, min(i + 8, len(self.names)))
-                        for i in range(0, len(self.names), 8)]
-            for j, (lo, hi) in enumerate(rows):
+            # Long records (VFP): only the words the ISA says matter here.
+            show = (self.prog.isa.before_indices(insn)
+                    if hasattr(self.prog.isa, "before_indices") else range(len(self.names)))
+            show = list(show)
+            per_row = (len(show) + 1) // 2 if len(show) <= 20 else 8
+            for j in range(0, len(show), per_row):
+                idx = show[j:j + per_row]
                 lines.append(("  before: " if j == 0 else "          ")
-                             + fmt_regs(self.names[lo:hi], regs[lo:hi]))
+                             + fmt_regs([self.names[i] for i in idx], [regs[i] for i in idx]))
             for name, f in self.formatters.items():
                 if name in self.names:
                     lines.append(f"          {name}: {f(regs[self.names.index(name)])}")

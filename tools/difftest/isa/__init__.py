@@ -32,6 +32,10 @@ Optional:
     FORMATTERS           {state name: function} decoding words in reports
                          (default: cpsr with format_psr)
     check_run(insns, before, after)  --qemu-only self-check of the oracle run
+    value_notes(names, record, indices)  extra decoded values for a report
+    before_indices(insn) the record words to show before an instruction
+    adjust_before(insn, regs)  state before an instruction, for setups that
+                         are not plain register loads
 """
 
 import importlib
