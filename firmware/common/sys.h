@@ -22,12 +22,14 @@
 
 #include "types.h"
 
-/* MRC/MCR with the encoding as literal operands: CP15_RD(0, c1, c0, 0). */
+/* MRC/MCR with the encoding as literal operands: CP15_RD(0, c1, c0, 0).
+ * The destination is preset to 0, so that an MRC that is UNDEFINED (and
+ * skipped by a test's handler) or a no-op yields 0, not a stale value. */
 #define CP15_RD(op1, crn, crm, op2)                                          \
     ({                                                                       \
-        u32 v_;                                                              \
+        u32 v_ = 0;                                                          \
         __asm__ volatile("mrc p15, " #op1 ", %0, " #crn ", " #crm ", " #op2  \
-                         : "=r"(v_) : : "memory");                           \
+                         : "+r"(v_) : : "memory");                           \
         v_;                                                                  \
     })
 #define CP15_WR(op1, crn, crm, op2, val)                                     \
