@@ -185,11 +185,11 @@ def literal(align):
 
 GROUP_WEIGHTS = {
     "t16_shift_addsub": 9, "t16_dp": 9, "t16_hireg": 5, "t16_sp_adr": 3,
-    "t16_misc": 3, "t16_ldst": 8, "t16_ldm": 3, "t16_hint": 0.5,
+    "t16_misc": 3, "t16_ldst": 8, "t16_ldm": 3, "t16_hint": 0.6,
     "t32_dp_shift": 10, "t32_dp_regshift": 3, "t32_dp_modimm": 10,
     "t32_plain_imm": 6, "t32_mul": 5, "t32_mul_long": 3, "t32_parallel": 5,
     "t32_misc": 5, "t32_extend": 3, "t32_ldst": 10, "t32_ldst_dual": 3,
-    "t32_ldm": 3, "t32_status": 2, "t32_hint": 1.5, "exclusive": 3,
+    "t32_ldm": 3, "t32_status": 2, "t32_hint": 3, "exclusive": 3,
     "it": 22,
 }
 
