@@ -3,35 +3,53 @@
 
 Generates a bare-metal ARM program from a seed: random initial registers and
 flags, a 4 KiB data buffer of random words, then N random instructions drawn
-from bit patterns of the A32 instruction classes (see isa/arm.py).  After
-every instruction the harness logs r0-r12, lr and CPSR; at the end it prints
-the log and the data buffer as hex text through semihosting.  The program
-runs under QEMU (the oracle) and under armvex; the outputs must be equal.
+from bit patterns of the instruction classes of one instruction set:
+
+    --isa arm    A32 integer (isa/arm.py); the default
+    --isa thumb  T32 integer, 16- and 32-bit encodings, run in Thumb state,
+                 with IT blocks (isa/thumb.py)
+    --isa vfp    VFPv3-D32 scalar floating point in ARM state (isa/vfp.py)
+
+After every instruction the harness logs the state (arm: r0-r12, lr, CPSR;
+thumb: also SP; vfp: also SP, S0-S31, D16-D31 and FPSCR); at the end it
+prints the log and the data buffer as hex text through semihosting.  The
+program runs under QEMU (the oracle) and under armvex; the outputs must be
+equal.  A Thumb IT block (the IT instruction and its 1-4 conditional
+instructions) is one unit: it is logged once, after its last instruction,
+and reported as a whole; --count counts units.
 
 Usage:
 
-    tools/difftest/difftest.py --isa arm --seed 7 --count 500
+    tools/difftest/difftest.py --isa thumb --seed 7 --count 500
         build, run under QEMU and armvex, compare; on a mismatch report the
-        first differing instruction (index, encoding, disassembly, setup,
-        state before it, the differing values from each emulator)
-    tools/difftest/difftest.py --ci
-        the fixed CI seed list (24 seeds x 500 instructions), 2 in parallel;
-        prints "difftest arm: 12000 instructions, 24 seeds, 0 mismatches"
-        and exits 1 on any mismatch
+        first differing unit (index, encoding, disassembly, setup, state
+        before it, the differing values from each emulator)
+    tools/difftest/difftest.py --ci [--isa arm|thumb|vfp]
+        the ISA's fixed CI seed list, 2 in parallel: arm 24 seeds x 500,
+        thumb and vfp 24 seeds x 1000 units; prints e.g.
+        "difftest arm: 12000 instructions, 24 seeds, 0 mismatches" (the
+        number of random instructions, IT instructions and their members
+        included) and exits 1 on any mismatch.  Without --isa: arm.
     --qemu-only         no armvex: run QEMU twice and require identical,
-                        complete output (validates the generator/harness)
+                        complete output, and check the generator's
+                        assumptions against the run (addresses of every
+                        load/store, STREX results): validates the
+                        generator/harness
     --armvex PATH       armvex binary (default $ARMVEX, else
                         target/release/armvex in the repository)
     --keep DIR          keep the generated sources, ELF and outputs in DIR
     --pattern REGEX     only instruction classes whose name matches
+                        (thumb: IT blocks only if IT_block matches, and
+                        their members come from the selected classes,
+                        e.g. --pattern '^IT_block|_n$')
     --list              list the instruction classes and their weights
     --seeds A-B | A,B,C several seeds (with --count); --jobs N workers
     -v                  print per-seed timings
 
 Reproducing a CI failure: the report prints the exact command, e.g.
-    tools/difftest/difftest.py --isa arm --seed 13 --count 500 --keep /tmp/d13
-then /tmp/d13/prog.S is the program (each random instruction is labelled
-insn_<k>), prog.elf the binary, qemu.out / armvex.out the outputs.
+    tools/difftest/difftest.py --isa thumb --seed 13 --count 1000 --keep /tmp/d13
+then /tmp/d13/prog.S is the program (each random unit is labelled insn_<k>),
+prog.elf the binary, qemu.out / armvex.out the outputs.
 
 Requirements: Python 3.11 (stdlib only), arm-none-eabi-gcc and objdump,
 qemu-system-arm.  Generation is fully reproducible: random.Random(seed).
@@ -552,14 +570,17 @@ def main(argv=None) -> int:
         description="Random-instruction differential tester: armvex vs QEMU.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="See the comment at the top of difftest.py for details.")
-    ap.add_argument("--isa", default="arm", choices=isa_registry.ISAS)
+    ap.add_argument("--isa", default="arm", choices=isa_registry.ISAS,
+                    help="instruction set: arm (A32 integer, default), thumb (T32 "
+                    "integer with IT blocks), vfp (VFPv3-D32 in ARM state)")
     ap.add_argument("--seed", type=int, help="one seed")
     ap.add_argument("--seeds", help="several seeds: A-B or A,B,C")
     ap.add_argument("--count", type=int, default=CI_COUNT,
-                    help=f"random instructions per seed (default {CI_COUNT})")
+                    help=f"random instructions per seed, an IT block counting as one "
+                    f"(default {CI_COUNT})")
     ap.add_argument("--ci", action="store_true",
                     help=f"the ISA's fixed CI seed list (arm: seeds {CI_SEEDS[0]}-"
-                    f"{CI_SEEDS[-1]} x {CI_COUNT} instructions)")
+                    f"{CI_SEEDS[-1]} x {CI_COUNT}; thumb, vfp: 24 seeds x 1000)")
     ap.add_argument("--armvex", default=default_armvex(),
                     help="armvex binary (default: $ARMVEX or target/release/armvex)")
     ap.add_argument("--qemu-only", action="store_true",
