@@ -1,4 +1,6 @@
-//! CP14, the debug registers (ARM ARM C11, "The Debug Registers").
+//! CP14, the debug registers (ARM ARM C11, "The Debug Registers"), and the two ThumbEE
+//! registers (A2.10: TEECR and TEEHBR, op1 = 6), which Linux saves and restores on every
+//! context switch because ID_PFR0 reports ThumbEE.
 //!
 //! armvex has no debugger connected through these registers; it implements the subset QEMU
 //! does, so that Linux's hw_breakpoint code can probe the debug architecture (DBGDIDR), clear
@@ -21,6 +23,10 @@ pub struct DebugRegisters {
     pub bcr: [u32; 16],
     pub wvr: [u32; 16],
     pub wcr: [u32; 16],
+    /// ThumbEE Configuration Register (bit 0: XED, User access disabled).
+    pub teecr: u32,
+    /// ThumbEE Handler Base Register.
+    pub teehbr: u32,
 }
 
 impl DebugRegisters {
@@ -38,6 +44,8 @@ impl DebugRegisters {
             bcr: [0; 16],
             wvr: [0; 16],
             wcr: [0; 16],
+            teecr: 0,
+            teehbr: 0,
         }
     }
 
@@ -60,6 +68,8 @@ impl DebugRegisters {
     /// Read `(CRn, op1, CRm, op2)`; `None` if UNDEFINED.
     pub fn read(&self, key: (u32, u32, u32, u32), privileged: bool) -> Option<u32> {
         Some(match key {
+            (0, 6, 0, 0) if privileged => self.teecr,
+            (1, 6, 0, 0) if privileged || self.teecr & 1 == 0 => self.teehbr,
             (0, 0, 0, 0) => self.didr(),
             (0, 0, 1, 0) => self.dscr,
             _ if !privileged => return None,
@@ -82,11 +92,16 @@ impl DebugRegisters {
 
     /// Write `(CRn, op1, CRm, op2)`; false if UNDEFINED.
     pub fn write(&mut self, key: (u32, u32, u32, u32), v: u32, privileged: bool) -> bool {
+        if key == (1, 6, 0, 0) && (privileged || self.teecr & 1 == 0) {
+            self.teehbr = v & !3;
+            return true;
+        }
         if !privileged {
             return false;
         }
         let (brps, wrps) = (self.breakpoints(), self.watchpoints());
         match key {
+            (0, 6, 0, 0) => self.teecr = v & 1,
             (0, 0, 2, 2) => self.dscr = v & 0x0000_c000,
             (0, 0, 7, 0) => self.vcr = v,
             (0, 0, n, 4) if n < brps => self.bvr[n as usize] = v,

@@ -104,6 +104,8 @@ pub struct Cpu {
     pub cp14: DebugRegisters,
     /// The VFP register file and control registers.
     pub vfp: crate::exec::vfp::VfpState,
+    /// The performance monitors.
+    pub pmu: crate::pmu::Pmu,
     /// The generic timer (Cortex-A15 only).
     pub timer: Option<GenericTimer>,
     pub(crate) monitor: ExclusiveMonitor,
@@ -151,6 +153,7 @@ impl Cpu {
             cp15,
             cp14: DebugRegisters::new(config.model),
             vfp: Default::default(),
+            pmu: crate::pmu::Pmu::new(config.model),
             timer: (config.model == CpuModel::CortexA15).then(GenericTimer::default),
             monitor: ExclusiveMonitor::default(),
             config,
@@ -175,6 +178,7 @@ impl Cpu {
         self.cp15 = Cp15::new(config.model, config.index, config.cluster_size);
         self.cp14 = DebugRegisters::new(config.model);
         self.vfp = Default::default();
+        self.pmu = crate::pmu::Pmu::new(config.model);
         self.timer = (config.model == CpuModel::CortexA15).then(GenericTimer::default);
         self.set_cpsr_raw(psr::A | psr::I | psr::F | Mode::Supervisor as u32);
         self.regs[15] = self.cp15.exception_vector_base();

@@ -30,6 +30,7 @@ pub mod generic_timer;
 pub mod insn;
 pub mod memory;
 pub mod mmu;
+pub mod pmu;
 pub mod run;
 pub mod state;
 pub mod trace;

@@ -72,7 +72,8 @@ impl HostInput {
                                 }
                                 0x01 => out.push(0x01),
                                 b'h' | b'H' => {
-                                    let _ = std::io::stderr().write_all(b"\r\nC-a x  exit armvex\r\nC-a C-a  send C-a\r\n");
+                                    let _ =
+                                        std::io::stderr().write_all(b"\r\nC-a x  exit armvex\r\nC-a C-a  send C-a\r\n");
                                 }
                                 _ => {}
                             }
@@ -138,7 +139,8 @@ impl HostInput {
 
     /// Also write every delivered event to `path`.
     pub fn record_to(&mut self, path: &Path) -> Result<(), String> {
-        let mut f = std::fs::File::create(path).map_err(|e| format!("cannot create input recording {}: {e}", path.display()))?;
+        let mut f = std::fs::File::create(path)
+            .map_err(|e| format!("cannot create input recording {}: {e}", path.display()))?;
         writeln!(f, "start-time {}", self.start_time).map_err(|e| e.to_string())?;
         self.recorder = Some(Box::new(f));
         Ok(())
@@ -185,6 +187,41 @@ impl HostInput {
         match &self.source {
             InputSource::Replay(e) => e.front().map(|(t, _)| *t),
             _ => None,
+        }
+    }
+
+    /// Block until live input arrives (the machine is idle with nothing scheduled). Returns
+    /// false if no input can ever arrive.
+    pub fn wait(&mut self) -> bool {
+        match &self.source {
+            InputSource::Live(rx) => match rx.recv() {
+                Ok(e) => {
+                    // Put it back at the front: `take` delivers it with the current time.
+                    let (tx, new_rx) = crossbeam_channel::unbounded();
+                    let _ = tx.send(e);
+                    for rest in rx.try_iter() {
+                        let _ = tx.send(rest);
+                    }
+                    // Keep the reader thread's channel alive behind the new one.
+                    let old = std::mem::replace(&mut self.source, InputSource::Live(new_rx));
+                    if let InputSource::Live(old_rx) = old {
+                        std::thread::spawn(move || {
+                            for e in old_rx.iter() {
+                                if tx.send(e).is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                    true
+                }
+                Err(_) => {
+                    self.source = InputSource::None;
+                    false
+                }
+            },
+            InputSource::Replay(e) => !e.is_empty(),
+            InputSource::None => false,
         }
     }
 

@@ -18,12 +18,15 @@
 pub mod board;
 pub mod boot;
 pub mod console;
+pub mod devices;
 pub mod loader;
 
 use armvex_bus::{Bus, MachineRequest, PhysicalMemory, RamAliasSpec, RamRegionSpec};
 use armvex_cpu::{CodeCache, Cpu, CpuConfig, CpuModel, Exit, Features, Tracer};
 use armvex_semihosting::{Console, HeapInfo, Outcome, Semihosting};
 use board::{Board, parse_size};
+use console::{HostEvent, HostInput};
+use devices::DriveSpec;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -51,8 +54,16 @@ pub struct MachineConfig {
     pub semihosting: Option<Console>,
     /// What SYS_GET_CMDLINE returns.
     pub cmdline: String,
-    /// Wall-clock time (seconds since 1970) at virtual time 0: host input.
-    pub start_time: u64,
+    /// Where UART0 (the console) writes.
+    pub console: Box<dyn std::io::Write>,
+    /// Host input: console bytes and the RTC start time (live, replayed, or none).
+    pub input: HostInput,
+    /// Disk images for the virtio-mmio transports.
+    pub drives: Vec<DriveSpec>,
+    /// Modern (version 2) virtio-mmio transports rather than legacy (version 1).
+    pub virtio_modern: bool,
+    /// Stop after this many instructions in total (a debugging aid).
+    pub max_instructions: Option<u64>,
     /// Write an instruction trace here.
     pub trace: Option<Box<dyn std::io::Write + Send>>,
 }
@@ -90,6 +101,10 @@ pub enum RunEnd {
     PowerOff,
     /// The guest asked for a reboot (SYS_CFG REBOOT).
     Reboot,
+    /// The user quit (Ctrl-A X).
+    Quit,
+    /// `max_instructions` were retired.
+    InstructionLimit,
 }
 
 /// A CPU's scheduling state.
@@ -108,6 +123,9 @@ pub struct Machine {
     bus: Bus,
     code: CodeCache,
     semihosting: Option<Semihosting>,
+    input: HostInput,
+    console_uart: Option<armvex_bus::DeviceId>,
+    max_instructions: Option<u64>,
     stats: Stats,
 }
 
@@ -180,7 +198,19 @@ impl Machine {
             let entry = image.entry;
             (image, entry)
         };
-        let bus = Bus::new(memory);
+        let mut bus = Bus::new(memory);
+        let start_time = config.input.start_time;
+        let board_devices = devices::build(
+            &board,
+            &mut bus,
+            config.smp,
+            devices::DeviceHostSetup {
+                console: config.console,
+                rtc_start: start_time,
+                virtio_modern: config.virtio_modern,
+                drives: config.drives,
+            },
+        )?;
 
         let semihosting_on = config.semihosting.is_some();
         let mut cpus: Vec<Cpu> = (0..config.smp)
@@ -211,7 +241,7 @@ impl Machine {
                 console,
                 config.cmdline.clone(),
                 HeapInfo::from_gap(heap_start, heap_end),
-                config.start_time,
+                start_time,
             )
         });
         let code = CodeCache::new(bus.memory.total_pages(), Features::for_model(model, semihosting_on));
@@ -222,8 +252,16 @@ impl Machine {
             bus,
             code,
             semihosting,
+            input: config.input,
+            console_uart: board_devices.console_uart,
+            max_instructions: config.max_instructions,
             stats: Stats::default(),
         })
+    }
+
+    /// Give back the host input (to build the machine again after a reboot).
+    pub fn into_input(self) -> HostInput {
+        self.input
     }
 
     /// The CPUs.
@@ -286,9 +324,33 @@ impl Machine {
         })
     }
 
+    /// Deliver host input due at `now`; `Some` if the user quit.
+    fn deliver_input(&mut self, now: u64) -> Option<RunEnd> {
+        for event in self.input.take(now) {
+            match event {
+                HostEvent::Console(bytes) => {
+                    if let Some(uart) = self.console_uart {
+                        self.bus.deliver_host_input(uart, &bytes);
+                    }
+                }
+                HostEvent::Quit => return Some(RunEnd::Quit),
+            }
+        }
+        None
+    }
+
     fn run_rounds(&mut self) -> Result<RunEnd, String> {
         loop {
             let now = self.bus.clock.now();
+            if let Some(end) = self.deliver_input(now) {
+                return Ok(end);
+            }
+            if self
+                .max_instructions
+                .is_some_and(|m| self.cpus.iter().map(Cpu::instructions).sum::<u64>() >= m)
+            {
+                return Ok(RunEnd::InstructionLimit);
+            }
             let deadline = self.next_deadline(now);
             let quantum = deadline.map_or(QUANTUM, |d| d.saturating_sub(now).clamp(1, QUANTUM));
             let mut anyone_ran = false;
@@ -313,9 +375,15 @@ impl Machine {
                 self.advance_to(now + quantum);
                 continue;
             }
-            // Every CPU waits: jump to the next device event, if there is one.
+            // Every CPU waits: jump to the next device event or replayed input, if there is
+            // one; with a live console, wait for the user.
+            let deadline = match (deadline, self.input.next_replay_time()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             match deadline {
                 Some(t) => self.advance_to(t.max(now)),
+                None if self.input.wait() => {}
                 None => {
                     return Err(format!(
                         "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",

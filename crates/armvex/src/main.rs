@@ -2,7 +2,9 @@
 //! turns options into a [`MachineConfig`], runs the machine and reports the outcome.
 
 use armvex_machine::board::{board_names, parse_size};
-use armvex_machine::{Machine, MachineConfig, RunEnd};
+use armvex_machine::console::{HostInput, RawTerminal};
+use armvex_machine::devices::DriveSpec;
+use armvex_machine::{Machine, MachineConfig, RunEnd, Stats};
 use armvex_semihosting::Console;
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
@@ -60,6 +62,29 @@ struct RunArgs {
     /// Linux: an initial RAM disk.
     #[arg(long, value_name = "FILE")]
     initrd: Option<PathBuf>,
+    /// A virtio-blk disk: file=PATH[,format=raw][,readonly=on][,slot=N]. Repeatable; each
+    /// drive takes the next free virtio-mmio transport unless slot= says which.
+    #[arg(long, value_name = "SPEC")]
+    drive: Vec<String>,
+    /// The virtio-mmio transport version: modern (2) or legacy (1).
+    #[arg(long, value_name = "VERSION", default_value = "modern")]
+    virtio_mmio: String,
+    /// The RTC's start time in seconds since 1970 (default: the host's clock, recorded as
+    /// host input).
+    #[arg(long, value_name = "SECONDS")]
+    rtc_base: Option<u64>,
+    /// Record host input (console bytes and their virtual times, the RTC start) to FILE.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Replay host input recorded with --record (instead of reading the console).
+    #[arg(long, value_name = "FILE", conflicts_with = "record")]
+    replay: Option<PathBuf>,
+    /// Exit when the guest asks for a reboot, instead of restarting the machine.
+    #[arg(long)]
+    no_reboot: bool,
+    /// Debugging: stop after about N instructions and print the CPUs' registers.
+    #[arg(long, value_name = "N")]
+    max_instructions: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -89,12 +114,47 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         ));
     }
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
-    let semihosting = args.semihosting.then(|| Console {
-        output: Box::new(std::io::LineWriter::new(std::io::stdout())),
-        input: Some(Box::new(std::io::stdin())),
-        is_tty: std::io::stdout().is_terminal(),
+    let drives = args
+        .drive
+        .iter()
+        .map(|d| DriveSpec::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let virtio_modern = match args.virtio_mmio.as_str() {
+        "modern" | "2" => true,
+        "legacy" | "1" => false,
+        other => return Err(format!("--virtio-mmio {other}: expected modern or legacy")),
+    };
+    for p in [&args.dtb, &args.initrd].into_iter().flatten() {
+        if !p.is_file() {
+            return Err(format!("cannot read {}: no such file", p.display()));
+        }
+    }
+    let start_time = args.rtc_base.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     });
-    let trace: Option<Box<dyn Write + Send>> = match &args.trace {
+    // Host input: replayed, or none for semihosting programs (they read stdin through
+    // semihosting), or the live console.
+    let mut input = match &args.replay {
+        Some(path) => HostInput::replay(path)?,
+        None if args.semihosting => HostInput::none(start_time),
+        None => HostInput::live(start_time),
+    };
+    if let Some(path) = &args.record {
+        input.record_to(path)?;
+    }
+    let _terminal = if !args.semihosting && args.replay.is_none() {
+        RawTerminal::enter()
+    } else {
+        None
+    };
+    let cmdline = match &args.append {
+        Some(a) => format!("{} {a}", args.kernel.display()),
+        None => args.kernel.display().to_string(),
+    };
+    let mut trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(path) => {
             let f =
                 std::fs::File::create(path).map_err(|e| format!("cannot create trace file {}: {e}", path.display()))?;
@@ -102,41 +162,60 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let cmdline = match &args.append {
-        Some(a) => format!("{} {a}", args.kernel.display()),
-        None => args.kernel.display().to_string(),
-    };
-    let mut machine = Machine::new(MachineConfig {
-        machine: args.machine.clone(),
-        memory,
-        smp: args.smp,
-        kernel: args.kernel.clone(),
-        initrd: args.initrd.clone(),
-        dtb: args.dtb.clone(),
-        append: args.append.clone().unwrap_or_default(),
-        semihosting,
-        cmdline,
-        start_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        trace,
-    })?;
-    let end = machine.run();
-    if args.stats {
+    let mut total = Stats::default();
+    loop {
+        let semihosting = args.semihosting.then(|| Console {
+            output: Box::new(std::io::LineWriter::new(std::io::stdout())),
+            input: Some(Box::new(std::io::stdin())),
+            is_tty: std::io::stdout().is_terminal(),
+        });
+        let mut machine = Machine::new(MachineConfig {
+            machine: args.machine.clone(),
+            memory,
+            smp: args.smp,
+            kernel: args.kernel.clone(),
+            initrd: args.initrd.clone(),
+            dtb: args.dtb.clone(),
+            append: args.append.clone().unwrap_or_default(),
+            semihosting,
+            cmdline: cmdline.clone(),
+            console: Box::new(std::io::stdout()),
+            input,
+            drives: drives.clone(),
+            virtio_modern,
+            max_instructions: args.max_instructions,
+            trace: trace.take(),
+        })?;
+        let end = machine.run();
         let s = machine.stats();
-        eprintln!(
-            "armvex: {} instructions in {:.3} s, {:.1} MIPS ({} code pages decoded, {:.3} s virtual)",
-            s.instructions,
-            s.host_seconds,
-            s.mips(),
-            s.pages_decoded,
-            s.virtual_ns as f64 / 1e9
-        );
-    }
-    match end? {
-        RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
-        RunEnd::PowerOff => Ok(ExitCode::SUCCESS),
-        RunEnd::Reboot => Err("the guest asked for a reboot, which is not implemented yet".into()),
+        total.instructions += s.instructions;
+        total.host_seconds += s.host_seconds;
+        total.virtual_ns += s.virtual_ns;
+        total.pages_decoded += s.pages_decoded;
+        if matches!(end, Ok(RunEnd::InstructionLimit)) {
+            for cpu in machine.cpus() {
+                eprintln!("cpu{}:\n{}", cpu.index(), cpu.dump());
+            }
+        }
+        input = machine.into_input();
+        let _ = std::io::stdout().flush();
+        match end {
+            Ok(RunEnd::Reboot) if !args.no_reboot => continue,
+            _ => {}
+        }
+        if args.stats {
+            eprintln!(
+                "armvex: {} instructions in {:.3} s, {:.1} MIPS ({} code pages decoded, {:.3} s virtual)",
+                total.instructions,
+                total.host_seconds,
+                total.mips(),
+                total.pages_decoded,
+                total.virtual_ns as f64 / 1e9
+            );
+        }
+        return match end? {
+            RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+            RunEnd::PowerOff | RunEnd::Quit | RunEnd::Reboot | RunEnd::InstructionLimit => Ok(ExitCode::SUCCESS),
+        };
     }
 }

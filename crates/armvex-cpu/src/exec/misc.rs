@@ -264,6 +264,25 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             }
             Flow::Next
         }
+        15 if d.rn == 9 && key.1 == 0 && (12..=14).contains(&key.2) => {
+            let (crm, op2, now, user) = (key.2, key.3, cpu.local_time, !privileged);
+            if d.op == 1 {
+                let Some(v) = cpu.pmu.read(crm, op2, now, user) else {
+                    return unknown_register(cpu, d, key);
+                };
+                if d.rd == 15 {
+                    cpu.set_nzcv(v & psr::NZCV);
+                } else {
+                    cpu.regs[d.rd as usize] = v;
+                }
+            } else {
+                let v = cpu.regs[d.rd as usize];
+                if !cpu.pmu.write(crm, op2, v, now, user) {
+                    return unknown_register(cpu, d, key);
+                }
+            }
+            Flow::Next
+        }
         14 if d.op == 1 => {
             let Some(v) = cpu.cp14.read(key, privileged) else {
                 return unknown_register(cpu, d, key);

@@ -1,0 +1,211 @@
+//! Placing the board's devices on the bus, as the board file describes them.
+//!
+//! Every `[[device]]` of `boards/<name>.toml` becomes one [`armvex_bus::Device`] at its base
+//! address; its `spi = [n]` is its interrupt line (GIC ID n + 32). The `[mpcore]` region holds
+//! the interrupt controller, which is registered with the bus. Which device sits behind each
+//! virtio-mmio transport is not part of the board: the user chooses with `--drive`.
+
+use crate::board::{Board, DeviceEntry};
+use armvex_bus::{Bus, DeviceId};
+use armvex_devices::{
+    A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
+};
+use armvex_virtio::{BlockDevice, VirtioBackend, VirtioMmio};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A `--drive` option.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriveSpec {
+    pub file: PathBuf,
+    pub readonly: bool,
+    /// The transport (0..=3) to attach to; the next free one if not given.
+    pub slot: Option<usize>,
+}
+
+impl DriveSpec {
+    /// Parse `file=PATH[,format=raw][,readonly=on|off][,slot=N]`.
+    pub fn parse(s: &str) -> Result<DriveSpec, String> {
+        let mut file = None;
+        let mut readonly = false;
+        let mut slot = None;
+        for part in s.split(',') {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("bad --drive option '{part}' (expected key=value)"))?;
+            match key {
+                "file" => file = Some(PathBuf::from(value)),
+                "format" if value == "raw" => {}
+                "format" => return Err(format!("--drive format={value} is not supported (only raw)")),
+                "readonly" => {
+                    readonly = match value {
+                        "on" | "true" | "yes" => true,
+                        "off" | "false" | "no" => false,
+                        _ => return Err(format!("bad --drive readonly={value} (on or off)")),
+                    }
+                }
+                "slot" => {
+                    slot = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("bad --drive slot={value} (0 to 3)"))?,
+                    );
+                }
+                _ => return Err(format!("unknown --drive option '{key}'")),
+            }
+        }
+        let file = file.ok_or("--drive needs file=PATH")?;
+        Ok(DriveSpec { file, readonly, slot })
+    }
+}
+
+/// Where the console goes and what else the devices need from the host.
+pub struct DeviceHostSetup {
+    /// UART0's output (the console).
+    pub console: Box<dyn Write>,
+    /// The RTC's start time (seconds since 1970).
+    pub rtc_start: u64,
+    /// The virtio-mmio transports are version 2 (modern) rather than 1 (legacy).
+    pub virtio_modern: bool,
+    pub drives: Vec<DriveSpec>,
+}
+
+/// Devices the machine talks to after building the board.
+pub struct BoardDevices {
+    /// UART0, which receives console input.
+    pub console_uart: Option<DeviceId>,
+}
+
+/// Put every device of `board` on `bus`.
+pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHostSetup) -> Result<BoardDevices, String> {
+    let mp = &board.mpcore;
+    let ic = match mp.gic.as_str() {
+        "gicv1" => bus.add_device(
+            mp.base,
+            A9MpCore::SIZE,
+            Box::new(A9MpCore::new(num_cpus, mp.interrupts as usize)?),
+        )?,
+        "gicv2" => bus.add_device(
+            mp.base,
+            A15MpCore::SIZE,
+            Box::new(A15MpCore::new(num_cpus, mp.interrupts as usize)?),
+        )?,
+        other => return Err(format!("board {}: unknown interrupt controller {other}", board.name)),
+    };
+    bus.set_interrupt_controller(ic);
+
+    // Assign the drives to transports: explicit slots first, then the next free ones.
+    let transports: Vec<&DeviceEntry> = board.device.iter().filter(|d| d.kind == "virtio-mmio").collect();
+    let mut backends: Vec<Option<Box<dyn VirtioBackend>>> = transports.iter().map(|_| None).collect();
+    let mut drives = std::mem::take(&mut host.drives);
+    drives.sort_by_key(|d| d.slot.is_none());
+    for drive in drives {
+        let slot = match drive.slot {
+            Some(s) if s >= backends.len() => {
+                return Err(format!(
+                    "--drive slot={s}: the board has transports 0 to {}",
+                    backends.len() - 1
+                ));
+            }
+            Some(s) if backends[s].is_some() => return Err(format!("--drive slot={s} is used twice")),
+            Some(s) => s,
+            None => backends.iter().position(Option::is_none).ok_or_else(|| {
+                format!(
+                    "too many --drive options: the board has {} virtio-mmio transports",
+                    backends.len()
+                )
+            })?,
+        };
+        let disk = BlockDevice::open(&drive.file, drive.readonly)?;
+        backends[slot] = Some(Box::new(disk));
+    }
+    let mut backends = backends.into_iter();
+
+    let mut console_uart = None;
+    let mut console = Some(host.console);
+    for d in &board.device {
+        let irq = d.spi.first().map(|s| s + 32);
+        let need_irq = || irq.ok_or_else(|| format!("board {}: device {} needs an interrupt", board.name, d.name));
+        let size = d.size.unwrap_or(0x1000);
+        let device: Box<dyn armvex_bus::Device> = match d.kind.as_str() {
+            "vexpress-sysregs" => {
+                let mut config = if board.cpu == "cortex-a15" {
+                    SysRegsConfig::ca15()
+                } else {
+                    SysRegsConfig::ca9()
+                };
+                if let Some(p) = d.proc_id {
+                    config.proc_id = p;
+                }
+                Box::new(VexpressSysRegs::new(config))
+            }
+            "pl011" => {
+                // UART0 is the console; the others go nowhere.
+                let out: Box<dyn Write> = if d.name == "uart0" {
+                    console.take().unwrap_or_else(|| Box::new(std::io::sink()))
+                } else {
+                    Box::new(std::io::sink())
+                };
+                Box::new(Pl011::new(d.name.clone(), need_irq()?, out))
+            }
+            "sp804" => Box::new(Sp804::new(d.name.clone(), need_irq()?, 1_000_000)),
+            "pl031" => Box::new(Pl031::new(d.name.clone(), need_irq()?, host.rtc_start)),
+            "l2c-310" => Box::new(L2c310::new()),
+            "sp810" => Box::new(Sp810::new(d.name.clone())),
+            "virtio-mmio" => {
+                let backend = backends.next().flatten();
+                Box::new(VirtioMmio::new(host.virtio_modern, need_irq()?, backend).with_name(d.name.clone()))
+            }
+            // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
+            "pl041" | "pl181" | "pl050" | "pl110" | "pl111" | "sbcon-i2c" | "lan9118" | "sp805" => {
+                Box::new(ZeroStub::new(d.name.clone()))
+            }
+            other => {
+                return Err(format!(
+                    "board {}: device {} has unknown kind {other}",
+                    board.name, d.name
+                ));
+            }
+        };
+        let id = bus.add_device(d.base, size, device)?;
+        if d.name == "uart0" {
+            console_uart = Some(id);
+        }
+    }
+    Ok(BoardDevices { console_uart })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drive_options() {
+        assert_eq!(
+            DriveSpec::parse("file=disk.img").unwrap(),
+            DriveSpec {
+                file: "disk.img".into(),
+                readonly: false,
+                slot: None
+            }
+        );
+        assert_eq!(
+            DriveSpec::parse("file=a.img,format=raw,readonly=on,slot=2").unwrap(),
+            DriveSpec {
+                file: "a.img".into(),
+                readonly: true,
+                slot: Some(2)
+            }
+        );
+        for bad in [
+            "disk.img",
+            "file=a,format=qcow2",
+            "file=a,readonly=maybe",
+            "file=a,slot=x",
+            "file=a,cache=none",
+            "format=raw",
+        ] {
+            assert!(DriveSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
