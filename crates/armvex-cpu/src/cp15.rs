@@ -47,7 +47,8 @@ pub enum Cp15Effect {
     FlushTlb,
     /// TLB maintenance by address: flush the entries for this virtual address.
     FlushTlbPage(u32),
-    /// Instruction cache invalidation: drop predecoded code (and the TLB, which caches it).
+    /// Instruction cache invalidation: end the block, so the next instructions are fetched
+    /// afresh (predecoded code itself is kept coherent with memory writes).
     FlushCode,
     /// An address translation operation (ATS1C*): translate `va` and write PAR.
     Translate { va: u32, write: bool, user: bool },

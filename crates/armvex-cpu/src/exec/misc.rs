@@ -417,7 +417,12 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
             Flow::Next
         }
         Cp15Effect::FlushCode => {
-            cpu.flush_code_cache = true;
+            // Predecoded code is already dropped whenever its page is written (by a CPU
+            // through any mapping, by DMA or by a loader), so it is never stale across
+            // blocks. Instruction-cache invalidation only has to end this block, so that
+            // instructions after it are fetched afresh. (Dropping the whole cache here made
+            // Linux, which invalidates line by line after patching code, re-decode its whole
+            // text hundreds of thousands of times.)
             let next = cpu.next_insn_addr(d);
             cpu.regs[15] = next;
             Flow::Branch
