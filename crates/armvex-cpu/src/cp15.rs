@@ -254,7 +254,8 @@ impl Cp15 {
             (0, 1, 0, 7) => 0,
             (0, 2, 0, 0) => self.csselr,
             (1, 0, 0, 0) => self.sctlr,
-            (1, 0, 0, 1) => self.actlr,
+            // ACTLR reads as zero and ignores writes, as in QEMU.
+            (1, 0, 0, 1) => 0,
             (1, 0, 0, 2) => self.cpacr,
             (1, 0, 1, 0) => self.scr,
             (1, 0, 1, 1) => self.sder,
@@ -266,8 +267,10 @@ impl Cp15 {
             (3, 0, 0, 0) => self.dacr,
             (5, 0, 0, 0) => self.dfsr,
             (5, 0, 0, 1) => self.ifsr,
-            (5, 0, 1, 0) => self.adfsr,
-            (5, 0, 1, 1) => self.aifsr,
+            // The auxiliary fault status registers read as zero (QEMU).
+            (5, 0, 1, 0) | (5, 0, 1, 1) => 0,
+            // AMAIR0/1 on the A15: RAZ/WI.
+            (10, 0, 3, 0 | 1) if a15 => 0,
             (6, 0, 0, 0) => self.dfar,
             (6, 0, 0, 2) => self.ifar,
             (7, 0, 4, 0) => self.par,
@@ -315,45 +318,23 @@ impl Cp15 {
                 Nothing
             }
             (1, 0, 0, 0) => {
-                // Writable bits of SCTLR (others RAO/RAZ as on the cores QEMU models).
-                let mut mask = sctlr::M
-                    | sctlr::A
-                    | sctlr::C
-                    | sctlr::Z
-                    | sctlr::I
-                    | sctlr::V
-                    | sctlr::EE
-                    | sctlr::TRE
-                    | sctlr::AFE
-                    | sctlr::TE
-                    | (1 << 10)
-                    | (1 << 14);
-                if a15 {
-                    mask |= sctlr::WXN | sctlr::UWXN;
-                }
+                // QEMU lets every SCTLR bit be written; the ones armvex acts on are M, A, V,
+                // EE, TE, TRE, AFE and (A15) WXN/UWXN.
                 let old = self.sctlr;
-                self.sctlr = (old & !mask) | (v & mask);
-                if (old ^ self.sctlr) & (sctlr::M | sctlr::AFE | sctlr::TRE | sctlr::WXN | sctlr::UWXN | sctlr::A) != 0
-                {
-                    FlushTlb
-                } else {
-                    Nothing
-                }
+                self.sctlr = v;
+                if old != v { FlushTlb } else { Nothing }
             }
-            (1, 0, 0, 1) => {
-                self.actlr = v;
-                Nothing
-            }
+            (1, 0, 0, 1) => Nothing,
             (1, 0, 0, 2) => {
-                // Only CP10/CP11 access and the ASEDIS/D32DIS bits are implemented.
-                self.cpacr = v & 0x00f0_0000;
+                // CP10/CP11 access, ASEDIS and D32DIS.
+                self.cpacr = v & 0xc0f0_0000;
                 Nothing
             }
             (1, 0, 1, 0) => {
                 if v & 1 != 0 && self.scr & 1 == 0 {
                     tracing::warn!("SCR.NS set: the Non-secure world is not modelled, staying Secure");
                 }
-                self.scr = v & 0x7f;
+                self.scr = v & if a15 { 0x33ff } else { 0x327f };
                 Nothing
             }
             (1, 0, 1, 1) => {
@@ -361,7 +342,7 @@ impl Cp15 {
                 Nothing
             }
             (1, 0, 1, 2) => {
-                self.nsacr = v & 0x000c_ffff;
+                self.nsacr = v;
                 Nothing
             }
             (12, 0, 0, 1) => {
@@ -377,7 +358,12 @@ impl Cp15 {
                 FlushTlb
             }
             (2, 0, 0, 2) => {
-                self.ttbcr = v & 0x37;
+                // The A15 keeps its LPAE fields (EAE and the long-descriptor controls).
+                // With EAE set the A15 keeps the long-descriptor (LPAE) fields instead.
+                self.ttbcr = v & if a15 && v & (1 << 31) != 0 { 0xffc7_3f87 } else { 0x37 };
+                if self.ttbcr & (1 << 31) != 0 {
+                    tracing::warn!("TTBCR.EAE set: long-descriptor (LPAE) translation is not implemented");
+                }
                 FlushTlb
             }
             (3, 0, 0, 0) => {
@@ -392,14 +378,8 @@ impl Cp15 {
                 self.ifsr = v;
                 Nothing
             }
-            (5, 0, 1, 0) => {
-                self.adfsr = v;
-                Nothing
-            }
-            (5, 0, 1, 1) => {
-                self.aifsr = v;
-                Nothing
-            }
+            (5, 0, 1, 0 | 1) => Nothing,
+            (10, 0, 3, 0 | 1) if a15 => Nothing,
             (6, 0, 0, 0) => {
                 self.dfar = v;
                 Nothing
@@ -440,7 +420,9 @@ impl Cp15 {
                 Nothing
             }
             (13, 0, 0, 0) => {
-                // FCSE is not implemented on these cores: FCSEIDR is RAZ/WI.
+                // FCSEIDR holds what is written (as QEMU); the FCSE PID is not applied to
+                // addresses (the Cortex cores deprecate it and Linux never sets it).
+                self.fcseidr = v;
                 Nothing
             }
             (13, 0, 0, 1) => {

@@ -75,14 +75,18 @@ impl Cpu {
     /// Enter exception `kind` with LR = `lr`.
     pub(crate) fn take_exception(&mut self, kind: Exception, lr: u32) {
         let old_cpsr = self.cpsr();
-        let base = if kind.mode() == Mode::Monitor {
-            self.cp15.mvbar
+        // SCR.IRQ / SCR.FIQ route interrupts to Monitor mode (B1.8.5).
+        let to_monitor = kind == Exception::SecureMonitorCall
+            || (kind == Exception::Irq && self.cp15.scr & (1 << 1) != 0)
+            || (kind == Exception::Fiq && self.cp15.scr & (1 << 2) != 0);
+        let (mode, base) = if to_monitor {
+            (Mode::Monitor, self.cp15.mvbar)
         } else {
-            self.cp15.exception_vector_base()
+            (kind.mode(), self.cp15.exception_vector_base())
         };
         let vector = base.wrapping_add(kind.vector_offset());
         self.trace_exception(kind, old_cpsr, lr, vector);
-        self.switch_mode(kind.mode());
+        self.switch_mode(mode);
         self.set_spsr(old_cpsr);
         self.regs[14] = lr;
         self.mask_i = true;
@@ -92,10 +96,10 @@ impl Cpu {
         ) {
             self.mask_a = true;
         }
-        if matches!(kind, Exception::Fiq | Exception::SecureMonitorCall) {
+        if kind == Exception::Fiq || to_monitor {
             self.mask_f = true;
         }
-        if kind == Exception::SecureMonitorCall {
+        if to_monitor {
             self.mask_a = true;
         }
         self.it = 0;
@@ -104,7 +108,8 @@ impl Cpu {
         if ee != self.big_endian {
             self.set_cpsr_raw((self.cpsr() & !psr::E) | if ee { psr::E } else { 0 });
         }
-        self.monitor.addr = None;
+        // QEMU leaves the exclusive monitor alone on exception entry and return (ARMv7 makes
+        // this IMPLEMENTATION DEFINED); Linux clears it itself with CLREX.
         self.regs[15] = vector;
     }
 
@@ -193,7 +198,6 @@ impl Cpu {
             // J is never set in the CPSR: there is no Jazelle state to return to.
             self.set_cpsr_raw(value & psr::VALID & !psr::J);
         }
-        self.monitor.addr = None;
         self.regs[15] = if self.thumb { target & !1 } else { target & !3 };
         Flow::Branch
     }

@@ -42,7 +42,9 @@ impl Comparator {
     }
 
     fn ctl_value(&self, count: u64) -> u32 {
-        (self.ctl & (CTL_ENABLE | CTL_IMASK)) | if self.status(count) { CTL_ISTATUS } else { 0 }
+        // ISTATUS reads as 0 while the timer is disabled (as QEMU).
+        let enabled = self.ctl & CTL_ENABLE != 0;
+        (self.ctl & (CTL_ENABLE | CTL_IMASK)) | if enabled && self.status(count) { CTL_ISTATUS } else { 0 }
     }
 
     fn output(&self, count: u64) -> bool {
@@ -117,7 +119,7 @@ impl GenericTimer {
         let allowed = |bit: u32| !user || k & bit != 0;
         match key {
             (0, 0, 0) if !user => self.cntfrq = v,
-            (0, 1, 0) if !user => self.cntkctl = v & 0x3ff,
+            (0, 1, 0) if !user => self.cntkctl = v,
             (0, 2, 0) if allowed(1 << 9) => self.phys.cval = c.wrapping_add(v as i32 as i64 as u64),
             (0, 2, 1) if allowed(1 << 9) => self.phys.ctl = v & (CTL_ENABLE | CTL_IMASK),
             (0, 3, 0) if allowed(1 << 8) => self.virt.cval = c.wrapping_add(v as i32 as i64 as u64),
@@ -136,6 +138,8 @@ impl GenericTimer {
             1 if allowed(2) => Some(Self::count(now)),
             2 if allowed(1 << 9) => Some(self.phys.cval),
             3 if allowed(1 << 8) => Some(self.virt.cval),
+            // CNTVOFF: always zero here; Secure PL1 may read it, as under QEMU.
+            4 if !user => Some(0),
             _ => None,
         }
     }
@@ -147,6 +151,7 @@ impl GenericTimer {
         match op1 {
             2 if allowed(1 << 9) => self.phys.cval = v,
             3 if allowed(1 << 8) => self.virt.cval = v,
+            4 if !user => {}
             _ => return false,
         }
         true

@@ -113,7 +113,8 @@ pub fn translate(
             size: 1 << 32,
         });
     }
-    let walk = walk(cp15, bus, cpu, va)?;
+    let write = kind == Access::Write;
+    let walk = walk(cp15, bus, cpu, va).map_err(|f| Fault { write, ..f })?;
     let allowed = if user {
         match kind {
             Access::Read => perm::USER_READ,
@@ -179,7 +180,7 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
     let (base, pd) = if use_ttbr1 {
         (cp15.ttbr1 & 0xffff_c000, cp15.ttbcr & (1 << 5) != 0)
     } else {
-        (cp15.ttbr0 & (0xffff_c000u32 << n), cp15.ttbcr & (1 << 4) != 0)
+        (cp15.ttbr0 & !(0x3fffu32 >> n), cp15.ttbcr & (1 << 4) != 0)
     };
     if pd {
         return Err(fault(fsc::TRANSLATION_SECTION, 0));

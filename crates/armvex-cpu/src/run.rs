@@ -97,6 +97,8 @@ impl Cpu {
                     let target = self.regs[15];
                     // A plain branch within this page continues the block.
                     if flow == Flow::Jump && target & !0xfff == page_base && executed < remaining {
+                        // Time moves on for timer and counter reads in the loop.
+                        self.local_time += executed - done;
                         done = executed;
                         pc = target;
                         first = ((pc & 0xfff) >> 2) as usize;
@@ -132,6 +134,8 @@ impl Cpu {
         let page_base = pc & !0xfff;
         let mut slot = ((pc & 0xfff) >> 1) as usize;
         let mut executed = 0u64;
+        // Instructions already accounted for in `local_time`.
+        let mut timed = 0u64;
         while slot < THUMB_SLOTS && executed < remaining {
             let insn = &page[slot];
             executed += 1;
@@ -155,6 +159,8 @@ impl Cpu {
                 if flow != Flow::Next {
                     let target = self.regs[15];
                     if flow == Flow::Jump && target & !0xfff == page_base {
+                        self.local_time += executed - timed;
+                        timed = executed;
                         pc = target;
                         slot = ((pc & 0xfff) >> 1) as usize;
                         continue;

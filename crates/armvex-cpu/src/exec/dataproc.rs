@@ -137,9 +137,13 @@ pub fn dp<const OP: u8, const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut
     Flow::Next
 }
 
-/// A data-processing instruction (not a comparison) writing the PC (`rd` = 15): `op` holds the opcode, `op2` the
-/// form in bits 3:2 and the carry code of [`form::IMM`] in bits 1:0, `rs` bit 7 the S bit.
-/// With S set this is an exception return (CPSR ← SPSR).
+/// A data-processing instruction (not a comparison) writing the PC (`rd` = 15): `op` holds the
+/// opcode, `op2` the form in bits 3:2 and the carry code of [`form::IMM`] in bits 1:0, `rs` bit
+/// 7 the S bit.
+///
+/// SUBS and MOVS to the PC are exception returns (CPSR ← SPSR; UNDEFINED in User mode). The
+/// ARM ARM makes every S-form an exception return, but QEMU, our oracle, treats the others
+/// (ADDS PC, ... ) as a branch that also sets the flags, and so does armvex.
 pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     let operand_form = d.op2 >> 2;
     let s = d.rs & 0x80 != 0;
@@ -149,8 +153,12 @@ pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     inner.rs = d.rs & 0xf;
     let (b, carry) = operand2(cpu, &inner, operand_form, is_logical(d.op));
     let a = cpu.regs[d.rn as usize];
-    let r = alu(cpu, d.op, false, a, b, carry);
-    if s {
+    let exception_return = s && (d.op == SUB || d.op == MOV);
+    if exception_return && cpu.mode() == crate::state::Mode::User {
+        return cpu.undefined();
+    }
+    let r = alu(cpu, d.op, s && !exception_return, a, b, carry);
+    if exception_return {
         cpu.exception_return(r, None)
     } else {
         cpu.alu_write_pc(r)

@@ -301,6 +301,15 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             }
             Flow::Next
         }
+        // ISR: which of IRQ (bit 7), FIQ (bit 6) are pending.
+        15 if d.op == 1 && key == (12, 0, 1, 0) && privileged => {
+            let index = cpu.index();
+            let v = if bus.irq.cpu_irq(index) { 1 << 7 } else { 0 } | if bus.irq.cpu_fiq(index) { 1 << 6 } else { 0 };
+            cpu.regs[d.rd as usize] = v;
+            Flow::Next
+        }
+        // The A9's TLB lockdown register: a no-op whose read leaves Rt alone (as QEMU).
+        15 if key == (10, 0, 0, 0) && privileged && cpu.model() == crate::cpu::CpuModel::CortexA9 => Flow::Next,
         15 if d.op == 1 => {
             let Some(v) = cpu.cp15.read(key, privileged) else {
                 return unknown_register(cpu, d, key);
@@ -430,14 +439,9 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
         Cp15Effect::Translate { va, write, user } => {
             let kind = if write { Access::Write } else { Access::Read };
             cpu.cp15.par = match mmu::translate(&cpu.cp15, bus, cpu.index(), va, kind, user) {
-                Ok(t) => {
-                    (t.pa & !0xfff)
-                        | if t.size >= 0x100_0000 && t.size < 1 << 32 {
-                            1 << 1
-                        } else {
-                            0
-                        }
-                }
+                // A supersection reports PA[31:24] and the SS bit.
+                Ok(t) if t.size == 0x100_0000 => (t.pa & 0xff00_0000) | (1 << 1),
+                Ok(t) => t.pa & !0xfff,
                 Err(f) => {
                     let fs = f.status;
                     1 | ((fs & 0xf) << 1) | ((fs & 0x10) << 2)
