@@ -302,3 +302,150 @@ fn permissions(cp15: &Cp15, domain: u32, ap: u32, xn: bool, pxn: bool) -> Option
     }
     Some(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cp15::sctlr;
+    use crate::cpu::CpuModel;
+    use armvex_bus::{AccessSize, Accessor, PhysicalMemory, RamRegionSpec};
+
+    const RAM: u32 = 0x6000_0000;
+    const L1: u32 = RAM + 0x4000; // 16 KiB aligned
+    const L2: u32 = RAM + 0x8000;
+
+    fn setup(model: CpuModel) -> (Cp15, Bus) {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: RAM,
+            size: 0x10_0000,
+        }])
+        .unwrap();
+        let mut cp15 = Cp15::new(model, 0, 1);
+        cp15.sctlr |= sctlr::M;
+        cp15.ttbr0 = L1;
+        cp15.dacr = 0b01; // domain 0: client
+        (cp15, Bus::new(mem))
+    }
+
+    fn put(bus: &mut Bus, addr: u32, v: u32) {
+        bus.write(Accessor { cpu: 0, time: 0 }, addr, AccessSize::Word, v);
+    }
+
+    fn l1_entry(va: u32) -> u32 {
+        L1 + ((va >> 20) << 2)
+    }
+
+    #[test]
+    fn sections_and_supersections() {
+        let (cp15, mut bus) = setup(CpuModel::CortexA9);
+        // Section 0x00100000 -> 0x6a000000, AP=3 (full access), domain 0.
+        put(&mut bus, l1_entry(0x0010_0000), 0x6a00_0000 | (3 << 10) | 2);
+        let t = translate(&cp15, &mut bus, 0, 0x0012_3456, Access::Write, true).unwrap();
+        assert_eq!((t.pa, t.size), (0x6a02_3456, 0x10_0000));
+        // Supersection: 16 identical entries at 0x0100_0000 -> 0x7000_0000.
+        for i in 0..16 {
+            put(
+                &mut bus,
+                l1_entry(0x0100_0000 + (i << 20)),
+                0x7000_0000 | (1 << 18) | (3 << 10) | 2,
+            );
+        }
+        let t = translate(&cp15, &mut bus, 0, 0x01ab_cdef, Access::Read, false).unwrap();
+        assert_eq!((t.pa, t.size), (0x70ab_cdef, 0x100_0000));
+    }
+
+    #[test]
+    fn small_and_large_pages() {
+        let (cp15, mut bus) = setup(CpuModel::CortexA9);
+        put(&mut bus, l1_entry(0x0020_0000), L2 | 1);
+        // Small page 0x00203000 -> 0x6bbb_b000, AP=3, XN.
+        put(&mut bus, L2 + (3 << 2), 0x6bbb_b000 | (3 << 4) | 0b11);
+        let t = translate(&cp15, &mut bus, 0, 0x0020_3abc, Access::Read, true).unwrap();
+        assert_eq!((t.pa, t.size), (0x6bbb_babc, 0x1000));
+        assert_eq!(t.perms & perm::USER_EXEC, 0, "XN");
+        // Large page 0x00210000 -> 0x6cc0_0000 (16 replicated entries), AP=1 (privileged only).
+        for i in 0..16 {
+            put(&mut bus, L2 + ((0x10 + i) << 2), 0x6cc0_0000 | (1 << 4) | 0b01);
+        }
+        let t = translate(&cp15, &mut bus, 0, 0x0021_5678, Access::Write, false).unwrap();
+        assert_eq!((t.pa, t.size), (0x6cc0_5678, 0x1_0000));
+        let f = translate(&cp15, &mut bus, 0, 0x0021_5678, Access::Read, true).unwrap_err();
+        assert_eq!((f.status, f.address), (fsc::PERMISSION_PAGE, 0x0021_5678));
+    }
+
+    #[test]
+    fn fault_codes_and_domains() {
+        let (mut cp15, mut bus) = setup(CpuModel::CortexA9);
+        // Nothing mapped: level 1 translation fault, domain 0.
+        let f = translate(&cp15, &mut bus, 0, 0x0030_0000, Access::Write, false).unwrap_err();
+        assert_eq!(f.fsr(), 0x805, "WnR | translation section");
+        // A page table with an empty entry: level 2 fault, with the table's domain.
+        put(&mut bus, l1_entry(0x0040_0000), L2 | (5 << 5) | 1);
+        cp15.dacr = 1 << 10; // domain 5: client
+        let f = translate(&cp15, &mut bus, 0, 0x0040_5000, Access::Read, false).unwrap_err();
+        assert_eq!(f.fsr(), 0x57, "domain 5, translation page");
+        // Domain no access, and manager (no permission checks).
+        put(&mut bus, l1_entry(0x0050_0000), 0x6a00_0000 | (3 << 5) | 2); // AP=0
+        cp15.dacr = 0;
+        let f = translate(&cp15, &mut bus, 0, 0x0050_0000, Access::Read, false).unwrap_err();
+        assert_eq!(f.fsr(), 0x39, "domain 3, domain fault section");
+        cp15.dacr = 3 << 6;
+        assert!(
+            translate(&cp15, &mut bus, 0, 0x0050_0000, Access::Write, true).is_ok(),
+            "manager"
+        );
+        cp15.dacr = 1 << 6;
+        let f = translate(&cp15, &mut bus, 0, 0x0050_0000, Access::Read, false).unwrap_err();
+        assert_eq!(f.fsr(), 0x3d, "client: permission fault section (AP=0)");
+    }
+
+    #[test]
+    fn access_flag_and_ttbcr_split() {
+        let (mut cp15, mut bus) = setup(CpuModel::CortexA15);
+        cp15.sctlr |= sctlr::AFE;
+        // AP[0] is the access flag: clear → access flag fault.
+        put(&mut bus, l1_entry(0x0060_0000), 0x6a00_0000 | (2 << 10) | 2);
+        let f = translate(&cp15, &mut bus, 0, 0x0060_0000, Access::Read, false).unwrap_err();
+        assert_eq!(f.status, fsc::ACCESS_FLAG_SECTION);
+        // TTBCR.N = 2: addresses from 0x40000000 use TTBR1; the TTBR0 table is 4 KiB.
+        cp15.sctlr &= !sctlr::AFE;
+        cp15.ttbcr = 2;
+        cp15.ttbr1 = RAM + 0xc000;
+        cp15.ttbr0 = L1 | 0x1000; // 4 KiB aligned suffices with N = 2
+        put(
+            &mut bus,
+            cp15.ttbr1 + ((0x8000_0000u32 >> 20) << 2),
+            0x6d00_0000 | (3 << 10) | 2,
+        );
+        put(
+            &mut bus,
+            (L1 | 0x1000) + ((0x0070_0000u32 >> 20) << 2),
+            0x6e00_0000 | (3 << 10) | 2,
+        );
+        assert_eq!(
+            translate(&cp15, &mut bus, 0, 0x8000_1234, Access::Read, false)
+                .unwrap()
+                .pa,
+            0x6d00_1234
+        );
+        assert_eq!(
+            translate(&cp15, &mut bus, 0, 0x0070_1234, Access::Read, false)
+                .unwrap()
+                .pa,
+            0x6e00_1234
+        );
+        // PD0 disables walks through TTBR0.
+        cp15.ttbcr |= 1 << 4;
+        let f = translate(&cp15, &mut bus, 0, 0x0070_1234, Access::Read, false).unwrap_err();
+        assert_eq!(f.status, fsc::TRANSLATION_SECTION);
+    }
+
+    #[test]
+    fn mmu_off_is_flat() {
+        let (mut cp15, mut bus) = setup(CpuModel::CortexA9);
+        cp15.sctlr &= !sctlr::M;
+        let t = translate(&cp15, &mut bus, 0, 0x1234_5678, Access::Fetch, true).unwrap();
+        assert_eq!((t.pa, t.perms), (0x1234_5678, perm::ALL));
+    }
+}
