@@ -1,0 +1,91 @@
+//! Debian's armmp kernel on both boards, with its root file system on virtio-blk.
+
+use armvex_e2e::{assert_good_boot, boot, scratch_disk, Boot};
+
+#[test]
+fn vexpress_a9_one_cpu() {
+    let disk = scratch_disk("a9-smp1");
+    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    assert_good_boot(&o, "vexpress-a9", "hello");
+    o.expect("smp: Brought up 1 node, 1 CPU");
+    o.expect("[vda] 131072 512-byte logical blocks");
+}
+
+#[test]
+fn vexpress_a9_two_cpus() {
+    let disk = scratch_disk("a9-smp2");
+    let o = boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    assert_good_boot(&o, "vexpress-a9", "hello");
+    o.expect("smp: Brought up 1 node, 2 CPUs");
+}
+
+#[test]
+fn vexpress_a15_two_cpus() {
+    let disk = scratch_disk("a15-smp2");
+    let o = boot(&Boot { machine: "vexpress-a15", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    assert_good_boot(&o, "vexpress-a15", "hello");
+    o.expect("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
+    o.expect("smp: Brought up 1 node, 2 CPUs");
+}
+
+#[test]
+fn vexpress_a15_four_cpus() {
+    // The CoreTile A15x2 device tree describes two CPUs, so Linux starts those two.
+    let disk = scratch_disk("a15-smp4");
+    let o = boot(&Boot { machine: "vexpress-a15", smp: 4, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    assert_good_boot(&o, "vexpress-a15", "hello");
+    o.expect("smp: Brought up 1 node, 2 CPUs");
+}
+
+#[test]
+fn files_persist_across_boots_and_reach_the_image() {
+    let disk = scratch_disk("fs-persist");
+    let run = || boot(&Boot { machine: "vexpress-a15", smp: 2, test: "fs", disk: &disk, readonly: false, legacy_virtio: false });
+    let first = run();
+    assert_good_boot(&first, "vexpress-a15", "fs");
+    first.expect("fs: first boot");
+    let second = run();
+    assert_good_boot(&second, "vexpress-a15", "fs");
+    second.expect("fs: files from a previous boot");
+    // The host image itself holds the file the guest wrote.
+    let out = std::process::Command::new("debugfs")
+        .args(["-R", "cat /data/note.txt"])
+        .arg(&disk)
+        .output()
+        .expect("run debugfs (e2fsprogs)");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "armvex fs test\nThe quick brown fox jumps over the lazy dog.\n"
+    );
+}
+
+#[test]
+fn legacy_virtio_mmio_transport() {
+    let disk = scratch_disk("legacy");
+    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: false, legacy_virtio: true });
+    assert_good_boot(&o, "vexpress-a9", "fs");
+}
+
+#[test]
+fn read_only_drive_mounts_read_only_and_refuses_writes() {
+    let disk = scratch_disk("readonly");
+    let before = std::fs::read(&disk).unwrap();
+    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: true, legacy_virtio: false });
+    assert_good_boot(&o, "vexpress-a9", "fs");
+    o.expect("mounted ro");
+    assert!(std::fs::read(&disk).unwrap() == before, "a read-only image changed");
+}
+
+#[test]
+fn two_identical_boots_are_identical() {
+    let disk = scratch_disk("determinism");
+    let pristine = std::fs::read(&disk).unwrap();
+    let run = || {
+        std::fs::write(&disk, &pristine).unwrap();
+        boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false })
+    };
+    let (a, b) = (run(), run());
+    assert_good_boot(&a, "vexpress-a9", "hello");
+    assert_eq!(a.console, b.console, "console transcripts differ");
+    assert_eq!(a.instructions(), b.instructions(), "instruction counts differ");
+}
