@@ -12,6 +12,36 @@ use crate::memory::Tlb;
 use crate::state::{BankedRegisters, Mode, psr};
 use crate::trace::Tracer;
 
+/// For each condition code, bit `nzcv` says whether the condition passes with those flags.
+const CONDITION_TABLE: [u16; 16] = {
+    let mut t = [0u16; 16];
+    let mut cond = 0;
+    while cond < 16 {
+        let mut nzcv = 0;
+        while nzcv < 16 {
+            let (n, z, c, v) = (nzcv & 8 != 0, nzcv & 4 != 0, nzcv & 2 != 0, nzcv & 1 != 0);
+            let base = match cond >> 1 {
+                0 => z,
+                1 => c,
+                2 => n,
+                3 => v,
+                4 => c && !z,
+                5 => n == v,
+                6 => !z && n == v,
+                _ => true,
+            };
+            // Odd conditions negate, except 0b1111, which counts as "always" here.
+            let passed = if cond & 1 == 1 && cond != 15 { !base } else { base };
+            if passed {
+                t[cond] |= 1 << nzcv;
+            }
+            nzcv += 1;
+        }
+        cond += 1;
+    }
+    t
+};
+
 /// Which core this CPU models. The model decides ID register values and optional instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuModel {
@@ -253,6 +283,20 @@ impl Cpu {
         std::mem::take(&mut self.event_register)
     }
 
+    // ---- registers ---------------------------------------------------------------------------
+
+    /// Register `r` (0–15). The mask lets the compiler drop the bounds check.
+    #[inline(always)]
+    pub(crate) fn reg(&self, r: u8) -> u32 {
+        self.regs[usize::from(r & 15)]
+    }
+
+    /// Set register `r` (0–15).
+    #[inline(always)]
+    pub(crate) fn set_reg(&mut self, r: u8, v: u32) {
+        self.regs[usize::from(r & 15)] = v;
+    }
+
     // ---- condition flags -------------------------------------------------------------------
 
     /// Set N and Z from a result.
@@ -277,24 +321,13 @@ impl Cpu {
         self.vf = (v & psr::V) << 3;
     }
 
-    /// ConditionPassed() for condition code `cond` (ARM ARM A8.3).
+    /// ConditionPassed() for condition code `cond` (ARM ARM A8.3), without branches: the
+    /// flags form a 4-bit NZCV number that selects a bit of the condition's truth table
+    /// (a branch per condition would be mispredicted often in this central place).
     #[inline(always)]
     pub(crate) fn condition_passed(&self, cond: u8) -> bool {
-        let n = (self.nf as i32) < 0;
-        let z = self.zf == 0;
-        let c = self.cf != 0;
-        let v = (self.vf as i32) < 0;
-        let r = match cond >> 1 {
-            0 => z,
-            1 => c,
-            2 => n,
-            3 => v,
-            4 => c && !z,
-            5 => n == v,
-            6 => !z && n == v,
-            _ => return true,
-        };
-        r ^ (cond & 1 != 0)
+        let nzcv = ((self.nf >> 31) << 3) | (u32::from(self.zf == 0) << 2) | ((self.cf & 1) << 1) | (self.vf >> 31);
+        (CONDITION_TABLE[usize::from(cond & 15)] >> nzcv) & 1 != 0
     }
 
     // ---- the program status registers -------------------------------------------------------

@@ -188,6 +188,21 @@ macro_rules! fast_store {
 }
 
 impl Cpu {
+    /// The host address of `va` if the TLB maps it for a naturally aligned read of `size`
+    /// bytes at the current privilege (the fast path; `None` means: take the slow path).
+    #[inline(always)]
+    pub(crate) fn tlb_read_host(&self, va: u32, size: u32) -> Option<*const u8> {
+        let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+        (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *const u8)
+    }
+
+    /// As [`Cpu::tlb_read_host`], for writes.
+    #[inline(always)]
+    pub(crate) fn tlb_write_host(&self, va: u32, size: u32) -> Option<*mut u8> {
+        let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+        (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *mut u8)
+    }
+
     fast_load!(load32, u32, 4);
     fast_load!(load16, u16, 2);
     fast_load!(load8, u8, 1);
@@ -448,7 +463,7 @@ impl Cpu {
 /// # Safety
 /// `host..host+size` must be readable.
 #[inline(always)]
-unsafe fn read_host(host: *const u8, size: u32) -> u32 {
+pub(crate) unsafe fn read_host(host: *const u8, size: u32) -> u32 {
     // SAFETY: guaranteed by the caller.
     unsafe {
         match size {
@@ -464,7 +479,7 @@ unsafe fn read_host(host: *const u8, size: u32) -> u32 {
 /// # Safety
 /// `host..host+size` must be writable.
 #[inline(always)]
-unsafe fn write_host(host: *mut u8, size: u32, v: u32) {
+pub(crate) unsafe fn write_host(host: *mut u8, size: u32, v: u32) {
     // SAFETY: guaranteed by the caller.
     unsafe {
         match size {

@@ -15,7 +15,7 @@
 
 use crate::code_cache::{ARM_SLOTS, CodeCache, THUMB_SLOTS};
 use crate::cpu::{Cpu, Exit};
-use crate::insn::{COND_ALWAYS, Flow};
+use crate::insn::{COND_ALWAYS, Flow, Insn};
 use armvex_bus::Bus;
 
 impl Cpu {
@@ -67,7 +67,7 @@ impl Cpu {
     }
 
     fn run_arm_block<const TRACE: bool>(&mut self, bus: &mut Bus, code: &mut CodeCache, remaining: u64) -> (Flow, u64) {
-        let mut pc = self.regs[15] & !3;
+        let pc = self.regs[15] & !3;
         let (index, host) = match self.fetch_page(bus, pc) {
             Ok(p) => p,
             Err(fault) => {
@@ -77,42 +77,76 @@ impl Cpu {
         };
         let page = code.arm_page(&mut bus.memory, index, host);
         self.sync_code_epoch(bus);
+        let (executed, flow) = if TRACE {
+            self.arm_block::<true>(bus, page.as_ptr(), pc, remaining)
+        } else {
+            self.arm_block::<false>(bus, page.as_ptr(), pc, remaining)
+        };
+        (flow, executed)
+    }
+
+    /// Execute ARM instructions of one decoded page starting at `pc`, for at most `budget`
+    /// instructions, following plain branches that stay in the page. Returns the number of
+    /// instructions executed and why it stopped; `regs[15]` holds the next PC.
+    ///
+    /// Kept small and out of line so that its loop state (CPU, bus, instruction pointer, end,
+    /// PC) lives in registers across the handler calls.
+    #[inline(never)]
+    fn arm_block<const TRACE: bool>(
+        &mut self,
+        bus: &mut Bus,
+        page: *const Insn,
+        mut pc: u32,
+        budget: u64,
+    ) -> (u64, Flow) {
         let page_base = pc & !0xfff;
-        // Instructions retired before the current straight run, and where that run started.
+        // Instructions retired before the current straight run, and how many of them
+        // `local_time` already counts.
         let mut done = 0u64;
-        let mut first = ((pc & 0xfff) >> 2) as usize;
-        let mut last = ARM_SLOTS.min(first + remaining.min(ARM_SLOTS as u64) as usize);
-        let mut i = first;
-        while i < last {
-            let insn = &page[i];
-            i += 1;
-            self.regs[15] = pc.wrapping_add(8);
-            if TRACE {
-                self.trace_insn(bus, pc, insn);
-            }
-            if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
-                let flow = (insn.exec)(self, bus, insn);
-                if flow != Flow::Next {
-                    let executed = done + (i - first) as u64;
-                    let target = self.regs[15];
-                    // A plain branch within this page continues the block.
-                    if flow == Flow::Jump && target & !0xfff == page_base && executed < remaining {
-                        // Time moves on for timer and counter reads in the loop.
-                        self.local_time += executed - done;
-                        done = executed;
-                        pc = target;
-                        first = ((pc & 0xfff) >> 2) as usize;
-                        last = ARM_SLOTS.min(first + (remaining - done).min(ARM_SLOTS as u64) as usize);
-                        i = first;
-                        continue;
-                    }
-                    return (flow, executed);
+        let mut timed = 0u64;
+        loop {
+            let first = ((pc & 0xfff) >> 2) as usize;
+            let count = (ARM_SLOTS - first).min((budget - done).min(ARM_SLOTS as u64) as usize);
+            // SAFETY: `first + count <= ARM_SLOTS`, the length of the page's array.
+            let start = unsafe { page.add(first) };
+            // SAFETY: as above.
+            let end = unsafe { start.add(count) };
+            let mut p = start;
+            let mut flow = Flow::Next;
+            while p < end {
+                // SAFETY: `start <= p < end`, inside the page's array.
+                let insn = unsafe { &*p };
+                // SAFETY: `p < end`, so `p + 1` is at most one past the array's end.
+                p = unsafe { p.add(1) };
+                self.regs[15] = pc.wrapping_add(8);
+                if TRACE {
+                    self.trace_insn(bus, pc, insn);
                 }
+                if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
+                    flow = (insn.exec)(self, bus, insn);
+                    if flow != Flow::Next {
+                        break;
+                    }
+                }
+                pc = pc.wrapping_add(4);
             }
-            pc = pc.wrapping_add(4);
+            // SAFETY: both pointers are in the same array.
+            done += unsafe { p.offset_from(start) } as u64;
+            match flow {
+                Flow::Next => {
+                    self.regs[15] = pc;
+                    return (done, Flow::Next);
+                }
+                // A plain branch within this page continues the block.
+                Flow::Jump if self.regs[15] & !0xfff == page_base && done < budget => {
+                    // Time moves on for timer and counter reads in the loop.
+                    self.local_time += done - timed;
+                    timed = done;
+                    pc = self.regs[15];
+                }
+                _ => return (done, flow),
+            }
         }
-        self.regs[15] = pc;
-        (Flow::Next, done + (i - first) as u64)
     }
 
     fn run_thumb_block<const TRACE: bool>(
@@ -137,7 +171,8 @@ impl Cpu {
         // Instructions already accounted for in `local_time`.
         let mut timed = 0u64;
         while slot < THUMB_SLOTS && executed < remaining {
-            let insn = &page[slot];
+            // SAFETY: the loop condition keeps `slot < THUMB_SLOTS`, the length of `page`.
+            let insn = unsafe { page.get_unchecked(slot) };
             executed += 1;
             self.regs[15] = pc.wrapping_add(4);
             if TRACE {

@@ -38,7 +38,7 @@ pub fn blx_imm(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 
 /// BX (`op` 0) and BLX (register) (`op` 1): interworking branch to `rm`.
 pub fn bx(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    let target = cpu.regs[d.rm as usize];
+    let target = cpu.reg(d.rm);
     if d.op != 0 {
         cpu.regs[14] = cpu.link_address(d);
     }

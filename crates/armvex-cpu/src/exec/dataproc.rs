@@ -60,16 +60,16 @@ use opcode::*;
 fn operand2(cpu: &Cpu, d: &Insn, form_: u8, need_carry: bool) -> (u32, u32) {
     match form_ {
         form::IMM => (d.imm, if d.op2 == 0 { cpu.cf } else { u32::from(d.op2 - 1) }),
-        form::REG => (cpu.regs[d.rm as usize], cpu.cf),
+        form::REG => (cpu.reg(d.rm), cpu.cf),
         form::IMM_SHIFT => {
-            let v = cpu.regs[d.rm as usize];
+            let v = cpu.reg(d.rm);
             if need_carry {
                 shift_imm_c(v, d.op, d.imm, cpu.cf)
             } else {
                 (shift_imm(v, d.op, d.imm, cpu.cf), 0)
             }
         }
-        _ => shift_reg_c(cpu.regs[d.rm as usize], d.op, cpu.regs[d.rs as usize], cpu.cf),
+        _ => shift_reg_c(cpu.reg(d.rm), d.op, cpu.reg(d.rs), cpu.cf),
     }
 }
 
@@ -129,10 +129,10 @@ pub(crate) fn alu(cpu: &mut Cpu, op: u8, s: bool, a: u32, b: u32, carry: u32) ->
 /// Fields: `rd`, `rn`, and operand 2 as described in [`form`].
 pub fn dp<const OP: u8, const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     let (b, carry) = operand2(cpu, d, FORM, S && is_logical(OP));
-    let a = cpu.regs[d.rn as usize];
+    let a = cpu.reg(d.rn);
     let r = alu(cpu, OP, S, a, b, carry);
     if !is_test(OP) {
-        cpu.regs[d.rd as usize] = r;
+        cpu.set_reg(d.rd, r);
     }
     Flow::Next
 }
@@ -152,7 +152,7 @@ pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     inner.op = (d.rs >> 4) & 7;
     inner.rs = d.rs & 0xf;
     let (b, carry) = operand2(cpu, &inner, operand_form, is_logical(d.op));
-    let a = cpu.regs[d.rn as usize];
+    let a = cpu.reg(d.rn);
     let exception_return = s && (d.op == SUB || d.op == MOV);
     if exception_return && cpu.mode() == crate::state::Mode::User {
         return cpu.undefined();
@@ -229,9 +229,9 @@ pub static DP_T16_HANDLERS: [[Handler; 4]; 16] = [
 /// ORN (Thumb-2 only): `rd` ← Rn OR NOT operand 2.
 pub fn orn<const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     let (b, carry) = operand2(cpu, d, FORM, S);
-    let a = cpu.regs[d.rn as usize];
+    let a = cpu.reg(d.rn);
     let r = logical(cpu, S, a | !b, carry);
-    cpu.regs[d.rd as usize] = r;
+    cpu.set_reg(d.rd, r);
     Flow::Next
 }
 
@@ -243,19 +243,19 @@ pub static ORN_HANDLERS: [[Handler; 4]; 2] = [
 
 /// ADR: `rd` ← Align(PC, 4) + `imm` (`imm` already negated for the subtracting form).
 pub fn adr(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    cpu.regs[d.rd as usize] = (cpu.regs[15] & !3).wrapping_add(d.imm);
+    cpu.set_reg(d.rd, (cpu.regs[15] & !3).wrapping_add(d.imm));
     Flow::Next
 }
 
 /// MOVW: `rd` ← `imm` (16 bits, zero-extended).
 pub fn movw(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    cpu.regs[d.rd as usize] = d.imm;
+    cpu.set_reg(d.rd, d.imm);
     Flow::Next
 }
 
 /// MOVT: top half of `rd` ← `imm`.
 pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    let r = &mut cpu.regs[d.rd as usize];
-    *r = (*r & 0xffff) | (d.imm << 16);
+    let r = cpu.reg(d.rd);
+    cpu.set_reg(d.rd, (r & 0xffff) | (d.imm << 16));
     Flow::Next
 }

@@ -66,10 +66,64 @@ fn is_load(k: u8) -> bool {
 }
 
 /// A single load or store. See the module documentation for the fields.
+///
+/// The fast path handles a naturally aligned access to a page the TLB already maps, without
+/// calling anything (so it needs no stack frame); everything else goes to [`single_slow`].
 pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let base = cpu.regs[d.rn as usize];
+    let simple = matches!(KIND, LDR | STR | LDRB | STRB | LDRH | STRH | LDRSB | LDRSH);
+    if simple && !mode::unprivileged(MODE) && !(KIND == LDR && d.rd == 15) {
+        let base = cpu.reg(d.rn);
+        let offset = if REG {
+            let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
+            if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
+        } else {
+            d.imm
+        };
+        let base = if d.rn == 15 { base & !3 } else { base };
+        let indexed = base.wrapping_add(offset);
+        let addr = if mode::post_indexed(MODE) { base } else { indexed };
+        let size = match KIND {
+            LDR | STR => 4,
+            LDRH | STRH | LDRSH => 2,
+            _ => 1,
+        };
+        if is_load(KIND) {
+            if let Some(host) = cpu.tlb_read_host(addr, size) {
+                // SAFETY: the TLB maps `addr` to this host address inside a RAM page, and the
+                // access is naturally aligned, so it stays inside the page.
+                let raw = unsafe { crate::memory::read_host(host, size) };
+                let value = match KIND {
+                    LDRSB => raw as u8 as i8 as u32,
+                    LDRSH => raw as u16 as i16 as u32,
+                    _ => raw,
+                };
+                if mode::writeback(MODE) {
+                    cpu.set_reg(d.rn, indexed);
+                }
+                cpu.set_reg(d.rd, value);
+                return Flow::Next;
+            }
+        } else if let Some(host) = cpu.tlb_write_host(addr, size) {
+            let value = cpu.reg(d.rd);
+            // SAFETY: as above; write entries only map RAM pages that hold no predecoded code.
+            unsafe { crate::memory::write_host(host, size, value) };
+            if mode::writeback(MODE) {
+                cpu.set_reg(d.rn, indexed);
+            }
+            return Flow::Next;
+        }
+    }
+    single_slow::<KIND, MODE, REG>(cpu, bus, d)
+}
+
+/// The general case of [`single`]: TLB misses, unaligned or unprivileged accesses, MMIO,
+/// doubleword transfers, loads into the PC, faults.
+#[cold]
+#[inline(never)]
+fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let base = cpu.reg(d.rn);
     let offset = if REG {
-        let v = shift_imm(cpu.regs[d.rm as usize], d.op, d.imm, cpu.cf);
+        let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
         if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
     } else {
         d.imm
@@ -100,24 +154,24 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
                 let lo = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
                 let hi = mem!(cpu, cpu.load_with(bus, addr.wrapping_add(4), 4, flags));
                 if mode::writeback(MODE) {
-                    cpu.regs[d.rn as usize] = indexed;
+                    cpu.set_reg(d.rn, indexed);
                 }
-                cpu.regs[d.rd as usize] = lo;
-                cpu.regs[d.rs as usize] = hi;
+                cpu.set_reg(d.rd, lo);
+                cpu.set_reg(d.rs, hi);
                 return Flow::Next;
             }
         };
         // Writeback before the loaded value, so Rt wins if Rt == Rn (as QEMU).
         if mode::writeback(MODE) {
-            cpu.regs[d.rn as usize] = indexed;
+            cpu.set_reg(d.rn, indexed);
         }
         if KIND == LDR && d.rd == 15 {
             // LoadWritePC: interworking branch.
             return cpu.bx_write_pc(value);
         }
-        cpu.regs[d.rd as usize] = value;
+        cpu.set_reg(d.rd, value);
     } else {
-        let value = cpu.regs[d.rd as usize];
+        let value = cpu.reg(d.rd);
         match KIND {
             STR if !user => mem!(cpu, cpu.store32(bus, addr, value)),
             STRB if !user => mem!(cpu, cpu.store8(bus, addr, value)),
@@ -127,13 +181,13 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
             STRH => mem!(cpu, cpu.store_with(bus, addr, 2, value, flags)),
             _ => {
                 let flags = AccessFlags { align: 3, ..flags };
-                let hi = cpu.regs[d.rs as usize];
+                let hi = cpu.reg(d.rs);
                 mem!(cpu, cpu.store_with(bus, addr, 4, value, flags));
                 mem!(cpu, cpu.store_with(bus, addr.wrapping_add(4), 4, hi, flags));
             }
         }
         if mode::writeback(MODE) {
-            cpu.regs[d.rn as usize] = indexed;
+            cpu.set_reg(d.rn, indexed);
         }
     }
     Flow::Next
@@ -205,7 +259,7 @@ fn block_addresses(base: u32, count: u32, flags: u8) -> (u32, u32) {
 /// LDM: `rn` = base, `imm` = register list, `op2` = [`block`] flags.
 pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let list = d.imm & 0xffff;
-    let base = cpu.regs[d.rn as usize];
+    let base = cpu.reg(d.rn);
     let (mut addr, wb) = block_addresses(base, list.count_ones(), d.op2);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
@@ -221,7 +275,7 @@ pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     }
     let user_regs = d.op2 & block::USER != 0 && list & (1 << 15) == 0;
     if d.op2 & block::WRITEBACK != 0 {
-        cpu.regs[d.rn as usize] = wb;
+        cpu.set_reg(d.rn, wb);
     }
     let mut l = list & 0x7fff;
     while l != 0 {
@@ -246,7 +300,7 @@ pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 /// they were before the instruction (a base in the list stores its original value).
 pub fn stm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let list = d.imm & 0xffff;
-    let base = cpu.regs[d.rn as usize];
+    let base = cpu.reg(d.rn);
     let (mut addr, wb) = block_addresses(base, list.count_ones(), d.op2);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
@@ -262,30 +316,30 @@ pub fn stm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         addr = addr.wrapping_add(4);
     }
     if d.op2 & block::WRITEBACK != 0 {
-        cpu.regs[d.rn as usize] = wb;
+        cpu.set_reg(d.rn, wb);
     }
     Flow::Next
 }
 
 /// SWP (`op` 4) / SWPB (`op` 1): `rd` = Rt (loaded), `rm` = Rt2 (stored), `rn` = address.
 pub fn swap(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.regs[d.rn as usize];
+    let addr = cpu.reg(d.rn);
     let size = u32::from(d.op);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
         align: size - 1,
     };
     let old = mem!(cpu, cpu.load_with(bus, addr, size, flags));
-    let new = cpu.regs[d.rm as usize];
+    let new = cpu.reg(d.rm);
     mem!(cpu, cpu.store_with(bus, addr, size, new, flags));
-    cpu.regs[d.rd as usize] = old;
+    cpu.set_reg(d.rd, old);
     Flow::Next
 }
 
 /// LDREX{B,H,D}: `rd` = Rt, `rs` = Rt2 (LDREXD), `rn` = base, `imm` = offset (Thumb LDREX),
 /// `op` = size (1, 2, 4, 8).
 pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.regs[d.rn as usize].wrapping_add(d.imm);
+    let addr = cpu.reg(d.rn).wrapping_add(d.imm);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
         align: u32::from(d.op) - 1,
@@ -296,12 +350,12 @@ pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             cpu,
             cpu.load_with(bus, addr.wrapping_add(4), 4, AccessFlags { align: 3, ..flags })
         );
-        cpu.regs[d.rd as usize] = lo;
-        cpu.regs[d.rs as usize] = hi;
+        cpu.set_reg(d.rd, lo);
+        cpu.set_reg(d.rs, hi);
         (u64::from(hi) << 32) | u64::from(lo)
     } else {
         let v = mem!(cpu, cpu.load_with(bus, addr, u32::from(d.op), flags));
-        cpu.regs[d.rd as usize] = v;
+        cpu.set_reg(d.rd, v);
         u64::from(v)
     };
     cpu.monitor.addr = Some(addr);
@@ -313,11 +367,11 @@ pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 /// offset (Thumb STREX), `op` = size. Succeeds (status 0) if the monitor holds this address and
 /// memory still holds the value the LDREX saw, as in QEMU; the monitor is cleared either way.
 pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.regs[d.rn as usize].wrapping_add(d.imm);
+    let addr = cpu.reg(d.rn).wrapping_add(d.imm);
     let monitored = cpu.monitor.addr == Some(addr);
     cpu.monitor.addr = None;
     if !monitored {
-        cpu.regs[d.rd as usize] = 1;
+        cpu.set_reg(d.rd, 1);
         return Flow::Next;
     }
     let flags = AccessFlags {
@@ -335,12 +389,12 @@ pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         u64::from(mem!(cpu, cpu.load_with(bus, addr, u32::from(d.op), flags)))
     };
     if current != cpu.monitor.value {
-        cpu.regs[d.rd as usize] = 1;
+        cpu.set_reg(d.rd, 1);
         return Flow::Next;
     }
-    let value = cpu.regs[d.rm as usize];
+    let value = cpu.reg(d.rm);
     if d.op == 8 {
-        let hi = cpu.regs[d.rs as usize];
+        let hi = cpu.reg(d.rs);
         mem!(cpu, cpu.store_with(bus, addr, 4, value, flags));
         mem!(
             cpu,
@@ -349,7 +403,7 @@ pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     } else {
         mem!(cpu, cpu.store_with(bus, addr, u32::from(d.op), value, flags));
     }
-    cpu.regs[d.rd as usize] = 0;
+    cpu.set_reg(d.rd, 0);
     Flow::Next
 }
 

@@ -13,7 +13,7 @@ use armvex_bus::Bus;
 
 #[inline(always)]
 fn r(cpu: &Cpu, n: u8) -> u32 {
-    cpu.regs[n as usize]
+    cpu.regs[usize::from(n & 15)]
 }
 
 /// Prefixes of the parallel instructions (`op`).

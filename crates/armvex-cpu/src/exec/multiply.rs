@@ -11,7 +11,7 @@ use armvex_bus::Bus;
 
 #[inline(always)]
 fn r(cpu: &Cpu, n: u8) -> u32 {
-    cpu.regs[n as usize]
+    cpu.regs[usize::from(n & 15)]
 }
 
 /// MUL (`op` 0), MLA (1), MLS (2); `op2` = S. C and V are unchanged.
