@@ -9,9 +9,24 @@
 //! The values of the identification registers are those QEMU 7.2 gives its Cortex-A9 and
 //! Cortex-A15 models on the vexpress boards (read back from QEMU by `firmware/tests/cp15.c`).
 //! Those CPUs have the Security Extensions (the guest starts in Secure Supervisor mode and
-//! Monitor mode exists; SCR, NSACR and MVBAR are implemented) but not the Virtualization
-//! Extensions (no Hyp mode). The Non-secure world is not modelled: every register has its
-//! Secure copy only, and setting SCR.NS is logged and otherwise has no effect.
+//! Monitor mode exists; SCR, NSACR and MVBAR are implemented). QEMU gives the A15 the
+//! Virtualization Extensions too, but armvex has no Hyp mode: only HVBAR and HCR exist, as
+//! plain registers Secure PL1 can read and write.
+//!
+//! ## Secure and Non-secure worlds (ARM ARM B1.5, B3.15.4 "Banked system control registers")
+//!
+//! Software is in *Non-secure state* when SCR.NS is set and the CPU is not in Monitor mode;
+//! Monitor mode is always Secure. Some registers (SCTLR, VBAR, the translation table registers,
+//! DACR, the fault registers, PAR, PRRR/NMRR, CONTEXTIDR, the TPIDRs, CSSELR, FCSEIDR) have a
+//! copy per world. The fields of [`Cp15`] hold the copies of the *current* world, which is
+//! what the MMU, exception entry and fault reporting use; [`Cp15::other_world`] parks the other
+//! world's copies, and the CPU swaps them when its security state changes
+//! ([`Cp15::swap_worlds`]). An MRC/MCR reaches the copy SCR.NS selects, so Monitor mode with
+//! SCR.NS set reads and writes the Non-secure copies ([`Cp15::read`], [`Cp15::write`]).
+//!
+//! In Non-secure state SCR, SDER and MVBAR are UNDEFINED, NSACR is read-only, and CPACR's
+//! cp10/cp11 fields ignore writes unless NSACR allows them (reads then return 0xff0fffff, QEMU
+//! 7.2's value, where hardware would read the fields as zero).
 //!
 //! Writes that change how addresses translate return a [`Cp15Effect`] so the CPU can flush its
 //! software TLB; cache maintenance is a no-op for data (there are no caches) and drops
@@ -35,8 +50,52 @@ pub mod sctlr {
     pub const TE: u32 = 1 << 30;
 }
 
+/// NSACR.cp10: Non-secure access to the VFP (cp10 and cp11) is allowed.
+pub const NSACR_CP10: u32 = 1 << 10;
+
+/// CPACR's cp10 and cp11 access fields.
+const CPACR_CP10_CP11: u32 = 0x00f0_0000;
+
 /// Coordinates of a 32-bit CP15 register: (CRn, op1, CRm, op2).
 pub type RegKey = (u32, u32, u32, u32);
+
+/// Declares [`OtherWorld`], the parked copies of the registers banked between the Secure and
+/// Non-secure worlds, and [`Cp15::swap_worlds`], which exchanges them with the current copies.
+macro_rules! banked_registers {
+    ($($name:ident),* $(,)?) => {
+        /// The other security state's copies of the banked registers (see the module docs).
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct OtherWorld {
+            $(pub $name: u32,)*
+        }
+
+        impl Cp15 {
+            /// Exchange the current world's banked registers with the parked ones.
+            pub fn swap_worlds(&mut self) {
+                $(std::mem::swap(&mut self.$name, &mut self.other_world.$name);)*
+            }
+        }
+    };
+}
+
+banked_registers!(
+    sctlr, ttbr0, ttbr1, ttbcr, dacr, dfsr, ifsr, dfar, ifar, par, csselr, prrr, nmrr, vbar, fcseidr, contextidr,
+    tpidrurw, tpidruro, tpidrprw,
+);
+
+/// The SCR bits (B4.1.129).
+pub mod scr {
+    /// Non-secure: PL1 and PL0 outside Monitor mode are in Non-secure state.
+    pub const NS: u32 = 1 << 0;
+    /// IRQs are taken to Monitor mode.
+    pub const IRQ: u32 = 1 << 1;
+    /// FIQs are taken to Monitor mode.
+    pub const FIQ: u32 = 1 << 2;
+    /// CPSR.F may be changed in Non-secure state.
+    pub const FW: u32 = 1 << 4;
+    /// CPSR.A may be changed in Non-secure state.
+    pub const AW: u32 = 1 << 5;
+}
 
 /// What the CPU must do after a CP15 write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +109,14 @@ pub enum Cp15Effect {
     /// Instruction cache invalidation: end the block, so the next instructions are fetched
     /// afresh (predecoded code itself is kept coherent with memory writes).
     FlushCode,
-    /// An address translation operation (ATS1C*): translate `va` and write PAR.
-    Translate { va: u32, write: bool, user: bool },
+    /// An address translation operation (ATS1C*, ATS12NSO*): translate `va` with the
+    /// `nonsecure` world's translation registers and write the result to PAR.
+    Translate {
+        va: u32,
+        write: bool,
+        user: bool,
+        nonsecure: bool,
+    },
     /// CP15 wait-for-interrupt (c7, c0, 4).
     WaitForInterrupt,
 }
@@ -95,6 +160,14 @@ pub struct Cp15 {
     pub mvbar: u32,
     /// Cortex-A9 power control / diagnostic registers (c15, c0, 0..2).
     pub a9_power: [u32; 3],
+    /// Hyp Vector Base Address Register (A15 only; there is no Hyp mode to use it).
+    pub hvbar: u32,
+    /// Hyp Configuration Register (A15 only; stored, not acted on).
+    pub hcr: u32,
+    /// The CPU is in Non-secure state: the fields above are the Non-secure copies.
+    pub nonsecure: bool,
+    /// The other world's copies of the banked registers.
+    pub other_world: OtherWorld,
 }
 
 impl Cp15 {
@@ -132,7 +205,40 @@ impl Cp15 {
             nsacr: 0,
             mvbar: 0,
             a9_power: [0; 3],
+            hvbar: 0,
+            hcr: 0,
+            nonsecure: false,
+            // Both worlds reset alike: SCTLR to its reset value, the rest to zero (QEMU).
+            other_world: OtherWorld {
+                sctlr: 0x00c5_0078,
+                ..OtherWorld::default()
+            },
         }
+    }
+
+    /// Run `access` on the copies of the banked registers that MRC/MCR reach: those of the
+    /// world SCR.NS selects. They differ from the current copies only in Monitor mode with
+    /// SCR.NS set, where the Non-secure copies are swapped in for the access.
+    pub fn with_access_bank<R>(&mut self, access: impl FnOnce(&mut Cp15) -> R) -> R {
+        let other = (self.scr & scr::NS != 0) != self.nonsecure;
+        if other {
+            self.swap_worlds();
+        }
+        let result = access(self);
+        if other {
+            self.swap_worlds();
+        }
+        result
+    }
+
+    /// MRC: read a register; `None` if it is UNDEFINED for this core, privilege or world.
+    pub fn read(&mut self, key: RegKey, privileged: bool) -> Option<u32> {
+        self.with_access_bank(|c| c.read_current(key, privileged))
+    }
+
+    /// MCR: write a register; `None` if it is UNDEFINED for this core, privilege or world.
+    pub fn write(&mut self, key: RegKey, v: u32, privileged: bool) -> Option<Cp15Effect> {
+        self.with_access_bank(|c| c.write_current(key, v, privileged))
     }
 
     /// SCTLR.A: alignment faults for all unaligned accesses.
@@ -231,8 +337,8 @@ impl Cp15 {
         0x8000_0000 | self.cpu_index
     }
 
-    /// Read a register; `None` if it is UNDEFINED for this core or privilege.
-    pub fn read(&self, key: RegKey, privileged: bool) -> Option<u32> {
+    /// Read a register from the current copies.
+    fn read_current(&self, key: RegKey, privileged: bool) -> Option<u32> {
         // Registers User mode may read.
         match key {
             (13, 0, 0, 2) => return Some(self.tpidrurw),
@@ -241,6 +347,7 @@ impl Cp15 {
             _ => {}
         }
         let a15 = self.model == CpuModel::CortexA15;
+        let secure = !self.nonsecure;
         Some(match key {
             (0, 0, 0, 0) | (0, 0, 0, 4) | (0, 0, 0, 6) | (0, 0, 0, 7) => self.midr(),
             (0, 0, 0, 1) => self.ctr(),
@@ -256,11 +363,14 @@ impl Cp15 {
             (1, 0, 0, 0) => self.sctlr,
             // ACTLR reads as zero and ignores writes, as in QEMU.
             (1, 0, 0, 1) => 0,
+            (1, 0, 0, 2) if self.nonsecure && self.nsacr & NSACR_CP10 == 0 => 0xff0f_ffff,
             (1, 0, 0, 2) => self.cpacr,
-            (1, 0, 1, 0) => self.scr,
-            (1, 0, 1, 1) => self.sder,
+            (1, 0, 1, 0) if secure => self.scr,
+            (1, 0, 1, 1) if secure => self.sder,
             (1, 0, 1, 2) => self.nsacr,
-            (12, 0, 0, 1) => self.mvbar,
+            (12, 0, 0, 1) if secure => self.mvbar,
+            (12, 4, 0, 0) if a15 && secure => self.hvbar,
+            (1, 4, 1, 0) if a15 && secure => self.hcr,
             (2, 0, 0, 0) => self.ttbr0,
             (2, 0, 0, 1) => self.ttbr1,
             (2, 0, 0, 2) => self.ttbcr,
@@ -301,8 +411,8 @@ impl Cp15 {
         })
     }
 
-    /// Write a register. `None` if it is UNDEFINED for this core or privilege.
-    pub fn write(&mut self, key: RegKey, v: u32, privileged: bool) -> Option<Cp15Effect> {
+    /// Write a register of the current copies.
+    fn write_current(&mut self, key: RegKey, v: u32, privileged: bool) -> Option<Cp15Effect> {
         use Cp15Effect::*;
         if key == (13, 0, 0, 2) {
             self.tpidrurw = v;
@@ -312,6 +422,7 @@ impl Cp15 {
             return Option::None;
         }
         let a15 = self.model == CpuModel::CortexA15;
+        let secure = !self.nonsecure;
         Some(match key {
             (0, 2, 0, 0) => {
                 self.csselr = v & 0xf;
@@ -326,27 +437,44 @@ impl Cp15 {
             }
             (1, 0, 0, 1) => Nothing,
             (1, 0, 0, 2) => {
-                // CP10/CP11 access, ASEDIS and D32DIS.
-                self.cpacr = v & 0xc0f0_0000;
+                // CP10/CP11 access, ASEDIS and D32DIS; in Non-secure state the CP10/CP11
+                // fields keep their value unless NSACR.cp10 allows Non-secure access.
+                let keep = if self.nonsecure && self.nsacr & NSACR_CP10 == 0 {
+                    CPACR_CP10_CP11
+                } else {
+                    0
+                };
+                self.cpacr = (v & 0xc0f0_0000 & !keep) | (self.cpacr & keep);
                 Nothing
             }
-            (1, 0, 1, 0) => {
-                if v & 1 != 0 && self.scr & 1 == 0 {
-                    tracing::warn!("SCR.NS set: the Non-secure world is not modelled, staying Secure");
-                }
+            (1, 0, 1, 0) if secure => {
+                let old = self.scr;
                 self.scr = v & if a15 { 0x33ff } else { 0x327f };
-                Nothing
+                // SCR.NS changes the security state at once outside Monitor mode.
+                if (old ^ self.scr) & scr::NS != 0 {
+                    FlushTlb
+                } else {
+                    Nothing
+                }
             }
-            (1, 0, 1, 1) => {
+            (1, 0, 1, 1) if secure => {
                 self.sder = v & 3;
                 Nothing
             }
-            (1, 0, 1, 2) => {
+            (1, 0, 1, 2) if secure => {
                 self.nsacr = v;
                 Nothing
             }
-            (12, 0, 0, 1) => {
+            (12, 0, 0, 1) if secure => {
                 self.mvbar = v & !0x1f;
+                Nothing
+            }
+            (12, 4, 0, 0) if a15 && secure => {
+                self.hvbar = v & !0x1f;
+                Nothing
+            }
+            (1, 4, 1, 0) if a15 && secure => {
+                self.hcr = v;
                 Nothing
             }
             (2, 0, 0, 0) => {
@@ -402,6 +530,15 @@ impl Cp15 {
                 va: v,
                 write: op2 & 1 != 0,
                 user: op2 >= 2,
+                nonsecure: self.nonsecure,
+            },
+            // ATS12NSOPR/PW/UR/UW: Secure PL1 translating as the Non-secure world would (with
+            // no Hyp mode, stage 1 is the whole translation).
+            (7, 0, 8, op2 @ 4..=7) if secure => Translate {
+                va: v,
+                write: op2 & 1 != 0,
+                user: op2 >= 6,
+                nonsecure: true,
             },
             // TLB maintenance: everything, by ASID, by address (any ASID).
             (8, 0, 3 | 5 | 6 | 7, 0 | 2) => FlushTlb,
@@ -458,11 +595,11 @@ mod tests {
 
     #[test]
     fn identification() {
-        let a9 = Cp15::new(CpuModel::CortexA9, 1, 2);
+        let mut a9 = Cp15::new(CpuModel::CortexA9, 1, 2);
         assert_eq!(a9.read((0, 0, 0, 0), true), Some(0x410f_c090));
         assert_eq!(a9.read((0, 0, 0, 5), true), Some(0x8000_0001));
         assert_eq!(a9.read((0, 0, 0, 0), false), None, "MIDR is PL1 only");
-        let a15 = Cp15::new(CpuModel::CortexA15, 0, 4);
+        let mut a15 = Cp15::new(CpuModel::CortexA15, 0, 4);
         assert_eq!(a15.read((0, 0, 0, 0), true), Some(0x414f_c0f0));
         assert_eq!(a15.read((9, 1, 0, 2), true), Some(0x0380_0000));
         assert_eq!(a9.read((9, 1, 0, 2), true), None);

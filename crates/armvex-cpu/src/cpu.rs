@@ -370,6 +370,7 @@ impl Cpu {
         if (cur ^ value) & mask & psr::M != 0 && !self.mode_switch_allowed(value) {
             mask &= !psr::M;
         }
+        mask &= self.nonsecure_af_mask();
         self.set_cpsr_raw((cur & !mask) | (value & mask));
     }
 
@@ -377,11 +378,30 @@ impl Cpu {
     fn mode_switch_allowed(&self, value: u32) -> bool {
         match Mode::from_bits(value) {
             None => false,
-            // QEMU's vexpress CPUs have the Security Extensions but not the Virtualization
-            // Extensions: Monitor mode exists, Hyp mode does not.
+            // armvex has no Hyp mode (QEMU's A9 has no Virtualization Extensions at all).
             Some(Mode::Hyp) => false,
+            // Monitor mode is Secure: Non-secure software cannot enter it by a mode change.
+            Some(Mode::Monitor) if self.cp15.nonsecure => false,
             Some(_) => self.mode != Mode::User && self.mode != Mode::Hyp,
         }
+    }
+
+    /// The CPSR bits an instruction or exception return may write as far as the A and F masks
+    /// go: in Non-secure state, without the Virtualization Extensions (the A9), CPSR.A and
+    /// CPSR.F change only if SCR.AW and SCR.FW allow it (ARM ARM B1.8.6).
+    pub(crate) fn nonsecure_af_mask(&self) -> u32 {
+        use crate::cp15::scr;
+        if !self.cp15.nonsecure || self.config.model != CpuModel::CortexA9 {
+            return !0;
+        }
+        let mut mask = !0;
+        if self.cp15.scr & scr::AW == 0 {
+            mask &= !psr::A;
+        }
+        if self.cp15.scr & scr::FW == 0 {
+            mask &= !psr::F;
+        }
+        mask
     }
 
     /// The SPSR of the current mode, if it has one.
@@ -428,6 +448,19 @@ impl Cpu {
         }
         self.mode = new;
         self.privilege_index = usize::from(new == Mode::User);
+        self.update_security_state();
+    }
+
+    /// Follow the security state (ARM ARM B1.5.1): Non-secure when SCR.NS is set outside
+    /// Monitor mode. Entering or leaving it swaps in the other world's banked CP15 registers,
+    /// so translations change and the software TLB is flushed.
+    pub(crate) fn update_security_state(&mut self) {
+        let nonsecure = self.cp15.scr & crate::cp15::scr::NS != 0 && self.mode != Mode::Monitor;
+        if nonsecure != self.cp15.nonsecure {
+            self.cp15.swap_worlds();
+            self.cp15.nonsecure = nonsecure;
+            self.tlb.flush_all();
+        }
     }
 
     /// Read register `r` as seen by User mode (for STM^ and friends).
@@ -565,5 +598,41 @@ mod tests {
         assert_eq!(c.mode(), Mode::User);
         c.write_cpsr_masked(0x13, psr::M);
         assert_eq!(c.mode(), Mode::User);
+    }
+
+    #[test]
+    fn security_state_swaps_banked_cp15_registers() {
+        const VBAR: (u32, u32, u32, u32) = (12, 0, 0, 0);
+        const SCR: (u32, u32, u32, u32) = (1, 0, 1, 0);
+        let mut c = cpu();
+        c.cp15.write(VBAR, 0x6000_0000, true).unwrap();
+        // Monitor mode with SCR.NS set: still Secure, but MCR reaches the Non-secure copies.
+        c.switch_mode(Mode::Monitor);
+        c.cp15.write(SCR, 1, true).unwrap();
+        c.update_security_state();
+        assert!(!c.cp15.nonsecure);
+        c.cp15.write(VBAR, 0x7000_0000, true).unwrap();
+        assert_eq!(c.cp15.vbar, 0x6000_0000, "Monitor mode uses the Secure copy");
+        assert_eq!(c.cp15.read(VBAR, true), Some(0x7000_0000));
+        // Leaving Monitor mode enters Non-secure state.
+        c.switch_mode(Mode::Supervisor);
+        assert!(c.cp15.nonsecure);
+        assert_eq!(c.cp15.exception_vector_base(), 0x7000_0000);
+        assert_eq!(c.cp15.read(SCR, true), None, "SCR is Secure-only");
+        assert_eq!(c.cp15.write((12, 0, 0, 1), 0, true), None, "MVBAR is Secure-only");
+        assert_eq!(c.cp15.read((1, 0, 1, 2), true), Some(0), "NSACR is readable");
+        assert_eq!(c.cp15.write((1, 0, 1, 2), 0xc00, true), None, "but not writable");
+        // Non-secure software cannot enter Monitor mode; on the A9, SCR.AW/FW = 0 keep A and F.
+        c.write_cpsr_masked(0x16, psr::M | psr::A | psr::F);
+        assert_eq!(c.mode(), Mode::Supervisor);
+        assert_eq!(c.cpsr() & (psr::A | psr::F), psr::A | psr::F);
+        // An exception from Monitor mode returns to the Secure world.
+        c.switch_mode(Mode::Monitor);
+        assert_eq!(c.cp15.vbar, 0x6000_0000);
+        c.take_exception(crate::exception::Exception::Undefined, 0);
+        assert_eq!(
+            (c.mode(), c.cp15.nonsecure, c.regs[15]),
+            (Mode::Undefined, false, 0x6000_0004)
+        );
     }
 }

@@ -75,10 +75,14 @@ impl Cpu {
     /// Enter exception `kind` with LR = `lr`.
     pub(crate) fn take_exception(&mut self, kind: Exception, lr: u32) {
         let old_cpsr = self.cpsr();
+        // An exception taken from Monitor mode goes to the Secure world (QEMU clears SCR.NS).
+        if self.mode == Mode::Monitor {
+            self.cp15.scr &= !crate::cp15::scr::NS;
+        }
         // SCR.IRQ / SCR.FIQ route interrupts to Monitor mode (B1.8.5).
         let to_monitor = kind == Exception::SecureMonitorCall
-            || (kind == Exception::Irq && self.cp15.scr & (1 << 1) != 0)
-            || (kind == Exception::Fiq && self.cp15.scr & (1 << 2) != 0);
+            || (kind == Exception::Irq && self.cp15.scr & crate::cp15::scr::IRQ != 0)
+            || (kind == Exception::Fiq && self.cp15.scr & crate::cp15::scr::FIQ != 0);
         let (mode, base) = if to_monitor {
             (Mode::Monitor, self.cp15.mvbar)
         } else {
@@ -191,10 +195,14 @@ impl Cpu {
         if let Some(spsr) = spsr {
             let cur = self.cpsr();
             let mut value = spsr;
-            // An illegal target mode keeps the current mode (QEMU's choice for ARMv7).
-            if Mode::from_bits(spsr).is_none_or(|m| m == Mode::Hyp) {
+            // An illegal target mode keeps the current mode (QEMU's choice for ARMv7); so does
+            // Monitor mode from Non-secure state.
+            let illegal = |m: Mode| m == Mode::Hyp || (m == Mode::Monitor && self.cp15.nonsecure);
+            if Mode::from_bits(spsr).is_none_or(illegal) {
                 value = (value & !psr::M) | (cur & psr::M);
             }
+            let keep = !self.nonsecure_af_mask();
+            value = (value & !keep) | (cur & keep);
             // J is never set in the CPSR: there is no Jazelle state to return to.
             self.set_cpsr_raw(value & psr::VALID & !psr::J);
         }

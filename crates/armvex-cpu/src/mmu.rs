@@ -49,6 +49,9 @@ pub struct Translation {
     pub perms: u8,
     /// Size of the mapping in bytes (4 KiB, 64 KiB, 1 MiB or 16 MiB; 4 GiB with the MMU off).
     pub size: u64,
+    /// The descriptor's NS bit: a Secure mapping of Non-secure memory (reported in PAR.NS;
+    /// vexpress has one physical address space for both).
+    pub nonsecure: bool,
 }
 
 /// Short-descriptor fault status codes (ARM ARM B3.13.3, Table B3-23).
@@ -111,6 +114,7 @@ pub fn translate(
             pa: va,
             perms: perm::ALL,
             size: 1 << 32,
+            nonsecure: false,
         });
     }
     let write = kind == Access::Write;
@@ -144,6 +148,7 @@ pub fn translate(
         pa: walk.pa,
         perms: walk.perms,
         size: walk.size,
+        nonsecure: walk.nonsecure,
     })
 }
 
@@ -158,6 +163,8 @@ pub struct Walk {
     pub section: bool,
     /// The mapping is not global (ASID-specific).
     pub not_global: bool,
+    /// NS bit of the level 1 descriptor (section, supersection or page table).
+    pub nonsecure: bool,
 }
 
 fn read_descriptor(bus: &mut Bus, cpu: usize, pa: u32) -> u32 {
@@ -226,6 +233,7 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
                 domain,
                 section: false,
                 not_global: ng,
+                nonsecure: l1 & (1 << 3) != 0,
             })
         }
         _ => {
@@ -251,6 +259,7 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
                 domain,
                 section: true,
                 not_global: ng,
+                nonsecure: l1 & (1 << 19) != 0,
             })
         }
     }

@@ -356,26 +356,29 @@ pub fn coprocessor64(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         // 64-bit TTBR0/TTBR1/PAR of the LPAE-capable A15 (the short-descriptor value, zero
         // extended; writing sets the low word).
         (15, 2) if a15 && privileged && opc1 <= 1 => {
-            if d.op == 1 {
-                Some(u64::from(if opc1 == 0 { cpu.cp15.ttbr0 } else { cpu.cp15.ttbr1 }))
-            } else {
-                let v = cpu.regs[d.rd as usize];
-                if opc1 == 0 {
-                    cpu.cp15.ttbr0 = v;
-                } else {
-                    cpu.cp15.ttbr1 = v;
+            let v = cpu.regs[d.rd as usize];
+            let read = d.op == 1;
+            let value = cpu.cp15.with_access_bank(|c| {
+                let ttbr = if opc1 == 0 { &mut c.ttbr0 } else { &mut c.ttbr1 };
+                if !read {
+                    *ttbr = v;
                 }
+                *ttbr
+            });
+            if !read {
                 cpu.tlb.flush_all();
-                Some(0)
             }
+            Some(u64::from(value))
         }
         (15, 7) if a15 && privileged && opc1 == 0 => {
-            if d.op == 1 {
-                Some(u64::from(cpu.cp15.par))
-            } else {
-                cpu.cp15.par = cpu.regs[d.rd as usize];
-                Some(0)
-            }
+            let v = cpu.regs[d.rd as usize];
+            let read = d.op == 1;
+            Some(u64::from(cpu.cp15.with_access_bank(|c| {
+                if !read {
+                    c.par = v;
+                }
+                c.par
+            })))
         }
         // DBGDRAR, DBGDSAR: no memory-mapped debug.
         (14, 1 | 2) if d.op == 1 && privileged && opc1 == 0 => Some(0),
@@ -417,6 +420,8 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
         Cp15Effect::Nothing | Cp15Effect::WaitForInterrupt => Flow::Next,
         Cp15Effect::FlushTlb => {
             cpu.tlb.flush_all();
+            // An SCR write may have changed the security state.
+            cpu.update_security_state();
             let next = cpu.next_insn_addr(d);
             cpu.regs[15] = next;
             Flow::Branch
@@ -436,12 +441,33 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
             cpu.regs[15] = next;
             Flow::Branch
         }
-        Cp15Effect::Translate { va, write, user } => {
+        Cp15Effect::Translate {
+            va,
+            write,
+            user,
+            nonsecure,
+        } => {
             let kind = if write { Access::Write } else { Access::Read };
-            cpu.cp15.par = match mmu::translate(&cpu.cp15, bus, cpu.index(), va, kind, user) {
-                // A supersection reports PA[31:24] and the SS bit.
-                Ok(t) if t.size == 0x100_0000 => (t.pa & 0xff00_0000) | (1 << 1),
-                Ok(t) => t.pa & !0xfff,
+            // ATS12NSO* from Secure state walks with the Non-secure copies of the registers.
+            let other_world = nonsecure != cpu.cp15.nonsecure;
+            if other_world {
+                cpu.cp15.swap_worlds();
+            }
+            let result = mmu::translate(&cpu.cp15, bus, cpu.index(), va, kind, user);
+            if other_world {
+                cpu.cp15.swap_worlds();
+            }
+            cpu.cp15.par = match result {
+                // PAR.NS (bit 9): the output address is Non-secure; a supersection reports
+                // PA[31:24] and the SS bit.
+                Ok(t) => {
+                    let ns = u32::from(nonsecure || t.nonsecure) << 9;
+                    if t.size == 0x100_0000 {
+                        (t.pa & 0xff00_0000) | (1 << 1) | ns
+                    } else {
+                        (t.pa & !0xfff) | ns
+                    }
+                }
                 Err(f) => {
                     let fs = f.status;
                     1 | ((fs & 0xf) << 1) | ((fs & 0x10) << 2)

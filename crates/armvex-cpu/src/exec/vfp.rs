@@ -62,8 +62,12 @@ impl Cpu {
         *d = (*d & !(0xffff_ffffu64 << shift)) | (u64::from(v) << shift);
     }
 
-    /// CPACR grants CP10/CP11 at the current privilege.
+    /// CPACR grants CP10/CP11 at the current privilege (and, in Non-secure state, NSACR
+    /// lets the Non-secure world use them at all).
     fn vfp_access_granted(&self) -> bool {
+        if self.cp15.nonsecure && self.cp15.nsacr & crate::cp15::NSACR_CP10 == 0 {
+            return false;
+        }
         let cp10 = (self.cp15.cpacr >> 20) & 3;
         match cp10 {
             3 => true,
