@@ -155,7 +155,7 @@ impl Cpu {
         code: &mut CodeCache,
         remaining: u64,
     ) -> (Flow, u64) {
-        let mut pc = self.regs[15] & !1;
+        let pc = self.regs[15] & !1;
         let (index, host) = match self.fetch_page(bus, pc) {
             Ok(p) => p,
             Err(fault) => {
@@ -165,49 +165,105 @@ impl Cpu {
         };
         let page = code.thumb_page(&mut bus.memory, index, host);
         self.sync_code_epoch(bus);
+        let (executed, flow) = if TRACE {
+            self.thumb_block::<true>(bus, page.as_ptr(), pc, remaining)
+        } else {
+            self.thumb_block::<false>(bus, page.as_ptr(), pc, remaining)
+        };
+        (flow, executed)
+    }
+
+    /// Execute Thumb instructions of one decoded page (one slot per halfword; a 32-bit
+    /// instruction occupies the slot of its first halfword) starting at `pc`, as
+    /// [`Cpu::arm_block`] does for ARM code.
+    ///
+    /// Every instruction takes at least one slot, so a straight run of at most `n` slots
+    /// executes at most `n` instructions: the loop bounds the run by slots and needs no
+    /// separate budget check (a run with 32-bit instructions may end before the budget is
+    /// used up; the caller then simply starts another block).
+    #[inline(never)]
+    fn thumb_block<const TRACE: bool>(
+        &mut self,
+        bus: &mut Bus,
+        page: *const Insn,
+        mut pc: u32,
+        budget: u64,
+    ) -> (u64, Flow) {
         let page_base = pc & !0xfff;
-        let mut slot = ((pc & 0xfff) >> 1) as usize;
+        // One past the end of the page's array of THUMB_SLOTS instructions: pointers are
+        // only moved with `wrapping_add` and compared against it, and read while below it.
+        let end = page.wrapping_add(THUMB_SLOTS);
         let mut executed = 0u64;
         // Instructions already accounted for in `local_time`.
         let mut timed = 0u64;
-        while slot < THUMB_SLOTS && executed < remaining {
-            // SAFETY: the loop condition keeps `slot < THUMB_SLOTS`, the length of `page`.
-            let insn = unsafe { page.get_unchecked(slot) };
-            executed += 1;
-            self.regs[15] = pc.wrapping_add(4);
-            if TRACE {
-                self.trace_insn(bus, pc, insn);
-            }
-            // Inside an IT block the condition comes from ITSTATE, which advances before the
-            // instruction runs; `current_it` keeps this instruction's ITSTATE for exceptions
-            // that return to it (aborts, undefined instructions).
-            let it = self.it;
-            self.current_it = it;
-            let cond = if it != 0 {
-                self.advance_it();
-                it >> 4
-            } else {
-                insn.cond
-            };
-            if cond == COND_ALWAYS || self.condition_passed(cond) {
-                let flow = (insn.exec)(self, bus, insn);
-                if flow != Flow::Next {
-                    let target = self.regs[15];
-                    if flow == Flow::Jump && target & !0xfff == page_base {
-                        self.local_time += executed - timed;
-                        timed = executed;
-                        pc = target;
-                        slot = ((pc & 0xfff) >> 1) as usize;
-                        continue;
-                    }
-                    return (flow, executed);
+        loop {
+            let mut p = page.wrapping_add(((pc & 0xfff) >> 1) as usize);
+            let limit = end.min(p.wrapping_add((budget - executed).min(THUMB_SLOTS as u64) as usize));
+            let mut flow = Flow::Next;
+            while p < limit {
+                // SAFETY: `page <= p < limit <= end`, inside the page's array.
+                let insn = unsafe { &*p };
+                executed += 1;
+                self.regs[15] = pc.wrapping_add(4);
+                if TRACE {
+                    self.trace_insn(bus, pc, insn);
                 }
+                let it = self.it;
+                if it == 0 {
+                    if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
+                        flow = (insn.exec)(self, bus, insn);
+                        if flow != Flow::Next {
+                            break;
+                        }
+                    }
+                } else {
+                    flow = self.step_in_it_block(bus, insn, it);
+                    if flow != Flow::Next {
+                        break;
+                    }
+                }
+                pc = pc.wrapping_add(u32::from(insn.len));
+                // A 32-bit instruction in the last slot (one that crosses into the next
+                // page) moves `p` two slots past the end: only compared, never read.
+                p = p.wrapping_add(usize::from(insn.len >> 1));
             }
-            pc = pc.wrapping_add(u32::from(insn.len));
-            slot += usize::from(insn.len) / 2;
+            match flow {
+                Flow::Next => {
+                    self.regs[15] = pc;
+                    return (executed, Flow::Next);
+                }
+                // A plain branch within this page continues the block.
+                Flow::Jump if self.regs[15] & !0xfff == page_base && executed < budget => {
+                    self.local_time += executed - timed;
+                    timed = executed;
+                    pc = self.regs[15];
+                }
+                _ => return (executed, flow),
+            }
         }
-        self.regs[15] = pc;
-        (Flow::Next, executed)
+    }
+
+    /// Execute one instruction inside an IT block, whose ITSTATE is `it` (non-zero). The
+    /// condition comes from ITSTATE, which advances before the instruction runs.
+    /// `current_it` holds the instruction's ITSTATE while it runs, for the exceptions that
+    /// return to it (aborts, undefined instructions) and for the 16-bit data-processing
+    /// instructions, which set flags only outside IT blocks; it is zero outside IT blocks,
+    /// so the common path stores nothing.
+    #[inline]
+    fn step_in_it_block(&mut self, bus: &mut Bus, insn: &Insn, it: u8) -> Flow {
+        self.current_it = it;
+        self.advance_it();
+        let cond = it >> 4;
+        let flow = if cond == COND_ALWAYS || self.condition_passed(cond) {
+            (insn.exec)(self, bus, insn)
+        } else {
+            Flow::Next
+        };
+        // The block is over (or an exception entry or return replaced ITSTATE).
+        if self.it == 0 {
+            self.current_it = 0;
+        }
+        flow
     }
 
     /// ITAdvance() (ARM ARM A2.5.2).
