@@ -36,7 +36,7 @@ struct RunArgs {
     /// The program to run: an ELF file, or a raw image.
     #[arg(long)]
     kernel: PathBuf,
-    /// RAM size, e.g. 512M or 1G (a bare number is MiB). Default: the board's (1G).
+    /// RAM size, e.g. 512M or 1G (a bare number is MiB). Default: the board's (128M, as QEMU).
     #[arg(long, short = 'm')]
     memory: Option<String>,
     /// Number of CPUs.
