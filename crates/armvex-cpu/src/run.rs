@@ -18,6 +18,11 @@ use crate::cpu::{Cpu, Exit};
 use crate::insn::{COND_ALWAYS, Flow, Insn};
 use armvex_bus::Bus;
 
+/// A prefetch abort taken because the PC's page cannot be fetched counts as one instruction,
+/// so that virtual time moves on (and the run loop returns) even when the abort vector
+/// itself cannot be fetched and the CPU does nothing but take aborts.
+const FETCH_ABORT_COST: u64 = 1;
+
 impl Cpu {
     /// Run at most `budget` instructions. `now` is the virtual time (ns) at which this run
     /// starts; with one instruction per nanosecond, MMIO accesses see `now` plus the
@@ -72,7 +77,7 @@ impl Cpu {
             Ok(p) => p,
             Err(fault) => {
                 self.prefetch_abort(pc, fault);
-                return (Flow::Branch, 0);
+                return (Flow::Branch, FETCH_ABORT_COST);
             }
         };
         let page = code.arm_page(&mut bus.memory, index, host);
@@ -160,7 +165,7 @@ impl Cpu {
             Ok(p) => p,
             Err(fault) => {
                 self.prefetch_abort(pc, fault);
-                return (Flow::Branch, 0);
+                return (Flow::Branch, FETCH_ABORT_COST);
             }
         };
         let page = code.thumb_page(&mut bus.memory, index, host);
