@@ -1,6 +1,6 @@
 //! Guest RAM: host memory mappings placed at guest physical addresses.
 //!
-//! Each region (main RAM, PSRAM, SRAM, video RAM) is an anonymous host mapping made with
+//! Each region (main RAM, PSRAM, SRAM, video RAM, flash) is an anonymous host mapping made with
 //! `memmap2`. The CPU's software TLB caches host pointers into these mappings, so ordinary loads
 //! and stores to RAM never reach this code: only the TLB's misses and the slow path do.
 //!
@@ -17,6 +17,14 @@
 //!
 //! Every path that writes guest memory (CPU slow path, device DMA, loaders) goes through here,
 //! so predecoded code can never be stale (beyond the block being executed).
+//!
+//! ## Read-only memory
+//!
+//! A region can be made read-only ([`PhysicalMemory::set_read_only`]), like the boards' NOR
+//! flash: the CPU reads and executes it from host memory, but its pages are never writable
+//! through the TLB ([`RamPage::writable`]), [`PhysicalMemory::write`] and
+//! [`PhysicalMemory::write_bytes`] (CPU stores, DMA) refuse it, and only the loaders put data
+//! there ([`PhysicalMemory::load_bytes`]).
 
 use crate::mmio::AccessSize;
 use memmap2::MmapMut;
@@ -32,8 +40,8 @@ pub struct RamRegionSpec {
     pub size: u32,
 }
 
-/// A second window onto (the start of) an existing region, like the vexpress-a9's view of
-/// the first 64 MiB of RAM at address 0. Both addresses reach the same bytes.
+/// A second window onto (the start of) an existing region, like the vexpress boards' view of
+/// NOR flash 0 at address 0. Both addresses reach the same bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RamAliasSpec {
     /// Name of the region this window shows.
@@ -48,6 +56,8 @@ struct RamRegion {
     backing: Backing,
     /// Index of this region's first page in the machine-wide page numbering.
     first_page: u32,
+    /// Writes from the guest are refused (an alias follows the region it shows).
+    read_only: bool,
 }
 
 enum Backing {
@@ -69,6 +79,8 @@ pub struct RamPage {
     /// Machine-wide page number (dense over all RAM regions), used to index per-page tables
     /// such as the predecoded-code cache.
     pub index: u32,
+    /// The guest may write the page (false for read-only memory such as flash).
+    pub writable: bool,
 }
 
 /// All RAM-like memory of a machine.
@@ -122,6 +134,7 @@ impl PhysicalMemory {
                 spec: spec.clone(),
                 backing: Backing::Own(map),
                 first_page: next_page,
+                read_only: false,
             });
             next_page += spec.size / PAGE_SIZE;
         }
@@ -143,6 +156,7 @@ impl PhysicalMemory {
                 },
                 backing: Backing::Alias(target),
                 first_page,
+                read_only: false,
             });
         }
         Ok(PhysicalMemory {
@@ -152,6 +166,17 @@ impl PhysicalMemory {
             code_epoch: 0,
             invalidated: Vec::new(),
         })
+    }
+
+    /// Make the region called `name` read-only for the guest (see the module docs).
+    pub fn set_read_only(&mut self, name: &str) -> Result<(), String> {
+        let region = self
+            .regions
+            .iter_mut()
+            .find(|r| r.spec.name == name && matches!(r.backing, Backing::Own(_)))
+            .ok_or_else(|| format!("no memory region called {name}"))?;
+        region.read_only = true;
+        Ok(())
     }
 
     /// Number of RAM pages over all regions (the range of [`RamPage::index`]).
@@ -205,6 +230,7 @@ impl PhysicalMemory {
             // The offset is inside the mapping (checked by `locate`).
             host: self.bytes_mut(owner).as_mut_ptr().wrapping_add(offset),
             index: first_page + (offset as u32) / PAGE_SIZE,
+            writable: !self.regions[owner].read_only,
         })
     }
 
@@ -217,7 +243,8 @@ impl PhysicalMemory {
         Some(u32::from_le_bytes(b))
     }
 
-    /// Write a little-endian value of `size` at `pa`. Returns false if it is not (wholly) RAM.
+    /// Write a little-endian value of `size` at `pa`. Returns false if it is not (wholly)
+    /// writable RAM.
     pub fn write(&mut self, pa: u32, size: AccessSize, value: u32) -> bool {
         let n = size.bytes();
         let bytes = value.to_le_bytes();
@@ -234,10 +261,22 @@ impl PhysicalMemory {
     }
 
     /// Copy `data` into guest memory at `pa`, invalidating predecoded code it overwrites.
-    /// Fails (touching nothing) unless the whole range is inside one RAM region.
+    /// Fails (touching nothing) unless the whole range is inside one writable RAM region.
     pub fn write_bytes(&mut self, pa: u32, data: &[u8]) -> Result<(), OutsideRam> {
+        self.store(pa, data, false)
+    }
+
+    /// [`PhysicalMemory::write_bytes`] for loaders, which may also fill read-only memory.
+    pub fn load_bytes(&mut self, pa: u32, data: &[u8]) -> Result<(), OutsideRam> {
+        self.store(pa, data, true)
+    }
+
+    fn store(&mut self, pa: u32, data: &[u8], loading: bool) -> Result<(), OutsideRam> {
         let len = u32::try_from(data.len()).map_err(|_| OutsideRam { pa })?;
         let (owner, off, first_page) = self.locate(pa, len).ok_or(OutsideRam { pa })?;
+        if self.regions[owner].read_only && !loading {
+            return Err(OutsideRam { pa });
+        }
         self.bytes_mut(owner)[off..off + data.len()].copy_from_slice(data);
         if len > 0 {
             let first = first_page + off as u32 / PAGE_SIZE;
@@ -249,13 +288,14 @@ impl PhysicalMemory {
         Ok(())
     }
 
-    /// Fill guest memory at `pa..pa+len` with zeros (see [`PhysicalMemory::write_bytes`]).
+    /// Fill guest memory at `pa..pa+len` with zeros, as a loader (see
+    /// [`PhysicalMemory::load_bytes`]).
     pub fn zero(&mut self, pa: u32, len: u32) -> Result<(), OutsideRam> {
         const ZEROS: [u8; 4096] = [0; 4096];
         let mut done = 0;
         while done < len {
             let n = (len - done).min(4096);
-            self.write_bytes(pa + done, &ZEROS[..n as usize])?;
+            self.load_bytes(pa + done, &ZEROS[..n as usize])?;
             done += n;
         }
         Ok(())
@@ -357,6 +397,7 @@ mod tests {
         assert_eq!(m.page(0x6000_3fff).unwrap().index, 3);
         assert_eq!(m.page(0x4800_1000).unwrap().index, 5);
         assert!(m.page(0x6000_4000).is_none());
+        assert!(m.page(0x6000_0000).unwrap().writable);
     }
 
     #[test]
@@ -405,6 +446,33 @@ mod tests {
         assert_eq!(m.page(0x1000).unwrap().host, m.page(0x6000_1000).unwrap().host);
         assert!(m.page(0x2000).is_none());
         assert_eq!(m.total_pages(), 4);
+    }
+
+    #[test]
+    fn read_only_memory_is_loaded_and_read_but_not_written() {
+        let mut m = PhysicalMemory::with_aliases(
+            &[RamRegionSpec {
+                name: "flash".into(),
+                base: 0x4000_0000,
+                size: 0x2000,
+            }],
+            &[RamAliasSpec {
+                of: "flash".into(),
+                base: 0,
+                size: 0x2000,
+            }],
+        )
+        .unwrap();
+        m.set_read_only("flash").unwrap();
+        assert!(m.set_read_only("nothing").is_err());
+        m.load_bytes(0x4000_0010, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(m.read(0x10, AccessSize::Word), Some(0x0403_0201), "through the alias");
+        assert!(!m.write(0x4000_0010, AccessSize::Word, 0xdead_beef));
+        assert!(!m.write(0x10, AccessSize::Byte, 0xff), "the alias is read-only too");
+        assert!(m.write_bytes(0x4000_1000, &[9]).is_err(), "DMA cannot write it");
+        assert_eq!(m.read(0x4000_0010, AccessSize::Word), Some(0x0403_0201));
+        assert!(!m.page(0x4000_0000).unwrap().writable);
+        assert!(!m.page(0x1000).unwrap().writable);
     }
 
     #[test]

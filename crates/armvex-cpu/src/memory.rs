@@ -344,7 +344,8 @@ impl Cpu {
             value
         };
         let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Write, flags.user)?;
-        if let Some(page) = bus.memory.page(t.pa) {
+        // Read-only memory (flash) takes the MMIO path, where the write is ignored.
+        if let Some(page) = bus.memory.page(t.pa).filter(|p| p.writable) {
             bus.memory.note_write(page.index);
             if !self.big_endian && !bus.memory.is_code(page.index) {
                 self.tlb.note_mapping_size(va, t.size);

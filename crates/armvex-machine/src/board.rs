@@ -44,8 +44,6 @@ pub struct Ram {
     pub base: u32,
     pub default_size: String,
     pub max_size: String,
-    /// Size of the window onto the start of RAM at address 0, if the board has one.
-    pub low_alias_size: Option<String>,
 }
 
 /// Another RAM-like memory.
@@ -55,6 +53,12 @@ pub struct Memory {
     pub name: String,
     pub base: u32,
     pub size: String,
+    /// The guest can read and execute it but not write it (flash without its command
+    /// interface); loaders may still put an image there.
+    #[serde(default)]
+    pub read_only: bool,
+    /// A second address where the whole memory also appears.
+    pub alias_base: Option<u32>,
 }
 
 /// The MPCore private region (interrupt controller and per-CPU timers).

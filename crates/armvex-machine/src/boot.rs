@@ -73,7 +73,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
 
 fn put(memory: &mut PhysicalMemory, addr: u32, data: &[u8], what: &str) -> Result<(), String> {
     memory
-        .write_bytes(addr, data)
+        .load_bytes(addr, data)
         .map_err(|_| format!("{what} ({} bytes at {addr:#010x}) does not fit in RAM", data.len()))
 }
 

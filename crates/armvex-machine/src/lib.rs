@@ -169,14 +169,19 @@ impl Machine {
             });
         }
         let mut aliases = Vec::new();
-        if let Some(s) = &board.ram.low_alias_size {
-            aliases.push(RamAliasSpec {
-                of: "ram".into(),
-                base: 0,
-                size: (parse_size(s)? as u32).min(ram_size as u32),
-            });
+        for m in &board.memory {
+            if let Some(base) = m.alias_base {
+                aliases.push(RamAliasSpec {
+                    of: m.name.clone(),
+                    base,
+                    size: parse_size(&m.size)? as u32,
+                });
+            }
         }
         let mut memory = PhysicalMemory::with_aliases(&regions, &aliases)?;
+        for m in board.memory.iter().filter(|m| m.read_only) {
+            memory.set_read_only(&m.name)?;
+        }
         let linux = !loader::is_elf(&config.kernel)?;
         let (image, secondary_entry) = if linux {
             let layout = boot::load_linux(

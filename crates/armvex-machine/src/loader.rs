@@ -71,7 +71,7 @@ fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, Str
         let memsz = u32::try_from(ph.p_memsz).map_err(|_| "segment larger than 4 GiB".to_string())?;
         let end = addr.checked_add(memsz).ok_or("segment wraps past 4 GiB")?;
         memory
-            .write_bytes(addr, bytes)
+            .load_bytes(addr, bytes)
             .and_then(|_| memory.zero(addr + bytes.len() as u32, memsz - bytes.len() as u32))
             .map_err(|_| format!("segment at {addr:#010x}..{end:#010x} does not fit in RAM"))?;
         ranges.push((addr, end));
