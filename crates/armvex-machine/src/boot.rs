@@ -44,6 +44,8 @@ pub struct BoardBootInfo {
     pub gic_cpu_interface: u32,
     /// The virtio-mmio transports to describe in the device tree: (address, size, SPI).
     pub virtio: Vec<(u32, u32, u32)>,
+    /// How many CPUs the machine has (`--smp`); CPU n has MPIDR affinity n.
+    pub cpus: u32,
 }
 
 /// What was placed where.
@@ -252,6 +254,13 @@ fn atags(board: &BoardBootInfo, cmdline: &str, initrd: Option<(u32, u32)>) -> Ve
 
 /// Patch a device tree as QEMU does: /memory describes the RAM we have, /chosen carries the
 /// command line and the initrd range, and a `virtio,mmio` node describes each transport.
+///
+/// One addition of our own: when /cpus describes fewer CPUs than the machine has (Debian's
+/// CoreTile A15x2 tree lists two, `--smp 4` asks for four), the missing `cpu@N` nodes are added,
+/// copies of the last one with `reg` = N, so Linux brings every CPU online. QEMU leaves the tree
+/// alone and the extra CPUs wait in the boot stub forever. CPUs the tree describes but the
+/// machine lacks are left in place, as QEMU does (Linux reports that they failed to boot):
+/// other nodes may refer to them by phandle.
 pub fn patch_dtb(
     data: &[u8],
     board: &BoardBootInfo,
@@ -338,6 +347,7 @@ pub fn patch_dtb(
                 }
                 out.end_node(node).map_err(err)?;
             }
+            "cpus" => copy_cpus(&mut out, &child, board.cpus)?,
             _ => copy_node(&mut out, &child)?,
         }
     }
@@ -378,6 +388,43 @@ fn write_chosen(
     Ok(())
 }
 
+/// Copy /cpus, adding `cpu@N` nodes up to `cpus` CPUs (see [`patch_dtb`]).
+fn copy_cpus(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode, cpus: u32) -> Result<(), String> {
+    let err = |e: vm_fdt::Error| e.to_string();
+    let is_cpu = |n: &fdt::node::FdtNode| n.property("device_type").and_then(|p| p.as_str()) == Some("cpu");
+    let address_cells = node.property("#address-cells").and_then(|p| p.as_usize());
+    let n = out.begin_node(node.name).map_err(err)?;
+    for p in node.properties() {
+        out.property(p.name, p.value).map_err(err)?;
+    }
+    let mut described = Vec::new();
+    let mut last_cpu = None;
+    for child in node.children() {
+        if is_cpu(&child) {
+            if let Some(reg) = child.property("reg").and_then(|p| p.as_usize()) {
+                described.push(reg as u32);
+            }
+            last_cpu = Some(child);
+        }
+        copy_node(out, &child)?;
+    }
+    // Only a plain single-cell `reg` (MPIDR affinity 0) is extended; anything else is left as is.
+    if let (Some(model), Some(1)) = (last_cpu, address_cells) {
+        for index in (0..cpus).filter(|i| !described.contains(i)) {
+            let cpu = out.begin_node(&format!("cpu@{index}")).map_err(err)?;
+            for p in model.properties() {
+                match p.name {
+                    "reg" => out.property_u32("reg", index).map_err(err)?,
+                    "phandle" | "linux,phandle" => {}
+                    _ => out.property(p.name, p.value).map_err(err)?,
+                }
+            }
+            out.end_node(cpu).map_err(err)?;
+        }
+    }
+    out.end_node(n).map_err(err)
+}
+
 fn copy_node(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode) -> Result<(), String> {
     let err = |e: vm_fdt::Error| e.to_string();
     let n = out.begin_node(node.name).map_err(err)?;
@@ -403,6 +450,7 @@ mod tests {
             boot_register: 0x1000_0030,
             gic_cpu_interface: 0x1e00_0100,
             virtio: vec![(0x1001_3000, 0x200, 40), (0x1001_3200, 0x200, 41)],
+            cpus: 4,
         }
     }
 
@@ -458,6 +506,62 @@ mod tests {
             t.find_node("/").unwrap().property("model").unwrap().as_str(),
             Some("V2P-CA9")
         );
+    }
+
+    #[test]
+    fn cpus_the_tree_lacks_are_added() {
+        // /cpus as in Debian's vexpress-v2p-ca15-tc1.dtb: two Cortex-A15s, reg = MPIDR Aff0.
+        let mut w = vm_fdt::FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 1).unwrap();
+        let cpus = w.begin_node("cpus").unwrap();
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 0).unwrap();
+        for i in 0..2 {
+            let cpu = w.begin_node(&format!("cpu@{i}")).unwrap();
+            w.property_string("device_type", "cpu").unwrap();
+            w.property_string("compatible", "arm,cortex-a15").unwrap();
+            w.property_u32("reg", i).unwrap();
+            w.property_u32("phandle", 10 + i).unwrap();
+            w.end_node(cpu).unwrap();
+        }
+        w.end_node(cpus).unwrap();
+        w.end_node(root).unwrap();
+        let dtb = w.finish().unwrap();
+
+        let regs = |board: &BoardBootInfo| -> Vec<(String, usize, Option<String>, bool)> {
+            let out = patch_dtb(&dtb, board, "", None).unwrap();
+            let t = fdt::Fdt::new(&out).unwrap();
+            let cpus = t.find_node("/cpus").unwrap();
+            assert_eq!(cpus.property("#size-cells").unwrap().as_usize(), Some(0));
+            cpus.children()
+                .map(|c| {
+                    (
+                        c.name.to_string(),
+                        c.property("reg").unwrap().as_usize().unwrap(),
+                        c.compatible().and_then(|c| c.all().next()).map(str::to_string),
+                        c.property("phandle").is_some(),
+                    )
+                })
+                .collect()
+        };
+        let a15 = || Some("arm,cortex-a15".to_string());
+        let mut four = board();
+        four.cpus = 4;
+        assert_eq!(
+            regs(&four),
+            vec![
+                ("cpu@0".to_string(), 0, a15(), true),
+                ("cpu@1".to_string(), 1, a15(), true),
+                ("cpu@2".to_string(), 2, a15(), false),
+                ("cpu@3".to_string(), 3, a15(), false),
+            ]
+        );
+        // Fewer CPUs than described: the tree is left as it is.
+        let mut one = board();
+        one.cpus = 1;
+        assert_eq!(regs(&one).len(), 2);
     }
 
     #[test]

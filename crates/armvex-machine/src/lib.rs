@@ -192,7 +192,7 @@ impl Machine {
                     dtb: config.dtb.as_deref(),
                     cmdline: &config.append,
                 },
-                &boot_info(&board, ram_size)?,
+                &boot_info(&board, ram_size, config.smp)?,
             )?;
             (layout.image, layout.secondary_stub)
         } else {
@@ -444,7 +444,7 @@ impl Machine {
 }
 
 /// The facts of `board` the Linux boot protocol needs.
-fn boot_info(board: &Board, ram_size: u64) -> Result<boot::BoardBootInfo, String> {
+fn boot_info(board: &Board, ram_size: u64, cpus: usize) -> Result<boot::BoardBootInfo, String> {
     let psram = board
         .memory("psram")
         .ok_or("the board has no PSRAM for the secondary CPUs' boot stub")?;
@@ -463,5 +463,6 @@ fn boot_info(board: &Board, ram_size: u64) -> Result<boot::BoardBootInfo, String
         boot_register: sysregs.base + 0x30,
         gic_cpu_interface: board.mpcore.base + board.mpcore.gic_cpu_offset,
         virtio,
+        cpus: cpus as u32,
     })
 }

@@ -2,8 +2,9 @@
 # hello: the smallest useful boot test. Prints the kernel, the CPU count, the board, the
 # CPU and the virtio devices. With armvex.smp=N on the kernel command line (run-qemu adds
 # it) it fails unless the expected number of CPUs is online: N, or fewer if the device
-# tree describes fewer (vexpress-v2p-ca15-tc1.dtb has 2 CPUs, so `-smp 4` on
-# vexpress-a15 gives Linux 2). A CPU missing means a secondary CPU did not start.
+# tree describes fewer (vexpress-v2p-ca15-tc1.dtb has 2 CPUs, so under QEMU `-smp 4` on
+# vexpress-a15 gives Linux 2; armvex adds the missing cpu nodes, so Linux gets 4).
+# A CPU missing means a secondary CPU did not start.
 # ("present" CPUs come from the device tree: the ca9 DTB lists 4 whatever the board has;
 # Linux then starts only as many as the A9 SCU reports.)
 # Last line: "ARMVEX-TEST hello PASS" or "ARMVEX-TEST hello FAIL (reason)".
