@@ -210,7 +210,10 @@ impl Cpu {
         self.vfp = Default::default();
         self.pmu = crate::pmu::Pmu::new(config.model);
         self.timer = (config.model == CpuModel::CortexA15).then(GenericTimer::default);
-        self.set_cpsr_raw(psr::A | psr::I | psr::F | Mode::Supervisor as u32);
+        // The flags are UNKNOWN at reset (ARM ARM B1.3.3); QEMU's read as Z set (it stores Z as
+        // "the last result was zero", which starts at zero), so a program that tests them
+        // before setting them behaves the same under both.
+        self.set_cpsr_raw(psr::Z | psr::A | psr::I | psr::F | Mode::Supervisor as u32);
         self.regs[15] = self.cp15.exception_vector_base();
         self.monitor = ExclusiveMonitor::default();
         self.tlb.flush_all();
@@ -507,18 +510,31 @@ impl Cpu {
 
     /// A snapshot of all registers for diagnostics (R0–R15 and the CPSR).
     pub fn dump(&self) -> String {
+        self.dump_with_r15(self.regs[15])
+    }
+
+    /// The registers as QEMU's `-d cpu` prints them, with R15 shown as `r15` (the trace passes
+    /// the address of the instruction about to run, as QEMU does, not the pipeline's PC + 8).
+    /// `S`/`NS` is SCR.NS, as QEMU shows it.
+    pub(crate) fn dump_with_r15(&self, r15: u32) -> String {
         let mut s = String::new();
-        for (i, r) in self.regs.iter().enumerate() {
+        for (i, &r) in self.regs.iter().enumerate() {
+            let r = if i == 15 { r15 } else { r };
             s.push_str(&format!("R{i:02}={r:08x}{}", if i % 4 == 3 { "\n" } else { " " }));
         }
         let f = self.cpsr();
         s.push_str(&format!(
-            "PSR={f:08x} {}{}{}{} {} {}32",
+            "PSR={f:08x} {}{}{}{} {} {} {}32",
             if f & psr::N != 0 { 'N' } else { '-' },
             if f & psr::Z != 0 { 'Z' } else { '-' },
             if f & psr::C != 0 { 'C' } else { '-' },
             if f & psr::V != 0 { 'V' } else { '-' },
             if self.thumb { 'T' } else { 'A' },
+            if self.cp15.scr & crate::cp15::scr::NS != 0 {
+                "NS"
+            } else {
+                "S"
+            },
             self.mode.name()
         ));
         s
@@ -541,7 +557,7 @@ mod tests {
     #[test]
     fn reset_state_is_svc_with_interrupts_masked() {
         let c = cpu();
-        assert_eq!(c.cpsr(), 0x1d3);
+        assert_eq!(c.cpsr(), 0x4000_01d3, "SVC, A, I, F masked; Z set as QEMU's flags read");
         assert_eq!(c.pc(), 0);
     }
 

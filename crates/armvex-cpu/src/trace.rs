@@ -54,7 +54,7 @@ impl Cpu {
     }
 
     pub(crate) fn trace_insn(&mut self, _bus: &mut Bus, pc: u32, insn: &Insn) {
-        let regs = self.dump();
+        let regs = self.dump_with_r15(pc);
         let thumb = self.thumb;
         let index = self.config.index;
         let Some(t) = self.tracer.as_mut() else { return };

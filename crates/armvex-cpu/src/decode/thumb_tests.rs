@@ -54,21 +54,21 @@ fn undefined_in_thumb_returns_two_past_the_instruction() {
     let (cpu, _, _) = run_thumb(&prog, &[], 2);
     assert_eq!(cpu.mode(), crate::Mode::Undefined);
     assert_eq!(cpu.regs[14], RAM + 4);
-    assert_eq!(cpu.spsr(), Some(0x1f3));
+    assert_eq!(cpu.spsr(), Some(0x4000_01f3));
     assert!(!cpu.is_thumb(), "SCTLR.TE is clear: exceptions are taken in ARM state");
 }
 
 #[test]
 fn an_exception_inside_an_it_block_saves_that_instructions_itstate() {
     let prog: [u16; 3] = [
-        0xbf1c, // itt ne  (Z=0 after reset: both execute)
-        0xde01, // udfne #1
-        0xbf00, // nopne
+        0xbf04, // itt eq  (Z=1 after reset, as QEMU: both execute)
+        0xde01, // udfeq #1
+        0xbf00, // nopeq
     ];
     let (cpu, _, _) = run_thumb(&prog, &[], 2);
     assert_eq!(cpu.mode(), crate::Mode::Undefined);
-    // ITSTATE for the UDF: firstcond NE (0001), mask with one more instruction to go.
+    // ITSTATE for the UDF: firstcond EQ (0000), mask 0100 (one more instruction to go).
     let spsr = cpu.spsr().unwrap();
     let it = ((spsr >> 25) & 3) | (((spsr >> 10) & 0x3f) << 2);
-    assert_eq!(it, 0x1c);
+    assert_eq!(it, 0x04);
 }
