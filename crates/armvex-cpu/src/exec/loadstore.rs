@@ -257,41 +257,51 @@ fn block_addresses(base: u32, count: u32, flags: u8) -> (u32, u32) {
 }
 
 /// LDM: `rn` = base, `imm` = register list, `op2` = [`block`] flags.
+///
+/// Registers are written as their words arrive, as QEMU does, except the base register and
+/// the PC, which are written after the last load. So a data abort part-way leaves the base
+/// as it was (ARM ARM B1.9.7: the instruction can be restarted); registers already loaded
+/// hold their new values (architecturally UNKNOWN).
 pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let list = d.imm & 0xffff;
+    let rn = d.rn as usize;
     let base = cpu.reg(d.rn);
     let (mut addr, wb) = block_addresses(base, list.count_ones(), d.op2);
     let flags = AccessFlags {
         user: cpu.privilege_index != 0,
         align: 3,
     };
-    let mut values = [0u32; 16];
+    // The `^` form without the PC loads the User-mode registers.
+    let user_regs = d.op2 & block::USER != 0 && list & (1 << 15) == 0;
+    let mut loaded_base = None;
+    let mut new_pc = 0;
     let mut l = list;
     while l != 0 {
         let r = l.trailing_zeros() as usize;
         l &= l - 1;
-        values[r] = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+        let value = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
         addr = addr.wrapping_add(4);
+        if user_regs {
+            cpu.set_user_reg(r, value);
+        } else if r == 15 {
+            new_pc = value;
+        } else if r == rn {
+            loaded_base = Some(value);
+        } else {
+            cpu.regs[r] = value;
+        }
     }
-    let user_regs = d.op2 & block::USER != 0 && list & (1 << 15) == 0;
     if d.op2 & block::WRITEBACK != 0 {
         cpu.set_reg(d.rn, wb);
     }
-    let mut l = list & 0x7fff;
-    while l != 0 {
-        let r = l.trailing_zeros() as usize;
-        l &= l - 1;
-        if user_regs {
-            cpu.set_user_reg(r, values[r]);
-        } else {
-            cpu.regs[r] = values[r];
-        }
+    if let Some(value) = loaded_base {
+        cpu.regs[rn] = value;
     }
     if list & (1 << 15) != 0 {
         if d.op2 & block::USER != 0 {
-            return cpu.exception_return(values[15], None);
+            return cpu.exception_return(new_pc, None);
         }
-        return cpu.bx_write_pc(values[15]);
+        return cpu.bx_write_pc(new_pc);
     }
     Flow::Next
 }
