@@ -93,7 +93,23 @@ pub fn load_linux(
     let kernel_data = read(files.kernel, "kernel")?;
 
     // The kernel: a uImage goes to its own load address, anything else is a zImage/Image.
-    let (kernel_addr, entry, payload) = if kernel_data.len() >= 64 && be32(&kernel_data, 0) == UIMAGE_MAGIC {
+    let (kernel_addr, entry, payload) = if kernel_data.len() >= 4 && be32(&kernel_data, 0) == UIMAGE_MAGIC {
+        let name = files.kernel.display();
+        if kernel_data.len() < 64 {
+            return Err(format!("kernel {name}: a uImage, but its 64-byte header is cut short"));
+        }
+        let mut header = kernel_data[..64].to_vec();
+        header[4..8].fill(0);
+        if crc32(&header) != be32(&kernel_data, 4) {
+            return Err(format!("kernel {name}: a uImage with a corrupt header (CRC mismatch)"));
+        }
+        let size = be32(&kernel_data, 12) as usize;
+        if size > kernel_data.len() - 64 {
+            return Err(format!(
+                "kernel {name}: a truncated uImage (its header says {size} bytes of data, the file has {})",
+                kernel_data.len() - 64
+            ));
+        }
         let load = be32(&kernel_data, 16);
         let entry = be32(&kernel_data, 20);
         let (image_type, compression) = (kernel_data[30], kernel_data[31]);
@@ -109,7 +125,7 @@ pub fn load_linux(
                 files.kernel.display()
             ));
         }
-        (load, entry, &kernel_data[64..])
+        (load, entry, &kernel_data[64..64 + size])
     } else {
         let at = board.ram_base + KERNEL_OFFSET;
         (at, at, &kernel_data[..])
@@ -216,6 +232,23 @@ pub fn load_linux(
             elf: false,
         },
     })
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), which a uImage header carries for
+/// itself. Bitwise: it runs over 64 bytes once per boot, so no table or crate is needed.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 fn be32(d: &[u8], at: usize) -> u32 {
@@ -562,6 +595,87 @@ mod tests {
         let mut one = board();
         one.cpus = 1;
         assert_eq!(regs(&one).len(), 2);
+    }
+
+    #[test]
+    fn crc32_is_zlibs() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    /// A uImage: a 64-byte big-endian header (magic, header CRC, time, data size, load
+    /// address, entry, data CRC, OS, architecture, type, compression, name), then the data.
+    fn uimage(data: &[u8], load: u32, entry: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[0..4].copy_from_slice(&UIMAGE_MAGIC.to_be_bytes());
+        h[12..16].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        h[16..20].copy_from_slice(&load.to_be_bytes());
+        h[20..24].copy_from_slice(&entry.to_be_bytes());
+        h[28] = 5; // Linux
+        h[29] = 2; // ARM
+        h[30] = 2; // kernel
+        h[31] = 0; // not compressed
+        h[32..38].copy_from_slice(b"armvex");
+        let crc = crc32(&h);
+        h[4..8].copy_from_slice(&crc.to_be_bytes());
+        h.extend_from_slice(data);
+        h
+    }
+
+    fn boot_uimage(bytes: &[u8]) -> Result<(LinuxLayout, PhysicalMemory), String> {
+        let dir = std::env::temp_dir().join(format!("armvex-uimage-{}-{:x}", std::process::id(), crc32(bytes)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kernel = dir.join("uImage");
+        std::fs::write(&kernel, bytes).unwrap();
+        let mut memory = PhysicalMemory::new(&[
+            armvex_bus::RamRegionSpec {
+                name: "ram".into(),
+                base: 0x6000_0000,
+                size: 16 << 20,
+            },
+            armvex_bus::RamRegionSpec {
+                name: "psram".into(),
+                base: 0x4800_0000,
+                size: 1 << 20,
+            },
+        ])
+        .unwrap();
+        let mut info = board();
+        info.ram_size = 16 << 20;
+        let files = LinuxBootFiles {
+            kernel: &kernel,
+            initrd: None,
+            dtb: None,
+            cmdline: "",
+        };
+        let result = load_linux(&mut memory, &files, &info);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result.map(|layout| (layout, memory))
+    }
+
+    #[test]
+    fn a_uimage_goes_to_its_load_address() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        let (layout, memory) = boot_uimage(&uimage(&data, 0x6080_0000, 0x6080_0040)).unwrap();
+        assert_eq!(layout.kernel, (0x6080_0000, 0x6080_0000 + 5000));
+        let mut back = vec![0u8; data.len()];
+        memory.read_bytes(0x6080_0000, &mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn a_damaged_uimage_is_a_clear_error() {
+        let good = uimage(&[0xaa; 4096], 0x6080_0000, 0x6080_0000);
+        let mut bad_crc = good.clone();
+        bad_crc[40] ^= 1; // a byte of the name
+        let err = boot_uimage(&bad_crc).map(|_| ()).unwrap_err();
+        assert!(err.contains("corrupt header (CRC mismatch)"), "{err}");
+        let err = boot_uimage(&good[..good.len() - 1]).map(|_| ()).unwrap_err();
+        assert!(
+            err.contains("truncated uImage (its header says 4096 bytes of data, the file has 4095)"),
+            "{err}"
+        );
+        let err = boot_uimage(&good[..40]).map(|_| ()).unwrap_err();
+        assert!(err.contains("header is cut short"), "{err}");
     }
 
     #[test]

@@ -88,7 +88,27 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and exit 0; no command at all prints the help.
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => {
+            // One line, like every other error: clap's message up to its first blank line,
+            // without the "error: " prefix.
+            let text = e.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            eprintln!("armvex: {message} (see armvex --help)");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
@@ -126,7 +146,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     for p in [&args.dtb, &args.initrd].into_iter().flatten() {
         if !p.is_file() {
-            return Err(format!("cannot read {}: no such file", p.display()));
+            let why = if p.is_dir() { "is a directory" } else { "no such file" };
+            return Err(format!("cannot read {}: {why}", p.display()));
         }
     }
     let start_time = args.rtc_base.unwrap_or_else(|| {
