@@ -11,6 +11,7 @@
  *   PMINTENSET, PMCCNTR written while disabled, and whether the cycle
  *   counter advances when enabled (in Secure state QEMU prohibits PMU
  *   counting, so it does not; see secure.c for Non-secure) — never a count;
+ *   PMOVSR.C when the cycle counter wraps (PMCR.D clear and set), and its clearing;
  *   User-mode access to PMCCNTR with PMUSERENR.EN = 0 and 1;
  *   Cortex-A9: power control, diagnostic, NEON busy, CBAR, TLB lockdown
  *   and the other IMPLEMENTATION DEFINED c15 registers Linux uses;
@@ -155,6 +156,28 @@ static void pmu(void)
     u32 c2 = CP15_RD(0, c9, c13, 0);
     printf("PMCCNTR enabled (Secure state): advances: %s\n", c2 != c1 ? "yes" : "no");
     CP15_WR(0, c9, c12, 2, 0xffffffff);
+    CP15_WR(0, c9, c12, 0, 0);
+
+    /* Overflow: started close to 2^32, the cycle counter wraps during the loop and sets
+     * PMOVSR.C (bit 31), which stays until written with 1; with PMCR.D it counts once
+     * every 64 cycles, so it is started closer. */
+    for (u32 d = 0; d < 2; d++) {
+        CP15_WR(0, c9, c12, 0, 1 | (d << 3)); /* E, D */
+        CP15_WR(0, c9, c12, 3, 0xffffffff);   /* PMOVSR: clear all */
+        CP15_WR(0, c9, c13, 0, d ? 0xfffffff0 : 0xffffff00);
+        CP15_WR(0, c9, c12, 1, 0x80000000);
+        busy();
+        /* PMCCNTR first: QEMU brings PMOVSR up to date when PMCCNTR is read (or when a
+         * host-timed callback runs), not when PMOVSR is read. */
+        u32 small = CP15_RD(0, c9, c13, 0) < 0x80000000;
+        u32 wrapped = CP15_RD(0, c9, c12, 3);
+        CP15_WR(0, c9, c12, 3, 0x80000000);
+        u32 cleared = CP15_RD(0, c9, c12, 3);
+        CP15_WR(0, c9, c12, 2, 0xffffffff);
+        u32 kept = CP15_RD(0, c9, c12, 3);
+        printf("PMCCNTR near 2^32, PMCR.D=%u: PMOVSR %x (count wrapped: %s), after clearing %x,"
+               " disabled %x\n", d, wrapped, small ? "yes" : "no", cleared, kept);
+    }
     CP15_WR(0, c9, c12, 0, 0);
 
     /* User mode: PMCCNTR needs PMUSERENR.EN */

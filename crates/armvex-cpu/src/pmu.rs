@@ -3,9 +3,11 @@
 //!
 //! Six event counters and a cycle counter with their enable, overflow and interrupt-enable
 //! bit sets. Linux's perf driver probes them at boot (PMCR.N gives the counter count). The
-//! cycle counter counts virtual time (one cycle per nanosecond, deterministic) on the
-//! Cortex-A15; on the Cortex-A9, as in QEMU, the counters never advance. Event counters only
-//! move through PMSWINC (software increment). Overflow interrupts are not raised.
+//! cycle counter counts virtual time (one cycle per nanosecond, deterministic; one count per
+//! 64 cycles with PMCR.D) on the Cortex-A15, and sets PMOVSR.C when it wraps past 2^32; on the
+//! Cortex-A9, as in QEMU, the counters never advance. Event counters only move through PMSWINC
+//! (software increment). Overflow interrupts are not raised: QEMU's vexpress boards do not wire
+//! the PMU's interrupt output to the GIC either.
 
 use crate::cpu::CpuModel;
 
@@ -18,6 +20,7 @@ const COUNTER_MASK: u32 = CYCLE_BIT | ((1 << COUNTERS) - 1);
 const PMCR_E: u32 = 1 << 0;
 const PMCR_P: u32 = 1 << 1;
 const PMCR_C: u32 = 1 << 2;
+const PMCR_D: u32 = 1 << 3;
 const PMCR_WRITABLE: u32 = 0xf9;
 
 /// Performance monitor state of one core.
@@ -33,9 +36,12 @@ pub struct Pmu {
     counters: [u32; COUNTERS],
     event_types: [u32; COUNTERS],
     cycle_filter: u32,
-    /// The cycle count at `since` (virtual ns) while counting.
+    /// The cycle count at `since` (virtual ns) while counting. PMCCNTR is its low 32 bits;
+    /// the high bits count wraps, so a wrap shows as a change of `cycles >> 32`.
     cycles: u64,
     since: u64,
+    /// `cycles >> 32` when PMOVSR.C was last brought up to date.
+    wraps_seen: u64,
 }
 
 impl Pmu {
@@ -53,6 +59,7 @@ impl Pmu {
             cycle_filter: 0,
             cycles: 0,
             since: 0,
+            wraps_seen: 0,
         }
     }
 
@@ -70,16 +77,29 @@ impl Pmu {
 
     fn cycle_count(&self, now: u64) -> u64 {
         if self.cycle_counting() {
-            self.cycles.wrapping_add(now.saturating_sub(self.since))
+            let elapsed = now.saturating_sub(self.since);
+            // PMCR.D: one count every 64 cycles.
+            let counts = if self.pmcr & PMCR_D != 0 { elapsed / 64 } else { elapsed };
+            self.cycles.wrapping_add(counts)
         } else {
             self.cycles
         }
     }
 
-    /// Fold elapsed cycles into `cycles` before a change of the counting state.
+    /// PMOVSR as of `now`: the stored bits, plus C if the cycle counter wrapped since the
+    /// last update.
+    fn overflow_status(&self, now: u64) -> u32 {
+        let wrapped = self.cycle_count(now) >> 32 != self.wraps_seen;
+        self.overflow | if wrapped { CYCLE_BIT } else { 0 }
+    }
+
+    /// Fold elapsed cycles into `cycles` (and a wrap into PMOVSR.C) before a change of the
+    /// counting state.
     fn settle(&mut self, now: u64) {
+        self.overflow = self.overflow_status(now);
         self.cycles = self.cycle_count(now);
         self.since = now;
+        self.wraps_seen = self.cycles >> 32;
     }
 
     /// Whether User mode may access register `crm, op2` (PMUSERENR.EN).
@@ -96,7 +116,7 @@ impl Pmu {
         Some(match (crm, op2) {
             (12, 0) => self.id_bits() | self.pmcr,
             (12, 1) | (12, 2) => self.enabled,
-            (12, 3) => self.overflow,
+            (12, 3) => self.overflow_status(now),
             (12, 5) => self.select,
             (13, 0) => self.cycle_count(now) as u32,
             (13, 1) if sel < COUNTERS => self.event_types[sel],
@@ -123,6 +143,7 @@ impl Pmu {
                 }
                 if v & PMCR_C != 0 {
                     self.cycles = 0;
+                    self.wraps_seen = 0;
                 }
                 self.pmcr = v & PMCR_WRITABLE;
             }
@@ -134,7 +155,10 @@ impl Pmu {
                 self.settle(now);
                 self.enabled &= !v;
             }
-            (12, 3) => self.overflow &= !v,
+            (12, 3) => {
+                self.settle(now);
+                self.overflow &= !v;
+            }
             (12, 4) => {
                 // PMSWINC: count software increments on enabled counters set to event 0.
                 for i in 0..COUNTERS {
@@ -192,6 +216,34 @@ mod tests {
             p.write(12, 0, PMCR_E, 0, false);
             assert_eq!(p.read(13, 0, 500, false) != Some(1000), advances, "{model:?}");
         }
+    }
+
+    #[test]
+    fn a_cycle_counter_wrap_sets_pmovsr_c_until_cleared() {
+        let mut p = Pmu::new(CpuModel::CortexA15);
+        p.write(12, 0, PMCR_E, 0, false);
+        p.write(13, 0, 0xffff_ff00, 0, false);
+        p.write(12, 1, CYCLE_BIT, 0, false);
+        assert_eq!(p.read(12, 3, 0xff, false), Some(0), "not wrapped yet");
+        assert_eq!(p.read(12, 3, 0x100, false), Some(CYCLE_BIT));
+        assert_eq!(p.read(13, 0, 0x105, false), Some(5));
+        p.write(12, 3, CYCLE_BIT, 0x200, false);
+        assert_eq!(p.read(12, 3, 0x300, false), Some(0), "cleared, and no second wrap");
+        // Disabling keeps the flag and the count.
+        p.write(13, 0, 0xffff_fff0, 0x300, false);
+        p.write(12, 2, CYCLE_BIT, 0x400, false);
+        assert_eq!(p.read(12, 3, 0x500, false), Some(CYCLE_BIT));
+        assert_eq!(p.read(13, 0, 0x500, false), Some(0xf0));
+    }
+
+    #[test]
+    fn pmcr_d_counts_every_64_cycles() {
+        let mut p = Pmu::new(CpuModel::CortexA15);
+        p.write(12, 1, CYCLE_BIT, 0, false);
+        p.write(12, 0, PMCR_E | PMCR_D | PMCR_C, 1000, false);
+        assert_eq!(p.read(13, 0, 1000 + 64 * 10 + 63, false), Some(10));
+        p.write(12, 0, PMCR_E, 1000 + 64 * 10, false);
+        assert_eq!(p.read(13, 0, 1000 + 64 * 10 + 5, false), Some(15));
     }
 
     #[test]
