@@ -48,10 +48,10 @@ impl Cpu {
             }
             let remaining = end - self.icount;
             let (flow, executed) = match (self.thumb, tracing) {
-                (false, false) => self.run_arm_block::<false>(bus, code, remaining),
-                (false, true) => self.run_arm_block::<true>(bus, code, remaining),
-                (true, false) => self.run_thumb_block::<false>(bus, code, remaining),
-                (true, true) => self.run_thumb_block::<true>(bus, code, remaining),
+                (false, false) => self.run_block::<false, false>(bus, code, remaining),
+                (false, true) => self.run_block::<false, true>(bus, code, remaining),
+                (true, false) => self.run_block::<true, false>(bus, code, remaining),
+                (true, true) => self.run_block::<true, true>(bus, code, remaining),
             };
             self.icount += executed;
             if flow == Flow::Stop {
@@ -71,8 +71,15 @@ impl Cpu {
         }
     }
 
-    fn run_arm_block<const TRACE: bool>(&mut self, bus: &mut Bus, code: &mut CodeCache, remaining: u64) -> (Flow, u64) {
-        let pc = self.regs[15] & !3;
+    /// Run one block from `regs[15]`: fetch its page (a prefetch abort if it cannot be
+    /// fetched), get the page's predecoded instructions, and execute them in ARM or Thumb state.
+    fn run_block<const THUMB: bool, const TRACE: bool>(
+        &mut self,
+        bus: &mut Bus,
+        code: &mut CodeCache,
+        remaining: u64,
+    ) -> (Flow, u64) {
+        let pc = self.regs[15] & if THUMB { !1 } else { !3 };
         let (index, host) = match self.fetch_page(bus, pc) {
             Ok(p) => p,
             Err(fault) => {
@@ -80,12 +87,16 @@ impl Cpu {
                 return (Flow::Branch, FETCH_ABORT_COST);
             }
         };
-        let page = code.arm_page(&mut bus.memory, index, host);
-        self.sync_code_epoch(bus);
-        let (executed, flow) = if TRACE {
-            self.arm_block::<true>(bus, page.as_ptr(), pc, remaining)
+        let page = if THUMB {
+            code.thumb_page(&mut bus.memory, index, host).as_ptr()
         } else {
-            self.arm_block::<false>(bus, page.as_ptr(), pc, remaining)
+            code.arm_page(&mut bus.memory, index, host).as_ptr()
+        };
+        self.sync_code_epoch(bus);
+        let (executed, flow) = if THUMB {
+            self.thumb_block::<TRACE>(bus, page, pc, remaining)
+        } else {
+            self.arm_block::<TRACE>(bus, page, pc, remaining)
         };
         (flow, executed)
     }
@@ -152,30 +163,6 @@ impl Cpu {
                 _ => return (done, flow),
             }
         }
-    }
-
-    fn run_thumb_block<const TRACE: bool>(
-        &mut self,
-        bus: &mut Bus,
-        code: &mut CodeCache,
-        remaining: u64,
-    ) -> (Flow, u64) {
-        let pc = self.regs[15] & !1;
-        let (index, host) = match self.fetch_page(bus, pc) {
-            Ok(p) => p,
-            Err(fault) => {
-                self.prefetch_abort(pc, fault);
-                return (Flow::Branch, FETCH_ABORT_COST);
-            }
-        };
-        let page = code.thumb_page(&mut bus.memory, index, host);
-        self.sync_code_epoch(bus);
-        let (executed, flow) = if TRACE {
-            self.thumb_block::<true>(bus, page.as_ptr(), pc, remaining)
-        } else {
-            self.thumb_block::<false>(bus, page.as_ptr(), pc, remaining)
-        };
-        (flow, executed)
     }
 
     /// Execute Thumb instructions of one decoded page (one slot per halfword; a 32-bit
