@@ -65,6 +65,25 @@ fn is_load(k: u8) -> bool {
     matches!(k, LDR | LDRB | LDRH | LDRSB | LDRSH | LDRD)
 }
 
+/// The address a single load/store accesses, and the base plus offset that writeback stores
+/// (the same address unless post-indexed). The offset is an immediate or a shifted register,
+/// added or subtracted (`op2` bit 0).
+#[inline(always)]
+fn addresses<const MODE: u8, const REG: bool>(cpu: &Cpu, d: &Insn) -> (u32, u32) {
+    let base = cpu.reg(d.rn);
+    let offset = if REG {
+        let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
+        if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
+    } else {
+        d.imm
+    };
+    // In Thumb state a PC base is word-aligned (Align(PC, 4)); in ARM state it already is.
+    let base = if d.rn == 15 { base & !3 } else { base };
+    let indexed = base.wrapping_add(offset);
+    let addr = if mode::post_indexed(MODE) { base } else { indexed };
+    (addr, indexed)
+}
+
 /// A single load or store. See the module documentation for the fields.
 ///
 /// The fast path handles a naturally aligned access to a page the TLB already maps, without
@@ -72,16 +91,7 @@ fn is_load(k: u8) -> bool {
 pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let simple = matches!(KIND, LDR | STR | LDRB | STRB | LDRH | STRH | LDRSB | LDRSH);
     if simple && !mode::unprivileged(MODE) && !(KIND == LDR && d.rd == 15) {
-        let base = cpu.reg(d.rn);
-        let offset = if REG {
-            let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
-            if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
-        } else {
-            d.imm
-        };
-        let base = if d.rn == 15 { base & !3 } else { base };
-        let indexed = base.wrapping_add(offset);
-        let addr = if mode::post_indexed(MODE) { base } else { indexed };
+        let (addr, indexed) = addresses::<MODE, REG>(cpu, d);
         let size = match KIND {
             LDR | STR => 4,
             LDRH | STRH | LDRSH => 2,
@@ -121,17 +131,7 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
 #[cold]
 #[inline(never)]
 fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let base = cpu.reg(d.rn);
-    let offset = if REG {
-        let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
-        if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
-    } else {
-        d.imm
-    };
-    // In Thumb state a PC base is word-aligned (Align(PC, 4)); in ARM state it already is.
-    let base = if d.rn == 15 { base & !3 } else { base };
-    let indexed = base.wrapping_add(offset);
-    let addr = if mode::post_indexed(MODE) { base } else { indexed };
+    let (addr, indexed) = addresses::<MODE, REG>(cpu, d);
     let user = mode::unprivileged(MODE);
     let flags = AccessFlags {
         user: user || cpu.privilege_index != 0,
