@@ -510,16 +510,7 @@ def all_classes():
     return PATTERNS + EXCLUSIVE_SEQUENCES
 
 
-def _assign_weights():
-    classes = all_classes()
-    counts: dict[str, int] = {}
-    for c in classes:
-        counts[c.group] = counts.get(c.group, 0) + 1
-    for c in classes:
-        c.weight = GROUP_WEIGHTS[c.group] / counts[c.group]
-
-
-_assign_weights()
+common.assign_weights(all_classes(), GROUP_WEIGHTS)
 
 
 # ---------------------------------------------------------------------------

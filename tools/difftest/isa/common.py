@@ -17,6 +17,16 @@ INTERESTING = (
 )
 
 
+def assign_weights(patterns, group_weights: dict[str, float]) -> None:
+    """Give each pattern its share of its group's weight, so a group's chance of being
+    picked does not depend on how many patterns it has."""
+    counts: dict[str, int] = {}
+    for c in patterns:
+        counts[c.group] = counts.get(c.group, 0) + 1
+    for c in patterns:
+        c.weight = group_weights[c.group] / counts[c.group]
+
+
 def register_value(rng) -> int:
     """An initial register value: special values, small numbers, words."""
     r = rng.random()

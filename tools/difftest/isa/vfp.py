@@ -454,15 +454,7 @@ def all_classes():
     return PATTERNS
 
 
-def _assign_weights():
-    counts: dict[str, int] = {}
-    for c in PATTERNS:
-        counts[c.group] = counts.get(c.group, 0) + 1
-    for c in PATTERNS:
-        c.weight = GROUP_WEIGHTS[c.group] / counts[c.group]
-
-
-_assign_weights()
+common.assign_weights(PATTERNS, GROUP_WEIGHTS)
 
 
 # ---------------------------------------------------------------------------
