@@ -7,19 +7,20 @@
 //! handful of timers in a machine, a linear scan is both the simplest and a fast structure.
 
 use crate::mmio::DeviceId;
+use serde::{Deserialize, Serialize};
 
 /// Handle of one device timer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimerSlot(pub(crate) usize);
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Slot {
     owner: DeviceId,
     deadline: Option<u64>,
 }
 
 /// Virtual time and the deadlines of all device timers.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualClock {
     now: u64,
     slots: Vec<Slot>,

@@ -13,7 +13,7 @@ pub const MAX_CPUS: usize = 4;
 pub const MAX_IRQ_IDS: usize = 256;
 
 /// The levels of every interrupt line and the IRQ/FIQ inputs of each CPU.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InterruptLines {
     spi: [u64; MAX_IRQ_IDS / 64],
     ppi: [u32; MAX_CPUS],

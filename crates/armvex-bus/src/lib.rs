@@ -20,14 +20,17 @@ pub mod clock;
 pub mod irq;
 pub mod memory;
 pub mod mmio;
+pub mod state;
 
 pub use clock::{TimerSlot, VirtualClock};
 pub use irq::{InterruptLines, MAX_CPUS};
 pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec};
 pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
+use serde::{Deserialize, Serialize};
+pub use state::StateError;
 
 /// Something a device asks of the whole machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MachineRequest {
     /// Power off (e.g. the vexpress SYS_CFG SHUTDOWN function): armvex exits with status 0.
     PowerOff,
@@ -49,6 +52,18 @@ pub struct Bus {
     interrupt_controller: Option<DeviceId>,
     /// Requests from devices, handled by the machine between rounds.
     pub requests: Vec<MachineRequest>,
+}
+
+/// The bus's part of a machine state (see [`crate::state`]): the clock with every timer
+/// deadline, the interrupt lines, pending requests, and each device's own bytes. RAM is saved
+/// separately.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusState {
+    pub clock: VirtualClock,
+    pub irq: InterruptLines,
+    pub requests: Vec<MachineRequest>,
+    /// Each device's name and [`Device::save_state`], in device-id order.
+    pub devices: Vec<(String, Vec<u8>)>,
 }
 
 /// Who is making an MMIO access and when: the CPU index (banked device registers such as the
@@ -221,6 +236,43 @@ impl Bus {
         self.clock.advance_to(now);
     }
 
+    /// Save the clock, interrupt lines, pending requests and every device (not RAM).
+    pub fn save_state(&self) -> BusState {
+        BusState {
+            clock: self.clock.clone(),
+            irq: self.irq.clone(),
+            requests: self.requests.clone(),
+            devices: self
+                .devices
+                .devices()
+                .map(|d| (d.name().to_string(), d.save_state()))
+                .collect(),
+        }
+    }
+
+    /// Put back a [`BusState`] saved from a bus with the same devices in the same order.
+    pub fn load_state(&mut self, state: &BusState) -> Result<(), StateError> {
+        let names: Vec<String> = self.devices.devices().map(|d| d.name().to_string()).collect();
+        let saved: Vec<&String> = state.devices.iter().map(|(n, _)| n).collect();
+        if names.iter().collect::<Vec<_>>() != saved {
+            return Err(StateError(format!(
+                "the saved machine has devices [{}], this one [{}]",
+                saved.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                names.join(", ")
+            )));
+        }
+        for (id, (name, bytes)) in state.devices.iter().enumerate() {
+            self.devices
+                .device_mut(id)
+                .load_state(bytes)
+                .map_err(|e| StateError(format!("{name}: {e}")))?;
+        }
+        self.clock = state.clock.clone();
+        self.irq = state.irq.clone();
+        self.requests = state.requests.clone();
+        Ok(())
+    }
+
     /// The devices in address order, for diagnostics.
     pub fn device_names(&self) -> Vec<(u32, u32, String)> {
         self.devices.describe()
@@ -254,6 +306,13 @@ mod tests {
             self.fired += 1;
             self.regs[0] = ctx.now() as u32;
             ctx.set_spi(40, true);
+        }
+        fn save_state(&self) -> Vec<u8> {
+            state::encode(&(self.regs, self.fired))
+        }
+        fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+            (self.regs, self.fired) = state::decode(bytes, "scratch")?;
+            Ok(())
         }
     }
 
@@ -298,6 +357,12 @@ mod tests {
             let any = (32..64).any(|id| ctx.irq_lines().spi_level(id));
             ctx.irq_lines().set_cpu_inputs(0, any, false);
         }
+        fn save_state(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn load_state(&mut self, _bytes: &[u8]) -> Result<(), StateError> {
+            Ok(())
+        }
     }
 
     #[test]
@@ -318,6 +383,25 @@ mod tests {
         assert!(bus.add_device(0x1000_0800, 0x1000, dup).is_err());
         let on_ram = Box::new(Scratch { regs: [0; 4], fired: 0 });
         assert!(bus.add_device(0x600f_f000, 0x2000, on_ram).is_err());
+    }
+
+    #[test]
+    fn a_saved_bus_state_restores_clock_lines_and_devices() {
+        let mut a = bus();
+        a.write(CPU0, 0x1000_0004, AccessSize::Word, 0x55);
+        a.write(CPU0, 0x1000_000c, AccessSize::Word, 300);
+        a.irq.set_spi(41, true);
+        let saved = a.save_state();
+        let mut b = bus();
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        assert_eq!(b.read(CPU0, 0x1000_0004, AccessSize::Word), 0x55);
+        assert!(b.irq.spi_level(41));
+        b.run_due_timers(300);
+        assert!(b.irq.spi_level(40), "the deadline came back with the clock");
+        let mut other = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let e = other.load_state(&saved).unwrap_err();
+        assert!(e.0.contains("devices [scratch]"), "{e}");
     }
 
     #[test]

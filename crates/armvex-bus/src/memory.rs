@@ -18,6 +18,17 @@
 //! Every path that writes guest memory (CPU slow path, device DMA, loaders) goes through here,
 //! so predecoded code can never be stale (beyond the block being executed).
 //!
+//! ## Undo logs for reverse execution
+//!
+//! Reverse execution keeps checkpoints of the machine and must be able to put RAM back as it was
+//! at each of them. Copying all of RAM at every checkpoint would cost hundreds of megabytes a
+//! time; instead, between [`PhysicalMemory::start_undo`] and [`PhysicalMemory::take_undo`], the
+//! first write to each page saves the page's old contents ([`RamUndo`]). Applying the undo logs
+//! of the intervals since a checkpoint, newest first, gives back RAM as it was at that checkpoint.
+//! The CPUs' TLBs must not let a first write bypass this: the *write epoch* (which also moves when
+//! a page becomes a code page) changes whenever a new log starts, and a CPU that sees a new epoch
+//! drops its TLB write entries, so its next write to every page comes through here.
+//!
 //! ## Read-only memory
 //!
 //! A region can be made read-only ([`PhysicalMemory::set_read_only`]), like the boards' NOR
@@ -92,6 +103,70 @@ pub struct PhysicalMemory {
     code_epoch: u64,
     /// Pages that held predecoded code and have been written since.
     invalidated: Vec<u32>,
+    /// The undo log being filled, while reverse execution keeps checkpoints.
+    undo: Option<UndoLog>,
+}
+
+/// The undo log being filled: which pages are already saved, and their old contents.
+struct UndoLog {
+    saved: Vec<u64>,
+    pages: Vec<(u32, Box<[u8]>)>,
+}
+
+impl UndoLog {
+    fn new(total_pages: u32) -> UndoLog {
+        UndoLog {
+            saved: vec![0; total_pages.div_ceil(64) as usize],
+            pages: Vec::new(),
+        }
+    }
+}
+
+/// The old contents of the RAM pages written during one interval of execution (see the module
+/// docs): applying it with [`PhysicalMemory::apply_undo`] puts those pages back as they were
+/// when the interval began.
+#[derive(Default)]
+pub struct RamUndo {
+    /// (page number, its 4 KiB of old contents), in the order the pages were first written.
+    pages: Vec<(u32, Box<[u8]>)>,
+}
+
+impl RamUndo {
+    /// Number of pages saved.
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// True if no page was written.
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Host memory used, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.pages.len() * (PAGE_SIZE as usize + 16)
+    }
+
+    /// The page numbers saved.
+    pub fn page_numbers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages.iter().map(|(p, _)| *p)
+    }
+
+    /// Merge the undo log of the interval just *before* this one into this one, so the result
+    /// undoes both intervals: where both saved a page, the older contents win.
+    pub fn absorb_older(&mut self, older: RamUndo) {
+        let mut by_page: std::collections::HashMap<u32, usize> =
+            self.pages.iter().enumerate().map(|(i, (p, _))| (*p, i)).collect();
+        for (page, data) in older.pages {
+            match by_page.get(&page) {
+                Some(&i) => self.pages[i].1 = data,
+                None => {
+                    by_page.insert(page, self.pages.len());
+                    self.pages.push((page, data));
+                }
+            }
+        }
+    }
 }
 
 impl PhysicalMemory {
@@ -165,6 +240,7 @@ impl PhysicalMemory {
             code_pages: vec![0; next_page.div_ceil(64) as usize],
             code_epoch: 0,
             invalidated: Vec::new(),
+            undo: None,
         })
     }
 
@@ -277,15 +353,92 @@ impl PhysicalMemory {
         if self.regions[owner].read_only && !loading {
             return Err(OutsideRam { pa });
         }
-        self.bytes_mut(owner)[off..off + data.len()].copy_from_slice(data);
         if len > 0 {
+            // Before the bytes change: an undo log must see the old contents.
             let first = first_page + off as u32 / PAGE_SIZE;
             let last = first_page + (off as u32 + len - 1) / PAGE_SIZE;
             for page in first..=last {
                 self.note_write(page);
             }
         }
+        self.bytes_mut(owner)[off..off + data.len()].copy_from_slice(data);
         Ok(())
+    }
+
+    /// The 4 KiB of page `index` (see [`RamPage::index`]).
+    pub fn page_contents(&self, index: u32) -> &[u8] {
+        let (owner, offset) = self.page_location(index);
+        &self.bytes(owner)[offset..offset + PAGE_SIZE as usize]
+    }
+
+    /// Overwrite page `index` with `data` (4 KiB) as a restore does: no undo log sees it,
+    /// predecoded code on it is dropped, read-only pages too are written.
+    pub fn restore_page(&mut self, index: u32, data: &[u8]) {
+        let (owner, offset) = self.page_location(index);
+        self.bytes_mut(owner)[offset..offset + PAGE_SIZE as usize].copy_from_slice(&data[..PAGE_SIZE as usize]);
+        self.drop_code_mark(index);
+    }
+
+    /// The region owning page `index` and the page's byte offset in it.
+    fn page_location(&self, index: u32) -> (usize, usize) {
+        let (owner, r) = self
+            .regions
+            .iter()
+            .enumerate()
+            .find(|(_, r)| {
+                matches!(r.backing, Backing::Own(_))
+                    && index >= r.first_page
+                    && index < r.first_page + r.spec.size / PAGE_SIZE
+            })
+            .expect("page numbers come from this memory");
+        (owner, ((index - r.first_page) * PAGE_SIZE) as usize)
+    }
+
+    /// Start saving the old contents of pages before their first write (module docs).
+    pub fn start_undo(&mut self) {
+        self.undo = Some(UndoLog::new(self.total_pages));
+        self.code_epoch += 1;
+    }
+
+    /// Stop saving old contents and drop the log being filled.
+    pub fn stop_undo(&mut self) {
+        self.undo = None;
+    }
+
+    /// True while an undo log is being filled.
+    pub fn undo_enabled(&self) -> bool {
+        self.undo.is_some()
+    }
+
+    /// The undo log of the interval since the last [`PhysicalMemory::start_undo`] or
+    /// `take_undo`; a new, empty log starts at once. Empty if no log was being filled.
+    pub fn take_undo(&mut self) -> RamUndo {
+        match self.undo.as_mut() {
+            Some(log) => {
+                log.saved.iter_mut().for_each(|w| *w = 0);
+                self.code_epoch += 1;
+                RamUndo {
+                    pages: std::mem::take(&mut log.pages),
+                }
+            }
+            None => RamUndo::default(),
+        }
+    }
+
+    /// Put back the old contents an undo log holds (newest log first when going back over
+    /// several). The log being filled is not told: the caller takes it first.
+    pub fn apply_undo(&mut self, undo: &RamUndo) {
+        for (index, data) in &undo.pages {
+            self.restore_page(*index, data);
+        }
+        self.code_epoch += 1;
+    }
+
+    /// Host memory held by the log being filled, in bytes.
+    pub fn undo_bytes(&self) -> usize {
+        self.undo
+            .as_ref()
+            .map_or(0, |l| l.pages.len() * (PAGE_SIZE as usize + 16))
     }
 
     /// Fill guest memory at `pa..pa+len` with zeros, as a loader (see
@@ -323,14 +476,45 @@ impl PhysicalMemory {
         self.code_epoch
     }
 
-    /// A write reached page `index`: if it held predecoded code, queue it for invalidation.
+    /// A write is about to reach page `index`: if it holds predecoded code, queue it for
+    /// invalidation; if an undo log is being filled and the page is not in it yet, save the
+    /// page's contents first. Call it *before* changing the bytes.
     #[inline]
     pub fn note_write(&mut self, index: u32) {
+        self.drop_code_mark(index);
+        if self.undo.is_some() {
+            self.save_for_undo(index);
+        }
+    }
+
+    #[inline]
+    fn drop_code_mark(&mut self, index: u32) {
         let (w, b) = (index as usize / 64, index % 64);
         if self.code_pages[w] & (1 << b) != 0 {
             self.code_pages[w] &= !(1 << b);
             self.invalidated.push(index);
         }
+    }
+
+    #[cold]
+    fn save_for_undo(&mut self, index: u32) {
+        let (w, b) = (index as usize / 64, index % 64);
+        let saved = self.undo.as_ref().is_some_and(|l| l.saved[w] & (1 << b) != 0);
+        if !saved {
+            let old: Box<[u8]> = self.page_contents(index).into();
+            let log = self.undo.as_mut().expect("checked by the caller");
+            log.saved[w] |= 1 << b;
+            log.pages.push((index, old));
+        }
+    }
+
+    /// True if page `index` is in the undo log being filled (writes to it need no more care),
+    /// or if no log is being filled. The CPU fills a TLB write entry only for such pages.
+    #[inline]
+    pub fn write_tracked(&self, index: u32) -> bool {
+        self.undo
+            .as_ref()
+            .is_none_or(|l| l.saved[index as usize / 64] & (1 << (index % 64)) != 0)
     }
 
     /// True if some code pages have been written since the last [`PhysicalMemory::pop_invalidated`].
@@ -423,6 +607,56 @@ mod tests {
         assert!(!m.is_code(1));
         m.write_bytes(0x6000_1000, &[1]).unwrap();
         assert_eq!(m.pop_invalidated(), None);
+    }
+
+    #[test]
+    fn undo_logs_give_back_ram_as_it_was() {
+        let mut m = mem();
+        m.write_bytes(0x6000_0000, &[1; 8]).unwrap();
+        m.start_undo();
+        let epoch = m.code_epoch();
+        m.write_bytes(0x6000_0000, &[2; 8]).unwrap();
+        m.write_bytes(0x6000_0004, &[3; 8]).unwrap();
+        m.write_bytes(0x4800_1ffe, &[4; 2]).unwrap();
+        let first = m.take_undo();
+        assert!(m.code_epoch() > epoch, "a new log drops TLB write entries");
+        assert_eq!(first.page_numbers().collect::<Vec<_>>(), vec![0, 5], "each page once");
+        m.write_bytes(0x6000_0000, &[5; 4]).unwrap();
+        m.write_bytes(0x6000_1000, &[6; 4]).unwrap();
+        let second = m.take_undo();
+        assert_eq!(second.len(), 2);
+        m.apply_undo(&second);
+        assert_eq!(m.read(0x6000_0000, AccessSize::Word), Some(0x0202_0202));
+        assert_eq!(m.read(0x6000_1000, AccessSize::Word), Some(0));
+        m.apply_undo(&first);
+        assert_eq!(m.read(0x6000_0004, AccessSize::Word), Some(0x0101_0101));
+        assert_eq!(m.read(0x4800_1ffe, AccessSize::Half), Some(0));
+        // Merging: the older contents win.
+        let mut m = mem();
+        m.start_undo();
+        m.write_bytes(0x6000_0000, &[7]).unwrap();
+        let older = m.take_undo();
+        m.write_bytes(0x6000_0000, &[8]).unwrap();
+        m.write_bytes(0x6000_2000, &[8]).unwrap();
+        let mut newer = m.take_undo();
+        newer.absorb_older(older);
+        assert_eq!(newer.len(), 2);
+        m.apply_undo(&newer);
+        assert_eq!(m.read(0x6000_0000, AccessSize::Byte), Some(0));
+        assert_eq!(m.read(0x6000_2000, AccessSize::Byte), Some(0));
+    }
+
+    #[test]
+    fn a_tracked_page_needs_no_more_saving() {
+        let mut m = mem();
+        assert!(m.write_tracked(1), "nothing to track without a log");
+        m.start_undo();
+        assert!(!m.write_tracked(1));
+        m.note_write(1);
+        assert!(m.write_tracked(1));
+        assert_eq!(m.undo_bytes(), 4096 + 16);
+        m.take_undo();
+        assert!(!m.write_tracked(1));
     }
 
     #[test]
