@@ -10,7 +10,7 @@
 use crate::cpu::CpuModel;
 
 /// Debug register state of one core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DebugRegisters {
     model: CpuModel,
     pub dscr: u32,

@@ -64,7 +64,7 @@ pub type RegKey = (u32, u32, u32, u32);
 macro_rules! banked_registers {
     ($($name:ident),* $(,)?) => {
         /// The other security state's copies of the banked registers (see the module docs).
-        #[derive(Clone, Copy, Debug, Default)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub struct OtherWorld {
             $(pub $name: u32,)*
         }
@@ -122,7 +122,7 @@ pub enum Cp15Effect {
 }
 
 /// The CP15 state of one core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cp15 {
     model: CpuModel,
     cpu_index: u32,

@@ -43,7 +43,7 @@ const CONDITION_TABLE: [u16; 16] = {
 };
 
 /// Which core this CPU models. The model decides ID register values and optional instructions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CpuModel {
     /// ARM Cortex-A9 r0p0 as QEMU models it (vexpress-a9): no integer divide, no generic timer.
     CortexA9,
@@ -82,12 +82,14 @@ pub enum Exit {
     WaitForInterrupt,
     /// WFE executed with no event pending: the CPU waits for an event or an interrupt.
     WaitForEvent,
+    /// Stopped for the debugger before the instruction at the PC (see [`crate::debug`]).
+    Debug(crate::debug::DebugStop),
 }
 
 /// The local exclusive monitor (ARM ARM A3.4.1) in QEMU's style: LDREX records the address and
 /// the value loaded, and STREX succeeds only if the address matches and memory still holds that
 /// value. Comparing values makes a cross-CPU monitor unnecessary for correct guests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExclusiveMonitor {
     /// Virtual address of the last LDREX, or `None` in the Open Access state.
     pub addr: Option<u32>,
@@ -154,6 +156,8 @@ pub struct Cpu {
     /// Set when cached translations or decoded code must be dropped before the next block.
     pub(crate) flush_code_cache: bool,
     pub(crate) tracer: Option<Tracer>,
+    /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]).
+    pub(crate) dbg: crate::debug::CpuDebug,
 }
 
 impl Cpu {
@@ -195,6 +199,7 @@ impl Cpu {
             sent_event: false,
             flush_code_cache: false,
             tracer: None,
+            dbg: Default::default(),
         };
         cpu.reset();
         cpu

@@ -158,6 +158,13 @@ impl Cpu {
     /// Take a Data Abort for `fault` raised by the instruction being executed.
     pub(crate) fn data_abort(&mut self, fault: Fault) -> Flow {
         self.restore_current_it();
+        if fault.is_watchpoint() {
+            // Not an abort: stop for the debugger before this instruction, which runs again
+            // when the CPU resumes (`exit` already names the watchpoint).
+            self.regs[15] = self.current_insn_addr();
+            self.dbg.retried = 1;
+            return Flow::Stop;
+        }
         self.cp15.dfsr = fault.fsr();
         self.cp15.dfar = fault.address;
         let lr = self.current_insn_addr().wrapping_add(8);

@@ -29,7 +29,7 @@ const CTL_IMASK: u32 = 2;
 const CTL_ISTATUS: u32 = 4;
 
 /// One comparator.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Comparator {
     /// ENABLE and IMASK (ISTATUS is computed).
     pub ctl: u32,
@@ -59,7 +59,7 @@ impl Comparator {
 }
 
 /// The generic timer state of one CPU.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GenericTimer {
     pub cntfrq: u32,
     pub cntkctl: u32,

@@ -23,6 +23,7 @@ pub mod code_cache;
 pub mod cp14;
 pub mod cp15;
 pub mod cpu;
+pub mod debug;
 pub mod decode;
 pub mod exception;
 pub mod exec;
@@ -32,6 +33,7 @@ pub mod memory;
 pub mod mmu;
 pub mod pmu;
 pub mod run;
+pub mod saved;
 pub mod state;
 pub mod trace;
 
@@ -40,6 +42,8 @@ pub(crate) mod testutil;
 
 pub use code_cache::CodeCache;
 pub use cpu::{Cpu, CpuConfig, CpuModel, Exit};
+pub use debug::{DebugControl, DebugStop, PageSummary, WatchHit, WatchKind, Watchpoint};
 pub use decode::Features;
+pub use saved::CpuState;
 pub use state::Mode;
 pub use trace::Tracer;

@@ -272,8 +272,9 @@ impl Cpu {
             });
         }
         let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Read, flags.user)?;
+        self.debug_access(va, size, false)?;
         let raw = if let Some(page) = bus.memory.page(t.pa) {
-            if !self.big_endian {
+            if !self.big_endian && self.tlb_fill_allowed(va, false) {
                 self.tlb.note_mapping_size(va, t.size);
                 let idx = usize::from(flags.user);
                 // Fill both privilege tables the mapping allows.
@@ -344,10 +345,12 @@ impl Cpu {
             value
         };
         let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Write, flags.user)?;
+        self.debug_access(va, size, true)?;
         // Read-only memory (flash) takes the MMIO path, where the write is ignored.
         if let Some(page) = bus.memory.page(t.pa).filter(|p| p.writable) {
+            // Before the write: an undo log saves the page here (see armvex_bus::memory).
             bus.memory.note_write(page.index);
-            if !self.big_endian && !bus.memory.is_code(page.index) {
+            if !self.big_endian && !bus.memory.is_code(page.index) && self.tlb_fill_allowed(va, true) {
                 self.tlb.note_mapping_size(va, t.size);
                 let idx = usize::from(flags.user);
                 for (p, bit) in [(0, perm::PRIV_WRITE), (1, perm::USER_WRITE)] {
@@ -372,6 +375,62 @@ impl Cpu {
         Ok(())
     }
 
+    /// The debugger's part of a slow-path data access at `va`, after translation and before
+    /// the access: a watchpoint stops it (see [`crate::debug`]); a summary records the page.
+    #[inline]
+    fn debug_access(&mut self, va: u32, size: u32, write: bool) -> Result<(), Fault> {
+        if !self.dbg.watchpoints.is_empty() {
+            if let Some(hit) = self.watch_check(va, size, write) {
+                self.exit = crate::Exit::Debug(crate::debug::DebugStop::Watchpoint(hit));
+                return Err(Fault::watchpoint(va, write));
+            }
+        }
+        if let Some(s) = self.dbg.summary.as_mut() {
+            if write {
+                s.written.insert(va);
+            } else {
+                s.read.insert(va);
+            }
+        }
+        Ok(())
+    }
+
+    /// The physical address of `va` for the debugger (see [`mmu::translate_debug`]).
+    pub fn debug_translate(&self, bus: &Bus, va: u32) -> Option<u32> {
+        mmu::translate_debug(&self.cp15, &bus.memory, va)
+    }
+
+    /// Read guest virtual memory for the debugger: through this CPU's current translation,
+    /// RAM only (device registers are never read: a read could change them), no fault taken.
+    /// On failure, returns how many bytes were read (the first unreadable address is
+    /// `va + that`).
+    pub fn debug_read(&self, bus: &Bus, va: u32, buf: &mut [u8]) -> Result<(), usize> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = va.wrapping_add(done as u32);
+            let n = (0x1000 - (a & 0xfff) as usize).min(buf.len() - done);
+            let pa = self.debug_translate(bus, a).ok_or(done)?;
+            bus.memory.read_bytes(pa, &mut buf[done..done + n]).map_err(|_| done)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Write guest virtual memory for the debugger (see [`Cpu::debug_read`]); read-only memory
+    /// such as flash is written too, as a loader would. Predecoded code it overwrites is
+    /// dropped. On failure, returns how many bytes were written.
+    pub fn debug_write(&self, bus: &mut Bus, va: u32, data: &[u8]) -> Result<(), usize> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let a = va.wrapping_add(done as u32);
+            let n = (0x1000 - (a & 0xfff) as usize).min(data.len() - done);
+            let pa = self.debug_translate(bus, a).ok_or(done)?;
+            bus.memory.load_bytes(pa, &data[done..done + n]).map_err(|_| done)?;
+            done += n;
+        }
+        Ok(())
+    }
+
     /// Find the RAM page holding the instruction at `va`, through the fetch TLB.
     #[inline]
     pub(crate) fn fetch_page(&mut self, bus: &mut Bus, va: u32) -> Result<(u32, *const u8), Fault> {
@@ -388,6 +447,9 @@ impl Cpu {
     fn fetch_page_slow(&mut self, bus: &mut Bus, va: u32) -> Result<(u32, *const u8), Fault> {
         let user = self.privilege_index != 0;
         let t = mmu::translate(&self.cp15, bus, self.config.index, va, Access::Fetch, user)?;
+        if let Some(s) = self.dbg.summary.as_mut() {
+            s.executed.insert(va);
+        }
         let Some(page) = bus.memory.page(t.pa) else {
             tracing::warn!(
                 "cpu{}: instruction fetch from {va:#010x} (pa {:#010x}), which is not RAM",

@@ -82,7 +82,27 @@ pub struct Fault {
     pub write: bool,
 }
 
+/// Not an architectural fault: the status of [`Fault::watchpoint`], which stops the CPU for
+/// the debugger instead of taking a Data Abort (see [`crate::debug`]).
+pub const WATCHPOINT_STATUS: u32 = 0x100;
+
 impl Fault {
+    /// A debugger watchpoint fired at `address` (never reaches the guest).
+    pub fn watchpoint(address: u32, write: bool) -> Fault {
+        Fault {
+            status: WATCHPOINT_STATUS,
+            domain: 0,
+            address,
+            write,
+        }
+    }
+
+    /// True for [`Fault::watchpoint`].
+    #[inline]
+    pub fn is_watchpoint(&self) -> bool {
+        self.status == WATCHPOINT_STATUS
+    }
+
     /// An alignment fault at `address`.
     pub fn alignment(address: u32, write: bool) -> Fault {
         Fault {
@@ -176,6 +196,30 @@ fn read_descriptor(bus: &mut Bus, cpu: usize, pa: u32) -> u32 {
 /// Walk the translation tables for `va` (the MMU must be enabled). Faults other than
 /// permission faults are returned here; permissions are in [`Walk::perms`].
 pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fault> {
+    walk_with(cp15, va, false, |pa| read_descriptor(bus, cpu, pa))
+}
+
+/// The physical address of `va` as a debugger sees it: through the current translation
+/// regime, whatever the permissions, domains and access flags say, reading descriptors from
+/// RAM only (a table outside RAM translates nothing), with no side effect. `None` if `va` is
+/// not mapped.
+pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32) -> Option<u32> {
+    if cp15.sctlr & sctlr::M == 0 {
+        return Some(va);
+    }
+    let mut outside_ram = false;
+    let walk = walk_with(cp15, va, true, |pa| {
+        memory.read(pa, armvex_bus::AccessSize::Word).unwrap_or_else(|| {
+            outside_ram = true;
+            0
+        })
+    });
+    walk.ok().filter(|_| !outside_ram).map(|w| w.pa)
+}
+
+/// [`walk`] with descriptors read by `read`; `for_debugger` ignores domain and access-flag
+/// faults (the mapping is reported with no permissions instead).
+fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32) -> u32) -> Result<Walk, Fault> {
     let fault = |status: u32, domain: u32| Fault {
         status,
         domain,
@@ -194,7 +238,7 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
     }
     let index_mask = if use_ttbr1 { 0xfff } else { 0xfff >> n };
     let l1_addr = base | (((va >> 20) & index_mask) << 2);
-    let l1 = read_descriptor(bus, cpu, l1_addr);
+    let l1 = read(l1_addr);
     let has_pxn = cp15.has_pxn();
     let afe = cp15.sctlr & sctlr::AFE != 0;
     match l1 & 3 {
@@ -204,7 +248,7 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
             let domain = (l1 >> 5) & 0xf;
             let pxn = has_pxn && l1 & (1 << 2) != 0;
             let l2_addr = (l1 & 0xffff_fc00) | (((va >> 12) & 0xff) << 2);
-            let l2 = read_descriptor(bus, cpu, l2_addr);
+            let l2 = read(l2_addr);
             let (pa, size, xn, ap, ng) = match l2 & 3 {
                 0 => return Err(fault(fsc::TRANSLATION_PAGE, domain)),
                 1 => (
@@ -222,10 +266,14 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
                     l2 & (1 << 11) != 0,
                 ),
             };
-            if afe && ap & 1 == 0 {
+            if afe && ap & 1 == 0 && !for_debugger {
                 return Err(fault(fsc::ACCESS_FLAG_PAGE, domain));
             }
-            let perms = permissions(cp15, domain, ap, xn, pxn).ok_or(fault(fsc::DOMAIN_PAGE, domain))?;
+            let perms = match permissions(cp15, domain, ap, xn, pxn) {
+                Some(p) => p,
+                None if for_debugger => 0,
+                None => return Err(fault(fsc::DOMAIN_PAGE, domain)),
+            };
             Ok(Walk {
                 pa,
                 perms,
@@ -248,10 +296,14 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
             } else {
                 ((l1 & 0xfff0_0000) | (va & 0x000f_ffff), 0x10_0000)
             };
-            if afe && ap & 1 == 0 {
+            if afe && ap & 1 == 0 && !for_debugger {
                 return Err(fault(fsc::ACCESS_FLAG_SECTION, domain));
             }
-            let perms = permissions(cp15, domain, ap, xn, pxn).ok_or(fault(fsc::DOMAIN_SECTION, domain))?;
+            let perms = match permissions(cp15, domain, ap, xn, pxn) {
+                Some(p) => p,
+                None if for_debugger => 0,
+                None => return Err(fault(fsc::DOMAIN_SECTION, domain)),
+            };
             Ok(Walk {
                 pa,
                 perms,

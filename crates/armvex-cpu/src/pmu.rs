@@ -24,7 +24,7 @@ const PMCR_D: u32 = 1 << 3;
 const PMCR_WRITABLE: u32 = 0xf9;
 
 /// Performance monitor state of one core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pmu {
     model: CpuModel,
     pmcr: u32,

@@ -11,7 +11,7 @@
 //! into `nf` and `zf` and computes C and V with two cheap operations.
 
 /// A processor mode (CPSR.M).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum Mode {
     User = 0x10,
@@ -86,7 +86,7 @@ impl Mode {
 }
 
 /// Registers not visible in the current mode.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BankedRegisters {
     /// R13 of each bank (see [`Mode::bank`]).
     pub sp: [u32; 8],

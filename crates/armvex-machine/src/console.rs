@@ -1,19 +1,27 @@
 //! Host input: the one place where bytes from the outside world enter the machine.
 //!
 //! Determinism (DEVELOPERS.md, principle 2) needs every piece of host input to arrive at a
-//! virtual time that can be reproduced. Console bytes are therefore never handed to the guest
-//! when they arrive; a reader thread queues them ([`crossbeam_channel`]), and the machine
-//! takes them between rounds, stamps them with the virtual time, and delivers them to the
-//! UART through [`armvex_bus::Bus::deliver_host_input`]. With `--record FILE` every delivery
-//! (and the RTC start time) is written down; with `--replay FILE` the same bytes are delivered
-//! at the same virtual times, so a session replays instruction for instruction.
+//! point of the guest's execution that can be reproduced. Console bytes are therefore never
+//! handed to the guest when they arrive; a reader thread queues them ([`crossbeam_channel`]),
+//! and the machine takes them between rounds, stamps them with the virtual time and the
+//! machine's *position* (instructions retired by all CPUs), and delivers them to the UART
+//! through [`armvex_bus::Bus::deliver_host_input`]. A debugger that changes the guest (writes
+//! a register or memory) is host input too, applied at the exact position where the guest
+//! stopped.
+//!
+//! Everything delivered goes into a *journal*. With `--record FILE` the journal is written out
+//! (with the RTC start time, and a hash of the machine state every so often); with
+//! `--replay FILE` it is read back and delivered at the same points, so a session replays
+//! instruction for instruction. Reverse execution uses the same journal: after going back to a
+//! checkpoint, the journal's cursor goes back too, and the input of that stretch of history is
+//! delivered again exactly as the first time; new live input is taken only once the journal's
+//! end is reached again.
 //!
 //! The interactive console behaves like QEMU's `-nographic`: the terminal is put in raw mode
 //! (so Ctrl-C goes to the guest), Ctrl-A X quits, Ctrl-A Ctrl-A sends a Ctrl-A, and the
 //! terminal is restored on every way out (normal exit, error, panic, SIGTERM/SIGHUP).
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use std::collections::VecDeque;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
@@ -24,22 +32,59 @@ pub enum HostEvent {
     Console(Vec<u8>),
     /// The user asked to quit (Ctrl-A X).
     Quit,
+    /// A debugger changed the guest.
+    Edit(DebuggerEdit),
 }
 
-/// Where host input comes from.
-pub enum InputSource {
-    /// Nothing (batch runs without a console).
-    None,
-    /// A live reader thread.
-    Live(Receiver<HostEvent>),
-    /// A recording: (virtual time, event) in time order.
-    Replay(VecDeque<(u64, HostEvent)>),
+/// A change a debugger made to a stopped guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DebuggerEdit {
+    /// Bytes written at virtual address `addr` through CPU `cpu`'s translation.
+    Memory { cpu: usize, addr: u32, data: Vec<u8> },
+    /// Register `reg` of CPU `cpu` (gdb's numbering: 0–15 core, 16 CPSR, 17–48 D0–D31,
+    /// 49 FPSCR) set to `value`.
+    Register { cpu: usize, reg: usize, value: u64 },
 }
 
-/// Host input with optional recording.
+/// One journal entry: an event and where it was delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Virtual time (ns) of the delivery.
+    pub time: u64,
+    /// Instructions retired by all CPUs before it; `None` in recordings of the first format.
+    pub position: Option<u64>,
+    pub event: HostEvent,
+}
+
+/// What waiting for live input gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Input is ready to be taken at the next round start.
+    Ready,
+    /// Nothing came in time.
+    TimedOut,
+    /// No input can ever come.
+    Closed,
+}
+
+/// First line of a recording in the current format.
+const RECORDING_HEADER: &str = "armvex-recording 2";
+
+/// Host input: a journal of what was delivered, a live source for more, and a recorder.
 pub struct HostInput {
-    source: InputSource,
+    /// Live console input, read by a thread.
+    live: Option<Receiver<HostEvent>>,
+    /// Everything delivered so far, and what a replayed recording will deliver.
+    journal: Vec<JournalEntry>,
+    /// The next journal entry to deliver.
+    cursor: usize,
+    /// Journal entries before this one are in the recording.
+    recorded: usize,
     recorder: Option<Box<dyn Write>>,
+    /// Live events received while waiting, not yet delivered.
+    pending: Vec<HostEvent>,
+    /// State hashes from a recording (position, hash), and those to write.
+    hashes: Vec<(u64, u64)>,
     /// The RTC start time (seconds since 1970): host input too.
     pub start_time: u64,
 }
@@ -90,18 +135,30 @@ impl HostInput {
             })
             .expect("start the stdin thread");
         HostInput {
-            source: InputSource::Live(rx),
-            recorder: None,
-            start_time,
+            live: Some(rx),
+            ..HostInput::none(start_time)
         }
     }
 
     /// No input at all.
     pub fn none(start_time: u64) -> HostInput {
         HostInput {
-            source: InputSource::None,
+            live: None,
+            journal: Vec::new(),
+            cursor: 0,
+            recorded: 0,
             recorder: None,
+            pending: Vec::new(),
+            hashes: Vec::new(),
             start_time,
+        }
+    }
+
+    /// Input from a channel (tests, and tools that feed the console).
+    pub fn from_channel(start_time: u64, rx: Receiver<HostEvent>) -> HostInput {
+        HostInput {
+            live: Some(rx),
+            ..HostInput::none(start_time)
         }
     }
 
@@ -110,124 +167,251 @@ impl HostInput {
         let shown = path.display();
         let f = std::fs::File::open(path).map_err(|e| format!("cannot read input recording {shown}: {e}"))?;
         let mut start_time = None;
-        let mut events = VecDeque::new();
+        let mut input = HostInput::none(0);
         for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
             let line = line.map_err(|e| format!("cannot read input recording {shown}: {e}"))?;
             let bad = || format!("input recording {shown}, line {}: not understood", n + 1);
-            let mut parts = line.split_whitespace();
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("start-time"), Some(t), None) => start_time = Some(t.parse().map_err(|_| bad())?),
-                (Some(t), Some("quit"), None) => events.push_back((t.parse().map_err(|_| bad())?, HostEvent::Quit)),
-                (Some(t), Some("console"), Some(hex)) => {
-                    let bytes = (0..hex.len())
-                        .step_by(2)
-                        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                        .collect::<Option<Vec<u8>>>()
-                        .ok_or_else(bad)?;
-                    events.push_back((t.parse().map_err(|_| bad())?, HostEvent::Console(bytes)));
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| bad());
+            let bytes = |s: &str| {
+                (0..s.len())
+                    .step_by(2)
+                    .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                    .collect::<Option<Vec<u8>>>()
+                    .ok_or_else(bad)
+            };
+            let mut entry = |time: u64, position: Option<u64>, event: HostEvent| {
+                input.journal.push(JournalEntry { time, position, event });
+            };
+            match words.as_slice() {
+                [] => {}
+                ["armvex-recording", "2"] => {}
+                ["armvex-recording", v] => {
+                    return Err(format!(
+                        "input recording {shown} is of format {v}; this armvex reads formats 1 and 2"
+                    ));
                 }
-                (None, _, _) => {}
+                ["start-time", t] => start_time = Some(num(t)?),
+                [pos, "state-hash", h] => input.hashes.push((num(pos)?, hex(h)?)),
+                // Format 1: time and event.
+                [t, "quit"] => entry(num(t)?, None, HostEvent::Quit),
+                [t, "console", h] => entry(num(t)?, None, HostEvent::Console(bytes(h)?)),
+                // Format 2: time, position and event.
+                [t, p, "quit"] => entry(num(t)?, Some(num(p)?), HostEvent::Quit),
+                [t, p, "console", h] => entry(num(t)?, Some(num(p)?), HostEvent::Console(bytes(h)?)),
+                [t, p, "write-memory", cpu, addr, data] => entry(
+                    num(t)?,
+                    Some(num(p)?),
+                    HostEvent::Edit(DebuggerEdit::Memory {
+                        cpu: num(cpu)? as usize,
+                        addr: u32::try_from(hex(addr)?).map_err(|_| bad())?,
+                        data: bytes(data)?,
+                    }),
+                ),
+                [t, p, "write-register", cpu, reg, value] => entry(
+                    num(t)?,
+                    Some(num(p)?),
+                    HostEvent::Edit(DebuggerEdit::Register {
+                        cpu: num(cpu)? as usize,
+                        reg: num(reg)? as usize,
+                        value: hex(value)?,
+                    }),
+                ),
                 _ => return Err(bad()),
             }
         }
-        Ok(HostInput {
-            source: InputSource::Replay(events),
-            recorder: None,
-            start_time: start_time.ok_or_else(|| format!("input recording {shown} has no start-time line"))?,
-        })
+        input.start_time = start_time.ok_or_else(|| format!("input recording {shown} has no start-time line"))?;
+        input.recorded = input.journal.len();
+        Ok(input)
     }
 
-    /// Also write every delivered event to `path`.
+    /// Also write every delivered event to `path` (and the state hashes the machine reports).
     pub fn record_to(&mut self, path: &Path) -> Result<(), String> {
         let mut f = std::fs::File::create(path)
             .map_err(|e| format!("cannot create input recording {}: {e}", path.display()))?;
-        writeln!(f, "start-time {}", self.start_time).map_err(|e| e.to_string())?;
+        writeln!(f, "{RECORDING_HEADER}\nstart-time {}", self.start_time).map_err(|e| e.to_string())?;
         self.recorder = Some(Box::new(f));
+        self.recorded = self.cursor;
         Ok(())
     }
 
-    /// Events to deliver at virtual time `now` (called between rounds).
-    pub fn take(&mut self, now: u64) -> Vec<HostEvent> {
+    /// Console and quit events due at virtual time `now` (called at the start of a round, when
+    /// `position` instructions have retired): from the journal when replaying it, else live.
+    /// A debugger edit next in the journal holds back what follows it until it is applied
+    /// ([`HostInput::next_edit`]).
+    pub fn take(&mut self, now: u64, position: u64) -> Vec<HostEvent> {
         let mut out = Vec::new();
-        match &mut self.source {
-            InputSource::None => {}
-            InputSource::Live(rx) => loop {
+        while let Some(e) = self.journal.get(self.cursor) {
+            if e.time > now || matches!(e.event, HostEvent::Edit(_)) {
+                return out;
+            }
+            out.push(e.event.clone());
+            self.cursor += 1;
+        }
+        let mut fresh = std::mem::take(&mut self.pending);
+        if let Some(rx) = &self.live {
+            loop {
                 match rx.try_recv() {
-                    Ok(e) => out.push(e),
+                    Ok(event) => fresh.push(event),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        self.source = InputSource::None;
+                        self.live = None;
                         break;
                     }
                 }
-            },
-            InputSource::Replay(events) => {
-                while events.front().is_some_and(|(t, _)| *t <= now) {
-                    out.push(events.pop_front().expect("checked").1);
-                }
             }
         }
-        if let Some(rec) = self.recorder.as_mut() {
-            for e in &out {
-                let _ = match e {
-                    HostEvent::Console(b) => {
-                        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                        writeln!(rec, "{now} console {hex}")
-                    }
-                    HostEvent::Quit => writeln!(rec, "{now} quit"),
-                };
-            }
-            let _ = rec.flush();
+        for event in fresh {
+            out.push(event.clone());
+            self.journal.push(JournalEntry {
+                time: now,
+                position: Some(position),
+                event,
+            });
+            self.cursor += 1;
         }
+        self.write_recording();
         out
     }
 
-    /// The virtual time of the next replayed event (so an idle machine can jump to it).
-    pub fn next_replay_time(&self) -> Option<u64> {
-        match &self.source {
-            InputSource::Replay(e) => e.front().map(|(t, _)| *t),
+    /// The next journal entry if it is a debugger edit: its position and the edit.
+    pub fn next_edit(&self) -> Option<(u64, &DebuggerEdit)> {
+        match self.journal.get(self.cursor) {
+            Some(JournalEntry {
+                position: Some(p),
+                event: HostEvent::Edit(e),
+                ..
+            }) => Some((*p, e)),
             _ => None,
         }
     }
 
-    /// Block until live input arrives (the machine is idle with nothing scheduled). Returns
-    /// false if no input can ever arrive.
-    pub fn wait(&mut self) -> bool {
-        match &self.source {
-            InputSource::Live(rx) => match rx.recv() {
-                Ok(e) => {
-                    // Put it back at the front: `take` delivers it with the current time.
-                    let (tx, new_rx) = crossbeam_channel::unbounded();
-                    let _ = tx.send(e);
-                    for rest in rx.try_iter() {
-                        let _ = tx.send(rest);
-                    }
-                    // Keep the reader thread's channel alive behind the new one.
-                    let old = std::mem::replace(&mut self.source, InputSource::Live(new_rx));
-                    if let InputSource::Live(old_rx) = old {
-                        std::thread::spawn(move || {
-                            for e in old_rx.iter() {
-                                if tx.send(e).is_err() {
-                                    return;
-                                }
-                            }
-                        });
-                    }
-                    true
+    /// The debugger edit [`HostInput::next_edit`] named has been applied.
+    pub fn edit_applied(&mut self) {
+        self.cursor += 1;
+    }
+
+    /// A debugger changes the guest now (at virtual time `now`, `position`): journal it. If
+    /// the journal held input further on (the guest had been here before and gone further),
+    /// that future is dropped: history now takes another course.
+    pub fn push_edit(&mut self, now: u64, position: u64, edit: DebuggerEdit) {
+        self.journal.truncate(self.cursor);
+        self.recorded = self.recorded.min(self.cursor);
+        self.journal.push(JournalEntry {
+            time: now,
+            position: Some(position),
+            event: HostEvent::Edit(edit),
+        });
+        self.cursor += 1;
+        self.write_recording();
+    }
+
+    /// Write journal entries not yet in the recording (recording stays in order: entries are
+    /// written when first delivered).
+    fn write_recording(&mut self) {
+        let Some(rec) = self.recorder.as_mut() else {
+            self.recorded = self.recorded.max(self.cursor);
+            return;
+        };
+        while self.recorded < self.cursor {
+            let e = &self.journal[self.recorded];
+            let p = e.position.unwrap_or(0);
+            let t = e.time;
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let _ = match &e.event {
+                HostEvent::Console(b) => writeln!(rec, "{t} {p} console {}", hex(b)),
+                HostEvent::Quit => writeln!(rec, "{t} {p} quit"),
+                HostEvent::Edit(DebuggerEdit::Memory { cpu, addr, data }) => {
+                    writeln!(rec, "{t} {p} write-memory {cpu} {addr:#x} {}", hex(data))
                 }
-                Err(_) => {
-                    self.source = InputSource::None;
-                    false
+                HostEvent::Edit(DebuggerEdit::Register { cpu, reg, value }) => {
+                    writeln!(rec, "{t} {p} write-register {cpu} {reg} {value:#x}")
                 }
-            },
-            InputSource::Replay(e) => !e.is_empty(),
-            InputSource::None => false,
+            };
+            self.recorded += 1;
+        }
+        let _ = rec.flush();
+    }
+
+    /// Where the journal stands (saved with the machine state).
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Go back to a journal position saved with a machine state (reverse execution).
+    pub fn set_cursor(&mut self, cursor: usize) {
+        self.cursor = cursor.min(self.journal.len());
+    }
+
+    /// The journal (for snapshots, which carry the input a replay still has to deliver).
+    pub fn journal(&self) -> &[JournalEntry] {
+        &self.journal
+    }
+
+    /// The virtual time of the next journal entry still to deliver (so an idle machine can
+    /// jump to it).
+    pub fn next_replay_time(&self) -> Option<u64> {
+        self.journal.get(self.cursor).map(|e| e.time)
+    }
+
+    /// Wait at most `timeout` for live input (the machine is idle with nothing scheduled; it
+    /// asks its debugger between waits).
+    pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> Wait {
+        if self.cursor < self.journal.len() || !self.pending.is_empty() {
+            return Wait::Ready;
+        }
+        let Some(rx) = &self.live else { return Wait::Closed };
+        match rx.recv_timeout(timeout) {
+            Ok(event) => {
+                self.pending.push(event);
+                Wait::Ready
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Wait::TimedOut,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                self.live = None;
+                Wait::Closed
+            }
         }
     }
 
-    /// True when input may still arrive from a live terminal at any moment.
+    /// True when input may still arrive from a live source at any moment.
     pub fn is_live(&self) -> bool {
-        matches!(self.source, InputSource::Live(_))
+        self.live.is_some()
+    }
+
+    /// Record the machine's state hash at `position` (with `--record`), or check it against
+    /// the recording being replayed. Returns an error naming the first position where a replay
+    /// differs from its recording.
+    pub fn state_hash(&mut self, position: u64, hash: u64) -> Result<(), String> {
+        if let Some(&(_, want)) = self.hashes.iter().find(|(p, _)| *p == position) {
+            // A state hashed before (a recording being replayed, or history gone over again).
+            if want != hash {
+                let since = self
+                    .hashes
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .filter(|p| *p < position)
+                    .max()
+                    .unwrap_or(0);
+                return Err(format!(
+                    "the replay diverged from its recording between instructions {since} and {position} (machine state hash {hash:016x}, recorded {want:016x})"
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            let _ = writeln!(rec, "{position} state-hash {hash:016x}");
+            let _ = rec.flush();
+            self.hashes.push((position, hash));
+        }
+        Ok(())
+    }
+
+    /// True if the machine should hash its state now and then (recording, or replaying a
+    /// recording that has hashes).
+    pub fn wants_state_hashes(&self) -> bool {
+        self.recorder.is_some() || !self.hashes.is_empty()
     }
 }
 
@@ -289,24 +473,78 @@ mod tests {
 
     #[test]
     fn record_then_replay_gives_the_same_events_at_the_same_times() {
-        let dir = std::env::temp_dir().join(format!("armvex-input-{}", std::process::id()));
-        let mut h = HostInput::none(1234);
-        h.record_to(&dir).unwrap();
-        // Simulate deliveries by writing through the recorder directly.
+        let path = std::env::temp_dir().join(format!("armvex-input-{}", std::process::id()));
         let (tx, rx) = crossbeam_channel::unbounded();
-        h.source = InputSource::Live(rx);
+        let mut h = HostInput::from_channel(1234, rx);
+        h.record_to(&path).unwrap();
         tx.send(HostEvent::Console(b"ls\r".to_vec())).unwrap();
-        assert_eq!(h.take(500).len(), 1);
+        assert_eq!(h.take(500, 7), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        h.push_edit(
+            600,
+            9,
+            DebuggerEdit::Register {
+                cpu: 1,
+                reg: 16,
+                value: 0x6000_01d3,
+            },
+        );
         tx.send(HostEvent::Quit).unwrap();
-        assert_eq!(h.take(900), vec![HostEvent::Quit]);
+        assert_eq!(h.take(900, 20), vec![HostEvent::Quit]);
+        h.state_hash(1000, 0xabcd).unwrap();
         drop(h);
-        let mut r = HostInput::replay(&dir).unwrap();
+        let mut r = HostInput::replay(&path).unwrap();
         assert_eq!(r.start_time, 1234);
         assert_eq!(r.next_replay_time(), Some(500));
-        assert!(r.take(499).is_empty());
-        assert_eq!(r.take(500), vec![HostEvent::Console(b"ls\r".to_vec())]);
-        assert_eq!(r.take(10_000), vec![HostEvent::Quit]);
-        std::fs::remove_file(&dir).unwrap();
+        assert!(r.take(499, 0).is_empty());
+        assert_eq!(r.take(500, 7), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        assert!(r.take(10_000, 8).is_empty(), "the edit holds back what follows");
+        assert_eq!(
+            r.next_edit(),
+            Some((
+                9,
+                &DebuggerEdit::Register {
+                    cpu: 1,
+                    reg: 16,
+                    value: 0x6000_01d3
+                }
+            ))
+        );
+        r.edit_applied();
+        assert_eq!(r.take(10_000, 20), vec![HostEvent::Quit]);
+        assert!(r.state_hash(1000, 0xabcd).is_ok());
+        let e = r.state_hash(1000, 0xabce).unwrap_err();
+        assert!(e.contains("between instructions 0 and 1000"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn going_back_replays_the_journal_then_takes_live_input() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut h = HostInput::from_channel(0, rx);
+        tx.send(HostEvent::Console(b"a".to_vec())).unwrap();
+        assert_eq!(h.take(100, 100).len(), 1);
+        let mark = h.cursor();
+        tx.send(HostEvent::Console(b"b".to_vec())).unwrap();
+        assert_eq!(h.take(200, 200), vec![HostEvent::Console(b"b".to_vec())]);
+        h.set_cursor(mark);
+        tx.send(HostEvent::Console(b"c".to_vec())).unwrap();
+        assert!(h.take(150, 150).is_empty(), "b was delivered at 200, not before");
+        assert_eq!(
+            h.take(200, 200),
+            vec![HostEvent::Console(b"b".to_vec()), HostEvent::Console(b"c".to_vec())]
+        );
+    }
+
+    #[test]
+    fn recordings_of_the_first_format_still_replay() {
+        let p = std::env::temp_dir().join(format!("armvex-v1-{}", std::process::id()));
+        std::fs::write(&p, "start-time 5\n12 console 6c73\n40 quit\n").unwrap();
+        let mut r = HostInput::replay(&p).unwrap();
+        assert_eq!(r.take(12, 0), vec![HostEvent::Console(b"ls".to_vec())]);
+        assert_eq!(r.take(40, 0), vec![HostEvent::Quit]);
+        std::fs::write(&p, "armvex-recording 3\nstart-time 5\n").unwrap();
+        assert!(HostInput::replay(&p).err().unwrap().contains("format 3"));
+        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// A `--drive` option.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DriveSpec {
     pub file: PathBuf,
     pub readonly: bool,

@@ -12,23 +12,37 @@
 //! * **Idle skipping.** When every CPU waits for an interrupt, time jumps straight to the next
 //!   deadline: an idle guest costs no host time.
 //!
+//! * **Exact stops.** A debugger can stop the machine before any instruction ([`run`]), look
+//!   at it and change it, save its whole state and load it back ([`saved`]); a run that stops
+//!   and goes on does exactly what an unbroken run does.
+//!
 //! Nothing here reads the host clock or depends on host timing, so the same inputs give the
 //! same instruction count and output on every run.
 
 pub mod board;
 pub mod boot;
 pub mod console;
+pub mod debug;
 pub mod devices;
 pub mod loader;
+pub mod output;
+pub mod registers;
+pub mod run;
+pub mod saved;
 
-use armvex_bus::{Bus, MachineRequest, PhysicalMemory, RamAliasSpec, RamRegionSpec};
-use armvex_cpu::{CodeCache, Cpu, CpuConfig, CpuModel, Exit, Features, Tracer};
-use armvex_semihosting::{Console, HeapInfo, Outcome, Semihosting};
+use armvex_bus::{Bus, PhysicalMemory, RamAliasSpec, RamRegionSpec};
+use armvex_cpu::{CodeCache, Cpu, CpuConfig, CpuModel, DebugControl, Features, Tracer, Watchpoint};
+use armvex_semihosting::{Console, HeapInfo, Semihosting};
 use board::{Board, parse_size};
-use console::{HostEvent, HostInput};
+use console::HostInput;
 use devices::DriveSpec;
+use output::OutputSink;
+use run::RoundState;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::time::Instant;
+
+pub use run::{RunGoal, Stop};
+pub use saved::MachineState;
 
 /// Instructions each CPU runs per round (at most).
 const QUANTUM: u64 = 100_000;
@@ -68,6 +82,32 @@ pub struct MachineConfig {
     pub trace: Option<Box<dyn std::io::Write + Send>>,
 }
 
+/// How a machine was built, as plain data: what a snapshot records so that a machine can be
+/// built again to take the snapshot's state (`--loadvm` needs no other option). The kernel is
+/// not part of it: it is in the saved RAM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineSetup {
+    pub machine: String,
+    /// RAM size in bytes.
+    pub memory: u64,
+    pub smp: usize,
+    pub virtio_modern: bool,
+    /// Semihosting is on (with this SYS_GET_CMDLINE and SYS_HEAPINFO).
+    pub semihosting: Option<(String, [u32; 4])>,
+    pub drives: Vec<DriveSpec>,
+    /// The RTC's start time (seconds since 1970).
+    pub rtc_start: u64,
+}
+
+/// Host resources a machine is built with (not part of its state).
+pub struct HostSide {
+    /// Where UART0 writes.
+    pub console: Box<dyn std::io::Write>,
+    /// Semihosting's console, if semihosting is on.
+    pub semihosting: Option<Console>,
+    pub input: HostInput,
+}
+
 /// Figures for `--stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
@@ -93,7 +133,7 @@ impl Stats {
 }
 
 /// Why a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunEnd {
     /// The guest asked to exit (semihosting SYS_EXIT) with this status.
     Exit(i32),
@@ -108,8 +148,8 @@ pub enum RunEnd {
 }
 
 /// A CPU's scheduling state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CpuState {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CpuActivity {
     Running,
     WaitingForInterrupt,
     WaitingForEvent,
@@ -118,70 +158,35 @@ enum CpuState {
 /// A Versatile Express machine.
 pub struct Machine {
     pub board: Board,
+    setup: MachineSetup,
     cpus: Vec<Cpu>,
-    states: Vec<CpuState>,
+    states: Vec<CpuActivity>,
     bus: Bus,
     code: CodeCache,
     semihosting: Option<Semihosting>,
     input: HostInput,
     console_uart: Option<armvex_bus::DeviceId>,
+    /// UART0's output stream (printed once, however often history is replayed).
+    console: OutputSink,
+    /// Semihosting's console output stream.
+    semihosting_output: Option<OutputSink>,
     max_instructions: Option<u64>,
     stats: Stats,
+    /// Where the run loop is in the current round (see [`run`]).
+    round: RoundState,
+    /// Breakpoints and the stop request.
+    debug: DebugControl,
+    watchpoints: Vec<Watchpoint>,
+    /// The guest ended (exit, power-off, reboot, quit): nothing runs any more.
+    ended: Option<RunEnd>,
 }
 
 impl Machine {
     /// Build the machine and load the kernel. Errors are one-line messages for the user.
     pub fn new(config: MachineConfig) -> Result<Machine, String> {
         let board = Board::by_name(&config.machine)?;
-        let model = match board.cpu.as_str() {
-            "cortex-a9" => CpuModel::CortexA9,
-            "cortex-a15" => CpuModel::CortexA15,
-            other => return Err(format!("board {} names unknown CPU {other}", board.name)),
-        };
-        if config.smp == 0 || config.smp > board.max_cpus {
-            return Err(format!(
-                "{} takes 1 to {} CPUs, not {}",
-                board.name, board.max_cpus, config.smp
-            ));
-        }
         let ram_size = config.memory.unwrap_or_else(|| board.default_ram_size());
-        if ram_size > board.max_ram_size() {
-            return Err(format!(
-                "{} cannot have more than {} MiB of RAM (asked for {} MiB)",
-                board.name,
-                board.max_ram_size() >> 20,
-                ram_size >> 20
-            ));
-        }
-        if ram_size % 4096 != 0 {
-            return Err("RAM size must be a multiple of 4 KiB".into());
-        }
-        let mut regions = vec![RamRegionSpec {
-            name: "ram".into(),
-            base: board.ram.base,
-            size: ram_size as u32,
-        }];
-        for m in &board.memory {
-            regions.push(RamRegionSpec {
-                name: m.name.clone(),
-                base: m.base,
-                size: parse_size(&m.size)? as u32,
-            });
-        }
-        let mut aliases = Vec::new();
-        for m in &board.memory {
-            if let Some(base) = m.alias_base {
-                aliases.push(RamAliasSpec {
-                    of: m.name.clone(),
-                    base,
-                    size: parse_size(&m.size)? as u32,
-                });
-            }
-        }
-        let mut memory = PhysicalMemory::with_aliases(&regions, &aliases)?;
-        for m in board.memory.iter().filter(|m| m.read_only) {
-            memory.set_read_only(&m.name)?;
-        }
+        let mut memory = build_memory(&board, ram_size, config.smp)?;
         let linux = !loader::is_elf(&config.kernel)?;
         let (image, secondary_entry) = if linux {
             let layout = boot::load_linux(
@@ -203,70 +208,137 @@ impl Machine {
             let entry = image.entry;
             (image, entry)
         };
-        let mut bus = Bus::new(memory);
-        let start_time = config.input.start_time;
-        let board_devices = devices::build(
-            &board,
-            &mut bus,
-            config.smp,
-            devices::DeviceHostSetup {
+        let ram_end = u64::from(board.ram.base) + ram_size;
+        let (heap_start, heap_end) = loader::largest_gap(board.ram.base, ram_end, &image.ranges);
+        let heap = HeapInfo::from_gap(heap_start, heap_end);
+        let setup = MachineSetup {
+            machine: config.machine.clone(),
+            memory: ram_size,
+            smp: config.smp,
+            virtio_modern: config.virtio_modern,
+            semihosting: config.semihosting.as_ref().map(|_| {
+                (
+                    config.cmdline.clone(),
+                    [heap.heap_base, heap.heap_limit, heap.stack_base, heap.stack_limit],
+                )
+            }),
+            drives: config.drives.clone(),
+            rtc_start: config.input.start_time,
+        };
+        let mut machine = Machine::assemble(
+            board,
+            setup,
+            memory,
+            HostSide {
                 console: config.console,
-                rtc_start: start_time,
-                virtio_modern: config.virtio_modern,
-                drives: config.drives,
+                semihosting: config.semihosting,
+                input: config.input,
             },
         )?;
-
-        let semihosting_on = config.semihosting.is_some();
-        let mut cpus: Vec<Cpu> = (0..config.smp)
-            .map(|index| {
-                Cpu::new(CpuConfig {
-                    model,
-                    index,
-                    cluster_size: config.smp,
-                    semihosting: semihosting_on,
-                })
-            })
-            .collect();
         // Bare-metal ELF: every CPU starts at the entry point (secondaries are the program's
         // business). Linux: CPU 0 runs the boot stub, the others the secondary stub.
-        for (i, cpu) in cpus.iter_mut().enumerate() {
+        for (i, cpu) in machine.cpus.iter_mut().enumerate() {
             cpu.set_pc_interworking(if i == 0 { image.entry } else { secondary_entry });
         }
         if let Some(out) = config.trace {
             if config.smp > 1 {
                 return Err("--trace supports one CPU for now".into());
             }
-            cpus[0].set_tracer(Some(Tracer::new(out)?));
+            machine.cpus[0].set_tracer(Some(Tracer::new(out)?));
         }
-        let ram_end = u64::from(board.ram.base) + ram_size;
-        let (heap_start, heap_end) = loader::largest_gap(board.ram.base, ram_end, &image.ranges);
-        let semihosting = config.semihosting.map(|console| {
-            Semihosting::new(
-                console,
-                config.cmdline.clone(),
-                HeapInfo::from_gap(heap_start, heap_end),
-                start_time,
-            )
-        });
+        machine.max_instructions = config.max_instructions;
+        Ok(machine)
+    }
+
+    /// Build a machine as `setup` says, with empty RAM and CPUs at reset, ready to take a
+    /// saved state ([`Machine::load_state`] and the RAM pages): how `--loadvm` starts.
+    pub fn rebuild(setup: &MachineSetup, host: HostSide) -> Result<Machine, String> {
+        let board = Board::by_name(&setup.machine)?;
+        let memory = build_memory(&board, setup.memory, setup.smp)?;
+        Machine::assemble(board, setup.clone(), memory, host)
+    }
+
+    /// Put the devices and CPUs of `board` around `memory`.
+    fn assemble(board: Board, setup: MachineSetup, memory: PhysicalMemory, host: HostSide) -> Result<Machine, String> {
+        let model = match board.cpu.as_str() {
+            "cortex-a9" => CpuModel::CortexA9,
+            "cortex-a15" => CpuModel::CortexA15,
+            other => return Err(format!("board {} names unknown CPU {other}", board.name)),
+        };
+        let mut bus = Bus::new(memory);
+        let console = OutputSink::new(host.console);
+        let board_devices = devices::build(
+            &board,
+            &mut bus,
+            setup.smp,
+            devices::DeviceHostSetup {
+                console: console.writer(),
+                rtc_start: setup.rtc_start,
+                virtio_modern: setup.virtio_modern,
+                drives: setup.drives.clone(),
+            },
+        )?;
+        let semihosting_on = setup.semihosting.is_some();
+        let cpus: Vec<Cpu> = (0..setup.smp)
+            .map(|index| {
+                Cpu::new(CpuConfig {
+                    model,
+                    index,
+                    cluster_size: setup.smp,
+                    semihosting: semihosting_on,
+                })
+            })
+            .collect();
+        let mut semihosting_output = None;
+        let semihosting = match (&setup.semihosting, host.semihosting) {
+            (Some((cmdline, [heap_base, heap_limit, stack_base, stack_limit])), Some(mut console)) => {
+                let sink = OutputSink::new(console.output);
+                console.output = sink.writer();
+                semihosting_output = Some(sink);
+                Some(Semihosting::new(
+                    console,
+                    cmdline.clone(),
+                    HeapInfo {
+                        heap_base: *heap_base,
+                        heap_limit: *heap_limit,
+                        stack_base: *stack_base,
+                        stack_limit: *stack_limit,
+                    },
+                    setup.rtc_start,
+                ))
+            }
+            _ => None,
+        };
         let code = CodeCache::new(bus.memory.total_pages(), Features::for_model(model, semihosting_on));
         Ok(Machine {
             board,
-            states: vec![CpuState::Running; cpus.len()],
+            states: vec![CpuActivity::Running; cpus.len()],
             cpus,
             bus,
             code,
             semihosting,
-            input: config.input,
+            input: host.input,
             console_uart: board_devices.console_uart,
-            max_instructions: config.max_instructions,
+            console,
+            semihosting_output,
+            max_instructions: None,
             stats: Stats::default(),
+            round: RoundState::default(),
+            debug: DebugControl::default(),
+            watchpoints: Vec::new(),
+            ended: None,
+            setup,
         })
     }
 
     /// Give back the host input (to build the machine again after a reboot).
     pub fn into_input(self) -> HostInput {
         self.input
+    }
+
+    /// How this machine was built.
+    pub fn setup(&self) -> &MachineSetup {
+        &self.setup
     }
 
     /// The CPUs.
@@ -277,28 +349,33 @@ impl Machine {
     /// Statistics so far.
     pub fn stats(&self) -> Stats {
         Stats {
-            instructions: self.cpus.iter().map(Cpu::instructions).sum(),
+            instructions: self.position(),
             virtual_ns: self.bus.clock.now(),
             pages_decoded: self.code.pages_decoded,
             ..self.stats
         }
     }
 
+    /// The machine's *position*: instructions retired by all CPUs so far. Every stop of a
+    /// debugger is at a position (just before the next instruction runs), and the same
+    /// position always means the same machine state.
+    pub fn position(&self) -> u64 {
+        self.cpus.iter().map(Cpu::instructions).sum()
+    }
+
+    /// Virtual time in nanoseconds.
+    pub fn virtual_time(&self) -> u64 {
+        self.bus.clock.now()
+    }
+
+    /// Why the guest ended, if it has.
+    pub fn ended(&self) -> Option<RunEnd> {
+        self.ended
+    }
+
     /// Whether CPU `i` has something to wake it from WFI/WFE.
     fn wake_pending(&self, i: usize) -> bool {
         self.bus.irq.cpu_irq(i) || self.bus.irq.cpu_fiq(i)
-    }
-
-    /// Run until the guest exits. Errors are one-line messages (e.g. a guest that waits for an
-    /// interrupt that can never come).
-    pub fn run(&mut self) -> Result<RunEnd, String> {
-        let started = Instant::now();
-        let result = self.run_rounds();
-        self.stats.host_seconds += started.elapsed().as_secs_f64();
-        if let Some(sh) = self.semihosting.as_mut() {
-            sh.flush();
-        }
-        result
     }
 
     /// The earliest device or CPU-timer deadline.
@@ -318,129 +395,51 @@ impl Machine {
             cpu.update_timer_outputs(&mut self.bus, t);
         }
     }
+}
 
-    /// Act on power-off and reboot requests from devices.
-    fn handle_requests(&mut self) -> Option<RunEnd> {
-        // The first request wins; anything after a power-off or reboot is moot.
-        let first = self.bus.requests.drain(..).next()?;
-        Some(match first {
-            MachineRequest::PowerOff => RunEnd::PowerOff,
-            MachineRequest::Reboot => RunEnd::Reboot,
-        })
+/// The RAM and other memories of `board`, after checking the CPU count and RAM size.
+fn build_memory(board: &Board, ram_size: u64, smp: usize) -> Result<PhysicalMemory, String> {
+    if smp == 0 || smp > board.max_cpus {
+        return Err(format!("{} takes 1 to {} CPUs, not {smp}", board.name, board.max_cpus));
     }
-
-    /// Deliver host input due at `now`; `Some` if the user quit.
-    fn deliver_input(&mut self, now: u64) -> Option<RunEnd> {
-        for event in self.input.take(now) {
-            match event {
-                HostEvent::Console(bytes) => {
-                    if let Some(uart) = self.console_uart {
-                        self.bus.deliver_host_input(uart, &bytes);
-                    }
-                }
-                HostEvent::Quit => return Some(RunEnd::Quit),
-            }
-        }
-        None
+    if ram_size > board.max_ram_size() {
+        return Err(format!(
+            "{} cannot have more than {} MiB of RAM (asked for {} MiB)",
+            board.name,
+            board.max_ram_size() >> 20,
+            ram_size >> 20
+        ));
     }
-
-    fn run_rounds(&mut self) -> Result<RunEnd, String> {
-        loop {
-            let now = self.bus.clock.now();
-            if let Some(end) = self.deliver_input(now) {
-                return Ok(end);
-            }
-            if self
-                .max_instructions
-                .is_some_and(|m| self.cpus.iter().map(Cpu::instructions).sum::<u64>() >= m)
-            {
-                return Ok(RunEnd::InstructionLimit);
-            }
-            let deadline = self.next_deadline(now);
-            let quantum = deadline.map_or(QUANTUM, |d| d.saturating_sub(now).clamp(1, QUANTUM));
-            let mut anyone_ran = false;
-            for i in 0..self.cpus.len() {
-                match self.states[i] {
-                    CpuState::Running => {}
-                    CpuState::WaitingForInterrupt if self.wake_pending(i) => self.states[i] = CpuState::Running,
-                    CpuState::WaitingForEvent if self.wake_pending(i) || self.cpus[i].take_event() => {
-                        self.states[i] = CpuState::Running
-                    }
-                    _ => continue,
-                }
-                anyone_ran = true;
-                if let Some(end) = self.run_cpu(i, now, quantum)? {
-                    return Ok(end);
-                }
-            }
-            if let Some(end) = self.handle_requests() {
-                return Ok(end);
-            }
-            if anyone_ran {
-                self.advance_to(now + quantum);
-                continue;
-            }
-            // Every CPU waits: jump to the next device event or replayed input, if there is
-            // one; with a live console, wait for the user.
-            let deadline = match (deadline, self.input.next_replay_time()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            match deadline {
-                Some(t) => self.advance_to(t.max(now)),
-                None if self.input.wait() => {}
-                None => {
-                    return Err(format!(
-                        "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",
-                        self.cpus[0].pc()
-                    ));
-                }
-            }
+    if ram_size % 4096 != 0 {
+        return Err("RAM size must be a multiple of 4 KiB".into());
+    }
+    let mut regions = vec![RamRegionSpec {
+        name: "ram".into(),
+        base: board.ram.base,
+        size: ram_size as u32,
+    }];
+    for m in &board.memory {
+        regions.push(RamRegionSpec {
+            name: m.name.clone(),
+            base: m.base,
+            size: parse_size(&m.size)? as u32,
+        });
+    }
+    let mut aliases = Vec::new();
+    for m in &board.memory {
+        if let Some(base) = m.alias_base {
+            aliases.push(RamAliasSpec {
+                of: m.name.clone(),
+                base,
+                size: parse_size(&m.size)? as u32,
+            });
         }
     }
-
-    /// Run CPU `i` for up to `quantum` instructions starting at virtual time `now`.
-    fn run_cpu(&mut self, i: usize, now: u64, quantum: u64) -> Result<Option<RunEnd>, String> {
-        let start = self.cpus[i].instructions();
-        loop {
-            let done = self.cpus[i].instructions() - start;
-            if done >= quantum {
-                return Ok(None);
-            }
-            let exit = self.cpus[i].run(&mut self.bus, &mut self.code, quantum - done, now + done);
-            if self.cpus[i].take_sent_event() {
-                for (j, other) in self.cpus.iter_mut().enumerate() {
-                    if j != i {
-                        other.signal_event();
-                    }
-                }
-            }
-            match exit {
-                Exit::Budget => return Ok(None),
-                Exit::Semihosting => {
-                    let t = now + (self.cpus[i].instructions() - start);
-                    let Some(sh) = self.semihosting.as_mut() else {
-                        return Err("semihosting call without --semihosting".into());
-                    };
-                    if let Outcome::Exit(status) = sh.handle(&mut self.cpus[i], &mut self.bus, t) {
-                        return Ok(Some(RunEnd::Exit(status)));
-                    }
-                }
-                Exit::WaitForInterrupt => {
-                    if !self.wake_pending(i) {
-                        self.states[i] = CpuState::WaitingForInterrupt;
-                        return Ok(None);
-                    }
-                }
-                Exit::WaitForEvent => {
-                    if !self.wake_pending(i) {
-                        self.states[i] = CpuState::WaitingForEvent;
-                        return Ok(None);
-                    }
-                }
-            }
-        }
+    let mut memory = PhysicalMemory::with_aliases(&regions, &aliases)?;
+    for m in board.memory.iter().filter(|m| m.read_only) {
+        memory.set_read_only(&m.name)?;
     }
+    Ok(memory)
 }
 
 /// The facts of `board` the Linux boot protocol needs.

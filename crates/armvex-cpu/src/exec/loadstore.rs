@@ -377,6 +377,16 @@ pub fn load_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 /// offset (Thumb STREX), `op` = size. Succeeds (status 0) if the monitor holds this address and
 /// memory still holds the value the LDREX saw, as in QEMU; the monitor is cleared either way.
 pub fn store_exclusive(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let monitor = cpu.monitor;
+    let flow = store_exclusive_once(cpu, bus, d);
+    if cpu.dbg.retried != 0 {
+        // A watchpoint stopped it before it completed: it runs again from the same monitor.
+        cpu.monitor = monitor;
+    }
+    flow
+}
+
+fn store_exclusive_once(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let addr = cpu.reg(d.rn).wrapping_add(d.imm);
     let monitored = cpu.monitor.addr == Some(addr);
     cpu.monitor.addr = None;

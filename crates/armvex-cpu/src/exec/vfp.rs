@@ -25,7 +25,7 @@ use armvex_fpu::FpContext;
 pub const FPEXC_EN: u32 = 1 << 30;
 
 /// The floating-point register file and control registers.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VfpState {
     /// D0–D31.
     pub d: [u64; 32],

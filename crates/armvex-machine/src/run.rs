@@ -1,0 +1,386 @@
+//! The run loop: rounds of CPU turns, and stops exactly where a debugger asks.
+//!
+//! Time advances in *rounds*. A round starts by delivering host input due at its virtual time
+//! and choosing its *quantum* (at most [`crate::QUANTUM`] instructions, never past the next
+//! device deadline); then each CPU, in index order, takes a *turn* of that many instructions
+//! unless it waits (WFI/WFE) with nothing to wake it; then the round ends: requests from
+//! devices (power-off, reboot) are acted on, and time moves on by the quantum, firing the
+//! timers due. When every CPU waits, time jumps to the next deadline instead.
+//!
+//! ```text
+//!   round start ──► CPU 0's turn ──► CPU 1's turn ──► … ──► round end ──┐
+//!   (input, quantum)   (≤ quantum instructions each)     (requests, time) │
+//!        ▲────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! ## Stopping anywhere
+//!
+//! [`Machine::run_until`] can stop in the middle of any of this: at a breakpoint, at a
+//! watchpoint, when the machine's *position* (instructions retired by all CPUs) reaches a
+//! number, when one CPU has retired a number of instructions, or when the host asks. Where the
+//! loop is — which round, whose turn, how far into it — is kept in [`RoundState`], part of the
+//! machine's saved state, and the CPU itself remembers a block it was stopped in (see
+//! `armvex_cpu::debug`). So a run that stops and goes on does exactly what a run that never
+//! stopped does.
+//!
+//! Every stop is *before an instruction*: when a position is reached, the loop goes on with
+//! whatever the machine does before the next instruction (the end of a round, an interrupt
+//! entry) and stops just before that instruction executes. One position is therefore always
+//! one state — what reverse execution relies on: "go back one instruction" is "run a copy of
+//! the past to the position before".
+
+use crate::console::{DebuggerEdit, HostEvent};
+use crate::{CpuActivity, Machine, RunEnd};
+use armvex_bus::MachineRequest;
+use armvex_cpu::{DebugStop, Exit, WatchHit};
+use armvex_semihosting::Outcome;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Where the run loop is inside a round.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundState {
+    /// A round is under way (between its start and its end).
+    pub active: bool,
+    /// Virtual time at the round's start.
+    pub start: u64,
+    /// Instructions each CPU may run in this round.
+    pub quantum: u64,
+    /// The earliest device or CPU-timer deadline at the round's start.
+    pub deadline: Option<u64>,
+    /// The CPU whose turn is under way or next.
+    pub cpu: usize,
+    /// That CPU's turn has begun.
+    pub turn_started: bool,
+    /// That CPU's instruction count when its turn began.
+    pub turn_start: u64,
+    /// Some CPU has run in this round.
+    pub anyone_ran: bool,
+}
+
+/// Why [`Machine::run_until`] returned. The machine is stopped just before an instruction (or
+/// between rounds, for [`Stop::Interrupted`] while idle and [`Stop::CheckpointDue`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest ended; nothing more will run.
+    Ended(RunEnd),
+    /// CPU `cpu`'s next instruction is at a breakpoint.
+    Breakpoint { cpu: usize },
+    /// CPU `cpu`'s next instruction was about to touch a watchpoint (it has not run).
+    Watchpoint { cpu: usize, hit: WatchHit },
+    /// The goal's position, or its CPU's instruction count, was reached.
+    Reached,
+    /// The host asked to stop (gdb's Ctrl-C).
+    Interrupted,
+    /// A round is about to start at or past [`RunGoal::checkpoint_at`].
+    CheckpointDue,
+}
+
+/// Where [`Machine::run_until`] should stop, besides breakpoints and watchpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunGoal {
+    /// Stop when the machine's position reaches this.
+    pub position: Option<u64>,
+    /// Stop when CPU `.0` has retired `.1` instructions in all.
+    pub cpu_instructions: Option<(usize, u64)>,
+    /// Return [`Stop::CheckpointDue`] at the first round start at or past this position.
+    pub checkpoint_at: Option<u64>,
+}
+
+/// A stop the loop has decided on, taken just before the next instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    /// Return this to the caller.
+    Report(Stop),
+    /// Apply the debugger edit the journal holds for this position, then go on.
+    Edit,
+}
+
+impl Machine {
+    /// Run until the guest ends: a plain run, without a debugger. `--max-instructions` stops it
+    /// exactly there.
+    pub fn run(&mut self) -> Result<RunEnd, String> {
+        let started = Instant::now();
+        let goal = RunGoal {
+            position: self.max_instructions,
+            ..RunGoal::default()
+        };
+        let result = loop {
+            match self.run_until(&goal, &mut || false) {
+                Ok(Stop::Ended(end)) => break Ok(end),
+                Ok(Stop::Reached) => break Ok(RunEnd::InstructionLimit),
+                Ok(_) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        self.stats.host_seconds += started.elapsed().as_secs_f64();
+        self.flush_output();
+        result
+    }
+
+    /// Flush console output (the UART's and semihosting's).
+    pub fn flush_output(&mut self) {
+        if let Some(sh) = self.semihosting.as_mut() {
+            sh.flush();
+        }
+        use std::io::Write;
+        let _ = self.console.flush();
+    }
+
+    /// Run until `goal`, a breakpoint, a watchpoint, the end of the guest, or until
+    /// `interrupt` (asked between rounds, about every millisecond of host time) returns true.
+    pub fn run_until(&mut self, goal: &RunGoal, interrupt: &mut dyn FnMut() -> bool) -> Result<Stop, String> {
+        if let Some(end) = self.ended {
+            return Ok(Stop::Ended(end));
+        }
+        let mut pending: Option<Pending> = None;
+        loop {
+            if !self.round.active {
+                if pending.is_none() && goal.checkpoint_at.is_some_and(|at| self.position() >= at) {
+                    return Ok(Stop::CheckpointDue);
+                }
+                if let Some(end) = self.start_round() {
+                    self.ended = Some(end);
+                    return Ok(Stop::Ended(end));
+                }
+            }
+            while self.round.cpu < self.cpus.len() {
+                let i = self.round.cpu;
+                if !self.round.turn_started {
+                    if !self.wake_for_turn(i) {
+                        self.round.cpu += 1;
+                        continue;
+                    }
+                    self.round.turn_started = true;
+                    self.round.anyone_ran = true;
+                    self.round.turn_start = self.cpus[i].instructions();
+                }
+                if let Some(stop) = self.run_turn(i, goal, &mut pending)? {
+                    if let Stop::Ended(end) = stop {
+                        self.ended = Some(end);
+                    }
+                    return Ok(stop);
+                }
+                self.round.turn_started = false;
+                self.round.cpu += 1;
+            }
+            match self.end_round(interrupt)? {
+                Some(Stop::Ended(end)) => {
+                    self.ended = Some(end);
+                    return Ok(Stop::Ended(end));
+                }
+                Some(stop) => return Ok(stop),
+                None => {}
+            }
+            if pending.is_none() && interrupt() {
+                pending = Some(Pending::Report(Stop::Interrupted));
+            }
+        }
+    }
+
+    /// Start a round: deliver host input due now and choose the quantum. Returns the end of
+    /// the guest if the user quit.
+    fn start_round(&mut self) -> Option<RunEnd> {
+        let now = self.bus.clock.now();
+        let position = self.position();
+        for event in self.input.take(now, position) {
+            match event {
+                HostEvent::Console(bytes) => {
+                    if let Some(uart) = self.console_uart {
+                        self.bus.deliver_host_input(uart, &bytes);
+                    }
+                }
+                HostEvent::Quit => return Some(RunEnd::Quit),
+                HostEvent::Edit(_) => unreachable!("edits are applied at their position"),
+            }
+        }
+        let deadline = self.next_deadline(now);
+        self.round = crate::run::RoundState {
+            active: true,
+            start: now,
+            quantum: deadline.map_or(crate::QUANTUM, |d| d.saturating_sub(now).clamp(1, crate::QUANTUM)),
+            deadline,
+            cpu: 0,
+            turn_started: false,
+            turn_start: 0,
+            anyone_ran: false,
+        };
+        None
+    }
+
+    /// Whether CPU `i` takes a turn in this round (waking it from WFI/WFE if it can).
+    fn wake_for_turn(&mut self, i: usize) -> bool {
+        match self.states[i] {
+            CpuActivity::Running => true,
+            CpuActivity::WaitingForInterrupt if self.wake_pending(i) => {
+                self.states[i] = CpuActivity::Running;
+                true
+            }
+            CpuActivity::WaitingForEvent if self.wake_pending(i) || self.cpus[i].take_event() => {
+                self.states[i] = CpuActivity::Running;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Go on with CPU `i`'s turn. `None` when the turn is over; a stop otherwise.
+    fn run_turn(&mut self, i: usize, goal: &RunGoal, pending: &mut Option<Pending>) -> Result<Option<Stop>, String> {
+        let quantum = self.round.quantum;
+        loop {
+            let done = self.cpus[i].instructions() - self.round.turn_start;
+            if done >= quantum {
+                return Ok(None);
+            }
+            let now = self.round.start + done;
+            // How far this CPU may go before a stop the loop must take.
+            let mut limit = u64::MAX;
+            if pending.is_none() {
+                let position = self.position();
+                let edit = self.input.next_edit().map(|(p, _)| p);
+                let target = match (goal.position, edit) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(target) = target {
+                    if position >= target {
+                        *pending = Some(if edit == Some(position) {
+                            Pending::Edit
+                        } else {
+                            Pending::Report(Stop::Reached)
+                        });
+                        continue;
+                    }
+                    limit = target - position;
+                }
+                if let Some((cpu, count)) = goal.cpu_instructions {
+                    if cpu == i {
+                        let have = self.cpus[i].instructions();
+                        if have >= count {
+                            *pending = Some(Pending::Report(Stop::Reached));
+                            continue;
+                        }
+                        limit = limit.min(count - have);
+                    }
+                }
+            }
+            self.debug.limit = limit;
+            self.debug.stop_before_next = pending.is_some();
+            let exit = self.cpus[i].run_with(&mut self.bus, &mut self.code, quantum - done, now, &self.debug);
+            if self.cpus[i].take_sent_event() {
+                for (j, other) in self.cpus.iter_mut().enumerate() {
+                    if j != i {
+                        other.signal_event();
+                    }
+                }
+            }
+            match exit {
+                Exit::Budget => return Ok(None),
+                Exit::Semihosting => {
+                    let t = now + (self.cpus[i].instructions() - self.round.turn_start - done);
+                    let Some(sh) = self.semihosting.as_mut() else {
+                        return Err("semihosting call without --semihosting".into());
+                    };
+                    if let Outcome::Exit(status) = sh.handle(&mut self.cpus[i], &mut self.bus, t) {
+                        return Ok(Some(Stop::Ended(RunEnd::Exit(status))));
+                    }
+                }
+                Exit::WaitForInterrupt => {
+                    if !self.wake_pending(i) {
+                        self.states[i] = CpuActivity::WaitingForInterrupt;
+                        return Ok(None);
+                    }
+                }
+                Exit::WaitForEvent => {
+                    if !self.wake_pending(i) {
+                        self.states[i] = CpuActivity::WaitingForEvent;
+                        return Ok(None);
+                    }
+                }
+                // A limit was reached: the top of the loop finds which.
+                Exit::Debug(DebugStop::Limit) => {}
+                Exit::Debug(DebugStop::Requested) => match pending.take() {
+                    Some(Pending::Report(stop)) => return Ok(Some(stop)),
+                    Some(Pending::Edit) => self.apply_journaled_edit()?,
+                    None => unreachable!("a stop is requested only when one is pending"),
+                },
+                Exit::Debug(DebugStop::Breakpoint) => return Ok(Some(Stop::Breakpoint { cpu: i })),
+                Exit::Debug(DebugStop::Watchpoint(hit)) => return Ok(Some(Stop::Watchpoint { cpu: i, hit })),
+            }
+        }
+    }
+
+    /// End the round: act on device requests, then move time on (or, when every CPU waits,
+    /// jump to the next deadline, or wait for live input).
+    fn end_round(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<Option<Stop>, String> {
+        // The first request wins; anything after a power-off or reboot is moot.
+        if let Some(first) = self.bus.requests.drain(..).next() {
+            self.round.active = false;
+            return Ok(Some(Stop::Ended(match first {
+                MachineRequest::PowerOff => RunEnd::PowerOff,
+                MachineRequest::Reboot => RunEnd::Reboot,
+            })));
+        }
+        let now = self.round.start;
+        if self.round.anyone_ran {
+            self.advance_to(now + self.round.quantum);
+            self.round.active = false;
+            return Ok(None);
+        }
+        // Every CPU waits: jump to the next device event or replayed input, if there is one;
+        // with a live console, wait for the user (asking `interrupt` now and then).
+        let deadline = match (self.round.deadline, self.input.next_replay_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = deadline {
+            self.advance_to(t.max(now));
+            self.round.active = false;
+            return Ok(None);
+        }
+        self.round.active = false;
+        self.flush_output();
+        loop {
+            match self.input.wait_timeout(Duration::from_millis(50)) {
+                crate::console::Wait::Ready => return Ok(None),
+                crate::console::Wait::Closed => {
+                    return Err(format!(
+                        "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",
+                        self.cpus[0].pc()
+                    ));
+                }
+                crate::console::Wait::TimedOut => {
+                    if interrupt() {
+                        return Ok(Some(Stop::Interrupted));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply the debugger edit the journal holds for the current position.
+    fn apply_journaled_edit(&mut self) -> Result<(), String> {
+        let Some((_, edit)) = self.input.next_edit() else {
+            return Ok(());
+        };
+        let edit = edit.clone();
+        self.apply_edit(&edit)?;
+        self.input.edit_applied();
+        Ok(())
+    }
+
+    /// Change the guest as a debugger edit says.
+    pub(crate) fn apply_edit(&mut self, edit: &DebuggerEdit) -> Result<(), String> {
+        match edit {
+            DebuggerEdit::Memory { cpu, addr, data } => {
+                let c = self.cpus.get(*cpu).ok_or_else(|| format!("no cpu {cpu}"))?;
+                c.debug_write(&mut self.bus, *addr, data)
+                    .map_err(|done| format!("cannot write memory at {:#010x}", addr.wrapping_add(done as u32)))
+            }
+            DebuggerEdit::Register { cpu, reg, value } => {
+                let c = self.cpus.get_mut(*cpu).ok_or_else(|| format!("no cpu {cpu}"))?;
+                crate::registers::write(c, *reg, *value)
+            }
+        }
+    }
+}
