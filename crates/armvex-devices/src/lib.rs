@@ -49,16 +49,18 @@
 //!   odd access sizes are tolerated, and such accesses are logged at debug level.
 //! * **Saved state** (snapshots and reverse execution, see [`armvex_bus::state`]): each device
 //!   gathers what it saves in one plain-data `…State` struct (serde, encoded with
-//!   [`armvex_bus::state::encode`]) holding every register a guest can read back and every
-//!   internal value that decides future behaviour, including the [`armvex_bus::TimerSlot`]s
-//!   it owns. `save_state` names every field of the device, so a field added later must be
-//!   either saved or listed as not state. What a device was built with (its name, interrupt
-//!   ID, clock rate, number of CPUs) is not restored but checked: a state from a device built
-//!   differently is refused with a one-line error naming the device, as is a state whose
-//!   values the device could never have reached where using them would go out of bounds
-//!   (FIFO positions, interrupt IDs, table lengths). Interrupt line levels and timer
-//!   deadlines belong to the bus and are restored there, so loading drives no line and
-//!   schedules nothing. Host resources (the console writer) stay as they are.
+//!   [`armvex_bus::state::encode`]; the L2C-310, plain data itself, is its own) holding every
+//!   register a guest can read back and every internal value that decides future behaviour,
+//!   including the [`armvex_bus::TimerSlot`]s it owns. `save_state` names every field of the
+//!   device, so a field added later must be either saved or listed as not state. What a
+//!   device was built with (its name, interrupt ID, clock rate, number of CPUs) is not
+//!   restored but checked: a state from a device built differently is refused with a
+//!   one-line error naming the device, as is one holding values the device could never have
+//!   reached where they matter (FIFO positions, interrupt IDs, table lengths, CPU masks).
+//!   Interrupt line levels and timer deadlines belong to the bus and are restored there, so
+//!   loading drives no line and schedules nothing; whether a saved timer slot exists in the
+//!   restored clock is also the bus's to check. Host resources (the console writer) stay as
+//!   they are.
 
 use armvex_bus::{AccessSize, StateError};
 
