@@ -35,8 +35,17 @@
 //! Line levels come from the bus's [`InterruptLines`]: after any change the bus calls the
 //! owning device's `interrupt_lines_changed`, which calls [`Gic::lines_changed`]. A line that
 //! goes up and down again within one device access is not seen.
+//!
+//! **Saved state** (part of the state of the MPCore device that owns the GIC): `GICD_CTLR`;
+//! for every interrupt ID its enable, pending, active and group bits, trigger mode and the line
+//! level the GIC last saw; priorities, targets and the sources of pending SGIs; and each CPU
+//! interface's control, priority mask, binary points, running priority, active priority
+//! registers and the interrupt it would acknowledge next. The [`GicConfig`] is saved only to
+//! refuse a state from a GIC built differently. The CPUs' IRQ/FIQ inputs are the bus's.
 
-use armvex_bus::{AccessSize, InterruptLines, MAX_CPUS};
+use crate::state_error;
+use armvex_bus::{AccessSize, InterruptLines, MAX_CPUS, StateError};
+use serde::{Deserialize, Serialize};
 
 /// The interrupt ID `GICC_IAR` returns when nothing can be acknowledged.
 pub const SPURIOUS: u32 = 1023;
@@ -61,7 +70,7 @@ const CPU_CTLR_CBPR: u32 = 1 << 4;
 const CPU_CTLR_EOIMODE: u32 = 1 << 9;
 
 /// Which architecture version the GIC implements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GicVersion {
     /// GICv1, as in the Cortex-A9 MPCore: 256-byte CPU interface.
     V1,
@@ -71,7 +80,7 @@ pub enum GicVersion {
 }
 
 /// The shape of one GIC.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GicConfig {
     pub version: GicVersion,
     /// CPUs attached (1..=4).
@@ -111,6 +120,23 @@ impl GicConfig {
         }
     }
 
+    /// E.g. "GICv1 with 2 CPUs, 96 interrupt IDs, 5 priority bits and the Security
+    /// Extensions", for messages.
+    fn describe(&self) -> String {
+        format!(
+            "GICv{} with {} CPU{}, {} interrupt IDs, {} priority bits and {} Security Extensions",
+            match self.version {
+                GicVersion::V1 => 1,
+                GicVersion::V2 => 2,
+            },
+            self.num_cpus,
+            if self.num_cpus == 1 { "" } else { "s" },
+            self.num_irqs,
+            self.priority_bits,
+            if self.security_extensions { "the" } else { "no" }
+        )
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.num_cpus == 0 || self.num_cpus > MAX_CPUS {
             return Err(format!("the GIC takes 1 to {MAX_CPUS} CPUs, not {}", self.num_cpus));
@@ -131,7 +157,7 @@ impl GicConfig {
 
 /// The distributor's state for one interrupt ID. Each field is a mask of CPUs (bit n = CPU n):
 /// for private interrupts only the owning CPU's bit is used, shared interrupts set all bits.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct IrqState {
     enabled: u8,
     pending: u8,
@@ -145,7 +171,7 @@ struct IrqState {
 }
 
 /// The state of one CPU interface.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct CpuInterface {
     ctlr: u32,
     priority_mask: u8,
@@ -173,6 +199,20 @@ impl Default for CpuInterface {
             nsapr: [0; NR_APRS],
         }
     }
+}
+
+/// What a [`Gic`] saves (see the module documentation), inside its MPCore device's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GicState {
+    /// The configuration of the GIC saved, to refuse a state from a different one.
+    config: GicConfig,
+    ctlr: u32,
+    irqs: Vec<IrqState>,
+    private_priority: [[u8; MAX_CPUS]; NR_PRIVATE],
+    shared_priority: Vec<u8>,
+    targets: Vec<u8>,
+    sgi_sources: [[u8; MAX_CPUS]; NR_SGIS],
+    cpus: [CpuInterface; MAX_CPUS],
 }
 
 /// A Generic Interrupt Controller (distributor and CPU interfaces). Not a bus device by itself:
@@ -225,6 +265,110 @@ impl Gic {
     /// The configuration this GIC was built with.
     pub fn config(&self) -> &GicConfig {
         &self.config
+    }
+
+    /// Everything a guest can see of this GIC or that decides what it does next.
+    pub(crate) fn state(&self) -> GicState {
+        let Gic {
+            config,
+            all_cpus: _, // follows from the configuration
+            ctlr,
+            irqs,
+            private_priority,
+            shared_priority,
+            targets,
+            sgi_sources,
+            cpus,
+        } = self;
+        GicState {
+            config: config.clone(),
+            ctlr: *ctlr,
+            irqs: irqs.clone(),
+            private_priority: *private_priority,
+            shared_priority: shared_priority.clone(),
+            targets: targets.clone(),
+            sgi_sources: *sgi_sources,
+            cpus: *cpus,
+        }
+    }
+
+    /// Put back a state saved from a GIC with the same configuration. `device` names the
+    /// device that owns this GIC in the error, which is given, and nothing changed, for a
+    /// state from a GIC built differently or one this GIC could never have reached: tables of
+    /// the wrong length, state bits of CPUs it does not have, a pending interrupt it does not
+    /// have, a running priority value above idle (0x100).
+    pub(crate) fn restore(&mut self, state: GicState, device: &str) -> Result<(), StateError> {
+        let GicState {
+            config,
+            ctlr,
+            irqs,
+            private_priority,
+            shared_priority,
+            targets,
+            sgi_sources,
+            cpus,
+        } = state;
+        if config != self.config {
+            return Err(state_error(
+                device,
+                format_args!(
+                    "is from a {}; this one is a {}",
+                    config.describe(),
+                    self.config.describe()
+                ),
+            ));
+        }
+        let n = self.num_irqs();
+        if irqs.len() != n || shared_priority.len() != n - NR_PRIVATE || targets.len() != n {
+            return Err(state_error(
+                device,
+                format_args!(
+                    "has GIC tables of {}, {} and {} entries for {n} interrupt IDs",
+                    irqs.len(),
+                    shared_priority.len() + NR_PRIVATE,
+                    targets.len()
+                ),
+            ));
+        }
+        let others = !self.all_cpus;
+        for (id, (s, &target)) in irqs.iter().zip(&targets).enumerate() {
+            let stray = (s.enabled | s.pending | s.active | s.level | s.group | target) & others;
+            if stray != 0 {
+                return Err(state_error(
+                    device,
+                    format_args!(
+                        "has GIC interrupt {id} set for CPUs {stray:#06b}, which a GIC of {} CPUs does not have",
+                        self.config.num_cpus
+                    ),
+                ));
+            }
+        }
+        for (cpu, iface) in cpus.iter().enumerate() {
+            let pending = iface.current_pending;
+            if pending != SPURIOUS && pending as usize >= n {
+                return Err(state_error(
+                    device,
+                    format_args!("has GIC interrupt {pending} pending for CPU {cpu}; the GIC has {n} IDs"),
+                ));
+            }
+            if iface.running_priority > IDLE_PRIORITY {
+                return Err(state_error(
+                    device,
+                    format_args!(
+                        "has running priority {:#x} on GIC CPU interface {cpu}",
+                        iface.running_priority
+                    ),
+                ));
+            }
+        }
+        self.ctlr = ctlr;
+        self.irqs = irqs;
+        self.private_priority = private_priority;
+        self.shared_priority = shared_priority;
+        self.targets = targets;
+        self.sgi_sources = sgi_sources;
+        self.cpus = cpus;
+        Ok(())
     }
 
     fn has_groups(&self) -> bool {
@@ -912,8 +1056,10 @@ impl Gic {
 mod tests {
     use super::*;
     use AccessSize::{Byte, Word};
+    use armvex_bus::state;
 
     /// A GIC and its lines, with the Linux-style setup helpers.
+    #[derive(Debug)]
     struct Rig {
         gic: Gic,
         lines: InterruptLines,
@@ -966,6 +1112,229 @@ mod tests {
         fn irq(&self, cpu: usize) -> bool {
             self.lines.cpu_irq(cpu)
         }
+        fn saved(&self) -> Vec<u8> {
+            state::encode(&self.gic.state())
+        }
+        /// A GIC built like this one with `bytes` loaded, and the lines as the bus restores them.
+        fn restored(&self, bytes: &[u8]) -> Result<Rig, StateError> {
+            let mut gic = Gic::new(self.gic.config.clone()).unwrap();
+            gic.restore(state::decode(bytes, "gic")?, "gic")?;
+            Ok(Rig {
+                gic,
+                lines: self.lines.clone(),
+            })
+        }
+        /// Everything readable without side effects, from every CPU: the distributor byte by
+        /// byte, the CPU interface registers but GICC_IAR, and the IRQ/FIQ inputs.
+        fn visible(&mut self) -> Vec<u32> {
+            let mut v = Vec::new();
+            for cpu in 0..self.gic.config.num_cpus {
+                v.extend((0..0x1000).map(|off| self.gic.dist_read(cpu, off, Byte)));
+                for off in [
+                    0x00, 0x04, 0x08, 0x14, 0x18, 0x1c, 0xd0, 0xd4, 0xd8, 0xdc, 0xe0, 0xe4, 0xe8, 0xec,
+                ] {
+                    v.push(self.cr(cpu, off));
+                }
+                v.push(u32::from(self.lines.cpu_irq(cpu)));
+                v.push(u32::from(self.lines.cpu_fiq(cpu)));
+            }
+            v
+        }
+    }
+
+    /// A two-CPU GICv1 in use: CPU 1 handling SPI 40 (priority 0x80) with SGI 3 from CPU 0
+    /// and its PPI 29 waiting to preempt it, CPU 0 with the edge of SPI 41 latched, SPI 44 in
+    /// group 1, a binary point set.
+    fn gicv1_in_use() -> Rig {
+        let mut r = Rig::a9(2);
+        r.enable();
+        r.cw(0, 0x08, 2);
+        r.dw(0, 0x084, 1 << 12);
+        r.dw(0, 0xc08, 0b10 << 18);
+        for id in [40, 41, 44] {
+            r.enable_irq(0, id);
+        }
+        r.enable_irq(1, 29);
+        r.dw(0, 0x428, 0x0000_4080);
+        r.gic.dist_write(0, 0x828, Byte, 2, &mut r.lines);
+        r.gic.dist_write(0, 0x829, Byte, 1, &mut r.lines);
+        r.gic.dist_write(0, 0x82c, Byte, 3, &mut r.lines);
+        r.spi(40, true);
+        assert_eq!(r.cr(1, 0x0c), 40);
+        r.spi(41, true);
+        r.spi(41, false);
+        r.dw(0, 0xf00, (0b10 << 16) | 3);
+        r.ppi(1, 29, true);
+        r
+    }
+
+    #[test]
+    fn a_gicv1_in_use_survives_save_and_restore() {
+        let mut a = gicv1_in_use();
+        let saved = a.saved();
+        let mut b = a.restored(&saved).unwrap();
+        assert_eq!(b.gic.state(), a.gic.state());
+        assert_eq!(b.visible(), a.visible());
+        for r in [&mut a, &mut b] {
+            assert!(r.irq(0) && r.irq(1));
+            assert_eq!(r.cr(1, 0x14), 0x80, "CPU 1 runs at SPI 40's priority");
+            assert_eq!(r.cr(1, 0x18), 3, "SGI 3 comes first");
+            assert_eq!(r.cr(0, 0x18), 41);
+            assert_eq!(r.gic.dist_read(1, 0xf23, Byte), 0b01, "SGI 3 from CPU 0");
+            assert_eq!(r.dr(1, 0x304), 1 << 8, "SPI 40 active");
+            assert_eq!(r.cr(0, 0x08), 2);
+            // CPU 1 takes SGI 3, then PPI 29 once SGI 3 is over, then finishes SPI 40.
+            assert_eq!(r.cr(1, 0x0c), 3);
+            assert_eq!(r.cr(1, 0x0c), SPURIOUS, "priority 0 cannot be preempted");
+            r.cw(1, 0x10, 3);
+            assert_eq!(r.cr(1, 0x0c), 29);
+            r.ppi(1, 29, false);
+            r.cw(1, 0x10, 29);
+            assert_eq!(r.cr(1, 0x14), 0x80);
+            r.spi(40, false);
+            r.cw(1, 0x10, 40);
+            assert!(!r.irq(1));
+            assert_eq!(r.cr(1, 0x14), 0xff);
+            // CPU 0 takes the latched edge.
+            assert_eq!(r.cr(0, 0x0c), 41);
+            r.cw(0, 0x10, 41);
+            assert!(!r.irq(0));
+            // SPI 44 is group 1, which the CPU interfaces have not enabled.
+            r.spi(44, true);
+            assert!(!r.irq(0) && !r.irq(1));
+            assert_eq!(r.cr(0, 0x18), 1022);
+        }
+        assert_eq!(b.gic.state(), a.gic.state());
+        assert_eq!(b.visible(), a.visible());
+    }
+
+    #[test]
+    fn a_gicv2_with_split_eoi_survives_save_and_restore() {
+        let mut a = Rig::a15(1);
+        a.dw(0, 0x000, 3);
+        a.cw(0, 0x04, 0xff);
+        a.cw(0, 0x00, 0b1111 | CPU_CTLR_EOIMODE);
+        a.enable_irq(0, 50);
+        a.enable_irq(0, 51);
+        a.dw(0, 0x084, 1 << 19); // 51 in group 1
+        a.dw(0, 0x430, 0x1020_0000); // 50: 0x20, 51: 0x10
+        a.spi(50, true);
+        assert!(a.lines.cpu_fiq(0));
+        assert_eq!(a.cr(0, 0x0c), 50);
+        a.cw(0, 0x10, 50); // priority dropped, still active
+        a.spi(51, true);
+        assert_eq!(a.cr(0, 0x0c), 51);
+        let mut b = a.restored(&a.saved()).unwrap();
+        assert_eq!(b.visible(), a.visible());
+        for r in [&mut a, &mut b] {
+            assert_eq!(r.cr(0, 0x14), 0x10);
+            assert_eq!(r.cr(0, 0xd0), 0, "group 0 priority dropped");
+            assert_eq!(r.cr(0, 0xe0), 1 << 8, "group 1 at priority 0x10");
+            assert_eq!(r.dr(0, 0x304), (1 << 18) | (1 << 19));
+            assert!(!r.irq(0) && !r.lines.cpu_fiq(0));
+            r.cw(0, 0x10, 51);
+            assert_eq!(r.cr(0, 0x14), 0xff);
+            r.cw(0, 0x1000, 50);
+            assert!(r.lines.cpu_fiq(0), "SPI 50's line is still high");
+            assert_eq!(r.cr(0, 0x0c), 50);
+            r.cw(0, 0x1000, 51);
+            assert_eq!(r.dr(0, 0x304), 1 << 18);
+        }
+        assert_eq!(b.visible(), a.visible());
+    }
+
+    #[test]
+    fn a_state_from_another_gic_is_refused() {
+        let saved = gicv1_in_use().saved();
+        let e = Rig::a9(1).restored(&saved).unwrap_err();
+        assert_eq!(
+            e.0,
+            "saved state of gic is from a GICv1 with 2 CPUs, 96 interrupt IDs, 5 priority bits and \
+             the Security Extensions; this one is a GICv1 with 1 CPU, 96 interrupt IDs, 5 \
+             priority bits and the Security Extensions"
+        );
+        let more_irqs = Rig::new(GicConfig {
+            num_irqs: 128,
+            ..GicConfig::cortex_a9(2)
+        });
+        let e = more_irqs.restored(&saved).unwrap_err();
+        assert!(
+            e.0.contains("this one is a GICv1 with 2 CPUs, 128 interrupt IDs"),
+            "{e}"
+        );
+        assert!(Rig::a15(2).restored(&saved).is_err());
+    }
+
+    #[test]
+    fn a_state_no_gic_could_reach_is_refused() {
+        let r = Rig::a9(2);
+        let good: GicState = state::decode(&gicv1_in_use().saved(), "gic").unwrap();
+        let refused = |change: &dyn Fn(&mut GicState)| {
+            let mut s = good.clone();
+            change(&mut s);
+            r.restored(&state::encode(&s)).unwrap_err().0
+        };
+        assert_eq!(
+            refused(&|s| {
+                s.irqs.pop();
+            }),
+            "saved state of gic has GIC tables of 95, 96 and 96 entries for 96 interrupt IDs"
+        );
+        assert_eq!(
+            refused(&|s| s.targets.push(0)),
+            "saved state of gic has GIC tables of 96, 96 and 97 entries for 96 interrupt IDs"
+        );
+        assert_eq!(
+            refused(&|s| s.irqs[40].pending = 0b100),
+            "saved state of gic has GIC interrupt 40 set for CPUs 0b0100, which a GIC of 2 CPUs \
+             does not have"
+        );
+        assert_eq!(
+            refused(&|s| s.targets[33] = 0b1000),
+            "saved state of gic has GIC interrupt 33 set for CPUs 0b1000, which a GIC of 2 CPUs \
+             does not have"
+        );
+        assert_eq!(
+            refused(&|s| s.cpus[3].current_pending = 96),
+            "saved state of gic has GIC interrupt 96 pending for CPU 3; the GIC has 96 IDs"
+        );
+        assert_eq!(
+            refused(&|s| s.cpus[0].running_priority = 0x101),
+            "saved state of gic has running priority 0x101 on GIC CPU interface 0"
+        );
+        // The edges: the last ID, and idle.
+        let mut edge = good.clone();
+        edge.cpus[1].current_pending = 95;
+        edge.cpus[1].running_priority = IDLE_PRIORITY;
+        let mut e = r.restored(&state::encode(&edge)).unwrap();
+        assert_eq!(e.cr(1, 0x18), 95);
+        assert_eq!(e.cr(1, 0x0c), 95, "ID 95 (priority 0) acknowledged");
+    }
+
+    #[test]
+    fn damaged_states_are_refused_without_panic() {
+        let template = gicv1_in_use();
+        crate::state_tests::check_damaged_states(&template.saved(), |bytes| {
+            let mut r = template.restored(bytes)?;
+            r.visible();
+            for cpu in 0..2 {
+                for _ in 0..4 {
+                    let id = r.cr(cpu, 0x0c);
+                    r.cw(cpu, 0x10, id);
+                }
+            }
+            for id in 16..32 {
+                r.ppi(1, id, true);
+            }
+            for id in 32..96 {
+                r.spi(id, true);
+            }
+            for off in (0..0x1000).step_by(4) {
+                r.dw(1, off, 0xffff_ffff);
+            }
+            r.visible();
+            Ok(())
+        });
     }
 
     #[test]

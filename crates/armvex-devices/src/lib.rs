@@ -47,8 +47,22 @@
 //!   moment something visible happens (an interrupt) is scheduled as a bus deadline.
 //! * **Misbehaving guests** never crash a device: unknown offsets read as zero and ignore writes,
 //!   odd access sizes are tolerated, and such accesses are logged at debug level.
+//! * **Saved state** (snapshots and reverse execution, see [`armvex_bus::state`]): each device
+//!   gathers what it saves in one plain-data `…State` struct (serde, encoded with
+//!   [`armvex_bus::state::encode`]; the L2C-310, plain data itself, is its own) holding every
+//!   register a guest can read back and every internal value that decides future behaviour,
+//!   including the [`armvex_bus::TimerSlot`]s it owns. `save_state` names every field of the
+//!   device, so a field added later must be either saved or listed as not state. What a
+//!   device was built with (its name, interrupt ID, clock rate, number of CPUs) is not
+//!   restored but checked: a state from a device built differently is refused with a
+//!   one-line error naming the device, as is one holding values the device could never have
+//!   reached where they matter (FIFO positions, interrupt IDs, table lengths, CPU masks).
+//!   Interrupt line levels and timer deadlines belong to the bus and are restored there, so
+//!   loading drives no line and schedules nothing; whether a saved timer slot exists in the
+//!   restored clock is also the bus's to check. Host resources (the console writer) stay as
+//!   they are.
 
-use armvex_bus::AccessSize;
+use armvex_bus::{AccessSize, StateError};
 
 pub mod gic;
 pub mod l2c310;
@@ -90,6 +104,11 @@ pub(crate) fn primecell_id(id: &[u8; 8], offset: u32) -> Option<u32> {
     } else {
         None
     }
+}
+
+/// The error for a saved state that `device` cannot take: "saved state of {device} {problem}".
+pub(crate) fn state_error(device: &str, problem: impl std::fmt::Display) -> StateError {
+    StateError(format!("saved state of {device} {problem}"))
 }
 
 /// How many whole ticks of a `hz` clock fit in `ns` nanoseconds.
@@ -137,5 +156,57 @@ mod tests {
         assert_eq!(primecell_id(&id, 0xfdc), None);
         assert_eq!(truncate(0x1234_5678, AccessSize::Half), 0x5678);
         assert_eq!(truncate(0x1234_5678, AccessSize::Byte), 0x78);
+    }
+}
+
+/// Helpers for the save/restore tests of every device.
+#[cfg(test)]
+pub(crate) mod state_tests {
+    use armvex_bus::{Bus, StateError};
+
+    /// Put `bytes` back as the state of device `id` of `bus`, the way a snapshot is loaded:
+    /// through [`Bus::load_state`], with the bus's own clock and lines.
+    pub fn load_device(bus: &mut Bus, id: usize, bytes: &[u8]) -> Result<(), StateError> {
+        let mut state = bus.save_state();
+        state.devices[id].1 = bytes.to_vec();
+        bus.load_state(&state)
+    }
+
+    /// Feed damaged versions of `valid` (a real saved state) and random bytes to `load`, which
+    /// builds a fresh device, loads the bytes into it and, if they were accepted, uses it.
+    /// Every truncation and a trailing byte must be refused; single-byte changes and random
+    /// bytes may be accepted or refused, but nothing may panic.
+    pub fn check_damaged_states(valid: &[u8], mut load: impl FnMut(&[u8]) -> Result<(), StateError>) {
+        for len in 0..valid.len() {
+            assert!(
+                load(&valid[..len]).is_err(),
+                "a state cut to {len} of {} bytes was accepted",
+                valid.len()
+            );
+        }
+        let mut longer = valid.to_vec();
+        longer.push(0);
+        let e = load(&longer).expect_err("a state with a trailing byte was accepted");
+        assert!(e.0.contains("trailing"), "{e}");
+        for pos in 0..valid.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bytes = valid.to_vec();
+                bytes[pos] ^= flip;
+                let _ = load(&bytes);
+            }
+        }
+        // xorshift64: the same "random" bytes on every run.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 0..1000 {
+            let bytes: Vec<u8> = (0..n % 131)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = load(&bytes);
+        }
     }
 }

@@ -23,6 +23,13 @@
 //! armvex models the GICv2 distributor at 0x1000 and CPU interface at 0x2000 (8 KiB). The
 //! virtualization interface regions read as zero. The A15's timers are the generic timers
 //! inside each CPU, which drive PPIs 26, 27, 29 and 30 through the bus.
+//!
+//! **Saved state.** The A9 saves its GIC (see [`crate::gic`]), the SCU's control and power
+//! status, the global timer (shared control and counter, each CPU's comparator), each CPU's
+//! private timer and watchdog whole (registers, event flag, the counter value and the time it
+//! was set, how far zero crossings were accounted for), and the timer slots of all of them. The
+//! A15 saves its GIC. A state from a cluster with another number of CPUs or another GIC is
+//! refused.
 
 pub mod global_timer;
 pub mod private_timer;
@@ -30,12 +37,13 @@ pub mod scu;
 
 pub use private_timer::PERIPHCLK_TICK_NS;
 
-use crate::gic::{Gic, GicConfig};
+use crate::gic::{Gic, GicConfig, GicState};
 use crate::truncate;
-use armvex_bus::{AccessSize, Device, DeviceContext, MAX_CPUS, TimerSlot};
+use armvex_bus::{AccessSize, Device, DeviceContext, MAX_CPUS, StateError, TimerSlot, state};
 use global_timer::GlobalTimer;
 use private_timer::PrivateTimer;
-use scu::Scu;
+use scu::{Scu, ScuState};
+use serde::{Deserialize, Serialize};
 
 /// The A9 MPCore's private timers, for timer slot bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +66,19 @@ pub struct A9MpCore {
     watchdog_slots: [Option<TimerSlot>; MAX_CPUS],
 }
 
+/// What [`A9MpCore`] saves.
+#[derive(Serialize, Deserialize)]
+struct A9MpCoreState {
+    gic: GicState,
+    scu: ScuState,
+    global_timer: GlobalTimer,
+    timers: [PrivateTimer; MAX_CPUS],
+    watchdogs: [PrivateTimer; MAX_CPUS],
+    global_slot: Option<TimerSlot>,
+    timer_slots: [Option<TimerSlot>; MAX_CPUS],
+    watchdog_slots: [Option<TimerSlot>; MAX_CPUS],
+}
+
 impl A9MpCore {
     /// Size of the region.
     pub const SIZE: u32 = 0x2000;
@@ -67,6 +88,8 @@ impl A9MpCore {
     pub const TIMER_PPI: u32 = 29;
     /// PPI of each CPU's watchdog.
     pub const WATCHDOG_PPI: u32 = 30;
+    /// The device's name.
+    const NAME: &str = "a9mpcore-priv";
 
     /// The private region of a cluster of `num_cpus` Cortex-A9s whose GIC implements
     /// `num_irqs` interrupt IDs (96 on the vexpress-a9: 32 private + 64 shared).
@@ -140,7 +163,7 @@ fn schedule(ctx: &mut DeviceContext, slot: &mut Option<TimerSlot>, deadline: Opt
 
 impl Device for A9MpCore {
     fn name(&self) -> &str {
-        "a9mpcore-priv"
+        Self::NAME
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
@@ -230,6 +253,60 @@ impl Device for A9MpCore {
     fn interrupt_lines_changed(&mut self, ctx: &mut DeviceContext) {
         self.gic.lines_changed(ctx.irq_lines());
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let A9MpCore {
+            num_cpus: _, // the GIC's configuration says it
+            gic,
+            scu,
+            global_timer,
+            timers,
+            watchdogs,
+            global_slot,
+            timer_slots,
+            watchdog_slots,
+        } = self;
+        state::encode(&A9MpCoreState {
+            gic: gic.state(),
+            scu: scu.state(),
+            global_timer: global_timer.clone(),
+            timers: timers.clone(),
+            watchdogs: watchdogs.clone(),
+            global_slot: *global_slot,
+            timer_slots: *timer_slots,
+            watchdog_slots: *watchdog_slots,
+        })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let A9MpCoreState {
+            gic,
+            scu,
+            global_timer,
+            timers,
+            watchdogs,
+            global_slot,
+            timer_slots,
+            watchdog_slots,
+        } = state::decode(bytes, self.name())?;
+        // The only check, and the GIC's configuration includes the number of CPUs: nothing
+        // changes unless it passes.
+        self.gic.restore(gic, Self::NAME)?;
+        self.scu.restore(scu);
+        self.global_timer = global_timer;
+        self.timers = timers;
+        self.watchdogs = watchdogs;
+        self.global_slot = global_slot;
+        self.timer_slots = timer_slots;
+        self.watchdog_slots = watchdog_slots;
+        Ok(())
+    }
+}
+
+/// What [`A15MpCore`] saves.
+#[derive(Serialize, Deserialize)]
+struct A15MpCoreState {
+    gic: GicState,
 }
 
 /// The Cortex-A15 MPCore private region: a GICv2. Register it with
@@ -241,6 +318,8 @@ pub struct A15MpCore {
 impl A15MpCore {
     /// Size of the region (including the virtualization interfaces armvex leaves out).
     pub const SIZE: u32 = 0x8000;
+    /// The device's name.
+    const NAME: &str = "a15mpcore-priv";
 
     /// The private region of a cluster of `num_cpus` Cortex-A15s whose GIC implements
     /// `num_irqs` interrupt IDs (160 on the vexpress-a15: 32 private + 128 shared).
@@ -259,7 +338,7 @@ impl A15MpCore {
 
 impl Device for A15MpCore {
     fn name(&self) -> &str {
-        "a15mpcore-priv"
+        Self::NAME
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
@@ -286,11 +365,22 @@ impl Device for A15MpCore {
     fn interrupt_lines_changed(&mut self, ctx: &mut DeviceContext) {
         self.gic.lines_changed(ctx.irq_lines());
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let A15MpCore { gic } = self;
+        state::encode(&A15MpCoreState { gic: gic.state() })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let A15MpCoreState { gic } = state::decode(bytes, self.name())?;
+        self.gic.restore(gic, Self::NAME)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gic::SPURIOUS;
     use AccessSize::Word;
     use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
 
@@ -458,6 +548,234 @@ mod tests {
             0,
             "virtualization regions read 0"
         );
+    }
+
+    /// A two-CPU A9 cluster in use at 4 us: CPU 1's private timer periodic every 1 us
+    /// (load 99), first zero at 990 ns, acknowledged at 1 us and its flag cleared, its second
+    /// flag (1990 ns) not yet; CPU 0's watchdog a one-shot of 5000 ticks from 100 ns; the
+    /// global timer with CPU 0's comparator at 300 auto-incrementing by 1000, passed at
+    /// 3010 ns and not yet acknowledged; the SCU enabled with a power status written.
+    fn a9_in_use() -> Bus {
+        let mut bus = a9_bus(2);
+        gic_on(&mut bus, 2);
+        for (cpu, ppi) in [(1, 29), (0, 30), (0, 27)] {
+            bus.write(at(cpu, 0), BASE + 0x1100, Word, 1 << ppi);
+        }
+        bus.write(at(0, 0), BASE, Word, 1); // SCU control
+        bus.write(at(0, 0), BASE + 0x08, Word, 0x0300);
+        bus.write(at(1, 0), BASE + 0x600, Word, 99);
+        bus.write(at(1, 0), BASE + 0x608, Word, 0b111);
+        bus.write(at(0, 100), BASE + 0x620, Word, 5000);
+        bus.write(at(0, 100), BASE + 0x628, Word, 0b101);
+        bus.write(at(0, 0), BASE + 0x210, Word, 300);
+        bus.write(at(0, 0), BASE + 0x218, Word, 1000);
+        bus.write(at(0, 0), BASE + 0x208, Word, 0b1111);
+        bus.run_due_timers(995);
+        assert_eq!(bus.read(at(1, 1000), BASE + 0x10c, Word), 29);
+        bus.write(at(1, 1000), BASE + 0x60c, Word, 1);
+        bus.run_due_timers(4000);
+        bus
+    }
+
+    #[test]
+    fn a9_timers_and_gic_survive_save_and_restore() {
+        let mut a = a9_in_use();
+        let saved = a.save_state();
+        let mut b = a9_bus(2);
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        for bus in [&mut a, &mut b] {
+            assert!(bus.irq.cpu_irq(0), "CPU 0: global timer");
+            assert!(!bus.irq.cpu_irq(1), "CPU 1: PPI 29 pending again but still active");
+            assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(13_010));
+            let t = 4250;
+            assert_eq!(bus.read(at(0, t), BASE, Word), 1, "SCU control");
+            assert_eq!(bus.read(at(0, t), BASE + 0x08, Word), 0x0300);
+            assert_eq!(bus.read(at(1, t), BASE + 0x604, Word), 74);
+            assert_eq!(bus.read(at(1, t), BASE + 0x60c, Word), 1);
+            assert_eq!(bus.read(at(0, t), BASE + 0x604, Word), 0, "CPU 0's timer unused");
+            assert_eq!(bus.read(at(0, t), BASE + 0x624, Word), 4585);
+            assert_eq!(bus.read(at(0, t), BASE + 0x200, Word), 425);
+            assert_eq!(bus.read(at(0, t), BASE + 0x210, Word), 1300);
+            assert_eq!(bus.read(at(0, t), BASE + 0x20c, Word), 1);
+            assert_eq!(bus.read(at(1, t), BASE + 0x208, Word), 1, "CPU 1's comparator off");
+            assert_eq!(bus.read(at(1, t), BASE + 0x114, Word), 0, "CPU 1 running priority");
+            assert_eq!(bus.read(at(1, t), BASE + 0x1300, Word), 1 << 29, "active on CPU 1");
+            // CPU 0 handles its global timer interrupt.
+            assert_eq!(bus.read(at(0, 4300), BASE + 0x10c, Word), 27);
+            bus.write(at(0, 4300), BASE + 0x20c, Word, 1);
+            bus.write(at(0, 4300), BASE + 0x110, Word, 27);
+            assert!(!bus.irq.cpu_irq(0));
+            // CPU 1 ends PPI 29 and takes the second one at once.
+            bus.write(at(1, 4300), BASE + 0x110, Word, 29);
+            assert!(bus.irq.cpu_irq(1));
+            assert_eq!(bus.read(at(1, 4300), BASE + 0x10c, Word), 29);
+            bus.write(at(1, 4300), BASE + 0x60c, Word, 1);
+            bus.write(at(1, 4300), BASE + 0x110, Word, 29);
+            assert!(!bus.irq.cpu_irq(1));
+            assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(4990));
+            bus.run_due_timers(4989);
+            assert!(!bus.irq.cpu_irq(1));
+            bus.run_due_timers(4990);
+            assert!(bus.irq.cpu_irq(1), "the private timer's next zero");
+            assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(13_010));
+            bus.run_due_timers(13_009);
+            assert!(!bus.irq.cpu_irq(0));
+            bus.run_due_timers(13_010);
+            assert!(bus.irq.cpu_irq(0), "the global timer's next comparison");
+            assert_eq!(bus.read(at(0, 13_010), BASE + 0x210, Word), 2300);
+            assert_eq!(bus.read(at(0, 13_010), BASE + 0x10c, Word), 27);
+            bus.write(at(0, 13_010), BASE + 0x20c, Word, 1);
+            bus.write(at(0, 13_010), BASE + 0x110, Word, 27);
+            bus.run_due_timers(50_099);
+            assert_eq!(bus.read(at(0, 50_099), BASE + 0x62c, Word), 0);
+            bus.run_due_timers(50_100);
+            assert_eq!(bus.read(at(0, 50_100), BASE + 0x62c, Word), 1, "the watchdog's zero");
+            assert_eq!(bus.read(at(0, 50_100), BASE + 0x10c, Word), 27, "27 before 30");
+        }
+        assert_eq!(a.save_state(), b.save_state());
+    }
+
+    #[test]
+    fn a9_state_from_another_cluster_is_refused() {
+        let saved = a9_in_use().save_state();
+        let mut one_cpu = a9_bus(1);
+        let e = one_cpu.load_state(&saved).unwrap_err();
+        assert!(
+            e.0.starts_with(
+                "a9mpcore-priv: saved state of a9mpcore-priv is from a GICv1 with 2 CPUs, 96 \
+                 interrupt IDs"
+            ),
+            "{e}"
+        );
+        assert!(e.0.contains("this one is a GICv1 with 1 CPU, 96 interrupt IDs"), "{e}");
+        let a9_bytes = &saved.devices[0].1;
+        let mut a15 = A15MpCore::new(2, 160).unwrap();
+        assert!(a15.load_state(a9_bytes).is_err());
+        let mut a9 = A9MpCore::new(2, 128).unwrap();
+        let e = a9.load_state(a9_bytes).unwrap_err();
+        assert!(
+            e.0.contains("this one is a GICv1 with 2 CPUs, 128 interrupt IDs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a9_damaged_states_are_refused_without_panic() {
+        let valid = a9_in_use().save_state().devices[0].1.clone();
+        crate::state_tests::check_damaged_states(&valid, |bytes| {
+            let mut mpcore = A9MpCore::new(2, 96).unwrap();
+            mpcore.load_state(bytes)?;
+            // The timers directly: what a damaged timer slot would do is the bus's to check.
+            for cpu in 0..2 {
+                for t in [0, 4000, u64::MAX / 2, u64::MAX] {
+                    for off in (0..0x20).step_by(4) {
+                        mpcore.timers[cpu].read(off, t);
+                        mpcore.watchdogs[cpu].read(off, t);
+                        mpcore.global_timer.read(cpu, off, t);
+                    }
+                    mpcore.timers[cpu].deadline();
+                    mpcore.global_timer.deadline(t);
+                }
+            }
+            // The GIC and SCU through the bus.
+            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let id = bus.add_device(BASE, A9MpCore::SIZE, Box::new(mpcore)).unwrap();
+            bus.set_interrupt_controller(id);
+            for cpu in 0..2 {
+                for off in (0..0x200).chain(0x1000..0x2000).step_by(4) {
+                    bus.read(at(cpu, 0), BASE + off, Word);
+                }
+                for _ in 0..4 {
+                    let irq = bus.read(at(cpu, 0), BASE + 0x10c, Word);
+                    bus.write(at(cpu, 0), BASE + 0x110, Word, irq);
+                }
+            }
+            Ok(())
+        });
+    }
+
+    fn a15_bus() -> (Bus, u32) {
+        let mem = PhysicalMemory::new(&[]).unwrap();
+        let mut bus = Bus::new(mem);
+        let base = 0x2c00_0000;
+        let id = bus
+            .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
+            .unwrap();
+        bus.set_interrupt_controller(id);
+        (bus, base)
+    }
+
+    /// A two-CPU A15 cluster: CPU 1 handling its generic timer's PPI 27 (line still high),
+    /// with SGI 5 from CPU 0 waiting behind it at the same priority; CPU 0's PPI 30 high but
+    /// masked by its priority.
+    fn a15_in_use() -> (Bus, u32) {
+        let (mut bus, base) = a15_bus();
+        bus.write(at(0, 0), base + 0x1000, Word, 1);
+        for cpu in 0..2 {
+            bus.write(at(cpu, 0), base + 0x2004, Word, 0xf0);
+            bus.write(at(cpu, 0), base + 0x2000, Word, 1);
+        }
+        bus.write(at(1, 0), base + 0x1100, Word, 1 << 27);
+        bus.write(at(0, 0), base + 0x1100, Word, 1 << 30);
+        bus.write(at(0, 0), base + 0x141c, Word, 0x00f8_0000); // PPI 30 priority 0xf8
+        bus.set_ppi(1, 27, true, 500);
+        assert_eq!(bus.read(at(1, 600), base + 0x200c, Word), 27);
+        bus.write(at(0, 700), base + 0x1f00, Word, (0b10 << 16) | 5);
+        bus.set_ppi(0, 30, true, 800);
+        (bus, base)
+    }
+
+    #[test]
+    fn a15_gic_survives_save_and_restore() {
+        let (mut a, base) = a15_in_use();
+        let saved = a.save_state();
+        let (mut b, _) = a15_bus();
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        for bus in [&mut a, &mut b] {
+            assert!(!bus.irq.cpu_irq(0) && !bus.irq.cpu_irq(1));
+            assert_eq!(bus.read(at(1, 900), base + 0x2018, Word), 5, "SGI 5 waits");
+            assert_eq!(bus.read(at(0, 900), base + 0x2018, Word), SPURIOUS, "PPI 30 masked");
+            assert_eq!(bus.read(at(0, 900), base + 0x1f25, AccessSize::Byte), 0);
+            assert_eq!(bus.read(at(1, 900), base + 0x1f25, AccessSize::Byte), 0b01);
+            bus.write(at(1, 1000), base + 0x2010, Word, 27);
+            assert!(bus.irq.cpu_irq(1));
+            assert_eq!(bus.read(at(1, 1000), base + 0x200c, Word), 5);
+            bus.write(at(1, 1000), base + 0x2010, Word, 5);
+            assert_eq!(bus.read(at(1, 1000), base + 0x200c, Word), 27, "level still high");
+            bus.set_ppi(1, 27, false, 1100);
+            bus.write(at(1, 1100), base + 0x2010, Word, 27);
+            assert!(!bus.irq.cpu_irq(1));
+            bus.write(at(0, 1200), base + 0x2004, Word, 0xff);
+            assert!(bus.irq.cpu_irq(0), "PPI 30 once the mask opens");
+            assert_eq!(bus.read(at(0, 1200), base + 0x200c, Word), 30);
+        }
+        assert_eq!(a.save_state(), b.save_state());
+    }
+
+    #[test]
+    fn a15_damaged_states_are_refused_without_panic() {
+        let (a, base) = a15_in_use();
+        let valid = a.save_state().devices[0].1.clone();
+        crate::state_tests::check_damaged_states(&valid, |bytes| {
+            let mut mpcore = A15MpCore::new(2, 160).unwrap();
+            mpcore.load_state(bytes)?;
+            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let id = bus.add_device(base, A15MpCore::SIZE, Box::new(mpcore)).unwrap();
+            bus.set_interrupt_controller(id);
+            for cpu in 0..2 {
+                for off in (0x1000..0x2100).step_by(4) {
+                    bus.read(at(cpu, 0), base + off, Word);
+                }
+                for _ in 0..4 {
+                    let irq = bus.read(at(cpu, 0), base + 0x200c, Word);
+                    bus.write(at(cpu, 0), base + 0x2010, Word, irq);
+                    bus.write(at(cpu, 0), base + 0x3000, Word, irq);
+                }
+            }
+            Ok(())
+        });
     }
 
     #[test]

@@ -12,9 +12,15 @@
 //! was given — never the host clock, so runs repeat — and `now` is virtual time; writing
 //! `RTCLR` shifts that offset. Setting the match register schedules the alarm `MR - DR` whole
 //! seconds after the moment of the write (at once if they are equal).
+//!
+//! Saved state: the offset between virtual time and `RTCDR` (which holds the start time the
+//! machine was given — host input, but guest-visible, so a restored machine reads the saved
+//! clock and not the time it was itself built with), the match, load and mask registers, the
+//! raw interrupt status and the alarm's timer slot.
 
-use crate::{NS_PER_SEC, primecell_id, truncate};
-use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
+use crate::{NS_PER_SEC, primecell_id, state_error, truncate};
+use armvex_bus::{AccessSize, Device, DeviceContext, StateError, TimerSlot, state};
+use serde::{Deserialize, Serialize};
 
 const ID: [u8; 8] = [0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
@@ -23,6 +29,17 @@ pub struct Pl031 {
     name: String,
     irq_id: u32,
     /// Seconds to add to virtual time for `RTCDR`.
+    tick_offset: u32,
+    mr: u32,
+    lr: u32,
+    im: u32,
+    is: u32,
+    slot: Option<TimerSlot>,
+}
+
+/// What [`Pl031`] saves.
+#[derive(Serialize, Deserialize)]
+struct Pl031State {
     tick_offset: u32,
     mr: u32,
     lr: u32,
@@ -123,6 +140,51 @@ impl Device for Pl031 {
         self.is = 1;
         self.update(ctx);
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let Pl031 {
+            name: _,
+            irq_id: _,
+            tick_offset,
+            mr,
+            lr,
+            im,
+            is,
+            slot,
+        } = *self;
+        state::encode(&Pl031State {
+            tick_offset,
+            mr,
+            lr,
+            im,
+            is,
+            slot,
+        })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let Pl031State {
+            tick_offset,
+            mr,
+            lr,
+            im,
+            is,
+            slot,
+        } = state::decode(bytes, &self.name)?;
+        if im > 1 || is > 1 {
+            return Err(state_error(
+                &self.name,
+                format_args!("has interrupt bits {im:#x}/{is:#x}; the RTC has only bit 0"),
+            ));
+        }
+        self.tick_offset = tick_offset;
+        self.mr = mr;
+        self.lr = lr;
+        self.im = im;
+        self.is = is;
+        self.slot = slot;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +200,10 @@ mod tests {
     const S: u64 = NS_PER_SEC;
 
     fn setup() -> Bus {
+        setup_started_at(START)
+    }
+
+    fn setup_started_at(start: u64) -> Bus {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
             base: 0x6000_0000,
@@ -145,7 +211,7 @@ mod tests {
         }])
         .unwrap();
         let mut bus = Bus::new(mem);
-        bus.add_device(BASE, 0x1000, Box::new(Pl031::new("rtc", IRQ, START)))
+        bus.add_device(BASE, 0x1000, Box::new(Pl031::new("rtc", IRQ, start)))
             .unwrap();
         bus
     }
@@ -200,5 +266,86 @@ mod tests {
         bus.write(at(0), BASE + 0x10, Word, 0xff);
         assert_eq!(bus.read(at(0), BASE + 0x10, Word), 1);
         assert!(bus.irq.spi_level(IRQ));
+    }
+
+    /// Set the clock to 1000 at 2 s, unmask, and set an alarm for 1006 at 3 s (due at 8 s).
+    fn clock_with_alarm() -> Bus {
+        let mut bus = setup();
+        bus.write(at(2 * S), BASE + 0x08, Word, 1000);
+        bus.write(at(2 * S), BASE + 0x10, Word, 1);
+        bus.write(at(3 * S), BASE + 0x04, Word, 1006);
+        bus.run_due_timers(3 * S);
+        bus
+    }
+
+    #[test]
+    fn clock_and_alarm_survive_save_and_restore() {
+        let mut a = clock_with_alarm();
+        let saved = a.save_state();
+        // Restored a day later: the new machine's host start time differs, the guest's
+        // clock must not.
+        let mut b = setup_started_at(START + 86_400);
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        for bus in [&mut a, &mut b] {
+            assert_eq!(bus.read(at(4 * S), BASE, Word), 1002);
+            assert_eq!(bus.read(at(4 * S), BASE + 0x04, Word), 1006);
+            assert_eq!(bus.read(at(4 * S), BASE + 0x08, Word), 1000);
+            assert_eq!(bus.read(at(4 * S), BASE + 0x10, Word), 1);
+            assert_eq!(bus.read(at(4 * S), BASE + 0x14, Word), 0);
+            assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(8 * S));
+            bus.run_due_timers(8 * S - 1);
+            assert!(!bus.irq.spi_level(IRQ));
+            bus.run_due_timers(8 * S);
+            assert!(bus.irq.spi_level(IRQ));
+            assert_eq!(bus.read(at(8 * S), BASE + 0x18, Word), 1);
+            bus.write(at(9 * S), BASE + 0x1c, Word, 1);
+            assert!(!bus.irq.spi_level(IRQ));
+            // A second alarm reuses the restored timer slot.
+            bus.write(at(9 * S), BASE + 0x04, Word, 1009);
+            assert_eq!(bus.clock.next_deadline().map(|d| d.1), Some(11 * S));
+            assert_eq!(bus.read(at(20 * S), BASE, Word), 1018);
+        }
+        assert_eq!(a.save_state(), b.save_state());
+    }
+
+    #[test]
+    fn a_pending_interrupt_survives_save_and_restore() {
+        let mut a = clock_with_alarm();
+        a.run_due_timers(8 * S);
+        assert!(a.irq.spi_level(IRQ));
+        let saved = a.save_state();
+        let mut b = setup();
+        b.load_state(&saved).unwrap();
+        assert!(b.irq.spi_level(IRQ), "the bus restored the line");
+        assert_eq!(b.read(at(8 * S), BASE + 0x14, Word), 1);
+        b.write(at(8 * S), BASE + 0x10, Word, 0);
+        assert!(!b.irq.spi_level(IRQ), "masking drops the restored interrupt");
+    }
+
+    #[test]
+    fn damaged_states_are_refused_without_panic() {
+        let valid = clock_with_alarm().save_state().devices[0].1.clone();
+        let mut bad = Pl031::new("rtc", IRQ, START);
+        let im = state::encode(&Pl031State {
+            tick_offset: 0,
+            mr: 0,
+            lr: 0,
+            im: 2,
+            is: 0,
+            slot: None,
+        });
+        assert_eq!(
+            bad.load_state(&im).unwrap_err().0,
+            "saved state of rtc has interrupt bits 0x2/0x0; the RTC has only bit 0"
+        );
+        crate::state_tests::check_damaged_states(&valid, |bytes| {
+            let mut bus = setup();
+            crate::state_tests::load_device(&mut bus, 0, bytes)?;
+            for off in (0..0x1000).step_by(4) {
+                bus.read(at(5 * S), BASE + off, Word);
+            }
+            Ok(())
+        });
     }
 }

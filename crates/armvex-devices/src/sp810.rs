@@ -9,13 +9,22 @@
 //! (resetting to zero, as QEMU reads) and reads zero everywhere else, including the PrimeCell
 //! ID registers, so Linux's AMBA bus does not bind a driver to it — as under QEMU. The timers
 //! always run at their configured rate whatever `SCCTRL` says.
+//!
+//! Saved state: `SCCTRL`.
 
 use crate::truncate;
-use armvex_bus::{AccessSize, Device, DeviceContext};
+use armvex_bus::{AccessSize, Device, DeviceContext, StateError, state};
+use serde::{Deserialize, Serialize};
 
 /// An SP810 system controller.
 pub struct Sp810 {
     name: String,
+    scctrl: u32,
+}
+
+/// What [`Sp810`] saves.
+#[derive(Serialize, Deserialize)]
+struct Sp810State {
     scctrl: u32,
 }
 
@@ -50,15 +59,26 @@ impl Device for Sp810 {
             tracing::debug!("{}: write of {value:#x} to unmodelled offset {offset:#x}", self.name);
         }
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let Sp810 { name: _, scctrl } = *self;
+        state::encode(&Sp810State { scctrl })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let Sp810State { scctrl } = state::decode(bytes, &self.name)?;
+        self.scctrl = scctrl;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state_tests::{check_damaged_states, load_device};
     use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
 
-    #[test]
-    fn scctrl_holds_its_value_and_ids_read_zero() {
+    fn setup() -> (Bus, u32) {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
             base: 0x6000_0000,
@@ -68,6 +88,12 @@ mod tests {
         let mut bus = Bus::new(mem);
         let base = 0x1000_1000;
         bus.add_device(base, 0x1000, Box::new(Sp810::new("sysctl"))).unwrap();
+        (bus, base)
+    }
+
+    #[test]
+    fn scctrl_holds_its_value_and_ids_read_zero() {
+        let (mut bus, base) = setup();
         let cpu0 = Accessor { cpu: 0, time: 0 };
         assert_eq!(bus.read(cpu0, base, AccessSize::Word), 0);
         bus.write(cpu0, base, AccessSize::Word, 1 << 15 | 1 << 17);
@@ -76,5 +102,37 @@ mod tests {
         assert_eq!(bus.read(cpu0, base + 0x24, AccessSize::Word), 0);
         assert_eq!(bus.read(cpu0, base + 0xfe0, AccessSize::Word), 0);
         assert_eq!(bus.read(cpu0, base + 0xff0, AccessSize::Word), 0);
+    }
+
+    #[test]
+    fn scctrl_survives_save_and_restore() {
+        let cpu0 = Accessor { cpu: 0, time: 0 };
+        let (mut a, base) = setup();
+        a.write(cpu0, base, AccessSize::Word, 1 << 15 | 1 << 21);
+        let saved = a.save_state();
+        let (mut b, _) = setup();
+        assert_eq!(b.read(cpu0, base, AccessSize::Word), 0);
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        for bus in [&mut a, &mut b] {
+            assert_eq!(bus.read(cpu0, base, AccessSize::Word), 0x0020_8000);
+            bus.write(cpu0, base, AccessSize::Word, 1 << 17);
+            assert_eq!(bus.read(cpu0, base, AccessSize::Word), 0x0002_0000);
+        }
+    }
+
+    #[test]
+    fn damaged_states_are_refused_without_panic() {
+        let (mut a, base) = setup();
+        a.write(Accessor { cpu: 0, time: 0 }, base, AccessSize::Word, 0xdead_beef);
+        let valid = a.save_state().devices[0].1.clone();
+        let e = Sp810::new("sysctl").load_state(&valid[..2]).unwrap_err();
+        assert!(e.0.starts_with("saved state of sysctl is not understood"), "{e}");
+        check_damaged_states(&valid, |bytes| {
+            let (mut bus, base) = setup();
+            load_device(&mut bus, 0, bytes)?;
+            bus.read(Accessor { cpu: 0, time: 0 }, base, AccessSize::Word);
+            Ok(())
+        });
     }
 }

@@ -7,8 +7,10 @@
 //! the peripheral and cell IDs before binding a driver, finds zeros, and leaves the device
 //! alone ("amba ... : ... periphid 0"). Drivers probed from the device tree alone (LAN9118,
 //! I2C) read zeros too and fail their identification checks.
+//!
+//! A stub has no state: its saved state is empty, and only an empty state loads.
 
-use armvex_bus::{AccessSize, Device, DeviceContext};
+use armvex_bus::{AccessSize, Device, DeviceContext, StateError, state};
 
 /// A device window that reads as zero.
 pub struct ZeroStub {
@@ -43,6 +45,15 @@ impl Device for ZeroStub {
             size.bits()
         );
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let ZeroStub { name: _ } = self;
+        state::encode(&())
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        state::decode::<()>(bytes, &self.name)
+    }
 }
 
 #[cfg(test)]
@@ -68,5 +79,15 @@ mod tests {
         }
         assert_eq!(bus.read(cpu0, base + 0x7, AccessSize::Byte), 0);
         assert_eq!(bus.device_names()[0].2, "mmci");
+    }
+
+    #[test]
+    fn the_saved_state_is_empty_and_only_empty_loads() {
+        let stub = ZeroStub::new("kmi0");
+        assert_eq!(stub.save_state(), Vec::<u8>::new());
+        assert_eq!(ZeroStub::new("kmi0").load_state(&[]), Ok(()));
+        let e = ZeroStub::new("kmi0").load_state(&[0]).unwrap_err();
+        assert_eq!(e.0, "saved state of kmi0 has 1 unexpected trailing bytes");
+        crate::state_tests::check_damaged_states(&stub.save_state(), |bytes| ZeroStub::new("kmi0").load_state(bytes));
     }
 }

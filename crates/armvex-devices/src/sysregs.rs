@@ -29,9 +29,15 @@
 //! or reset). Site and reset values follow QEMU's tables: motherboard oscillators 50, 23.75,
 //! 24, 24, 24, 24 MHz (OSC2 clocks the UARTs), motherboard voltage 3.3 V, and the
 //! daughterboard's own clocks and voltages from [`SysRegsConfig`].
+//!
+//! Saved state: every register that holds a value and the oscillator rates; power-off and
+//! reboot requests already made are the bus's. The [`SysRegsConfig`] is how the board was
+//! built: SYS_PROCID0 and the number of daughterboard oscillators are saved only to refuse a
+//! state from another board. The 24 MHz counter is virtual time, which the bus saves.
 
-use crate::{NS_PER_SEC, truncate};
-use armvex_bus::{AccessSize, Device, DeviceContext, MachineRequest};
+use crate::{NS_PER_SEC, state_error, truncate};
+use armvex_bus::{AccessSize, Device, DeviceContext, MachineRequest, StateError, state};
+use serde::{Deserialize, Serialize};
 
 /// The value QEMU's vexpress boards report in SYS_ID (HBI-0190, revision B, FPGA build).
 pub const VEXPRESS_SYS_ID: u32 = 0x1190_f500;
@@ -92,6 +98,24 @@ impl SysRegsConfig {
             mci: 0,
         }
     }
+}
+
+/// What [`VexpressSysRegs`] saves.
+#[derive(Serialize, Deserialize)]
+struct SysRegsState {
+    /// SYS_PROCID0 of the board, to refuse a state from another one.
+    proc_id: u32,
+    leds: u32,
+    lock: u32,
+    cfgdata1: u32,
+    cfgdata2: u32,
+    flags: u32,
+    nvflags: u32,
+    cfgdata: u32,
+    cfgctrl: u32,
+    cfgstat: u32,
+    mb_clocks: [u32; 6],
+    db_clocks: Vec<u32>,
 }
 
 /// The Versatile Express system registers.
@@ -257,6 +281,77 @@ impl Device for VexpressSysRegs {
             _ => tracing::debug!("sysregs: write of {value:#x} to unknown or read-only offset {offset:#x}"),
         }
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        let VexpressSysRegs {
+            config,
+            leds,
+            lock,
+            cfgdata1,
+            cfgdata2,
+            flags,
+            nvflags,
+            cfgdata,
+            cfgctrl,
+            cfgstat,
+            mb_clocks,
+            db_clocks,
+        } = self;
+        state::encode(&SysRegsState {
+            proc_id: config.proc_id,
+            leds: *leds,
+            lock: *lock,
+            cfgdata1: *cfgdata1,
+            cfgdata2: *cfgdata2,
+            flags: *flags,
+            nvflags: *nvflags,
+            cfgdata: *cfgdata,
+            cfgctrl: *cfgctrl,
+            cfgstat: *cfgstat,
+            mb_clocks: *mb_clocks,
+            db_clocks: db_clocks.clone(),
+        })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let SysRegsState {
+            proc_id,
+            leds,
+            lock,
+            cfgdata1,
+            cfgdata2,
+            flags,
+            nvflags,
+            cfgdata,
+            cfgctrl,
+            cfgstat,
+            mb_clocks,
+            db_clocks,
+        } = state::decode(bytes, self.name())?;
+        if proc_id != self.config.proc_id || db_clocks.len() != self.config.db_clocks.len() {
+            return Err(state_error(
+                self.name(),
+                format_args!(
+                    "is from a board with SYS_PROCID0 {proc_id:#010x} and {} daughterboard oscillators; this one has {:#010x} and {}",
+                    db_clocks.len(),
+                    self.config.proc_id,
+                    self.config.db_clocks.len()
+                ),
+            ));
+        }
+        self.leds = leds;
+        self.lock = lock;
+        self.cfgdata1 = cfgdata1;
+        self.cfgdata2 = cfgdata2;
+        self.flags = flags;
+        self.nvflags = nvflags;
+        self.cfgdata = cfgdata;
+        self.cfgctrl = cfgctrl;
+        self.cfgstat = cfgstat;
+        self.mb_clocks = mb_clocks;
+        self.db_clocks = db_clocks;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -396,5 +491,99 @@ mod tests {
         for off in 0..0x1000 {
             bus.read(at(0), BASE + off, AccessSize::Byte);
         }
+    }
+
+    /// Every readable register at time 1 s, SYS_CFGDATA included (reads have no side effects).
+    fn registers(bus: &mut Bus) -> Vec<u32> {
+        (0..0x100)
+            .step_by(4)
+            .map(|off| bus.read(at(1_000_000_000), BASE + off, Word))
+            .collect()
+    }
+
+    /// The registers as Linux leaves them after boot, a changed CLCD clock (motherboard OSC1)
+    /// and daughterboard OSC0, and an unsupported transfer left with its error status.
+    fn board_in_use() -> Bus {
+        let mut bus = setup(SysRegsConfig::ca9());
+        bus.write(at(0), BASE + 0x08, Word, 0x5a);
+        bus.write(at(0), BASE + 0x20, Word, 0xa05f);
+        bus.write(at(0), BASE + 0x28, Word, 0x1234);
+        bus.write(at(0), BASE + 0x2c, Word, 0x5678);
+        bus.write(at(0), BASE + 0x30, Word, 0x6010_0040);
+        bus.write(at(0), BASE + 0x38, Word, 0x3);
+        bus.write(at(0), BASE + 0xa0, Word, 25_175_000);
+        bus.write(at(0), BASE + 0xa4, Word, START | WRITE | (1 << 20) | 1);
+        bus.write(at(0), BASE + 0xa0, Word, 40_000_000);
+        bus.write(at(0), BASE + 0xa4, Word, START | WRITE | (1 << 20) | (1 << 16));
+        bus.write(at(0), BASE + 0xa4, Word, START | (4 << 20));
+        bus
+    }
+
+    #[test]
+    fn registers_and_oscillators_survive_save_and_restore() {
+        let mut a = board_in_use();
+        let saved = a.save_state();
+        let mut b = setup(SysRegsConfig::ca9());
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        let expected = registers(&mut a);
+        assert_eq!(registers(&mut b), expected);
+        for (off, value) in [
+            (0x08, 0x5a),
+            (0x20, 0xa05f),
+            (0x28, 0x1234),
+            (0x2c, 0x5678),
+            (0x30, 0x6010_0040),
+            (0x38, 0x3),
+            (0x5c, 24_000_000),
+            (0xa0, 40_000_000),
+            (0xa4, 4 << 20),
+            (0xa8, 3),
+        ] {
+            assert_eq!(expected[off / 4], value, "offset {off:#x}");
+        }
+        for bus in [&mut a, &mut b] {
+            assert_eq!(cfg_read(bus, 1, 0, 1), (1, 25_175_000), "motherboard OSC1");
+            assert_eq!(cfg_read(bus, 1, 1, 0), (1, 40_000_000), "daughterboard OSC0");
+            assert_eq!(cfg_read(bus, 1, 1, 1), (1, 23_750_000));
+            bus.write(at(0), BASE + 0x34, Word, 0x40);
+            assert_eq!(bus.read(at(0), BASE + 0x30, Word), 0x6010_0000);
+        }
+        assert_eq!(a.save_state(), b.save_state());
+    }
+
+    #[test]
+    fn a_state_from_another_board_is_refused() {
+        let saved = board_in_use().save_state();
+        let mut a15 = setup(SysRegsConfig::ca15());
+        assert_eq!(
+            a15.load_state(&saved).unwrap_err().0,
+            "vexpress-sysregs: saved state of vexpress-sysregs is from a board with SYS_PROCID0 \
+             0x0c000191 and 3 daughterboard oscillators; this one has 0x14000237 and 9"
+        );
+    }
+
+    #[test]
+    fn damaged_states_are_refused_without_panic() {
+        let valid = board_in_use().save_state().devices[0].1.clone();
+        crate::state_tests::check_damaged_states(&valid, |bytes| {
+            let mut bus = setup(SysRegsConfig::ca9());
+            crate::state_tests::load_device(&mut bus, 0, bytes)?;
+            registers(&mut bus);
+            for function in [1, 2] {
+                for site in [0, 1] {
+                    for device in [0, 5, 8, 0xfff] {
+                        cfg_read(&mut bus, function, site, device);
+                        bus.write(
+                            at(0),
+                            BASE + 0xa4,
+                            Word,
+                            START | WRITE | (function << 20) | (site << 16) | device,
+                        );
+                    }
+                }
+            }
+            Ok(())
+        });
     }
 }

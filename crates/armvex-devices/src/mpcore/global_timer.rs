@@ -19,6 +19,7 @@
 
 use super::private_timer::PERIPHCLK_TICK_NS;
 use armvex_bus::MAX_CPUS;
+use serde::{Deserialize, Serialize};
 
 const CTRL_TIMER_ENABLE: u32 = 1 << 0;
 const CTRL_COMP_ENABLE: u32 = 1 << 1;
@@ -28,7 +29,7 @@ const CTRL_AUTO_INCREMENT: u32 = 1 << 3;
 const CTRL_BANKED: u32 = CTRL_COMP_ENABLE | CTRL_IRQ_ENABLE | CTRL_AUTO_INCREMENT;
 
 /// One CPU's comparator.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Comparator {
     /// The banked control bits.
     control: u32,
@@ -37,8 +38,8 @@ struct Comparator {
     increment: u32,
 }
 
-/// The global timer block.
-#[derive(Clone, Debug, Default)]
+/// The global timer block. Plain data: it is its own saved state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct GlobalTimer {
     /// The shared control bits (enable, prescaler).
     control: u32,

@@ -16,6 +16,8 @@
 //! 100 MHz; armvex does the same. Nothing ticks: the counter is computed from the time it
 //! was last set, and the moment it next reaches zero is a deadline on the bus.
 
+use serde::{Deserialize, Serialize};
+
 /// Control register: timer enable.
 const CTRL_ENABLE: u32 = 1 << 0;
 /// Control register: auto-reload.
@@ -26,8 +28,8 @@ const CTRL_IRQ_ENABLE: u32 = 1 << 2;
 /// Nanoseconds per PERIPHCLK tick (100 MHz, as in QEMU).
 pub const PERIPHCLK_TICK_NS: u64 = 10;
 
-/// One private timer (or the watchdog in timer mode).
-#[derive(Clone, Debug, Default)]
+/// One private timer (or the watchdog in timer mode). Plain data: it is its own saved state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PrivateTimer {
     load: u32,
     control: u32,

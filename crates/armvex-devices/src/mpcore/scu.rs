@@ -7,6 +7,11 @@
 //! (`hw/misc/a9scu.c`), the control register keeps only its enable bit, "invalidate all" does
 //! nothing, and the power status register (one byte per CPU in the TRM) is one 32-bit value:
 //! a write of any width anywhere in 0x08..0x0b replaces it, and only 0x08 reads it.
+//!
+//! Saved state: the control and power status registers (the configuration follows from the
+//! number of CPUs the cluster was built with).
+
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Scu {
@@ -16,7 +21,29 @@ pub(crate) struct Scu {
     power_status: u32,
 }
 
+/// What [`Scu`] saves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScuState {
+    control: u32,
+    power_status: u32,
+}
+
 impl Scu {
+    pub fn state(&self) -> ScuState {
+        let Scu {
+            num_cpus: _,
+            control,
+            power_status,
+        } = *self;
+        ScuState { control, power_status }
+    }
+
+    pub fn restore(&mut self, state: ScuState) {
+        let ScuState { control, power_status } = state;
+        self.control = control;
+        self.power_status = power_status;
+    }
+
     pub fn new(num_cpus: usize) -> Self {
         Scu {
             num_cpus,
