@@ -10,20 +10,22 @@
 //! |---|---|
 //! | IN (0) | read `data` from the image at `sector * 512` |
 //! | OUT (1) | write `data` to the image (IOERR on a read-only drive) |
-//! | FLUSH (4; legacy alias 5) | `File::sync_all`: completed writes reach the host disk (§5.2.6.4) |
+//! | FLUSH (4; legacy alias 5) | [`DiskImage::flush`]: completed writes reach the host disk (§5.2.6.4) |
 //! | GET_ID (8) | the 20-byte serial, NUL-padded (empty unless [`BlockDevice::with_serial`]) |
 //! | DISCARD (11) | checked, then nothing: a discard is a hint, and QEMU's default `discard=ignore` does the same |
 //! | WRITE_ZEROES (13) | zeros written to the image |
 //! | anything else | UNSUPP |
 //!
-//! ## The image file
+//! ## The disk
 //!
-//! [`BlockDevice::open`] opens the file read-write, or read-only (never for writing) for a
-//! read-only drive. Its capacity is its size in 512-byte sectors. An image whose size is not a
-//! multiple of 512 is accepted with a warning and its capacity rounded down, as QEMU does; the
-//! bytes of the partial last sector are never read or written. Every request is checked
-//! against the capacity first: a read or write reaching past the end fails with IOERR and
-//! never touches (or extends) the file.
+//! The device reads and writes a [`DiskImage`] ([`crate::disk`]) shared with the machine: the
+//! image file written in place, read-only (opened never for writing), or under a throwaway
+//! overlay. A disk in [`DiskMode::ReadOnly`] is offered to the driver as read-only (RO). The
+//! capacity is the disk's size in 512-byte sectors. An image whose size is not a multiple of
+//! 512 is accepted with a warning and its capacity rounded down, as QEMU does; the bytes of
+//! the partial last sector are never read or written. Every request is checked against the
+//! capacity first: a read or write reaching past the end fails with IOERR and never touches (or
+//! extends) the file. A host I/O error fails the request with IOERR.
 //!
 //! ## Features offered (§5.2.3)
 //!
@@ -42,12 +44,12 @@
 //! as deterministic as the guest's notifications.
 
 use crate::backend::VirtioBackend;
+use crate::disk::{DiskImage, DiskMode, SharedDisk};
 use crate::queue::{ChainCursor, DescriptorChain, QueueError, SplitQueue};
 use armvex_bus::PhysicalMemory;
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
 
 /// Virtio device ID of a block device (§5.2.1).
 pub const DEVICE_ID: u32 = 2;
@@ -126,10 +128,11 @@ mod config {
 const CHUNK: usize = 64 * 1024;
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
 
-/// A virtio-blk device backed by a raw image file.
+/// A virtio-blk device backed by a raw disk image.
 pub struct BlockDevice {
-    path: PathBuf,
-    file: File,
+    disk: SharedDisk,
+    /// The image's path (or "temporary disk"), for messages.
+    label: String,
     readonly: bool,
     /// Size in 512-byte sectors.
     capacity: u64,
@@ -141,40 +144,38 @@ pub struct BlockDevice {
 }
 
 impl BlockDevice {
-    /// Open the raw image at `path`; a `readonly` drive opens it read-only. Fails with a
-    /// one-line message if the file cannot be opened or sized, or is a directory.
-    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
-        let shown = path.display();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(!readonly)
-            .open(path)
-            .map_err(|e| format!("cannot open disk image {shown}: {e}"))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| format!("cannot examine disk image {shown}: {e}"))?;
-        if meta.is_dir() {
-            return Err(format!("disk image {shown} is a directory"));
-        }
-        // Seeking to the end also sizes block devices, whose metadata length is 0.
-        let bytes = file
-            .seek(SeekFrom::End(0))
-            .map_err(|e| format!("cannot determine the size of disk image {shown}: {e}"))?;
-        let capacity = bytes / SECTOR_SIZE;
+    /// A device reading and writing `disk`; read-only if the disk is.
+    pub fn new(disk: SharedDisk) -> BlockDevice {
+        let (bytes, readonly, label) = {
+            let d = disk.borrow();
+            (d.len(), d.mode() == DiskMode::ReadOnly, d.describe())
+        };
         if bytes % SECTOR_SIZE != 0 {
             tracing::warn!(target: "virtio",
-                "disk image {shown}: size {bytes} is not a multiple of 512; its last {} bytes are ignored",
+                "disk image {label}: size {bytes} is not a multiple of 512; its last {} bytes are ignored",
                 bytes % SECTOR_SIZE);
         }
-        Ok(BlockDevice {
-            path: path.to_path_buf(),
-            file,
+        BlockDevice {
+            disk,
+            label,
             readonly,
-            capacity,
+            capacity: bytes / SECTOR_SIZE,
             serial: [0; SERIAL_LEN],
             writethrough: false,
             bounce: vec![0; CHUNK],
-        })
+        }
+    }
+
+    /// Open the raw image at `path` ([`DiskImage::open`]): in place, or for a `readonly` drive
+    /// read-only (never for writing). Fails with a one-line message if the file cannot be
+    /// opened or sized, or is a directory.
+    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
+        let mode = if readonly {
+            DiskMode::ReadOnly
+        } else {
+            DiskMode::InPlace
+        };
+        Ok(BlockDevice::new(Rc::new(RefCell::new(DiskImage::open(path, mode)?))))
     }
 
     /// Report `serial` (truncated to 20 bytes) in answer to GET_ID.
@@ -195,9 +196,9 @@ impl BlockDevice {
         self.readonly
     }
 
-    /// The image file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The disk the device reads and writes.
+    pub fn disk(&self) -> &SharedDisk {
+        &self.disk
     }
 
     /// The configuration structure (§5.2.4) as the driver sees it.
@@ -289,8 +290,8 @@ impl BlockDevice {
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             let buf = &mut self.bounce[..n];
-            if let Err(e) = self.file.read_exact_at(buf, offset + done) {
-                tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow_mut().read_at(offset + done, buf) {
+                tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.label);
                 return (status::IOERR, done);
             }
             match writer.write(mem, buf) {
@@ -325,8 +326,8 @@ impl BlockDevice {
                 Ok(k) if k == n => {}
                 _ => return status::IOERR,
             }
-            if let Err(e) = self.file.write_all_at(buf, offset + done) {
-                tracing::warn!(target: "virtio", "virtio-blk: writing {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow_mut().write_at(offset + done, buf) {
+                tracing::warn!(target: "virtio", "virtio-blk: writing {}: {e}", self.label);
                 return status::IOERR;
             }
             done += n as u64;
@@ -336,8 +337,8 @@ impl BlockDevice {
 
     fn sync_if_writethrough(&self) -> u8 {
         if self.writethrough {
-            if let Err(e) = self.file.sync_data() {
-                tracing::warn!(target: "virtio", "virtio-blk: syncing {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow_mut().flush() {
+                tracing::warn!(target: "virtio", "virtio-blk: syncing {}: {e}", self.label);
                 return status::IOERR;
             }
         }
@@ -349,10 +350,10 @@ impl BlockDevice {
         if self.readonly {
             return status::OK;
         }
-        match self.file.sync_all() {
+        match self.disk.borrow_mut().flush() {
             Ok(()) => status::OK,
             Err(e) => {
-                tracing::warn!(target: "virtio", "virtio-blk: flushing {}: {e}", self.path.display());
+                tracing::warn!(target: "virtio", "virtio-blk: flushing {}: {e}", self.label);
                 status::IOERR
             }
         }
@@ -415,8 +416,8 @@ impl BlockDevice {
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(CHUNK as u64) as usize;
-                    if let Err(e) = self.file.write_all_at(&ZEROS[..n], offset + done) {
-                        tracing::warn!(target: "virtio", "virtio-blk: writing zeros to {}: {e}", self.path.display());
+                    if let Err(e) = self.disk.borrow_mut().write_at(offset + done, &ZEROS[..n]) {
+                        tracing::warn!(target: "virtio", "virtio-blk: writing zeros to {}: {e}", self.label);
                         return status::IOERR;
                     }
                     done += n as u64;
@@ -770,11 +771,11 @@ mod tests {
 
     #[test]
     fn a_read_only_image_is_never_opened_for_writing() {
-        use std::os::fd::AsRawFd;
         let image = TempImage::new("o-rdonly", &[0; 512]);
         let disk = BlockDevice::open(&image.path, true).unwrap();
+        let fd = disk.disk().borrow().base_fd().unwrap();
         // /proc/self/fdinfo shows the open flags in octal; the access mode is the low 2 bits.
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", disk.file.as_raw_fd())).unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         assert_eq!(
             u32::from_str_radix(flags, 8).unwrap() & 3,
@@ -782,7 +783,8 @@ mod tests {
             "O_RDONLY, got flags {flags}"
         );
         let writable = BlockDevice::open(&image.path, false).unwrap();
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", writable.file.as_raw_fd())).unwrap();
+        let fd = writable.disk().borrow().base_fd().unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         assert_eq!(
             u32::from_str_radix(flags, 8).unwrap() & 3,
