@@ -1265,4 +1265,113 @@ mod state_tests {
         assert!(e.0.starts_with("virtio-blk: the saved disk has 16 sectors"), "{e}");
         t.load_state(&bytes).unwrap();
     }
+
+    /// A machine whose disk is a TemporaryOverlay over `image`, and the disk's handle.
+    fn overlay_guest(image: &TempImage, modern: bool) -> (Guest, SharedDisk) {
+        let disk: SharedDisk = Rc::new(RefCell::new(
+            DiskImage::open(&image.path, DiskMode::TemporaryOverlay).unwrap(),
+        ));
+        let device = BlockDevice::new(disk.clone()).with_serial("state-test");
+        let mut m = Machine::new(VirtioMmio::new(modern, IRQ, Some(Box::new(device))));
+        let features = linux_probe_features(&mut m, if modern { 2 } else { 1 }, DEVICE_ID);
+        assert_eq!(features & feature::RO, 0, "the guest sees a writable disk");
+        m.wr(regs::QUEUE_NUM, 256);
+        let ring = Ring::contiguous(RING, 256, 4096);
+        if modern {
+            m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+            m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+            m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+            m.wr(regs::QUEUE_READY, 1);
+        } else {
+            m.wr(regs::QUEUE_PFN, RING >> 12);
+        }
+        m.add_status(4);
+        (
+            Guest {
+                m,
+                ring,
+                indirect: modern,
+            },
+            disk,
+        )
+    }
+
+    /// Read the whole disk through the guest's queue.
+    fn read_all(g: &mut Guest) -> Vec<u8> {
+        let mut all = Vec::new();
+        for sector in (0..SECTORS).step_by(8) {
+            g.offer(request::IN, sector, &[(DATA, 4096, true)]);
+            assert_eq!(g.complete().2, status::OK);
+            all.extend(g.m.peek(DATA, 4096));
+        }
+        all
+    }
+
+    #[test]
+    fn a_temporary_overlay_disk_is_writable_for_the_guest_and_leaves_the_image_alone() {
+        let original = pattern((SECTORS * 512) as usize);
+        let image = TempImage::new("state-overlay", &original);
+        let (mut g, disk) = overlay_guest(&image, true);
+        g.m.poke(DATA, &[0x77; 1536]);
+        g.offer(request::OUT, 3, &[(DATA, 1536, false)]);
+        assert_eq!(g.complete().2, status::OK);
+        g.m.poke(DATA + 0x3000, &[9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        g.offer(request::WRITE_ZEROES, 0, &[(DATA + 0x3000, 16, false)]);
+        assert_eq!(g.complete().2, status::OK);
+        g.offer(request::FLUSH, 0, &[]);
+        assert_eq!(g.complete().2, status::OK);
+        let mut expected = original.clone();
+        expected[3 * 512..6 * 512].fill(0x77);
+        expected[9 * 512..10 * 512].fill(0);
+        assert_eq!(read_all(&mut g), expected);
+        assert_eq!(disk.borrow().overlay_block_count(), 2, "blocks 0 and 1");
+        assert_eq!(image.contents(), original);
+    }
+
+    #[test]
+    fn rewinding_the_disk_and_loading_the_device_gives_back_the_checkpoint() {
+        for modern in [false, true] {
+            let original = pattern((SECTORS * 512) as usize);
+            let image = TempImage::new("state-rewind", &original);
+            let (mut g, disk) = overlay_guest(&image, modern);
+            g.m.poke(DATA, &[0x11; 4096]);
+            g.offer(request::OUT, 8, &[(DATA, 4096, false)]);
+            g.complete();
+            // Checkpoint: device state, RAM, and a disk undo log from here on.
+            let saved = g.m.bus.save_state();
+            let ram = g.m.peek(RAM_BASE, RAM_SIZE as usize);
+            let ring = g.ring.clone();
+            disk.borrow_mut().start_undo();
+            let at_checkpoint = read_all(&mut g);
+            let blocks_then = disk.borrow().overlay_block_count();
+            // The guest goes on writing.
+            let mut rng = Rng(5);
+            for step in 0..20u8 {
+                let sector = rng.below(SECTORS - 8);
+                g.m.poke(DATA, &[step; 4096]);
+                g.offer(request::OUT, sector, &[(DATA, 512 * (1 + rng.below(8) as u32), false)]);
+                assert_eq!(g.complete().2, status::OK);
+            }
+            assert_ne!(read_all(&mut g), at_checkpoint);
+            let after = read_all(&mut g);
+            // Rewind: the disk with its undo log, RAM and the bus with the device.
+            let undo = disk.borrow_mut().take_undo();
+            disk.borrow_mut().apply_undo(&undo).unwrap();
+            g.m.poke(RAM_BASE, &ram);
+            g.m.bus.load_state(&saved).unwrap();
+            g.ring = ring;
+            assert_eq!(disk.borrow().overlay_block_count(), blocks_then);
+            assert_eq!(read_all(&mut g), at_checkpoint, "modern {modern}");
+            // The same writes again give the same disk.
+            let mut rng = Rng(5);
+            for step in 0..20u8 {
+                let sector = rng.below(SECTORS - 8);
+                g.m.poke(DATA, &[step; 4096]);
+                g.offer(request::OUT, sector, &[(DATA, 512 * (1 + rng.below(8) as u32), false)]);
+                assert_eq!(g.complete().2, status::OK);
+            }
+            assert_eq!(read_all(&mut g), after);
+            assert_eq!(image.contents(), original);
+        }
+    }
 }
