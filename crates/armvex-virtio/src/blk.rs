@@ -299,7 +299,7 @@ impl BlockDevice {
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             let buf = &mut self.bounce[..n];
-            if let Err(e) = self.disk.borrow_mut().read_at(offset + done, buf) {
+            if let Err(e) = self.disk.borrow().read_at(offset + done, buf) {
                 tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.label);
                 return (status::IOERR, done);
             }

@@ -332,6 +332,7 @@ impl DiskImage {
         }
     }
 
+    /// How the image file is used.
     pub fn mode(&self) -> DiskMode {
         self.mode
     }
@@ -372,7 +373,7 @@ impl DiskImage {
     }
 
     /// Read `buf.len()` bytes at `offset`, which must lie within the disk.
-    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let end = self.check_range(offset, buf.len(), "read")?;
         match &self.storage {
             Storage::Direct(file) => file.read_exact_at(buf, offset),
@@ -738,7 +739,7 @@ mod tests {
         (0..len).map(|i| (i * 13 + i / 4096) as u8).collect()
     }
 
-    fn contents(disk: &mut DiskImage) -> Vec<u8> {
+    fn contents(disk: &DiskImage) -> Vec<u8> {
         let mut all = vec![0; disk.len() as usize];
         disk.read_at(0, &mut all).unwrap();
         all
@@ -790,7 +791,7 @@ mod tests {
         let copy = TempImage::new("undo-copy", &original);
         for (kind, mut disk) in every_kind(&base, &copy) {
             let mut rng = Rng(0x5eed_0000 + kind.len() as u64);
-            let mut model = contents(&mut disk);
+            let mut model = contents(&disk);
             disk.start_undo();
             let mut checkpoints = Vec::new();
             let mut logs = Vec::new();
@@ -801,14 +802,14 @@ mod tests {
                 let logged: BTreeSet<u64> = log.block_numbers().collect();
                 assert_eq!(logged, touched, "{kind}: the log holds exactly the blocks written");
                 logs.push(log);
-                assert_eq!(contents(&mut disk), model, "{kind}");
+                assert_eq!(contents(&disk), model, "{kind}");
             }
             assert!(disk.take_undo().is_empty(), "{kind}: a new log starts empty");
             // Back, newest first: every checkpoint comes back byte for byte, and an overlay
             // holds exactly the blocks it held then.
             for (log, (then, blocks)) in logs.iter().zip(&checkpoints).rev() {
                 disk.apply_undo(log).unwrap();
-                assert_eq!(contents(&mut disk), *then, "{kind}");
+                assert_eq!(contents(&disk), *then, "{kind}");
                 assert_eq!(overlay_set(&disk), *blocks, "{kind}");
             }
             assert!(
@@ -828,7 +829,7 @@ mod tests {
         let copy = TempImage::new("merge-copy", &original);
         for (kind, mut disk) in every_kind(&base, &copy) {
             let mut rng = Rng(77);
-            let start = contents(&mut disk);
+            let start = contents(&disk);
             let mut model = start.clone();
             disk.start_undo();
             // Block 2 is written in both intervals: the merge must keep the older contents.
@@ -846,7 +847,7 @@ mod tests {
             assert_eq!(newer.len(), merged_blocks.len(), "{kind}: each block once");
             assert!(newer.bytes() <= bytes, "{kind}");
             disk.apply_undo(&newer).unwrap();
-            assert_eq!(contents(&mut disk), start, "{kind}");
+            assert_eq!(contents(&disk), start, "{kind}");
             // An empty log merged in changes nothing.
             older = DiskUndo::default();
             older.absorb_older(DiskUndo::default());
@@ -870,14 +871,14 @@ mod tests {
         disk.write_at(0, &vec![0xee; LEN as usize]).unwrap();
         model.fill(0xee);
         disk.flush().unwrap();
-        assert_eq!(contents(&mut disk), model);
+        assert_eq!(contents(&disk), model);
         assert_eq!(disk.overlay_block_count(), disk.block_count());
         drop(disk);
         assert_eq!(base.contents(), original);
         assert_eq!(std::fs::metadata(&base.path).unwrap().modified().unwrap(), mtime);
         // A fresh overlay over the same base starts from the base again.
-        let mut again = DiskImage::open(&base.path, DiskMode::TemporaryOverlay).unwrap();
-        assert_eq!(contents(&mut again), original);
+        let again = DiskImage::open(&base.path, DiskMode::TemporaryOverlay).unwrap();
+        assert_eq!(contents(&again), original);
     }
 
     #[test]
@@ -897,7 +898,7 @@ mod tests {
         assert!(disk.load_overlay_block(0, &original[..4096]).is_err());
         assert_eq!(disk.overlay_blocks().count(), 0);
         disk.flush().unwrap();
-        assert_eq!(contents(&mut disk), original);
+        assert_eq!(contents(&disk), original);
         assert_eq!(image.contents(), original);
         assert_eq!(std::fs::metadata(&image.path).unwrap().modified().unwrap(), mtime);
         // In place: opened for writing (the only mode that is).
@@ -952,7 +953,7 @@ mod tests {
                 assert_eq!(buf, model[offset as usize..offset as usize + len], "{len} at {offset}");
             }
         }
-        assert_eq!(contents(&mut disk), model);
+        assert_eq!(contents(&disk), model);
         assert_eq!(base.contents(), original);
     }
 
@@ -969,7 +970,7 @@ mod tests {
             let (index, data) = block.unwrap();
             resumed.load_overlay_block(index, &data).unwrap();
         }
-        assert_eq!(contents(&mut resumed), model);
+        assert_eq!(contents(&resumed), model);
         assert_eq!(overlay_set(&resumed), overlay_set(&disk));
         // Resuming a snapshot that carries the whole disk: a temporary disk, every block.
         let mut whole = DiskImage::temporary(LEN).unwrap();
@@ -978,7 +979,7 @@ mod tests {
             let end = (start + BLOCK_SIZE as usize).min(LEN as usize);
             whole.load_overlay_block(block, &model[start..end]).unwrap();
         }
-        assert_eq!(contents(&mut whole), model);
+        assert_eq!(contents(&whole), model);
         // Blocks that do not fit.
         let e = whole.load_overlay_block(11, &[0; 4096]).unwrap_err();
         assert!(e.to_string().contains("past the end"), "{e}");
@@ -997,7 +998,7 @@ mod tests {
             (disk.path(), disk.mode(), disk.len()),
             (None, DiskMode::TemporaryOverlay, LEN)
         );
-        assert_eq!(contents(&mut disk), vec![0; LEN as usize]);
+        assert_eq!(contents(&disk), vec![0; LEN as usize]);
         disk.write_at(5000, b"hello").unwrap();
         let mut buf = [0xffu8; 12];
         disk.read_at(4998, &mut buf).unwrap();
