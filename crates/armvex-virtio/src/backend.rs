@@ -9,6 +9,7 @@
 
 use crate::queue::{QueueError, SplitQueue};
 use armvex_bus::PhysicalMemory;
+use armvex_bus::state::StateError;
 
 /// A virtio device type behind a transport.
 pub trait VirtioBackend {
@@ -55,4 +56,16 @@ pub trait VirtioBackend {
     fn shared_memory_region(&self, _id: u32) -> Option<(u64, u64)> {
         None
     }
+
+    /// The device type's own guest-visible state, everything it keeps between requests
+    /// (configuration fields the driver wrote, modes derived from the negotiated features), as
+    /// bytes made with [`armvex_bus::state::encode`]. The transport saves its own registers and
+    /// the queues; host resources (image files) are not state. Saved within the transport's
+    /// state by [`crate::VirtioMmio`]'s `Device::save_state`.
+    fn save_state(&self) -> Vec<u8>;
+
+    /// Put back a state made by [`VirtioBackend::save_state`] of a backend built the same way
+    /// (configuration that comes from the command line may be checked). Bytes that do not fit
+    /// are a one-line error, never a panic; on error nothing is changed.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), StateError>;
 }

@@ -10,20 +10,29 @@
 //! |---|---|
 //! | IN (0) | read `data` from the image at `sector * 512` |
 //! | OUT (1) | write `data` to the image (IOERR on a read-only drive) |
-//! | FLUSH (4; legacy alias 5) | `File::sync_all`: completed writes reach the host disk (§5.2.6.4) |
+//! | FLUSH (4; legacy alias 5) | [`DiskImage::flush`]: completed writes reach the host disk (§5.2.6.4) |
 //! | GET_ID (8) | the 20-byte serial, NUL-padded (empty unless [`BlockDevice::with_serial`]) |
 //! | DISCARD (11) | checked, then nothing: a discard is a hint, and QEMU's default `discard=ignore` does the same |
 //! | WRITE_ZEROES (13) | zeros written to the image |
 //! | anything else | UNSUPP |
 //!
-//! ## The image file
+//! ## The disk
 //!
-//! [`BlockDevice::open`] opens the file read-write, or read-only (never for writing) for a
-//! read-only drive. Its capacity is its size in 512-byte sectors. An image whose size is not a
-//! multiple of 512 is accepted with a warning and its capacity rounded down, as QEMU does; the
-//! bytes of the partial last sector are never read or written. Every request is checked
-//! against the capacity first: a read or write reaching past the end fails with IOERR and
-//! never touches (or extends) the file.
+//! The device reads and writes a [`DiskImage`] ([`crate::disk`]) shared with the machine: the
+//! image file written in place, read-only (opened never for writing), or under a throwaway
+//! overlay. A disk in [`DiskMode::ReadOnly`] is offered to the driver as read-only (RO). The
+//! capacity is the disk's size in 512-byte sectors. An image whose size is not a multiple of
+//! 512 is accepted with a warning and its capacity rounded down, as QEMU does; the bytes of
+//! the partial last sector are never read or written. Every request is checked against the
+//! capacity first: a read or write reaching past the end fails with IOERR and never touches (or
+//! extends) the file. A host I/O error fails the request with IOERR.
+//!
+//! ## Saved state
+//!
+//! Besides its configuration (capacity, read-only, serial: checked on load) the device keeps
+//! one thing between requests: whether it is write-through, decided from the features the
+//! driver accepted. The disk's contents are not part of the device's state: the machine saves
+//! and rewinds them through its [`SharedDisk`] handle.
 //!
 //! ## Features offered (§5.2.3)
 //!
@@ -42,12 +51,14 @@
 //! as deterministic as the guest's notifications.
 
 use crate::backend::VirtioBackend;
+use crate::disk::{DiskImage, DiskMode, SharedDisk};
 use crate::queue::{ChainCursor, DescriptorChain, QueueError, SplitQueue};
 use armvex_bus::PhysicalMemory;
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use armvex_bus::state::{self, StateError};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
 
 /// Virtio device ID of a block device (§5.2.1).
 pub const DEVICE_ID: u32 = 2;
@@ -126,10 +137,11 @@ mod config {
 const CHUNK: usize = 64 * 1024;
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
 
-/// A virtio-blk device backed by a raw image file.
+/// A virtio-blk device backed by a raw disk image.
 pub struct BlockDevice {
-    path: PathBuf,
-    file: File,
+    disk: SharedDisk,
+    /// The image's path (or "temporary disk"), for messages.
+    label: String,
     readonly: bool,
     /// Size in 512-byte sectors.
     capacity: u64,
@@ -141,40 +153,38 @@ pub struct BlockDevice {
 }
 
 impl BlockDevice {
-    /// Open the raw image at `path`; a `readonly` drive opens it read-only. Fails with a
-    /// one-line message if the file cannot be opened or sized, or is a directory.
-    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
-        let shown = path.display();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(!readonly)
-            .open(path)
-            .map_err(|e| format!("cannot open disk image {shown}: {e}"))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| format!("cannot examine disk image {shown}: {e}"))?;
-        if meta.is_dir() {
-            return Err(format!("disk image {shown} is a directory"));
-        }
-        // Seeking to the end also sizes block devices, whose metadata length is 0.
-        let bytes = file
-            .seek(SeekFrom::End(0))
-            .map_err(|e| format!("cannot determine the size of disk image {shown}: {e}"))?;
-        let capacity = bytes / SECTOR_SIZE;
+    /// A device reading and writing `disk`; read-only if the disk is.
+    pub fn new(disk: SharedDisk) -> BlockDevice {
+        let (bytes, readonly, label) = {
+            let d = disk.borrow();
+            (d.len(), d.mode() == DiskMode::ReadOnly, d.describe())
+        };
         if bytes % SECTOR_SIZE != 0 {
             tracing::warn!(target: "virtio",
-                "disk image {shown}: size {bytes} is not a multiple of 512; its last {} bytes are ignored",
+                "disk image {label}: size {bytes} is not a multiple of 512; its last {} bytes are ignored",
                 bytes % SECTOR_SIZE);
         }
-        Ok(BlockDevice {
-            path: path.to_path_buf(),
-            file,
+        BlockDevice {
+            disk,
+            label,
             readonly,
-            capacity,
+            capacity: bytes / SECTOR_SIZE,
             serial: [0; SERIAL_LEN],
             writethrough: false,
             bounce: vec![0; CHUNK],
-        })
+        }
+    }
+
+    /// Open the raw image at `path` ([`DiskImage::open`]): in place, or for a `readonly` drive
+    /// read-only (never for writing). Fails with a one-line message if the file cannot be
+    /// opened or sized, or is a directory.
+    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
+        let mode = if readonly {
+            DiskMode::ReadOnly
+        } else {
+            DiskMode::InPlace
+        };
+        Ok(BlockDevice::new(Rc::new(RefCell::new(DiskImage::open(path, mode)?))))
     }
 
     /// Report `serial` (truncated to 20 bytes) in answer to GET_ID.
@@ -195,9 +205,9 @@ impl BlockDevice {
         self.readonly
     }
 
-    /// The image file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The disk the device reads and writes.
+    pub fn disk(&self) -> &SharedDisk {
+        &self.disk
     }
 
     /// The configuration structure (§5.2.4) as the driver sees it.
@@ -289,8 +299,8 @@ impl BlockDevice {
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             let buf = &mut self.bounce[..n];
-            if let Err(e) = self.file.read_exact_at(buf, offset + done) {
-                tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow().read_at(offset + done, buf) {
+                tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.label);
                 return (status::IOERR, done);
             }
             match writer.write(mem, buf) {
@@ -325,8 +335,8 @@ impl BlockDevice {
                 Ok(k) if k == n => {}
                 _ => return status::IOERR,
             }
-            if let Err(e) = self.file.write_all_at(buf, offset + done) {
-                tracing::warn!(target: "virtio", "virtio-blk: writing {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow_mut().write_at(offset + done, buf) {
+                tracing::warn!(target: "virtio", "virtio-blk: writing {}: {e}", self.label);
                 return status::IOERR;
             }
             done += n as u64;
@@ -336,8 +346,8 @@ impl BlockDevice {
 
     fn sync_if_writethrough(&self) -> u8 {
         if self.writethrough {
-            if let Err(e) = self.file.sync_data() {
-                tracing::warn!(target: "virtio", "virtio-blk: syncing {}: {e}", self.path.display());
+            if let Err(e) = self.disk.borrow_mut().flush() {
+                tracing::warn!(target: "virtio", "virtio-blk: syncing {}: {e}", self.label);
                 return status::IOERR;
             }
         }
@@ -349,10 +359,10 @@ impl BlockDevice {
         if self.readonly {
             return status::OK;
         }
-        match self.file.sync_all() {
+        match self.disk.borrow_mut().flush() {
             Ok(()) => status::OK,
             Err(e) => {
-                tracing::warn!(target: "virtio", "virtio-blk: flushing {}: {e}", self.path.display());
+                tracing::warn!(target: "virtio", "virtio-blk: flushing {}: {e}", self.label);
                 status::IOERR
             }
         }
@@ -415,8 +425,8 @@ impl BlockDevice {
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(CHUNK as u64) as usize;
-                    if let Err(e) = self.file.write_all_at(&ZEROS[..n], offset + done) {
-                        tracing::warn!(target: "virtio", "virtio-blk: writing zeros to {}: {e}", self.path.display());
+                    if let Err(e) = self.disk.borrow_mut().write_at(offset + done, &ZEROS[..n]) {
+                        tracing::warn!(target: "virtio", "virtio-blk: writing zeros to {}: {e}", self.label);
                         return status::IOERR;
                     }
                     done += n as u64;
@@ -489,6 +499,52 @@ impl VirtioBackend for BlockDevice {
     fn reset(&mut self) {
         self.writethrough = false;
     }
+
+    fn save_state(&self) -> Vec<u8> {
+        state::encode(&BlkState {
+            capacity: self.capacity,
+            readonly: self.readonly,
+            serial: self.serial,
+            writethrough: self.writethrough,
+        })
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let saved: BlkState = state::decode(bytes, "virtio-blk")?;
+        if saved.capacity != self.capacity {
+            return Err(StateError(format!(
+                "the saved disk has {} sectors, this one ({}) has {}",
+                saved.capacity, self.label, self.capacity
+            )));
+        }
+        if saved.readonly != self.readonly {
+            return Err(StateError(format!(
+                "the saved disk is {}, this one ({}) is not",
+                if saved.readonly { "read-only" } else { "writable" },
+                self.label
+            )));
+        }
+        if saved.serial != self.serial {
+            return Err(StateError(format!(
+                "the saved disk has serial {:?}, this one ({}) has {:?}",
+                String::from_utf8_lossy(&saved.serial).trim_end_matches('\0'),
+                self.label,
+                String::from_utf8_lossy(&self.serial).trim_end_matches('\0')
+            )));
+        }
+        self.writethrough = saved.writethrough;
+        Ok(())
+    }
+}
+
+/// What [`BlockDevice`] saves: its configuration, checked on load, and the write-through mode.
+#[derive(Serialize, Deserialize)]
+struct BlkState {
+    capacity: u64,
+    readonly: bool,
+    serial: [u8; SERIAL_LEN],
+    /// Derived from the negotiated features at DRIVER_OK.
+    writethrough: bool,
 }
 
 #[cfg(test)]
@@ -770,11 +826,11 @@ mod tests {
 
     #[test]
     fn a_read_only_image_is_never_opened_for_writing() {
-        use std::os::fd::AsRawFd;
         let image = TempImage::new("o-rdonly", &[0; 512]);
         let disk = BlockDevice::open(&image.path, true).unwrap();
+        let fd = disk.disk().borrow().base_fd().unwrap();
         // /proc/self/fdinfo shows the open flags in octal; the access mode is the low 2 bits.
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", disk.file.as_raw_fd())).unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         assert_eq!(
             u32::from_str_radix(flags, 8).unwrap() & 3,
@@ -782,7 +838,8 @@ mod tests {
             "O_RDONLY, got flags {flags}"
         );
         let writable = BlockDevice::open(&image.path, false).unwrap();
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", writable.file.as_raw_fd())).unwrap();
+        let fd = writable.disk().borrow().base_fd().unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         assert_eq!(
             u32::from_str_radix(flags, 8).unwrap() & 3,
@@ -955,5 +1012,366 @@ mod tests {
         assert_eq!(buf, [0; 8]);
         disk.read_config(u32::MAX, &mut buf[..4]);
         assert_eq!(buf[..4], [0; 4]);
+    }
+}
+
+/// Saving a device in use and loading it into a freshly built machine (see
+/// `armvex_bus::state`).
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use crate::features::{EVENT_IDX, INDIRECT_DESC};
+    use crate::testing::*;
+    use crate::transport::{INT_USED_BUFFER, VirtioMmio, regs};
+    use armvex_bus::{AccessSize, Device};
+
+    const RING: u32 = RAM_BASE + 0x1_0000;
+    const HDR: u32 = RAM_BASE + 0x4_0000;
+    const DATA: u32 = RAM_BASE + 0x4_1000;
+    const STATUS: u32 = RAM_BASE + 0x6_0000;
+    const TABLE: u32 = RAM_BASE + 0x6_1000;
+    const SECTORS: u64 = 64;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 11 + i / 512) as u8).collect()
+    }
+
+    /// A machine with one virtio-blk disk on `image`, its driver's ring, and whether the driver
+    /// puts requests in indirect tables.
+    struct Guest {
+        m: Machine,
+        ring: Ring,
+        indirect: bool,
+    }
+
+    fn machine(image: &TempImage, modern: bool) -> Machine {
+        let disk = BlockDevice::open(&image.path, false).unwrap().with_serial("state-test");
+        Machine::new(VirtioMmio::new(modern, IRQ, Some(Box::new(disk))))
+    }
+
+    /// Linux 6.1's bring-up, condensed: the register writes of `linux_probe_features` and
+    /// `vm_setup_vq`, then DRIVER_OK.
+    fn bring_up(image: &TempImage, modern: bool) -> Guest {
+        let mut m = machine(image, modern);
+        let features = linux_probe_features(&mut m, if modern { 2 } else { 1 }, DEVICE_ID);
+        assert_ne!(features & feature::FLUSH, 0);
+        m.wr(regs::QUEUE_SEL, 0);
+        m.wr(regs::QUEUE_NUM, 256);
+        let ring = Ring::contiguous(RING, 256, 4096);
+        if modern {
+            m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+            m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+            m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+            m.wr(regs::QUEUE_READY, 1);
+        } else {
+            m.wr(regs::QUEUE_ALIGN, 4096);
+            m.wr(regs::QUEUE_PFN, RING >> 12);
+        }
+        m.add_status(4);
+        // Both kinds of chains: direct on the legacy device, indirect tables on the modern one.
+        Guest {
+            m,
+            ring,
+            indirect: features & INDIRECT_DESC != 0 && modern,
+        }
+    }
+
+    impl Guest {
+        /// Offer one request (header, data buffers, status byte) and notify; no interrupt
+        /// handling. Returns the head.
+        fn offer(&mut self, kind: u32, sector: u64, data: &[(u32, u32, bool)]) -> u16 {
+            let mut header = [0u8; 16];
+            header[0..4].copy_from_slice(&kind.to_le_bytes());
+            header[8..16].copy_from_slice(&sector.to_le_bytes());
+            self.m.poke(HDR, &header);
+            self.m.poke(STATUS, &[0xee]);
+            let mut buffers = vec![(HDR, 16, false)];
+            buffers.extend_from_slice(data);
+            buffers.push((STATUS, 1, true));
+            let head = if self.indirect {
+                self.ring.indirect_chain(&mut self.m, TABLE, &buffers)
+            } else {
+                self.ring.direct_chain(&mut self.m, &buffers)
+            };
+            self.ring.submit(&mut self.m, head);
+            head
+        }
+
+        /// `vm_interrupt` and `virtblk_done`: acknowledge, take every used entry, publish
+        /// `used_event`. Returns (interrupt status, used entries, status byte).
+        fn complete(&mut self) -> (u32, Vec<(u32, u32)>, u8) {
+            let irq = self.m.linux_interrupt();
+            let mut used = Vec::new();
+            while let Some(e) = self.ring.take_used(&self.m) {
+                used.push(e);
+            }
+            self.ring.set_used_event(&mut self.m, self.ring.last_used);
+            (irq, used, self.m.peek(STATUS, 1)[0])
+        }
+
+        /// Everything the guest can see of the device: registers, configuration space, the
+        /// interrupt line.
+        fn visible(&mut self) -> Vec<u32> {
+            let mut v: Vec<u32> = [
+                regs::STATUS,
+                regs::INTERRUPT_STATUS,
+                regs::QUEUE_NUM_MAX,
+                regs::QUEUE_PFN,
+                regs::QUEUE_READY,
+                regs::CONFIG_GENERATION,
+            ]
+            .into_iter()
+            .map(|r| self.m.rd(r))
+            .collect();
+            v.extend((0..0x40).map(|i| self.m.rd_sized(regs::CONFIG + i, AccessSize::Byte)));
+            v.push(u32::from(self.m.irq()));
+            v
+        }
+    }
+
+    /// Save `g` (bus state with the transport, and RAM) and build a fresh machine on a copy of
+    /// its disk image, loaded with both.
+    fn save_and_load(g: &Guest, image: &TempImage, modern: bool) -> (Guest, TempImage) {
+        let saved = g.m.bus.save_state();
+        let ram = g.m.peek(RAM_BASE, RAM_SIZE as usize);
+        let copy = TempImage::new("state-copy", &image.contents());
+        let mut m = machine(&copy, modern);
+        m.poke(RAM_BASE, &ram);
+        m.bus.load_state(&saved).unwrap();
+        assert_eq!(m.bus.save_state(), saved, "loading gives back exactly what was saved");
+        let fresh = Guest {
+            m,
+            ring: g.ring.clone(),
+            indirect: g.indirect,
+        };
+        (fresh, copy)
+    }
+
+    /// A Linux-like run: bring-up, requests, one completion left unacknowledged; save; load
+    /// into a fresh machine; then the same requests on both must give the same used ring,
+    /// interrupts, RAM and disk bytes.
+    fn carries_on_identically(modern: bool) {
+        let image = TempImage::new("state", &pattern((SECTORS * 512) as usize));
+        let mut g = bring_up(&image, modern);
+        g.m.poke(DATA, &[0x3c; 2048]);
+        g.offer(request::OUT, 5, &[(DATA, 2048, false)]);
+        assert_eq!(g.complete(), (INT_USED_BUFFER, vec![(0, 1)], status::OK));
+        g.offer(request::IN, 1, &[(DATA + 0x1000, 1024, true)]);
+        assert_eq!(g.complete().2, status::OK);
+        // Left pending: completed, interrupt raised, not yet acknowledged.
+        let head = g.offer(request::GET_ID, 0, &[(DATA + 0x2000, 20, true)]);
+        assert!(g.m.irq());
+
+        let (mut f, copy) = save_and_load(&g, &image, modern);
+        assert_eq!(f.visible(), g.visible());
+        assert!(f.m.irq(), "the line is high from the bus's saved state");
+        let pending = f.complete();
+        assert_eq!(pending, g.complete());
+        assert_eq!(pending.1, vec![(u32::from(head), 21)]);
+
+        let mut rng = Rng(if modern { 2 } else { 1 });
+        for step in 0..40 {
+            let sector = rng.below(SECTORS - 4);
+            let fill = vec![step as u8 ^ 0xa5; 2048];
+            let (kind, data) = match rng.below(5) {
+                0 => (request::IN, vec![(DATA, 1024, true), (DATA + 0x1000, 512, true)]),
+                1 => (request::OUT, vec![(DATA, 2048, false)]),
+                2 => (request::FLUSH, vec![]),
+                3 => (request::WRITE_ZEROES, vec![(DATA + 0x3000, 16, false)]),
+                _ => (request::IN, vec![(DATA, 512, true)]),
+            };
+            let mut segment = [0u8; 16];
+            segment[0..8].copy_from_slice(&sector.to_le_bytes());
+            segment[8..12].copy_from_slice(&2u32.to_le_bytes());
+            for guest in [&mut g, &mut f] {
+                guest.m.poke(DATA, &fill);
+                guest.m.poke(DATA + 0x3000, &segment);
+                guest.offer(kind, sector, &data);
+            }
+            let (a, b) = (g.complete(), f.complete());
+            assert_eq!(a, b, "step {step}: request type {kind}");
+            assert_eq!(a.2, status::OK, "step {step}");
+            assert_eq!(f.visible(), g.visible(), "step {step}");
+        }
+        assert_eq!(
+            f.m.peek(RAM_BASE, RAM_SIZE as usize),
+            g.m.peek(RAM_BASE, RAM_SIZE as usize)
+        );
+        assert_eq!(copy.contents(), image.contents(), "the same bytes on disk");
+        assert_ne!(
+            image.contents(),
+            pattern((SECTORS * 512) as usize),
+            "the disk was written"
+        );
+        assert_eq!(f.m.bus.save_state(), g.m.bus.save_state());
+    }
+
+    #[test]
+    fn a_loaded_legacy_device_carries_on_exactly_as_the_saved_one() {
+        carries_on_identically(false);
+    }
+
+    #[test]
+    fn a_loaded_modern_device_carries_on_exactly_as_the_saved_one() {
+        carries_on_identically(true);
+    }
+
+    #[test]
+    fn write_through_is_part_of_the_saved_state() {
+        let image = TempImage::new("state-wt", &[0; 4096]);
+        let mut disk = BlockDevice::open(&image.path, false).unwrap();
+        // A driver that did not accept FLUSH.
+        disk.activate(feature::SEG_MAX | EVENT_IDX);
+        assert!(disk.writethrough);
+        let saved = VirtioBackend::save_state(&disk);
+        let mut fresh = BlockDevice::open(&image.path, false).unwrap();
+        assert!(!fresh.writethrough);
+        VirtioBackend::load_state(&mut fresh, &saved).unwrap();
+        let mut byte = [0xff];
+        fresh.read_config(config::WRITEBACK as u32, &mut byte);
+        assert_eq!(byte, [0], "still write-through: the driver sees writeback = 0");
+    }
+
+    #[test]
+    fn a_state_of_another_disk_is_refused() {
+        let image = TempImage::new("state-disk", &[0; 8192]);
+        let disk = BlockDevice::open(&image.path, false).unwrap().with_serial("one");
+        let saved = VirtioBackend::save_state(&disk);
+        let smaller = TempImage::new("state-smaller", &[0; 4096]);
+        let e = VirtioBackend::load_state(&mut BlockDevice::open(&smaller.path, false).unwrap(), &saved).unwrap_err();
+        assert!(e.0.starts_with("the saved disk has 16 sectors, this one ("), "{e}");
+        assert!(e.0.ends_with(") has 8"), "{e}");
+        let e = VirtioBackend::load_state(&mut BlockDevice::open(&image.path, true).unwrap(), &saved).unwrap_err();
+        assert!(e.0.starts_with("the saved disk is writable"), "{e}");
+        let mut other_serial = BlockDevice::open(&image.path, false).unwrap().with_serial("two");
+        let e = VirtioBackend::load_state(&mut other_serial, &saved).unwrap_err();
+        assert!(e.0.contains("serial \"one\"") && e.0.ends_with("has \"two\""), "{e}");
+        let e = VirtioBackend::load_state(&mut other_serial, &saved[..3]).unwrap_err();
+        assert!(e.0.starts_with("saved state of virtio-blk is not understood"), "{e}");
+        assert!(!e.0.contains('\n'));
+        // Through the transport, the backend's name comes first.
+        let mut t = VirtioMmio::new(
+            false,
+            IRQ,
+            Some(Box::new(BlockDevice::open(&image.path, false).unwrap())),
+        );
+        let bytes = t.save_state();
+        let mut u = VirtioMmio::new(
+            false,
+            IRQ,
+            Some(Box::new(BlockDevice::open(&smaller.path, false).unwrap())),
+        );
+        let e = u.load_state(&bytes).unwrap_err();
+        assert!(e.0.starts_with("virtio-blk: the saved disk has 16 sectors"), "{e}");
+        t.load_state(&bytes).unwrap();
+    }
+
+    /// A machine whose disk is a TemporaryOverlay over `image`, and the disk's handle.
+    fn overlay_guest(image: &TempImage, modern: bool) -> (Guest, SharedDisk) {
+        let disk: SharedDisk = Rc::new(RefCell::new(
+            DiskImage::open(&image.path, DiskMode::TemporaryOverlay).unwrap(),
+        ));
+        let device = BlockDevice::new(disk.clone()).with_serial("state-test");
+        let mut m = Machine::new(VirtioMmio::new(modern, IRQ, Some(Box::new(device))));
+        let features = linux_probe_features(&mut m, if modern { 2 } else { 1 }, DEVICE_ID);
+        assert_eq!(features & feature::RO, 0, "the guest sees a writable disk");
+        m.wr(regs::QUEUE_NUM, 256);
+        let ring = Ring::contiguous(RING, 256, 4096);
+        if modern {
+            m.wr(regs::QUEUE_DESC_LOW, ring.desc);
+            m.wr(regs::QUEUE_DRIVER_LOW, ring.avail);
+            m.wr(regs::QUEUE_DEVICE_LOW, ring.used);
+            m.wr(regs::QUEUE_READY, 1);
+        } else {
+            m.wr(regs::QUEUE_PFN, RING >> 12);
+        }
+        m.add_status(4);
+        (
+            Guest {
+                m,
+                ring,
+                indirect: modern,
+            },
+            disk,
+        )
+    }
+
+    /// Read the whole disk through the guest's queue.
+    fn read_all(g: &mut Guest) -> Vec<u8> {
+        let mut all = Vec::new();
+        for sector in (0..SECTORS).step_by(8) {
+            g.offer(request::IN, sector, &[(DATA, 4096, true)]);
+            assert_eq!(g.complete().2, status::OK);
+            all.extend(g.m.peek(DATA, 4096));
+        }
+        all
+    }
+
+    #[test]
+    fn a_temporary_overlay_disk_is_writable_for_the_guest_and_leaves_the_image_alone() {
+        let original = pattern((SECTORS * 512) as usize);
+        let image = TempImage::new("state-overlay", &original);
+        let (mut g, disk) = overlay_guest(&image, true);
+        g.m.poke(DATA, &[0x77; 1536]);
+        g.offer(request::OUT, 3, &[(DATA, 1536, false)]);
+        assert_eq!(g.complete().2, status::OK);
+        g.m.poke(DATA + 0x3000, &[9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        g.offer(request::WRITE_ZEROES, 0, &[(DATA + 0x3000, 16, false)]);
+        assert_eq!(g.complete().2, status::OK);
+        g.offer(request::FLUSH, 0, &[]);
+        assert_eq!(g.complete().2, status::OK);
+        let mut expected = original.clone();
+        expected[3 * 512..6 * 512].fill(0x77);
+        expected[9 * 512..10 * 512].fill(0);
+        assert_eq!(read_all(&mut g), expected);
+        assert_eq!(disk.borrow().overlay_block_count(), 2, "blocks 0 and 1");
+        assert_eq!(image.contents(), original);
+    }
+
+    #[test]
+    fn rewinding_the_disk_and_loading_the_device_gives_back_the_checkpoint() {
+        for modern in [false, true] {
+            let original = pattern((SECTORS * 512) as usize);
+            let image = TempImage::new("state-rewind", &original);
+            let (mut g, disk) = overlay_guest(&image, modern);
+            g.m.poke(DATA, &[0x11; 4096]);
+            g.offer(request::OUT, 8, &[(DATA, 4096, false)]);
+            g.complete();
+            // Checkpoint: device state, RAM, and a disk undo log from here on.
+            let saved = g.m.bus.save_state();
+            let ram = g.m.peek(RAM_BASE, RAM_SIZE as usize);
+            let ring = g.ring.clone();
+            disk.borrow_mut().start_undo();
+            let at_checkpoint = read_all(&mut g);
+            let blocks_then = disk.borrow().overlay_block_count();
+            // The guest goes on writing.
+            let mut rng = Rng(5);
+            for step in 0..20u8 {
+                let sector = rng.below(SECTORS - 8);
+                g.m.poke(DATA, &[step; 4096]);
+                g.offer(request::OUT, sector, &[(DATA, 512 * (1 + rng.below(8) as u32), false)]);
+                assert_eq!(g.complete().2, status::OK);
+            }
+            assert_ne!(read_all(&mut g), at_checkpoint);
+            let after = read_all(&mut g);
+            // Rewind: the disk with its undo log, RAM and the bus with the device.
+            let undo = disk.borrow_mut().take_undo();
+            disk.borrow_mut().apply_undo(&undo).unwrap();
+            g.m.poke(RAM_BASE, &ram);
+            g.m.bus.load_state(&saved).unwrap();
+            g.ring = ring;
+            assert_eq!(disk.borrow().overlay_block_count(), blocks_then);
+            assert_eq!(read_all(&mut g), at_checkpoint, "modern {modern}");
+            // The same writes again give the same disk.
+            let mut rng = Rng(5);
+            for step in 0..20u8 {
+                let sector = rng.below(SECTORS - 8);
+                g.m.poke(DATA, &[step; 4096]);
+                g.offer(request::OUT, sector, &[(DATA, 512 * (1 + rng.below(8) as u32), false)]);
+                assert_eq!(g.complete().2, status::OK);
+            }
+            assert_eq!(read_all(&mut g), after);
+            assert_eq!(image.contents(), original);
+        }
     }
 }

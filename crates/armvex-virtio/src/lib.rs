@@ -12,17 +12,22 @@
 //!   and their buffers travel. All validation of guest-written ring data happens there.
 //! * device types behind a transport, implementing [`VirtioBackend`]: [`blk`] is
 //!   **virtio-blk** (§5.2), a disk backed by a raw image file.
+//! * [`disk`]: the host side of a disk: the image file, read-only, written in place, or under
+//!   a throwaway copy-on-write overlay, with undo logs for reverse execution.
 //!
 //! The transport does not know which device sits behind it: the machine builds a
 //! [`VirtioMmio`] per slot of the board and attaches whatever backend the command line asks
 //! for (or none: an empty slot reports device ID 0 and Linux skips it).
 //!
 //! ```no_run
-//! use armvex_virtio::{BlockDevice, VirtioMmio};
+//! use armvex_virtio::{BlockDevice, DiskImage, DiskMode, SharedDisk, VirtioMmio};
+//! use std::{cell::RefCell, rc::Rc};
 //! # fn main() -> Result<(), String> {
-//! let disk = BlockDevice::open(std::path::Path::new("debian.img"), false)?;
+//! let image = DiskImage::open(std::path::Path::new("debian.img"), DiskMode::InPlace)?;
+//! // The machine keeps a handle to the disk, to save and rewind it with the machine.
+//! let disk: SharedDisk = Rc::new(RefCell::new(image));
 //! // vexpress "SPI 40" = GIC interrupt ID 72.
-//! let transport = VirtioMmio::new(false, 72, Some(Box::new(disk)));
+//! let transport = VirtioMmio::new(false, 72, Some(Box::new(BlockDevice::new(disk.clone()))));
 //! let empty_slot = VirtioMmio::new(false, 73, None);
 //! # let _ = (transport, empty_slot);
 //! # Ok(())
@@ -40,11 +45,13 @@
 
 pub mod backend;
 pub mod blk;
+pub mod disk;
 pub mod queue;
 pub mod transport;
 
 pub use backend::VirtioBackend;
 pub use blk::BlockDevice;
+pub use disk::{BaseIdentity, DiskImage, DiskMode, DiskUndo, SharedDisk};
 pub use queue::{DescriptorChain, QueueError, SplitQueue};
 pub use transport::{TransportState, VirtioMmio};
 

@@ -35,6 +35,12 @@ impl Device for Shared {
     fn timer_expired(&mut self, ctx: &mut DeviceContext, slot: TimerSlot) {
         self.0.borrow_mut().timer_expired(ctx, slot)
     }
+    fn save_state(&self) -> Vec<u8> {
+        self.0.borrow().save_state()
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<(), armvex_bus::StateError> {
+        self.0.borrow_mut().load_state(state)
+    }
 }
 
 /// A bus with 2 MiB of RAM and one transport.
@@ -190,6 +196,7 @@ pub fn linux_probe_features(m: &mut Machine, version: u32, device_id: u32) -> u6
 }
 
 /// A split ring as the guest driver sees it.
+#[derive(Clone)]
 pub struct Ring {
     pub desc: u32,
     pub avail: u32,

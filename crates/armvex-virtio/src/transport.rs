@@ -65,10 +65,24 @@
 //! * **Register accesses** below 0x100 must be aligned 32-bit; others read as zero and are
 //!   ignored (as in QEMU). The configuration space takes 1, 2 and 4-byte accesses.
 //! * **VendorID** is QEMU's ("QEMU", 0x554d4551), so register dumps compare equal under both.
+//!
+//! ## Saved state (snapshots, reverse execution)
+//!
+//! `Device::save_state` saves every register the driver can read back or that decides
+//! future behaviour ([`TransportState`]: status, feature words and selectors, the legacy
+//! GuestPageSize, interrupt status, and each queue with its ring addresses, legacy QueueAlign
+//! and how far the device has got in its rings), the bus timer slot of a delayed interrupt,
+//! and the backend's own state ([`VirtioBackend::save_state`]). The rings themselves are in
+//! guest RAM, saved with RAM. QEMU saves the same facts (`hw/virtio/virtio-mmio.c`,
+//! `virtio.c`), though its first version of this transport forgot the legacy alignment.
+//! Loading refuses, with a one-line message, a state of another format, register layout,
+//! device type, queue layout or offered features; the interrupt line and the delayed
+//! interrupt's deadline are put back by the bus, which saves them.
 
 use crate::backend::VirtioBackend;
 use crate::features::{DEVICE_TYPE_MASK, EVENT_IDX, INDIRECT_DESC, VERSION_1};
 use crate::queue::SplitQueue;
+use armvex_bus::state::{self, StateError};
 use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
@@ -170,8 +184,27 @@ pub struct VirtioMmio {
     interrupt_delay_ns: u64,
     timer: Option<TimerSlot>,
     /// After [`VirtioMmio::restore`]: drive the interrupt line and re-arm a pending deadline
-    /// at the next bus callback (restore itself has no access to the bus).
+    /// at the next bus callback (restore itself has no access to the bus). Not needed after
+    /// `Device::load_state`, whose bus restores lines and deadlines itself.
     resync: bool,
+}
+
+/// Version of the bytes made by `Device::save_state`: a different number means the layout
+/// changed and the state is refused with a clear message.
+const STATE_FORMAT: u32 = 1;
+
+/// What `Device::save_state` saves (inside a `(STATE_FORMAT, bytes)` envelope).
+#[derive(Serialize, Deserialize)]
+struct SavedTransport {
+    transport: TransportState,
+    /// The features offered: checked on load (they depend on how the backend was built, e.g.
+    /// a read-only disk offers RO).
+    offered: u64,
+    /// The bus timer slot of the delayed interrupt, once allocated. Its deadline is in the
+    /// bus's clock, which the bus saves.
+    timer: Option<TimerSlot>,
+    /// The backend's own state ([`VirtioBackend::save_state`]); empty without a backend.
+    backend: Vec<u8>,
 }
 
 impl VirtioMmio {
@@ -254,38 +287,14 @@ impl VirtioMmio {
     }
 
     /// Put back a state taken with [`VirtioMmio::snapshot`] from a transport built the same
-    /// way (same layout, same device type, same queues). If the driver had set DRIVER_OK, the
-    /// backend is told the negotiated features again. The interrupt line is driven again, and
-    /// a pending delayed interrupt re-armed, at the next bus access or timer callback (restore
-    /// has no access to the bus).
+    /// way (same layout, same device type, same queues), without the bus's state: for a
+    /// transport placed on a fresh bus afterwards. (A whole machine is restored through
+    /// `Device::load_state` instead, which also restores the backend's state.) If the driver
+    /// had set DRIVER_OK, the backend is told the negotiated features again. The interrupt line
+    /// is driven again, and a pending delayed interrupt re-armed, at the next bus access or
+    /// timer callback (restore has no access to the bus).
     pub fn restore(&mut self, state: TransportState) -> Result<(), String> {
-        if state.modern != self.state.modern {
-            return Err(format!(
-                "{}: snapshot is of a {} transport",
-                self.name,
-                if state.modern { "modern" } else { "legacy" }
-            ));
-        }
-        if state.device_id != self.state.device_id {
-            return Err(format!(
-                "{}: snapshot has device ID {}, this transport has {}",
-                self.name, state.device_id, self.state.device_id
-            ));
-        }
-        let max = |qs: &[SplitQueue]| qs.iter().map(|q| q.max_size).collect::<Vec<_>>();
-        if max(&state.queues) != max(&self.state.queues) {
-            return Err(format!("{}: snapshot has different queues", self.name));
-        }
-        if let Some(q) = state
-            .queues
-            .iter()
-            .find(|q| q.ready && SplitQueue::check_size(u32::from(q.size), q.max_size).is_err())
-        {
-            return Err(format!(
-                "{}: snapshot has a live queue of bad size {}",
-                self.name, q.size
-            ));
-        }
+        self.check_fits(&state).map_err(|e| format!("{}: {e}", self.name))?;
         self.state = state;
         self.resync = true;
         // The backend derives per-driver settings from the negotiated features.
@@ -294,6 +303,39 @@ impl VirtioMmio {
             if let Some(b) = &mut self.backend {
                 b.activate(negotiated);
             }
+        }
+        Ok(())
+    }
+
+    /// Why `state` cannot be this transport's: another register layout, device type or queue
+    /// layout, or a live queue of impossible size.
+    fn check_fits(&self, state: &TransportState) -> Result<(), String> {
+        if state.modern != self.state.modern {
+            return Err(format!(
+                "snapshot is of a {} transport",
+                if state.modern { "modern" } else { "legacy" }
+            ));
+        }
+        if state.device_id != self.state.device_id {
+            return Err(format!(
+                "snapshot has device ID {}, this transport has {}",
+                state.device_id, self.state.device_id
+            ));
+        }
+        let max = |qs: &[SplitQueue]| qs.iter().map(|q| q.max_size).collect::<Vec<_>>();
+        if max(&state.queues) != max(&self.state.queues) {
+            return Err(format!(
+                "snapshot has queues of sizes {:?}, this transport {:?}",
+                max(&state.queues),
+                max(&self.state.queues)
+            ));
+        }
+        if let Some(q) = state
+            .queues
+            .iter()
+            .find(|q| q.ready && SplitQueue::check_size(u32::from(q.size), q.max_size).is_err())
+        {
+            return Err(format!("snapshot has a live queue of bad size {}", q.size));
         }
         Ok(())
     }
@@ -640,6 +682,54 @@ impl Device for VirtioMmio {
             self.update_line(ctx);
         }
     }
+
+    /// The transport's registers and queues, its timer slot, and the backend's own state.
+    fn save_state(&self) -> Vec<u8> {
+        let saved = SavedTransport {
+            transport: self.state.clone(),
+            offered: self.offered,
+            timer: self.timer,
+            backend: self.backend.as_ref().map_or_else(Vec::new, |b| b.save_state()),
+        };
+        state::encode(&(STATE_FORMAT, state::encode(&saved)))
+    }
+
+    /// Put back a state made by `save_state` of a transport built the same way. The bus
+    /// restores the interrupt line and the delayed interrupt's deadline itself: nothing is
+    /// driven or re-armed here. Nothing is changed if the state is refused.
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let (format, inner): (u32, Vec<u8>) = state::decode(bytes, "virtio-mmio")?;
+        if format != STATE_FORMAT {
+            return Err(StateError(format!(
+                "saved virtio-mmio state has format {format}, this armvex reads format {STATE_FORMAT}"
+            )));
+        }
+        let saved: SavedTransport = state::decode(&inner, "virtio-mmio")?;
+        self.check_fits(&saved.transport).map_err(StateError)?;
+        if saved.offered != self.offered {
+            return Err(StateError(format!(
+                "snapshot offers features {:#x}, this transport {:#x}",
+                saved.offered, self.offered
+            )));
+        }
+        if saved.transport.pending_interrupt_at.is_some() && saved.timer.is_none() {
+            return Err(StateError(
+                "snapshot has a pending interrupt but no timer for it".to_string(),
+            ));
+        }
+        match &mut self.backend {
+            Some(b) => b
+                .load_state(&saved.backend)
+                .map_err(|e| StateError(format!("{}: {e}", b.name())))?,
+            // No backend: the device IDs matched, so the snapshot had none either.
+            None if saved.backend.is_empty() => {}
+            None => return Err(StateError("snapshot has a device behind this empty slot".to_string())),
+        }
+        self.state = saved.transport;
+        self.timer = saved.timer;
+        self.resync = false;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -689,6 +779,13 @@ mod tests {
             Ok(())
         }
         fn reset(&mut self) {}
+        fn save_state(&self) -> Vec<u8> {
+            state::encode(&self.config)
+        }
+        fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+            self.config = state::decode(bytes, "greedy")?;
+            Ok(())
+        }
     }
 
     fn greedy(modern: bool) -> Machine {
@@ -1179,5 +1276,191 @@ mod tests {
         bad.queues[0].size = 3;
         assert!(VirtioMmio::new(false, IRQ, blk()).restore(bad).is_err());
         assert!(VirtioMmio::new(false, IRQ, blk()).restore(legacy).is_ok());
+    }
+
+    /// A transport's saved bytes with `change` applied to the decoded form, encoded again.
+    fn altered(bytes: &[u8], change: impl FnOnce(&mut SavedTransport)) -> Vec<u8> {
+        let (format, inner): (u32, Vec<u8>) = state::decode(bytes, "test").unwrap();
+        let mut saved: SavedTransport = state::decode(&inner, "test").unwrap();
+        change(&mut saved);
+        state::encode(&(format, state::encode(&saved)))
+    }
+
+    #[test]
+    fn a_loaded_delayed_interrupt_fires_from_the_bus_clock_at_its_time() {
+        let image = TempImage::new("load-delay", &[0x22; 8192]);
+        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>;
+        let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
+        m.wr(regs::GUEST_PAGE_SIZE, 4096);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::DRIVER_FEATURES, (INDIRECT_DESC | EVENT_IDX) as u32);
+        m.wr(regs::QUEUE_NUM, 32);
+        m.wr(regs::QUEUE_ALIGN, 0x4000);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        m.add_status(status::DRIVER_OK);
+        let mut ring = Ring::contiguous(RING, 32, 0x4000);
+        m.time = 100;
+        m.bus.run_due_timers(100);
+        m.poke(DATA, &[0; 16]);
+        let head = ring.direct_chain(
+            &mut m,
+            &[(DATA, 16, false), (DATA + 0x100, 512, true), (DATA + 16, 1, true)],
+        );
+        ring.submit(&mut m, head);
+        assert_eq!(m.state().pending_interrupt_at, Some(600));
+        assert!(!m.irq());
+
+        let saved = m.bus.save_state();
+        let mut f = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
+        f.poke(RAM_BASE, &m.peek(RAM_BASE, RAM_SIZE as usize));
+        f.bus.load_state(&saved).unwrap();
+        f.time = 100;
+        assert_eq!(f.state(), m.state());
+        assert_eq!(f.rd(regs::INTERRUPT_STATUS), 0);
+        assert_eq!(
+            f.bus.save_state(),
+            saved,
+            "a register read re-arms and re-drives nothing"
+        );
+        for machine in [&mut m, &mut f] {
+            machine.bus.run_due_timers(599);
+            assert!(!machine.irq());
+            machine.bus.run_due_timers(600);
+            assert!(machine.irq(), "fired from the restored clock at exactly 600");
+            assert_eq!(machine.linux_interrupt(), INT_USED_BUFFER);
+            // The next delayed interrupt uses the same timer slot: no new slot in the clock.
+            machine.time = 700;
+            ring.set_used_event(machine, 1);
+            let head = ring
+                .clone()
+                .direct_chain(machine, &[(DATA, 16, false), (DATA + 16, 1, true)]);
+            ring.clone().submit(machine, head);
+            machine.bus.run_due_timers(1200);
+            assert!(machine.irq());
+        }
+        assert_eq!(f.bus.save_state(), m.bus.save_state());
+    }
+
+    #[test]
+    fn load_state_refuses_another_layout_device_queues_features_or_format() {
+        let image = TempImage::new("load-refuse", &[0; 4096]);
+        let blk = |ro: bool| Some(Box::new(BlockDevice::open(&image.path, ro).unwrap()) as Box<dyn VirtioBackend>);
+        let legacy = VirtioMmio::new(false, IRQ, blk(false)).save_state();
+        let refuse = |t: &mut VirtioMmio, bytes: &[u8], expected: &str| {
+            let before = t.save_state();
+            let e = t.load_state(bytes).unwrap_err();
+            assert!(e.0.contains(expected), "{e} (expected {expected})");
+            assert!(!e.0.contains('\n'), "{e}");
+            assert_eq!(t.save_state(), before, "a refused state changes nothing");
+        };
+        refuse(
+            &mut VirtioMmio::new(true, IRQ, blk(false)),
+            &legacy,
+            "snapshot is of a legacy transport",
+        );
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, None),
+            &legacy,
+            "snapshot has device ID 2, this transport has 0",
+        );
+        refuse(&mut greedy(false).transport.borrow_mut(), &legacy, "device ID 2");
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, blk(true)),
+            &legacy,
+            "snapshot offers features",
+        );
+        let more_queues = altered(&legacy, |s| s.transport.queues.push(SplitQueue::new(8)));
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, blk(false)),
+            &more_queues,
+            "snapshot has queues of sizes [256, 8], this transport [256]",
+        );
+        let bad_size = altered(&legacy, |s| {
+            s.transport.queues[0].ready = true;
+            s.transport.queues[0].size = 3;
+        });
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, blk(false)),
+            &bad_size,
+            "live queue of bad size 3",
+        );
+        let lost_timer = altered(&legacy, |s| s.transport.pending_interrupt_at = Some(5));
+        refuse(&mut VirtioMmio::new(false, IRQ, blk(false)), &lost_timer, "no timer");
+        let future = state::encode(&(STATE_FORMAT + 1, Vec::<u8>::new()));
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, blk(false)),
+            &future,
+            "has format 2, this armvex reads format 1",
+        );
+        refuse(
+            &mut VirtioMmio::new(false, IRQ, blk(false)),
+            &legacy[..legacy.len() - 1],
+            "not understood",
+        );
+        let mut longer = legacy.clone();
+        longer.push(0);
+        refuse(&mut VirtioMmio::new(false, IRQ, blk(false)), &longer, "trailing");
+        // The empty slot's own state loads into an empty slot.
+        let empty = VirtioMmio::new(true, IRQ, None).save_state();
+        VirtioMmio::new(true, IRQ, None).load_state(&empty).unwrap();
+        VirtioMmio::new(false, IRQ, blk(false)).load_state(&legacy).unwrap();
+    }
+
+    #[test]
+    fn random_or_damaged_states_never_panic_on_load_or_afterwards() {
+        let (mut m, mut ring) = greedy_ready(VERSION_1 | EVENT_IDX | INDIRECT_DESC);
+        let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
+        ring.submit(&mut m, head);
+        let good = m.transport.borrow().save_state();
+        let ram = m.peek(RAM_BASE, RAM_SIZE as usize);
+        let mut rng = Rng(0xdead_beef);
+        let (mut loaded, mut refused) = (0, 0);
+        for case in 0..3000 {
+            let bytes: Vec<u8> = match case % 3 {
+                // Random bytes.
+                0 => (0..rng.below(120)).map(|_| rng.next() as u8).collect(),
+                // A good state with a few bytes changed.
+                1 => {
+                    let mut b = good.clone();
+                    for _ in 0..1 + rng.below(3) {
+                        let i = rng.below(b.len() as u64) as usize;
+                        b[i] = rng.next() as u8;
+                    }
+                    b
+                }
+                // A good state cut short or lengthened.
+                _ => {
+                    let mut b = good.clone();
+                    b.resize(rng.below(b.len() as u64 + 8) as usize, rng.next() as u8);
+                    b
+                }
+            };
+            let mut alone = VirtioMmio::new(true, IRQ, Some(Box::new(Greedy { config: *b"abcdefgh" })));
+            match alone.load_state(&bytes) {
+                Err(e) => {
+                    assert!(!e.0.is_empty() && !e.0.contains('\n'), "{e}");
+                    refused += 1;
+                }
+                Ok(()) => {
+                    loaded += 1;
+                    let mut fresh = Machine::new(alone);
+                    fresh.poke(RAM_BASE, &ram);
+                    // Whatever was loaded, the guest can poke at it without harm.
+                    for offset in (0..0x100).step_by(4) {
+                        fresh.rd(offset);
+                    }
+                    fresh.config_bytes(0, 8);
+                    let mut r = ring.clone();
+                    let head = r.direct_chain(&mut fresh, &[(DATA, 4, true)]);
+                    r.submit(&mut fresh, head);
+                    fresh.wr(regs::QUEUE_NOTIFY, 1);
+                    fresh.linux_interrupt();
+                    fresh.wr(regs::QUEUE_SEL, 1);
+                    fresh.wr(regs::QUEUE_READY, 1);
+                    fresh.wr(regs::STATUS, 0);
+                }
+            }
+        }
+        assert!(loaded > 100 && refused > 1000, "loaded {loaded}, refused {refused}");
     }
 }
