@@ -44,19 +44,29 @@ impl VirtualClock {
         TimerSlot(self.slots.len() - 1)
     }
 
-    /// Set (or move) the deadline of `slot`.
+    /// Set (or move) the deadline of `slot`. A slot this clock never handed out (only a
+    /// damaged saved state can name one) is ignored.
     pub fn set_deadline(&mut self, slot: TimerSlot, when: u64) {
-        self.slots[slot.0].deadline = Some(when);
+        if let Some(s) = self.slots.get_mut(slot.0) {
+            s.deadline = Some(when);
+        }
     }
 
     /// Remove the deadline of `slot`.
     pub fn cancel(&mut self, slot: TimerSlot) {
-        self.slots[slot.0].deadline = None;
+        if let Some(s) = self.slots.get_mut(slot.0) {
+            s.deadline = None;
+        }
     }
 
     /// The device that owns `slot`.
-    pub fn owner(&self, slot: TimerSlot) -> DeviceId {
-        self.slots[slot.0].owner
+    pub fn owner(&self, slot: TimerSlot) -> Option<DeviceId> {
+        self.slots.get(slot.0).map(|s| s.owner)
+    }
+
+    /// The devices owning timer slots (to check a restored clock against the devices).
+    pub fn owners(&self) -> impl Iterator<Item = DeviceId> + '_ {
+        self.slots.iter().map(|s| s.owner)
     }
 
     /// The earliest deadline and its slot.
@@ -89,7 +99,10 @@ mod tests {
         assert_eq!(c.next_deadline(), Some((a, 50)));
         c.cancel(a);
         assert_eq!(c.next_deadline(), Some((b, 100)));
-        assert_eq!(c.owner(b), 1);
+        assert_eq!(c.owner(b), Some(1));
+        assert_eq!(c.owner(TimerSlot(9)), None);
+        c.set_deadline(TimerSlot(9), 5);
+        c.cancel(TimerSlot(9));
     }
 
     #[test]

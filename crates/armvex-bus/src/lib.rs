@@ -219,7 +219,7 @@ impl Bus {
             }
             self.clock.advance_to(when);
             self.clock.cancel(slot);
-            let owner = self.clock.owner(slot);
+            let Some(owner) = self.clock.owner(slot) else { continue };
             let Bus {
                 memory,
                 irq,
@@ -259,6 +259,11 @@ impl Bus {
                 "the saved machine has devices [{}], this one [{}]",
                 saved.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                 names.join(", ")
+            )));
+        }
+        if let Some(bad) = state.clock.owners().find(|&o| o >= names.len()) {
+            return Err(StateError(format!(
+                "the saved clock has a timer of device {bad}, which does not exist"
             )));
         }
         for (id, (name, bytes)) in state.devices.iter().enumerate() {

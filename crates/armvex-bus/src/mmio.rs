@@ -75,10 +75,7 @@ pub trait Device {
     /// [`crate::state::encode`] (see [`crate::state`] for what belongs in it). A device with no
     /// state returns an empty vector. Interrupt line levels and timer deadlines live in the bus
     /// and are saved there; the [`TimerSlot`]s a device holds are part of its own state.
-    // Transitional defaults while every device gains its state; required once all do.
-    fn save_state(&self) -> Vec<u8> {
-        Vec::new()
-    }
+    fn save_state(&self) -> Vec<u8>;
 
     /// Put back a state made by [`Device::save_state`] of a device built the same way. Host
     /// resources (files, the console) stay as they are. A state that does not fit is an error,

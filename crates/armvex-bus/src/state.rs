@@ -12,9 +12,10 @@
 //!   [`crate::memory::RamUndo`] for the incremental form).
 //!
 //! A device encodes its state with [`encode`] (serde and the compact `postcard` format) and
-//! decodes it with [`decode`]. Host resources (an open image file, the console writer, the
-//! RTC's host start time) are not state: a restored machine is built from the same options
-//! first, and then takes the saved values.
+//! decodes it with [`decode`]. Host resources (an open image file, the console writer) are not
+//! state: a restored machine is built from the same options first, and then takes the saved
+//! values. Values that came from the host but that the guest sees (the RTC's start time) are
+//! state.
 //!
 //! What belongs in a device's state: every register a guest can read back and every internal
 //! value that decides future behaviour (FIFO contents, counters, latched interrupt status,

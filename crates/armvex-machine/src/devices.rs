@@ -10,24 +10,31 @@ use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
-use armvex_virtio::{BlockDevice, VirtioBackend, VirtioMmio};
+use armvex_virtio::{BlockDevice, DiskImage, DiskMode, SharedDisk, VirtioBackend, VirtioMmio};
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// A `--drive` option.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DriveSpec {
     pub file: PathBuf,
     pub readonly: bool,
+    /// Writes go to a temporary copy-on-write overlay; the image is opened read-only and
+    /// never changes (QEMU's `snapshot=on`).
+    #[serde(default)]
+    pub snapshot: bool,
     /// The transport (0..=3) to attach to; the next free one if not given.
     pub slot: Option<usize>,
 }
 
 impl DriveSpec {
-    /// Parse `file=PATH[,format=raw][,readonly=on|off][,slot=N]`.
+    /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,slot=N]`.
     pub fn parse(s: &str) -> Result<DriveSpec, String> {
         let mut file = None;
         let mut readonly = false;
+        let mut snapshot = false;
         let mut slot = None;
         for part in s.split(',') {
             let (key, value) = part
@@ -37,13 +44,8 @@ impl DriveSpec {
                 "file" => file = Some(PathBuf::from(value)),
                 "format" if value == "raw" => {}
                 "format" => return Err(format!("--drive format={value} is not supported (only raw)")),
-                "readonly" => {
-                    readonly = match value {
-                        "on" | "true" | "yes" => true,
-                        "off" | "false" | "no" => false,
-                        _ => return Err(format!("bad --drive readonly={value} (on or off)")),
-                    }
-                }
+                "readonly" => readonly = on_off("readonly", value)?,
+                "snapshot" => snapshot = on_off("snapshot", value)?,
                 "slot" => {
                     slot = Some(
                         value
@@ -55,7 +57,31 @@ impl DriveSpec {
             }
         }
         let file = file.ok_or("--drive needs file=PATH")?;
-        Ok(DriveSpec { file, readonly, slot })
+        Ok(DriveSpec {
+            file,
+            readonly,
+            snapshot,
+            slot,
+        })
+    }
+
+    /// How the image is used.
+    pub fn mode(&self) -> DiskMode {
+        if self.readonly {
+            DiskMode::ReadOnly
+        } else if self.snapshot {
+            DiskMode::TemporaryOverlay
+        } else {
+            DiskMode::InPlace
+        }
+    }
+}
+
+fn on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("bad --drive {key}={value} (on or off)")),
     }
 }
 
@@ -68,12 +94,17 @@ pub struct DeviceHostSetup {
     /// The virtio-mmio transports are version 2 (modern) rather than 1 (legacy).
     pub virtio_modern: bool,
     pub drives: Vec<DriveSpec>,
+    /// Disk images already opened for the drives, in the same order (else opened here).
+    pub disks: Option<Vec<SharedDisk>>,
 }
 
 /// Devices the machine talks to after building the board.
 pub struct BoardDevices {
     /// UART0, which receives console input.
     pub console_uart: Option<DeviceId>,
+    /// Each drive's transport slot and disk image (snapshots and reverse execution save and
+    /// rewind them).
+    pub disks: Vec<(usize, SharedDisk)>,
 }
 
 /// Put every device of `board` on `bus`.
@@ -97,9 +128,15 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     // Assign the drives to transports: explicit slots first, then the next free ones.
     let transports: Vec<&DeviceEntry> = board.device.iter().filter(|d| d.kind == "virtio-mmio").collect();
     let mut backends: Vec<Option<Box<dyn VirtioBackend>>> = transports.iter().map(|_| None).collect();
-    let mut drives = std::mem::take(&mut host.drives);
-    drives.sort_by_key(|d| d.slot.is_none());
-    for drive in drives {
+    let opened = host.disks.take();
+    if opened.as_ref().is_some_and(|d| d.len() != host.drives.len()) {
+        return Err("the disk images given do not match the drives".into());
+    }
+    let mut opened = opened.map(|d| d.into_iter().map(Some).collect::<Vec<_>>());
+    let mut drives: Vec<(usize, DriveSpec)> = std::mem::take(&mut host.drives).into_iter().enumerate().collect();
+    drives.sort_by_key(|(_, d)| d.slot.is_none());
+    let mut disks = Vec::new();
+    for (n, drive) in drives {
         let slot = match drive.slot {
             Some(s) if s >= backends.len() => {
                 return Err(format!(
@@ -116,8 +153,12 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 )
             })?,
         };
-        let disk = BlockDevice::open(&drive.file, drive.readonly)?;
-        backends[slot] = Some(Box::new(disk));
+        let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
+            Some(d) => d,
+            None => Rc::new(RefCell::new(DiskImage::open(&drive.file, drive.mode())?)),
+        };
+        disks.push((slot, disk.clone()));
+        backends[slot] = Some(Box::new(BlockDevice::new(disk)));
     }
     let mut backends = backends.into_iter();
 
@@ -172,7 +213,8 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             console_uart = Some(id);
         }
     }
-    Ok(BoardDevices { console_uart })
+    disks.sort_by_key(|(slot, _)| *slot);
+    Ok(BoardDevices { console_uart, disks })
 }
 
 #[cfg(test)]
@@ -186,6 +228,7 @@ mod tests {
             DriveSpec {
                 file: "disk.img".into(),
                 readonly: false,
+                snapshot: false,
                 slot: None
             }
         );
@@ -194,13 +237,17 @@ mod tests {
             DriveSpec {
                 file: "a.img".into(),
                 readonly: true,
+                snapshot: false,
                 slot: Some(2)
             }
         );
+        let cow = DriveSpec::parse("file=a.img,snapshot=on").unwrap();
+        assert!(cow.snapshot && cow.mode() == DiskMode::TemporaryOverlay);
         for bad in [
             "disk.img",
             "file=a,format=qcow2",
             "file=a,readonly=maybe",
+            "file=a,snapshot=1",
             "file=a,slot=x",
             "file=a,cache=none",
             "format=raw",

@@ -106,6 +106,9 @@ pub struct HostSide {
     /// Semihosting's console, if semihosting is on.
     pub semihosting: Option<Console>,
     pub input: HostInput,
+    /// Disk images already opened, one per drive of the setup in order (a resumed snapshot
+    /// brings its own); `None` opens each drive's file as its options say.
+    pub disks: Option<Vec<armvex_virtio::SharedDisk>>,
 }
 
 /// Figures for `--stats`.
@@ -166,6 +169,8 @@ pub struct Machine {
     semihosting: Option<Semihosting>,
     input: HostInput,
     console_uart: Option<armvex_bus::DeviceId>,
+    /// Each drive's transport slot and disk image.
+    disks: Vec<(usize, armvex_virtio::SharedDisk)>,
     /// UART0's output stream (printed once, however often history is replayed).
     console: OutputSink,
     /// Semihosting's console output stream.
@@ -233,6 +238,7 @@ impl Machine {
                 console: config.console,
                 semihosting: config.semihosting,
                 input: config.input,
+                disks: None,
             },
         )?;
         // Bare-metal ELF: every CPU starts at the entry point (secondaries are the program's
@@ -276,6 +282,7 @@ impl Machine {
                 rtc_start: setup.rtc_start,
                 virtio_modern: setup.virtio_modern,
                 drives: setup.drives.clone(),
+                disks: host.disks,
             },
         )?;
         let semihosting_on = setup.semihosting.is_some();
@@ -319,6 +326,7 @@ impl Machine {
             semihosting,
             input: host.input,
             console_uart: board_devices.console_uart,
+            disks: board_devices.disks,
             console,
             semihosting_output,
             max_instructions: None,

@@ -15,6 +15,7 @@ use crate::{CpuActivity, Machine, RunEnd};
 use armvex_bus::BusState;
 use armvex_bus::memory::RamUndo;
 use armvex_cpu::{CpuState, PageSummary};
+use armvex_virtio::DiskUndo;
 use serde::{Deserialize, Serialize};
 
 /// Everything about a machine but its RAM and disks.
@@ -29,6 +30,8 @@ pub struct MachineState {
     /// Bytes the guest has sent to the console, and to semihosting's console.
     pub console_position: u64,
     pub semihosting_position: Option<u64>,
+    /// Semihosting's state (errno, open handles), when it is on.
+    pub semihosting: Option<Vec<u8>>,
     pub ended: Option<RunEnd>,
 }
 
@@ -43,6 +46,7 @@ impl Machine {
             input_cursor: self.input.cursor(),
             console_position: self.console.position(),
             semihosting_position: self.semihosting_output.as_ref().map(|s| s.position()),
+            semihosting: self.semihosting.as_ref().map(|s| s.save_state()),
             ended: self.ended,
         }
     }
@@ -72,9 +76,24 @@ impl Machine {
         if let (Some(sink), Some(p)) = (&self.semihosting_output, s.semihosting_position) {
             sink.set_position(p);
         }
+        match (self.semihosting.as_mut(), &s.semihosting) {
+            (Some(sh), Some(bytes)) => sh.load_state(bytes)?,
+            (None, None) => {}
+            _ => return Err("the saved machine and this one differ in semihosting".into()),
+        }
         self.ended = s.ended;
         self.code.clear(&mut self.bus.memory);
         Ok(())
+    }
+
+    /// Empty every TLB and drop all predecoded code. Caches are not state, and a machine
+    /// resumed from a snapshot starts without them; a run that saves a snapshot does this too,
+    /// so that it goes on exactly as the resumed one will.
+    pub fn drop_caches(&mut self) {
+        for cpu in &mut self.cpus {
+            cpu.flush_tlb();
+        }
+        self.code.clear(&mut self.bus.memory);
     }
 
     /// Consider the console output up to the loaded state's position already printed (a
@@ -139,6 +158,34 @@ impl Machine {
             }
         }
         all
+    }
+
+    /// Each drive's transport slot and disk image.
+    pub fn disks(&self) -> &[(usize, armvex_virtio::SharedDisk)] {
+        &self.disks
+    }
+
+    /// Start keeping undo logs of every writable disk (reverse execution).
+    pub fn start_disk_undo(&mut self) {
+        for (_, d) in &self.disks {
+            d.borrow_mut().start_undo();
+        }
+    }
+
+    /// Each disk's undo log since the last start or take (in [`Machine::disks`] order); new
+    /// ones start.
+    pub fn take_disk_undo(&mut self) -> Vec<DiskUndo> {
+        self.disks.iter().map(|(_, d)| d.borrow_mut().take_undo()).collect()
+    }
+
+    /// Put the disks back as undo logs from [`Machine::take_disk_undo`] say.
+    pub fn apply_disk_undo(&mut self, undo: &[DiskUndo]) -> Result<(), String> {
+        for ((slot, d), u) in self.disks.iter().zip(undo) {
+            d.borrow_mut()
+                .apply_undo(u)
+                .map_err(|e| format!("cannot rewind the disk in slot {slot}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// A hash of the whole machine: its state and every RAM page (for recordings, which check

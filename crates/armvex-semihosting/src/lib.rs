@@ -16,7 +16,7 @@
 //! SYS_TIME, the machine's recorded start time), never read from the host clock. SYS_SYSTEM,
 //! which would run a host command, is refused.
 
-use armvex_bus::Bus;
+use armvex_bus::{Bus, StateError};
 use armvex_cpu::Cpu;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -99,6 +99,16 @@ enum Handle {
     Stderr,
     Features { pos: usize },
     File(File),
+}
+
+/// A handle as saved: files by their offset.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum SavedHandle {
+    Stdin,
+    Stdout,
+    Stderr,
+    Features { pos: usize },
+    File { offset: u64 },
 }
 
 /// Where the console goes.
@@ -337,6 +347,64 @@ impl Semihosting {
                 Err(ENOSYS)
             }
         }
+    }
+
+    /// The program-visible state (errno, open handles and their positions) for snapshots and
+    /// reverse execution. Host files stay open in this process; their offsets are saved.
+    pub fn save_state(&self) -> Vec<u8> {
+        let handles: Vec<Option<SavedHandle>> = self
+            .handles
+            .iter()
+            .map(|h| {
+                h.as_ref().map(|h| match h {
+                    Handle::Stdin => SavedHandle::Stdin,
+                    Handle::Stdout => SavedHandle::Stdout,
+                    Handle::Stderr => SavedHandle::Stderr,
+                    Handle::Features { pos } => SavedHandle::Features { pos: *pos },
+                    Handle::File(f) => {
+                        let mut f: &File = f;
+                        SavedHandle::File {
+                            offset: f.stream_position().unwrap_or(0),
+                        }
+                    }
+                })
+            })
+            .collect();
+        armvex_bus::state::encode(&(self.errno, handles))
+    }
+
+    /// Put back a state from [`Semihosting::save_state`]. A host file the state names must be
+    /// open in this process under the same handle (going back in time in the same run): it is
+    /// moved back to its saved offset. A snapshot resumed in another run cannot carry open
+    /// files, and is refused.
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let (errno, saved): (u32, Vec<Option<SavedHandle>>) = armvex_bus::state::decode(bytes, "semihosting")?;
+        let mut handles: Vec<Option<Handle>> = Vec::with_capacity(saved.len());
+        for (i, s) in saved.into_iter().enumerate() {
+            let current = self.handles.get_mut(i).and_then(Option::take);
+            handles.push(match (s, current) {
+                (None, _) => None,
+                (Some(SavedHandle::Stdin), _) => Some(Handle::Stdin),
+                (Some(SavedHandle::Stdout), _) => Some(Handle::Stdout),
+                (Some(SavedHandle::Stderr), _) => Some(Handle::Stderr),
+                (Some(SavedHandle::Features { pos }), _) => Some(Handle::Features {
+                    pos: pos.min(FEATURES.len()),
+                }),
+                (Some(SavedHandle::File { offset }), Some(Handle::File(mut f))) => {
+                    f.seek(SeekFrom::Start(offset))
+                        .map_err(|e| StateError(format!("semihosting: cannot move host file {i} back: {e}")))?;
+                    Some(Handle::File(f))
+                }
+                (Some(SavedHandle::File { .. }), _) => {
+                    return Err(StateError(format!(
+                        "semihosting: the program had host file handle {i} open, and a snapshot cannot carry open host files"
+                    )));
+                }
+            });
+        }
+        self.handles = handles;
+        self.errno = errno;
+        Ok(())
     }
 
     fn add_handle(&mut self, h: Handle) -> u32 {
