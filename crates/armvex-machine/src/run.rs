@@ -59,7 +59,7 @@ pub struct RoundState {
 }
 
 /// Why [`Machine::run_until`] returned. The machine is stopped just before an instruction (or
-/// between rounds, for [`Stop::Interrupted`] while idle and [`Stop::CheckpointDue`]).
+/// between rounds, for [`Stop::Interrupted`] while every CPU waits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     /// The guest ended; nothing more will run.
@@ -72,7 +72,7 @@ pub enum Stop {
     Reached,
     /// The host asked to stop (gdb's Ctrl-C).
     Interrupted,
-    /// A round is about to start at or past [`RunGoal::checkpoint_at`].
+    /// The position reached [`RunGoal::checkpoint_at`] (stopped before the next instruction).
     CheckpointDue,
 }
 
@@ -83,7 +83,7 @@ pub struct RunGoal {
     pub position: Option<u64>,
     /// Stop when CPU `.0` has retired `.1` instructions in all.
     pub cpu_instructions: Option<(usize, u64)>,
-    /// Return [`Stop::CheckpointDue`] at the first round start at or past this position.
+    /// Return [`Stop::CheckpointDue`] when the position reaches this (before the goal).
     pub checkpoint_at: Option<u64>,
 }
 
@@ -133,12 +133,13 @@ impl Machine {
         if let Some(end) = self.ended {
             return Ok(Stop::Ended(end));
         }
-        let mut pending: Option<Pending> = None;
+        // A CPU goal already met: stop before the next instruction, whoever runs it.
+        let mut pending: Option<Pending> = goal
+            .cpu_instructions
+            .filter(|(cpu, n)| self.cpus.get(*cpu).is_some_and(|c| c.instructions() >= *n))
+            .map(|_| Pending::Report(Stop::Reached));
         loop {
             if !self.round.active {
-                if pending.is_none() && goal.checkpoint_at.is_some_and(|at| self.position() >= at) {
-                    return Ok(Stop::CheckpointDue);
-                }
                 if let Some(end) = self.start_round() {
                     self.ended = Some(end);
                     return Ok(Stop::Ended(end));
@@ -233,36 +234,30 @@ impl Machine {
                 return Ok(None);
             }
             let now = self.round.start + done;
-            // How far this CPU may go before a stop the loop must take.
+            // How far this CPU may go before a stop the loop must take. At one position, a
+            // checkpoint comes first, then a journaled debugger edit, then the goal.
             let mut limit = u64::MAX;
             if pending.is_none() {
                 let position = self.position();
                 let edit = self.input.next_edit().map(|(p, _)| p);
-                let target = match (goal.position, edit) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
+                let reached = |target: Option<u64>| target.is_some_and(|t| position >= t);
+                let count = self.cpus[i].instructions();
+                let cpu_goal = goal.cpu_instructions.filter(|(cpu, _)| *cpu == i).map(|(_, n)| n);
+                *pending = if reached(goal.checkpoint_at) {
+                    Some(Pending::Report(Stop::CheckpointDue))
+                } else if reached(edit) {
+                    Some(Pending::Edit)
+                } else if reached(goal.position) || cpu_goal.is_some_and(|n| count >= n) {
+                    Some(Pending::Report(Stop::Reached))
+                } else {
+                    for target in [goal.checkpoint_at, edit, goal.position].into_iter().flatten() {
+                        limit = limit.min(target - position);
+                    }
+                    if let Some(n) = cpu_goal {
+                        limit = limit.min(n - count);
+                    }
+                    None
                 };
-                if let Some(target) = target {
-                    if position >= target {
-                        *pending = Some(if edit == Some(position) {
-                            Pending::Edit
-                        } else {
-                            Pending::Report(Stop::Reached)
-                        });
-                        continue;
-                    }
-                    limit = target - position;
-                }
-                if let Some((cpu, count)) = goal.cpu_instructions {
-                    if cpu == i {
-                        let have = self.cpus[i].instructions();
-                        if have >= count {
-                            *pending = Some(Pending::Report(Stop::Reached));
-                            continue;
-                        }
-                        limit = limit.min(count - have);
-                    }
-                }
             }
             self.debug.limit = limit;
             self.debug.stop_before_next = pending.is_some();
