@@ -254,12 +254,13 @@ impl History {
     ) -> Result<Outcome, String> {
         let start = machine.position();
         let replaying = start < self.end;
+        let asked = goal;
         let mut goal = goal;
         if replaying {
             goal.position = Some(goal.position.map_or(self.end, |p| p.min(self.end)));
         }
         let stop = self.run_recording(machine, goal, self.config.spacing, interrupt)?;
-        if replaying && stop == Stop::Reached && machine.position() == self.end && goal_position_was(&goal, self.end) {
+        if replaying && stop == Stop::Reached && machine.position() == self.end && !asked.is_met(machine) {
             return Ok(Outcome::EndOfHistory);
         }
         Ok(Outcome::Stop(stop))
@@ -607,9 +608,18 @@ impl History {
     }
 }
 
-/// True if the goal's position is `end` (the run was limited to the end of history).
-fn goal_position_was(goal: &RunGoal, end: u64) -> bool {
-    goal.position == Some(end)
+/// Whether a machine has reached a goal (its position or CPU count).
+trait GoalMet {
+    fn is_met(&self, machine: &Machine) -> bool;
+}
+
+impl GoalMet for RunGoal {
+    fn is_met(&self, machine: &Machine) -> bool {
+        self.position.is_some_and(|p| machine.position() >= p)
+            || self
+                .cpu_instructions
+                .is_some_and(|(cpu, n)| machine.cpu(cpu).is_some_and(|c| c.instructions() >= n))
+    }
 }
 
 /// A checkpoint of the machine as it is now.

@@ -62,8 +62,9 @@ struct RunArgs {
     /// Linux: an initial RAM disk.
     #[arg(long, value_name = "FILE")]
     initrd: Option<PathBuf>,
-    /// A virtio-blk disk: file=PATH[,format=raw][,readonly=on][,slot=N]. Repeatable; each
-    /// drive takes the next free virtio-mmio transport unless slot= says which.
+    /// A virtio-blk disk: file=PATH[,format=raw][,readonly=on][,snapshot=on][,slot=N].
+    /// Repeatable; each drive takes the next free virtio-mmio transport unless slot= says
+    /// which. snapshot=on sends writes to a temporary overlay and leaves the image unchanged.
     #[arg(long, value_name = "SPEC")]
     drive: Vec<String>,
     /// The virtio-mmio transport version: modern (2) or legacy (1).
@@ -82,9 +83,22 @@ struct RunArgs {
     /// Exit when the guest asks for a reboot, instead of restarting the machine.
     #[arg(long)]
     no_reboot: bool,
-    /// Debugging: stop after about N instructions and print the CPUs' registers.
+    /// Debugging: stop after N instructions and print the CPUs' registers.
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
+    /// Serve the gdb remote protocol: tcp::PORT (loopback) or tcp:HOST:PORT. Reverse
+    /// execution works from the first instruction.
+    #[arg(long, value_name = "DEVICE")]
+    gdb: Option<String>,
+    /// Shorthand for --gdb tcp::1234.
+    #[arg(short = 's')]
+    gdb_default: bool,
+    /// Wait for gdb to attach before the first instruction (with --gdb or -s).
+    #[arg(short = 'S')]
+    gdb_wait: bool,
+    /// Host memory reverse execution may use for its history (e.g. 512M, 4G; default 2G).
+    #[arg(long, value_name = "SIZE")]
+    history_budget: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +148,21 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         ));
     }
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
+    let gdb = match (&args.gdb, args.gdb_default) {
+        (Some(spec), _) => Some(armvex_gdb::parse_address(spec)?),
+        (None, true) => Some("127.0.0.1:1234".to_string()),
+        (None, false) if args.gdb_wait => return Err("-S waits for gdb: give --gdb tcp::PORT or -s too".into()),
+        (None, false) => None,
+    };
+    let mut history = armvex_history::HistoryConfig::default();
+    if let Some(b) = &args.history_budget {
+        history.budget = usize::try_from(parse_size(b)?).map_err(|_| format!("--history-budget {b} is too large"))?;
+    }
+    let gdb = gdb.map(|address| armvex_gdb::GdbOptions {
+        address,
+        wait: args.gdb_wait,
+        history,
+    });
     let drives = args
         .drive
         .iter()
@@ -207,7 +236,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             max_instructions: args.max_instructions,
             trace: trace.take(),
         })?;
-        let end = machine.run();
+        let end = match &gdb {
+            Some(options) => armvex_gdb::serve(&mut machine, options),
+            None => machine.run(),
+        };
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
