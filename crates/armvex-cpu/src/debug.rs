@@ -346,6 +346,11 @@ impl Cpu {
         Some(taken)
     }
 
+    /// The pages touched since the summary started, without ending it.
+    pub fn summary(&self) -> Option<&PageSummary> {
+        self.dbg.summary.as_deref()
+    }
+
     /// Stop recording summaries.
     pub fn stop_summary(&mut self) {
         self.dbg.summary = None;

@@ -8,6 +8,7 @@
 //! | `monitor history` | checkpoints, memory held, the oldest and newest reachable positions |
 //! | `monitor seek N` | go to position N of the history (back or forward), stopped before the next instruction |
 //! | `monitor snapshot NAME` / `monitor restore NAME` | name the current position; go back (or forward) to it |
+//! | `monitor translate ADDR [CPU]` | the physical address a CPU's MMU maps a virtual one to now |
 //! | `monitor savevm FILE` | write a snapshot file of the machine as it is now (`armvex run --loadvm FILE` resumes it) |
 
 use crate::target::Session;
@@ -77,11 +78,29 @@ pub fn run(s: &mut Session<'_>, command: &str) -> String {
                 None => format!("no snapshot called {name} (monitor snapshot NAME makes one)"),
             }
         }
+        ["translate", addr] | ["translate", addr, _] => {
+            let cpu = words.get(2).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+            match parse_number(addr) {
+                Some(va) => match s.machine.translate(cpu, va) {
+                    Some(pa) => format!("cpu{cpu}: virtual {va:#010x} is physical {pa:#010x}"),
+                    None => format!("cpu{cpu}: virtual {va:#010x} is not mapped"),
+                },
+                None => format!("monitor translate: {addr} is not an address"),
+            }
+        }
         ["savevm", file] => match crate::savevm(s.machine, std::path::Path::new(file)) {
             Ok(report) => report,
             Err(e) => format!("savevm: {e}"),
         },
         _ => format!("unknown monitor command '{command}' (monitor help lists them)"),
+    }
+}
+
+/// A number as gdb users write them: decimal or 0x hexadecimal.
+fn parse_number(text: &str) -> Option<u32> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
     }
 }
 
@@ -103,6 +122,7 @@ const HELP: &str = "armvex monitor commands:
   seek N                go to position N (instructions retired by all CPUs)
   snapshot NAME         name the current position
   restore NAME          go to a named position
+  translate ADDR [CPU]  the physical address a virtual one maps to now
   savevm FILE           write a snapshot file (resume it with armvex run --loadvm FILE)";
 
 /// Every register of CPU `c`, as `monitor info registers` shows them.

@@ -55,7 +55,7 @@ pub struct HistoryConfig {
 impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {
-            spacing: 1 << 25,
+            spacing: 1 << 24,
             fine_spacing: 1 << 20,
             budget: 2 << 30,
         }
@@ -346,6 +346,7 @@ impl History {
     /// Go back to checkpoint `k` (at or before the machine's position): undo the live
     /// interval and the intervals after `k`, newest first, and load `k`'s state.
     fn restore(&mut self, machine: &mut Machine, k: usize) -> Result<(), String> {
+        let t = Instant::now();
         let here = self.at_or_before(machine.position());
         debug_assert!(k <= here);
         let live_ram = machine.take_ram_undo();
@@ -364,6 +365,7 @@ impl History {
             .map_err(|e| format!("reverse execution: {e}"))?;
         machine.load_state(&state)?;
         machine.take_summaries();
+        tracing::debug!(target: "history", "restored checkpoint {k} (position {}) from {here} in {:?}", self.checkpoints[k].position, t.elapsed());
         Ok(())
     }
 
@@ -459,15 +461,23 @@ impl History {
             let start = self.checkpoints[k].position;
             let end = self.checkpoints.get(k + 1).map_or(present, |c| c.position.min(present));
             let skip = start >= end
-                || self.checkpoints[k]
-                    .interval
-                    .as_ref()
-                    .is_some_and(|i| end <= present && !i.summary.might_hit(&bps, &wps));
+                || match &self.checkpoints[k].interval {
+                    Some(i) => !i.summary.might_hit(&bps, &wps),
+                    // The live interval: what it touched so far.
+                    None if self.at_or_before(machine.position()) == k => {
+                        !Summary::from_pages(&machine.peek_summaries()).might_hit(&bps, &wps)
+                    }
+                    None => false,
+                };
             if !skip {
+                let t = Instant::now();
                 let hits = self.scan(machine, k, end)?;
+                tracing::debug!(target: "history", "scanned {start}..{end}: {} hits in {:?}", hits.len(), t.elapsed());
                 if let Some(hit) = hits.iter().rev().find(|h| h.position < present) {
                     let hit = *hit;
+                    let t = Instant::now();
                     self.seek(machine, hit.position)?;
+                    tracing::debug!(target: "history", "went to the hit at {} in {:?}", hit.position, t.elapsed());
                     return Ok(Outcome::Stop(hit.stop));
                 }
                 k = self.at_or_before(start);

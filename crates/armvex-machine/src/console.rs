@@ -67,6 +67,11 @@ pub enum Wait {
     Closed,
 }
 
+/// Instructions between two state hashes in a recording, unless the environment variable
+/// `ARMVEX_STATE_HASH_EVERY` says otherwise when it is made (the recording says how often it
+/// was hashed, so its replay hashes at the same points).
+pub const DEFAULT_HASH_EVERY: u64 = 1 << 30;
+
 /// First line of a recording in the current format.
 const RECORDING_HEADER: &str = "armvex-recording 2";
 
@@ -85,6 +90,8 @@ pub struct HostInput {
     pending: Vec<HostEvent>,
     /// State hashes from a recording (position, hash), and those to write.
     hashes: Vec<(u64, u64)>,
+    /// Instructions between state hashes.
+    hash_every: u64,
     /// The RTC start time (seconds since 1970): host input too.
     pub start_time: u64,
 }
@@ -150,6 +157,7 @@ impl HostInput {
             recorder: None,
             pending: Vec::new(),
             hashes: Vec::new(),
+            hash_every: DEFAULT_HASH_EVERY,
             start_time,
         }
     }
@@ -193,6 +201,7 @@ impl HostInput {
                     ));
                 }
                 ["start-time", t] => start_time = Some(num(t)?),
+                ["state-hash-every", n] => input.hash_every = num(n)?.max(1),
                 [pos, "state-hash", h] => input.hashes.push((num(pos)?, hex(h)?)),
                 // Format 1: time and event.
                 [t, "quit"] => entry(num(t)?, None, HostEvent::Quit),
@@ -230,7 +239,18 @@ impl HostInput {
     pub fn record_to(&mut self, path: &Path) -> Result<(), String> {
         let mut f = std::fs::File::create(path)
             .map_err(|e| format!("cannot create input recording {}: {e}", path.display()))?;
-        writeln!(f, "{RECORDING_HEADER}\nstart-time {}", self.start_time).map_err(|e| e.to_string())?;
+        if let Some(n) = std::env::var("ARMVEX_STATE_HASH_EVERY")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.hash_every = n.max(1);
+        }
+        writeln!(
+            f,
+            "{RECORDING_HEADER}\nstart-time {}\nstate-hash-every {}",
+            self.start_time, self.hash_every
+        )
+        .map_err(|e| e.to_string())?;
         self.recorder = Some(Box::new(f));
         self.recorded = self.cursor;
         Ok(())
@@ -412,6 +432,11 @@ impl HostInput {
     /// recording that has hashes).
     pub fn wants_state_hashes(&self) -> bool {
         self.recorder.is_some() || !self.hashes.is_empty()
+    }
+
+    /// Instructions between state hashes.
+    pub fn hash_every(&self) -> u64 {
+        self.hash_every
     }
 }
 

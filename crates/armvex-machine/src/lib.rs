@@ -184,6 +184,8 @@ pub struct Machine {
     watchpoints: Vec<Watchpoint>,
     /// The guest ended (exit, power-off, reboot, quit): nothing runs any more.
     ended: Option<RunEnd>,
+    /// The position from which the next state hash is due (recordings).
+    next_hash_at: u64,
 }
 
 impl Machine {
@@ -335,6 +337,7 @@ impl Machine {
             debug: DebugControl::default(),
             watchpoints: Vec::new(),
             ended: None,
+            next_hash_at: 0,
             setup,
         })
     }

@@ -140,7 +140,7 @@ impl Machine {
             .map(|_| Pending::Report(Stop::Reached));
         loop {
             if !self.round.active {
-                if let Some(end) = self.start_round() {
+                if let Some(end) = self.start_round()? {
                     self.ended = Some(end);
                     return Ok(Stop::Ended(end));
                 }
@@ -180,10 +180,18 @@ impl Machine {
     }
 
     /// Start a round: deliver host input due now and choose the quantum. Returns the end of
-    /// the guest if the user quit.
-    fn start_round(&mut self) -> Option<RunEnd> {
+    /// the guest if the user quit. With a recording being made or replayed, the machine's
+    /// state is hashed now and then (see [`crate::console::DEFAULT_HASH_EVERY`]) and written
+    /// down or checked.
+    fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
+        if self.input.wants_state_hashes() && position >= self.next_hash_at {
+            let hash = self.state_hash();
+            self.input.state_hash(position, hash)?;
+            let every = self.input.hash_every();
+            self.next_hash_at = (position / every + 1) * every;
+        }
         for event in self.input.take(now, position) {
             match event {
                 HostEvent::Console(bytes) => {
@@ -191,7 +199,7 @@ impl Machine {
                         self.bus.deliver_host_input(uart, &bytes);
                     }
                 }
-                HostEvent::Quit => return Some(RunEnd::Quit),
+                HostEvent::Quit => return Ok(Some(RunEnd::Quit)),
                 HostEvent::Edit(_) => unreachable!("edits are applied at their position"),
             }
         }
@@ -206,7 +214,7 @@ impl Machine {
             turn_start: 0,
             anyone_ran: false,
         };
-        None
+        Ok(None)
     }
 
     /// Whether CPU `i` takes a turn in this round (waking it from WFI/WFE if it can).

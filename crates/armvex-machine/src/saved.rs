@@ -33,6 +33,8 @@ pub struct MachineState {
     /// Semihosting's state (errno, open handles), when it is on.
     pub semihosting: Option<Vec<u8>>,
     pub ended: Option<RunEnd>,
+    /// Where the next state hash of a recording is due.
+    pub next_hash_at: u64,
 }
 
 impl Machine {
@@ -48,12 +50,14 @@ impl Machine {
             semihosting_position: self.semihosting_output.as_ref().map(|s| s.position()),
             semihosting: self.semihosting.as_ref().map(|s| s.save_state()),
             ended: self.ended,
+            next_hash_at: self.next_hash_at,
         }
     }
 
-    /// Put back a [`MachineState`] (RAM and disks are the caller's). Predecoded code is
-    /// dropped and every TLB emptied. Fails, with a one-line message, if the state does not
-    /// fit this machine; the machine is then unusable.
+    /// Put back a [`MachineState`] (RAM and disks are the caller's). Every TLB is emptied;
+    /// predecoded code stays, as it follows RAM by itself (restoring a page drops its decode).
+    /// Fails, with a one-line message, if the state does not fit this machine; the machine is
+    /// then unusable.
     pub fn load_state(&mut self, s: &MachineState) -> Result<(), String> {
         if s.cpus.len() != self.cpus.len() || s.activity.len() != self.cpus.len() {
             return Err(format!(
@@ -82,7 +86,7 @@ impl Machine {
             _ => return Err("the saved machine and this one differ in semihosting".into()),
         }
         self.ended = s.ended;
-        self.code.clear(&mut self.bus.memory);
+        self.next_hash_at = s.next_hash_at;
         Ok(())
     }
 
@@ -186,6 +190,17 @@ impl Machine {
                 .map_err(|e| format!("cannot rewind the disk in slot {slot}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The pages all CPUs touched since the last start or take, without ending the interval.
+    pub fn peek_summaries(&self) -> PageSummary {
+        let mut all = PageSummary::default();
+        for s in self.cpus.iter().filter_map(|c| c.summary()) {
+            all.executed.union_with(&s.executed);
+            all.read.union_with(&s.read);
+            all.written.union_with(&s.written);
+        }
+        all
     }
 
     /// A hash of the whole machine: its state and every RAM page (for recordings, which check
