@@ -147,16 +147,16 @@ fn registers(s: &Session<'_>, c: usize) -> String {
         ));
     }
     let cpsr = cpu.cpsr();
+    let bit = |b: u32, c: char| if cpsr & (1 << b) != 0 { c } else { '-' };
     out.push_str(&format!(
-        "cpsr {cpsr:08x} [{}{}{}{} {}{}{}{}]",
-        if cpsr & (1 << 31) != 0 { 'N' } else { '-' },
-        if cpsr & (1 << 30) != 0 { 'Z' } else { '-' },
-        if cpsr & (1 << 29) != 0 { 'C' } else { '-' },
-        if cpsr & (1 << 28) != 0 { 'V' } else { '-' },
-        if cpsr & (1 << 7) != 0 { 'I' } else { 'i' },
-        if cpsr & (1 << 6) != 0 { 'F' } else { 'f' },
-        if cpsr & (1 << 5) != 0 { 'T' } else { 'A' },
-        if cpsr & (1 << 8) != 0 { 'A' } else { 'a' },
+        "cpsr {cpsr:08x} (flags {}{}{}{}, masked {}{}{})",
+        bit(31, 'N'),
+        bit(30, 'Z'),
+        bit(29, 'C'),
+        bit(28, 'V'),
+        bit(8, 'A'),
+        bit(7, 'I'),
+        bit(6, 'F'),
     ));
     if let Some(spsr) = cpu.spsr() {
         out.push_str(&format!("  spsr {spsr:08x}"));

@@ -111,7 +111,20 @@ impl<'a> Session<'a> {
             }
             Action::ReverseContinue => {
                 self.end_reported = false;
-                self.history.reverse_continue(self.machine, interrupt)
+                let outcome = self.history.reverse_continue(self.machine, interrupt)?;
+                if let Outcome::Stop(Stop::Watchpoint { cpu, .. }) = outcome {
+                    // ARM watchpoints are not "steppable" for gdb: after a watchpoint stop it
+                    // steps over the instruction itself to see the new value — in reverse, one
+                    // instruction back. So stop just *after* the access here, and gdb's step
+                    // back lands before it, where gdb's `record full` stops: the old value in
+                    // memory, the PC at the instruction that wrote.
+                    let watchpoints = self.machine.watchpoints().to_vec();
+                    self.machine.set_watchpoints(&[]);
+                    let stepped = self.history.step(self.machine, cpu, &mut || false);
+                    self.machine.set_watchpoints(&watchpoints);
+                    stepped?;
+                }
+                Ok(outcome)
             }
         }
     }
