@@ -265,26 +265,6 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<Vec<(Tag, &'a [u8])>, St
     Ok(sections)
 }
 
-/// Put the right checksums back into a file whose section payloads were changed in place
-/// (tests use it to get damaged contents past the checksums, to the decoders behind them).
-#[cfg(test)]
-pub fn reseal(bytes: &mut [u8]) {
-    let end = bytes.len() - TRAILER_LEN;
-    let mut pos = HEADER_LEN;
-    while pos + SECTION_HEADER_LEN <= end {
-        let payload_len = u64_at(bytes, pos + 4) as usize;
-        let start = pos + SECTION_HEADER_LEN;
-        if payload_len > end - start {
-            break;
-        }
-        let sum = xxh3_64(&bytes[start..start + payload_len]);
-        bytes[pos + 12..pos + 20].copy_from_slice(&sum.to_le_bytes());
-        pos = start + payload_len;
-    }
-    let sum = xxh3_64(&bytes[..end]);
-    bytes[end + 4..end + 12].copy_from_slice(&sum.to_le_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
