@@ -44,7 +44,7 @@
 //!
 //! All numbers are little-endian. The header says how long the file is, so a truncated file
 //! is recognised as such ("ends at byte N of M"); each section's checksum names the part that
-//! is damaged; the trailer's checksum covers the section headers too. See [`format`].
+//! is damaged; the trailer's checksum covers the section headers too. See [`mod@format`].
 //!
 //! A snapshot refers to nothing but the images of read-only and `snapshot=on` drives (which
 //! it checks are unchanged, by length and content hash). The kernel, initrd and DTB are in
