@@ -269,6 +269,16 @@ pub fn load(path: &Path, host: LoadHost) -> Result<Machine, String> {
     load_bytes(&name, &bytes, host)
 }
 
+/// How the machine saved at `path` was built, after checking the whole file as [`load`] does:
+/// for a front end that must choose the host side before loading (a semihosting console,
+/// whether stdin goes to the UART).
+pub fn setup_of(path: &Path) -> Result<MachineSetup, String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read snapshot {name}: {e}"))?;
+    let sections = format::parse(&name, &bytes)?;
+    Ok(decode(&name, &sections)?.setup)
+}
+
 /// [`load`] from the file's bytes (`name` names it in messages).
 pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, String> {
     let sections = format::parse(name, bytes)?;

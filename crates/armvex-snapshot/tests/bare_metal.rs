@@ -124,6 +124,7 @@ fn snapshots_of_resumed_machines() {
     run_to(&mut m, at);
     let mut file = dir.join("0.snap");
     save(&mut m, &file).unwrap();
+    assert_eq!(armvex_snapshot::setup_of(&file).unwrap(), *m.setup());
     let printed = first_out.semihosting.len();
     let mut resumed_output = Vec::new();
     for n in 1..6 {
