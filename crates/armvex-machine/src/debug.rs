@@ -97,6 +97,12 @@ impl Machine {
         Ok(())
     }
 
+    /// The host input: its journal (what was delivered, and what a replay still has to
+    /// deliver) and cursor, for snapshots.
+    pub fn input(&self) -> &crate::console::HostInput {
+        &self.input
+    }
+
     /// True if the host-input journal has input further on than the machine now is (the
     /// machine went back in time and has not caught up): a debugger edit now would drop it.
     pub fn has_future_input(&self) -> bool {

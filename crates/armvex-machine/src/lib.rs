@@ -342,6 +342,11 @@ impl Machine {
         })
     }
 
+    /// Stop after this many instructions in all (`--max-instructions`; `None` for no limit).
+    pub fn set_max_instructions(&mut self, limit: Option<u64>) {
+        self.max_instructions = limit;
+    }
+
     /// Give back the host input (to build the machine again after a reboot).
     pub fn into_input(self) -> HostInput {
         self.input

@@ -100,14 +100,38 @@ impl Machine {
     /// Run until the guest ends: a plain run, without a debugger. `--max-instructions` stops it
     /// exactly there.
     pub fn run(&mut self) -> Result<RunEnd, String> {
+        self.run_with_stops(&[], &mut |_, _| Ok(()))
+    }
+
+    /// [`Machine::run`], stopping at each of `positions` (in increasing order) to call `at`
+    /// with the machine stopped there, before the next instruction (`--snapshot-at`).
+    pub fn run_with_stops(
+        &mut self,
+        positions: &[u64],
+        at: &mut dyn FnMut(&mut Machine, u64) -> Result<(), String>,
+    ) -> Result<RunEnd, String> {
         let started = Instant::now();
-        let goal = RunGoal {
-            position: self.max_instructions,
-            ..RunGoal::default()
-        };
+        let here = self.position();
+        let mut stops = positions.iter().copied().filter(|p| *p >= here).peekable();
         let result = loop {
+            let limit = self.max_instructions;
+            let next = stops.peek().copied();
+            let position = match (next, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let goal = RunGoal {
+                position,
+                ..RunGoal::default()
+            };
             match self.run_until(&goal, &mut || false) {
                 Ok(Stop::Ended(end)) => break Ok(end),
+                Ok(Stop::Reached) if next == Some(self.position()) => {
+                    stops.next();
+                    if let Err(e) = at(self, self.position()) {
+                        break Err(e);
+                    }
+                }
                 Ok(Stop::Reached) => break Ok(RunEnd::InstructionLimit),
                 Ok(_) => continue,
                 Err(e) => break Err(e),

@@ -10,7 +10,7 @@
 //! The journal's types are the machine crate's; this module mirrors them in a serde form of
 //! its own, so that the file format is written down here.
 
-use armvex_machine::console::{DebuggerEdit, HostEvent, HostInput, JournalEntry};
+use armvex_machine::console::{DebuggerEdit, HostEvent, JournalEntry};
 use serde::{Deserialize, Serialize};
 
 /// One journal entry, as saved.
@@ -84,52 +84,10 @@ pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, String> {
         .collect()
 }
 
-/// Host input that delivers `journal` (the machine state's cursor then says where it is).
-///
-/// `HostInput` has no constructor from journal entries yet, so this writes them as an input
-/// recording (the `--record` format) and replays that. Consequences until the machine crate
-/// has one: the host's own input source is not used after a journal (a live console is not
-/// attached), and an empty console event (which the recording format cannot express) is
-/// refused.
-pub fn host_input(journal: &[JournalEntry], start_time: u64) -> Result<HostInput, String> {
-    use std::fmt::Write;
-    let mut text = format!("armvex-recording 2\nstart-time {start_time}\n");
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    for e in journal {
-        let at = match e.position {
-            Some(p) => format!("{} {p}", e.time),
-            None => e.time.to_string(),
-        };
-        let line = match &e.event {
-            HostEvent::Console(b) if b.is_empty() => {
-                return Err("its host input holds an empty console event, which this build cannot resume".into());
-            }
-            HostEvent::Console(b) => format!("{at} console {}", hex(b)),
-            HostEvent::Quit => format!("{at} quit"),
-            HostEvent::Edit(_) if e.position.is_none() => {
-                return Err("its host input holds a debugger edit with no position".into());
-            }
-            HostEvent::Edit(DebuggerEdit::Memory { cpu, addr, data }) => {
-                format!("{at} write-memory {cpu} {addr:#x} {}", hex(data))
-            }
-            HostEvent::Edit(DebuggerEdit::Register { cpu, reg, value }) => {
-                format!("{at} write-register {cpu} {reg} {value:#x}")
-            }
-        };
-        let _ = writeln!(text, "{line}");
-    }
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("armvex-snapshot-input-{}-{n}", std::process::id()));
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let input = HostInput::replay(&path);
-    let _ = std::fs::remove_file(&path);
-    input
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use armvex_machine::console::HostInput;
 
     fn journal() -> Vec<JournalEntry> {
         vec![
@@ -179,17 +137,11 @@ mod tests {
     #[test]
     fn the_host_input_delivers_the_journal() {
         let j = journal();
-        let mut input = host_input(&j, 1234).unwrap();
+        let mut input = HostInput::none(1234).with_journal(j.clone(), Vec::new());
         assert_eq!(input.start_time, 1234);
         assert_eq!(input.journal(), &j[..]);
         input.set_cursor(1);
         assert_eq!(input.take(500, 480), vec![HostEvent::Console(b"ls\r".to_vec())]);
         assert_eq!(input.next_edit().map(|(p, _)| p), Some(590));
-        let empty = [JournalEntry {
-            time: 1,
-            position: Some(1),
-            event: HostEvent::Console(Vec::new()),
-        }];
-        assert!(host_input(&empty, 0).err().unwrap().contains("empty console event"));
     }
 }

@@ -151,17 +151,12 @@ pub fn save(machine: &mut Machine, path: &Path) -> Result<SaveReport, String> {
     })
 }
 
-/// The machine's host-input journal, if it must be saved.
-///
-/// The machine crate has no accessor for the journal yet. Until it has, a machine with input
-/// still to deliver (a recording being replayed) cannot be saved, and the journal of input
-/// already delivered is left out: the resumed machine then behaves the same, but its journal
-/// cursor, and so its state hash, starts again from 0.
+/// The machine's host-input journal, if it has one: the whole of it, so that the saved cursor
+/// means the same in the resumed machine and input still to come (a recording being
+/// replayed) is delivered.
 fn input_journal(machine: &Machine) -> Result<Option<&[armvex_machine::console::JournalEntry]>, String> {
-    if machine.has_future_input() {
-        return Err("the machine has host input still to deliver, and this build cannot save it yet".into());
-    }
-    Ok(None)
+    let j = machine.input().journal();
+    Ok((!j.is_empty()).then_some(j))
 }
 
 /// The RAM section: every page that is not all zeros.
@@ -304,7 +299,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, S
         opened.push(disk);
     }
     let mut input = match &journal {
-        Some(j) => input::host_input(j, setup.rtc_start).map_err(|e| format!("snapshot {name}: {e}"))?,
+        Some(j) => host.input.with_journal(j.clone(), Vec::new()),
         None => host.input,
     };
     input.start_time = setup.rtc_start;
