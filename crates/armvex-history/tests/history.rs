@@ -81,6 +81,7 @@ fn small() -> HistoryConfig {
     HistoryConfig {
         spacing: 20_000,
         fine_spacing: 2_000,
+        summary_spacing: 4_000,
         budget: 1 << 30,
     }
 }
@@ -269,6 +270,7 @@ fn a_tight_budget_thins_the_history_and_stays_exact() {
     let tight = HistoryConfig {
         spacing: 5_000,
         fine_spacing: 1_000,
+        summary_spacing: 1_000,
         budget: 60 << 10,
     };
     check_reverse_continue("wfi", &[vector_irq("wfi")], &[], tight);
