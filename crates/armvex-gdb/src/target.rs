@@ -150,7 +150,11 @@ impl<'a> Session<'a> {
                 },
                 addr: hit.addr,
             },
-            Outcome::Stop(Stop::Reached) => MultiThreadStopReason::DoneStep,
+            // With the thread named, so that gdb knows which one stopped.
+            Outcome::Stop(Stop::Reached) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(current),
+                signal: Signal::SIGTRAP,
+            },
             Outcome::Stop(Stop::Interrupted) => return None,
             Outcome::Stop(Stop::CheckpointDue) => MultiThreadStopReason::DoneStep,
             Outcome::Stop(Stop::Ended(end)) => {
