@@ -26,6 +26,7 @@ pub mod debug;
 pub mod devices;
 pub mod loader;
 pub mod output;
+pub mod profile;
 pub mod registers;
 pub mod run;
 pub mod saved;
@@ -186,6 +187,9 @@ pub struct Machine {
     ended: Option<RunEnd>,
     /// The position from which the next state hash is due (recordings).
     next_hash_at: u64,
+    /// Virtual time each CPU spent waiting (WFI/WFE) while others ran or time jumped: a
+    /// statistic for the profiler, not machine state.
+    idle_ns: Vec<u64>,
 }
 
 impl Machine {
@@ -338,6 +342,7 @@ impl Machine {
             watchpoints: Vec::new(),
             ended: None,
             next_hash_at: 0,
+            idle_ns: vec![0; setup.smp],
             setup,
         })
     }

@@ -253,7 +253,10 @@ impl Machine {
                 self.states[i] = CpuActivity::Running;
                 true
             }
-            _ => false,
+            _ => {
+                self.idle_ns[i] += self.round.quantum;
+                false
+            }
         }
     }
 
@@ -361,6 +364,9 @@ impl Machine {
             (a, b) => a.or(b),
         };
         if let Some(t) = deadline {
+            // Every CPU waited this round; its quantum was counted as idle already.
+            let jump = t.max(now).saturating_sub(now + self.round.quantum);
+            self.idle_ns.iter_mut().for_each(|n| *n += jump);
             self.advance_to(t.max(now));
             self.round.active = false;
             return Ok(None);

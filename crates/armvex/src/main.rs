@@ -103,6 +103,17 @@ struct RunArgs {
     /// CPUs together), and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     snapshot_at: Vec<String>,
+    /// Profile the guest: where its instructions go, by symbol (with --profile-symbols) or by
+    /// address range, per CPU and mode. Writes a report to FILE and folded stacks (for flame
+    /// graphs) to FILE.folded.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Symbols for --profile: an ELF file, a System.map or a /proc/kallsyms dump. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    profile_symbols: Vec<PathBuf>,
+    /// Sample the guest every N instructions on average (default 10000).
+    #[arg(long, value_name = "N")]
+    profile_every: Option<u64>,
     /// Resume a snapshot written by --snapshot-at (or gdb's monitor savevm): the machine, its
     /// RAM and disks as they were then. Needs no other option; disks are written to temporary
     /// overlays, so the snapshot can be resumed again.
@@ -223,7 +234,8 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
             "--snapshot-at {n}: the snapshot resumes at instruction {started_at}, after it"
         ));
     }
-    let end = run_machine(&mut machine, &gdb, &snapshots);
+    let profile = ProfileRequest::from_args(&args)?;
+    let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
     let _ = std::io::stdout().flush();
     let s = machine.stats();
     if matches!(end, Ok(RunEnd::InstructionLimit)) {
@@ -278,14 +290,66 @@ fn snapshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
     Ok(points)
 }
 
-/// Run the machine: under gdb, or plainly with the snapshots `--snapshot-at` asks for.
+/// What `--profile` asks for.
+struct ProfileRequest {
+    report: PathBuf,
+    symbols: armvex_machine::profile::Symbols,
+    every: u64,
+}
+
+impl ProfileRequest {
+    fn from_args(args: &RunArgs) -> Result<Option<ProfileRequest>, String> {
+        let Some(report) = args.profile.clone() else {
+            if !args.profile_symbols.is_empty() || args.profile_every.is_some() {
+                return Err("--profile-symbols and --profile-every go with --profile FILE".into());
+            }
+            return Ok(None);
+        };
+        if args.gdb.is_some() || args.gdb_default || !args.snapshot_at.is_empty() {
+            return Err("--profile runs the guest alone: not with --gdb or --snapshot-at".into());
+        }
+        let mut symbols = armvex_machine::profile::Symbols::default();
+        for path in &args.profile_symbols {
+            symbols.load(path)?;
+        }
+        // Fail now, not after the run, if the report cannot be written.
+        std::fs::write(&report, b"").map_err(|e| format!("cannot write --profile {}: {e}", report.display()))?;
+        Ok(Some(ProfileRequest {
+            report,
+            symbols,
+            every: args.profile_every.unwrap_or(10_000),
+        }))
+    }
+
+    fn run(&self, machine: &mut Machine) -> Result<RunEnd, String> {
+        let mut profile = armvex_machine::profile::Profile::new(self.every);
+        let end = machine.run_profiled(&mut profile);
+        let report = profile.report(machine, &self.symbols);
+        std::fs::write(&self.report, report).map_err(|e| format!("cannot write {}: {e}", self.report.display()))?;
+        let folded = self.report.with_extension(
+            self.report
+                .extension()
+                .map_or("folded".to_string(), |e| format!("{}.folded", e.to_string_lossy())),
+        );
+        std::fs::write(&folded, profile.folded(&self.symbols))
+            .map_err(|e| format!("cannot write {}: {e}", folded.display()))?;
+        end
+    }
+}
+
+/// Run the machine: under gdb, profiled, or plainly with the snapshots `--snapshot-at` asks
+/// for.
 fn run_machine(
     machine: &mut Machine,
     gdb: &Option<armvex_gdb::GdbOptions>,
     snapshots: &[(u64, PathBuf)],
+    profile: &Option<ProfileRequest>,
 ) -> Result<RunEnd, String> {
     if let Some(options) = gdb {
         return armvex_gdb::serve(machine, options);
+    }
+    if let Some(p) = profile {
+        return p.run(machine);
     }
     let positions: Vec<u64> = snapshots.iter().map(|(n, _)| *n).collect();
     let end = machine.run_with_stops(&positions, &mut |m, at| {
@@ -345,6 +409,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let gdb = gdb_options(&args)?;
+    let profile = ProfileRequest::from_args(&args)?;
     let drives = args
         .drive
         .iter()
@@ -418,7 +483,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             max_instructions: args.max_instructions,
             trace: trace.take(),
         })?;
-        let end = run_machine(&mut machine, &gdb, &snapshots);
+        let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
