@@ -113,6 +113,9 @@ impl Symbols {
     }
 }
 
+/// Instructions by (CPU, mode).
+type Split = HashMap<(usize, CpuMode), u64>;
+
 /// Samples taken so far.
 pub struct Profile {
     /// Mean instructions between samples.
@@ -167,7 +170,7 @@ impl Profile {
     /// The profile as a sorted text report.
     pub fn report(&self, machine: &Machine, symbols: &Symbols) -> String {
         let total = self.instructions().max(1);
-        let mut by_symbol: HashMap<String, (u64, HashMap<(usize, CpuMode), u64>)> = HashMap::new();
+        let mut by_symbol: HashMap<String, (u64, Split)> = HashMap::new();
         let mut by_mode: HashMap<CpuMode, u64> = HashMap::new();
         for (&(cpu, mode, pc), &n) in &self.counts {
             let name = label(symbols, pc);
