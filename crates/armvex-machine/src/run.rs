@@ -94,6 +94,8 @@ enum Pending {
     Report(Stop),
     /// Apply the debugger edit the journal holds for this position, then go on.
     Edit,
+    /// Hash the machine's state for the recording (or check it against it), then go on.
+    Hash,
 }
 
 impl Machine {
@@ -204,18 +206,10 @@ impl Machine {
     }
 
     /// Start a round: deliver host input due now and choose the quantum. Returns the end of
-    /// the guest if the user quit. With a recording being made or replayed, the machine's
-    /// state is hashed now and then (see [`crate::console::DEFAULT_HASH_EVERY`]) and written
-    /// down or checked.
+    /// the guest if the user quit.
     fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
-        if self.input.wants_state_hashes() && position >= self.next_hash_at {
-            let hash = self.state_hash();
-            self.input.state_hash(position, hash)?;
-            let every = self.input.hash_every();
-            self.next_hash_at = (position / every + 1) * every;
-        }
         for event in self.input.take(now, position) {
             match event {
                 HostEvent::Console(bytes) => {
@@ -275,17 +269,20 @@ impl Machine {
             if pending.is_none() {
                 let position = self.position();
                 let edit = self.input.next_edit().map(|(p, _)| p);
+                let hash = self.input.wants_state_hashes().then_some(self.next_hash_at);
                 let reached = |target: Option<u64>| target.is_some_and(|t| position >= t);
                 let count = self.cpus[i].instructions();
                 let cpu_goal = goal.cpu_instructions.filter(|(cpu, _)| *cpu == i).map(|(_, n)| n);
                 *pending = if reached(goal.checkpoint_at) {
                     Some(Pending::Report(Stop::CheckpointDue))
+                } else if reached(hash) {
+                    Some(Pending::Hash)
                 } else if reached(edit) {
                     Some(Pending::Edit)
                 } else if reached(goal.position) || cpu_goal.is_some_and(|n| count >= n) {
                     Some(Pending::Report(Stop::Reached))
                 } else {
-                    for target in [goal.checkpoint_at, edit, goal.position].into_iter().flatten() {
+                    for target in [goal.checkpoint_at, hash, edit, goal.position].into_iter().flatten() {
                         limit = limit.min(target - position);
                     }
                     if let Some(n) = cpu_goal {
@@ -332,6 +329,7 @@ impl Machine {
                 Exit::Debug(DebugStop::Requested) => match pending.take() {
                     Some(Pending::Report(stop)) => return Ok(Some(stop)),
                     Some(Pending::Edit) => self.apply_journaled_edit()?,
+                    Some(Pending::Hash) => self.hash_for_recording()?,
                     None => unreachable!("a stop is requested only when one is pending"),
                 },
                 Exit::Debug(DebugStop::Breakpoint) => return Ok(Some(Stop::Breakpoint { cpu: i })),
@@ -389,6 +387,18 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// With a recording being made or replayed, the machine's state is hashed every
+    /// `hash_every` instructions (see [`crate::console::DEFAULT_HASH_EVERY`]), exactly there,
+    /// before the next instruction, and written down or checked.
+    fn hash_for_recording(&mut self) -> Result<(), String> {
+        let position = self.position();
+        let hash = self.state_hash();
+        self.input.state_hash(position, hash)?;
+        let every = self.input.hash_every();
+        self.next_hash_at = (position / every + 1) * every;
+        Ok(())
     }
 
     /// Apply the debugger edit the journal holds for the current position.

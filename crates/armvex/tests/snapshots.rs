@@ -170,3 +170,61 @@ fn bad_snapshot_options_and_files_are_one_line_errors() {
         assert!(out.is_empty(), "{args:?}: {out}");
     }
 }
+
+/// A recording hashes the machine state now and then; a replay that does not reach the same
+/// state stops and says between which instructions it went another way.
+#[test]
+fn a_replay_that_goes_another_way_says_where() {
+    let rec = scratch("hashes.rec");
+    let out = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args([
+            "run",
+            "--semihosting",
+            "--kernel",
+            &debuggee(),
+            "--rtc-base",
+            "7",
+            "--record",
+        ])
+        .arg(&rec)
+        .env("ARMVEX_STATE_HASH_EVERY", "500")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&rec).unwrap();
+    assert!(text.contains("state-hash-every 500\n"), "{text}");
+    let hashes: Vec<&str> = text.lines().filter(|l| l.contains(" state-hash ")).collect();
+    assert!(hashes.len() >= 5, "{text}");
+    // The replay as recorded: fine.
+    let (status, _, err) = armvex(&[
+        "run",
+        "--semihosting",
+        "--kernel",
+        &debuggee(),
+        "--replay",
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(status, Some(0), "{err}");
+    // A recording whose third hash says otherwise: the replay stops there.
+    let third: u64 = hashes[3].split(' ').next().unwrap().parse().unwrap();
+    let second: u64 = hashes[2].split(' ').next().unwrap().parse().unwrap();
+    let wrong = text.replace(hashes[3], &format!("{third} state-hash 0123456789abcdef"));
+    let bad = scratch("diverged.rec");
+    std::fs::write(&bad, wrong).unwrap();
+    let (status, _, err) = armvex(&[
+        "run",
+        "--semihosting",
+        "--kernel",
+        &debuggee(),
+        "--replay",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(status, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the replay diverged from its recording between instructions {second} and {third}"
+        )),
+        "{err}"
+    );
+}
