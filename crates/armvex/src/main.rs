@@ -375,21 +375,7 @@ fn run_machine(
     end
 }
 
-/// What `monitor savevm FILE` does in gdb.
-fn savevm_for_gdb(machine: &mut Machine, file: &std::path::Path) -> Result<String, String> {
-    let r = armvex_snapshot::save(machine, file)?;
-    Ok(format!(
-        "snapshot {} at instruction {}: {:.1} MB in {:.2} s (resume it with armvex run --loadvm {})",
-        file.display(),
-        machine.position(),
-        r.bytes as f64 / 1e6,
-        r.seconds,
-        file.display()
-    ))
-}
-
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    armvex_gdb::set_savevm(savevm_for_gdb);
     let snapshots = snapshot_points(&args.snapshot_at)?;
     if !snapshots.is_empty() && (args.gdb.is_some() || args.gdb_default) {
         return Err("--snapshot-at does not combine with --gdb: in gdb, `monitor savevm FILE` takes a snapshot".into());

@@ -335,3 +335,62 @@ fn malformed_packets_and_a_vanishing_debugger_leave_the_guest_unharmed() {
         format!("debuggee: counter={} calls=20 checksum=07e5acf8\n", counter(20))
     );
 }
+
+/// Named moments, seeking, and a snapshot file written from gdb and resumed from the command
+/// line.
+#[test]
+fn monitor_snapshots_seek_and_savevm() {
+    let snap = std::env::temp_dir().join(format!("armvex-gdb-savevm-{}.snap", std::process::id()));
+    let (child, port) = armvex(&[]);
+    let out = gdb(
+        port,
+        &[
+            "break step if i == 4",
+            "continue",
+            "monitor snapshot four",
+            "print counter",
+            "delete",
+            "break step if i == 9",
+            "continue",
+            "print counter",
+            &format!("monitor savevm {}", snap.display()),
+            "monitor restore four",
+            "maint flush register-cache",
+            "print counter",
+            "print i",
+            "monitor seek 0",
+            "maint flush register-cache",
+            "print $pc",
+            "monitor restore nowhere",
+            "kill",
+        ],
+    );
+    in_order(
+        &out,
+        &[
+            "step (i=i@entry=4)",
+            "snapshot four: position",
+            &format!("= {}", counter(3)),
+            "step (i=i@entry=9)",
+            &format!("= {}", counter(8)),
+            &format!("snapshot {} at instruction", snap.display()),
+            "at position",
+            &format!("= {}", counter(3)),
+            "= 4",
+            "at position 0",
+            "0x60000000",
+            "no snapshot called nowhere",
+        ],
+    );
+    finish(child);
+    // The snapshot resumes where gdb took it: counter(8) done, the rest of the run to come.
+    let out = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args(["run", "--loadvm", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("debuggee: counter={} calls=20 checksum=07e5acf8\n", counter(20))
+    );
+}
