@@ -186,11 +186,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// The CPU a stop is reported on when none is named: the one being stepped, else CPU 0.
+    /// The CPU a stop is reported on when none is named: the one being stepped, else the one
+    /// that runs next.
     fn current_cpu(&self) -> usize {
         match self.action {
             Action::Step(cpu) | Action::ReverseStep(cpu) => cpu,
-            _ => 0,
+            _ => self.machine.current_cpu(),
         }
     }
 }
@@ -470,8 +471,11 @@ impl<'a> BlockingEventLoop for GdbLoop<'a> {
         }
     }
 
-    fn on_interrupt(_target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
+    fn on_interrupt(target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
         // The machine is already stopped: it runs only inside `wait_for_stop_reason`.
-        Ok(Some(MultiThreadStopReason::Signal(Signal::SIGINT)))
+        Ok(Some(MultiThreadStopReason::SignalWithThread {
+            tid: tid(target.machine.current_cpu()),
+            signal: Signal::SIGINT,
+        }))
     }
 }

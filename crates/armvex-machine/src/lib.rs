@@ -389,6 +389,16 @@ impl Machine {
         self.bus.clock.now()
     }
 
+    /// The CPU that runs the next instruction (whose turn is under way), or CPU 0 between
+    /// rounds.
+    pub fn current_cpu(&self) -> usize {
+        if self.round.active && self.round.turn_started {
+            self.round.cpu.min(self.cpus.len() - 1)
+        } else {
+            0
+        }
+    }
+
     /// Why the guest ended, if it has.
     pub fn ended(&self) -> Option<RunEnd> {
         self.ended

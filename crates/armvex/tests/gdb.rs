@@ -394,3 +394,84 @@ fn monitor_snapshots_seek_and_savevm() {
         format!("debuggee: counter={} calls=20 checksum=07e5acf8\n", counter(20))
     );
 }
+
+/// The remote protocol by hand: a packet with its checksum.
+fn packet(body: &str) -> Vec<u8> {
+    let sum: u8 = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+    format!("${body}#{sum:02x}").into_bytes()
+}
+
+/// Read until a whole packet ($...#xx) has arrived; ack it; return its body.
+fn reply(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8];
+    loop {
+        s.read_exact(&mut byte).expect("a reply from armvex");
+        got.push(byte[0]);
+        if let Some(hash) = got.iter().rposition(|&b| b == b'#') {
+            if got.len() == hash + 3 {
+                break;
+            }
+        }
+    }
+    s.write_all(b"+").unwrap();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let start = text.find('$').expect("a packet");
+    text[start + 1..text.len() - 3].to_string()
+}
+
+/// gdb's Ctrl-C (a bare 0x03 byte while the guest runs) stops it at once, and the stop reply
+/// says SIGINT; after a detach the guest runs on to its end.
+#[test]
+fn ctrl_c_stops_a_running_guest_and_detach_lets_it_finish() {
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware/build/bench.elf");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args(["run", "--semihosting", "--kernel"])
+        .arg(&bench)
+        .args(["--gdb", "tcp::0", "-S"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .trim_end_matches(')')
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&packet("?")).unwrap();
+    assert!(reply(&mut s).starts_with('T'), "the initial stop");
+    // Continue, then interrupt after a moment: the benchmark runs ~1e9 instructions.
+    s.write_all(&packet("vCont;c")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    s.write_all(b"\x03").unwrap();
+    let stop = reply(&mut s);
+    assert!(
+        stop.starts_with("T02thread:"),
+        "SIGINT stop reply naming the thread, got {stop:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    s.write_all(&packet("D")).unwrap();
+    assert_eq!(reply(&mut s), "OK");
+    drop(s);
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        out.contains("checksum: d3e896cb"),
+        "the benchmark ran to its end after the detach: {out}"
+    );
+}
