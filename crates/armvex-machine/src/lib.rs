@@ -24,6 +24,7 @@ pub mod boot;
 pub mod console;
 pub mod debug;
 pub mod devices;
+pub mod dtb;
 pub mod loader;
 pub mod output;
 pub mod profile;
