@@ -67,11 +67,32 @@ pub struct LinuxLayout {
 const UIMAGE_MAGIC: u32 = 0x2705_1956;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    if data.is_empty() {
-        return Err(format!("{what} {} is empty", path.display()));
+    crate::files::read(path, what, crate::files::MAX_IMAGE)
+}
+
+/// The zImage header (arch/arm/boot/compressed/head.S): a magic number at byte 0x24, then the
+/// image's start and end addresses, whose difference is its size.
+const ZIMAGE_MAGIC: u32 = 0x016f_2818;
+
+/// Check a zImage's header: a file cut short would otherwise decompress garbage forever.
+/// Returns false when the file has no zImage header (a raw `Image`).
+fn check_zimage(data: &[u8], name: &str) -> Result<bool, String> {
+    let le32 = |at: usize| {
+        data.get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    if le32(0x24) != Some(ZIMAGE_MAGIC) {
+        return Ok(false);
     }
-    Ok(data)
+    let (start, end) = (le32(0x28).unwrap_or(0), le32(0x2c).unwrap_or(0));
+    let size = end.wrapping_sub(start) as usize;
+    if end < start || size > data.len() {
+        return Err(format!(
+            "kernel {name}: a truncated zImage (its header says {size} bytes, the file has {})",
+            data.len()
+        ));
+    }
+    Ok(true)
 }
 
 fn put(memory: &mut PhysicalMemory, addr: u32, data: &[u8], what: &str) -> Result<(), String> {
@@ -128,6 +149,12 @@ pub fn load_linux(
         }
         (load, entry, &kernel_data[64..64 + size])
     } else {
+        if !check_zimage(&kernel_data, &files.kernel.display().to_string())? {
+            tracing::warn!(
+                "kernel {} has neither a zImage nor a uImage header: booting it as a raw Image",
+                files.kernel.display()
+            );
+        }
         let at = board.ram_base + KERNEL_OFFSET;
         (at, at, &kernel_data[..])
     };

@@ -189,6 +189,7 @@ impl HostInput {
     /// Replay a recording made with [`HostInput::record_to`].
     pub fn replay(path: &Path) -> Result<HostInput, String> {
         let shown = path.display();
+        crate::files::check(path, "input recording", 4 << 30)?;
         let f = std::fs::File::open(path).map_err(|e| format!("cannot read input recording {shown}: {e}"))?;
         let mut start_time = None;
         let mut input = HostInput::none(0);

@@ -25,6 +25,7 @@ pub mod console;
 pub mod debug;
 pub mod devices;
 pub mod dtb;
+pub mod files;
 pub mod loader;
 pub mod output;
 pub mod profile;
