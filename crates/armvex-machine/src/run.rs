@@ -210,7 +210,7 @@ impl Machine {
     fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
-        for event in self.input.take(now, position) {
+        for event in self.input.take(now, position)? {
             match event {
                 HostEvent::Console(bytes) => {
                     if let Some(uart) = self.console_uart {

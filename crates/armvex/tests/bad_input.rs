@@ -104,6 +104,11 @@ fn missing_empty_and_corrupt_kernels() {
         &["--kernel", &file("x", b"x"), "--replay", "/dev/zero"],
         "cannot read input recording /dev/zero: it is a character device",
     );
+    // A recording that cannot be written stops armvex at once, not after a silent truncation.
+    refuses_run(
+        &["--kernel", &file("y", b"y"), "--record", "/dev/full"],
+        "cannot write the input recording /dev/full: No space left on device",
+    );
     // A zImage cut short: its header says how long it is.
     let mut zimage = vec![0u8; 0x1000];
     zimage[0x24..0x28].copy_from_slice(&0x016f_2818u32.to_le_bytes());
