@@ -192,6 +192,9 @@ pub struct Machine {
     /// Virtual time each CPU spent waiting (WFI/WFE) while others ran or time jumped: a
     /// statistic for the profiler, not machine state.
     idle_ns: Vec<u64>,
+    /// Idle time follows the host's clock (an interactive console): the host instant and the
+    /// virtual time it corresponds to (see `run::idle_in_real_time`).
+    pacing: Option<(std::time::Instant, u64)>,
 }
 
 impl Machine {
@@ -345,8 +348,16 @@ impl Machine {
             ended: None,
             next_hash_at: 0,
             idle_ns: vec![0; setup.smp],
+            pacing: None,
             setup,
         })
+    }
+
+    /// Let idle time follow the host's clock while a person may type (`--idle realtime`), or
+    /// jump to the next event (`skip`, the default). From now on, virtual time never runs ahead
+    /// of the real time elapsed.
+    pub fn set_idle_in_real_time(&mut self, on: bool) {
+        self.pacing = on.then(|| (std::time::Instant::now(), self.bus.clock.now()));
     }
 
     /// Stop after this many instructions in all (`--max-instructions`; `None` for no limit).

@@ -103,6 +103,12 @@ struct RunArgs {
     /// CPUs together), and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     snapshot_at: Vec<String>,
+    /// When every CPU waits: `realtime` lets virtual time follow the host's clock (an idle
+    /// guest costs no CPU and its clock keeps to the wall clock; the default with an
+    /// interactive terminal), `skip` jumps to the next event at once (the default otherwise:
+    /// batch runs, replays, tests). Input is recorded with its virtual time either way.
+    #[arg(long, value_name = "realtime|skip")]
+    idle: Option<String>,
     /// Profile the guest: where its instructions go, by symbol (with --profile-symbols) or by
     /// address range, per CPU and mode. Writes a report to FILE and folded stacks (for flame
     /// graphs) to FILE.folded.
@@ -228,6 +234,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         },
     )?;
     machine.set_max_instructions(args.max_instructions);
+    machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
     let started_at = machine.position();
     if let Some((n, _)) = snapshots.iter().find(|(n, _)| *n < started_at) {
         return Err(format!(
@@ -268,6 +275,16 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         }
         RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
     })
+}
+
+/// `--idle`: whether idle time follows the host's clock.
+fn idle_in_real_time(args: &RunArgs, interactive: bool) -> Result<bool, String> {
+    match args.idle.as_deref() {
+        None => Ok(interactive),
+        Some("realtime") => Ok(true),
+        Some("skip") => Ok(false),
+        Some(other) => Err(format!("--idle {other}: expected realtime or skip")),
+    }
 }
 
 /// `--snapshot-at N:FILE` options, in increasing N.
@@ -469,6 +486,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             max_instructions: args.max_instructions,
             trace: trace.take(),
         })?;
+        machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
         let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
         let s = machine.stats();
         total.instructions += s.instructions;
