@@ -157,6 +157,10 @@ impl<'a> Session<'a> {
             },
             Outcome::Stop(Stop::Interrupted) => return None,
             Outcome::Stop(Stop::CheckpointDue) => MultiThreadStopReason::DoneStep,
+            // armvex itself was asked to stop: gdb sees the program terminated by that signal.
+            Outcome::Stop(Stop::Ended(RunEnd::Signal(sig))) => {
+                MultiThreadStopReason::Terminated(Signal(sig as u8)) // HUP, INT, QUIT, TERM: the same numbers in gdb
+            }
             Outcome::Stop(Stop::Ended(end)) => {
                 if !self.end_reported {
                     // Stop where the guest ended, so that gdb can still go back from here.

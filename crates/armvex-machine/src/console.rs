@@ -478,14 +478,43 @@ pub struct RawTerminal {
 
 static mut SAVED_TERMIOS: Option<libc::termios> = None;
 
-extern "C" fn restore_and_exit(sig: libc::c_int) {
+/// The signal that asked armvex to stop (0: none yet).
+static TERMINATION: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// SIGTERM, SIGHUP, SIGINT or SIGQUIT: the first asks the run loop to stop cleanly (it looks
+/// between rounds, about every millisecond: console output is flushed, the terminal restored,
+/// the disks synced); a second one, or one while armvex is not running the guest, restores the
+/// terminal and exits at once.
+extern "C" fn on_termination(sig: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    if TERMINATION.swap(sig, Ordering::SeqCst) == 0 {
+        return;
+    }
     // SAFETY: called as a signal handler; tcsetattr and _exit are async-signal-safe, and
-    // SAVED_TERMIOS is written once before the handler is installed.
+    // SAVED_TERMIOS is written once before the handler can see it set.
     unsafe {
         if let Some(t) = *std::ptr::addr_of!(SAVED_TERMIOS) {
             libc::tcsetattr(0, libc::TCSANOW, &t);
         }
         libc::_exit(128 + sig);
+    }
+}
+
+/// Let SIGTERM, SIGHUP, SIGINT and SIGQUIT stop the run cleanly (see `on_termination`).
+pub fn handle_termination_signals() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: installing a handler that only does async-signal-safe work.
+        unsafe {
+            libc::signal(sig, on_termination as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// The signal that asked armvex to stop, if one did.
+pub fn termination_requested() -> Option<i32> {
+    match TERMINATION.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
     }
 }
 
@@ -504,9 +533,7 @@ impl RawTerminal {
             }
             let saved = t;
             *std::ptr::addr_of_mut!(SAVED_TERMIOS) = Some(saved);
-            for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
-                libc::signal(sig, restore_and_exit as *const () as libc::sighandler_t);
-            }
+            handle_termination_signals();
             libc::cfmakeraw(&mut t);
             libc::tcsetattr(0, libc::TCSANOW, &t);
             Some(RawTerminal { saved })

@@ -151,6 +151,8 @@ pub enum RunEnd {
     Quit,
     /// `max_instructions` were retired.
     InstructionLimit,
+    /// armvex was asked to stop by this signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT).
+    Signal(i32),
 }
 
 /// A CPU's scheduling state.

@@ -199,6 +199,10 @@ impl Machine {
                 Some(stop) => return Ok(stop),
                 None => {}
             }
+            if let Some(sig) = crate::console::termination_requested() {
+                self.flush_output();
+                return Ok(Stop::Ended(RunEnd::Signal(sig)));
+            }
             if pending.is_none() && interrupt() {
                 pending = Some(Pending::Report(Stop::Interrupted));
             }
@@ -382,6 +386,9 @@ impl Machine {
                     ));
                 }
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
                     }
@@ -422,6 +429,9 @@ impl Machine {
                     return Ok(None);
                 }
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
                     }

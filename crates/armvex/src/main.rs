@@ -149,6 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    armvex_machine::console::handle_termination_signals();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
@@ -273,8 +274,15 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
             );
             ExitCode::SUCCESS
         }
+        RunEnd::Signal(sig) => terminated(sig),
         RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
     })
+}
+
+/// armvex was asked to stop by a signal: say so; exit 128 + its number, as a shell would.
+fn terminated(sig: i32) -> ExitCode {
+    eprintln!("armvex: terminating on signal {sig}");
+    ExitCode::from((128 + sig) as u8)
 }
 
 /// `--idle`: whether idle time follows the host's clock.
@@ -516,6 +524,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         return match end? {
             RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+            RunEnd::Signal(sig) => Ok(terminated(sig)),
             RunEnd::PowerOff | RunEnd::Quit | RunEnd::Reboot | RunEnd::InstructionLimit => Ok(ExitCode::SUCCESS),
         };
     }
