@@ -64,7 +64,7 @@ const SLOT1_RW: u32 = 1 << 19;
 /// The LM4549's registers at reset (AC'97 register address, value).
 const CODEC_RESET: [(usize, u16); 23] = [
     (0x00, 0x0d50),
-    (0x02, 0x8000),
+    (0x02, 0x8008),
     (0x04, 0x8000),
     (0x06, 0x8000),
     (0x0a, 0x0000),
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(bus.read(T, BASE + 0x58, Word), 0x1234 << 4);
         bus.write(T, BASE + 0x54, Word, 0x00 << 12);
         bus.write(T, BASE + 0x54, Word, (0x02 << 12) | SLOT1_RW);
-        assert_eq!(bus.read(T, BASE + 0x58, Word), 0x8000 << 4, "a codec reset");
+        assert_eq!(bus.read(T, BASE + 0x58, Word), 0x8008 << 4, "a codec reset");
     }
 
     #[test]
