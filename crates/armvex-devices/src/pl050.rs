@@ -361,7 +361,7 @@ mod tests {
                 bus.read(T, BASE + off, Word);
             }
             if x % 97 == 0 {
-                bus.deliver_host_input(id, &(x as u64).to_le_bytes()[..(x as usize % 8)]);
+                bus.deliver_host_input(id, &x.to_le_bytes()[..(x as usize % 8)]);
             }
         }
     }

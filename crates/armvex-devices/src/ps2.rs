@@ -247,7 +247,7 @@ impl Keyboard {
 }
 
 /// A PS/2 mouse.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mouse {
     pub queue: Queue,
     write_cmd: Option<u8>,
@@ -267,25 +267,6 @@ pub struct Mouse {
 const MOUSE_STATUS_REMOTE: u8 = 0x40;
 const MOUSE_STATUS_ENABLED: u8 = 0x20;
 const MOUSE_STATUS_SCALE21: u8 = 0x10;
-
-impl Default for Mouse {
-    fn default() -> Self {
-        Mouse {
-            queue: Queue::default(),
-            write_cmd: None,
-            status: 0,
-            resolution: 0,
-            sample_rate: 0,
-            wrap: false,
-            mouse_type: 0,
-            detect_state: 0,
-            dx: 0,
-            dy: 0,
-            dz: 0,
-            buttons: 0,
-        }
-    }
-}
 
 impl Mouse {
     /// The host controller sent `val`.
