@@ -199,6 +199,10 @@ impl Machine {
                 Some(stop) => return Ok(stop),
                 None => {}
             }
+            if let Some(sig) = crate::console::termination_requested() {
+                self.flush_output();
+                return Ok(Stop::Ended(RunEnd::Signal(sig)));
+            }
             if pending.is_none() && interrupt() {
                 pending = Some(Pending::Report(Stop::Interrupted));
             }
@@ -210,7 +214,7 @@ impl Machine {
     fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
-        for event in self.input.take(now, position) {
+        for event in self.input.take(now, position)? {
             match event {
                 HostEvent::Console(bytes) => {
                     if let Some(uart) = self.console_uart {
@@ -373,11 +377,12 @@ impl Machine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if self.pacing.is_some() && self.input.is_live() {
+            return self.idle_in_real_time(now, deadline, interrupt);
+        }
         if let Some(t) = deadline {
             // Every CPU waited this round; its quantum was counted as idle already.
-            let jump = t.max(now).saturating_sub(now + self.round.quantum);
-            self.idle_ns.iter_mut().for_each(|n| *n += jump);
-            self.advance_to(t.max(now));
+            self.advance_idle_to(now, t);
             self.round.active = false;
             return Ok(None);
         }
@@ -393,12 +398,73 @@ impl Machine {
                     ));
                 }
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
                     }
                 }
             }
         }
+    }
+
+    /// Every CPU waits, and a person may type at any moment: let virtual time follow the host's
+    /// clock instead of jumping to the next deadline, so the guest's clock keeps to the wall
+    /// clock and an idle guest costs no host CPU. Virtual time never runs ahead of the real
+    /// time elapsed since the machine started; when it is behind (the guest was busy), it
+    /// catches up at once. Input that arrives is delivered at the virtual time it arrived,
+    /// recorded as always, so a replay (which skips) is exact.
+    fn idle_in_real_time(
+        &mut self,
+        now: u64,
+        deadline: Option<u64>,
+        interrupt: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<Stop>, String> {
+        self.round.active = false;
+        self.flush_output();
+        let (anchor, at_anchor) = self.pacing.expect("pacing is on");
+        let real = |a: std::time::Instant| at_anchor + a.elapsed().as_nanos() as u64;
+        loop {
+            let target = real(anchor).max(now);
+            if let Some(t) = deadline.filter(|&t| t <= target) {
+                self.advance_idle_to(now, t);
+                return Ok(None);
+            }
+            let left = deadline.map_or(Duration::from_millis(50), |t| {
+                Duration::from_nanos(t - target).min(Duration::from_millis(50))
+            });
+            match self.input.wait_timeout(left) {
+                crate::console::Wait::Ready => {
+                    let t = real(anchor).max(now);
+                    self.advance_idle_to(now, deadline.map_or(t, |d| t.min(d)));
+                    return Ok(None);
+                }
+                crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
+                    if interrupt() {
+                        return Ok(Some(Stop::Interrupted));
+                    }
+                }
+                crate::console::Wait::Closed if deadline.is_none() => {
+                    return Err(format!(
+                        "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",
+                        self.cpus[0].pc()
+                    ));
+                }
+                // No person any more: skip to the deadline.
+                crate::console::Wait::Closed => {}
+            }
+        }
+    }
+
+    /// Advance an idle machine from `now` to `t`, counting the time as idle.
+    fn advance_idle_to(&mut self, now: u64, t: u64) {
+        let jump = t.max(now).saturating_sub(now + self.round.quantum);
+        self.idle_ns.iter_mut().for_each(|n| *n += jump);
+        self.advance_to(t.max(now));
     }
 
     /// With a recording being made or replayed, the machine's state is hashed every

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(input.start_time, 1234);
         assert_eq!(input.journal(), &j[..]);
         input.set_cursor(1);
-        assert_eq!(input.take(500, 480), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        assert_eq!(
+            input.take(500, 480).unwrap(),
+            vec![HostEvent::Console(b"ls\r".to_vec())]
+        );
         assert_eq!(input.next_edit().map(|(p, _)| p), Some(590));
     }
 }

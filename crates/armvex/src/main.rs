@@ -103,6 +103,12 @@ struct RunArgs {
     /// CPUs together), and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     snapshot_at: Vec<String>,
+    /// When every CPU waits: `realtime` lets virtual time follow the host's clock (an idle
+    /// guest costs no CPU and its clock keeps to the wall clock; the default with an
+    /// interactive terminal), `skip` jumps to the next event at once (the default otherwise:
+    /// batch runs, replays, tests). Input is recorded with its virtual time either way.
+    #[arg(long, value_name = "realtime|skip")]
+    idle: Option<String>,
     /// Profile the guest: where its instructions go, by symbol (with --profile-symbols) or by
     /// address range, per CPU and mode. Writes a report to FILE and folded stacks (for flame
     /// graphs) to FILE.folded.
@@ -153,6 +159,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    armvex_machine::console::handle_termination_signals();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
@@ -238,6 +245,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         },
     )?;
     machine.set_max_instructions(args.max_instructions);
+    machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
     let started_at = machine.position();
     if let Some((n, _)) = snapshots.iter().find(|(n, _)| *n < started_at) {
         return Err(format!(
@@ -277,8 +285,25 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
             );
             ExitCode::SUCCESS
         }
+        RunEnd::Signal(sig) => terminated(sig),
         RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
     })
+}
+
+/// armvex was asked to stop by a signal: say so; exit 128 + its number, as a shell would.
+fn terminated(sig: i32) -> ExitCode {
+    eprintln!("armvex: terminating on signal {sig}");
+    ExitCode::from((128 + sig) as u8)
+}
+
+/// `--idle`: whether idle time follows the host's clock.
+fn idle_in_real_time(args: &RunArgs, interactive: bool) -> Result<bool, String> {
+    match args.idle.as_deref() {
+        None => Ok(interactive),
+        Some("realtime") => Ok(true),
+        Some("skip") => Ok(false),
+        Some(other) => Err(format!("--idle {other}: expected realtime or skip")),
+    }
 }
 
 /// `--snapshot-at N:FILE` options, in increasing N.
@@ -443,21 +468,7 @@ fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, 
     Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
-/// What `monitor savevm FILE` does in gdb.
-fn savevm_for_gdb(machine: &mut Machine, file: &std::path::Path) -> Result<String, String> {
-    let r = armvex_snapshot::save(machine, file)?;
-    Ok(format!(
-        "snapshot {} at instruction {}: {:.1} MB in {:.2} s (resume it with armvex run --loadvm {})",
-        file.display(),
-        machine.position(),
-        r.bytes as f64 / 1e6,
-        r.seconds,
-        file.display()
-    ))
-}
-
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    armvex_gdb::set_savevm(savevm_for_gdb);
     let snapshots = snapshot_points(&args.snapshot_at)?;
     if !snapshots.is_empty() && (args.gdb.is_some() || args.gdb_default) {
         return Err("--snapshot-at does not combine with --gdb: in gdb, `monitor savevm FILE` takes a snapshot".into());
@@ -556,6 +567,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             max_instructions: args.max_instructions,
             trace: trace.take(),
         })?;
+        machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
         let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
         let s = machine.stats();
         total.instructions += s.instructions;
@@ -585,6 +597,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         return match end? {
             RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+            RunEnd::Signal(sig) => Ok(terminated(sig)),
             RunEnd::PowerOff | RunEnd::Quit | RunEnd::Reboot | RunEnd::InstructionLimit => Ok(ExitCode::SUCCESS),
         };
     }

@@ -335,3 +335,143 @@ fn malformed_packets_and_a_vanishing_debugger_leave_the_guest_unharmed() {
         format!("debuggee: counter={} calls=20 checksum=07e5acf8\n", counter(20))
     );
 }
+
+/// Named moments, seeking, and a snapshot file written from gdb and resumed from the command
+/// line.
+#[test]
+fn monitor_snapshots_seek_and_savevm() {
+    let snap = std::env::temp_dir().join(format!("armvex-gdb-savevm-{}.snap", std::process::id()));
+    let (child, port) = armvex(&[]);
+    let out = gdb(
+        port,
+        &[
+            "break step if i == 4",
+            "continue",
+            "monitor snapshot four",
+            "print counter",
+            "delete",
+            "break step if i == 9",
+            "continue",
+            "print counter",
+            &format!("monitor savevm {}", snap.display()),
+            "monitor restore four",
+            "maint flush register-cache",
+            "print counter",
+            "print i",
+            "monitor seek 0",
+            "maint flush register-cache",
+            "print $pc",
+            "monitor restore nowhere",
+            "kill",
+        ],
+    );
+    in_order(
+        &out,
+        &[
+            "step (i=i@entry=4)",
+            "snapshot four: position",
+            &format!("= {}", counter(3)),
+            "step (i=i@entry=9)",
+            &format!("= {}", counter(8)),
+            &format!("snapshot {} at instruction", snap.display()),
+            "at position",
+            &format!("= {}", counter(3)),
+            "= 4",
+            "at position 0",
+            "0x60000000",
+            "no snapshot called nowhere",
+        ],
+    );
+    finish(child);
+    // The snapshot resumes where gdb took it: counter(8) done, the rest of the run to come.
+    let out = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args(["run", "--loadvm", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("debuggee: counter={} calls=20 checksum=07e5acf8\n", counter(20))
+    );
+}
+
+/// The remote protocol by hand: a packet with its checksum.
+fn packet(body: &str) -> Vec<u8> {
+    let sum: u8 = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+    format!("${body}#{sum:02x}").into_bytes()
+}
+
+/// Read until a whole packet ($...#xx) has arrived; ack it; return its body.
+fn reply(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8];
+    loop {
+        s.read_exact(&mut byte).expect("a reply from armvex");
+        got.push(byte[0]);
+        if let Some(hash) = got.iter().rposition(|&b| b == b'#') {
+            if got.len() == hash + 3 {
+                break;
+            }
+        }
+    }
+    s.write_all(b"+").unwrap();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let start = text.find('$').expect("a packet");
+    text[start + 1..text.len() - 3].to_string()
+}
+
+/// gdb's Ctrl-C (a bare 0x03 byte while the guest runs) stops it at once, and the stop reply
+/// says SIGINT; after a detach the guest runs on to its end.
+#[test]
+fn ctrl_c_stops_a_running_guest_and_detach_lets_it_finish() {
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware/build/bench.elf");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args(["run", "--semihosting", "--kernel"])
+        .arg(&bench)
+        .args(["--gdb", "tcp::0", "-S"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .trim_end_matches(')')
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&packet("?")).unwrap();
+    assert!(reply(&mut s).starts_with('T'), "the initial stop");
+    // Continue, then interrupt after a moment: the benchmark runs ~1e9 instructions.
+    s.write_all(&packet("vCont;c")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    s.write_all(b"\x03").unwrap();
+    let stop = reply(&mut s);
+    assert!(
+        stop.starts_with("T02thread:"),
+        "SIGINT stop reply naming the thread, got {stop:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    s.write_all(&packet("D")).unwrap();
+    assert_eq!(reply(&mut s), "OK");
+    drop(s);
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        out.contains("checksum: d3e896cb"),
+        "the benchmark ran to its end after the detach: {out}"
+    );
+}
