@@ -34,6 +34,12 @@ pub enum HostEvent {
     Quit,
     /// A debugger changed the guest.
     Edit(DebuggerEdit),
+    /// A key of the host keyboard (a Linux input key code, `KEY_A` = 30) was pressed or
+    /// released: for the board's PS/2 keyboard (KMI 0).
+    Keyboard { code: u16, down: bool },
+    /// The host mouse moved (x right, y up), turned its wheel, and holds these buttons (bit 0
+    /// left, 1 right, 2 middle): for the board's PS/2 mouse (KMI 1).
+    Mouse { dx: i16, dy: i16, dz: i8, buttons: u8 },
 }
 
 /// A change a debugger made to a stopped guest.
@@ -240,6 +246,27 @@ impl HostInput {
                         data: bytes(data)?,
                     }),
                 ),
+                [t, p, "key", code, state @ ("down" | "up")] => entry(
+                    num(t)?,
+                    Some(num(p)?),
+                    HostEvent::Keyboard {
+                        code: u16::try_from(num(code)?).map_err(|_| bad())?,
+                        down: *state == "down",
+                    },
+                ),
+                [t, p, "mouse", dx, dy, dz, buttons] => {
+                    let signed = |v: &str| v.parse::<i64>().map_err(|_| bad());
+                    entry(
+                        num(t)?,
+                        Some(num(p)?),
+                        HostEvent::Mouse {
+                            dx: i16::try_from(signed(dx)?).map_err(|_| bad())?,
+                            dy: i16::try_from(signed(dy)?).map_err(|_| bad())?,
+                            dz: i8::try_from(signed(dz)?).map_err(|_| bad())?,
+                            buttons: u8::try_from(num(buttons)?).map_err(|_| bad())?,
+                        },
+                    )
+                }
                 [t, p, "write-register", cpu, reg, value] => entry(
                     num(t)?,
                     Some(num(p)?),
@@ -377,6 +404,10 @@ impl HostInput {
                 HostEvent::Edit(DebuggerEdit::Register { cpu, reg, value }) => {
                     writeln!(rec, "{t} {p} write-register {cpu} {reg} {value:#x}")
                 }
+                HostEvent::Keyboard { code, down } => {
+                    writeln!(rec, "{t} {p} key {code} {}", if *down { "down" } else { "up" })
+                }
+                HostEvent::Mouse { dx, dy, dz, buttons } => writeln!(rec, "{t} {p} mouse {dx} {dy} {dz} {buttons}"),
             }
             .map_err(failed)?;
             self.recorded += 1;

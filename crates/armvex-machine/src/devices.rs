@@ -10,11 +10,17 @@ use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
+use armvex_devices::{Display, Pl041, Pl050, Pl111, Pl181, PrimeCellIds, SdCard, Sp805, primecell};
 use armvex_virtio::{BlockDevice, DiskImage, DiskMode, SharedDisk, VirtioBackend, VirtioMmio};
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
+
+/// The slot number of the SD card (`--sd`): the SD card is a drive like the virtio ones (its
+/// image is in [`BoardDevices::disks`], so snapshots and reverse execution save and rewind it
+/// as theirs), but it sits in the MMCI's slot, not on a virtio-mmio transport.
+pub const SD_SLOT: usize = 100;
 
 /// A `--drive` option.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,6 +36,22 @@ pub struct DriveSpec {
 }
 
 impl DriveSpec {
+    /// The SD card of `--sd FILE[,readonly=on][,snapshot=on]`: a drive in [`SD_SLOT`].
+    pub fn parse_sd(s: &str) -> Result<DriveSpec, String> {
+        let mut parts = s.splitn(2, ',');
+        let file = parts.next().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
+        let mut spec = match parts.next() {
+            Some(rest) => DriveSpec::parse(&format!("file={file},{rest}")),
+            None => DriveSpec::parse(&format!("file={file}")),
+        }
+        .map_err(|e| e.replace("--drive", "--sd"))?;
+        if spec.slot.is_some() {
+            return Err("--sd takes no slot=".into());
+        }
+        spec.slot = Some(SD_SLOT);
+        Ok(spec)
+    }
+
     /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,slot=N]`.
     pub fn parse(s: &str) -> Result<DriveSpec, String> {
         let mut file = None;
@@ -50,7 +72,9 @@ impl DriveSpec {
                     slot = Some(
                         value
                             .parse()
-                            .map_err(|_| format!("bad --drive slot={value} (0 to 3)"))?,
+                            .ok()
+                            .filter(|s| *s < SD_SLOT)
+                            .ok_or_else(|| format!("bad --drive slot={value} (0 to 3)"))?,
                     );
                 }
                 _ => return Err(format!("unknown --drive option '{key}'")),
@@ -105,6 +129,11 @@ pub struct BoardDevices {
     /// Each drive's transport slot and disk image (snapshots and reverse execution save and
     /// rewind them).
     pub disks: Vec<(usize, SharedDisk)>,
+    /// The PS/2 keyboard's and mouse's KMIs (host keyboard and mouse input goes there).
+    pub keyboard: Option<DeviceId>,
+    pub mouse: Option<DeviceId>,
+    /// Each CLCD's name and registers (for screenshots).
+    pub displays: Vec<(String, Display)>,
 }
 
 /// Put every device of `board` on `bus`.
@@ -134,6 +163,19 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     }
     let mut opened = opened.map(|d| d.into_iter().map(Some).collect::<Vec<_>>());
     let mut drives: Vec<(usize, DriveSpec)> = std::mem::take(&mut host.drives).into_iter().enumerate().collect();
+    // The SD card's drive (`--sd`) goes into the MMCI's slot, not on a virtio transport.
+    let mut sd = None;
+    if let Some(i) = drives.iter().position(|(_, d)| d.slot == Some(SD_SLOT)) {
+        let (n, spec) = drives.remove(i);
+        if drives.iter().any(|(_, d)| d.slot == Some(SD_SLOT)) {
+            return Err("only one SD card fits the board's MMCI".into());
+        }
+        let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
+            Some(d) => d,
+            None => Rc::new(RefCell::new(DiskImage::open(&spec.file, spec.mode())?)),
+        };
+        sd = Some((spec, disk));
+    }
     drives.sort_by_key(|(_, d)| d.slot.is_none());
     let mut disks = Vec::new();
     for (n, drive) in drives {
@@ -162,6 +204,14 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     }
     let mut backends = backends.into_iter();
 
+    let sd_read_only = sd.as_ref().is_some_and(|(spec, _)| spec.readonly);
+    let sd_disk = sd.map(|(_, disk)| disk);
+    if let Some(disk) = &sd_disk {
+        disks.push((SD_SLOT, disk.clone()));
+    }
+    let mut sd_card = Some(SdCard::new(sd_disk.clone(), sd_read_only)?);
+    let (mut keyboard, mut mouse, mut displays) = (None, None, Vec::new());
+
     let mut console_uart = None;
     let mut console = Some(host.console);
     for d in &board.device {
@@ -177,6 +227,10 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 };
                 if let Some(p) = d.proc_id {
                     config.proc_id = p;
+                }
+                // SYS_MCI: card detect (bit 0) and write protect (bit 1) of the MMCI's slot.
+                if sd_disk.is_some() {
+                    config.mci = 1 | (u32::from(sd_read_only) << 1);
                 }
                 Box::new(VexpressSysRegs::new(config))
             }
@@ -197,10 +251,30 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 let backend = backends.next().flatten();
                 Box::new(VirtioMmio::new(host.virtio_modern, need_irq()?, backend).with_name(d.name.clone()))
             }
-            // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
-            "pl041" | "pl181" | "pl050" | "pl110" | "pl111" | "sbcon-i2c" | "lan9118" | "sp805" => {
-                Box::new(ZeroStub::new(d.name.clone()))
+            "pl181" => {
+                let irqs = match d.spi[..] {
+                    [a, b, ..] => [a + 32, b + 32],
+                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name)),
+                };
+                let card = sd_card.take().ok_or("the board has two MMCIs; --sd fills only one")?;
+                Box::new(Pl181::new(d.name.clone(), irqs, card))
             }
+            "pl050" => {
+                // As on QEMU's vexpress: the first KMI has the keyboard, the second the mouse.
+                let is_mouse = keyboard.is_some();
+                Box::new(Pl050::new(d.name.clone(), need_irq()?, is_mouse))
+            }
+            "pl111" => {
+                let clcd = Pl111::new(d.name.clone());
+                displays.push((d.name.clone(), clcd.display()));
+                Box::new(clcd)
+            }
+            "sp805" => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
+            "pl041" => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
+            "pl341" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
+            "pl354" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
+            // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
+            "sbcon-i2c" | "lan9118" => Box::new(ZeroStub::new(d.name.clone())),
             other => {
                 return Err(format!(
                     "board {}: device {} has unknown kind {other}",
@@ -212,9 +286,22 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         if d.name == "uart0" {
             console_uart = Some(id);
         }
+        if d.kind == "pl050" {
+            if keyboard.is_none() {
+                keyboard = Some(id);
+            } else {
+                mouse = mouse.or(Some(id));
+            }
+        }
     }
     disks.sort_by_key(|(slot, _)| *slot);
-    Ok(BoardDevices { console_uart, disks })
+    Ok(BoardDevices {
+        console_uart,
+        disks,
+        keyboard,
+        mouse,
+        displays,
+    })
 }
 
 #[cfg(test)]

@@ -174,6 +174,11 @@ pub struct Machine {
     semihosting: Option<Semihosting>,
     input: HostInput,
     console_uart: Option<armvex_bus::DeviceId>,
+    /// The KMIs with the PS/2 keyboard and mouse (host keyboard and mouse input goes there).
+    keyboard: Option<armvex_bus::DeviceId>,
+    mouse: Option<armvex_bus::DeviceId>,
+    /// Each CLCD's name and registers (screenshots).
+    displays: Vec<(String, armvex_devices::Display)>,
     /// Each drive's transport slot and disk image.
     disks: Vec<(usize, armvex_virtio::SharedDisk)>,
     /// UART0's output stream (printed once, however often history is replayed).
@@ -339,6 +344,9 @@ impl Machine {
             semihosting,
             input: host.input,
             console_uart: board_devices.console_uart,
+            keyboard: board_devices.keyboard,
+            mouse: board_devices.mouse,
+            displays: board_devices.displays,
             disks: board_devices.disks,
             console,
             semihosting_output,
@@ -397,6 +405,18 @@ impl Machine {
     /// position always means the same machine state.
     pub fn position(&self) -> u64 {
         self.cpus.iter().map(Cpu::instructions).sum()
+    }
+
+    /// The names of the board's displays (CLCDs), in board order.
+    pub fn display_names(&self) -> Vec<&str> {
+        self.displays.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// What display `index` shows now, read from guest memory at this exact point of the
+    /// guest's execution (`None` while it is off). Reading changes nothing.
+    pub fn screenshot(&self, index: usize) -> Option<armvex_devices::Frame> {
+        let (_, regs) = self.displays.get(index)?;
+        armvex_devices::pl111::render(&regs.borrow(), &self.bus.memory)
     }
 
     /// Virtual time in nanoseconds.

@@ -221,6 +221,18 @@ impl Machine {
                         self.bus.deliver_host_input(uart, &bytes);
                     }
                 }
+                HostEvent::Keyboard { code, down } => {
+                    if let Some(kmi) = self.keyboard {
+                        let input = armvex_devices::KmiInput::Key { code, down };
+                        self.bus.deliver_host_input(kmi, &input.to_bytes());
+                    }
+                }
+                HostEvent::Mouse { dx, dy, dz, buttons } => {
+                    if let Some(kmi) = self.mouse {
+                        let input = armvex_devices::KmiInput::Mouse { dx, dy, dz, buttons };
+                        self.bus.deliver_host_input(kmi, &input.to_bytes());
+                    }
+                }
                 HostEvent::Quit => return Ok(Some(RunEnd::Quit)),
                 HostEvent::Edit(_) => unreachable!("edits are applied at their position"),
             }

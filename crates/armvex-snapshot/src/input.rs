@@ -27,6 +27,8 @@ enum SavedEvent {
     Quit,
     WriteMemory { cpu: u64, addr: u32, data: Vec<u8> },
     WriteRegister { cpu: u64, reg: u64, value: u64 },
+    Keyboard { code: u16, down: bool },
+    Mouse { dx: i16, dy: i16, dz: i8, buttons: u8 },
 }
 
 /// The section payload for `journal`.
@@ -48,6 +50,16 @@ pub fn encode(journal: &[JournalEntry]) -> Vec<u8> {
                     cpu: *cpu as u64,
                     reg: *reg as u64,
                     value: *value,
+                },
+                HostEvent::Keyboard { code, down } => SavedEvent::Keyboard {
+                    code: *code,
+                    down: *down,
+                },
+                HostEvent::Mouse { dx, dy, dz, buttons } => SavedEvent::Mouse {
+                    dx: *dx,
+                    dy: *dy,
+                    dz: *dz,
+                    buttons: *buttons,
                 },
             },
         })
@@ -78,6 +90,8 @@ pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, String> {
                         reg: index(reg)?,
                         value,
                     }),
+                    SavedEvent::Keyboard { code, down } => HostEvent::Keyboard { code, down },
+                    SavedEvent::Mouse { dx, dy, dz, buttons } => HostEvent::Mouse { dx, dy, dz, buttons },
                 },
             })
         })
@@ -118,6 +132,21 @@ mod tests {
                     reg: 16,
                     value: 0x6000_01d3,
                 }),
+            },
+            JournalEntry {
+                time: 700,
+                position: Some(690),
+                event: HostEvent::Keyboard { code: 30, down: true },
+            },
+            JournalEntry {
+                time: 800,
+                position: Some(790),
+                event: HostEvent::Mouse {
+                    dx: -5,
+                    dy: 300,
+                    dz: -1,
+                    buttons: 4,
+                },
             },
             JournalEntry {
                 time: 900,

@@ -125,6 +125,16 @@ struct RunArgs {
     /// overlays, so the snapshot can be resumed again.
     #[arg(long, value_name = "FILE")]
     loadvm: Option<PathBuf>,
+
+    // ---- The motherboard's SD card slot and display.
+    /// An SD card in the MMCI's slot (Linux: /dev/mmcblk0): FILE[,readonly=on][,snapshot=on],
+    /// a raw image whose size is a multiple of 512 bytes (SDHC above 2 GiB).
+    #[arg(long, value_name = "FILE")]
+    sd: Option<String>,
+    /// Save what the display (the first CLCD that is on) shows when N instructions have
+    /// retired, as a PNG image, and run on unchanged. Repeatable.
+    #[arg(long, value_name = "N:FILE")]
+    screenshot_at: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -243,7 +253,8 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ));
     }
     let profile = ProfileRequest::from_args(&args)?;
-    let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
+    let screenshots = screenshot_points(&args.screenshot_at)?;
+    let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
     let _ = std::io::stdout().flush();
     let s = machine.stats();
     if matches!(end, Ok(RunEnd::InstructionLimit)) {
@@ -315,6 +326,23 @@ fn snapshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
     Ok(points)
 }
 
+/// The `--screenshot-at N:FILE` options, in instruction order.
+fn screenshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
+    let mut points = Vec::new();
+    for spec in specs {
+        let (n, file) = spec
+            .split_once(':')
+            .filter(|(_, f)| !f.is_empty())
+            .ok_or_else(|| format!("--screenshot-at {spec}: expected N:FILE"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("--screenshot-at {spec}: {n} is not an instruction count"))?;
+        points.push((n, PathBuf::from(file)));
+    }
+    points.sort_by_key(|(n, _)| *n);
+    Ok(points)
+}
+
 /// What `--profile` asks for.
 struct ProfileRequest {
     report: PathBuf,
@@ -369,6 +397,7 @@ fn run_machine(
     gdb: &Option<armvex_gdb::GdbOptions>,
     snapshots: &[(u64, PathBuf)],
     profile: &Option<ProfileRequest>,
+    screenshots: &[(u64, PathBuf)],
 ) -> Result<RunEnd, String> {
     if let Some(options) = gdb {
         return armvex_gdb::serve(machine, options);
@@ -376,9 +405,17 @@ fn run_machine(
     if let Some(p) = profile {
         return p.run(machine);
     }
-    let positions: Vec<u64> = snapshots.iter().map(|(n, _)| *n).collect();
+    let mut positions: Vec<u64> = snapshots.iter().chain(screenshots).map(|(n, _)| *n).collect();
+    positions.sort_unstable();
+    positions.dedup();
     let end = machine.run_with_stops(&positions, &mut |m, at| {
-        let file = &snapshots.iter().find(|(n, _)| *n == at).expect("a requested stop").1;
+        for (_, file) in screenshots.iter().filter(|(n, _)| *n == at) {
+            let report = save_screenshot(m, file)?;
+            eprintln!("armvex: screenshot {} at instruction {at}: {report}", file.display());
+        }
+        let Some((_, file)) = snapshots.iter().find(|(n, _)| *n == at) else {
+            return Ok(());
+        };
         let report = armvex_snapshot::save(m, file)?;
         eprintln!(
             "armvex: snapshot {} at instruction {at}: {:.1} MB ({} RAM pages, {} disk blocks) in {:.2} s",
@@ -397,7 +434,38 @@ fn run_machine(
             file.display()
         );
     }
+    for (n, file) in screenshots.iter().filter(|(n, _)| *n > at) {
+        eprintln!(
+            "armvex: no screenshot {}: the run ended at instruction {at}, before {n}",
+            file.display()
+        );
+    }
     end
+}
+
+// ---- Screenshots (`--screenshot-at`).
+
+/// Write what the first display that is on shows to `file` as a PNG image. The picture is read
+/// from guest memory at this exact instruction, so the same run gives the same pixels. PNG
+/// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
+fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, String> {
+    let names = machine.display_names();
+    let Some((index, frame)) = (0..names.len()).find_map(|i| machine.screenshot(i).map(|f| (i, f))) else {
+        return Err(format!(
+            "cannot take screenshot {}: no display is on (the board has {})",
+            file.display(),
+            names.join(", ")
+        ));
+    };
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
+    let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+    writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
+    writer.finish().map_err(|e| fail(&e))?;
+    Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
@@ -421,11 +489,15 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let gdb = gdb_options(&args)?;
     let profile = ProfileRequest::from_args(&args)?;
-    let drives = args
+    let mut drives = args
         .drive
         .iter()
         .map(|d| DriveSpec::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
+    // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
+    if let Some(sd) = &args.sd {
+        drives.push(DriveSpec::parse_sd(sd)?);
+    }
     let virtio_modern = match args.virtio_mmio.as_deref().unwrap_or("modern") {
         "modern" | "2" => true,
         "legacy" | "1" => false,
@@ -470,6 +542,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         None => None,
     };
+    let screenshots = screenshot_points(&args.screenshot_at)?;
     let mut total = Stats::default();
     loop {
         let semihosting = args.semihosting.then(|| Console {
@@ -495,7 +568,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             trace: trace.take(),
         })?;
         machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
-        let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
+        let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
