@@ -1,10 +1,9 @@
 //! SIGTERM (or SIGHUP, SIGINT, SIGQUIT) stops a run cleanly: output flushed, one line on
 //! stderr, exit status 128 + the signal, as a shell reports it.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 #[test]
 fn a_signal_stops_the_run_cleanly() {
@@ -23,12 +22,15 @@ fn a_signal_stops_the_run_cleanly() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // The benchmark prints its first results within a few hundred million instructions.
-        std::thread::sleep(Duration::from_millis(1500));
+        // Wait for the benchmark's first line (however loaded the host is), then signal.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
         // SAFETY: sending a signal to our own child process.
         assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-        let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let out = first + &rest;
         let mut err = String::new();
         child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
         let status = child.wait().unwrap();
