@@ -261,8 +261,8 @@ impl Machine {
         profile.last = self.position();
         profile.next = profile.last + profile.gap();
         let result = loop {
-            let limit = self.max_instructions;
-            let position = Some(limit.map_or(profile.next, |l| l.min(profile.next)));
+            // The instruction limit is the machine's own (it ends the run there).
+            let position = Some(profile.next);
             match self.run_until(
                 &RunGoal {
                     position,
@@ -271,10 +271,6 @@ impl Machine {
                 &mut || false,
             ) {
                 Ok(Stop::Ended(end)) => break Ok(end),
-                Ok(Stop::Reached) if Some(self.position()) == limit => {
-                    profile.sample(self);
-                    break Ok(RunEnd::InstructionLimit);
-                }
                 Ok(Stop::Reached) => {
                     profile.sample(self);
                     profile.next = self.position() + profile.gap();

@@ -127,6 +127,10 @@ impl Machine {
                 ..RunGoal::default()
             };
             match self.run_until(&goal, &mut || false) {
+                Ok(Stop::Ended(RunEnd::InstructionLimit)) if next == Some(self.position()) => {
+                    // A stop at the limit itself comes before the end.
+                    break at(self, self.position()).map(|()| RunEnd::InstructionLimit);
+                }
                 Ok(Stop::Ended(end)) => break Ok(end),
                 Ok(Stop::Reached) if next == Some(self.position()) => {
                     stops.next();
@@ -159,6 +163,32 @@ impl Machine {
         if let Some(end) = self.ended {
             return Ok(Stop::Ended(end));
         }
+        // `--max-instructions` ends the guest there, whoever runs it (under gdb too): reaching
+        // the limit is the guest's end, even when the caller's goal is that same position.
+        if let Some(limit) = self.max_instructions {
+            if self.position() >= limit {
+                self.ended = Some(RunEnd::InstructionLimit);
+                return Ok(Stop::Ended(RunEnd::InstructionLimit));
+            }
+            if goal.position.is_none_or(|p| p >= limit) {
+                let capped = RunGoal {
+                    position: Some(limit),
+                    ..*goal
+                };
+                return match self.run_until_goal(&capped, interrupt)? {
+                    Stop::Reached if self.position() >= limit => {
+                        self.ended = Some(RunEnd::InstructionLimit);
+                        Ok(Stop::Ended(RunEnd::InstructionLimit))
+                    }
+                    stop => Ok(stop),
+                };
+            }
+        }
+        self.run_until_goal(goal, interrupt)
+    }
+
+    /// [`Machine::run_until`] without the instruction limit.
+    fn run_until_goal(&mut self, goal: &RunGoal, interrupt: &mut dyn FnMut() -> bool) -> Result<Stop, String> {
         // A CPU goal already met: stop before the next instruction, whoever runs it.
         let mut pending: Option<Pending> = goal
             .cpu_instructions

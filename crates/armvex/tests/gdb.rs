@@ -273,6 +273,36 @@ fn the_start_and_the_end_of_history_are_reported_and_output_is_printed_once() {
     );
 }
 
+/// `--max-instructions N` ends the guest after N instructions under gdb as without it: gdb
+/// stops there (and can go back), then sees the program exit.
+#[test]
+fn the_instruction_limit_holds_under_gdb() {
+    let (child, port) = armvex(&["--max-instructions", "1000"]);
+    let out = gdb(
+        port,
+        &[
+            "continue",
+            "monitor icount",
+            "reverse-stepi",
+            "monitor icount",
+            "continue",
+            "continue",
+        ],
+    );
+    in_order(
+        &out,
+        &[
+            "No more reverse-execution history.",
+            "position 1000 ",
+            "position 999 ",
+            "No more reverse-execution history.",
+            "exited normally",
+        ],
+    );
+    let (status, _) = finish(child);
+    assert_eq!(status, Some(0));
+}
+
 #[test]
 fn threads_registers_and_monitor_commands() {
     let (child, port) = armvex(&["--smp", "2"]);
