@@ -10,7 +10,7 @@ use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
-use armvex_virtio::{BlockDevice, DiskImage, DiskMode, SharedDisk, VirtioBackend, VirtioMmio};
+use armvex_virtio::{BlockDevice, DiskImage, DiskMode, SharedDisk, VirtioDevice, VirtioMmio};
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
@@ -127,7 +127,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
 
     // Assign the drives to transports: explicit slots first, then the next free ones.
     let transports: Vec<&DeviceEntry> = board.device.iter().filter(|d| d.kind == "virtio-mmio").collect();
-    let mut backends: Vec<Option<Box<dyn VirtioBackend>>> = transports.iter().map(|_| None).collect();
+    let mut backends: Vec<Option<Box<dyn VirtioDevice>>> = transports.iter().map(|_| None).collect();
     let opened = host.disks.take();
     if opened.as_ref().is_some_and(|d| d.len() != host.drives.len()) {
         return Err("the disk images given do not match the drives".into());

@@ -43,14 +43,14 @@
 //! nanoseconds later through a bus timer. Either way the same guest run produces the same
 //! interrupts at the same instruction counts.
 
-pub mod backend;
 pub mod blk;
+pub mod device;
 pub mod disk;
 pub mod queue;
 pub mod transport;
 
-pub use backend::VirtioBackend;
 pub use blk::BlockDevice;
+pub use device::{Queues, VirtioDevice};
 pub use disk::{BaseIdentity, DiskImage, DiskMode, DiskUndo, SharedDisk};
 pub use queue::{DescriptorChain, QueueError, SplitQueue};
 pub use transport::{TransportState, VirtioMmio};
