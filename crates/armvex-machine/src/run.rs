@@ -217,6 +217,11 @@ impl Machine {
                         self.bus.deliver_host_input(uart, &bytes);
                     }
                 }
+                HostEvent::Device { id, data } => {
+                    if let Some((_, device)) = self.input_routes.iter().find(|(route, _)| *route == id) {
+                        self.bus.deliver_host_input(*device, &data);
+                    }
+                }
                 HostEvent::Quit => return Ok(Some(RunEnd::Quit)),
                 HostEvent::Edit(_) => unreachable!("edits are applied at their position"),
             }
@@ -362,6 +367,17 @@ impl Machine {
             (a, b) => a.or(b),
         };
         if let Some(t) = deadline {
+            let t = if self.input.paces_idle() {
+                match self.paced_idle(now, t, interrupt) {
+                    Some(t) => t,
+                    None => {
+                        self.round.active = false;
+                        return Ok(Some(Stop::Interrupted));
+                    }
+                }
+            } else {
+                t
+            };
             // Every CPU waited this round; its quantum was counted as idle already.
             let jump = t.max(now).saturating_sub(now + self.round.quantum);
             self.idle_ns.iter_mut().for_each(|n| *n += jump);
@@ -383,6 +399,39 @@ impl Machine {
                 crate::console::Wait::TimedOut => {
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every CPU waits and the next event is at virtual time `deadline`, but live host
+    /// backends (a network) may send input meanwhile: let virtual time pass no faster than
+    /// the host's, so that a guest waiting for an answer from the host does not see its
+    /// timeouts expire in no time at all. Waits for live input at most `deadline - now` host
+    /// nanoseconds and returns the virtual time to jump to: `deadline` if nothing came, else
+    /// `now` plus the host time waited (the input is then taken, and journaled, at that
+    /// time, so a replay jumps to exactly there). `None` if the host asked to stop meanwhile
+    /// (time has not moved).
+    fn paced_idle(&mut self, now: u64, deadline: u64, interrupt: &mut dyn FnMut() -> bool) -> Option<u64> {
+        let span = deadline.saturating_sub(now);
+        let started = Instant::now();
+        self.flush_output();
+        loop {
+            let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if waited >= span {
+                return Some(deadline);
+            }
+            let slice = Duration::from_nanos(span - waited).min(Duration::from_millis(50));
+            match self.input.wait_timeout(slice) {
+                crate::console::Wait::Ready => {
+                    let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    return Some(now.saturating_add(waited).min(deadline));
+                }
+                crate::console::Wait::Closed => return Some(deadline),
+                crate::console::Wait::TimedOut => {
+                    if interrupt() {
+                        return None;
                     }
                 }
             }
