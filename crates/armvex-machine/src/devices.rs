@@ -555,7 +555,11 @@ impl VirtioSlots {
                             let backend = open_netdev(spec, sender.clone())?;
                             let mac = mac.unwrap_or_else(|| default_mac(board, slot));
                             self.routes.push((slot, netdev.clone()));
-                            Box::new(NetDevice::new(mac, backend))
+                            let card = NetDevice::new(mac, backend);
+                            Box::new(match spec.mtu() {
+                                Some(mtu) => card.with_mtu(mtu),
+                                None => card,
+                            })
                         }
                         DeviceKind::Rng { host_entropy: false } => Box::new(RngDevice::seeded(p.rng_seed, slot as u64)),
                         DeviceKind::Rng { host_entropy: true } => {

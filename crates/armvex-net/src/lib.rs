@@ -52,6 +52,16 @@ mod wake;
 
 pub use spec::{HostFwd, NetdevKind, NetdevSpec, UserOptions};
 
+impl NetdevSpec {
+    /// The MTU a NIC on this network should tell the guest, if not the Ethernet default.
+    pub fn mtu(&self) -> Option<u16> {
+        match &self.kind {
+            NetdevKind::User(u) if u.mtu != spec::DEFAULT_MTU => Some(u.mtu),
+            _ => None,
+        }
+    }
+}
+
 /// The largest Ethernet frame a backend passes either way (a 64 KiB IP packet and its
 /// Ethernet header, as a tap with a large MTU or GSO can give); anything longer is dropped.
 pub const MAX_FRAME: usize = 65_535 + 14;

@@ -239,8 +239,8 @@ fn new_stack(options: &UserOptions, deliver: FrameSink) -> Result<(Context<Share
         vnameserver6: NAMESERVER6.into(),
         vdnssearch: std::ptr::null_mut(),
         vdomainname: std::ptr::null(),
-        if_mtu: 0,
-        if_mru: 0,
+        if_mtu: usize::from(options.mtu),
+        if_mru: usize::from(options.mtu),
         disable_host_loopback: false,
         enable_emu: false,
         outbound_addr: std::ptr::null(),
@@ -454,7 +454,10 @@ mod tests {
 
     #[test]
     fn dhcp_offers_the_guest_10_0_2_15() {
-        let (mut net, rx) = start(&UserOptions::default());
+        let (mut net, rx) = start(&UserOptions {
+            mtu: 1500,
+            ..UserOptions::default()
+        });
         net.send(&dhcp_discover());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -485,6 +488,7 @@ mod tests {
                 guest_addr: None,
                 guest_port: 22,
             }],
+            mtu: 1500,
             ..UserOptions::default()
         };
         let (net, rx) = start(&options);
