@@ -199,7 +199,7 @@ fn a_recorded_networked_session_replays_exactly_without_the_network() {
 
 #[test]
 fn hwrng_without_rngd_and_hvc0_output_to_a_chardev_file() {
-    let disk = scratch_disk("devices");
+    let disk = scratch_disk("virtio");
     let hvc = disk.with_extension("hvc0.txt");
     let _ = std::fs::remove_file(&hvc);
     let extra: Vec<String> = [
@@ -215,11 +215,11 @@ fn hwrng_without_rngd_and_hvc0_output_to_a_chardev_file() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = command("vexpress-a9", 1, "devices", &disk, "", &extra).output().expect("run armvex");
+    let out = command("vexpress-a9", 1, "virtio", &disk, "", &extra).output().expect("run armvex");
     let console = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(console.contains("ARMVEX-TEST devices PASS"), "console:\n{console}\nstderr:\n{stderr}");
-    assert!(console.contains("devices: hwrng virtio_rng"));
+    assert!(console.contains("ARMVEX-TEST virtio PASS"), "console:\n{console}\nstderr:\n{stderr}");
+    assert!(console.contains("virtio: hwrng virtio_rng"));
     assert_eq!(std::fs::read_to_string(&hvc).unwrap(), "hvc0: hello from the guest\n");
     assert_eq!(out.status.code(), Some(0));
 }

@@ -15,6 +15,12 @@
 //! | [`sysregs`] | Versatile Express system registers | board ID, flags for secondary-CPU boot, 24 MHz counter, SYS_CFG clocks, power-off and reboot |
 //! | [`l2c310`] | L2C-310 (PL310) cache controller | identification and control registers; maintenance completes at once |
 //! | [`sp810`] | SP810 system controller | the one register Linux touches |
+//! | [`pl181`], [`sd`] | PL181 MMCI and an SD card | the card slot: SD commands, PIO FIFO, SDSC/SDHC on a disk image |
+//! | [`pl111`] | PL111 CLCD | the display: registers, palette, the picture rendered from guest RAM on request |
+//! | [`pl050`], [`ps2`] | PL050 KMI, PS/2 keyboard and mouse | keyboard and mouse fed by recorded host input |
+//! | [`sp805`] | SP805 watchdog | counts down in virtual time; an unfed watchdog resets the machine |
+//! | [`pl041`] | PL041 AACI | probe level: registers and the AC'97 codec's, no sound |
+//! | [`primecell`] | PL341, PL354 memory controllers | identification registers only |
 //! | [`stub`] | any unmodelled PrimeCell | reads zero everywhere (so Linux skips it), ignores writes |
 //!
 //! ## Wiring a Versatile Express board
@@ -32,7 +38,13 @@
 //! | pl031 | [`Pl031::new`]`(name, spi + 32, start time in seconds since 1970)` | 4 KiB |
 //! | l2c-310 | [`L2c310::new`]`()` | 4 KiB |
 //! | sp810 | [`Sp810::new`]`(name)` | 4 KiB |
-//! | pl041, pl050, pl181, pl110, pl111, sp805, sbcon-i2c, lan9118 | [`ZeroStub::new`]`(name)` | as given |
+//! | pl181 | [`Pl181::new`]`(name, [spi0 + 32, spi1 + 32], `[`SdCard::new`]`(disk, read_only))` | 4 KiB |
+//! | pl111 | [`Pl111::new`]`(name)`; the machine keeps [`Pl111::display`] for screenshots | 4 KiB |
+//! | pl050 | [`Pl050::new`]`(name, spi + 32, mouse)`: the first KMI has the keyboard, the second the mouse | 4 KiB |
+//! | sp805 | [`Sp805::new`]`(name, spi + 32 if wired, clock-hz)` | 4 KiB |
+//! | pl041 | [`Pl041::new`]`(name, spi + 32)` | 4 KiB |
+//! | pl341, pl354 | [`PrimeCellIds::new`]`(name, `[`primecell::PL341_ID`]` or PL354_ID)` | 4 KiB |
+//! | sbcon-i2c, lan9118 | [`ZeroStub::new`]`(name)` | as given |
 //!
 //! The MPCore device must be the bus's interrupt controller: it turns line levels into each
 //! CPU's IRQ/FIQ input. On the vexpress-a15 the CPUs' generic timers drive PPIs 26, 27, 29
@@ -69,7 +81,15 @@ pub mod l2c310;
 pub mod mpcore;
 pub mod pl011;
 pub mod pl031;
+pub mod pl041;
+pub mod pl050;
+pub mod pl111;
+pub mod pl181;
+pub mod primecell;
+pub mod ps2;
+pub mod sd;
 pub mod sp804;
+pub mod sp805;
 pub mod sp810;
 pub mod stub;
 pub mod sysregs;
@@ -79,7 +99,14 @@ pub use l2c310::L2c310;
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
 pub use pl031::Pl031;
+pub use pl041::Pl041;
+pub use pl050::{KmiInput, Pl050};
+pub use pl111::{Display, Frame, Pl111};
+pub use pl181::Pl181;
+pub use primecell::PrimeCellIds;
+pub use sd::SdCard;
 pub use sp804::Sp804;
+pub use sp805::Sp805;
 pub use sp810::Sp810;
 pub use stub::ZeroStub;
 pub use sysregs::{SysRegsConfig, VexpressSysRegs};

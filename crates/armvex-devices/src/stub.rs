@@ -1,6 +1,5 @@
-//! A stand-in for devices armvex does not model: PL041 audio (AACI), PL050 keyboard/mouse
-//! interfaces (KMI), PL181 SD card interface (MMCI), PL110/PL111 colour LCD controllers,
-//! SP805 watchdog, the SBCon I2C bus and the LAN9118 Ethernet controller.
+//! A stand-in for devices armvex does not model: the SBCon I2C bus and the LAN9118 Ethernet
+//! controller.
 //!
 //! Every register reads as zero and every write is ignored (and logged at debug level). For a
 //! PrimeCell that includes the identification registers at 0xfe0..0xffc: Linux's AMBA bus reads

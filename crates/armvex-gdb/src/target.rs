@@ -157,6 +157,10 @@ impl<'a> Session<'a> {
             },
             Outcome::Stop(Stop::Interrupted) => return None,
             Outcome::Stop(Stop::CheckpointDue) => MultiThreadStopReason::DoneStep,
+            // armvex itself was asked to stop: gdb sees the program terminated by that signal.
+            Outcome::Stop(Stop::Ended(RunEnd::Signal(sig))) => {
+                MultiThreadStopReason::Terminated(Signal(sig as u8)) // HUP, INT, QUIT, TERM: the same numbers in gdb
+            }
             Outcome::Stop(Stop::Ended(end)) => {
                 if !self.end_reported {
                     // Stop where the guest ended, so that gdb can still go back from here.
@@ -186,11 +190,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// The CPU a stop is reported on when none is named: the one being stepped, else CPU 0.
+    /// The CPU a stop is reported on when none is named: the one being stepped, else the one
+    /// that runs next.
     fn current_cpu(&self) -> usize {
         match self.action {
             Action::Step(cpu) | Action::ReverseStep(cpu) => cpu,
-            _ => 0,
+            _ => self.machine.current_cpu(),
         }
     }
 }
@@ -470,8 +475,11 @@ impl<'a> BlockingEventLoop for GdbLoop<'a> {
         }
     }
 
-    fn on_interrupt(_target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
+    fn on_interrupt(target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
         // The machine is already stopped: it runs only inside `wait_for_stop_reason`.
-        Ok(Some(MultiThreadStopReason::Signal(Signal::SIGINT)))
+        Ok(Some(MultiThreadStopReason::SignalWithThread {
+            tid: tid(target.machine.current_cpu()),
+            signal: Signal::SIGINT,
+        }))
     }
 }

@@ -223,6 +223,8 @@ pub struct History {
     scanned_for: (Vec<u32>, Vec<Watchpoint>),
     /// The summary parts of the live interval so far.
     live_parts: Vec<(u64, Summary)>,
+    /// Positions the user named (gdb's `monitor snapshot NAME`).
+    names: Vec<(String, u64)>,
 }
 
 impl History {
@@ -238,6 +240,7 @@ impl History {
             scans: Vec::new(),
             scanned_for: (Vec::new(), Vec::new()),
             live_parts: Vec::new(),
+            names: Vec::new(),
         };
         h.checkpoints.push(checkpoint_of(machine));
         h
@@ -251,6 +254,22 @@ impl History {
             start: self.checkpoints.first().map_or(0, |c| c.position),
             end: self.end,
         }
+    }
+
+    /// Give `position` a name (replacing an earlier position of that name).
+    pub fn name_position(&mut self, name: &str, position: u64) {
+        self.names.retain(|(n, _)| n != name);
+        self.names.push((name.to_string(), position));
+    }
+
+    /// The position named `name`, if it is still in the history.
+    pub fn named_position(&self, name: &str) -> Option<u64> {
+        let start = self.checkpoints.first().map_or(0, |c| c.position);
+        self.names
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .filter(|p| (start..=self.end).contains(p))
     }
 
     /// The furthest position reached.

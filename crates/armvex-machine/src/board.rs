@@ -97,6 +97,8 @@ pub struct DeviceEntry {
     pub spi: Vec<u32>,
     /// The daughterboard's PROCID0 value (system registers only).
     pub proc_id: Option<u32>,
+    /// The frequency of the clock the device counts (watchdogs).
+    pub clock_hz: Option<u32>,
 }
 
 impl Board {

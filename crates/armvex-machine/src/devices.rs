@@ -32,6 +32,7 @@ use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
+use armvex_devices::{Display, Pl041, Pl050, Pl111, Pl181, PrimeCellIds, SdCard, Sp805, primecell};
 use armvex_net::{NetBackend, NetdevSpec, NullBackend};
 use armvex_virtio::{
     BlockDevice, ConsoleDevice, DiskImage, DiskMode, NetDevice, RngDevice, SharedDisk, VirtioDevice, VirtioMmio,
@@ -40,6 +41,11 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
+
+/// The slot number of the SD card (`--sd`): the SD card is a drive like the virtio ones (its
+/// image is in [`BoardDevices::disks`], so snapshots and reverse execution save and rewind it
+/// as theirs), but it sits in the MMCI's slot, not on a virtio-mmio transport.
+pub const SD_SLOT: usize = 100;
 
 /// A `--drive` option.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +61,25 @@ pub struct DriveSpec {
 }
 
 impl DriveSpec {
+    /// The SD card of `--sd FILE[,readonly=on][,snapshot=on]`: a drive in [`SD_SLOT`].
+    pub fn parse_sd(s: &str) -> Result<DriveSpec, String> {
+        let mut parts = s.splitn(2, ',');
+        let file = parts.next().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
+        let (mut spec, id) = match parts.next() {
+            Some(rest) => DriveSpec::parse_with_id(&format!("file={file},{rest}")),
+            None => DriveSpec::parse_with_id(&format!("file={file}")),
+        }
+        .map_err(|e| e.replace("--drive", "--sd"))?;
+        if id.is_some() {
+            return Err("--sd takes no id=".into());
+        }
+        if spec.slot.is_some() {
+            return Err("--sd takes no slot=".into());
+        }
+        spec.slot = Some(SD_SLOT);
+        Ok(spec)
+    }
+
     /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,slot=N]`.
     pub fn parse(s: &str) -> Result<DriveSpec, String> {
         match Self::parse_with_id(s)? {
@@ -88,7 +113,9 @@ impl DriveSpec {
                     slot = Some(
                         value
                             .parse()
-                            .map_err(|_| format!("bad --drive slot={value} (0 to 3)"))?,
+                            .ok()
+                            .filter(|s| *s < SD_SLOT)
+                            .ok_or_else(|| format!("bad --drive slot={value} (0 to 3)"))?,
                     );
                 }
                 _ => return Err(format!("unknown --drive option '{key}'")),
@@ -282,6 +309,11 @@ pub struct BoardDevices {
     /// Where host input goes: [`HostEvent::Device`] events named by the first (a netdev's,
     /// a chardev's or a virtio-rng's id) are delivered to the second.
     pub input_routes: Vec<(String, DeviceId)>,
+    /// The PS/2 keyboard's and mouse's KMIs (host keyboard and mouse input goes there).
+    pub keyboard: Option<DeviceId>,
+    pub mouse: Option<DeviceId>,
+    /// Each CLCD's name and registers (for screenshots).
+    pub displays: Vec<(String, Display)>,
 }
 
 /// Put every device of `board` on `bus`.
@@ -308,6 +340,20 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     if opened.as_ref().is_some_and(|d| d.len() != host.drives.len()) {
         return Err("the disk images given do not match the drives".into());
     }
+    let mut opened = opened.map(|d| d.into_iter().map(Some).collect::<Vec<_>>());
+    // The SD card's drive (`--sd`) goes into the MMCI's slot, not on a virtio transport.
+    let mut sd = None;
+    let mut sd_drives = host.drives.iter().enumerate().filter(|(_, d)| d.slot == Some(SD_SLOT));
+    if let Some((n, spec)) = sd_drives.next() {
+        if sd_drives.next().is_some() {
+            return Err("only one SD card fits the board's MMCI".into());
+        }
+        let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
+            Some(d) => d,
+            None => Rc::new(RefCell::new(DiskImage::open(&spec.file, spec.mode())?)),
+        };
+        sd = Some((spec.readonly, disk));
+    }
     // A live channel for host input only if some device's host side sends input: with none,
     // the run loop goes on exactly as before.
     let needs_input = host.peripherals.devices.iter().any(|d| match &d.kind {
@@ -321,7 +367,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     });
     let sender = if needs_input { host.input.backend_sender() } else { None };
     let mut virtio = VirtioSlots::new(transports.len());
-    virtio.place(board, &host, opened, sender)?;
+    virtio.place(board, &host, &mut opened, sender)?;
     let VirtioSlots {
         devices: backends,
         disks: mut disk_slots,
@@ -331,6 +377,15 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     } = virtio;
     let mut backends = backends.into_iter();
     let mut slot_routes = Vec::new();
+
+    let sd_read_only = sd.as_ref().is_some_and(|(readonly, _)| *readonly);
+    let sd_disk = sd.map(|(_, disk)| disk);
+    if let Some(disk) = &sd_disk {
+        disk_slots.push((SD_SLOT, disk.clone()));
+    }
+    let mut sd_card = Some(SdCard::new(sd_disk.clone(), sd_read_only)?);
+    let (mut keyboard, mut mouse, mut displays) = (None, None, Vec::new());
+
     let mut console_uart = None;
     let mut input_routes = Vec::new();
     let mut console = Some(host.console);
@@ -347,6 +402,10 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 };
                 if let Some(p) = d.proc_id {
                     config.proc_id = p;
+                }
+                // SYS_MCI: card detect (bit 0) and write protect (bit 1) of the MMCI's slot.
+                if sd_disk.is_some() {
+                    config.mci = 1 | (u32::from(sd_read_only) << 1);
                 }
                 Box::new(VexpressSysRegs::new(config))
             }
@@ -375,10 +434,30 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 let backend = backends.next().flatten();
                 Box::new(VirtioMmio::new(host.virtio_modern, need_irq()?, backend).with_name(d.name.clone()))
             }
-            // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
-            "pl041" | "pl181" | "pl050" | "pl110" | "pl111" | "sbcon-i2c" | "lan9118" | "sp805" => {
-                Box::new(ZeroStub::new(d.name.clone()))
+            "pl181" => {
+                let irqs = match d.spi[..] {
+                    [a, b, ..] => [a + 32, b + 32],
+                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name)),
+                };
+                let card = sd_card.take().ok_or("the board has two MMCIs; --sd fills only one")?;
+                Box::new(Pl181::new(d.name.clone(), irqs, card))
             }
+            "pl050" => {
+                // As on QEMU's vexpress: the first KMI has the keyboard, the second the mouse.
+                let is_mouse = keyboard.is_some();
+                Box::new(Pl050::new(d.name.clone(), need_irq()?, is_mouse))
+            }
+            "pl111" => {
+                let clcd = Pl111::new(d.name.clone());
+                displays.push((d.name.clone(), clcd.display()));
+                Box::new(clcd)
+            }
+            "sp805" => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
+            "pl041" => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
+            "pl341" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
+            "pl354" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
+            // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
+            "sbcon-i2c" | "lan9118" => Box::new(ZeroStub::new(d.name.clone())),
             other => {
                 return Err(format!(
                     "board {}: device {} has unknown kind {other}",
@@ -396,6 +475,13 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 input_routes.extend(names.drain(..).map(|name| (name, id)));
             }
         }
+        if d.kind == "pl050" {
+            if keyboard.is_none() {
+                keyboard = Some(id);
+            } else {
+                mouse = mouse.or(Some(id));
+            }
+        }
     }
     disk_slots.sort_by_key(|(slot, _)| *slot);
     Ok(BoardDevices {
@@ -403,6 +489,9 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         disks: disk_slots,
         drive_slots,
         input_routes,
+        keyboard,
+        mouse,
+        displays,
     })
 }
 
@@ -462,7 +551,7 @@ impl VirtioSlots {
         &mut self,
         board: &Board,
         host: &DeviceHostSetup,
-        opened: Option<Vec<SharedDisk>>,
+        opened: &mut Option<Vec<Option<SharedDisk>>>,
         sender: Option<crossbeam_channel::Sender<HostEvent>>,
     ) -> Result<(), String> {
         let p = host.peripherals;
@@ -496,8 +585,12 @@ impl VirtioSlots {
             Device(&'a DeviceSpec),
         }
         let mut items: Vec<(Option<usize>, Item)> = Vec::new();
+        let mut drive_slots = vec![None; host.drives.len()];
         for (n, d) in host.drives.iter().enumerate() {
-            if drive_id(n).is_none() {
+            if d.slot == Some(SD_SLOT) {
+                // The SD card (`--sd`): in the MMCI, not on a transport.
+                drive_slots[n] = Some(SD_SLOT);
+            } else if drive_id(n).is_none() {
                 items.push((d.slot, Item::Drive(n)));
             }
         }
@@ -505,8 +598,6 @@ impl VirtioSlots {
             items.push((d.slot, Item::Device(d)));
         }
         items.sort_by_key(|(slot, _)| slot.is_none());
-        let mut opened = opened.map(|d| d.into_iter().map(Some).collect::<Vec<_>>());
-        let mut drive_slots = vec![None; host.drives.len()];
         let mut open_disk = |n: usize| -> Result<SharedDisk, String> {
             match opened.as_mut().and_then(|o| o[n].take()) {
                 Some(d) => Ok(d),

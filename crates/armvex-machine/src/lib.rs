@@ -24,6 +24,8 @@ pub mod boot;
 pub mod console;
 pub mod debug;
 pub mod devices;
+pub mod dtb;
+pub mod files;
 pub mod hostdev;
 pub mod loader;
 pub mod output;
@@ -152,6 +154,8 @@ pub enum RunEnd {
     Quit,
     /// `max_instructions` were retired.
     InstructionLimit,
+    /// armvex was asked to stop by this signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT).
+    Signal(i32),
 }
 
 /// A CPU's scheduling state.
@@ -173,6 +177,11 @@ pub struct Machine {
     semihosting: Option<Semihosting>,
     input: HostInput,
     console_uart: Option<armvex_bus::DeviceId>,
+    /// The KMIs with the PS/2 keyboard and mouse (host keyboard and mouse input goes there).
+    keyboard: Option<armvex_bus::DeviceId>,
+    mouse: Option<armvex_bus::DeviceId>,
+    /// Each CLCD's name and registers (screenshots).
+    displays: Vec<(String, armvex_devices::Display)>,
     /// Each drive's transport slot and disk image.
     disks: Vec<(usize, armvex_virtio::SharedDisk)>,
     /// The transport slot of each drive, in the setup's drive order.
@@ -197,6 +206,9 @@ pub struct Machine {
     /// Virtual time each CPU spent waiting (WFI/WFE) while others ran or time jumped: a
     /// statistic for the profiler, not machine state.
     idle_ns: Vec<u64>,
+    /// Idle time follows the host's clock (an interactive console): the host instant and the
+    /// virtual time it corresponds to (see `run::idle_in_real_time`).
+    pacing: Option<(std::time::Instant, u64)>,
 }
 
 impl Machine {
@@ -349,6 +361,9 @@ impl Machine {
             semihosting,
             input,
             console_uart: board_devices.console_uart,
+            keyboard: board_devices.keyboard,
+            mouse: board_devices.mouse,
+            displays: board_devices.displays,
             disks: board_devices.disks,
             drive_slots: board_devices.drive_slots,
             input_routes: board_devices.input_routes,
@@ -362,8 +377,16 @@ impl Machine {
             ended: None,
             next_hash_at: 0,
             idle_ns: vec![0; setup.smp],
+            pacing: None,
             setup,
         })
+    }
+
+    /// Let idle time follow the host's clock while a person may type (`--idle realtime`), or
+    /// jump to the next event (`skip`, the default). From now on, virtual time never runs ahead
+    /// of the real time elapsed.
+    pub fn set_idle_in_real_time(&mut self, on: bool) {
+        self.pacing = on.then(|| (std::time::Instant::now(), self.bus.clock.now()));
     }
 
     /// Stop after this many instructions in all (`--max-instructions`; `None` for no limit).
@@ -403,9 +426,31 @@ impl Machine {
         self.cpus.iter().map(Cpu::instructions).sum()
     }
 
+    /// The names of the board's displays (CLCDs), in board order.
+    pub fn display_names(&self) -> Vec<&str> {
+        self.displays.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// What display `index` shows now, read from guest memory at this exact point of the
+    /// guest's execution (`None` while it is off). Reading changes nothing.
+    pub fn screenshot(&self, index: usize) -> Option<armvex_devices::Frame> {
+        let (_, regs) = self.displays.get(index)?;
+        armvex_devices::pl111::render(&regs.borrow(), &self.bus.memory)
+    }
+
     /// Virtual time in nanoseconds.
     pub fn virtual_time(&self) -> u64 {
         self.bus.clock.now()
+    }
+
+    /// The CPU that runs the next instruction (whose turn is under way), or CPU 0 between
+    /// rounds.
+    pub fn current_cpu(&self) -> usize {
+        if self.round.active && self.round.turn_started {
+            self.round.cpu.min(self.cpus.len() - 1)
+        } else {
+            0
+        }
     }
 
     /// Why the guest ended, if it has.

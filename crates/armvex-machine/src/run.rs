@@ -199,6 +199,10 @@ impl Machine {
                 Some(stop) => return Ok(stop),
                 None => {}
             }
+            if let Some(sig) = crate::console::termination_requested() {
+                self.flush_output();
+                return Ok(Stop::Ended(RunEnd::Signal(sig)));
+            }
             if pending.is_none() && interrupt() {
                 pending = Some(Pending::Report(Stop::Interrupted));
             }
@@ -210,7 +214,7 @@ impl Machine {
     fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
-        for event in self.input.take(now, position) {
+        for event in self.input.take(now, position)? {
             match event {
                 HostEvent::Console(bytes) => {
                     if let Some(uart) = self.console_uart {
@@ -220,6 +224,18 @@ impl Machine {
                 HostEvent::Device { id, data } => {
                     if let Some((_, device)) = self.input_routes.iter().find(|(route, _)| *route == id) {
                         self.bus.deliver_host_input(*device, &data);
+                    }
+                }
+                HostEvent::Keyboard { code, down } => {
+                    if let Some(kmi) = self.keyboard {
+                        let input = armvex_devices::KmiInput::Key { code, down };
+                        self.bus.deliver_host_input(kmi, &input.to_bytes());
+                    }
+                }
+                HostEvent::Mouse { dx, dy, dz, buttons } => {
+                    if let Some(kmi) = self.mouse {
+                        let input = armvex_devices::KmiInput::Mouse { dx, dy, dz, buttons };
+                        self.bus.deliver_host_input(kmi, &input.to_bytes());
                     }
                 }
                 HostEvent::Quit => return Ok(Some(RunEnd::Quit)),
@@ -366,22 +382,23 @@ impl Machine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if self.pacing.is_some() && self.input.is_live() {
+            return self.idle_in_real_time(now, deadline, interrupt);
+        }
         if let Some(t) = deadline {
             let t = if self.input.paces_idle() {
                 match self.paced_idle(now, t, interrupt) {
-                    Some(t) => t,
-                    None => {
+                    Ok(t) => t,
+                    Err(stop) => {
                         self.round.active = false;
-                        return Ok(Some(Stop::Interrupted));
+                        return Ok(Some(stop));
                     }
                 }
             } else {
                 t
             };
             // Every CPU waited this round; its quantum was counted as idle already.
-            let jump = t.max(now).saturating_sub(now + self.round.quantum);
-            self.idle_ns.iter_mut().for_each(|n| *n += jump);
-            self.advance_to(t.max(now));
+            self.advance_idle_to(now, t);
             self.round.active = false;
             return Ok(None);
         }
@@ -397,6 +414,9 @@ impl Machine {
                     ));
                 }
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
                     }
@@ -411,31 +431,92 @@ impl Machine {
     /// timeouts expire in no time at all. Waits for live input at most `deadline - now` host
     /// nanoseconds and returns the virtual time to jump to: `deadline` if nothing came, else
     /// `now` plus the host time waited (the input is then taken, and journaled, at that
-    /// time, so a replay jumps to exactly there). `None` if the host asked to stop meanwhile
-    /// (time has not moved).
-    fn paced_idle(&mut self, now: u64, deadline: u64, interrupt: &mut dyn FnMut() -> bool) -> Option<u64> {
+    /// time, so a replay jumps to exactly there). The stop if the host asked to stop or a
+    /// termination signal came meanwhile (time has not moved).
+    fn paced_idle(&mut self, now: u64, deadline: u64, interrupt: &mut dyn FnMut() -> bool) -> Result<u64, Stop> {
         let span = deadline.saturating_sub(now);
         let started = Instant::now();
         self.flush_output();
         loop {
             let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             if waited >= span {
-                return Some(deadline);
+                return Ok(deadline);
             }
             let slice = Duration::from_nanos(span - waited).min(Duration::from_millis(50));
             match self.input.wait_timeout(slice) {
                 crate::console::Wait::Ready => {
                     let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                    return Some(now.saturating_add(waited).min(deadline));
+                    return Ok(now.saturating_add(waited).min(deadline));
                 }
-                crate::console::Wait::Closed => return Some(deadline),
+                crate::console::Wait::Closed => return Ok(deadline),
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Err(Stop::Ended(RunEnd::Signal(sig)));
+                    }
                     if interrupt() {
-                        return None;
+                        return Err(Stop::Interrupted);
                     }
                 }
             }
         }
+    }
+
+    /// Every CPU waits, and a person may type at any moment: let virtual time follow the host's
+    /// clock instead of jumping to the next deadline, so the guest's clock keeps to the wall
+    /// clock and an idle guest costs no host CPU. Virtual time never runs ahead of the real
+    /// time elapsed since the machine started; when it is behind (the guest was busy), it
+    /// catches up at once. Input that arrives is delivered at the virtual time it arrived,
+    /// recorded as always, so a replay (which skips) is exact.
+    fn idle_in_real_time(
+        &mut self,
+        now: u64,
+        deadline: Option<u64>,
+        interrupt: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<Stop>, String> {
+        self.round.active = false;
+        self.flush_output();
+        let (anchor, at_anchor) = self.pacing.expect("pacing is on");
+        let real = |a: std::time::Instant| at_anchor + a.elapsed().as_nanos() as u64;
+        loop {
+            let target = real(anchor).max(now);
+            if let Some(t) = deadline.filter(|&t| t <= target) {
+                self.advance_idle_to(now, t);
+                return Ok(None);
+            }
+            let left = deadline.map_or(Duration::from_millis(50), |t| {
+                Duration::from_nanos(t - target).min(Duration::from_millis(50))
+            });
+            match self.input.wait_timeout(left) {
+                crate::console::Wait::Ready => {
+                    let t = real(anchor).max(now);
+                    self.advance_idle_to(now, deadline.map_or(t, |d| t.min(d)));
+                    return Ok(None);
+                }
+                crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
+                    if interrupt() {
+                        return Ok(Some(Stop::Interrupted));
+                    }
+                }
+                crate::console::Wait::Closed if deadline.is_none() => {
+                    return Err(format!(
+                        "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",
+                        self.cpus[0].pc()
+                    ));
+                }
+                // No person any more: skip to the deadline.
+                crate::console::Wait::Closed => {}
+            }
+        }
+    }
+
+    /// Advance an idle machine from `now` to `t`, counting the time as idle.
+    fn advance_idle_to(&mut self, now: u64, t: u64) {
+        let jump = t.max(now).saturating_sub(now + self.round.quantum);
+        self.idle_ns.iter_mut().for_each(|n| *n += jump);
+        self.advance_to(t.max(now));
     }
 
     /// With a recording being made or replayed, the machine's state is hashed every

@@ -21,7 +21,7 @@
 use crate::blocks::{BLOCK, BlockReader, BlockWriter, is_zero};
 use armvex_machine::Machine;
 #[cfg(test)]
-use armvex_machine::devices::DriveSpec;
+use armvex_machine::devices::{DriveSpec, SD_SLOT};
 use armvex_virtio::{BaseIdentity, DiskImage, DiskMode, SharedDisk};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -61,6 +61,11 @@ fn drive_slots(drives: &[DriveSpec], transports: usize) -> Option<Vec<usize>> {
     let mut used = vec![false; transports];
     let mut slots = vec![usize::MAX; drives.len()];
     for (i, d) in drives.iter().enumerate() {
+        if d.slot == Some(SD_SLOT) {
+            // The SD card (`--sd`): in the MMCI's slot, not on a transport.
+            slots[i] = SD_SLOT;
+            continue;
+        }
         if let Some(s) = d.slot {
             if s >= transports || used[s] {
                 return None;
@@ -276,5 +281,10 @@ mod tests {
         assert_eq!(drive_slots(&[spec(Some(3)), spec(None)], 4), Some(vec![3, 0]));
         assert_eq!(drive_slots(&[spec(Some(1)), spec(Some(1))], 4), None);
         assert_eq!(drive_slots(&vec![spec(None); 5], 4), None);
+        assert_eq!(
+            drive_slots(&[spec(None), spec(Some(SD_SLOT)), spec(None)], 4),
+            Some(vec![0, SD_SLOT, 1]),
+            "the SD card takes no transport"
+        );
     }
 }

@@ -36,6 +36,16 @@ enum SavedEvent {
         reg: u64,
         value: u64,
     },
+    Keyboard {
+        code: u16,
+        down: bool,
+    },
+    Mouse {
+        dx: i16,
+        dy: i16,
+        dz: i8,
+        buttons: u8,
+    },
     /// Bytes from the host backend `id` for its device (added last: earlier variants keep
     /// their numbers).
     Device {
@@ -63,6 +73,16 @@ pub fn encode(journal: &[JournalEntry]) -> Vec<u8> {
                     cpu: *cpu as u64,
                     reg: *reg as u64,
                     value: *value,
+                },
+                HostEvent::Keyboard { code, down } => SavedEvent::Keyboard {
+                    code: *code,
+                    down: *down,
+                },
+                HostEvent::Mouse { dx, dy, dz, buttons } => SavedEvent::Mouse {
+                    dx: *dx,
+                    dy: *dy,
+                    dz: *dz,
+                    buttons: *buttons,
                 },
                 HostEvent::Device { id, data } => SavedEvent::Device {
                     id: id.clone(),
@@ -97,6 +117,8 @@ pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, String> {
                         reg: index(reg)?,
                         value,
                     }),
+                    SavedEvent::Keyboard { code, down } => HostEvent::Keyboard { code, down },
+                    SavedEvent::Mouse { dx, dy, dz, buttons } => HostEvent::Mouse { dx, dy, dz, buttons },
                     SavedEvent::Device { id, data } => HostEvent::Device { id, data },
                 },
             })
@@ -148,6 +170,21 @@ mod tests {
                 },
             },
             JournalEntry {
+                time: 750,
+                position: Some(740),
+                event: HostEvent::Keyboard { code: 30, down: true },
+            },
+            JournalEntry {
+                time: 800,
+                position: Some(790),
+                event: HostEvent::Mouse {
+                    dx: -5,
+                    dy: 300,
+                    dz: -1,
+                    buttons: 4,
+                },
+            },
+            JournalEntry {
                 time: 900,
                 position: Some(880),
                 event: HostEvent::Quit,
@@ -169,7 +206,10 @@ mod tests {
         assert_eq!(input.start_time, 1234);
         assert_eq!(input.journal(), &j[..]);
         input.set_cursor(1);
-        assert_eq!(input.take(500, 480), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        assert_eq!(
+            input.take(500, 480).unwrap(),
+            vec![HostEvent::Console(b"ls\r".to_vec())]
+        );
         assert_eq!(input.next_edit().map(|(p, _)| p), Some(590));
     }
 }

@@ -121,6 +121,12 @@ struct RunArgs {
     /// CPUs together), and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     snapshot_at: Vec<String>,
+    /// When every CPU waits: `realtime` lets virtual time follow the host's clock (an idle
+    /// guest costs no CPU and its clock keeps to the wall clock; the default with an
+    /// interactive terminal), `skip` jumps to the next event at once (the default otherwise:
+    /// batch runs, replays, tests). Input is recorded with its virtual time either way.
+    #[arg(long, value_name = "realtime|skip")]
+    idle: Option<String>,
     /// Profile the guest: where its instructions go, by symbol (with --profile-symbols) or by
     /// address range, per CPU and mode. Writes a report to FILE and folded stacks (for flame
     /// graphs) to FILE.folded.
@@ -137,6 +143,16 @@ struct RunArgs {
     /// overlays, so the snapshot can be resumed again.
     #[arg(long, value_name = "FILE")]
     loadvm: Option<PathBuf>,
+
+    // ---- The motherboard's SD card slot and display.
+    /// An SD card in the MMCI's slot (Linux: /dev/mmcblk0): FILE[,readonly=on][,snapshot=on],
+    /// a raw image whose size is a multiple of 512 bytes (SDHC above 2 GiB).
+    #[arg(long, value_name = "FILE")]
+    sd: Option<String>,
+    /// Save what the display (the first CLCD that is on) shows when N instructions have
+    /// retired, as a PNG image, and run on unchanged. Repeatable.
+    #[arg(long, value_name = "N:FILE")]
+    screenshot_at: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -161,6 +177,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    armvex_machine::console::handle_termination_signals();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
@@ -256,6 +273,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         },
     )?;
     machine.set_max_instructions(args.max_instructions);
+    machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
     let started_at = machine.position();
     if let Some((n, _)) = snapshots.iter().find(|(n, _)| *n < started_at) {
         return Err(format!(
@@ -263,7 +281,8 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ));
     }
     let profile = ProfileRequest::from_args(&args)?;
-    let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
+    let screenshots = screenshot_points(&args.screenshot_at)?;
+    let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
     let _ = std::io::stdout().flush();
     let s = machine.stats();
     if matches!(end, Ok(RunEnd::InstructionLimit)) {
@@ -294,8 +313,25 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
             );
             ExitCode::SUCCESS
         }
+        RunEnd::Signal(sig) => terminated(sig),
         RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
     })
+}
+
+/// armvex was asked to stop by a signal: say so; exit 128 + its number, as a shell would.
+fn terminated(sig: i32) -> ExitCode {
+    eprintln!("armvex: terminating on signal {sig}");
+    ExitCode::from((128 + sig) as u8)
+}
+
+/// `--idle`: whether idle time follows the host's clock.
+fn idle_in_real_time(args: &RunArgs, interactive: bool) -> Result<bool, String> {
+    match args.idle.as_deref() {
+        None => Ok(interactive),
+        Some("realtime") => Ok(true),
+        Some("skip") => Ok(false),
+        Some(other) => Err(format!("--idle {other}: expected realtime or skip")),
+    }
 }
 
 /// `--snapshot-at N:FILE` options, in increasing N.
@@ -315,6 +351,23 @@ fn snapshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
     if let Some(w) = points.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(format!("--snapshot-at: two snapshots at instruction {}", w[0].0));
     }
+    Ok(points)
+}
+
+/// The `--screenshot-at N:FILE` options, in instruction order.
+fn screenshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
+    let mut points = Vec::new();
+    for spec in specs {
+        let (n, file) = spec
+            .split_once(':')
+            .filter(|(_, f)| !f.is_empty())
+            .ok_or_else(|| format!("--screenshot-at {spec}: expected N:FILE"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("--screenshot-at {spec}: {n} is not an instruction count"))?;
+        points.push((n, PathBuf::from(file)));
+    }
+    points.sort_by_key(|(n, _)| *n);
     Ok(points)
 }
 
@@ -372,6 +425,7 @@ fn run_machine(
     gdb: &Option<armvex_gdb::GdbOptions>,
     snapshots: &[(u64, PathBuf)],
     profile: &Option<ProfileRequest>,
+    screenshots: &[(u64, PathBuf)],
 ) -> Result<RunEnd, String> {
     if let Some(options) = gdb {
         return armvex_gdb::serve(machine, options);
@@ -379,9 +433,17 @@ fn run_machine(
     if let Some(p) = profile {
         return p.run(machine);
     }
-    let positions: Vec<u64> = snapshots.iter().map(|(n, _)| *n).collect();
+    let mut positions: Vec<u64> = snapshots.iter().chain(screenshots).map(|(n, _)| *n).collect();
+    positions.sort_unstable();
+    positions.dedup();
     let end = machine.run_with_stops(&positions, &mut |m, at| {
-        let file = &snapshots.iter().find(|(n, _)| *n == at).expect("a requested stop").1;
+        for (_, file) in screenshots.iter().filter(|(n, _)| *n == at) {
+            let report = save_screenshot(m, file)?;
+            eprintln!("armvex: screenshot {} at instruction {at}: {report}", file.display());
+        }
+        let Some((_, file)) = snapshots.iter().find(|(n, _)| *n == at) else {
+            return Ok(());
+        };
         let report = armvex_snapshot::save(m, file)?;
         eprintln!(
             "armvex: snapshot {} at instruction {at}: {:.1} MB ({} RAM pages, {} disk blocks) in {:.2} s",
@@ -400,20 +462,38 @@ fn run_machine(
             file.display()
         );
     }
+    for (n, file) in screenshots.iter().filter(|(n, _)| *n > at) {
+        eprintln!(
+            "armvex: no screenshot {}: the run ended at instruction {at}, before {n}",
+            file.display()
+        );
+    }
     end
 }
 
-/// What `monitor savevm FILE` does in gdb.
-fn savevm_for_gdb(machine: &mut Machine, file: &std::path::Path) -> Result<String, String> {
-    let r = armvex_snapshot::save(machine, file)?;
-    Ok(format!(
-        "snapshot {} at instruction {}: {:.1} MB in {:.2} s (resume it with armvex run --loadvm {})",
-        file.display(),
-        machine.position(),
-        r.bytes as f64 / 1e6,
-        r.seconds,
-        file.display()
-    ))
+// ---- Screenshots (`--screenshot-at`).
+
+/// Write what the first display that is on shows to `file` as a PNG image. The picture is read
+/// from guest memory at this exact instruction, so the same run gives the same pixels. PNG
+/// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
+fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, String> {
+    let names = machine.display_names();
+    let Some((index, frame)) = (0..names.len()).find_map(|i| machine.screenshot(i).map(|f| (i, f))) else {
+        return Err(format!(
+            "cannot take screenshot {}: no display is on (the board has {})",
+            file.display(),
+            names.join(", ")
+        ));
+    };
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
+    let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+    writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
+    writer.finish().map_err(|e| fail(&e))?;
+    Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
 // ---- Devices chosen on the command line: --drive, --device, --netdev, --chardev, --rng-seed.
@@ -498,7 +578,6 @@ fn announce_host_sides(p: &Peripherals, replaying: bool) {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    armvex_gdb::set_savevm(savevm_for_gdb);
     let snapshots = snapshot_points(&args.snapshot_at)?;
     if !snapshots.is_empty() && (args.gdb.is_some() || args.gdb_default) {
         return Err("--snapshot-at does not combine with --gdb: in gdb, `monitor savevm FILE` takes a snapshot".into());
@@ -519,7 +598,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let gdb = gdb_options(&args)?;
     let profile = ProfileRequest::from_args(&args)?;
-    let (drives, peripherals) = device_options(&args)?;
+    let (mut drives, peripherals) = device_options(&args)?;
+    // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
+    if let Some(sd) = &args.sd {
+        drives.push(DriveSpec::parse_sd(sd)?);
+    }
     let virtio_modern = match args.virtio_mmio.as_deref().unwrap_or("modern") {
         "modern" | "2" => true,
         "legacy" | "1" => false,
@@ -565,6 +648,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         None => None,
     };
+    let screenshots = screenshot_points(&args.screenshot_at)?;
     let mut total = Stats::default();
     loop {
         let semihosting = args.semihosting.then(|| Console {
@@ -592,7 +676,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             },
             peripherals.clone(),
         )?;
-        let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
+        machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
+        let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
@@ -621,6 +706,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         return match end? {
             RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+            RunEnd::Signal(sig) => Ok(terminated(sig)),
             RunEnd::PowerOff | RunEnd::Quit | RunEnd::Reboot | RunEnd::InstructionLimit => Ok(ExitCode::SUCCESS),
         };
     }

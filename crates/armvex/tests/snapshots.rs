@@ -196,15 +196,18 @@ fn a_replay_that_goes_another_way_says_where() {
     assert!(text.contains("state-hash-every 500\n"), "{text}");
     let hashes: Vec<&str> = text.lines().filter(|l| l.contains(" state-hash ")).collect();
     assert!(hashes.len() >= 5, "{text}");
+    let replay = |recording: &PathBuf| {
+        armvex(&[
+            "run",
+            "--semihosting",
+            "--kernel",
+            &debuggee(),
+            "--replay",
+            recording.to_str().unwrap(),
+        ])
+    };
     // The replay as recorded: fine.
-    let (status, _, err) = armvex(&[
-        "run",
-        "--semihosting",
-        "--kernel",
-        &debuggee(),
-        "--replay",
-        rec.to_str().unwrap(),
-    ]);
+    let (status, _, err) = replay(&rec);
     assert_eq!(status, Some(0), "{err}");
     // A recording whose third hash says otherwise: the replay stops there.
     let third: u64 = hashes[3].split(' ').next().unwrap().parse().unwrap();
@@ -212,14 +215,7 @@ fn a_replay_that_goes_another_way_says_where() {
     let wrong = text.replace(hashes[3], &format!("{third} state-hash 0123456789abcdef"));
     let bad = scratch("diverged.rec");
     std::fs::write(&bad, wrong).unwrap();
-    let (status, _, err) = armvex(&[
-        "run",
-        "--semihosting",
-        "--kernel",
-        &debuggee(),
-        "--replay",
-        bad.to_str().unwrap(),
-    ]);
+    let (status, _, err) = replay(&bad);
     assert_eq!(status, Some(1), "{err}");
     assert!(
         err.contains(&format!(

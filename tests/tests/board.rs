@@ -1,0 +1,265 @@
+//! End-to-end tests of the motherboard's devices with the Debian guest: root on the SD card
+//! (PL181) on both boards, every AMBA device bound or cleanly skipped (no "deferred probe
+//! pending"), the CLCD's framebuffer console compared pixel for pixel with a reference
+//! picture, and a line typed on the PS/2 keyboard (PL050) reaching the guest.
+//!
+//! The SD card's throughput is measured by `sd_throughput` (ignored by default: run it
+//! with `tools/test --long`).
+
+use armvex_e2e::{Outcome, armvex, assert_good_boot, guest, root};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A private copy of the root image for one test (as `scratch_disk`, named for this file).
+fn image(name: &str) -> PathBuf {
+    let dir = root().join("target/e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    let p = dir.join(format!("board-{name}.img"));
+    std::fs::copy(guest().join("rootfs.img"), &p).expect("copy rootfs.img");
+    p
+}
+
+/// Boot the guest on `machine` with `append` added to the command line and `extra` options.
+fn boot(machine: &str, smp: u32, dtb: &str, append: &str, extra: &[&str]) -> Outcome {
+    let g = guest();
+    let out = Command::new(armvex())
+        .args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
+        .arg("--kernel")
+        .arg(g.join("vmlinuz"))
+        .arg("--dtb")
+        .arg(g.join(dtb))
+        .arg("--initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args(["--append", &format!("console=ttyAMA0 {append} armvex.smp={smp}")])
+        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run armvex");
+    Outcome {
+        status: out.status.code(),
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn dtb(machine: &str) -> &'static str {
+    if machine == "vexpress-a15" { "vexpress-v2p-ca15-tc1.dtb" } else { "vexpress-v2p-ca9.dtb" }
+}
+
+/// Root on /dev/mmcblk0: written in one boot, read back in the next, and in the image.
+fn sd_root(machine: &str, smp: u32) {
+    let disk = image(&format!("sd-{machine}"));
+    let sd = disk.display().to_string();
+    let run = || boot(machine, smp, dtb(machine), "root=/dev/mmcblk0 rw armvex.test=fs", &["--sd", &sd]);
+    let first = run();
+    assert_good_boot(&first, machine, "fs");
+    first.expect("mmcblk0: mmc0:4567 ARMVX 64.0 MiB");
+    first.expect("fs: root /dev/mmcblk0 mounted rw");
+    first.expect("fs: first boot");
+    let second = run();
+    assert_good_boot(&second, machine, "fs");
+    second.expect("fs: files from a previous boot");
+    let out = Command::new("debugfs")
+        .args(["-R", "cat /data/note.txt"])
+        .arg(&disk)
+        .output()
+        .expect("run debugfs (e2fsprogs)");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "armvex fs test\nThe quick brown fox jumps over the lazy dog.\n"
+    );
+}
+
+#[test]
+fn root_on_the_sd_card_vexpress_a9() {
+    sd_root("vexpress-a9", 1);
+}
+
+#[test]
+fn root_on_the_sd_card_vexpress_a15() {
+    sd_root("vexpress-a15", 2);
+}
+
+#[test]
+fn a_read_only_sd_card_mounts_read_only() {
+    let disk = image("sd-ro");
+    let before = std::fs::read(&disk).unwrap();
+    let sd = format!("{},readonly=on", disk.display());
+    let o = boot("vexpress-a9", 1, dtb("vexpress-a9"), "root=/dev/mmcblk0 ro armvex.test=fs", &["--sd", &sd]);
+    assert_good_boot(&o, "vexpress-a9", "fs");
+    o.expect("mounted ro");
+    o.expect("device read-only: 1");
+    assert!(std::fs::read(&disk).unwrap() == before, "a read-only SD image changed");
+}
+
+/// The acceptance of the motherboard work: after the ten seconds Linux waits, no device is
+/// left deferred, and each has its driver (or, for the memory controllers and the AACI, none
+/// exists in this kernel and the device is skipped).
+#[test]
+fn every_device_is_bound_or_skipped_vexpress_a9() {
+    let disk = image("devices");
+    let sd = disk.display().to_string();
+    let o = boot("vexpress-a9", 1, dtb("vexpress-a9"), "root=/dev/mmcblk0 rw armvex.test=devices", &["--sd", &sd]);
+    assert_good_boot(&o, "vexpress-a9", "devices");
+    o.refuse("deferred probe pending");
+    for bound in [
+        "10005000.mmci id 00041181 driver mmci-pl18x",
+        "10006000.kmi id 00041050 driver kmi-pl050",
+        "10007000.kmi id 00041050 driver kmi-pl050",
+        "1000f000.wdt id 00141805 driver sp805-wdt",
+        "100e5000.watchdog id 00141805 driver sp805-wdt",
+        "10004000.aaci id 29041041 driver -",
+        "100e0000.memory-controller id 00041341 driver -",
+        "100e1000.memory-controller id 00041354 driver -",
+        "1001f000.clcd id 00241111",
+        "devices: input AT Raw Set 2 keyboard",
+        "devices: input ImExPS/2 Generic Explorer Mouse",
+    ] {
+        o.expect(&format!("devices: {bound}").replace("devices: devices: ", "devices: "));
+    }
+}
+
+/// The framebuffer console on the motherboard's CLCD, at the guest's last instruction, is
+/// the reference picture, pixel for pixel (`tests/reference/clcd-fbcon-vexpress-a9.png`).
+#[test]
+fn the_clcd_shows_the_framebuffer_console() {
+    let disk = image("screen");
+    let drive = format!("file={}", disk.display());
+    let pristine = std::fs::read(&disk).unwrap();
+    let args = "root=/dev/vda rw armvex.test=screen";
+    let first = boot("vexpress-a9", 1, "vexpress-v2p-ca9-clcd.dtb", args, &["--drive", &drive]);
+    assert_good_boot(&first, "vexpress-a9", "screen");
+    first.expect("screen: fb0 CLCD FB 640,480 16 bpp");
+    // The same boot again, with a screenshot one instruction before its end.
+    std::fs::write(&disk, &pristine).unwrap();
+    let shot = root().join("target/e2e/board-screen.png");
+    let _ = std::fs::remove_file(&shot);
+    let at = format!("{}:{}", first.instructions() - 1, shot.display());
+    let second = boot(
+        "vexpress-a9",
+        1,
+        "vexpress-v2p-ca9-clcd.dtb",
+        args,
+        &["--drive", &drive, "--screenshot-at", &at],
+    );
+    assert_good_boot(&second, "vexpress-a9", "screen");
+    assert_eq!(second.instructions(), first.instructions());
+    assert!(second.stderr.contains("clcd (640x480)"), "{}", second.stderr);
+    let reference = root().join("tests/reference/clcd-fbcon-vexpress-a9.png");
+    assert_eq!(pixels(&shot), pixels(&reference), "the screen differs from {}", reference.display());
+}
+
+/// The width, height and RGB bytes of a PNG (decoded with the same crate armvex writes with).
+fn pixels(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("open PNG")));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG pixels");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Linux input key codes for `text` on a US keyboard: (code, needs shift).
+fn keys(text: &str) -> Vec<(u16, bool)> {
+    const ROWS: [(&str, &str, u16); 4] = [
+        ("1234567890-=", "!@#$%^&*()_+", 2),
+        ("qwertyuiop[]", "QWERTYUIOP{}", 16),
+        ("asdfghjkl;'", "ASDFGHJKL:\"", 30),
+        ("zxcvbnm,./", "ZXCVBNM<>?", 44),
+    ];
+    text.chars()
+        .map(|c| match c {
+            ' ' => (57, false),
+            '\n' => (28, false),
+            _ => ROWS
+                .iter()
+                .find_map(|(plain, shifted, first)| {
+                    plain
+                        .find(c)
+                        .map(|i| (first + i as u16, false))
+                        .or_else(|| shifted.find(c).map(|i| (first + i as u16, true)))
+                })
+                .unwrap_or_else(|| panic!("no key for {c:?}")),
+        })
+        .collect()
+}
+
+/// A line typed on the PS/2 keyboard reaches the guest: the key presses are host input in a
+/// recording (one event each 20 ms of virtual time from 8 s on), replayed at their times.
+#[test]
+fn a_line_typed_on_the_keyboard_reaches_the_guest() {
+    let disk = image("kmi");
+    let drive = format!("file={}", disk.display());
+    let recording = root().join("target/e2e/board-kmi.rec");
+    let mut text = String::from("armvex-recording 2\nstart-time 1700000000\n");
+    let mut t = 8_000_000_000u64;
+    let mut event = |line: String| {
+        text.push_str(&format!("{t} 0 {line}\n"));
+        t += 20_000_000;
+    };
+    for (code, shift) in keys("Hello, KMI 42!\n") {
+        if shift {
+            event("key 42 down".into());
+        }
+        event(format!("key {code} down"));
+        event(format!("key {code} up"));
+        if shift {
+            event("key 42 up".into());
+        }
+    }
+    std::fs::write(&recording, text).unwrap();
+    let replay = recording.display().to_string();
+    let o = boot(
+        "vexpress-a9",
+        1,
+        dtb("vexpress-a9"),
+        "root=/dev/vda rw armvex.test=kmi",
+        &["--drive", &drive, "--replay", &replay],
+    );
+    assert_good_boot(&o, "vexpress-a9", "kmi");
+    o.expect("kmi: typed: Hello, KMI 42!");
+}
+
+/// SD card throughput inside the guest, in guest time (`armvex.test=dd`), next to the same
+/// under QEMU when it is installed. Slow: run with `tools/test --long`.
+#[test]
+#[ignore]
+fn sd_throughput() {
+    let disk = image("sd-dd");
+    let sd = disk.display().to_string();
+    let o = boot(
+        "vexpress-a9",
+        1,
+        dtb("vexpress-a9"),
+        "root=/dev/mmcblk0 rw armvex.test=dd armvex.dd_mb=16",
+        &["--sd", &sd],
+    );
+    assert_good_boot(&o, "vexpress-a9", "dd");
+    for line in o.console.lines().filter(|l| l.starts_with("dd: ")) {
+        eprintln!("armvex {line}");
+    }
+    eprintln!("armvex: {}", o.stderr.lines().last().unwrap_or(""));
+    let g = guest();
+    let disk = image("sd-dd-qemu");
+    let qemu = Command::new("qemu-system-arm")
+        .args(["-M", "vexpress-a9", "-m", "512M", "-nographic", "-no-reboot"])
+        .arg("-kernel")
+        .arg(g.join("vmlinuz"))
+        .arg("-dtb")
+        .arg(g.join("vexpress-v2p-ca9.dtb"))
+        .arg("-initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args(["-append", "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=dd armvex.dd_mb=16"])
+        .args(["-drive", &format!("if=sd,format=raw,file={}", disk.display())])
+        .stdin(Stdio::null())
+        .output();
+    match qemu {
+        Ok(q) => {
+            for line in String::from_utf8_lossy(&q.stdout).lines().filter(|l| l.starts_with("dd: ")) {
+                eprintln!("qemu {line}");
+            }
+        }
+        Err(e) => eprintln!("qemu not run: {e}"),
+    }
+}
