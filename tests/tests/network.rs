@@ -220,7 +220,8 @@ fn hwrng_without_rngd_and_hvc0_output_to_a_chardev_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(console.contains("ARMVEX-TEST virtio PASS"), "console:\n{console}\nstderr:\n{stderr}");
     assert!(console.contains("virtio: hwrng virtio_rng"));
-    assert_eq!(std::fs::read_to_string(&hvc).unwrap(), "hvc0: hello from the guest\n");
+    // hvc0 is a tty with the standard settings (OPOST, ONLCR): the guest's "\n" is "\r\n".
+    assert_eq!(std::fs::read_to_string(&hvc).unwrap(), "hvc0: hello from the guest\r\n");
     assert_eq!(out.status.code(), Some(0));
 }
 

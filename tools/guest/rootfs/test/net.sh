@@ -37,8 +37,20 @@ if [ -n "$URL" ]; then
 fi
 
 if [ -n "$ECHO" ]; then
+    timeout 120 nc -l -p "$ECHO" -e /bin/cat &
+    nc=$!
+    # Say so only once nc listens (a client the host sends at once must find it there):
+    # /proc/net/tcp or tcp6 (nc listens on IPv6's any address when it can) shows the port, in
+    # hex, in state 0A (LISTEN).
+    port=$(printf '%04X' "$ECHO")
+    n=0
+    until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qE ":$port 0+:0000 0A"; do
+        n=$((n + 1))
+        [ $n -le 100 ] || fail "nc -l -p $ECHO does not listen"
+        sleep 0.1 2>/dev/null || sleep 1
+    done
     echo "net: serving on $ECHO"
-    timeout 120 nc -l -p "$ECHO" -e /bin/cat || fail "nc -l -p $ECHO failed"
+    wait $nc || fail "nc -l -p $ECHO failed"
     echo "net: served one client on $ECHO"
 fi
 echo "ARMVEX-TEST net PASS"
