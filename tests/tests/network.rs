@@ -242,6 +242,12 @@ fn bad_device_options_are_one_line_errors() {
         ),
         (vec!["--netdev", "user,id=n0,hostfwd=tcp::1-:0"], "guest port 0"),
         (vec!["--drive", "id=d1,file=/nonexistent"], "--drive id=d1 is not used"),
+        (vec!["--device", "lan9118"], "--device lan9118 needs netdev=ID"),
+        (vec!["--device", "lan9118,netdev=n0,slot=1"], "on no virtio-mmio transport"),
+        (vec!["--nic", "user", "--nic", "user"], "the board has one LAN9118, given twice"),
+        (vec!["--nic", "user,mtu=9000"], "the LAN9118 carries Ethernet frames of 1500 bytes"),
+        (vec!["--nic", "user,model=e1000"], "--nic model=e1000"),
+        (vec!["--nic", "socket"], "--nic socket"),
     ] {
         let out = command("vexpress-a9", 1, "hello", &disk, "", &extra.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .output()
@@ -250,5 +256,32 @@ fn bad_device_options_are_one_line_errors() {
         assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
         assert!(stderr.contains(says), "{extra:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{extra:?}: {stderr}");
+    }
+}
+
+/// The board's own LAN9118 (`--nic user`, no virtio-net): Linux's smsc911x driver (loaded by
+/// modules_load=) gets an address by DHCP and downloads a file, on both boards.
+#[test]
+fn lan9118_dhcp_and_a_download_without_virtio_net() {
+    let (body, sum) = test_file(1 << 20);
+    let server = HttpServer::start(body);
+    for machine in ["vexpress-a9", "vexpress-a15"] {
+        let disk = scratch_disk(&format!("lan9118-{machine}"));
+        let forwarded = free_port();
+        let append = format!(
+            "modules_load=smsc911x armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}",
+            server.port
+        );
+        let options = vec!["--nic".to_string(), format!("user,hostfwd=tcp:127.0.0.1:{forwarded}-:22")];
+        let out = command(machine, 1, "net", &disk, &append, &options).output().expect("run armvex");
+        let console = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(console.contains("ARMVEX-TEST net PASS"), "{machine}: console:\n{console}\nstderr:\n{stderr}");
+        assert!(console.contains("net: eth0 driver smsc911x, mac 52:54:00:12:34:56"), "{machine}: {console}");
+        assert!(console.contains("net: eth0 address 10.0.2.15/24"));
+        assert!(console.contains(&format!("sha256 {sum}")));
+        assert!(!console.contains("virtio_net"), "{machine}: no virtio-net card");
+        assert!(stderr.contains(&format!("netdev nic0: hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:22")), "{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{machine}: {stderr}");
     }
 }

@@ -12,7 +12,12 @@
 //! --netdev user,id=n0 --device virtio-net,netdev=n0[,mac=52:54:00:12:34:56][,slot=N]
 //! --device virtio-rng[,entropy=host][,id=ID][,slot=N]
 //! --chardev socket,id=c0,port=4555,server=on --device virtio-console,chardev=c0[,slot=N]
+//! --netdev user,id=n1 --device lan9118,netdev=n1[,mac=...]   the board's own network card
 //! ```
+//!
+//! (`--nic user,...` is the front end's shorthand for the last: a `--netdev` and the LAN9118
+//! on it.) The LAN9118 is always on the board, as on the real one; without a network it is on
+//! none: its frames go nowhere and nothing arrives.
 //!
 //! QEMU's names work too (`virtio-blk-device`, `virtio-net-device`, `virtio-rng-device`,
 //! `virtio-serial-device`, `virtconsole`). Devices with `slot=` take that transport; the others
@@ -32,7 +37,7 @@ use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
-use armvex_devices::{Display, Pl041, Pl050, Pl111, Pl181, PrimeCellIds, SdCard, Sp805, primecell};
+use armvex_devices::{Display, Lan9118, Pl041, Pl050, Pl111, Pl181, PrimeCellIds, SdCard, Sp805, primecell};
 use armvex_net::{NetBackend, NetdevSpec, NullBackend};
 use armvex_virtio::{
     BlockDevice, ConsoleDevice, DiskImage, DiskMode, NetDevice, RngDevice, SharedDisk, VirtioDevice, VirtioMmio,
@@ -178,6 +183,8 @@ pub enum DeviceKind {
     Rng { host_entropy: bool },
     /// virtio-console on the `--chardev` with this id.
     Console { chardev: String },
+    /// The board's own LAN9118 on the `--netdev` with this id (not on a transport).
+    Lan9118 { netdev: String, mac: Option<[u8; 6]> },
 }
 
 impl DeviceSpec {
@@ -190,10 +197,15 @@ impl DeviceSpec {
             "virtio-net" | "virtio-net-device" => "virtio-net",
             "virtio-rng" | "virtio-rng-device" => "virtio-rng",
             "virtio-console" | "virtio-serial" | "virtio-serial-device" | "virtconsole" => "virtio-console",
-            "" => return Err("--device needs a kind (virtio-blk, virtio-net, virtio-rng, virtio-console)".into()),
+            "lan9118" => "lan9118",
+            "" => {
+                return Err(
+                    "--device needs a kind (virtio-blk, virtio-net, virtio-rng, virtio-console, lan9118)".into(),
+                );
+            }
             other => {
                 return Err(format!(
-                    "--device {other}: unknown kind (virtio-blk, virtio-net, virtio-rng, virtio-console)"
+                    "--device {other}: unknown kind (virtio-blk, virtio-net, virtio-rng, virtio-console, lan9118)"
                 ));
             }
         };
@@ -217,8 +229,8 @@ impl DeviceSpec {
                     id = Some(value.to_string());
                 }
                 ("virtio-blk", "drive") => drive = Some(value.to_string()),
-                ("virtio-net", "netdev") => netdev = Some(value.to_string()),
-                ("virtio-net", "mac") => {
+                ("virtio-net" | "lan9118", "netdev") => netdev = Some(value.to_string()),
+                ("virtio-net" | "lan9118", "mac") => {
                     mac = Some(armvex_virtio::net::parse_mac(value).map_err(|e| format!("{option}: {e}"))?);
                 }
                 ("virtio-rng", "entropy") => {
@@ -242,6 +254,17 @@ impl DeviceSpec {
                 mac,
             },
             "virtio-rng" => DeviceKind::Rng { host_entropy },
+            "lan9118" => {
+                if slot.is_some() {
+                    return Err(format!(
+                        "{option}: the board's own network card is on no virtio-mmio transport (no slot=)"
+                    ));
+                }
+                DeviceKind::Lan9118 {
+                    netdev: need(netdev, "netdev")?,
+                    mac,
+                }
+            }
             _ => DeviceKind::Console {
                 chardev: need(chardev, "chardev")?,
             },
@@ -256,6 +279,7 @@ impl DeviceSpec {
             DeviceKind::Net { netdev, .. } => format!("--device virtio-net,netdev={netdev}"),
             DeviceKind::Rng { .. } => "--device virtio-rng".into(),
             DeviceKind::Console { chardev } => format!("--device virtio-console,chardev={chardev}"),
+            DeviceKind::Lan9118 { netdev, .. } => format!("--device lan9118,netdev={netdev}"),
         }
     }
 }
@@ -357,7 +381,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     // A live channel for host input only if some device's host side sends input: with none,
     // the run loop goes on exactly as before.
     let needs_input = host.peripherals.devices.iter().any(|d| match &d.kind {
-        DeviceKind::Net { .. } | DeviceKind::Rng { host_entropy: true } => true,
+        DeviceKind::Net { .. } | DeviceKind::Lan9118 { .. } | DeviceKind::Rng { host_entropy: true } => true,
         DeviceKind::Console { chardev } => host
             .peripherals
             .chardevs
@@ -367,7 +391,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     });
     let sender = if needs_input { host.input.backend_sender() } else { None };
     let mut virtio = VirtioSlots::new(transports.len());
-    virtio.place(board, &host, &mut opened, sender)?;
+    virtio.place(board, &host, &mut opened, sender.clone())?;
     let VirtioSlots {
         devices: backends,
         disks: mut disk_slots,
@@ -385,6 +409,9 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
     }
     let mut sd_card = Some(SdCard::new(sd_disk.clone(), sd_read_only)?);
     let (mut keyboard, mut mouse, mut displays) = (None, None, Vec::new());
+    // The board's network card: on the network a --nic or --device lan9118 names, else on none.
+    let mut nic = lan9118_network(host.peripherals)?;
+    let mut nic_route = None;
 
     let mut console_uart = None;
     let mut input_routes = Vec::new();
@@ -456,8 +483,20 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             "pl041" => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
             "pl341" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
             "pl354" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
+            // The board's network card, on the network `--nic`/`--device lan9118` names.
+            "lan9118" => {
+                let (backend, mac) = match nic.take() {
+                    Some((spec, mac)) => {
+                        nic_route = Some(spec.id.clone());
+                        (open_netdev(spec, sender.clone())?, mac)
+                    }
+                    None => (Box::new(NullBackend) as Box<dyn NetBackend>, None),
+                };
+                let mac = mac.unwrap_or(armvex_devices::lan9118::DEFAULT_MAC);
+                Box::new(Lan9118::new(d.name.clone(), need_irq()?, mac, backend))
+            }
             // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
-            "sbcon-i2c" | "lan9118" => Box::new(ZeroStub::new(d.name.clone())),
+            "sbcon-i2c" => Box::new(ZeroStub::new(d.name.clone())),
             other => {
                 return Err(format!(
                     "board {}: device {} has unknown kind {other}",
@@ -466,9 +505,15 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             }
         };
         let is_transport = d.kind == "virtio-mmio";
+        let is_nic = d.kind == "lan9118";
         let id = bus.add_device(d.base, size, device)?;
         if d.name == "uart0" {
             console_uart = Some(id);
+        }
+        if is_nic {
+            if let Some(netdev) = nic_route.take() {
+                input_routes.push((netdev, id));
+            }
         }
         if is_transport {
             if let Some(names) = slot_routes.last_mut() {
@@ -482,6 +527,12 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 mouse = mouse.or(Some(id));
             }
         }
+    }
+    if let Some((spec, _)) = nic {
+        return Err(format!(
+            "--device lan9118,netdev={}: board {} has no LAN9118",
+            spec.id, board.name
+        ));
     }
     disk_slots.sort_by_key(|(slot, _)| *slot);
     Ok(BoardDevices {
@@ -594,7 +645,12 @@ impl VirtioSlots {
                 items.push((d.slot, Item::Drive(n)));
             }
         }
-        for d in &p.devices {
+        // The LAN9118 is the board's own, on no transport (see lan9118_network).
+        for d in p
+            .devices
+            .iter()
+            .filter(|d| !matches!(d.kind, DeviceKind::Lan9118 { .. }))
+        {
             items.push((d.slot, Item::Device(d)));
         }
         items.sort_by_key(|(slot, _)| slot.is_none());
@@ -607,7 +663,14 @@ impl VirtioSlots {
                 )?))),
             }
         };
-        let mut used_backends: Vec<&str> = Vec::new();
+        let mut used_backends: Vec<&str> = p
+            .devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Lan9118 { netdev, .. } => Some(netdev.as_str()),
+                _ => None,
+            })
+            .collect();
         for (wanted, item) in items {
             match item {
                 Item::Drive(n) => {
@@ -664,6 +727,7 @@ impl VirtioSlots {
                                 input: sender.clone(),
                             })))
                         }
+                        DeviceKind::Lan9118 { .. } => unreachable!("the LAN9118 is on no transport"),
                         DeviceKind::Console { chardev } => {
                             let spec = p
                                 .chardevs
@@ -691,6 +755,37 @@ impl VirtioSlots {
         self.drive_slots = drive_slots.into_iter().flatten().collect();
         Ok(())
     }
+}
+
+/// A LAN9118's network and its `mac=`.
+type NicNetwork<'a> = (&'a NetdevSpec, Option<[u8; 6]>);
+
+/// The network of the board's LAN9118 (`--nic`, or `--device lan9118,netdev=ID`) and its
+/// `mac=`, if one is asked for; checked: one at most, on a `--netdev` that exists, with an
+/// MTU the card can carry.
+fn lan9118_network(p: &Peripherals) -> Result<Option<NicNetwork<'_>>, String> {
+    let mut nics = p.devices.iter().filter_map(|d| match &d.kind {
+        DeviceKind::Lan9118 { netdev, mac } => Some((d, netdev, *mac)),
+        _ => None,
+    });
+    let Some((first, netdev, mac)) = nics.next() else {
+        return Ok(None);
+    };
+    let what = first.describe();
+    if nics.next().is_some() {
+        return Err(format!("{what}: the board has one LAN9118, given twice"));
+    }
+    let spec = p
+        .netdevs
+        .iter()
+        .find(|n| &n.id == netdev)
+        .ok_or_else(|| format!("{what}: there is no --netdev id={netdev}"))?;
+    if let Some(mtu) = spec.mtu() {
+        return Err(format!(
+            "{what}: the LAN9118 carries Ethernet frames of 1500 bytes, not --netdev mtu={mtu} (a virtio-net can)"
+        ));
+    }
+    Ok(Some((spec, mac)))
 }
 
 /// The MAC address of a virtio-net card without `mac=`: QEMU's 52:54:00:12:34:56 with the

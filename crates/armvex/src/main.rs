@@ -73,10 +73,16 @@ struct RunArgs {
     virtio_mmio: Option<String>,
     /// A device on a virtio-mmio transport, as QEMU's -device: virtio-blk,drive=ID |
     /// virtio-net,netdev=ID[,mac=MAC] | virtio-rng[,entropy=seeded|host] |
-    /// virtio-console,chardev=ID; each with [,slot=N]. Repeatable.
+    /// virtio-console,chardev=ID; each with [,slot=N]. Repeatable. Also lan9118,netdev=ID[,mac=MAC]:
+    /// the board's own network card on that network.
     #[arg(long, value_name = "KIND,...")]
     device: Vec<String>,
-    /// A network for a virtio-net: user,id=ID[,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...
+    /// The board's own network card (its LAN9118) on a network, as QEMU's -nic:
+    /// user[,hostfwd=...][,mac=MAC] | tap,ifname=NAME[,mac=MAC] | none (the card on no network,
+    /// the default); with model=virtio-net a virtio-net card instead (repeatable so).
+    #[arg(long, value_name = "TYPE,...")]
+    nic: Vec<String>,
+    /// A network for a virtio-net or the LAN9118: user,id=ID[,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...
     /// (user-mode networking: the guest gets 10.0.2.15 by DHCP, the host is 10.0.2.2) or
     /// tap,id=ID,ifname=NAME. Repeatable.
     #[arg(long, value_name = "TYPE,...")]
@@ -229,6 +235,8 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ("--append", args.append.is_some()),
         ("--drive", !args.drive.is_empty()),
         ("--device", !args.device.is_empty()),
+        ("--nic", !args.nic.is_empty()),
+        ("--sd", args.sd.is_some()),
         ("--netdev", !args.netdev.is_empty()),
         ("--chardev", !args.chardev.is_empty()),
         ("--rng-seed", args.rng_seed.is_some()),
@@ -508,7 +516,7 @@ fn device_options(args: &RunArgs) -> Result<(Vec<DriveSpec>, Peripherals), Strin
         drives.push(drive);
         drive_ids.push(id);
     }
-    let devices = args
+    let mut devices = args
         .device
         .iter()
         .map(|d| DeviceSpec::parse(d))
@@ -518,6 +526,12 @@ fn device_options(args: &RunArgs) -> Result<(Vec<DriveSpec>, Peripherals), Strin
         .iter()
         .map(|n| armvex_net::NetdevSpec::parse(n))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, n) in args.nic.iter().enumerate() {
+        if let Some((netdev, device)) = nic_option(i, n)? {
+            netdevs.push(netdev);
+            devices.push(device);
+        }
+    }
     let mut chardevs = args
         .chardev
         .iter()
@@ -547,6 +561,40 @@ fn device_options(args: &RunArgs) -> Result<(Vec<DriveSpec>, Peripherals), Strin
         rng_seed: args.rng_seed.unwrap_or(0),
     };
     Ok((drives, peripherals))
+}
+
+/// A `--nic TYPE[,model=M][,mac=MAC][,id=ID][,netdev options]` (the `i`th): a `--netdev` and
+/// the card on it, the LAN9118 unless `model=virtio-net`. `none`: nothing (the LAN9118 stays
+/// on no network).
+fn nic_option(i: usize, s: &str) -> Result<Option<(armvex_net::NetdevSpec, DeviceSpec)>, String> {
+    let mut parts = s.split(',');
+    let kind = parts.next().unwrap_or_default();
+    if kind == "none" {
+        return match parts.next() {
+            None => Ok(None),
+            Some(p) => Err(format!("--nic none: takes no options ('{p}')")),
+        };
+    }
+    let (mut model, mut mac, mut id) = ("lan9118", None, format!("nic{i}"));
+    let mut netdev = vec![kind.to_string()];
+    for part in parts {
+        match part.split_once('=') {
+            Some(("model", m)) => model = m,
+            Some(("mac", m)) => mac = Some(m),
+            Some(("id", v)) => id = v.to_string(),
+            _ => netdev.push(part.to_string()),
+        }
+    }
+    netdev.insert(1, format!("id={id}"));
+    let netdev = armvex_net::NetdevSpec::parse(&netdev.join(",")).map_err(|e| e.replace("--netdev", "--nic"))?;
+    let model = match model {
+        "lan9118" => "lan9118",
+        "virtio-net" | "virtio-net-device" => "virtio-net",
+        other => return Err(format!("--nic model={other}: the board's lan9118 or virtio-net")),
+    };
+    let mac = mac.map(|m| format!(",mac={m}")).unwrap_or_default();
+    let device = DeviceSpec::parse(&format!("{model},netdev={id}{mac}")).map_err(|e| e.replace("--device", "--nic"))?;
+    Ok(Some((netdev, device)))
 }
 
 /// A port of `addr` that is free now (the system's choice for port 0).
