@@ -18,6 +18,7 @@
 //! | [`pl181`], [`sd`] | PL181 MMCI and an SD card | the card slot: SD commands, PIO FIFO, SDSC/SDHC on a disk image |
 //! | [`pl111`] | PL111 CLCD | the display: registers, palette, the picture rendered from guest RAM on request |
 //! | [`pl050`], [`ps2`] | PL050 KMI, PS/2 keyboard and mouse | keyboard and mouse fed by recorded host input |
+//! | [`lan9118`] | SMSC LAN9118 Ethernet | the board's network card: FIFOs, MAC and PHY registers, frames to and from an `armvex_net` backend |
 //! | [`sp805`] | SP805 watchdog | counts down in virtual time; an unfed watchdog resets the machine |
 //! | [`pl041`] | PL041 AACI | probe level: registers and the AC'97 codec's, no sound |
 //! | [`primecell`] | PL341, PL354 memory controllers | identification registers only |
@@ -44,7 +45,8 @@
 //! | sp805 | [`Sp805::new`]`(name, spi + 32 if wired, clock-hz)` | 4 KiB |
 //! | pl041 | [`Pl041::new`]`(name, spi + 32)` | 4 KiB |
 //! | pl341, pl354 | [`PrimeCellIds::new`]`(name, `[`primecell::PL341_ID`]` or PL354_ID)` | 4 KiB |
-//! | sbcon-i2c, lan9118 | [`ZeroStub::new`]`(name)` | as given |
+//! | lan9118 | [`Lan9118::new`]`(name, spi + 32, mac, backend)`: the `--nic` or `--device lan9118` network, else [`armvex_net::NullBackend`] | as given (the 256-byte window repeats) |
+//! | sbcon-i2c | [`ZeroStub::new`]`(name)` | as given |
 //!
 //! The MPCore device must be the bus's interrupt controller: it turns line levels into each
 //! CPU's IRQ/FIQ input. On the vexpress-a15 the CPUs' generic timers drive PPIs 26, 27, 29
@@ -78,6 +80,7 @@ use armvex_bus::{AccessSize, StateError};
 
 pub mod gic;
 pub mod l2c310;
+pub mod lan9118;
 pub mod mpcore;
 pub mod pl011;
 pub mod pl031;
@@ -96,6 +99,7 @@ pub mod sysregs;
 
 pub use gic::{Gic, GicConfig, GicVersion};
 pub use l2c310::L2c310;
+pub use lan9118::Lan9118;
 pub use mpcore::{A9MpCore, A15MpCore};
 pub use pl011::Pl011;
 pub use pl031::Pl031;

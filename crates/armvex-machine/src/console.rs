@@ -21,7 +21,7 @@
 //! (so Ctrl-C goes to the guest), Ctrl-A X quits, Ctrl-A Ctrl-A sends a Ctrl-A, and the
 //! terminal is restored on every way out (normal exit, error, panic, SIGTERM/SIGHUP).
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
@@ -34,6 +34,9 @@ pub enum HostEvent {
     Quit,
     /// A debugger changed the guest.
     Edit(DebuggerEdit),
+    /// Bytes from the host backend named `id` for the device it feeds: one network frame
+    /// (`--netdev ID`), console bytes (`--chardev ID`), host entropy (a virtio-rng's id).
+    Device { id: String, data: Vec<u8> },
     /// A key of the host keyboard (a Linux input key code, `KEY_A` = 30) was pressed or
     /// released: for the board's PS/2 keyboard (KMI 0).
     Keyboard { code: u16, down: bool },
@@ -85,6 +88,11 @@ const RECORDING_HEADER: &str = "armvex-recording 2";
 pub struct HostInput {
     /// Live console input, read by a thread.
     live: Option<Receiver<HostEvent>>,
+    /// Live input from host backends (networks, sockets, entropy), once one asked for it
+    /// ([`HostInput::backend_sender`]).
+    backends: Option<(Sender<HostEvent>, Receiver<HostEvent>)>,
+    /// Input comes from a recording ([`HostInput::replay`]): backends get no live channel.
+    replaying: bool,
     /// Everything delivered so far, and what a replayed recording will deliver.
     journal: Vec<JournalEntry>,
     /// The next journal entry to deliver.
@@ -159,6 +167,8 @@ impl HostInput {
     pub fn none(start_time: u64) -> HostInput {
         HostInput {
             live: None,
+            backends: None,
+            replaying: false,
             journal: Vec::new(),
             cursor: 0,
             recorded: 0,
@@ -237,6 +247,14 @@ impl HostInput {
                 [t, p, "console", h] => entry(num(t)?, Some(num(p)?), HostEvent::Console(bytes(h)?)),
                 // An empty console event (written by earlier builds on Ctrl-A X): nothing to deliver.
                 [_, _, "console"] | [_, "console"] => {}
+                [t, p, "device", id, h] => entry(
+                    num(t)?,
+                    Some(num(p)?),
+                    HostEvent::Device {
+                        id: id.to_string(),
+                        data: bytes(h)?,
+                    },
+                ),
                 [t, p, "write-memory", cpu, addr, data] => entry(
                     num(t)?,
                     Some(num(p)?),
@@ -281,6 +299,7 @@ impl HostInput {
         }
         input.start_time = start_time.ok_or_else(|| format!("input recording {shown} has no start-time line"))?;
         input.recorded = input.journal.len();
+        input.replaying = true;
         Ok(input)
     }
 
@@ -332,6 +351,9 @@ impl HostInput {
                     }
                 }
             }
+        }
+        if let Some((_, rx)) = &self.backends {
+            fresh.extend(rx.try_iter());
         }
         for event in fresh {
             if matches!(&event, HostEvent::Console(b) if b.is_empty()) {
@@ -398,6 +420,7 @@ impl HostInput {
             match &e.event {
                 HostEvent::Console(b) => writeln!(rec, "{t} {p} console {}", hex(b)),
                 HostEvent::Quit => writeln!(rec, "{t} {p} quit"),
+                HostEvent::Device { id, data } => writeln!(rec, "{t} {p} device {id} {}", hex(data)),
                 HostEvent::Edit(DebuggerEdit::Memory { cpu, addr, data }) => {
                     writeln!(rec, "{t} {p} write-memory {cpu} {addr:#x} {}", hex(data))
                 }
@@ -436,24 +459,59 @@ impl HostInput {
         self.journal.get(self.cursor).map(|e| e.time)
     }
 
-    /// Wait at most `timeout` for live input (the machine is idle with nothing scheduled; it
-    /// asks its debugger between waits).
+    /// Wait at most `timeout` for live input (the machine is idle with nothing scheduled, or
+    /// paced by its host backends: [`HostInput::paces_idle`]; it asks its debugger between
+    /// waits). Empty console bytes (what the console sends before a quit) are not input.
     pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> Wait {
         if self.cursor < self.journal.len() || !self.pending.is_empty() {
             return Wait::Ready;
         }
-        let Some(rx) = &self.live else { return Wait::Closed };
-        match rx.recv_timeout(timeout) {
-            Ok(event) => {
-                self.pending.push(event);
-                Wait::Ready
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let mut select = crossbeam_channel::Select::new();
+            let live = self.live.as_ref().map(|rx| select.recv(rx));
+            let backends = self.backends.as_ref().map(|(_, rx)| select.recv(rx));
+            if live.is_none() && backends.is_none() {
+                return Wait::Closed;
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Wait::TimedOut,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                self.live = None;
-                Wait::Closed
+            let Ok(op) = select.select_deadline(deadline) else {
+                return Wait::TimedOut;
+            };
+            let index = op.index();
+            let received = if Some(index) == live {
+                self.live.as_ref().map(|rx| op.recv(rx))
+            } else {
+                self.backends.as_ref().map(|(_, rx)| op.recv(rx))
+            };
+            match received {
+                Some(Ok(HostEvent::Console(bytes))) if bytes.is_empty() => {}
+                Some(Ok(event)) => {
+                    self.pending.push(event);
+                    return Wait::Ready;
+                }
+                // Only the console's channel can close (this input holds a backend sender).
+                Some(Err(_)) | None => self.live = None,
             }
         }
+    }
+
+    /// A channel for host backends (a network, a socket, an entropy source) to send their
+    /// input through, [`HostEvent::Device`] events taken like console bytes at round starts.
+    /// `None` when input is replayed from a recording: the recording brings what the backends
+    /// sent, and they must send nothing new.
+    pub fn backend_sender(&mut self) -> Option<Sender<HostEvent>> {
+        if self.replaying {
+            return None;
+        }
+        Some(self.backends.get_or_insert_with(crossbeam_channel::unbounded).0.clone())
+    }
+
+    /// True when live host backends may send input at any moment, and an idle machine
+    /// should therefore let virtual time pass no faster than the host's (see
+    /// `Machine::end_round`): a guest waiting for a network answer must not see its timeouts
+    /// expire in no host time at all. False while a journal is being replayed.
+    pub fn paces_idle(&self) -> bool {
+        self.backends.is_some() && self.cursor >= self.journal.len()
     }
 
     /// True when input may still arrive from a live source at any moment.

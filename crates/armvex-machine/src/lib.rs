@@ -26,6 +26,7 @@ pub mod debug;
 pub mod devices;
 pub mod dtb;
 pub mod files;
+pub mod hostdev;
 pub mod loader;
 pub mod output;
 pub mod profile;
@@ -38,7 +39,7 @@ use armvex_cpu::{CodeCache, Cpu, CpuConfig, CpuModel, DebugControl, Features, Tr
 use armvex_semihosting::{Console, HeapInfo, Semihosting};
 use board::{Board, parse_size};
 use console::HostInput;
-use devices::DriveSpec;
+use devices::{DriveSpec, Peripherals};
 use output::OutputSink;
 use run::RoundState;
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,8 @@ pub struct MachineSetup {
     pub drives: Vec<DriveSpec>,
     /// The RTC's start time (seconds since 1970).
     pub rtc_start: u64,
+    /// `--device`, `--netdev`, `--chardev`, `--rng-seed` (empty: only the drives).
+    pub peripherals: Peripherals,
 }
 
 /// Host resources a machine is built with (not part of its state).
@@ -181,6 +184,10 @@ pub struct Machine {
     displays: Vec<(String, armvex_devices::Display)>,
     /// Each drive's transport slot and disk image.
     disks: Vec<(usize, armvex_virtio::SharedDisk)>,
+    /// The transport slot of each drive, in the setup's drive order.
+    drive_slots: Vec<usize>,
+    /// Which bus device gets the host input each backend id names (networks, sockets).
+    input_routes: Vec<(String, armvex_bus::DeviceId)>,
     /// UART0's output stream (printed once, however often history is replayed).
     console: OutputSink,
     /// Semihosting's console output stream.
@@ -207,6 +214,12 @@ pub struct Machine {
 impl Machine {
     /// Build the machine and load the kernel. Errors are one-line messages for the user.
     pub fn new(config: MachineConfig) -> Result<Machine, String> {
+        Machine::with_peripherals(config, Peripherals::default())
+    }
+
+    /// [`Machine::new`] with devices chosen by `--device` (and their `--netdev`, `--chardev`,
+    /// `--rng-seed`) besides the `--drive` shorthands of `config`.
+    pub fn with_peripherals(config: MachineConfig, peripherals: Peripherals) -> Result<Machine, String> {
         let board = Board::by_name(&config.machine)?;
         let ram_size = config.memory.unwrap_or_else(|| board.default_ram_size());
         let mut memory = build_memory(&board, ram_size, config.smp)?;
@@ -247,6 +260,7 @@ impl Machine {
             }),
             drives: config.drives.clone(),
             rtc_start: config.input.start_time,
+            peripherals,
         };
         let mut machine = Machine::assemble(
             board,
@@ -291,6 +305,7 @@ impl Machine {
         };
         let mut bus = Bus::new(memory);
         let console = OutputSink::new(host.console);
+        let mut input = host.input;
         let board_devices = devices::build(
             &board,
             &mut bus,
@@ -301,6 +316,8 @@ impl Machine {
                 virtio_modern: setup.virtio_modern,
                 drives: setup.drives.clone(),
                 disks: host.disks,
+                peripherals: &setup.peripherals,
+                input: &mut input,
             },
         )?;
         let semihosting_on = setup.semihosting.is_some();
@@ -342,12 +359,14 @@ impl Machine {
             bus,
             code,
             semihosting,
-            input: host.input,
+            input,
             console_uart: board_devices.console_uart,
             keyboard: board_devices.keyboard,
             mouse: board_devices.mouse,
             displays: board_devices.displays,
             disks: board_devices.disks,
+            drive_slots: board_devices.drive_slots,
+            input_routes: board_devices.input_routes,
             console,
             semihosting_output,
             max_instructions: None,

@@ -251,6 +251,11 @@ impl Machine {
                         self.bus.deliver_host_input(uart, &bytes);
                     }
                 }
+                HostEvent::Device { id, data } => {
+                    if let Some((_, device)) = self.input_routes.iter().find(|(route, _)| *route == id) {
+                        self.bus.deliver_host_input(*device, &data);
+                    }
+                }
                 HostEvent::Keyboard { code, down } => {
                     if let Some(kmi) = self.keyboard {
                         let input = armvex_devices::KmiInput::Key { code, down };
@@ -411,6 +416,17 @@ impl Machine {
             return self.idle_in_real_time(now, deadline, interrupt);
         }
         if let Some(t) = deadline {
+            let t = if self.input.paces_idle() {
+                match self.paced_idle(now, t, interrupt) {
+                    Ok(t) => t,
+                    Err(stop) => {
+                        self.round.active = false;
+                        return Ok(Some(stop));
+                    }
+                }
+            } else {
+                t
+            };
             // Every CPU waited this round; its quantum was counted as idle already.
             self.advance_idle_to(now, t);
             self.round.active = false;
@@ -433,6 +449,42 @@ impl Machine {
                     }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every CPU waits and the next event is at virtual time `deadline`, but live host
+    /// backends (a network) may send input meanwhile: let virtual time pass no faster than
+    /// the host's, so that a guest waiting for an answer from the host does not see its
+    /// timeouts expire in no time at all. Waits for live input at most `deadline - now` host
+    /// nanoseconds and returns the virtual time to jump to: `deadline` if nothing came, else
+    /// `now` plus the host time waited (the input is then taken, and journaled, at that
+    /// time, so a replay jumps to exactly there). The stop if the host asked to stop or a
+    /// termination signal came meanwhile (time has not moved).
+    fn paced_idle(&mut self, now: u64, deadline: u64, interrupt: &mut dyn FnMut() -> bool) -> Result<u64, Stop> {
+        let span = deadline.saturating_sub(now);
+        let started = Instant::now();
+        self.flush_output();
+        loop {
+            let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if waited >= span {
+                return Ok(deadline);
+            }
+            let slice = Duration::from_nanos(span - waited).min(Duration::from_millis(50));
+            match self.input.wait_timeout(slice) {
+                crate::console::Wait::Ready => {
+                    let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    return Ok(now.saturating_add(waited).min(deadline));
+                }
+                crate::console::Wait::Closed => return Ok(deadline),
+                crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Err(Stop::Ended(RunEnd::Signal(sig)));
+                    }
+                    if interrupt() {
+                        return Err(Stop::Interrupted);
                     }
                 }
             }

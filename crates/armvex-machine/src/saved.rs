@@ -169,6 +169,11 @@ impl Machine {
         &self.disks
     }
 
+    /// The transport slot of each drive, in the setup's drive order.
+    pub fn drive_slots(&self) -> &[usize] {
+        &self.drive_slots
+    }
+
     /// Start keeping undo logs of every writable disk (reverse execution).
     pub fn start_disk_undo(&mut self) {
         for (_, d) in &self.disks {

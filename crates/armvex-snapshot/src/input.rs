@@ -1,6 +1,7 @@
 //! The host-input journal in a snapshot.
 //!
-//! Host input (console bytes, Ctrl-A X, a debugger's edits) enters the machine through one
+//! Host input (console bytes, Ctrl-A X, a debugger's edits, and what device backends send:
+//! network frames, bytes from a `--chardev` socket, host entropy) enters the machine through one
 //! journal (`armvex_machine::console`), and the machine state saves the journal's *cursor*:
 //! how many entries have been delivered. A snapshot taken while a recording is replayed must
 //! carry the entries still to come, or the resumed run would not get them; it carries the
@@ -25,10 +26,32 @@ struct SavedEntry {
 enum SavedEvent {
     Console(Vec<u8>),
     Quit,
-    WriteMemory { cpu: u64, addr: u32, data: Vec<u8> },
-    WriteRegister { cpu: u64, reg: u64, value: u64 },
-    Keyboard { code: u16, down: bool },
-    Mouse { dx: i16, dy: i16, dz: i8, buttons: u8 },
+    WriteMemory {
+        cpu: u64,
+        addr: u32,
+        data: Vec<u8>,
+    },
+    WriteRegister {
+        cpu: u64,
+        reg: u64,
+        value: u64,
+    },
+    Keyboard {
+        code: u16,
+        down: bool,
+    },
+    Mouse {
+        dx: i16,
+        dy: i16,
+        dz: i8,
+        buttons: u8,
+    },
+    /// Bytes from the host backend `id` for its device (added last: earlier variants keep
+    /// their numbers).
+    Device {
+        id: String,
+        data: Vec<u8>,
+    },
 }
 
 /// The section payload for `journal`.
@@ -61,6 +84,10 @@ pub fn encode(journal: &[JournalEntry]) -> Vec<u8> {
                     dz: *dz,
                     buttons: *buttons,
                 },
+                HostEvent::Device { id, data } => SavedEvent::Device {
+                    id: id.clone(),
+                    data: data.clone(),
+                },
             },
         })
         .collect();
@@ -92,6 +119,7 @@ pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, String> {
                     }),
                     SavedEvent::Keyboard { code, down } => HostEvent::Keyboard { code, down },
                     SavedEvent::Mouse { dx, dy, dz, buttons } => HostEvent::Mouse { dx, dy, dz, buttons },
+                    SavedEvent::Device { id, data } => HostEvent::Device { id, data },
                 },
             })
         })
@@ -136,6 +164,14 @@ mod tests {
             JournalEntry {
                 time: 700,
                 position: Some(690),
+                event: HostEvent::Device {
+                    id: "n0".into(),
+                    data: vec![0xff; 60],
+                },
+            },
+            JournalEntry {
+                time: 750,
+                position: Some(740),
                 event: HostEvent::Keyboard { code: 30, down: true },
             },
             JournalEntry {

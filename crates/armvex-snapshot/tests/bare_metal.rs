@@ -103,6 +103,13 @@ fn exceptions_and_semihosting_handles_vexpress_a9() {
     resume_anywhere("vexpress-a9", "excl_exc", 1, 10);
 }
 
+/// The LAN9118 with a frame half written into its TX FIFO, or waiting in its RX FIFOs.
+#[test]
+fn lan9118_fifos_both_boards() {
+    resume_anywhere("vexpress-a9", "lan9118", 1, 20);
+    resume_anywhere("vexpress-a15", "lan9118", 1, 10);
+}
+
 #[test]
 fn generic_timer_and_secure_world_vexpress_a15() {
     resume_anywhere("vexpress-a15", "wfi", 1, 15);

@@ -50,9 +50,9 @@
 //! [`crate::transport`]); the host I/O happens right then, so completion points are exactly
 //! as deterministic as the guest's notifications.
 
-use crate::backend::VirtioBackend;
+use crate::device::{Queues, VirtioDevice};
 use crate::disk::{DiskImage, DiskMode, SharedDisk};
-use crate::queue::{ChainCursor, DescriptorChain, QueueError, SplitQueue};
+use crate::queue::{ChainCursor, DescriptorChain, QueueError};
 use armvex_bus::PhysicalMemory;
 use armvex_bus::state::{self, StateError};
 use serde::{Deserialize, Serialize};
@@ -441,7 +441,7 @@ impl BlockDevice {
     }
 }
 
-impl VirtioBackend for BlockDevice {
+impl VirtioDevice for BlockDevice {
     fn name(&self) -> &str {
         "virtio-blk"
     }
@@ -470,11 +470,6 @@ impl VirtioBackend for BlockDevice {
         }
     }
 
-    fn write_config(&mut self, offset: u32, data: &[u8]) {
-        // Without CONFIG_WCE every field is read-only.
-        tracing::debug!(target: "virtio", "virtio-blk: config write {data:?} at {offset:#x} ignored");
-    }
-
     fn queue_max_sizes(&self) -> Vec<u16> {
         vec![QUEUE_SIZE]
     }
@@ -483,15 +478,10 @@ impl VirtioBackend for BlockDevice {
         self.writethrough = negotiated_features & feature::FLUSH == 0;
     }
 
-    fn process_queue(
-        &mut self,
-        _index: usize,
-        queue: &mut SplitQueue,
-        memory: &mut PhysicalMemory,
-    ) -> Result<(), QueueError> {
-        while let Some(chain) = queue.pop(memory)? {
-            let written = self.handle_request(&chain, memory);
-            queue.add_used(memory, chain.head, written)?;
+    fn queue_notify(&mut self, index: usize, queues: &mut Queues) -> Result<(), QueueError> {
+        while let Some(chain) = queues.pop(index)? {
+            let written = self.handle_request(&chain, queues.memory());
+            queues.add_used(index, chain.head, written)?;
         }
         Ok(())
     }
@@ -1223,10 +1213,10 @@ mod state_tests {
         // A driver that did not accept FLUSH.
         disk.activate(feature::SEG_MAX | EVENT_IDX);
         assert!(disk.writethrough);
-        let saved = VirtioBackend::save_state(&disk);
+        let saved = VirtioDevice::save_state(&disk);
         let mut fresh = BlockDevice::open(&image.path, false).unwrap();
         assert!(!fresh.writethrough);
-        VirtioBackend::load_state(&mut fresh, &saved).unwrap();
+        VirtioDevice::load_state(&mut fresh, &saved).unwrap();
         let mut byte = [0xff];
         fresh.read_config(config::WRITEBACK as u32, &mut byte);
         assert_eq!(byte, [0], "still write-through: the driver sees writeback = 0");
@@ -1236,17 +1226,17 @@ mod state_tests {
     fn a_state_of_another_disk_is_refused() {
         let image = TempImage::new("state-disk", &[0; 8192]);
         let disk = BlockDevice::open(&image.path, false).unwrap().with_serial("one");
-        let saved = VirtioBackend::save_state(&disk);
+        let saved = VirtioDevice::save_state(&disk);
         let smaller = TempImage::new("state-smaller", &[0; 4096]);
-        let e = VirtioBackend::load_state(&mut BlockDevice::open(&smaller.path, false).unwrap(), &saved).unwrap_err();
+        let e = VirtioDevice::load_state(&mut BlockDevice::open(&smaller.path, false).unwrap(), &saved).unwrap_err();
         assert!(e.0.starts_with("the saved disk has 16 sectors, this one ("), "{e}");
         assert!(e.0.ends_with(") has 8"), "{e}");
-        let e = VirtioBackend::load_state(&mut BlockDevice::open(&image.path, true).unwrap(), &saved).unwrap_err();
+        let e = VirtioDevice::load_state(&mut BlockDevice::open(&image.path, true).unwrap(), &saved).unwrap_err();
         assert!(e.0.starts_with("the saved disk is writable"), "{e}");
         let mut other_serial = BlockDevice::open(&image.path, false).unwrap().with_serial("two");
-        let e = VirtioBackend::load_state(&mut other_serial, &saved).unwrap_err();
+        let e = VirtioDevice::load_state(&mut other_serial, &saved).unwrap_err();
         assert!(e.0.contains("serial \"one\"") && e.0.ends_with("has \"two\""), "{e}");
-        let e = VirtioBackend::load_state(&mut other_serial, &saved[..3]).unwrap_err();
+        let e = VirtioDevice::load_state(&mut other_serial, &saved[..3]).unwrap_err();
         assert!(e.0.starts_with("saved state of virtio-blk is not understood"), "{e}");
         assert!(!e.0.contains('\n'));
         // Through the transport, the backend's name comes first.

@@ -1,7 +1,7 @@
 //! # armvex-virtio: virtio over MMIO, and the devices behind it
 //!
 //! Virtio (OASIS virtio 1.2) is a standard interface between a guest driver and a virtual
-//! device. It has three layers, one module each:
+//! device. It has these layers, one module each:
 //!
 //! * [`transport`]: **virtio-mmio** (virtio 1.2 §4.2), a block of 32-bit registers through
 //!   which the driver discovers the device, negotiates features, sets up queues and rings the
@@ -10,13 +10,22 @@
 //!   *modern* (version 2), chosen when the transport is built.
 //! * [`queue`]: **split virtqueues** (§2.7), the rings in guest memory through which requests
 //!   and their buffers travel. All validation of guest-written ring data happens there.
-//! * device types behind a transport, implementing [`VirtioBackend`]: [`blk`] is
-//!   **virtio-blk** (§5.2), a disk backed by a raw image file.
-//! * [`disk`]: the host side of a disk: the image file, read-only, written in place, or under
-//!   a throwaway copy-on-write overlay, with undo logs for reverse execution.
+//! * [`device`]: the seam between the two, the trait [`VirtioDevice`] that every device type
+//!   implements, and [`Queues`], what a device sees of its queues. The transport knows no
+//!   device type: adding one is a new module here, and no line of the transport changes.
+//! * device types, one module each:
+//!   - [`blk`]: **virtio-blk** (§5.2), a disk backed by a raw image file ([`disk`] is its host
+//!     side: the image, read-only, written in place or under a throwaway overlay, with undo
+//!     logs for reverse execution);
+//!   - [`net`]: **virtio-net** (§5.1), an Ethernet card whose host side is an `armvex_net`
+//!     backend (user-mode networking through libslirp, a tap);
+//!   - [`rng`]: **virtio-rng** (§5.4), random bytes from a seeded ChaCha20 or, recorded as host
+//!     input, from the host;
+//!   - [`console`]: **virtio-console** (§5.3), a second console (`hvc0`) bound to a host socket
+//!     or file.
 //!
 //! The transport does not know which device sits behind it: the machine builds a
-//! [`VirtioMmio`] per slot of the board and attaches whatever backend the command line asks
+//! [`VirtioMmio`] per slot of the board and attaches whatever device the command line asks
 //! for (or none: an empty slot reports device ID 0 and Linux skips it).
 //!
 //! ```no_run
@@ -38,21 +47,30 @@
 //!
 //! A notification (a guest write to `QueueNotify`) is handled synchronously: the device reads
 //! its requests, does the host file I/O, fills the used ring and raises the used-buffer
-//! interrupt before the write returns, all at the virtual time of that write. Optionally
+//! interrupt before the write returns, all at the virtual time of that write. Input from the
+//! host (network frames, console bytes, host entropy) never reaches a device directly: the
+//! machine journals it and delivers it between rounds (`Device::host_input`), so a recorded
+//! session replays exactly. Optionally
 //! ([`VirtioMmio::with_interrupt_delay`]) the interrupt is raised a fixed number of virtual
 //! nanoseconds later through a bus timer. Either way the same guest run produces the same
 //! interrupts at the same instruction counts.
 
-pub mod backend;
 pub mod blk;
+pub mod console;
+pub mod device;
 pub mod disk;
+pub mod net;
 pub mod queue;
+pub mod rng;
 pub mod transport;
 
-pub use backend::VirtioBackend;
 pub use blk::BlockDevice;
+pub use console::ConsoleDevice;
+pub use device::{Queues, VirtioDevice};
 pub use disk::{BaseIdentity, DiskImage, DiskMode, DiskUndo, SharedDisk};
+pub use net::NetDevice;
 pub use queue::{DescriptorChain, QueueError, SplitQueue};
+pub use rng::{EntropySource, RngDevice};
 pub use transport::{TransportState, VirtioMmio};
 
 /// Feature bits shared by all device types (virtio 1.2 §6, "Reserved Feature Bits").

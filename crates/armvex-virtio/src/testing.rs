@@ -35,6 +35,9 @@ impl Device for Shared {
     fn timer_expired(&mut self, ctx: &mut DeviceContext, slot: TimerSlot) {
         self.0.borrow_mut().timer_expired(ctx, slot)
     }
+    fn host_input(&mut self, ctx: &mut DeviceContext, data: &[u8]) {
+        self.0.borrow_mut().host_input(ctx, data)
+    }
     fn save_state(&self) -> Vec<u8> {
         self.0.borrow().save_state()
     }

@@ -45,7 +45,7 @@
 //!
 //! * **Reset** (Status = 0) returns everything to its initial state (status, feature words
 //!   and selectors, interrupt status, every queue including its legacy QueueAlign, the
-//!   backend) except the legacy GuestPageSize, which Linux writes only once at probe (and
+//!   device) except the legacy GuestPageSize, which Linux writes only once at probe (and
 //!   ConfigGeneration, which only ever counts up).
 //! * **QueueNum** must be a power of two no larger than QueueNumMax (split queues, §2.7); any
 //!   other value sets DEVICE_NEEDS_RESET and leaves the size unchanged. So does a queue whose
@@ -53,9 +53,9 @@
 //!   whose chains break a rule of §2.7 (see [`crate::queue`]). DEVICE_NEEDS_RESET (64) stays
 //!   set until reset, the device ignores notifications meanwhile, and if DRIVER_OK was set a
 //!   configuration-change interrupt tells the driver (§2.1.2).
-//! * **Features**: the backend's device-type bits plus INDIRECT_DESC and EVENT_IDX, and
+//! * **Features**: the device's device-type bits plus INDIRECT_DESC and EVENT_IDX, and
 //!   VERSION_1 when modern. ACCESS_PLATFORM and RING_PACKED are never offered (nor any other
-//!   transport bit the backend names).
+//!   transport bit the device names).
 //! * **Interrupt**: one level-triggered line, high while InterruptStatus (bit 0 used buffer,
 //!   bit 1 configuration change) is non-zero.
 //! * **Completion timing**: a QueueNotify write is handled synchronously: requests are
@@ -72,16 +72,16 @@
 //! future behaviour ([`TransportState`]: status, feature words and selectors, the legacy
 //! GuestPageSize, interrupt status, and each queue with its ring addresses, legacy QueueAlign
 //! and how far the device has got in its rings), the bus timer slot of a delayed interrupt,
-//! and the backend's own state ([`VirtioBackend::save_state`]). The rings themselves are in
+//! and the device's own state ([`VirtioDevice::save_state`]). The rings themselves are in
 //! guest RAM, saved with RAM. QEMU saves the same facts (`hw/virtio/virtio-mmio.c`,
 //! `virtio.c`), though its first version of this transport forgot the legacy alignment.
 //! Loading refuses, with a one-line message, a state of another format, register layout,
 //! device type, queue layout or offered features; the interrupt line and the delayed
 //! interrupt's deadline are put back by the bus, which saves them.
 
-use crate::backend::VirtioBackend;
+use crate::device::{Queues, VirtioDevice};
 use crate::features::{DEVICE_TYPE_MASK, EVENT_IDX, INDIRECT_DESC, VERSION_1};
-use crate::queue::SplitQueue;
+use crate::queue::{QueueError, SplitQueue};
 use armvex_bus::state::{self, StateError};
 use armvex_bus::{AccessSize, Device, DeviceContext, TimerSlot};
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,7 @@ pub const INT_CONFIG_CHANGE: u32 = 2;
 pub struct TransportState {
     /// Version 2 register layout (else legacy version 1).
     pub modern: bool,
-    /// The DeviceID of the backend at snapshot time (0: none); checked on restore.
+    /// The DeviceID of the device at snapshot time (0: none); checked on restore.
     pub device_id: u32,
     /// Device status (§2.1).
     pub status: u32,
@@ -177,7 +177,7 @@ pub struct TransportState {
 pub struct VirtioMmio {
     name: String,
     irq_id: u32,
-    backend: Option<Box<dyn VirtioBackend>>,
+    device: Option<Box<dyn VirtioDevice>>,
     /// Feature bits offered to the driver.
     offered: u64,
     state: TransportState,
@@ -197,22 +197,22 @@ const STATE_FORMAT: u32 = 1;
 #[derive(Serialize, Deserialize)]
 struct SavedTransport {
     transport: TransportState,
-    /// The features offered: checked on load (they depend on how the backend was built, e.g.
+    /// The features offered: checked on load (they depend on how the device was built, e.g.
     /// a read-only disk offers RO).
     offered: u64,
     /// The bus timer slot of the delayed interrupt, once allocated. Its deadline is in the
     /// bus's clock, which the bus saves.
     timer: Option<TimerSlot>,
-    /// The backend's own state ([`VirtioBackend::save_state`]); empty without a backend.
-    backend: Vec<u8>,
+    /// The device's own state ([`VirtioDevice::save_state`]); empty without a device.
+    device: Vec<u8>,
 }
 
 impl VirtioMmio {
     /// A transport with the `modern` (version 2) or legacy (version 1) register layout,
-    /// driving GIC interrupt `irq_id`, with `backend` behind it (`None`: an empty slot,
+    /// driving GIC interrupt `irq_id`, with `device` behind it (`None`: an empty slot,
     /// DeviceID 0).
-    pub fn new(modern: bool, irq_id: u32, backend: Option<Box<dyn VirtioBackend>>) -> Self {
-        let (name, offered, device_id, queues) = match &backend {
+    pub fn new(modern: bool, irq_id: u32, device: Option<Box<dyn VirtioDevice>>) -> Self {
+        let (name, offered, device_id, queues) = match &device {
             Some(b) => {
                 let mut offered = (b.device_features() & DEVICE_TYPE_MASK) | INDIRECT_DESC | EVENT_IDX;
                 if modern {
@@ -229,7 +229,7 @@ impl VirtioMmio {
         VirtioMmio {
             name,
             irq_id,
-            backend,
+            device,
             offered,
             state: TransportState {
                 modern,
@@ -289,18 +289,18 @@ impl VirtioMmio {
     /// Put back a state taken with [`VirtioMmio::snapshot`] from a transport built the same
     /// way (same layout, same device type, same queues), without the bus's state: for a
     /// transport placed on a fresh bus afterwards. (A whole machine is restored through
-    /// `Device::load_state` instead, which also restores the backend's state.) If the driver
-    /// had set DRIVER_OK, the backend is told the negotiated features again. The interrupt line
+    /// `Device::load_state` instead, which also restores the device's state.) If the driver
+    /// had set DRIVER_OK, the device is told the negotiated features again. The interrupt line
     /// is driven again, and a pending delayed interrupt re-armed, at the next bus access or
     /// timer callback (restore has no access to the bus).
     pub fn restore(&mut self, state: TransportState) -> Result<(), String> {
         self.check_fits(&state).map_err(|e| format!("{}: {e}", self.name))?;
         self.state = state;
         self.resync = true;
-        // The backend derives per-driver settings from the negotiated features.
+        // The device derives per-driver settings from the negotiated features.
         if self.state.status & status::DRIVER_OK != 0 {
             let negotiated = self.negotiated_features();
-            if let Some(b) = &mut self.backend {
+            if let Some(b) = &mut self.device {
                 b.activate(negotiated);
             }
         }
@@ -369,7 +369,7 @@ impl VirtioMmio {
         if let Some(slot) = self.timer {
             ctx.cancel_deadline(slot);
         }
-        if let Some(b) = &mut self.backend {
+        if let Some(b) = &mut self.device {
             b.reset();
         }
         self.update_line(ctx);
@@ -419,7 +419,7 @@ impl VirtioMmio {
         }
         if new & status::DRIVER_OK != 0 && old & status::DRIVER_OK == 0 {
             let negotiated = self.negotiated_features();
-            if let Some(b) = &mut self.backend {
+            if let Some(b) = &mut self.device {
                 b.activate(negotiated);
             }
         }
@@ -428,11 +428,10 @@ impl VirtioMmio {
 
     /// The driver wrote QueueNotify (§4.2.3.3): process that queue now.
     fn notify(&mut self, ctx: &mut DeviceContext, index: u32) {
-        let negotiated = self.negotiated_features();
-        let s = &mut self.state;
-        let Some(backend) = &mut self.backend else {
+        let s = &self.state;
+        if self.device.is_none() {
             return;
-        };
+        }
         if s.status & status::DEVICE_NEEDS_RESET != 0 {
             tracing::debug!(target: "virtio", "{}: notify ignored until reset", self.name);
             return;
@@ -442,7 +441,7 @@ impl VirtioMmio {
             tracing::debug!(target: "virtio", "{}: notify before DRIVER_OK ignored", self.name);
             return;
         }
-        let Some(q) = s.queues.get_mut(index as usize) else {
+        let Some(q) = s.queues.get(index as usize) else {
             tracing::warn!(target: "virtio", "{}: notify of queue {index}, which does not exist", self.name);
             return;
         };
@@ -450,18 +449,58 @@ impl VirtioMmio {
             tracing::debug!(target: "virtio", "{}: notify of queue {index}, which is not live", self.name);
             return;
         }
-        q.event_idx = negotiated & EVENT_IDX != 0;
-        q.indirect = negotiated & INDIRECT_DESC != 0;
-        let processed = backend.process_queue(index as usize, q, ctx.memory);
-        // Requests completed before any error are still reported to the driver.
-        let wanted = q.should_notify(ctx.memory);
-        match wanted {
-            Ok(true) => self.signal_used(ctx),
-            Ok(false) => {}
-            Err(e) => self.needs_reset(ctx, format!("queue {index}: {e}")),
+        self.run_device(ctx, &format!("queue {index}"), |device, queues| {
+            device.queue_notify(index as usize, queues)
+        });
+    }
+
+    /// Let the device work on its queues (`work`, for `what`), then interrupt as its queues and
+    /// configuration say: a used-buffer interrupt if the driver wants one for any queue that
+    /// got used buffers (§2.7.10), a configuration-change interrupt if the device changed its
+    /// configuration (§2.5), DEVICE_NEEDS_RESET if a queue broke (§2.1.2).
+    fn run_device(
+        &mut self,
+        ctx: &mut DeviceContext,
+        what: &str,
+        work: impl FnOnce(&mut dyn VirtioDevice, &mut Queues) -> Result<(), QueueError>,
+    ) {
+        let negotiated = self.negotiated_features();
+        let Some(device) = self.device.as_mut() else {
+            return;
+        };
+        let s = &mut self.state;
+        for q in &mut s.queues {
+            q.event_idx = negotiated & EVENT_IDX != 0;
+            q.indirect = negotiated & INDIRECT_DESC != 0;
         }
-        if let Err(e) = processed {
-            self.needs_reset(ctx, format!("queue {index}: {e}"));
+        let running = s.status & status::DRIVER_OK != 0 && s.status & status::DEVICE_NEEDS_RESET == 0;
+        let mut queues = Queues::new(&mut s.queues, ctx.memory, running);
+        let worked = work(device.as_mut(), &mut queues);
+        let config_changed = queues.did_change_config();
+        // Buffers used before any error are still reported to the driver.
+        let mut used = false;
+        let mut broken = None;
+        for (i, q) in s.queues.iter_mut().enumerate() {
+            match q.should_notify(ctx.memory) {
+                Ok(wanted) => used |= wanted,
+                Err(e) => broken = Some(format!("queue {i}: {e}")),
+            }
+        }
+        if used {
+            self.signal_used(ctx);
+        }
+        if config_changed {
+            self.state.config_generation = self.state.config_generation.wrapping_add(1);
+            if self.state.status & status::DRIVER_OK != 0 {
+                self.state.interrupt_status |= INT_CONFIG_CHANGE;
+                self.update_line(ctx);
+            }
+        }
+        if let Some(e) = broken {
+            self.needs_reset(ctx, e);
+        }
+        if let Err(e) = worked {
+            self.needs_reset(ctx, format!("{what}: {e}"));
         }
     }
 
@@ -492,7 +531,7 @@ impl VirtioMmio {
             regs::STATUS => s.status,
             regs::SHM_LEN_LOW | regs::SHM_LEN_HIGH | regs::SHM_BASE_LOW | regs::SHM_BASE_HIGH if modern => {
                 // §4.2.2: a region that does not exist has length (and here base) -1.
-                let region = self.backend.as_ref().and_then(|b| b.shared_memory_region(s.shm_sel));
+                let region = self.device.as_ref().and_then(|b| b.shared_memory_region(s.shm_sel));
                 let (base, len) = region.unwrap_or((u64::MAX, u64::MAX));
                 match offset {
                     regs::SHM_LEN_LOW => len as u32,
@@ -643,7 +682,7 @@ impl Device for VirtioMmio {
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         self.resync(ctx);
         if offset >= regs::CONFIG {
-            let Some(b) = &self.backend else {
+            let Some(b) = &self.device else {
                 return 0;
             };
             let mut buf = [0u8; 4];
@@ -661,7 +700,7 @@ impl Device for VirtioMmio {
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
         self.resync(ctx);
         if offset >= regs::CONFIG {
-            if let Some(b) = &mut self.backend {
+            if let Some(b) = &mut self.device {
                 let n = size.bytes() as usize;
                 b.write_config(offset - regs::CONFIG, &value.to_le_bytes()[..n]);
             }
@@ -683,13 +722,20 @@ impl Device for VirtioMmio {
         }
     }
 
-    /// The transport's registers and queues, its timer slot, and the backend's own state.
+    /// Host input for the device behind this transport (a network frame, console bytes,
+    /// entropy), at the virtual time the machine delivers it.
+    fn host_input(&mut self, ctx: &mut DeviceContext, data: &[u8]) {
+        self.resync(ctx);
+        self.run_device(ctx, "host input", |device, queues| device.host_input(data, queues));
+    }
+
+    /// The transport's registers and queues, its timer slot, and the device's own state.
     fn save_state(&self) -> Vec<u8> {
         let saved = SavedTransport {
             transport: self.state.clone(),
             offered: self.offered,
             timer: self.timer,
-            backend: self.backend.as_ref().map_or_else(Vec::new, |b| b.save_state()),
+            device: self.device.as_ref().map_or_else(Vec::new, |b| b.save_state()),
         };
         state::encode(&(STATE_FORMAT, state::encode(&saved)))
     }
@@ -717,12 +763,12 @@ impl Device for VirtioMmio {
                 "snapshot has a pending interrupt but no timer for it".to_string(),
             ));
         }
-        match &mut self.backend {
+        match &mut self.device {
             Some(b) => b
-                .load_state(&saved.backend)
+                .load_state(&saved.device)
                 .map_err(|e| StateError(format!("{}: {e}", b.name())))?,
-            // No backend: the device IDs matched, so the snapshot had none either.
-            None if saved.backend.is_empty() => {}
+            // No device: the device IDs matched, so the snapshot had none either.
+            None if saved.device.is_empty() => {}
             None => return Err(StateError("snapshot has a device behind this empty slot".to_string())),
         }
         self.state = saved.transport;
@@ -739,15 +785,14 @@ mod tests {
     use crate::features::{ACCESS_PLATFORM, RING_PACKED};
     use crate::queue::{QueueError, VIRTQ_DESC_F_NEXT};
     use crate::testing::*;
-    use armvex_bus::PhysicalMemory;
 
-    /// A backend offering every feature bit, with two queues and 8 bytes of writable config.
+    /// A device offering every feature bit, with two queues and 8 bytes of writable config.
     /// Requests are returned unread.
     struct Greedy {
         config: [u8; 8],
     }
 
-    impl VirtioBackend for Greedy {
+    impl VirtioDevice for Greedy {
         fn name(&self) -> &str {
             "greedy"
         }
@@ -772,9 +817,24 @@ mod tests {
         fn queue_max_sizes(&self) -> Vec<u16> {
             vec![8, 16]
         }
-        fn process_queue(&mut self, _: usize, q: &mut SplitQueue, mem: &mut PhysicalMemory) -> Result<(), QueueError> {
-            while let Some(c) = q.pop(mem)? {
-                q.add_used(mem, c.head, 0)?;
+        fn queue_notify(&mut self, index: usize, queues: &mut Queues) -> Result<(), QueueError> {
+            while let Some(c) = queues.pop(index)? {
+                queues.add_used(index, c.head, 0)?;
+            }
+            Ok(())
+        }
+        /// Host input: "cfg" changes the configuration, "broken" reports a broken queue,
+        /// anything else is written into the next chain of queue 0.
+        fn host_input(&mut self, data: &[u8], queues: &mut Queues) -> Result<(), QueueError> {
+            match data {
+                b"cfg" => queues.config_changed(),
+                b"broken" => return Err(QueueError::Loop { head: 0 }),
+                _ => {
+                    if let Some(c) = queues.pop(0)? {
+                        let n = c.writer().write(queues.memory(), data).unwrap_or(0);
+                        queues.add_used(0, c.head, n as u32)?;
+                    }
+                }
             }
             Ok(())
         }
@@ -824,6 +884,39 @@ mod tests {
         m.add_status(status::DRIVER_OK);
         assert_eq!(m.rd(regs::STATUS), 0xf);
         (m, ring)
+    }
+
+    #[test]
+    fn host_input_reaches_the_device_and_interrupts_as_it_says() {
+        let (mut m, mut ring) = greedy_ready(VERSION_1);
+        // Nothing available: the input is dropped by the device, no interrupt.
+        m.bus.deliver_host_input(0, b"early");
+        assert!(!m.irq());
+        let head = ring.direct_chain(&mut m, &[(DATA, 16, true)]);
+        ring.offer(&mut m, head);
+        m.bus.deliver_host_input(0, b"frame");
+        assert!(m.irq(), "used-buffer interrupt");
+        assert_eq!(ring.take_used(&m), Some((u32::from(head), 5)));
+        assert_eq!(m.peek(DATA, 5), b"frame");
+        assert_eq!(m.linux_interrupt(), INT_USED_BUFFER);
+        // A configuration change: ConfigGeneration moves and the driver hears of it.
+        let generation = m.rd(regs::CONFIG_GENERATION);
+        m.bus.deliver_host_input(0, b"cfg");
+        assert_eq!(m.rd(regs::CONFIG_GENERATION), generation + 1);
+        assert_eq!(m.linux_interrupt(), INT_CONFIG_CHANGE);
+        // A broken queue: DEVICE_NEEDS_RESET, and further input never touches the rings.
+        m.bus.deliver_host_input(0, b"broken");
+        assert_ne!(m.rd(regs::STATUS) & status::DEVICE_NEEDS_RESET, 0);
+        assert_eq!(m.linux_interrupt(), INT_CONFIG_CHANGE);
+        let head = ring.direct_chain(&mut m, &[(DATA, 16, true)]);
+        ring.offer(&mut m, head);
+        m.bus.deliver_host_input(0, b"late");
+        assert_eq!(ring.take_used(&m), None);
+        assert!(!m.irq());
+        // Before DRIVER_OK nothing is used either.
+        m.wr(regs::STATUS, 0);
+        m.bus.deliver_host_input(0, b"reset");
+        assert_eq!(ring.take_used(&m), None);
     }
 
     #[test]
@@ -1205,7 +1298,7 @@ mod tests {
     #[test]
     fn snapshots_survive_serialisation_including_queue_alignment() {
         let image = TempImage::new("snapshot", &[0x11; 8192]);
-        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>;
+        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioDevice>;
         let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
         m.wr(regs::GUEST_PAGE_SIZE, 4096);
         m.add_status(status::ACKNOWLEDGE | status::DRIVER);
@@ -1267,7 +1360,7 @@ mod tests {
     #[test]
     fn restore_refuses_a_snapshot_of_another_kind_of_transport() {
         let image = TempImage::new("restore", &[0; 4096]);
-        let blk = || Some(Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>);
+        let blk = || Some(Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioDevice>);
         let legacy = VirtioMmio::new(false, IRQ, blk()).snapshot();
         assert!(VirtioMmio::new(true, IRQ, blk()).restore(legacy.clone()).is_err());
         assert!(VirtioMmio::new(false, IRQ, None).restore(legacy.clone()).is_err());
@@ -1289,7 +1382,7 @@ mod tests {
     #[test]
     fn a_loaded_delayed_interrupt_fires_from_the_bus_clock_at_its_time() {
         let image = TempImage::new("load-delay", &[0x22; 8192]);
-        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioBackend>;
+        let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioDevice>;
         let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
         m.wr(regs::GUEST_PAGE_SIZE, 4096);
         m.add_status(status::ACKNOWLEDGE | status::DRIVER);
@@ -1344,7 +1437,7 @@ mod tests {
     #[test]
     fn load_state_refuses_another_layout_device_queues_features_or_format() {
         let image = TempImage::new("load-refuse", &[0; 4096]);
-        let blk = |ro: bool| Some(Box::new(BlockDevice::open(&image.path, ro).unwrap()) as Box<dyn VirtioBackend>);
+        let blk = |ro: bool| Some(Box::new(BlockDevice::open(&image.path, ro).unwrap()) as Box<dyn VirtioDevice>);
         let legacy = VirtioMmio::new(false, IRQ, blk(false)).save_state();
         let refuse = |t: &mut VirtioMmio, bytes: &[u8], expected: &str| {
             let before = t.save_state();

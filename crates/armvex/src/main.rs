@@ -3,7 +3,8 @@
 
 use armvex_machine::board::{board_names, parse_size};
 use armvex_machine::console::{HostInput, RawTerminal};
-use armvex_machine::devices::DriveSpec;
+use armvex_machine::devices::{DeviceSpec, DriveSpec, Peripherals};
+use armvex_machine::hostdev::{ChardevKind, ChardevSpec};
 use armvex_machine::{Machine, MachineConfig, RunEnd, Stats};
 use armvex_semihosting::Console;
 use clap::{Parser, Subcommand};
@@ -70,6 +71,29 @@ struct RunArgs {
     /// The virtio-mmio transport version: modern (2, the default) or legacy (1).
     #[arg(long, value_name = "VERSION")]
     virtio_mmio: Option<String>,
+    /// A device on a virtio-mmio transport, as QEMU's -device: virtio-blk,drive=ID |
+    /// virtio-net,netdev=ID[,mac=MAC] | virtio-rng[,entropy=seeded|host] |
+    /// virtio-console,chardev=ID; each with [,slot=N]. Repeatable. Also lan9118,netdev=ID[,mac=MAC]:
+    /// the board's own network card on that network.
+    #[arg(long, value_name = "KIND,...")]
+    device: Vec<String>,
+    /// The board's own network card (its LAN9118) on a network, as QEMU's -nic:
+    /// user[,hostfwd=...][,mac=MAC] | tap,ifname=NAME[,mac=MAC] | none (the card on no network,
+    /// the default); with model=virtio-net a virtio-net card instead (repeatable so).
+    #[arg(long, value_name = "TYPE,...")]
+    nic: Vec<String>,
+    /// A network for a virtio-net or the LAN9118: user,id=ID[,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT]...
+    /// (user-mode networking: the guest gets 10.0.2.15 by DHCP, the host is 10.0.2.2) or
+    /// tap,id=ID,ifname=NAME. Repeatable.
+    #[arg(long, value_name = "TYPE,...")]
+    netdev: Vec<String>,
+    /// A host side for a virtio-console: socket,id=ID,port=N,server=on[,host=ADDR] |
+    /// file,id=ID,path=FILE | null,id=ID. Repeatable.
+    #[arg(long, value_name = "TYPE,...")]
+    chardev: Vec<String>,
+    /// The seed of virtio-rng's generator (default 0): the same seed, the same random bytes.
+    #[arg(long, value_name = "N")]
+    rng_seed: Option<u64>,
     /// The RTC's start time in seconds since 1970 (default: the host's clock, recorded as
     /// host input).
     #[arg(long, value_name = "SECONDS")]
@@ -210,6 +234,12 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ("--initrd", args.initrd.is_some()),
         ("--append", args.append.is_some()),
         ("--drive", !args.drive.is_empty()),
+        ("--device", !args.device.is_empty()),
+        ("--nic", !args.nic.is_empty()),
+        ("--sd", args.sd.is_some()),
+        ("--netdev", !args.netdev.is_empty()),
+        ("--chardev", !args.chardev.is_empty()),
+        ("--rng-seed", args.rng_seed.is_some()),
         ("--virtio-mmio", args.virtio_mmio.is_some()),
         ("--semihosting", args.semihosting),
         ("--rtc-base", args.rtc_base.is_some()),
@@ -225,6 +255,12 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
     }
     let gdb = gdb_options(&args)?;
     let setup = armvex_snapshot::setup_of(file)?;
+    announce_host_sides(&setup.peripherals, false);
+    if !setup.peripherals.netdevs.is_empty() {
+        eprintln!(
+            "armvex: the snapshot's network resumes with a fresh host side: the guest keeps its address, its open connections are reset"
+        );
+    }
     let semihosting = setup.semihosting.is_some();
     let input = if semihosting {
         HostInput::none(setup.rtc_start)
@@ -468,6 +504,127 @@ fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, 
     Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
+// ---- Devices chosen on the command line: --drive, --device, --netdev, --chardev, --rng-seed.
+
+/// The drives and the other devices the options ask for, checked. Host ports given as 0
+/// (`hostfwd=tcp::0-:22`, `--chardev socket,port=0`) are replaced by free ports.
+fn device_options(args: &RunArgs) -> Result<(Vec<DriveSpec>, Peripherals), String> {
+    let mut drives = Vec::new();
+    let mut drive_ids = Vec::new();
+    for d in &args.drive {
+        let (drive, id) = DriveSpec::parse_with_id(d)?;
+        drives.push(drive);
+        drive_ids.push(id);
+    }
+    let mut devices = args
+        .device
+        .iter()
+        .map(|d| DeviceSpec::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut netdevs = args
+        .netdev
+        .iter()
+        .map(|n| armvex_net::NetdevSpec::parse(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, n) in args.nic.iter().enumerate() {
+        if let Some((netdev, device)) = nic_option(i, n)? {
+            netdevs.push(netdev);
+            devices.push(device);
+        }
+    }
+    let mut chardevs = args
+        .chardev
+        .iter()
+        .map(|c| ChardevSpec::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    for n in &mut netdevs {
+        if let armvex_net::NetdevKind::User(user) = &mut n.kind {
+            for fwd in user.hostfwd.iter_mut().filter(|f| f.host_port == 0) {
+                fwd.host_port = free_port(fwd.host_addr, fwd.udp)
+                    .map_err(|e| format!("--netdev {}: no free port on {}: {e}", n.id, fwd.host_addr))?;
+            }
+        }
+    }
+    for c in &mut chardevs {
+        if let ChardevKind::Socket { host, port } = &mut c.kind {
+            if *port == 0 {
+                *port =
+                    free_port(*host, false).map_err(|e| format!("--chardev {}: no free port on {host}: {e}", c.id))?;
+            }
+        }
+    }
+    let peripherals = Peripherals {
+        devices,
+        drive_ids,
+        netdevs,
+        chardevs,
+        rng_seed: args.rng_seed.unwrap_or(0),
+    };
+    Ok((drives, peripherals))
+}
+
+/// A `--nic TYPE[,model=M][,mac=MAC][,id=ID][,netdev options]` (the `i`th): a `--netdev` and
+/// the card on it, the LAN9118 unless `model=virtio-net`. `none`: nothing (the LAN9118 stays
+/// on no network).
+fn nic_option(i: usize, s: &str) -> Result<Option<(armvex_net::NetdevSpec, DeviceSpec)>, String> {
+    let mut parts = s.split(',');
+    let kind = parts.next().unwrap_or_default();
+    if kind == "none" {
+        return match parts.next() {
+            None => Ok(None),
+            Some(p) => Err(format!("--nic none: takes no options ('{p}')")),
+        };
+    }
+    let (mut model, mut mac, mut id) = ("lan9118", None, format!("nic{i}"));
+    let mut netdev = vec![kind.to_string()];
+    for part in parts {
+        match part.split_once('=') {
+            Some(("model", m)) => model = m,
+            Some(("mac", m)) => mac = Some(m),
+            Some(("id", v)) => id = v.to_string(),
+            _ => netdev.push(part.to_string()),
+        }
+    }
+    netdev.insert(1, format!("id={id}"));
+    let netdev = armvex_net::NetdevSpec::parse(&netdev.join(",")).map_err(|e| e.replace("--netdev", "--nic"))?;
+    let model = match model {
+        "lan9118" => "lan9118",
+        "virtio-net" | "virtio-net-device" => "virtio-net",
+        other => return Err(format!("--nic model={other}: the board's lan9118 or virtio-net")),
+    };
+    let mac = mac.map(|m| format!(",mac={m}")).unwrap_or_default();
+    let device = DeviceSpec::parse(&format!("{model},netdev={id}{mac}")).map_err(|e| e.replace("--device", "--nic"))?;
+    Ok(Some((netdev, device)))
+}
+
+/// A port of `addr` that is free now (the system's choice for port 0).
+fn free_port(addr: std::net::Ipv4Addr, udp: bool) -> std::io::Result<u16> {
+    if udp {
+        Ok(std::net::UdpSocket::bind((addr, 0))?.local_addr()?.port())
+    } else {
+        Ok(std::net::TcpListener::bind((addr, 0))?.local_addr()?.port())
+    }
+}
+
+/// Say on stderr which host ports lead into the guest (not when replaying: nothing listens).
+fn announce_host_sides(p: &Peripherals, replaying: bool) {
+    if replaying {
+        return;
+    }
+    for n in &p.netdevs {
+        if let armvex_net::NetdevKind::User(user) = &n.kind {
+            for fwd in &user.hostfwd {
+                eprintln!("armvex: netdev {}: hostfwd {fwd}", n.id);
+            }
+        }
+    }
+    for c in &p.chardevs {
+        if let ChardevKind::Socket { host, port } = &c.kind {
+            eprintln!("armvex: chardev {}: listening on {host}:{port}", c.id);
+        }
+    }
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, String> {
     let snapshots = snapshot_points(&args.snapshot_at)?;
     if !snapshots.is_empty() && (args.gdb.is_some() || args.gdb_default) {
@@ -489,11 +646,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let gdb = gdb_options(&args)?;
     let profile = ProfileRequest::from_args(&args)?;
-    let mut drives = args
-        .drive
-        .iter()
-        .map(|d| DriveSpec::parse(d))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (mut drives, peripherals) = device_options(&args)?;
     // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
     if let Some(sd) = &args.sd {
         drives.push(DriveSpec::parse_sd(sd)?);
@@ -525,6 +678,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(path) = &args.record {
         input.record_to(path)?;
     }
+    announce_host_sides(&peripherals, args.replay.is_some());
     let _terminal = if !args.semihosting && args.replay.is_none() {
         RawTerminal::enter()
     } else {
@@ -550,23 +704,26 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             input: Some(Box::new(std::io::stdin())),
             is_tty: std::io::stdout().is_terminal(),
         });
-        let mut machine = Machine::new(MachineConfig {
-            machine: machine_name.clone(),
-            memory,
-            smp: args.smp.unwrap_or(1),
-            kernel: kernel.clone(),
-            initrd: args.initrd.clone(),
-            dtb: args.dtb.clone(),
-            append: args.append.clone().unwrap_or_default(),
-            semihosting,
-            cmdline: cmdline.clone(),
-            console: Box::new(std::io::stdout()),
-            input,
-            drives: drives.clone(),
-            virtio_modern,
-            max_instructions: args.max_instructions,
-            trace: trace.take(),
-        })?;
+        let mut machine = Machine::with_peripherals(
+            MachineConfig {
+                machine: machine_name.clone(),
+                memory,
+                smp: args.smp.unwrap_or(1),
+                kernel: kernel.clone(),
+                initrd: args.initrd.clone(),
+                dtb: args.dtb.clone(),
+                append: args.append.clone().unwrap_or_default(),
+                semihosting,
+                cmdline: cmdline.clone(),
+                console: Box::new(std::io::stdout()),
+                input,
+                drives: drives.clone(),
+                virtio_modern,
+                max_instructions: args.max_instructions,
+                trace: trace.take(),
+            },
+            peripherals.clone(),
+        )?;
         machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
         let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
         let s = machine.stats();
