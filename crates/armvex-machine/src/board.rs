@@ -59,6 +59,10 @@ pub struct Memory {
     pub read_only: bool,
     /// A second address where the whole memory also appears.
     pub alias_base: Option<u32>,
+    /// The memory is a NOR flash with this command interface: "cfi01" (Intel command set, as
+    /// QEMU's pflash_cfi01; see `armvex_devices::pflash`). Flashes take `--pflash` images in
+    /// the order of the board file.
+    pub flash: Option<String>,
 }
 
 /// The MPCore private region (interrupt controller and per-CPU timers).

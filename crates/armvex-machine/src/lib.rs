@@ -59,8 +59,9 @@ pub struct MachineConfig {
     /// Number of CPUs.
     pub smp: usize,
     /// The program or kernel to load: an ELF program runs bare-metal from its entry point;
-    /// anything else is booted as a Linux kernel.
-    pub kernel: PathBuf,
+    /// anything else is booted as a Linux kernel. Without one every CPU starts at address 0,
+    /// in flash 0, as on the hardware (firmware such as U-Boot, given with `--pflash`).
+    pub kernel: Option<PathBuf>,
     /// Linux: an initial RAM disk.
     pub initrd: Option<PathBuf>,
     /// Linux: the device tree blob to patch and pass.
@@ -210,26 +211,40 @@ impl Machine {
         let board = Board::by_name(&config.machine)?;
         let ram_size = config.memory.unwrap_or_else(|| board.default_ram_size());
         let mut memory = build_memory(&board, ram_size, config.smp)?;
-        let linux = !loader::is_elf(&config.kernel)?;
-        let (image, secondary_entry) = if linux {
-            let layout = boot::load_linux(
-                &mut memory,
-                &boot::LinuxBootFiles {
-                    kernel: &config.kernel,
-                    initrd: config.initrd.as_deref(),
-                    dtb: config.dtb.as_deref(),
-                    cmdline: &config.append,
-                },
-                &boot_info(&board, ram_size, config.smp)?,
-            )?;
-            (layout.image, layout.secondary_stub)
-        } else {
-            if config.initrd.is_some() || config.dtb.is_some() {
-                return Err("--initrd and --dtb are for Linux kernels, not ELF programs".into());
+        let linux = match &config.kernel {
+            Some(kernel) => !loader::is_elf(kernel)?,
+            None => false,
+        };
+        let (image, secondary_entry) = match &config.kernel {
+            Some(kernel) if linux => {
+                let layout = boot::load_linux(
+                    &mut memory,
+                    &boot::LinuxBootFiles {
+                        kernel,
+                        initrd: config.initrd.as_deref(),
+                        dtb: config.dtb.as_deref(),
+                        cmdline: &config.append,
+                    },
+                    &boot_info(&board, ram_size, config.smp)?,
+                )?;
+                (layout.image, layout.secondary_stub)
             }
-            let image = loader::load_elf_program(&config.kernel, &mut memory)?;
-            let entry = image.entry;
-            (image, entry)
+            kernel => {
+                if config.initrd.is_some() || config.dtb.is_some() {
+                    return Err("--initrd and --dtb are for Linux kernels, not ELF programs or firmware".into());
+                }
+                let image = match kernel {
+                    Some(program) => loader::load_elf_program(program, &mut memory)?,
+                    // No kernel: the reset vector, in flash 0's alias at address 0.
+                    None => loader::LoadedImage {
+                        entry: 0,
+                        ranges: Vec::new(),
+                        elf: false,
+                    },
+                };
+                let entry = image.entry;
+                (image, entry)
+            }
         };
         let ram_end = u64::from(board.ram.base) + ram_size;
         let (heap_start, heap_end) = loader::largest_gap(board.ram.base, ram_end, &image.ranges);

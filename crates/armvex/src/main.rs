@@ -33,8 +33,9 @@ struct RunArgs {
     /// The board: vexpress-a9 (the default) or vexpress-a15.
     #[arg(long, short = 'M')]
     machine: Option<String>,
-    /// The program to run: an ELF file, or a Linux kernel.
-    #[arg(long, required_unless_present = "loadvm")]
+    /// The program to run: an ELF file, or a Linux kernel. Without one (with --pflash) the
+    /// CPUs start at address 0, in flash 0, as on the hardware.
+    #[arg(long, required_unless_present_any = ["loadvm", "pflash"])]
     kernel: Option<PathBuf>,
     /// RAM size, e.g. 512M or 1G (a bare number is MiB). Default: the board's (128M, as QEMU).
     #[arg(long, short = 'm')]
@@ -135,6 +136,11 @@ struct RunArgs {
     /// retired, as a PNG image, and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     screenshot_at: Vec<String>,
+    /// An image for NOR flash 0 (the second --pflash: flash 1), as QEMU's -pflash:
+    /// FILE[,readonly=on][,snapshot=on], exactly 64 MiB. The guest's program and erase
+    /// commands write it (flushed when each completes), unless it is read-only.
+    #[arg(long, value_name = "FILE")]
+    pflash: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -210,6 +216,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ("--initrd", args.initrd.is_some()),
         ("--append", args.append.is_some()),
         ("--drive", !args.drive.is_empty()),
+        ("--pflash", !args.pflash.is_empty()),
         ("--virtio-mmio", args.virtio_mmio.is_some()),
         ("--semihosting", args.semihosting),
         ("--rtc-base", args.rtc_base.is_some()),
@@ -476,9 +483,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(file) = args.loadvm.clone() {
         return run_loaded(&file, args, snapshots);
     }
-    let Some(kernel) = args.kernel.clone() else {
-        return Err("--kernel FILE is needed (or --loadvm FILE to resume a snapshot)".into());
-    };
+    let kernel = args.kernel.clone();
+    if kernel.is_none() && args.pflash.is_empty() {
+        return Err(
+            "--kernel FILE is needed (or --pflash FILE to start from flash, or --loadvm FILE to resume a snapshot)"
+                .into(),
+        );
+    }
     let machine_name = args.machine.clone().unwrap_or_else(|| "vexpress-a9".into());
     if !board_names().contains(&machine_name.as_str()) {
         return Err(format!(
@@ -497,6 +508,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
     if let Some(sd) = &args.sd {
         drives.push(DriveSpec::parse_sd(sd)?);
+    }
+    // So are the flashes' images (see armvex_machine::devices::PFLASH_SLOTS).
+    for (i, image) in args.pflash.iter().enumerate() {
+        drives.push(DriveSpec::parse_pflash(image, i)?);
     }
     let virtio_modern = match args.virtio_mmio.as_deref().unwrap_or("modern") {
         "modern" | "2" => true,
@@ -530,9 +545,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
+    let program = kernel.as_ref().map(|k| k.display().to_string()).unwrap_or_default();
     let cmdline = match &args.append {
-        Some(a) => format!("{} {a}", kernel.display()),
-        None => kernel.display().to_string(),
+        Some(a) => format!("{program} {a}"),
+        None => program,
     };
     let mut trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(path) => {
