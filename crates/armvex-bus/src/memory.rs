@@ -937,6 +937,122 @@ mod tests {
         assert!(!m.page(0x1000).unwrap().writable);
     }
 
+    /// A 3-page flash at 0x4000_0000 with its alias at 0, a ROM device of device 7.
+    fn rom() -> PhysicalMemory {
+        let mut m = PhysicalMemory::with_aliases(
+            &[RamRegionSpec {
+                name: "flash".into(),
+                base: 0x4000_0000,
+                size: 0x3000,
+            }],
+            &[RamAliasSpec {
+                of: "flash".into(),
+                base: 0,
+                size: 0x3000,
+            }],
+        )
+        .unwrap();
+        m.make_rom_device("flash", 7).unwrap();
+        m.load_bytes(0x4000_0000, &[0x11; 0x3000]).unwrap();
+        m
+    }
+
+    /// The word the CPU would read through a page pointer.
+    fn via(page: RamPage, offset: usize) -> u32 {
+        // SAFETY: `page.host` is the start of a 4 KiB view page of the memory under test,
+        // which outlives the call; `offset + 4 <= 4096`.
+        let bytes = unsafe { std::slice::from_raw_parts(page.host.add(offset), 4) };
+        u32::from_le_bytes(bytes.try_into().unwrap())
+    }
+
+    #[test]
+    fn a_rom_device_takes_writes_and_shows_its_view() {
+        let mut m = rom();
+        assert_eq!(m.rom_device_at(0x4000_1004), Some((7, 0x1004)));
+        assert_eq!(m.rom_device_at(0x1004), Some((7, 0x1004)), "through the alias");
+        assert_eq!(m.rom_device_at(0x4000_3000), None);
+        assert!(!m.write(0x4000_0000, AccessSize::Word, 5), "the guest cannot write it");
+        let page = m.page(0x4000_1000).unwrap();
+        assert!(!page.writable);
+        assert_eq!(via(page, 8), 0x1111_1111);
+        assert_eq!(m.page(0x1000).unwrap().host, page.host, "the alias shows the same view");
+        // A pointer handed out before the mode changes shows the new mode at once.
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![0x0080_0080],
+                repeat: true,
+            },
+        );
+        assert_eq!(via(page, 8), 0x0080_0080);
+        assert_eq!(m.read(0x4000_2ffc, AccessSize::Word), Some(0x0080_0080));
+        assert_eq!(m.read(0x4000_0002, AccessSize::Half), Some(0x0080));
+        assert_eq!(m.read(0x4000_0001, AccessSize::Byte), Some(0), "a byte of the aligned word");
+        assert_eq!(via(m.page(0x4000_2000).unwrap(), 0xffc), 0x0080_0080, "filled when first shown");
+        let mut stored = [0u8; 4];
+        m.read_bytes(0x4000_1000, &mut stored).unwrap();
+        assert_eq!(stored, [0x11; 4], "the debugger and DMA see the stored bytes");
+        // A table that does not repeat reads 0 past its end.
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![1, 2, 3],
+                repeat: false,
+            },
+        );
+        assert_eq!((via(page, 0), via(m.page(0).unwrap(), 8)), (0, 3));
+        assert_eq!(m.read(0x4000_000c, AccessSize::Word), Some(0));
+        // Programming while a table shows, then the array again.
+        m.load_bytes(0x4000_1008, &[0x22; 4]).unwrap();
+        assert_eq!(via(page, 8), 0);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(via(page, 8), 0x2222_2222);
+        assert_eq!(m.rom_view(7), Some(&RomView::Array));
+        // In array mode the view follows the stored bytes: loads, restores.
+        m.load_bytes(0x4000_1010, &[0x33; 4]).unwrap();
+        assert_eq!(via(page, 0x10), 0x3333_3333);
+        m.restore_page(page.index, &[0x44; 4096]);
+        assert_eq!(via(page, 0x10), 0x4444_4444);
+        assert_eq!(m.read(0x1010, AccessSize::Word), Some(0x4444_4444));
+    }
+
+    #[test]
+    fn predecoded_code_of_a_rom_view_is_dropped_when_the_view_changes() {
+        let mut m = rom();
+        let page = m.page(0x4000_0000).unwrap();
+        m.mark_code(page.index);
+        m.set_rom_view(7, RomView::Array);
+        assert!(!m.has_invalidated(), "the same view changes nothing");
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![9],
+                repeat: true,
+            },
+        );
+        assert_eq!(m.pop_invalidated(), Some(page.index));
+        m.mark_code(page.index);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(m.pop_invalidated(), Some(page.index));
+        m.mark_code(page.index);
+        m.load_bytes(0x4000_0000, &[1]).unwrap();
+        assert_eq!(m.pop_invalidated(), Some(page.index), "programming drops it too");
+        // Undo logs save the stored bytes, whatever the view.
+        m.start_undo();
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![9],
+                repeat: true,
+            },
+        );
+        m.load_bytes(0x4000_0000, &[0x55; 8]).unwrap();
+        let undo = m.take_undo();
+        m.apply_undo(&undo);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(via(page, 0), 0x1111_1101);
+    }
+
     #[test]
     fn overlapping_or_misaligned_regions_are_refused() {
         let spec = |base, size| RamRegionSpec {

@@ -401,3 +401,220 @@ impl Device for CfiFlash {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamAliasSpec, RamRegionSpec};
+    use armvex_virtio::{DiskImage, DiskMode};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use AccessSize::{Byte, Half, Word};
+
+    const BASE: u32 = 0x4000_0000;
+    const SMALL: CfiFlashConfig = CfiFlashConfig {
+        size: 1 << 20,
+        ..CfiFlashConfig::VEXPRESS
+    };
+    const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
+
+    fn cmd(c: u32) -> u32 {
+        c | c << 16
+    }
+
+    /// A bus with a 1 MiB flash at BASE (and its alias at 0) on `disk`.
+    fn bus(disk: Option<SharedDisk>, read_only: bool) -> Bus {
+        let memory = PhysicalMemory::with_aliases(
+            &[RamRegionSpec {
+                name: "flash0".into(),
+                base: BASE,
+                size: SMALL.size,
+            }],
+            &[RamAliasSpec {
+                of: "flash0".into(),
+                base: 0,
+                size: SMALL.size,
+            }],
+        )
+        .unwrap();
+        let mut bus = Bus::new(memory);
+        bus.memory.set_read_only("flash0").unwrap();
+        let flash = CfiFlash::new("flash0", SMALL, BASE, disk, read_only).unwrap();
+        let mut loads = Vec::new();
+        flash
+            .initial_contents(|offset, bytes| {
+                loads.push((offset, bytes.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        for (offset, bytes) in loads {
+            bus.memory.load_bytes(BASE + offset, &bytes).unwrap();
+        }
+        bus.add_rom_device("flash0", Box::new(flash)).unwrap();
+        bus
+    }
+
+    fn disk_with(pattern: impl Fn(usize) -> u8) -> SharedDisk {
+        let mut d = DiskImage::temporary(u64::from(SMALL.size)).unwrap();
+        let bytes: Vec<u8> = (0..SMALL.size as usize).map(pattern).collect();
+        d.write_at(0, &bytes).unwrap();
+        Rc::new(RefCell::new(d))
+    }
+
+    fn rd(bus: &mut Bus, a: u32) -> u32 {
+        bus.read(CPU0, a, Word)
+    }
+
+    fn wr(bus: &mut Bus, a: u32, v: u32) {
+        bus.write(CPU0, a, Word, v);
+    }
+
+    #[test]
+    fn identifier_query_and_status() {
+        let mut b = bus(None, false);
+        assert_eq!(rd(&mut b, BASE), 0, "an empty flash reads zeros");
+        wr(&mut b, BASE, cmd(0x90));
+        assert_eq!((rd(&mut b, BASE), rd(&mut b, BASE + 4)), (0x0089_0089, 0x0018_0018));
+        assert_eq!(rd(&mut b, BASE + 0x404), 0x0018_0018, "repeats every 256 words");
+        assert_eq!(b.read(CPU0, BASE + 4, Half), 0x0018);
+        wr(&mut b, 0, cmd(0xff));
+        assert_eq!(rd(&mut b, BASE + 4), 0, "read array through the alias");
+        wr(&mut b, BASE + 0x55 * 4, cmd(0x98));
+        let qry: Vec<u32> = (0x10..0x13).map(|i| rd(&mut b, BASE + 4 * i)).collect();
+        assert_eq!(qry, [0x0051_0051, 0x0052_0052, 0x0059_0059]);
+        // 256 KiB blocks are 128 KiB per chip; four blocks of a 1 MiB flash.
+        assert_eq!(rd(&mut b, BASE + 0x2d * 4) & 0xff, 3);
+        assert_eq!(rd(&mut b, BASE + 0x30 * 4) & 0xff, 2);
+        assert_eq!(rd(&mut b, BASE + 0x27 * 4) & 0xff, 19, "a 512 KiB chip");
+        assert_eq!(rd(&mut b, BASE + 0x52 * 4), 0);
+        wr(&mut b, BASE, cmd(0xf0));
+        assert_eq!(rd(&mut b, BASE + 0x40), 0x0051_0051, "only read array leaves a query");
+        wr(&mut b, BASE, cmd(0x70));
+        assert_eq!(rd(&mut b, BASE + 0x40), 0x0051_0051, "even read status");
+        wr(&mut b, BASE, cmd(0xff));
+        wr(&mut b, BASE, cmd(0x70));
+        assert_eq!(rd(&mut b, BASE + 0x1234), 0x0080_0080);
+        assert_eq!(b.read(CPU0, BASE, Byte), 0x80);
+        wr(&mut b, BASE, cmd(0x50));
+        assert_eq!(rd(&mut b, BASE), 0, "clear status reads the array");
+        wr(&mut b, BASE, cmd(0x70));
+        assert_eq!(rd(&mut b, BASE), 0, "and the status is 0");
+        wr(&mut b, BASE, cmd(0x5a));
+        assert_eq!(b.memory.rom_view(0), Some(&RomView::Array), "unknown: read array");
+    }
+
+    #[test]
+    fn erase_program_and_buffered_write_reach_the_image() {
+        let disk = disk_with(|i| i as u8);
+        let mut b = bus(Some(disk.clone()), false);
+        assert_eq!(rd(&mut b, BASE + 0x4_0004), 0x0706_0504, "the image's bytes");
+        wr(&mut b, BASE + 0x4_0100, cmd(0x20));
+        wr(&mut b, BASE + 0x4_0100, cmd(0xd0));
+        assert_eq!(rd(&mut b, BASE), 0x0080_0080);
+        wr(&mut b, BASE, cmd(0xff));
+        assert_eq!(rd(&mut b, BASE + 0x4_0000), 0xffff_ffff);
+        assert_eq!(rd(&mut b, BASE + 0x7_fffc), 0xffff_ffff);
+        assert_eq!(rd(&mut b, BASE + 0x8_0000), 0x0302_0100, "the next block is kept");
+        wr(&mut b, BASE + 0x4_0010, cmd(0x40));
+        wr(&mut b, BASE + 0x4_0010, 0x1234_5678);
+        wr(&mut b, BASE, cmd(0x10));
+        b.write(CPU0, BASE + 0x4_0016, Half, 0xbeef);
+        wr(&mut b, BASE + 0x4_0020, cmd(0xe8));
+        wr(&mut b, BASE + 0x4_0020, cmd(1));
+        wr(&mut b, BASE + 0x4_0020, 0xaaaa_aaaa);
+        wr(&mut b, BASE + 0x4_0024, 0xbbbb_bbbb);
+        wr(&mut b, BASE + 0x4_0020, cmd(0xd0));
+        assert_eq!(rd(&mut b, BASE), 0x0080_0080);
+        wr(&mut b, BASE, cmd(0xff));
+        let mut image = [0u8; 0x30];
+        disk.borrow().read_at(0x4_0000, &mut image).unwrap();
+        let word = |i: usize| u32::from_le_bytes(image[i..i + 4].try_into().unwrap());
+        assert_eq!([word(0), word(0x10), word(0x14), word(0x20), word(0x24), word(0x28)], [
+            0xffff_ffff,
+            0x1234_5678,
+            0xbeef_ffff,
+            0xaaaa_aaaa,
+            0xbbbb_bbbb,
+            0xffff_ffff
+        ]);
+        for (offset, w) in [(0x10, 0x1234_5678), (0x14, 0xbeef_ffff), (0x24, 0xbbbb_bbbb)] {
+            assert_eq!(rd(&mut b, BASE + 0x4_0000 + offset), w, "memory holds what the image holds");
+        }
+    }
+
+    #[test]
+    fn a_read_only_flash_keeps_its_bytes_and_reports_errors() {
+        let disk = Rc::new(RefCell::new(DiskImage::temporary(u64::from(SMALL.size)).unwrap()));
+        let mut b = bus(Some(disk.clone()), true);
+        wr(&mut b, BASE, cmd(0x20));
+        wr(&mut b, BASE, cmd(0xd0));
+        assert_eq!(rd(&mut b, BASE), 0x00a0_00a0, "erase error");
+        wr(&mut b, BASE, cmd(0x40));
+        wr(&mut b, BASE, 0x1234);
+        assert_eq!(rd(&mut b, BASE), 0x00b0_00b0, "program error too");
+        wr(&mut b, BASE, cmd(0x50));
+        assert_eq!(rd(&mut b, BASE), 0);
+        let mut image = vec![1u8; SMALL.size as usize];
+        disk.borrow().read_at(0, &mut image).unwrap();
+        assert!(image.iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn an_image_of_another_size_is_refused() {
+        let disk = Rc::new(RefCell::new(DiskImage::temporary(4096).unwrap()));
+        let e = CfiFlash::new("flash0", CfiFlashConfig::VEXPRESS, BASE, Some(disk), false)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "temporary disk: the flash is 64 MiB (67108864 bytes), the image has 4096 bytes"
+        );
+        let path = std::env::temp_dir().join(format!("armvex-pflash-ro-{}", std::process::id()));
+        std::fs::write(&path, [0u8; 512]).unwrap();
+        let ro = Rc::new(RefCell::new(DiskImage::open(&path, DiskMode::ReadOnly).unwrap()));
+        assert!(CfiFlash::new("flash1", SMALL, BASE, Some(ro), true).is_err());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_mode_comes_back_with_a_saved_state() {
+        let mut a = bus(None, false);
+        wr(&mut a, BASE, cmd(0xe8));
+        wr(&mut a, BASE, cmd(3));
+        wr(&mut a, BASE, 0x1111_1111);
+        let saved = a.save_state();
+        let mut b = bus(None, false);
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.save_state(), saved);
+        assert_eq!(rd(&mut b, BASE + 8), 0x0080_0080, "the status shows, as in the saved one");
+        // Both go on alike (the stored bytes are RAM, saved apart: copy them).
+        let mut word = [0u8; 4];
+        a.memory.read_bytes(BASE, &mut word).unwrap();
+        b.memory.load_bytes(BASE, &word).unwrap();
+        for bus in [&mut a, &mut b] {
+            for i in 1..4 {
+                wr(bus, BASE + 4 * i, 0x2222_0000 + i);
+            }
+            wr(bus, BASE, cmd(0xd0));
+            wr(bus, BASE, cmd(0xff));
+        }
+        for i in 0..5 {
+            assert_eq!(rd(&mut a, BASE + 4 * i), rd(&mut b, BASE + 4 * i));
+        }
+        assert_eq!(rd(&mut b, BASE + 12), 0x2222_0003);
+        // Damaged states are refused.
+        let mut flash = CfiFlash::new("flash0", SMALL, BASE, None, false).unwrap();
+        let bad = |cmd: u8, wcycle: u8| {
+            state::encode(&FlashState {
+                cmd,
+                wcycle,
+                status: 0x80,
+                counter: 0,
+            })
+        };
+        assert!(flash.load_state(&bad(0x33, 0)).is_err());
+        assert!(flash.load_state(&bad(0xe8, 4)).is_err());
+        assert!(flash.load_state(&[1, 2]).is_err());
+        assert!(flash.load_state(&bad(0xe8, 2)).is_ok());
+    }
+}
