@@ -987,8 +987,16 @@ mod tests {
         assert_eq!(via(page, 8), 0x0080_0080);
         assert_eq!(m.read(0x4000_2ffc, AccessSize::Word), Some(0x0080_0080));
         assert_eq!(m.read(0x4000_0002, AccessSize::Half), Some(0x0080));
-        assert_eq!(m.read(0x4000_0001, AccessSize::Byte), Some(0), "a byte of the aligned word");
-        assert_eq!(via(m.page(0x4000_2000).unwrap(), 0xffc), 0x0080_0080, "filled when first shown");
+        assert_eq!(
+            m.read(0x4000_0001, AccessSize::Byte),
+            Some(0),
+            "a byte of the aligned word"
+        );
+        assert_eq!(
+            via(m.page(0x4000_2000).unwrap(), 0xffc),
+            0x0080_0080,
+            "filled when first shown"
+        );
         let mut stored = [0u8; 4];
         m.read_bytes(0x4000_1000, &mut stored).unwrap();
         assert_eq!(stored, [0x11; 4], "the debugger and DMA see the stored bytes");

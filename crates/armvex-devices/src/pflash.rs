@@ -405,11 +405,11 @@ impl Device for CfiFlash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use AccessSize::{Byte, Half, Word};
     use armvex_bus::{Accessor, Bus, PhysicalMemory, RamAliasSpec, RamRegionSpec};
     use armvex_virtio::{DiskImage, DiskMode};
     use std::cell::RefCell;
     use std::rc::Rc;
-    use AccessSize::{Byte, Half, Word};
 
     const BASE: u32 = 0x4000_0000;
     const SMALL: CfiFlashConfig = CfiFlashConfig {
@@ -529,16 +529,23 @@ mod tests {
         let mut image = [0u8; 0x30];
         disk.borrow().read_at(0x4_0000, &mut image).unwrap();
         let word = |i: usize| u32::from_le_bytes(image[i..i + 4].try_into().unwrap());
-        assert_eq!([word(0), word(0x10), word(0x14), word(0x20), word(0x24), word(0x28)], [
-            0xffff_ffff,
-            0x1234_5678,
-            0xbeef_ffff,
-            0xaaaa_aaaa,
-            0xbbbb_bbbb,
-            0xffff_ffff
-        ]);
+        assert_eq!(
+            [word(0), word(0x10), word(0x14), word(0x20), word(0x24), word(0x28)],
+            [
+                0xffff_ffff,
+                0x1234_5678,
+                0xbeef_ffff,
+                0xaaaa_aaaa,
+                0xbbbb_bbbb,
+                0xffff_ffff
+            ]
+        );
         for (offset, w) in [(0x10, 0x1234_5678), (0x14, 0xbeef_ffff), (0x24, 0xbbbb_bbbb)] {
-            assert_eq!(rd(&mut b, BASE + 0x4_0000 + offset), w, "memory holds what the image holds");
+            assert_eq!(
+                rd(&mut b, BASE + 0x4_0000 + offset),
+                w,
+                "memory holds what the image holds"
+            );
         }
     }
 
@@ -586,7 +593,11 @@ mod tests {
         let mut b = bus(None, false);
         b.load_state(&saved).unwrap();
         assert_eq!(b.save_state(), saved);
-        assert_eq!(rd(&mut b, BASE + 8), 0x0080_0080, "the status shows, as in the saved one");
+        assert_eq!(
+            rd(&mut b, BASE + 8),
+            0x0080_0080,
+            "the status shows, as in the saved one"
+        );
         // Both go on alike (the stored bytes are RAM, saved apart: copy them).
         let mut word = [0u8; 4];
         a.memory.read_bytes(BASE, &mut word).unwrap();

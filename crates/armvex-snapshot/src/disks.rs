@@ -282,7 +282,10 @@ mod tests {
             "the SD card takes no transport"
         );
         assert_eq!(
-            drive_slots(&[spec(Some(PFLASH_SLOTS[1])), spec(None), spec(Some(PFLASH_SLOTS[0]))], 4),
+            drive_slots(
+                &[spec(Some(PFLASH_SLOTS[1])), spec(None), spec(Some(PFLASH_SLOTS[0]))],
+                4
+            ),
             Some(vec![PFLASH_SLOTS[1], 0, PFLASH_SLOTS[0]]),
             "nor do the flashes' images"
         );
