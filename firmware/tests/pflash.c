@@ -168,6 +168,33 @@ int main(void)
     wr(b1, CMD(0xff));
     show_words("buffered", b1 + 0x40, 9);
 
+    /* The buffer's window is the 4 KiB holding the count cycle's address:
+     * words outside it fail, and the confirm then drops the buffer; with
+     * the error bit still set, even a good buffer is dropped. */
+    wr(b1, CMD(0x50));
+    wr(b1 + 0x2000, CMD(0xe8));
+    wr(b1, CMD(1));
+    wr(b1 + 0x2000, 0x11111111);
+    wr(b1 + 0x2004, 0x22222222);
+    printf("outside the window: status %08x\n", rd(b1));
+    wr(b1, CMD(0xd0));
+    printf("confirmed: reads %08x\n", rd(b1 + 0x2000));
+    wr(b1 + 0x80, CMD(0xe8));
+    wr(b1 + 0x80, CMD(0));
+    wr(b1 + 0x80, 0x33333333);
+    wr(b1 + 0x80, CMD(0xd0));
+    printf("error bit left set: reads %08x, status ", rd(b1 + 0x80));
+    wr(b1, CMD(0x70));
+    printf("%08x\n", rd(b1));
+    wr(b1, CMD(0x50));
+    wr(b1 + 0x80, CMD(0xe8));
+    wr(b1 + 0x80, CMD(0));
+    wr(b1 + 0x80, 0x33333333);
+    printf("before the confirm: status %08x", rd(b1 + 0x80));
+    wr(b1 + 0x80, CMD(0xd0));
+    wr(b1, CMD(0xff));
+    printf(", after: %08x %08x\n", rd(b1 + 0x80), rd(b1 + 0x2000));
+
     /* Lock and unlock: accepted, nothing kept. */
     wr(b1, CMD(0x60));
     wr(b1, CMD(0x01));

@@ -28,7 +28,7 @@
 //! | 0x90 read identifier, 0x98 CFI query | 1 | the query mode lasts until 0xff |
 //! | 0x40 / 0x10 word program | 2 | the second cycle's data is stored at its address, with the access's width |
 //! | 0x20 block erase, then 0xd0 confirm | 2 | the 256 KiB block holding the address becomes 0xff (QEMU erases at the first cycle already) |
-//! | 0xe8 write to buffer, count - 1, count words, 0xd0 | 3 + n | each word is stored as it comes; the buffer is 4 KiB (2 KiB per chip) |
+//! | 0xe8 write to buffer, count - 1, count words, 0xd0 | 3 + n | the words go into a 4 KiB buffer (2 KiB per chip), stored by the confirm (see below) |
 //! | 0x60 lock setup, then 0x01 lock / 0xd0 unlock | 2 | accepted, no lock is kept (as QEMU) |
 //!
 //! Status bits: 0x80 ready (set by every operation), 0x20 erase error, 0x10 program error
@@ -36,6 +36,15 @@
 //! ignored and the flash returns to read-array mode.
 //!
 //! Programming stores the data as given (a real chip can only clear bits; QEMU overwrites).
+//!
+//! **Write to buffer**, as the QEMU oracle does it (Debian's 7.2 carries QEMU 9.0's update
+//! buffer): the cycle that gives the count also opens the buffer's window, the 4 KiB-aligned
+//! 4 KiB holding *that cycle's* address, filled with the flash's bytes there. Data words inside
+//! the window go into the buffer; a word outside it sets the program error bit (0x10). The
+//! confirm (0xd0) stores the whole window, unless the program error bit is set (from any earlier
+//! operation too, until a clear status): then, as for any other cycle, the buffer is dropped and
+//! the flash reads the array. (U-Boot gives the count at the erase block's base, so its
+//! buffered writes beyond a block's first 4 KiB fail under QEMU, and here.)
 //!
 //! ## The image (`--pflash FILE`)
 //!
@@ -133,6 +142,8 @@ struct FlashState {
     status: u8,
     /// Write to buffer: the words still to come, minus one.
     counter: u64,
+    /// Write to buffer: the window's offset and its bytes, while a buffer is open.
+    buffer: Option<(u32, Vec<u8>)>,
 }
 
 /// A CFI NOR flash (see the module docs).
@@ -181,6 +192,7 @@ impl CfiFlash {
                 wcycle: 0,
                 status: STATUS_READY,
                 counter: 0,
+                buffer: None,
             },
         })
     }
@@ -239,6 +251,12 @@ impl CfiFlash {
     fn read_array(&mut self) {
         self.s.cmd = 0;
         self.s.wcycle = 0;
+        self.s.buffer = None;
+    }
+
+    /// The write buffer's size: 2^n bytes per chip (CFI entry 0x2a), for every chip.
+    fn buffer_size(&self) -> u32 {
+        (1 << self.cfi[0x2a]) * self.config.chips()
     }
 
     /// Store `data` at `offset` in the memory and the image (a program or an erase).
@@ -322,23 +340,42 @@ impl CfiFlash {
                     let bits = 8 * self.config.device_width;
                     self.s.counter = u64::from(value & (u32::MAX >> (32 - bits)));
                     self.s.wcycle = 2;
+                    // The buffer's window: where this cycle writes.
+                    let window = offset & !(self.buffer_size() - 1);
+                    let mut bytes = vec![0; self.buffer_size() as usize];
+                    if ctx.memory.read_bytes(self.base + window, &mut bytes).is_err() {
+                        tracing::warn!("{}: cannot read the flash at {window:#x}", self.name);
+                    }
+                    self.s.buffer = Some((window, bytes));
                 }
                 // In query mode only read array leaves (QEMU stays in it otherwise).
                 0x98 if cmd != 0xff => {}
                 _ => self.read_array(),
             },
             2 if self.s.cmd == 0xe8 => {
-                self.program(ctx, offset, size, value);
-                if self.s.counter == 0 {
-                    if self.read_only {
-                        self.s.status |= STATUS_PROGRAM_ERROR;
+                match &mut self.s.buffer {
+                    Some((window, bytes)) if !self.read_only => {
+                        let n = size.bytes();
+                        if offset < *window || offset + n > *window + bytes.len() as u32 {
+                            self.s.status |= STATUS_PROGRAM_ERROR;
+                        } else {
+                            let at = (offset - *window) as usize;
+                            bytes[at..at + n as usize].copy_from_slice(&value.to_le_bytes()[..n as usize]);
+                        }
                     }
-                    self.flush();
+                    _ => self.s.status |= STATUS_PROGRAM_ERROR,
+                }
+                self.s.status |= STATUS_READY;
+                if self.s.counter == 0 {
                     self.s.wcycle = 3;
                 }
                 self.s.counter = self.s.counter.wrapping_sub(1);
             }
-            3 if self.s.cmd == 0xe8 && cmd == 0xd0 => {
+            3 if self.s.cmd == 0xe8 && cmd == 0xd0 && self.s.status & STATUS_PROGRAM_ERROR == 0 => {
+                if let Some((window, bytes)) = self.s.buffer.take() {
+                    self.store(ctx, window, &bytes);
+                    self.flush();
+                }
                 self.s.wcycle = 0;
                 self.s.status |= STATUS_READY;
             }
@@ -396,6 +433,12 @@ impl Device for CfiFlash {
         let known = [0x00, 0x10, 0x20, 0x40, 0x60, 0x70, 0x90, 0x98, 0xe8];
         if !known.contains(&s.cmd) || s.wcycle > 3 {
             return Err(state_error(&self.name, "holds a command the flash cannot be in"));
+        }
+        if let Some((window, bytes)) = &s.buffer {
+            let size = self.buffer_size();
+            if bytes.len() != size as usize || window % size != 0 || *window >= self.config.size {
+                return Err(state_error(&self.name, "holds a write buffer the flash cannot have"));
+            }
         }
         self.s = s;
         Ok(())
@@ -550,6 +593,42 @@ mod tests {
     }
 
     #[test]
+    fn the_write_buffer_takes_its_window_from_the_count_cycle() {
+        let disk = disk_with(|_| 0xff);
+        let mut b = bus(Some(disk.clone()), false);
+        // Count at the block's base, data 8 KiB further: refused, and the confirm drops all.
+        wr(&mut b, BASE + 0x2000, cmd(0xe8));
+        wr(&mut b, BASE, cmd(1));
+        wr(&mut b, BASE + 0xffc, 0x1111_1111);
+        wr(&mut b, BASE + 0x2000, 0x2222_2222);
+        assert_eq!(rd(&mut b, BASE), 0x0090_0090);
+        wr(&mut b, BASE, cmd(0xd0));
+        assert_eq!(
+            (rd(&mut b, BASE + 0xffc), rd(&mut b, BASE + 0x2000)),
+            (0xffff_ffff, 0xffff_ffff)
+        );
+        // The error bit still set: even a good buffer is dropped.
+        wr(&mut b, BASE, cmd(0xe8));
+        wr(&mut b, BASE, cmd(0));
+        wr(&mut b, BASE + 8, 0x3333_3333);
+        wr(&mut b, BASE, cmd(0xd0));
+        assert_eq!(rd(&mut b, BASE + 8), 0xffff_ffff);
+        // Cleared, the same buffer is stored, memory and image, on the confirm only.
+        wr(&mut b, BASE, cmd(0x50));
+        wr(&mut b, BASE, cmd(0xe8));
+        wr(&mut b, BASE, cmd(0));
+        wr(&mut b, BASE + 8, 0x3333_3333);
+        let mut image = [0u8; 4];
+        disk.borrow().read_at(8, &mut image).unwrap();
+        assert_eq!(image, [0xff; 4], "nothing is stored before the confirm");
+        wr(&mut b, BASE, cmd(0xd0));
+        wr(&mut b, BASE, cmd(0xff));
+        assert_eq!(rd(&mut b, BASE + 8), 0x3333_3333);
+        disk.borrow().read_at(8, &mut image).unwrap();
+        assert_eq!(image, [0x33; 4]);
+    }
+
+    #[test]
     fn a_read_only_flash_keeps_its_bytes_and_reports_errors() {
         let disk = Rc::new(RefCell::new(DiskImage::temporary(u64::from(SMALL.size)).unwrap()));
         let mut b = bus(Some(disk.clone()), true);
@@ -621,6 +700,7 @@ mod tests {
                 wcycle,
                 status: 0x80,
                 counter: 0,
+                buffer: None,
             })
         };
         assert!(flash.load_state(&bad(0x33, 0)).is_err());
