@@ -53,8 +53,8 @@ pub struct Memory {
     pub name: String,
     pub base: u32,
     pub size: String,
-    /// The guest can read and execute it but not write it (flash without its command
-    /// interface); loaders may still put an image there.
+    /// The guest can read and execute it but not write it directly (a flash's writes are
+    /// commands to it, see `flash`); loaders may still put an image there.
     #[serde(default)]
     pub read_only: bool,
     /// A second address where the whole memory also appears.
