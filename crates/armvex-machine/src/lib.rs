@@ -434,6 +434,30 @@ impl Machine {
         armvex_devices::pl111::render(&regs.borrow(), &self.bus.memory)
     }
 
+    /// Write what the first display that is on shows to `file` as a PNG image (`--screenshot-at`,
+    /// gdb's `monitor screendump`); says which display and its size. The picture is read from
+    /// guest memory at this exact instruction, so the same run gives the same pixels. PNG
+    /// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
+    pub fn save_screenshot(&self, file: &std::path::Path) -> Result<String, String> {
+        let names = self.display_names();
+        let Some((index, frame)) = (0..names.len()).find_map(|i| self.screenshot(i).map(|f| (i, f))) else {
+            return Err(format!(
+                "cannot take screenshot {}: no display is on (the board has {})",
+                file.display(),
+                names.join(", ")
+            ));
+        };
+        let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
+        let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+        writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
+        writer.finish().map_err(|e| fail(&e))?;
+        Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
+    }
+
     /// Virtual time in nanoseconds.
     pub fn virtual_time(&self) -> u64 {
         self.bus.clock.now()

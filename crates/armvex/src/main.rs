@@ -417,7 +417,7 @@ fn run_machine(
     positions.dedup();
     let end = machine.run_with_stops(&positions, &mut |m, at| {
         for (_, file) in screenshots.iter().filter(|(n, _)| *n == at) {
-            let report = save_screenshot(m, file)?;
+            let report = m.save_screenshot(file)?;
             eprintln!("armvex: screenshot {} at instruction {at}: {report}", file.display());
         }
         let Some((_, file)) = snapshots.iter().find(|(n, _)| *n == at) else {
@@ -448,31 +448,6 @@ fn run_machine(
         );
     }
     end
-}
-
-// ---- Screenshots (`--screenshot-at`).
-
-/// Write what the first display that is on shows to `file` as a PNG image. The picture is read
-/// from guest memory at this exact instruction, so the same run gives the same pixels. PNG
-/// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
-fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, String> {
-    let names = machine.display_names();
-    let Some((index, frame)) = (0..names.len()).find_map(|i| machine.screenshot(i).map(|f| (i, f))) else {
-        return Err(format!(
-            "cannot take screenshot {}: no display is on (the board has {})",
-            file.display(),
-            names.join(", ")
-        ));
-    };
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
-    let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
-    writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
-    writer.finish().map_err(|e| fail(&e))?;
-    Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
