@@ -5,7 +5,7 @@
  * at address 0, where the exception vectors are while VBAR = 0.
  *   - every word read is zero, through either address of flash 0;
  *   - a data write is not stored (QEMU takes writes as CFI commands and
- *     drops one it does not know; armvex ignores writes to flash);
+ *     drops one it does not know, as armvex does: see pflash.c);
  *   - code in flash executes: zeros are ANDEQ r0, r0, r0, which does
  *     nothing. The MMU maps the last MiB of flash 1 just below a MiB of
  *     RAM holding `bx lr`; a call two words before the end of flash runs

@@ -263,3 +263,129 @@ fn sd_throughput() {
         Err(e) => eprintln!("qemu not run: {e}"),
     }
 }
+
+/// The SP805 resets a guest that stops feeding it, as the hardware does: busybox's `watchdog`
+/// opens it with a 4 s timeout and feeds it, then is killed (so the device is never told to
+/// stop); the board must restart within the timeout, without Linux asking for a reboot or a
+/// power-off. (The script is written into this test's copy of the root image.)
+#[test]
+fn the_watchdog_resets_a_guest_that_stops_feeding_it() {
+    let disk = image("watchdog");
+    let script = root().join("target/e2e/board-watchdog.sh");
+    std::fs::write(
+        &script,
+        "w=/sys/class/watchdog/watchdog0\n\
+         echo \"watchdog: $(cat $w/identity)\"\n\
+         watchdog -F -T 4 -t 1 /dev/watchdog0 &\n\
+         pid=$!\n\
+         sleep 3\n\
+         echo \"watchdog: timeout $(cat $w/timeout) s, fed for 3 s; the feeding stops\"\n\
+         kill -9 $pid\n\
+         sleep 30\n\
+         echo \"ARMVEX-TEST watchdog FAIL (still running 30 s later)\"\n",
+    )
+    .unwrap();
+    let commands = root().join("target/e2e/board-watchdog.debugfs");
+    std::fs::write(&commands, format!("cd /test\nwrite {} watchdog.sh\n", script.display())).unwrap();
+    let out = Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&commands)
+        .arg(&disk)
+        .output()
+        .expect("run debugfs (e2fsprogs)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let drive = format!("file={}", disk.display());
+    let o = boot(
+        "vexpress-a9",
+        1,
+        dtb("vexpress-a9"),
+        "root=/dev/vda rw armvex.test=watchdog",
+        &["--drive", &drive],
+    );
+    o.expect("watchdog: sp805-wdt");
+    o.expect("watchdog: timeout 4 s, fed for 3 s; the feeding stops");
+    o.refuse("still running");
+    o.refuse("reboot: Power down");
+    o.refuse("reboot: Restarting system");
+    o.refuse("armvex-init: test watchdog exited");
+    assert_eq!(o.status, Some(0), "armvex exit status; stderr:\n{}", o.stderr);
+    let virtual_s: f64 = o
+        .stderr
+        .lines()
+        .find_map(|l| l.split(", ").find_map(|p| p.strip_suffix(" s virtual)")?.parse().ok()))
+        .unwrap_or_else(|| panic!("no virtual time in {}", o.stderr));
+    let fed_until = o.console.find("the feeding stops").unwrap();
+    eprintln!("watchdog: the board restarted at {virtual_s:.2} s of virtual time");
+    assert!(fed_until > 0 && virtual_s < 60.0, "restarted at {virtual_s} s");
+}
+
+/// Write a file on the SD card's root, reboot (the guest's `reboot -f`: armvex restarts the
+/// board, keeping the card's image), read it back in the second boot and in the image.
+#[test]
+fn root_on_the_sd_card_survives_a_reboot() {
+    let disk = image("sd-reboot");
+    let script = root().join("target/e2e/board-sdreboot.sh");
+    std::fs::write(
+        &script,
+        "f=/sd-reboot.txt\n\
+         if [ -f $f ]; then\n\
+         \x20   echo \"sdreboot: read back: $(cat $f)\"\n\
+         \x20   echo \"ARMVEX-TEST sdreboot PASS\"\n\
+         \x20   exit 0\n\
+         fi\n\
+         echo 'written before a reboot' >$f\n\
+         sync\n\
+         echo \"sdreboot: written to $(awk '$2 == \"/\" { print $1 }' /proc/mounts); rebooting\"\n\
+         reboot -f\n\
+         sleep 30\n",
+    )
+    .unwrap();
+    let commands = root().join("target/e2e/board-sdreboot.debugfs");
+    std::fs::write(&commands, format!("cd /test\nwrite {} sdreboot.sh\n", script.display())).unwrap();
+    let out = Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&commands)
+        .arg(&disk)
+        .output();
+    let out = out.expect("run debugfs (e2fsprogs)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let g = guest();
+    let out = Command::new(armvex())
+        .args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
+        .arg(g.join("vmlinuz"))
+        .arg("--dtb")
+        .arg(g.join("vexpress-v2p-ca9.dtb"))
+        .arg("--initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args([
+            "--append",
+            "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=sdreboot armvex.smp=1",
+        ])
+        .args(["--rtc-base", "1700000000", "--sd"])
+        .arg(&disk)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run armvex");
+    let o = Outcome {
+        status: out.status.code(),
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    o.expect("sdreboot: written to /dev/mmcblk0; rebooting");
+    o.expect("reboot: Restarting system");
+    o.expect("sdreboot: read back: written before a reboot");
+    assert_eq!(
+        o.console.matches("Booting Linux on physical CPU").count(),
+        2,
+        "two boots"
+    );
+    assert_good_boot(&o, "vexpress-a9", "sdreboot");
+    let out = Command::new("debugfs")
+        .args(["-R", "cat /sd-reboot.txt"])
+        .arg(&disk)
+        .output()
+        .expect("run debugfs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "written before a reboot\n");
+}

@@ -24,7 +24,7 @@ pub mod state;
 
 pub use clock::{TimerSlot, VirtualClock};
 pub use irq::{InterruptLines, MAX_CPUS};
-pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec};
+pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec, RomView};
 pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
 use serde::{Deserialize, Serialize};
 pub use state::StateError;
@@ -155,6 +155,22 @@ impl Bus {
         self.devices.insert(base, size, device)
     }
 
+    /// Make the read-only memory region `region` a ROM device driven by `device` (a NOR flash:
+    /// see [`memory`]): the guest's writes to the region and its alias go to the device, which
+    /// decides what reads show ([`DeviceContext::set_rom_view`]). The device is listed at the
+    /// region's address.
+    pub fn add_rom_device(&mut self, region: &str, device: Box<dyn Device>) -> Result<DeviceId, String> {
+        let spec = self
+            .memory
+            .regions()
+            .find(|r| r.name == region)
+            .cloned()
+            .ok_or_else(|| format!("no memory region called {region}"))?;
+        let id = self.devices.insert(spec.base, spec.size, device)?;
+        self.memory.make_rom_device(region, id)?;
+        Ok(id)
+    }
+
     /// Read `size` bytes at physical address `pa` from a device, or from RAM when `pa` is RAM
     /// (the CPU's slow path for accesses the TLB could not serve).
     pub fn read(&mut self, who: Accessor, pa: u32, size: AccessSize) -> u32 {
@@ -189,6 +205,7 @@ impl Bus {
         if self.memory.write(pa, size, value) {
             return;
         }
+        let target = self.memory.rom_device_at(pa).or_else(|| self.devices.find(pa));
         let Bus {
             memory,
             irq,
@@ -197,7 +214,7 @@ impl Bus {
             requests,
             ..
         } = self;
-        match devices.find(pa) {
+        match target {
             Some((id, offset)) => {
                 let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
                 tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), devices.device_mut(id).name());
@@ -275,6 +292,24 @@ impl Bus {
         self.clock = state.clock.clone();
         self.irq = state.irq.clone();
         self.requests = state.requests.clone();
+        // Devices whose state decides more than their own registers (what a ROM device's
+        // memory shows) put it back now.
+        let who = Accessor {
+            cpu: 0,
+            time: self.clock.now(),
+        };
+        for id in 0..names.len() {
+            let Bus {
+                memory,
+                irq,
+                clock,
+                devices,
+                requests,
+                ..
+            } = self;
+            let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
+            devices.device_mut(id).state_loaded(&mut ctx);
+        }
         Ok(())
     }
 

@@ -36,6 +36,34 @@
 //! through the TLB ([`RamPage::writable`]), [`PhysicalMemory::write`] and
 //! [`PhysicalMemory::write_bytes`] (CPU stores, DMA) refuse it, and only the loaders put data
 //! there ([`PhysicalMemory::load_bytes`]).
+//!
+//! ## ROM devices: memory whose reads depend on a mode (NOR flash)
+//!
+//! A NOR flash is read like ROM, but a write is a *command*: after "read status" or "CFI query"
+//! every read of the chip returns the status or the query table until "read array" puts the
+//! stored bytes back (QEMU calls such memory a ROM device). A read-only region can be given to
+//! a device for that ([`PhysicalMemory::make_rom_device`]): the bus sends the writes the guest
+//! makes to the region (and its alias) to that device, and the device says what reads show
+//! ([`RomView`], through [`crate::DeviceContext::set_rom_view`]): the stored bytes, or a table
+//! of words.
+//!
+//! Reads must stay fast (code runs from flash) and the CPU's TLB holds host pointers, which
+//! nothing here can take back when the mode changes in the middle of a block. So the CPU never
+//! gets pointers into the stored bytes of a ROM device: [`PhysicalMemory::page`] hands out
+//! pages of a second mapping, the *view*, which holds what a read shows in the current mode.
+//! A view page is filled when it is first handed out and is then *shown*: from then on it is
+//! kept up to date eagerly, whenever the mode or the stored bytes change, because a TLB may
+//! point at it. Reads are therefore a pure function of the mode and the stored bytes, however
+//! they reach memory (TLB, slow path, another CPU), and predecoded code on a view page is
+//! dropped whenever the page's contents change.
+//!
+//! A table of words cannot tell access sizes apart: a byte read at an address that is not a
+//! multiple of 4 returns that byte of the word at the aligned address. (QEMU's pflash returns
+//! the low byte of its answer at any address; drivers read whole words.)
+//!
+//! The stored bytes are ordinary RAM pages for everything else: snapshots, undo logs,
+//! [`PhysicalMemory::read_bytes`] (the debugger, DMA) and [`PhysicalMemory::load_bytes`]
+//! (loaders, and the device when it programs or erases) all see them.
 
 use crate::mmio::AccessSize;
 use memmap2::MmapMut;
@@ -69,6 +97,72 @@ struct RamRegion {
     first_page: u32,
     /// Writes from the guest are refused (an alias follows the region it shows).
     read_only: bool,
+    /// The device behind a ROM device region (see the module docs), and its view.
+    rom: Option<Box<RomDevice>>,
+}
+
+/// What reads of a ROM device region show (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RomView {
+    /// The stored bytes (a flash in read-array mode).
+    Array,
+    /// A table of little-endian words: the word at byte offset `4 * i` of the region reads
+    /// `words[i % words.len()]` if `repeat`, else `words[i]`, or 0 past the table's end.
+    Words { words: Vec<u32>, repeat: bool },
+}
+
+impl RomView {
+    /// The word at byte offset `offset` (a multiple of 4) of the region in this view, for the
+    /// non-array views.
+    fn word(&self, offset: usize) -> u32 {
+        match self {
+            RomView::Array => unreachable!("the array view reads the stored bytes"),
+            RomView::Words { words, repeat } => {
+                let i = offset / 4;
+                if words.is_empty() {
+                    0
+                } else if *repeat {
+                    words[i % words.len()]
+                } else {
+                    words.get(i).copied().unwrap_or(0)
+                }
+            }
+        }
+    }
+}
+
+/// The device side of a ROM device region.
+struct RomDevice {
+    /// The device the guest's writes go to (its [`crate::DeviceId`]).
+    device: usize,
+    mode: RomView,
+    /// What the CPU reads: the region's size, filled page by page.
+    view: MmapMut,
+    /// One bit per page of the region: the view page is shown (up to date, and the CPU may
+    /// hold pointers to it).
+    shown: Vec<u64>,
+    /// The shown pages, in the order they were first shown.
+    shown_list: Vec<u32>,
+}
+
+impl RomDevice {
+    fn is_shown(&self, page: u32) -> bool {
+        self.shown[page as usize / 64] & (1 << (page % 64)) != 0
+    }
+
+    /// Fill view page `page` (of the region) from the mode and the stored bytes `array`.
+    fn fill(&mut self, page: u32, array: &[u8]) {
+        let start = (page * PAGE_SIZE) as usize;
+        let end = start + PAGE_SIZE as usize;
+        match &self.mode {
+            RomView::Array => self.view[start..end].copy_from_slice(&array[start..end]),
+            mode => {
+                for offset in (start..end).step_by(4) {
+                    self.view[offset..offset + 4].copy_from_slice(&mode.word(offset).to_le_bytes());
+                }
+            }
+        }
+    }
 }
 
 enum Backing {
@@ -210,6 +304,7 @@ impl PhysicalMemory {
                 backing: Backing::Own(map),
                 first_page: next_page,
                 read_only: false,
+                rom: None,
             });
             next_page += spec.size / PAGE_SIZE;
         }
@@ -232,6 +327,7 @@ impl PhysicalMemory {
                 backing: Backing::Alias(target),
                 first_page,
                 read_only: false,
+                rom: None,
             });
         }
         Ok(PhysicalMemory {
@@ -253,6 +349,99 @@ impl PhysicalMemory {
             .ok_or_else(|| format!("no memory region called {name}"))?;
         region.read_only = true;
         Ok(())
+    }
+
+    /// Make the region called `name` a ROM device (see the module docs): read-only for the
+    /// guest, its writes going to device `device` (a [`crate::DeviceId`]), its reads showing
+    /// the stored bytes until the device sets another view.
+    pub fn make_rom_device(&mut self, name: &str, device: usize) -> Result<(), String> {
+        let region = self
+            .regions
+            .iter_mut()
+            .find(|r| r.spec.name == name && matches!(r.backing, Backing::Own(_)))
+            .ok_or_else(|| format!("no memory region called {name}"))?;
+        let pages = region.spec.size / PAGE_SIZE;
+        let view = MmapMut::map_anon(region.spec.size as usize).map_err(|e| {
+            format!(
+                "cannot allocate {} MiB for the view of {name}: {e}",
+                region.spec.size >> 20
+            )
+        })?;
+        region.read_only = true;
+        region.rom = Some(Box::new(RomDevice {
+            device,
+            mode: RomView::Array,
+            view,
+            shown: vec![0; pages.div_ceil(64) as usize],
+            shown_list: Vec::new(),
+        }));
+        Ok(())
+    }
+
+    /// The ROM device behind `pa` (through an alias too) and the offset of `pa` in its region.
+    pub fn rom_device_at(&self, pa: u32) -> Option<(usize, u32)> {
+        let (owner, off, _) = self.locate(pa, 1)?;
+        let rom = self.regions[owner].rom.as_ref()?;
+        Some((rom.device, off as u32))
+    }
+
+    /// What reads of the ROM device region of `device` show from now on. Every shown view
+    /// page is brought up to date at once (predecoded code on it is dropped).
+    pub fn set_rom_view(&mut self, device: usize, mode: RomView) {
+        let Some(owner) = self
+            .regions
+            .iter()
+            .position(|r| r.rom.as_ref().is_some_and(|rom| rom.device == device))
+        else {
+            return;
+        };
+        let first_page = self.regions[owner].first_page;
+        let region = &mut self.regions[owner];
+        let (Some(rom), Backing::Own(array)) = (region.rom.as_mut(), &region.backing) else {
+            unreachable!("ROM devices are made on regions with their own memory")
+        };
+        if rom.mode == mode {
+            return;
+        }
+        rom.mode = mode;
+        let shown = std::mem::take(&mut rom.shown_list);
+        for &page in &shown {
+            rom.fill(page, array);
+        }
+        rom.shown_list = shown;
+        // The pages' contents changed under any predecoded code.
+        let indices: Vec<u32> = rom.shown_list.iter().map(|p| first_page + p).collect();
+        for index in indices {
+            self.drop_code_mark(index);
+        }
+    }
+
+    /// The view of the ROM device region of `device`.
+    pub fn rom_view(&self, device: usize) -> Option<&RomView> {
+        self.regions
+            .iter()
+            .filter_map(|r| r.rom.as_ref())
+            .find(|rom| rom.device == device)
+            .map(|rom| &rom.mode)
+    }
+
+    /// After the stored bytes of region `owner` changed at `off..off+len`: shown view pages
+    /// that show the array get the new bytes.
+    fn sync_rom_view(&mut self, owner: usize, off: usize, len: usize) {
+        let region = &mut self.regions[owner];
+        let (Some(rom), Backing::Own(array)) = (region.rom.as_mut(), &region.backing) else {
+            return;
+        };
+        if rom.mode != RomView::Array || len == 0 {
+            return;
+        }
+        let first = off as u32 / PAGE_SIZE;
+        let last = (off + len - 1) as u32 / PAGE_SIZE;
+        for page in first..=last {
+            if rom.is_shown(page) {
+                rom.fill(page, array);
+            }
+        }
     }
 
     /// Number of RAM pages over all regions (the range of [`RamPage::index`]).
@@ -302,6 +491,9 @@ impl PhysicalMemory {
     pub fn page(&mut self, pa: u32) -> Option<RamPage> {
         let (owner, off, first_page) = self.locate(pa, 1)?;
         let offset = off & !(PAGE_SIZE as usize - 1);
+        if self.regions[owner].rom.is_some() {
+            return Some(self.rom_page(owner, offset, first_page));
+        }
         Some(RamPage {
             // The offset is inside the mapping (checked by `locate`).
             host: self.bytes_mut(owner).as_mut_ptr().wrapping_add(offset),
@@ -310,10 +502,44 @@ impl PhysicalMemory {
         })
     }
 
-    /// Read a little-endian value of `size` at `pa`, or `None` if it is not (wholly) RAM.
+    /// The view page at `offset` of ROM device region `owner`, shown from now on.
+    #[cold]
+    fn rom_page(&mut self, owner: usize, offset: usize, first_page: u32) -> RamPage {
+        let region = &mut self.regions[owner];
+        let (Some(rom), Backing::Own(array)) = (region.rom.as_mut(), &region.backing) else {
+            unreachable!("called for ROM device regions")
+        };
+        let page = offset as u32 / PAGE_SIZE;
+        if !rom.is_shown(page) {
+            rom.fill(page, array);
+            rom.shown[page as usize / 64] |= 1 << (page % 64);
+            rom.shown_list.push(page);
+        }
+        RamPage {
+            // The offset is inside the view, which has the region's size.
+            host: rom.view.as_mut_ptr().wrapping_add(offset),
+            index: first_page + page,
+            writable: false,
+        }
+    }
+
+    /// Read a little-endian value of `size` at `pa`, or `None` if it is not (wholly) RAM. A
+    /// ROM device region reads as its view shows it.
     pub fn read(&self, pa: u32, size: AccessSize) -> Option<u32> {
         let n = size.bytes() as usize;
         let (owner, off, _) = self.locate(pa, n as u32)?;
+        if let Some(rom) = &self.regions[owner].rom
+            && rom.mode != RomView::Array
+        {
+            let mut b = [0u8; 8];
+            let aligned = off & !3;
+            b[..4].copy_from_slice(&rom.mode.word(aligned).to_le_bytes());
+            b[4..].copy_from_slice(&rom.mode.word(aligned + 4).to_le_bytes());
+            let at = off - aligned;
+            let mut v = [0u8; 4];
+            v[..n].copy_from_slice(&b[at..at + n]);
+            return Some(u32::from_le_bytes(v));
+        }
         let mut b = [0u8; 4];
         b[..n].copy_from_slice(&self.bytes(owner)[off..off + n]);
         Some(u32::from_le_bytes(b))
@@ -362,6 +588,7 @@ impl PhysicalMemory {
             }
         }
         self.bytes_mut(owner)[off..off + data.len()].copy_from_slice(data);
+        self.sync_rom_view(owner, off, data.len());
         Ok(())
     }
 
@@ -377,6 +604,7 @@ impl PhysicalMemory {
         let (owner, offset) = self.page_location(index);
         self.bytes_mut(owner)[offset..offset + PAGE_SIZE as usize].copy_from_slice(&data[..PAGE_SIZE as usize]);
         self.drop_code_mark(index);
+        self.sync_rom_view(owner, offset, PAGE_SIZE as usize);
     }
 
     /// The region owning page `index` and the page's byte offset in it.
@@ -707,6 +935,130 @@ mod tests {
         assert_eq!(m.read(0x4000_0010, AccessSize::Word), Some(0x0403_0201));
         assert!(!m.page(0x4000_0000).unwrap().writable);
         assert!(!m.page(0x1000).unwrap().writable);
+    }
+
+    /// A 3-page flash at 0x4000_0000 with its alias at 0, a ROM device of device 7.
+    fn rom() -> PhysicalMemory {
+        let mut m = PhysicalMemory::with_aliases(
+            &[RamRegionSpec {
+                name: "flash".into(),
+                base: 0x4000_0000,
+                size: 0x3000,
+            }],
+            &[RamAliasSpec {
+                of: "flash".into(),
+                base: 0,
+                size: 0x3000,
+            }],
+        )
+        .unwrap();
+        m.make_rom_device("flash", 7).unwrap();
+        m.load_bytes(0x4000_0000, &[0x11; 0x3000]).unwrap();
+        m
+    }
+
+    /// The word the CPU would read through a page pointer.
+    fn via(page: RamPage, offset: usize) -> u32 {
+        // SAFETY: `page.host` is the start of a 4 KiB view page of the memory under test,
+        // which outlives the call; `offset + 4 <= 4096`.
+        let bytes = unsafe { std::slice::from_raw_parts(page.host.add(offset), 4) };
+        u32::from_le_bytes(bytes.try_into().unwrap())
+    }
+
+    #[test]
+    fn a_rom_device_takes_writes_and_shows_its_view() {
+        let mut m = rom();
+        assert_eq!(m.rom_device_at(0x4000_1004), Some((7, 0x1004)));
+        assert_eq!(m.rom_device_at(0x1004), Some((7, 0x1004)), "through the alias");
+        assert_eq!(m.rom_device_at(0x4000_3000), None);
+        assert!(!m.write(0x4000_0000, AccessSize::Word, 5), "the guest cannot write it");
+        let page = m.page(0x4000_1000).unwrap();
+        assert!(!page.writable);
+        assert_eq!(via(page, 8), 0x1111_1111);
+        assert_eq!(m.page(0x1000).unwrap().host, page.host, "the alias shows the same view");
+        // A pointer handed out before the mode changes shows the new mode at once.
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![0x0080_0080],
+                repeat: true,
+            },
+        );
+        assert_eq!(via(page, 8), 0x0080_0080);
+        assert_eq!(m.read(0x4000_2ffc, AccessSize::Word), Some(0x0080_0080));
+        assert_eq!(m.read(0x4000_0002, AccessSize::Half), Some(0x0080));
+        assert_eq!(
+            m.read(0x4000_0001, AccessSize::Byte),
+            Some(0),
+            "a byte of the aligned word"
+        );
+        assert_eq!(
+            via(m.page(0x4000_2000).unwrap(), 0xffc),
+            0x0080_0080,
+            "filled when first shown"
+        );
+        let mut stored = [0u8; 4];
+        m.read_bytes(0x4000_1000, &mut stored).unwrap();
+        assert_eq!(stored, [0x11; 4], "the debugger and DMA see the stored bytes");
+        // A table that does not repeat reads 0 past its end.
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![1, 2, 3],
+                repeat: false,
+            },
+        );
+        assert_eq!((via(page, 0), via(m.page(0).unwrap(), 8)), (0, 3));
+        assert_eq!(m.read(0x4000_000c, AccessSize::Word), Some(0));
+        // Programming while a table shows, then the array again.
+        m.load_bytes(0x4000_1008, &[0x22; 4]).unwrap();
+        assert_eq!(via(page, 8), 0);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(via(page, 8), 0x2222_2222);
+        assert_eq!(m.rom_view(7), Some(&RomView::Array));
+        // In array mode the view follows the stored bytes: loads, restores.
+        m.load_bytes(0x4000_1010, &[0x33; 4]).unwrap();
+        assert_eq!(via(page, 0x10), 0x3333_3333);
+        m.restore_page(page.index, &[0x44; 4096]);
+        assert_eq!(via(page, 0x10), 0x4444_4444);
+        assert_eq!(m.read(0x1010, AccessSize::Word), Some(0x4444_4444));
+    }
+
+    #[test]
+    fn predecoded_code_of_a_rom_view_is_dropped_when_the_view_changes() {
+        let mut m = rom();
+        let page = m.page(0x4000_0000).unwrap();
+        m.mark_code(page.index);
+        m.set_rom_view(7, RomView::Array);
+        assert!(!m.has_invalidated(), "the same view changes nothing");
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![9],
+                repeat: true,
+            },
+        );
+        assert_eq!(m.pop_invalidated(), Some(page.index));
+        m.mark_code(page.index);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(m.pop_invalidated(), Some(page.index));
+        m.mark_code(page.index);
+        m.load_bytes(0x4000_0000, &[1]).unwrap();
+        assert_eq!(m.pop_invalidated(), Some(page.index), "programming drops it too");
+        // Undo logs save the stored bytes, whatever the view.
+        m.start_undo();
+        m.set_rom_view(
+            7,
+            RomView::Words {
+                words: vec![9],
+                repeat: true,
+            },
+        );
+        m.load_bytes(0x4000_0000, &[0x55; 8]).unwrap();
+        let undo = m.take_undo();
+        m.apply_undo(&undo);
+        m.set_rom_view(7, RomView::Array);
+        assert_eq!(via(page, 0), 0x1111_1101);
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub trait Device {
     /// deterministic point in virtual time (see [`crate::Bus::deliver_host_input`]).
     fn host_input(&mut self, _ctx: &mut DeviceContext, _data: &[u8]) {}
 
+    /// Called after [`Device::load_state`] (and after the bus's own state is back) for a device
+    /// whose state reaches beyond its registers: a ROM device sets its memory's view again.
+    fn state_loaded(&mut self, _ctx: &mut DeviceContext) {}
+
     /// Everything guest-visible about this device, as bytes made with
     /// [`crate::state::encode`] (see [`crate::state`] for what belongs in it). A device with no
     /// state returns an empty vector. Interrupt line levels and timer deadlines live in the bus
@@ -157,6 +161,12 @@ impl<'a> DeviceContext<'a> {
     /// of that slot).
     pub fn set_deadline(&mut self, slot: TimerSlot, when: u64) {
         self.clock.set_deadline(slot, when);
+    }
+
+    /// Say what reads of this device's ROM device region show (see
+    /// [`crate::Bus::add_rom_device`]); nothing for other devices.
+    pub fn set_rom_view(&mut self, view: crate::RomView) {
+        self.memory.set_rom_view(self.device, view);
     }
 
     /// Cancel the deadline of `slot`.

@@ -22,6 +22,7 @@
 //! | [`sp805`] | SP805 watchdog | counts down in virtual time; an unfed watchdog resets the machine |
 //! | [`pl041`] | PL041 AACI | probe level: registers and the AC'97 codec's, no sound |
 //! | [`primecell`] | PL341, PL354 memory controllers | identification registers only |
+//! | [`pflash`] | CFI NOR flash (Intel command set) | the motherboard's two flashes: read array, status, identifier, CFI query, program, buffered write, block erase, on an optional disk image |
 //! | [`stub`] | any unmodelled PrimeCell | reads zero everywhere (so Linux skips it), ignores writes |
 //!
 //! ## Wiring a Versatile Express board
@@ -47,6 +48,7 @@
 //! | pl341, pl354 | [`PrimeCellIds::new`]`(name, `[`primecell::PL341_ID`]` or PL354_ID)` | 4 KiB |
 //! | lan9118 | [`Lan9118::new`]`(name, spi + 32, mac, backend)`: the `--nic` or `--device lan9118` network, else [`armvex_net::NullBackend`] | as given (the 256-byte window repeats) |
 //! | sbcon-i2c | [`ZeroStub::new`]`(name)` | as given |
+//! | `[[memory]]` with `flash = "cfi01"` | [`CfiFlash::new`]`(name, `[`CfiFlashConfig::VEXPRESS`]`, base, image, read_only)` through `Bus::add_rom_device(memory name, …)`; the image's bytes loaded with [`CfiFlash::initial_contents`] | the memory's |
 //!
 //! The MPCore device must be the bus's interrupt controller: it turns line levels into each
 //! CPU's IRQ/FIQ input. On the vexpress-a15 the CPUs' generic timers drive PPIs 26, 27, 29
@@ -82,6 +84,7 @@ pub mod gic;
 pub mod l2c310;
 pub mod lan9118;
 pub mod mpcore;
+pub mod pflash;
 pub mod pl011;
 pub mod pl031;
 pub mod pl041;
@@ -101,6 +104,7 @@ pub use gic::{Gic, GicConfig, GicVersion};
 pub use l2c310::L2c310;
 pub use lan9118::Lan9118;
 pub use mpcore::{A9MpCore, A15MpCore};
+pub use pflash::{CfiFlash, CfiFlashConfig};
 pub use pl011::Pl011;
 pub use pl031::Pl031;
 pub use pl041::Pl041;

@@ -10,6 +10,7 @@
 //! | `monitor snapshot NAME` / `monitor restore NAME` | name the current position; go back (or forward) to it |
 //! | `monitor translate ADDR [CPU]` | the physical address a CPU's MMU maps a virtual one to now |
 //! | `monitor savevm FILE` | write a snapshot file of the machine as it is now (`armvex run --loadvm FILE` resumes it) |
+//! | `monitor screendump FILE` | save what the display (the first CLCD that is on) shows now, as PNG (QEMU's command name) |
 
 use crate::target::Session;
 use armvex_cpu::Mode;
@@ -84,6 +85,10 @@ pub fn run(s: &mut Session<'_>, command: &str) -> String {
             ),
             Err(e) => format!("savevm: {e}"),
         },
+        ["screendump", file] => match s.machine.save_screenshot(std::path::Path::new(file)) {
+            Ok(what) => format!("screendump {file}: {what}"),
+            Err(e) => e,
+        },
         _ => format!("unknown monitor command '{command}' (monitor help lists them)"),
     }
 }
@@ -115,7 +120,8 @@ const HELP: &str = "armvex monitor commands:
   snapshot NAME         name the current position
   restore NAME          go to a named position
   translate ADDR [CPU]  the physical address a virtual one maps to now
-  savevm FILE           write a snapshot file (resume it with armvex run --loadvm FILE)";
+  savevm FILE           write a snapshot file (resume it with armvex run --loadvm FILE)
+  screendump FILE       save what the display shows now, as PNG";
 
 /// Every register of CPU `c`, as `monitor info registers` shows them.
 fn registers(s: &Session<'_>, c: usize) -> String {

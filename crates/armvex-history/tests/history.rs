@@ -41,7 +41,7 @@ fn machine(name: &str, output: &Output) -> Machine {
         machine: "vexpress-a9".into(),
         memory: None,
         smp: 1,
-        kernel: firmware(name),
+        kernel: Some(firmware(name)),
         initrd: None,
         dtb: None,
         append: String::new(),

@@ -53,12 +53,16 @@ pub struct Memory {
     pub name: String,
     pub base: u32,
     pub size: String,
-    /// The guest can read and execute it but not write it (flash without its command
-    /// interface); loaders may still put an image there.
+    /// The guest can read and execute it but not write it directly (a flash's writes are
+    /// commands to it, see `flash`); loaders may still put an image there.
     #[serde(default)]
     pub read_only: bool,
     /// A second address where the whole memory also appears.
     pub alias_base: Option<u32>,
+    /// The memory is a NOR flash with this command interface: "cfi01" (Intel command set, as
+    /// QEMU's pflash_cfi01; see `armvex_devices::pflash`). Flashes take `--pflash` images in
+    /// the order of the board file.
+    pub flash: Option<String>,
 }
 
 /// The MPCore private region (interrupt controller and per-CPU timers).

@@ -30,13 +30,14 @@
 //! [`HostInput::backend_sender`], and [`BoardDevices::input_routes`] says which bus device
 //! the input named by each backend id goes to.
 
-use crate::board::{Board, DeviceEntry};
+use crate::board::{Board, DeviceEntry, parse_size};
 use crate::console::{HostEvent, HostInput};
 use crate::hostdev::{ChardevSpec, HostEntropy};
 use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
     A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, Sp810, SysRegsConfig, VexpressSysRegs, ZeroStub,
 };
+use armvex_devices::{CfiFlash, CfiFlashConfig};
 use armvex_devices::{Display, Lan9118, Pl041, Pl050, Pl111, Pl181, PrimeCellIds, SdCard, Sp805, primecell};
 use armvex_net::{NetBackend, NetdevSpec, NullBackend};
 use armvex_virtio::{
@@ -51,6 +52,10 @@ use std::rc::Rc;
 /// image is in [`BoardDevices::disks`], so snapshots and reverse execution save and rewind it
 /// as theirs), but it sits in the MMCI's slot, not on a virtio-mmio transport.
 pub const SD_SLOT: usize = 100;
+
+/// The slot numbers of the NOR flashes' images (`--pflash`), flash 0 and flash 1: drives like
+/// the SD card's, in the board's flashes instead of on a transport.
+pub const PFLASH_SLOTS: [usize; 2] = [101, 102];
 
 /// A `--drive` option.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,6 +87,17 @@ impl DriveSpec {
             return Err("--sd takes no slot=".into());
         }
         spec.slot = Some(SD_SLOT);
+        Ok(spec)
+    }
+
+    /// The image of NOR flash `index` (`--pflash FILE[,readonly=on][,snapshot=on]`, the
+    /// first for flash 0, the second for flash 1, as QEMU's `-pflash`).
+    pub fn parse_pflash(s: &str, index: usize) -> Result<DriveSpec, String> {
+        let slot = *PFLASH_SLOTS
+            .get(index)
+            .ok_or("the board has two flashes: --pflash is given at most twice")?;
+        let mut spec = DriveSpec::parse_sd(s).map_err(|e| e.replace("--sd", "--pflash"))?;
+        spec.slot = Some(slot);
         Ok(spec)
     }
 
@@ -378,6 +394,17 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         };
         sd = Some((spec.readonly, disk));
     }
+    // The flashes' images (`--pflash`) go into the board's flashes, not on a transport.
+    let mut pflash: Vec<(DriveSpec, SharedDisk)> = Vec::new();
+    for (n, spec) in host.drives.iter().enumerate() {
+        if spec.slot.is_some_and(|s| PFLASH_SLOTS.contains(&s)) {
+            let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
+                Some(d) => d,
+                None => Rc::new(RefCell::new(DiskImage::open(&spec.file, spec.mode())?)),
+            };
+            pflash.push((spec.clone(), disk));
+        }
+    }
     // A live channel for host input only if some device's host side sends input: with none,
     // the run loop goes on exactly as before.
     let needs_input = host.peripherals.devices.iter().any(|d| match &d.kind {
@@ -534,6 +561,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             spec.id, board.name
         ));
     }
+    build_flashes(board, bus, pflash, &mut disk_slots)?;
     disk_slots.sort_by_key(|(slot, _)| *slot);
     Ok(BoardDevices {
         console_uart,
@@ -638,9 +666,10 @@ impl VirtioSlots {
         let mut items: Vec<(Option<usize>, Item)> = Vec::new();
         let mut drive_slots = vec![None; host.drives.len()];
         for (n, d) in host.drives.iter().enumerate() {
-            if d.slot == Some(SD_SLOT) {
-                // The SD card (`--sd`): in the MMCI, not on a transport.
-                drive_slots[n] = Some(SD_SLOT);
+            if let Some(s) = d.slot.filter(|s| *s == SD_SLOT || PFLASH_SLOTS.contains(s)) {
+                // The SD card (`--sd`) and the flashes' images (`--pflash`): in the MMCI and
+                // the flashes, not on a transport.
+                drive_slots[n] = Some(s);
             } else if drive_id(n).is_none() {
                 items.push((d.slot, Item::Drive(n)));
             }
@@ -819,6 +848,61 @@ pub fn open_netdev(
             .is_ok()
         }),
     )
+}
+
+/// The board's NOR flashes (`[[memory]]` with `flash = "cfi01"`), flash `i` with the image in
+/// `PFLASH_SLOTS[i]` if given: each image's bytes are loaded into its flash, and the image is
+/// a drive of `disks` (snapshots and reverse execution save and rewind it).
+fn build_flashes(
+    board: &Board,
+    bus: &mut Bus,
+    mut images: Vec<(DriveSpec, SharedDisk)>,
+    disks: &mut Vec<(usize, SharedDisk)>,
+) -> Result<(), String> {
+    let flashes: Vec<_> = board.memory.iter().filter(|m| m.flash.is_some()).collect();
+    for (index, m) in flashes.iter().enumerate() {
+        if m.flash.as_deref() != Some("cfi01") {
+            return Err(format!(
+                "board {}: memory {} has an unknown flash kind",
+                board.name, m.name
+            ));
+        }
+        let slot = PFLASH_SLOTS.get(index).copied();
+        let image = images
+            .iter()
+            .position(|(spec, _)| spec.slot == slot)
+            .map(|i| images.remove(i));
+        let read_only = image.as_ref().is_some_and(|(spec, _)| spec.readonly);
+        let disk = image.map(|(_, disk)| disk);
+        let flash = CfiFlash::new(
+            m.name.clone(),
+            CfiFlashConfig::VEXPRESS,
+            m.base,
+            disk.clone(),
+            read_only,
+        )
+        .map_err(|e| format!("--pflash {e}"))?;
+        if parse_size(&m.size)? != u64::from(CfiFlashConfig::VEXPRESS.size) {
+            return Err(format!("board {}: flash {} must be 64 MiB", board.name, m.name));
+        }
+        flash.initial_contents(|offset, bytes| {
+            bus.memory
+                .load_bytes(m.base + offset, bytes)
+                .map_err(|e| format!("cannot load flash {}: {e}", m.name))
+        })?;
+        bus.add_rom_device(&m.name, Box::new(flash))?;
+        if let (Some(slot), Some(disk)) = (slot, disk) {
+            disks.push((slot, disk));
+        }
+    }
+    if let Some((spec, _)) = images.first() {
+        return Err(format!(
+            "--pflash {}: the board has {} flashes",
+            spec.file.display(),
+            flashes.len()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -60,8 +60,9 @@ pub struct MachineConfig {
     /// Number of CPUs.
     pub smp: usize,
     /// The program or kernel to load: an ELF program runs bare-metal from its entry point;
-    /// anything else is booted as a Linux kernel.
-    pub kernel: PathBuf,
+    /// anything else is booted as a Linux kernel. Without one every CPU starts at address 0,
+    /// in flash 0, as on the hardware (firmware such as U-Boot, given with `--pflash`).
+    pub kernel: Option<PathBuf>,
     /// Linux: an initial RAM disk.
     pub initrd: Option<PathBuf>,
     /// Linux: the device tree blob to patch and pass.
@@ -223,26 +224,40 @@ impl Machine {
         let board = Board::by_name(&config.machine)?;
         let ram_size = config.memory.unwrap_or_else(|| board.default_ram_size());
         let mut memory = build_memory(&board, ram_size, config.smp)?;
-        let linux = !loader::is_elf(&config.kernel)?;
-        let (image, secondary_entry) = if linux {
-            let layout = boot::load_linux(
-                &mut memory,
-                &boot::LinuxBootFiles {
-                    kernel: &config.kernel,
-                    initrd: config.initrd.as_deref(),
-                    dtb: config.dtb.as_deref(),
-                    cmdline: &config.append,
-                },
-                &boot_info(&board, ram_size, config.smp)?,
-            )?;
-            (layout.image, layout.secondary_stub)
-        } else {
-            if config.initrd.is_some() || config.dtb.is_some() {
-                return Err("--initrd and --dtb are for Linux kernels, not ELF programs".into());
+        let linux = match &config.kernel {
+            Some(kernel) => !loader::is_elf(kernel)?,
+            None => false,
+        };
+        let (image, secondary_entry) = match &config.kernel {
+            Some(kernel) if linux => {
+                let layout = boot::load_linux(
+                    &mut memory,
+                    &boot::LinuxBootFiles {
+                        kernel,
+                        initrd: config.initrd.as_deref(),
+                        dtb: config.dtb.as_deref(),
+                        cmdline: &config.append,
+                    },
+                    &boot_info(&board, ram_size, config.smp)?,
+                )?;
+                (layout.image, layout.secondary_stub)
             }
-            let image = loader::load_elf_program(&config.kernel, &mut memory)?;
-            let entry = image.entry;
-            (image, entry)
+            kernel => {
+                if config.initrd.is_some() || config.dtb.is_some() {
+                    return Err("--initrd and --dtb are for Linux kernels, not ELF programs or firmware".into());
+                }
+                let image = match kernel {
+                    Some(program) => loader::load_elf_program(program, &mut memory)?,
+                    // No kernel: the reset vector, in flash 0's alias at address 0.
+                    None => loader::LoadedImage {
+                        entry: 0,
+                        ranges: Vec::new(),
+                        elf: false,
+                    },
+                };
+                let entry = image.entry;
+                (image, entry)
+            }
         };
         let ram_end = u64::from(board.ram.base) + ram_size;
         let (heap_start, heap_end) = loader::largest_gap(board.ram.base, ram_end, &image.ranges);
@@ -436,6 +451,30 @@ impl Machine {
     pub fn screenshot(&self, index: usize) -> Option<armvex_devices::Frame> {
         let (_, regs) = self.displays.get(index)?;
         armvex_devices::pl111::render(&regs.borrow(), &self.bus.memory)
+    }
+
+    /// Write what the first display that is on shows to `file` as a PNG image (`--screenshot-at`,
+    /// gdb's `monitor screendump`); says which display and its size. The picture is read from
+    /// guest memory at this exact instruction, so the same run gives the same pixels. PNG
+    /// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
+    pub fn save_screenshot(&self, file: &std::path::Path) -> Result<String, String> {
+        let names = self.display_names();
+        let Some((index, frame)) = (0..names.len()).find_map(|i| self.screenshot(i).map(|f| (i, f))) else {
+            return Err(format!(
+                "cannot take screenshot {}: no display is on (the board has {})",
+                file.display(),
+                names.join(", ")
+            ));
+        };
+        let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
+        let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+        writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
+        writer.finish().map_err(|e| fail(&e))?;
+        Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
     }
 
     /// Virtual time in nanoseconds.

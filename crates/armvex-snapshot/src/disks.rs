@@ -21,7 +21,7 @@
 use crate::blocks::{BLOCK, BlockReader, BlockWriter, is_zero};
 use armvex_machine::Machine;
 #[cfg(test)]
-use armvex_machine::devices::{DriveSpec, SD_SLOT};
+use armvex_machine::devices::{DriveSpec, PFLASH_SLOTS, SD_SLOT};
 use armvex_virtio::{BaseIdentity, DiskImage, DiskMode, SharedDisk};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -61,9 +61,10 @@ fn drive_slots(drives: &[DriveSpec], transports: usize) -> Option<Vec<usize>> {
     let mut used = vec![false; transports];
     let mut slots = vec![usize::MAX; drives.len()];
     for (i, d) in drives.iter().enumerate() {
-        if d.slot == Some(SD_SLOT) {
-            // The SD card (`--sd`): in the MMCI's slot, not on a transport.
-            slots[i] = SD_SLOT;
+        if let Some(s) = d.slot.filter(|s| *s == SD_SLOT || PFLASH_SLOTS.contains(s)) {
+            // The SD card (`--sd`) and the flashes' images (`--pflash`): in the MMCI's slot
+            // and the flashes, not on a transport.
+            slots[i] = s;
             continue;
         }
         if let Some(s) = d.slot {
@@ -285,6 +286,14 @@ mod tests {
             drive_slots(&[spec(None), spec(Some(SD_SLOT)), spec(None)], 4),
             Some(vec![0, SD_SLOT, 1]),
             "the SD card takes no transport"
+        );
+        assert_eq!(
+            drive_slots(
+                &[spec(Some(PFLASH_SLOTS[1])), spec(None), spec(Some(PFLASH_SLOTS[0]))],
+                4
+            ),
+            Some(vec![PFLASH_SLOTS[1], 0, PFLASH_SLOTS[0]]),
+            "nor do the flashes' images"
         );
     }
 }

@@ -32,7 +32,7 @@ fn machine(drives: Vec<DriveSpec>) -> (Machine, Outputs) {
         machine: "vexpress-a9".into(),
         memory: Some(32 << 20),
         smp: 1,
-        kernel: firmware("vexpress-a9", "wfi"),
+        kernel: Some(firmware("vexpress-a9", "wfi")),
         initrd: None,
         dtb: None,
         append: String::new(),

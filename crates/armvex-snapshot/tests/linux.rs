@@ -56,7 +56,7 @@ fn linux(board: &str, smp: usize, drives: Vec<DriveSpec>) -> (Machine, Outputs) 
         machine: board.into(),
         memory: Some(512 << 20),
         smp,
-        kernel: g.join("vmlinuz"),
+        kernel: Some(g.join("vmlinuz")),
         initrd: Some(g.join("initramfs.cpio.gz")),
         dtb: Some(g.join(dtb)),
         append: format!("console=ttyAMA0 root=/dev/vda rw armvex.test=fs armvex.smp={smp} panic=-1"),

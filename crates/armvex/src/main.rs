@@ -34,8 +34,9 @@ struct RunArgs {
     /// The board: vexpress-a9 (the default) or vexpress-a15.
     #[arg(long, short = 'M')]
     machine: Option<String>,
-    /// The program to run: an ELF file, or a Linux kernel.
-    #[arg(long, required_unless_present = "loadvm")]
+    /// The program to run: an ELF file, or a Linux kernel. Without one (with --pflash) the
+    /// CPUs start at address 0, in flash 0, as on the hardware.
+    #[arg(long, required_unless_present_any = ["loadvm", "pflash"])]
     kernel: Option<PathBuf>,
     /// RAM size, e.g. 512M or 1G (a bare number is MiB). Default: the board's (128M, as QEMU).
     #[arg(long, short = 'm')]
@@ -159,6 +160,11 @@ struct RunArgs {
     /// retired, as a PNG image, and run on unchanged. Repeatable.
     #[arg(long, value_name = "N:FILE")]
     screenshot_at: Vec<String>,
+    /// An image for NOR flash 0 (the second --pflash: flash 1), as QEMU's -pflash:
+    /// FILE[,readonly=on][,snapshot=on], exactly 64 MiB. The guest's program and erase
+    /// commands write it (flushed when each completes), unless it is read-only.
+    #[arg(long, value_name = "FILE")]
+    pflash: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -240,6 +246,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ("--netdev", !args.netdev.is_empty()),
         ("--chardev", !args.chardev.is_empty()),
         ("--rng-seed", args.rng_seed.is_some()),
+        ("--pflash", !args.pflash.is_empty()),
         ("--virtio-mmio", args.virtio_mmio.is_some()),
         ("--semihosting", args.semihosting),
         ("--rtc-base", args.rtc_base.is_some()),
@@ -446,7 +453,7 @@ fn run_machine(
     positions.dedup();
     let end = machine.run_with_stops(&positions, &mut |m, at| {
         for (_, file) in screenshots.iter().filter(|(n, _)| *n == at) {
-            let report = save_screenshot(m, file)?;
+            let report = m.save_screenshot(file)?;
             eprintln!("armvex: screenshot {} at instruction {at}: {report}", file.display());
         }
         let Some((_, file)) = snapshots.iter().find(|(n, _)| *n == at) else {
@@ -477,31 +484,6 @@ fn run_machine(
         );
     }
     end
-}
-
-// ---- Screenshots (`--screenshot-at`).
-
-/// Write what the first display that is on shows to `file` as a PNG image. The picture is read
-/// from guest memory at this exact instruction, so the same run gives the same pixels. PNG
-/// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
-fn save_screenshot(machine: &Machine, file: &std::path::Path) -> Result<String, String> {
-    let names = machine.display_names();
-    let Some((index, frame)) = (0..names.len()).find_map(|i| machine.screenshot(i).map(|f| (i, f))) else {
-        return Err(format!(
-            "cannot take screenshot {}: no display is on (the board has {})",
-            file.display(),
-            names.join(", ")
-        ));
-    };
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
-    let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), frame.width, frame.height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
-    writer.write_image_data(&frame.rgb).map_err(|e| fail(&e))?;
-    writer.finish().map_err(|e| fail(&e))?;
-    Ok(format!("{} ({}x{})", names[index], frame.width, frame.height))
 }
 
 // ---- Devices chosen on the command line: --drive, --device, --netdev, --chardev, --rng-seed.
@@ -633,9 +615,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(file) = args.loadvm.clone() {
         return run_loaded(&file, args, snapshots);
     }
-    let Some(kernel) = args.kernel.clone() else {
-        return Err("--kernel FILE is needed (or --loadvm FILE to resume a snapshot)".into());
-    };
+    let kernel = args.kernel.clone();
+    if kernel.is_none() && args.pflash.is_empty() {
+        return Err(
+            "--kernel FILE is needed (or --pflash FILE to start from flash, or --loadvm FILE to resume a snapshot)"
+                .into(),
+        );
+    }
     let machine_name = args.machine.clone().unwrap_or_else(|| "vexpress-a9".into());
     if !board_names().contains(&machine_name.as_str()) {
         return Err(format!(
@@ -650,6 +636,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
     if let Some(sd) = &args.sd {
         drives.push(DriveSpec::parse_sd(sd)?);
+    }
+    // So are the flashes' images (see armvex_machine::devices::PFLASH_SLOTS).
+    for (i, image) in args.pflash.iter().enumerate() {
+        drives.push(DriveSpec::parse_pflash(image, i)?);
     }
     let virtio_modern = match args.virtio_mmio.as_deref().unwrap_or("modern") {
         "modern" | "2" => true,
@@ -684,9 +674,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
+    let program = kernel.as_ref().map(|k| k.display().to_string()).unwrap_or_default();
     let cmdline = match &args.append {
-        Some(a) => format!("{} {a}", kernel.display()),
-        None => kernel.display().to_string(),
+        Some(a) => format!("{program} {a}"),
+        None => program,
     };
     let mut trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(path) => {
