@@ -2,7 +2,7 @@
 //!
 //! [`Cpu`] holds one core's registers (with the lazy flags described in [`crate::state`]), its
 //! system control registers ([`crate::cp15`]), its software TLB ([`crate::memory`]) and its
-//! exclusive monitor. Instruction handlers in [`crate::arm`] are free functions taking the CPU,
+//! exclusive monitor. Instruction handlers in [`crate::exec`] are free functions taking the CPU,
 //! the bus and the predecoded instruction.
 
 use crate::cp14::DebugRegisters;
@@ -158,6 +158,15 @@ pub struct Cpu {
     pub(crate) tracer: Option<Tracer>,
     /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]).
     pub(crate) dbg: crate::debug::CpuDebug,
+    /// The block being executed (see [`crate::thread`]): the virtual address of its page,
+    /// the page's decoded slots, log2 of the slot size, and the time origin from which a
+    /// branch inside the page sets `local_time` (`time_origin - rem`).
+    pub(crate) block_va: u32,
+    pub(crate) block_page: *const crate::insn::Insn,
+    pub(crate) slot_shift: u32,
+    pub(crate) time_origin: u64,
+    /// How the last chain of handlers ended when it did not end between instructions.
+    pub(crate) chain_flow: crate::insn::Flow,
 }
 
 impl Cpu {
@@ -200,6 +209,11 @@ impl Cpu {
             flush_code_cache: false,
             tracer: None,
             dbg: Default::default(),
+            block_va: 0,
+            block_page: std::ptr::null(),
+            slot_shift: 2,
+            time_origin: 0,
+            chain_flow: crate::insn::Flow::Next,
         };
         cpu.reset();
         cpu

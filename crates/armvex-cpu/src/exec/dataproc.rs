@@ -8,7 +8,8 @@
 
 use crate::alu::{add_with_carry, shift_imm, shift_imm_c, shift_reg_c};
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Handler, Insn};
+use crate::insn::{Decoded, Flow, Insn};
+use crate::thread::{Ops, op, reads};
 use armvex_bus::Bus;
 
 /// Opcodes (bits 24:21 of the ARM encoding).
@@ -165,20 +166,35 @@ pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     }
 }
 
+/// The family of [`dp_to_pc`].
+pub static DP_TO_PC: &Ops = op!(dp_to_pc);
+
 /// Pack the fields of a PC-writing data-processing instruction for [`dp_to_pc`].
-pub fn to_pc(op: u8, s: bool, form_: u8, d: Insn) -> Insn {
-    Insn {
-        exec: dp_to_pc,
-        op,
-        op2: (form_ << 2) | (d.op2 & 3),
-        rs: (d.rs & 0xf) | ((d.op & 7) << 4) | if s { 0x80 } else { 0 },
+pub fn to_pc(op: u8, s: bool, form_: u8, d: Decoded) -> Decoded {
+    let i = d.insn;
+    Decoded {
+        insn: Insn {
+            op,
+            op2: (form_ << 2) | (i.op2 & 3),
+            rs: (i.rs & 0xf) | ((i.op & 7) << 4) | if s { 0x80 } else { 0 },
+            ..i
+        },
         ..d
     }
+    .with_ops(DP_TO_PC)
 }
+
+/// The registers a data-processing instruction reads (Rd is only written).
+const DP_READS: u8 = reads::RN | reads::RM | reads::RS;
 
 macro_rules! forms {
     ($op:literal, $s:literal) => {
-        [dp::<$op, $s, 0>, dp::<$op, $s, 1>, dp::<$op, $s, 2>, dp::<$op, $s, 3>]
+        [
+            op!(nosync(DP_READS) dp::<$op, $s, 0>),
+            op!(nosync(DP_READS) dp::<$op, $s, 1>),
+            op!(nosync(DP_READS) dp::<$op, $s, 2>),
+            op!(nosync(DP_READS) dp::<$op, $s, 3>),
+        ]
     };
 }
 macro_rules! table {
@@ -188,7 +204,7 @@ macro_rules! table {
 }
 
 /// Handlers indexed by `[opcode][S][form]`.
-pub static DP_HANDLERS: [[[Handler; 4]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+pub static DP_HANDLERS: [[[&Ops; 4]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
 
 /// A Thumb 16-bit data-processing instruction: it sets the flags only outside an IT block
 /// (ARM ARM A6.2.1: "ADDS ... outside IT block, ADD ... inside IT block").
@@ -202,12 +218,17 @@ pub fn dp_t16<const OP: u8, const FORM: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &In
 
 macro_rules! t16_forms {
     ($op:literal) => {
-        [dp_t16::<$op, 0>, dp_t16::<$op, 1>, dp_t16::<$op, 2>, dp_t16::<$op, 3>]
+        [
+            op!(nosync(DP_READS) dp_t16::<$op, 0>),
+            op!(nosync(DP_READS) dp_t16::<$op, 1>),
+            op!(nosync(DP_READS) dp_t16::<$op, 2>),
+            op!(nosync(DP_READS) dp_t16::<$op, 3>),
+        ]
     };
 }
 
 /// Thumb 16-bit handlers indexed by `[opcode][form]`.
-pub static DP_T16_HANDLERS: [[Handler; 4]; 16] = [
+pub static DP_T16_HANDLERS: [[&Ops; 4]; 16] = [
     t16_forms!(0),
     t16_forms!(1),
     t16_forms!(2),
@@ -236,9 +257,19 @@ pub fn orn<const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Ins
 }
 
 /// ORN handlers indexed by `[S][form]`.
-pub static ORN_HANDLERS: [[Handler; 4]; 2] = [
-    [orn::<false, 0>, orn::<false, 1>, orn::<false, 2>, orn::<false, 3>],
-    [orn::<true, 0>, orn::<true, 1>, orn::<true, 2>, orn::<true, 3>],
+pub static ORN_HANDLERS: [[&Ops; 4]; 2] = [
+    [
+        op!(nosync(DP_READS) orn::<false, 0>),
+        op!(nosync(DP_READS) orn::<false, 1>),
+        op!(nosync(DP_READS) orn::<false, 2>),
+        op!(nosync(DP_READS) orn::<false, 3>),
+    ],
+    [
+        op!(nosync(DP_READS) orn::<true, 0>),
+        op!(nosync(DP_READS) orn::<true, 1>),
+        op!(nosync(DP_READS) orn::<true, 2>),
+        op!(nosync(DP_READS) orn::<true, 3>),
+    ],
 ];
 
 /// ADR: `rd` ← Align(PC, 4) + `imm` (`imm` already negated for the subtracting form).
@@ -247,11 +278,17 @@ pub fn adr(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
+/// The family of [`adr`].
+pub static ADR: &Ops = op!(adr);
+
 /// MOVW: `rd` ← `imm` (16 bits, zero-extended).
 pub fn movw(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.set_reg(d.rd, d.imm);
     Flow::Next
 }
+
+/// The family of [`movw`].
+pub static MOVW: &Ops = op!(nosync(0) movw);
 
 /// MOVT: top half of `rd` ← `imm`.
 pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
@@ -259,3 +296,6 @@ pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.set_reg(d.rd, (r & 0xffff) | (d.imm << 16));
     Flow::Next
 }
+
+/// The family of [`movt`].
+pub static MOVT: &Ops = op!(nosync(reads::RD) movt);

@@ -11,8 +11,9 @@
 use super::mem;
 use crate::alu::shift_imm;
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Handler, Insn};
+use crate::insn::{Flow, Insn};
 use crate::memory::AccessFlags;
+use crate::thread::{Ops, op};
 use armvex_bus::Bus;
 
 /// The kinds of single load/store.
@@ -131,6 +132,8 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
 #[cold]
 #[inline(never)]
 fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    // Faults and loads into the PC need the PC (the fast path never does).
+    cpu.sync_pc(d);
     let (addr, indexed) = addresses::<MODE, REG>(cpu, d);
     let user = mode::unprivileged(MODE);
     let flags = AccessFlags {
@@ -195,7 +198,7 @@ fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, b
 
 macro_rules! by_reg {
     ($k:literal, $m:literal) => {
-        [single::<$k, $m, false>, single::<$k, $m, true>]
+        [op!(nosync single::<$k, $m, false>), op!(nosync single::<$k, $m, true>)]
     };
 }
 macro_rules! by_mode {
@@ -211,7 +214,7 @@ macro_rules! by_mode {
 }
 
 /// Handlers indexed by `[kind][mode][register offset]`.
-pub static SINGLE_HANDLERS: [[[Handler; 2]; 5]; 10] = [
+pub static SINGLE_HANDLERS: [[[&Ops; 2]; 5]; 10] = [
     by_mode!(0),
     by_mode!(1),
     by_mode!(2),
@@ -432,3 +435,11 @@ pub fn clear_exclusive(cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
     cpu.monitor.addr = None;
     Flow::Next
 }
+
+/// The handler families of this module's instructions.
+pub static LDM: &Ops = op!(ldm);
+pub static STM: &Ops = op!(stm);
+pub static SWAP: &Ops = op!(swap);
+pub static LOAD_EXCLUSIVE: &Ops = op!(load_exclusive);
+pub static STORE_EXCLUSIVE: &Ops = op!(store_exclusive);
+pub static CLEAR_EXCLUSIVE: &Ops = op!(nosync(0) clear_exclusive);

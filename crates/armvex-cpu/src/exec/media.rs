@@ -9,6 +9,7 @@
 use crate::alu::{shift_imm, signed_sat, unsigned_sat};
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
+use crate::thread::{Ops, op, reads};
 use armvex_bus::Bus;
 
 #[inline(always)]
@@ -240,6 +241,10 @@ pub fn bitfield(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     }
     Flow::Next
 }
+
+/// The families that never need the PC (`rn` = 15 means "no addition" for [`extend`]).
+pub static EXTEND: &Ops = op!(nosync(reads::RM) extend);
+pub static REVERSE: &Ops = op!(nosync(reads::RM) reverse);
 
 #[cfg(test)]
 mod tests {

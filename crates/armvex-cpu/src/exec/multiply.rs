@@ -7,6 +7,7 @@
 use crate::alu::signed_sat;
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
+use crate::thread::{Ops, op};
 use armvex_bus::Bus;
 
 #[inline(always)]
@@ -173,6 +174,11 @@ pub fn qaddsub(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.regs[d.rd as usize] = v;
     Flow::Next
 }
+
+/// The families that never need the PC (unless an operand is R15).
+pub static MUL: &Ops = op!(nosync mul);
+pub static MUL_T16: &Ops = op!(nosync mul_t16);
+pub static MUL_LONG: &Ops = op!(nosync mul_long);
 
 #[cfg(test)]
 mod tests {

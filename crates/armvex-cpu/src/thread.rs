@@ -1,0 +1,314 @@
+//! Threaded dispatch: each instruction's handler jumps straight to the next one's.
+//!
+//! A simple interpreter loop calls the handler of every instruction from one place and looks
+//! at what it returns: about fifteen host instructions per guest instruction (store the PC,
+//! test the condition, move the arguments, the indirect call, test the result, move the
+//! pointer, compare it with the end) before the handler does any work, and one indirect call
+//! site that every instruction shares, which the host's branch predictor cannot learn.
+//!
+//! armvex's handlers are *threaded* instead. Every handler ([`Handler`]) executes its
+//! instruction and then, if the instruction went on in sequence, takes one from its budget
+//! `rem` and calls the next slot's handler itself, as the very last thing it does. That call
+//! is a tail call, which the compiler turns into a jump: a straight run of guest instructions
+//! is a chain of jumps from handler to handler, each with its own indirect jump for the
+//! branch predictor to learn, and nothing in between but `rem -= 1; if rem == 0`. A branch
+//! to the same page jumps to the target's handler the same way. The chain comes back to the
+//! block loop in [`crate::run`] only when the budget is used up, at the end of the page, or
+//! when an instruction leaves the page or ends the block ([`ChainEnd`]).
+//!
+//! Rust does not promise tail calls (there is no `become` on stable), so correctness never
+//! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
+//! which bounds the stack a chain can use even where the calls are not turned into jumps
+//! (unoptimised builds); in release builds they are jumps.
+//!
+//! What the loop no longer does per instruction is done at decode time, or only by the
+//! handlers that need it:
+//!
+//! * **The PC.** R15 reads as the instruction's address + 8 (ARM) or + 4 (Thumb). Each
+//!   [`Insn`] knows that value as an offset in its page (`pc`), and the CPU knows the page's
+//!   virtual address (`block_va`), so a handler that reads R15, computes a return address or
+//!   may take an exception stores `regs[15]` itself ([`Cpu::sync_pc`]). Handler families are
+//!   marked [`Op::SYNC`] by default; the common ones that never need it say so, and their
+//!   instructions that name R15 as an operand get the `full` variant, which syncs.
+//! * **The condition.** An unconditional instruction (nearly all Thumb instructions, most
+//!   ARM ones) gets a handler variant without a condition check at all; only conditional
+//!   ARM instructions get the `cond` variant, whose check sits in that handler, not in a
+//!   loop shared by every instruction.
+//! * **Time.** MMIO accesses see the time the block started at, moved on at every taken
+//!   branch inside the page (so a polling loop sees its timer move). A handler that branches
+//!   inside the page sets `local_time` from `time_origin - rem`, where the block loop set
+//!   `time_origin` when it started the chain.
+//!
+//! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
+//! a time: the block loop calls the handler with `rem == 1`, so it returns after that
+//! instruction (see [`crate::run`]).
+
+use crate::cpu::Cpu;
+use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
+use armvex_bus::Bus;
+
+/// The most instructions the block loop lets one chain of handlers run. Only a bound on the
+/// stack a chain may use when tail calls are not jumps (about 256 frames); in optimised
+/// builds the chain returns to the loop once per `CHUNK` instructions, which costs nothing
+/// measurable.
+pub const CHUNK: u64 = 256;
+
+/// What `regs[15]` holds while a handler that does not keep the PC runs, in builds with
+/// debug assertions: a handler that reads it anyway computes with this visibly wrong value,
+/// and the tests that compare with QEMU fail.
+#[cfg(debug_assertions)]
+const PC_POISON: u32 = 0xdead_0001;
+
+/// Which operand fields of an instruction are registers it reads (see [`Op::READS`]).
+pub mod reads {
+    pub const RD: u8 = 1;
+    pub const RN: u8 = 2;
+    pub const RM: u8 = 4;
+    pub const RS: u8 = 8;
+    pub const ALL: u8 = RD | RN | RM | RS;
+}
+
+/// A family of instructions that share one step function.
+pub trait Op {
+    /// True if the step may read R15 in any way: as an operand, through the address of the
+    /// current or next instruction, or by taking an exception. The threaded handler then
+    /// stores the PC before the step runs. Families that never do say `false`.
+    const SYNC: bool = true;
+    /// For families with `SYNC == false`: the operand fields that are registers the step
+    /// reads; an instruction naming R15 in one of them gets the syncing variant.
+    const READS: u8 = reads::ALL;
+    /// Execute one instruction.
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow;
+}
+
+/// The threaded handlers of one instruction family, and its step.
+pub struct Ops {
+    /// The step itself (for instructions executed outside a page, see
+    /// [`crate::exec::thumb::cross_page`]).
+    pub step: Step,
+    /// Unconditional; syncs the PC only if the family is [`Op::SYNC`].
+    pub fast: Handler,
+    /// Checks the condition code first.
+    pub cond: Handler,
+    /// Checks the condition code (if any) and always syncs the PC.
+    pub full: Handler,
+    pub sync: bool,
+    pub reads: u8,
+}
+
+impl Ops {
+    /// The handler variant for `insn`.
+    pub fn select(&self, insn: &Insn) -> Handler {
+        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
+        let reads_pc = named(reads::RD, insn.rd)
+            || named(reads::RN, insn.rn)
+            || named(reads::RM, insn.rm)
+            || named(reads::RS, insn.rs);
+        if !self.sync && reads_pc {
+            self.full
+        } else if insn.cond != COND_ALWAYS {
+            self.cond
+        } else {
+            self.fast
+        }
+    }
+
+    /// A family whose three variants are all `handler` (for handlers written by hand).
+    pub const fn uniform(step: Step, handler: Handler) -> Ops {
+        Ops {
+            step,
+            fast: handler,
+            cond: handler,
+            full: handler,
+            sync: true,
+            reads: reads::ALL,
+        }
+    }
+}
+
+/// The [`Ops`] of every [`Op`].
+pub trait OpsOf {
+    const OPS: &'static Ops;
+}
+
+impl<O: Op> OpsOf for O {
+    const OPS: &'static Ops = &Ops {
+        step: O::step,
+        fast: fast::<O>,
+        cond: cond::<O>,
+        full: full::<O>,
+        sync: O::SYNC,
+        reads: O::READS,
+    };
+}
+
+/// The [`Ops`] of a step function: `op!(path)`, `op!(nosync path)` for a family that never
+/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads.
+macro_rules! op {
+    (nosync($reads:expr) $f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            const SYNC: bool = false;
+            const READS: u8 = $reads;
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
+    (nosync $f:path) => {
+        $crate::thread::op!(nosync($crate::thread::reads::ALL) $f)
+    };
+    ($f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
+}
+pub(crate) use op;
+
+impl Cpu {
+    /// Make `regs[15]` read as the PC of instruction `d` (its address + 8 or + 4).
+    #[inline(always)]
+    pub(crate) fn sync_pc(&mut self, d: &Insn) {
+        self.regs[15] = self.block_va.wrapping_add(u32::from(d.pc));
+    }
+}
+
+/// The unconditional variant.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn fast<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    if O::SYNC {
+        cpu.sync_pc(insn);
+    } else {
+        #[cfg(debug_assertions)]
+        {
+            cpu.regs[15] = PC_POISON;
+        }
+    }
+    let flow = O::step(cpu, bus, insn);
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, flow) }
+}
+
+/// The variant that checks the condition code.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn cond<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    if !cpu.condition_passed(insn.cond) {
+        // SAFETY: the caller's contract.
+        return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
+    }
+    if O::SYNC {
+        cpu.sync_pc(insn);
+    } else {
+        #[cfg(debug_assertions)]
+        {
+            cpu.regs[15] = PC_POISON;
+        }
+    }
+    let flow = O::step(cpu, bus, insn);
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, flow) }
+}
+
+/// The variant that checks the condition code (if any) and always syncs the PC.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    if insn.cond != COND_ALWAYS && !cpu.condition_passed(insn.cond) {
+        // SAFETY: the caller's contract.
+        return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
+    }
+    cpu.sync_pc(insn);
+    let flow = O::step(cpu, bus, insn);
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, flow) }
+}
+
+/// After the instruction at `d` ran with result `flow`: count it, and go on with the next
+/// instruction (a tail call) or return to the block loop.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`.
+#[inline(always)]
+pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+    let rem = rem - 1;
+    match flow {
+        Flow::Next => {
+            // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
+            // is in the page's array (see `crate::code_cache`).
+            let next = unsafe { d.add(usize::from((*d).slots)) };
+            if rem == 0 {
+                return ChainEnd { rem, next };
+            }
+            // SAFETY: `next` is a live instruction of the same page.
+            unsafe { ((*next).exec)(cpu, bus, next, rem) }
+        }
+        // SAFETY: the caller's contract.
+        Flow::Jump => unsafe { jump(cpu, bus, rem) },
+        flow => {
+            cpu.chain_flow = flow;
+            ChainEnd {
+                rem,
+                next: std::ptr::null(),
+            }
+        }
+    }
+}
+
+/// A plain branch to `regs[15]` (already counted): go on there if it is in the same page and
+/// budget is left, moving time on as the block loop would; return to the loop otherwise.
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(always)]
+pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> ChainEnd {
+    let target = cpu.regs[15];
+    if rem != 0 && target & !0xfff == cpu.block_va {
+        cpu.local_time = cpu.time_origin.wrapping_sub(rem);
+        // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
+        // offset below 4096 is inside it.
+        let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
+        // SAFETY: `next` is a live instruction of the same page.
+        return unsafe { ((*next).exec)(cpu, bus, next, rem) };
+    }
+    cpu.chain_flow = Flow::Jump;
+    ChainEnd {
+        rem,
+        next: std::ptr::null(),
+    }
+}
+
+/// The handler of the sentinel slots after the last instruction of a page: the straight
+/// line ends here; nothing is executed or counted.
+///
+/// # Safety
+/// See [`Handler`].
+pub unsafe fn end_of_page(_cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    ChainEnd { rem, next: d }
+}
+
+/// The step of a sentinel (never executed: the block loop stops at sentinels).
+fn end_of_page_step(_cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
+    Flow::Next
+}
+
+/// The family of the sentinel slots.
+pub static END_OF_PAGE: Ops = Ops::uniform(end_of_page_step, end_of_page);
