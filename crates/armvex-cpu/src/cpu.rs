@@ -130,7 +130,7 @@ pub struct Cpu {
     pub(crate) banks: BankedRegisters,
     /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses.
     pub(crate) privilege_index: usize,
-    pub(crate) tlb: Box<Tlb>,
+    pub(crate) tlb: Tlb,
     pub cp15: Cp15,
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
@@ -192,7 +192,7 @@ impl Cpu {
             mode: Mode::Supervisor,
             banks: BankedRegisters::default(),
             privilege_index: 0,
-            tlb: Box::default(),
+            tlb: Tlb::default(),
             cp15,
             cp14: DebugRegisters::new(config.model),
             vfp: Default::default(),
@@ -317,6 +317,24 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn set_reg(&mut self, r: u8, v: u32) {
         self.regs[usize::from(r & 15)] = v;
+    }
+
+    /// Register `r` of an instruction whose family needs no PC ([`crate::thread::Op::SYNC`]
+    /// false): [`crate::insn::Decoded::finish`] checked that its register fields are below 16,
+    /// so no mask or bounds check is needed.
+    #[inline(always)]
+    pub(crate) fn r(&self, r: u8) -> u32 {
+        debug_assert!(r < 16);
+        // SAFETY: register fields of such instructions are below 16 (checked at decode).
+        unsafe { *self.regs.get_unchecked(usize::from(r)) }
+    }
+
+    /// Set register `r` of an instruction whose family needs no PC (see [`Cpu::r`]).
+    #[inline(always)]
+    pub(crate) fn set_r(&mut self, r: u8, v: u32) {
+        debug_assert!(r < 16);
+        // SAFETY: as in `r`.
+        unsafe { *self.regs.get_unchecked_mut(usize::from(r)) = v };
     }
 
     // ---- condition flags -------------------------------------------------------------------

@@ -239,7 +239,13 @@ impl Decoded {
         let mut insn = self.insn;
         insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
         insn.slots = if thumb { insn.len >> 1 } else { 1 };
-        insn.exec = self.ops.select(&insn);
+        let ops = self.ops.refined(&mut insn, thumb);
+        // Families that need no PC index registers without a mask (`Cpu::r`).
+        assert!(
+            ops.sync || [insn.rd, insn.rn, insn.rm, insn.rs].iter().all(|&r| r < 16),
+            "decoder bug: register field above 15 in {self:?}"
+        );
+        insn.exec = ops.select(&insn);
         insn
     }
 }

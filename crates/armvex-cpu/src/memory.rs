@@ -154,7 +154,7 @@ macro_rules! fast_load {
         /// Load from `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
-            let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+            let e = self.read_entry(va);
             if e.tag == va & (PAGE_MASK | ($size - 1)) {
                 let host = (va as usize).wrapping_add(e.addend) as *const $ty;
                 // SAFETY: the entry was filled from a RAM page of the bus's memory, which
@@ -173,7 +173,7 @@ macro_rules! fast_store {
         /// Store to `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
-            let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+            let e = self.write_entry(va);
             if e.tag == va & (PAGE_MASK | ($size - 1)) {
                 let host = (va as usize).wrapping_add(e.addend) as *mut $ty;
                 // SAFETY: as for loads; write entries are only filled for writable RAM pages
@@ -188,18 +188,47 @@ macro_rules! fast_store {
 }
 
 impl Cpu {
+    /// The read TLB entry for `va` at the current privilege.
+    #[inline(always)]
+    fn read_entry(&self, va: u32) -> TlbEntry {
+        debug_assert!(self.privilege_index < 2);
+        // SAFETY: `privilege_index` is 0 or 1 (it is only ever set from a `bool`), and
+        // `tlb_index` is below `TLB_ENTRIES`.
+        unsafe {
+            *self
+                .tlb
+                .read
+                .get_unchecked(self.privilege_index)
+                .get_unchecked(tlb_index(va))
+        }
+    }
+
+    /// The write TLB entry for `va` at the current privilege.
+    #[inline(always)]
+    fn write_entry(&self, va: u32) -> TlbEntry {
+        debug_assert!(self.privilege_index < 2);
+        // SAFETY: as in `read_entry`.
+        unsafe {
+            *self
+                .tlb
+                .write
+                .get_unchecked(self.privilege_index)
+                .get_unchecked(tlb_index(va))
+        }
+    }
+
     /// The host address of `va` if the TLB maps it for a naturally aligned read of `size`
     /// bytes at the current privilege (the fast path; `None` means: take the slow path).
     #[inline(always)]
     pub(crate) fn tlb_read_host(&self, va: u32, size: u32) -> Option<*const u8> {
-        let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+        let e = self.read_entry(va);
         (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *const u8)
     }
 
     /// As [`Cpu::tlb_read_host`], for writes.
     #[inline(always)]
     pub(crate) fn tlb_write_host(&self, va: u32, size: u32) -> Option<*mut u8> {
-        let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+        let e = self.write_entry(va);
         (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *mut u8)
     }
 

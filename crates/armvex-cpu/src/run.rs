@@ -296,14 +296,17 @@ impl Cpu {
                 // SAFETY: the caller's contract.
                 unsafe { (insn.exec)(self, bus, d, 1) }
             } else {
-                // A conditional branch inside an IT block (UNPREDICTABLE): ITSTATE's
-                // condition decides, not its own. Run a copy without it; the copy only
-                // stands for the slot (its next slot is the slot's).
+                // A conditional branch (the only conditional Thumb instructions) inside an
+                // IT block (UNPREDICTABLE): ITSTATE's condition decides, not its own. Run
+                // an unconditional copy; the copy only stands for the slot (its next slot
+                // is the slot's).
                 let copy = Insn {
                     cond: COND_ALWAYS,
+                    exec: crate::exec::branch::unconditional_handler(insn),
                     ..*insn
                 };
-                // SAFETY: the copy's handler runs one instruction and reads only the copy.
+                // SAFETY: with a budget of one, the handler reads only the copy itself (it
+                // returns to us instead of going on to another slot).
                 let end = unsafe { (copy.exec)(self, bus, &copy, 1) };
                 if end.next.is_null() {
                     end

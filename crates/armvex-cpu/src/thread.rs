@@ -77,15 +77,32 @@ pub trait Op {
     /// For families with `SYNC == false`: the operand fields that are registers the step
     /// reads; an instruction naming R15 in one of them gets the syncing variant.
     const READS: u8 = reads::ALL;
+    /// A more specialised family for some instructions, chosen from their operands and
+    /// their place in the page when they are decoded (e.g. one shift type of a
+    /// shifted-register operand, or a branch whose target is in the same page).
+    const REFINE: Option<Refine> = None;
     /// Execute one instruction.
     fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow;
+    /// Execute one instruction that names R15 in a register field (the `full` variant, with
+    /// `regs[15]` synced). The same as [`Op::step`] unless the family's fast step assumes
+    /// no field is R15.
+    #[inline(always)]
+    fn step_pc(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        Self::step(cpu, bus, d)
+    }
 }
+
+/// Choose a more specialised family for an instruction in its slot (`pc` set), in Thumb
+/// state or not (see [`Op::REFINE`]); it may rewrite operand fields for that family.
+pub type Refine = fn(&mut Insn, bool) -> &'static Ops;
 
 /// The threaded handlers of one instruction family, and its step.
 pub struct Ops {
-    /// The step itself (for instructions executed outside a page, see
-    /// [`crate::exec::thumb::cross_page`]).
+    /// The step itself, and the step for instructions naming R15 ([`Op::step_pc`]); the
+    /// latter is right for every instruction of the family when `regs[15]` is synced (for
+    /// instructions executed outside a page, see [`crate::exec::thumb::cross_page`]).
     pub step: Step,
+    pub step_pc: Step,
     /// Unconditional; syncs the PC only if the family is [`Op::SYNC`].
     pub fast: Handler,
     /// Checks the condition code first.
@@ -94,9 +111,20 @@ pub struct Ops {
     pub full: Handler,
     pub sync: bool,
     pub reads: u8,
+    /// See [`Op::REFINE`].
+    pub refine: Option<Refine>,
 }
 
 impl Ops {
+    /// The family `insn` (in its slot, in Thumb state or not) is best run by: this one, or
+    /// one `refine` chooses.
+    pub fn refined(&'static self, insn: &mut Insn, thumb: bool) -> &'static Ops {
+        match self.refine {
+            Some(refine) => refine(insn, thumb),
+            None => self,
+        }
+    }
+
     /// The handler variant for `insn`.
     pub fn select(&self, insn: &Insn) -> Handler {
         let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
@@ -117,11 +145,13 @@ impl Ops {
     pub const fn uniform(step: Step, handler: Handler) -> Ops {
         Ops {
             step,
+            step_pc: step,
             fast: handler,
             cond: handler,
             full: handler,
             sync: true,
             reads: reads::ALL,
+            refine: None,
         }
     }
 }
@@ -134,11 +164,13 @@ pub trait OpsOf {
 impl<O: Op> OpsOf for O {
     const OPS: &'static Ops = &Ops {
         step: O::step,
+        step_pc: O::step_pc,
         fast: fast::<O>,
         cond: cond::<O>,
         full: full::<O>,
         sync: O::SYNC,
         reads: O::READS,
+        refine: O::REFINE,
     };
 }
 
@@ -237,7 +269,7 @@ unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
         return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
     }
     cpu.sync_pc(insn);
-    let flow = O::step(cpu, bus, insn);
+    let flow = O::step_pc(cpu, bus, insn);
     // SAFETY: the caller's contract.
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }

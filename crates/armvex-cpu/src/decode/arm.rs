@@ -13,7 +13,7 @@
 
 use super::Features;
 use crate::alu::{arm_expand_imm_c, decode_imm_shift};
-use crate::exec::dataproc::{self, DP_HANDLERS, form, opcode};
+use crate::exec::dataproc::{self, dp_ops, form, opcode};
 use crate::exec::loadstore::{self, SINGLE_HANDLERS, block, kind, mode};
 use crate::exec::{branch, media, misc, multiply};
 use crate::insn::{COND_ALWAYS, Decoded, bit, bits};
@@ -31,7 +31,7 @@ pub fn decode_arm(w: u32, f: &Features) -> Decoded {
         0b011 if !bit(w, 4) => load_store_word(w),
         0b011 => media(w, f),
         0b100 => block_transfer(w),
-        0b101 => Decoded::new(op!(branch::branch), w)
+        0b101 => Decoded::new(branch::BRANCH, w)
             .imm(branch_offset(w))
             .op(bits(w, 24, 24)),
         _ => coprocessor_and_svc(w, f),
@@ -100,7 +100,8 @@ fn dataproc_insn(w: u32, operand_form: u8, d: Decoded) -> Decoded {
     if rd == 15 && !opcode::is_test(opc) {
         return dataproc::to_pc(opc, s, operand_form, d);
     }
-    d.with_ops(DP_HANDLERS[opc as usize][usize::from(s)][operand_form as usize])
+    let shift = d.insn.op;
+    d.with_ops(dp_ops(opc, s, operand_form, shift))
 }
 
 /// A5.2.1 / A5.2.2: data processing with a register operand, shifted by an immediate or by a
@@ -159,9 +160,9 @@ fn miscellaneous(w: u32, f: &Features) -> Decoded {
             .op(u32::from(bit(w, 22)))
             .op2(bits(w, 19, 16))
             .rm(rm),
-        (0b001, 0b01) | (0b010, 0b01) => Decoded::new(op!(branch::bx), w).rm(rm),
+        (0b001, 0b01) | (0b010, 0b01) => Decoded::new(branch::BX, w).rm(rm),
         (0b001, 0b11) => Decoded::new(media::REVERSE, w).rd(bits(w, 15, 12)).rm(rm).op(4),
-        (0b011, 0b01) => Decoded::new(op!(branch::bx), w).rm(rm).op(1),
+        (0b011, 0b01) => Decoded::new(branch::BX, w).rm(rm).op(1),
         (0b101, _) => Decoded::new(op!(multiply::qaddsub), w)
             .rd(bits(w, 15, 12))
             .rn(bits(w, 19, 16))
@@ -282,8 +283,13 @@ fn extra_load_store(w: u32) -> Decoded {
     let up = bit(w, 23);
     let d = Decoded::new(SINGLE_HANDLERS[k as usize][m as usize][usize::from(register)], w)
         .rd(rt)
-        .rs(rt + 1)
         .rn(bits(w, 19, 16));
+    // Rt2 of LDRD/STRD (Rt is even there, so this is at most R15).
+    let d = if matches!(k, kind::LDRD | kind::STRD) {
+        d.rs(rt + 1)
+    } else {
+        d
+    };
     if register {
         d.rm(bits(w, 3, 0)).op2(u32::from(up))
     } else {
@@ -499,7 +505,11 @@ fn block_transfer(w: u32) -> Decoded {
     let flag = |b: u32, f: u8| if bit(w, b) { u32::from(f) } else { 0 };
     let flags =
         flag(23, block::INCREMENT) | flag(24, block::BEFORE) | flag(21, block::WRITEBACK) | flag(22, block::USER);
-    let ops = if bit(w, 20) { loadstore::LDM } else { loadstore::STM };
+    let ops = if bit(w, 20) {
+        loadstore::LDM
+    } else {
+        loadstore::stm_ops(list)
+    };
     Decoded::new(ops, w).rn(rn).imm(list).op2(flags)
 }
 

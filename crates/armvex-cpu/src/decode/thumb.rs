@@ -17,7 +17,7 @@
 use super::Features;
 use crate::alu::{decode_imm_shift, shift};
 use crate::code_cache::THUMB_SLOTS;
-use crate::exec::dataproc::{self, DP_HANDLERS, DP_T16_HANDLERS, ORN_HANDLERS, form, opcode};
+use crate::exec::dataproc::{self, dp_ops, dp_t16_ops, form, opcode, orn_ops};
 use crate::exec::loadstore::{self, SINGLE_HANDLERS, block, kind, mode};
 use crate::exec::{branch, media, misc, multiply, thumb};
 use crate::insn::{Decoded, bit, bits};
@@ -68,7 +68,7 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Decoded {
         }
         0b010100..=0b100111 => load_store16(h),
         0b101000 | 0b101001 => Decoded::new(dataproc::ADR, h).rd(bits(h, 10, 8)).imm(bits(h, 7, 0) * 4),
-        0b101010 | 0b101011 => Decoded::new(DP_HANDLERS[opcode::ADD as usize][0][form::IMM as usize], h)
+        0b101010 | 0b101011 => Decoded::new(dp_ops(opcode::ADD, false, form::IMM, 0), h)
             .rd(bits(h, 10, 8))
             .rn(13)
             .imm(bits(h, 7, 0) * 4),
@@ -95,12 +95,12 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Decoded {
             0b1111 => Decoded::new(op!(misc::svc), h).imm(bits(h, 7, 0)),
             cond => {
                 let imm = ((bits(h, 7, 0) << 24) as i32 >> 23) as u32;
-                Decoded::new(op!(branch::branch), h).imm(imm).cond(cond)
+                Decoded::new(branch::BRANCH, h).imm(imm).cond(cond)
             }
         },
         0b111000 | 0b111001 => {
             let imm = ((bits(h, 10, 0) << 21) as i32 >> 20) as u32;
-            Decoded::new(op!(branch::branch), h).imm(imm)
+            Decoded::new(branch::BRANCH, h).imm(imm)
         }
         _ => undef16(h),
     };
@@ -109,7 +109,7 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Decoded {
 
 /// A6.2.1: shift (immediate), add, subtract, move, and compare.
 fn shift_add_sub_move_compare(h: u32) -> Decoded {
-    let t16 = |op: u8, f: u8| Decoded::new(DP_T16_HANDLERS[op as usize][f as usize], h);
+    let t16 = |op: u8, f: u8| Decoded::new(dp_t16_ops(op, f, 0), h);
     let (rd, rn_or_rm, rm) = (bits(h, 2, 0), bits(h, 5, 3), bits(h, 8, 6));
     match bits(h, 13, 9) {
         0b00000..=0b01011 => {
@@ -118,7 +118,7 @@ fn shift_add_sub_move_compare(h: u32) -> Decoded {
             if ty == shift::LSL && amount == 0 {
                 t16(opcode::MOV, form::REG).rd(rd).rm(rn_or_rm)
             } else {
-                t16(opcode::MOV, form::IMM_SHIFT)
+                Decoded::new(dp_t16_ops(opcode::MOV, form::IMM_SHIFT, ty), h)
                     .rd(rd)
                     .rm(rn_or_rm)
                     .op(u32::from(ty))
@@ -134,7 +134,7 @@ fn shift_add_sub_move_compare(h: u32) -> Decoded {
             let imm = bits(h, 7, 0);
             match op >> 2 {
                 0b100 => t16(opcode::MOV, form::IMM).rd(rdn).imm(imm),
-                0b101 => Decoded::new(DP_HANDLERS[opcode::CMP as usize][1][form::IMM as usize], h)
+                0b101 => Decoded::new(dp_ops(opcode::CMP, true, form::IMM, 0), h)
                     .rn(rdn)
                     .imm(imm),
                 0b110 => t16(opcode::ADD, form::IMM).rd(rdn).rn(rdn).imm(imm),
@@ -147,19 +147,10 @@ fn shift_add_sub_move_compare(h: u32) -> Decoded {
 /// A6.2.2: data processing on two low registers.
 fn data_processing16(h: u32) -> Decoded {
     let (rdn, rm) = (bits(h, 2, 0), bits(h, 5, 3));
-    let t16 = |op: u8, f: u8| {
-        Decoded::new(DP_T16_HANDLERS[op as usize][f as usize], h)
-            .rd(rdn)
-            .rn(rdn)
-            .rm(rm)
-    };
-    let compare = |op: u8| {
-        Decoded::new(DP_HANDLERS[op as usize][1][form::REG as usize], h)
-            .rn(rdn)
-            .rm(rm)
-    };
+    let t16 = |op: u8, f: u8| Decoded::new(dp_t16_ops(op, f, 0), h).rd(rdn).rn(rdn).rm(rm);
+    let compare = |op: u8| Decoded::new(dp_ops(op, true, form::REG, 0), h).rn(rdn).rm(rm);
     let shift_by_reg = |ty: u8| {
-        Decoded::new(DP_T16_HANDLERS[opcode::MOV as usize][form::REG_SHIFT as usize], h)
+        Decoded::new(dp_t16_ops(opcode::MOV, form::REG_SHIFT, 0), h)
             .rd(rdn)
             .rm(rdn)
             .rs(rm)
@@ -176,7 +167,7 @@ fn data_processing16(h: u32) -> Decoded {
         0b0111 => shift_by_reg(shift::ROR),
         0b1000 => compare(opcode::TST),
         // RSBS Rd, Rn, #0 (NEG)
-        0b1001 => Decoded::new(DP_T16_HANDLERS[opcode::RSB as usize][form::IMM as usize], h)
+        0b1001 => Decoded::new(dp_t16_ops(opcode::RSB, form::IMM, 0), h)
             .rd(rdn)
             .rn(rm)
             .imm(0),
@@ -195,10 +186,7 @@ fn special_data_and_branch(h: u32) -> Decoded {
     let rdn = bits(h, 2, 0) | (bits(h, 7, 7) << 3);
     let rm = bits(h, 6, 3);
     let plain = |op: u8, s: bool| {
-        let d = Decoded::new(DP_HANDLERS[op as usize][usize::from(s)][form::REG as usize], h)
-            .rd(rdn)
-            .rn(rdn)
-            .rm(rm);
+        let d = Decoded::new(dp_ops(op, s, form::REG, 0), h).rd(rdn).rn(rdn).rm(rm);
         if rdn == 15 && !s {
             dataproc::to_pc(op, false, form::REG, d)
         } else {
@@ -209,7 +197,7 @@ fn special_data_and_branch(h: u32) -> Decoded {
         0b00 => plain(opcode::ADD, false),
         0b01 => plain(opcode::CMP, true),
         0b10 => plain(opcode::MOV, false),
-        _ => Decoded::new(op!(branch::bx), h).rm(rm).op(bits(h, 7, 7)),
+        _ => Decoded::new(branch::BX, h).rm(rm).op(bits(h, 7, 7)),
     }
 }
 
@@ -258,11 +246,11 @@ fn load_store16(h: u32) -> Decoded {
 fn misc16(h: u32, f: &Features) -> Decoded {
     let (rd, rm) = (bits(h, 2, 0), bits(h, 5, 3));
     match bits(h, 11, 5) {
-        0b0000000..=0b0000011 => Decoded::new(DP_HANDLERS[opcode::ADD as usize][0][form::IMM as usize], h)
+        0b0000000..=0b0000011 => Decoded::new(dp_ops(opcode::ADD, false, form::IMM, 0), h)
             .rd(13)
             .rn(13)
             .imm(bits(h, 6, 0) * 4),
-        0b0000100..=0b0000111 => Decoded::new(DP_HANDLERS[opcode::SUB as usize][0][form::IMM as usize], h)
+        0b0000100..=0b0000111 => Decoded::new(dp_ops(opcode::SUB, false, form::IMM, 0), h)
             .rd(13)
             .rn(13)
             .imm(bits(h, 6, 0) * 4),
@@ -400,9 +388,13 @@ fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Decoded) -> Decoded {
         if rd == 15 && !opcode::is_test(op) {
             return dataproc::to_pc(op, s, operand_form, d);
         }
-        d.with_ops(DP_HANDLERS[op as usize][usize::from(s)][operand_form as usize])
+        let shift = d.insn.op;
+        d.with_ops(dp_ops(op, s, operand_form, shift))
     };
-    let compare = |op: u8, d: Decoded| d.rn(rn).with_ops(DP_HANDLERS[op as usize][1][operand_form as usize]);
+    let compare = |op: u8, d: Decoded| {
+        let shift = d.insn.op;
+        d.rn(rn).with_ops(dp_ops(op, true, operand_form, shift))
+    };
     match op4 {
         0b0000 if rd == 15 && s => compare(opcode::TST, d),
         0b0000 => normal(opcode::AND, d),
@@ -410,10 +402,7 @@ fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Decoded) -> Decoded {
         0b0010 if rn == 15 => normal(opcode::MOV, d),
         0b0010 => normal(opcode::ORR, d),
         0b0011 if rn == 15 => normal(opcode::MVN, d),
-        0b0011 => d
-            .rd(rd)
-            .rn(rn)
-            .with_ops(ORN_HANDLERS[usize::from(s)][operand_form as usize]),
+        0b0011 => d.rd(rd).rn(rn).with_ops(orn_ops(s, operand_form, d.insn.op)),
         0b0100 if rd == 15 && s => compare(opcode::TEQ, d),
         0b0100 => normal(opcode::EOR, d),
         0b1000 if rd == 15 && s => compare(opcode::CMN, d),
@@ -470,12 +459,7 @@ fn data_processing_plain_immediate(w: u32) -> Decoded {
     let imm12 = (bits(w, 26, 26) << 11) | (bits(w, 14, 12) << 8) | bits(w, 7, 0);
     let imm5 = (bits(w, 14, 12) << 2) | bits(w, 7, 6);
     let low5 = bits(w, 4, 0);
-    let add_sub = |op: u8, imm: u32| {
-        Decoded::new(DP_HANDLERS[op as usize][0][form::IMM as usize], w)
-            .rd(rd)
-            .rn(rn)
-            .imm(imm)
-    };
+    let add_sub = |op: u8, imm: u32| Decoded::new(dp_ops(op, false, form::IMM, 0), w).rd(rd).rn(rn).imm(imm);
     match bits(w, 24, 20) {
         0b00000 if rn == 15 => Decoded::new(dataproc::ADR, w).rd(rd).imm(imm12),
         0b00000 => add_sub(opcode::ADD, imm12),
@@ -534,7 +518,7 @@ fn branches_and_misc(w: u32, f: &Features) -> Decoded {
                 // B<cond> (T3): SignExtend(S:J2:J1:imm6:imm11:'0')
                 let imm = (s << 20) | (j2 << 19) | (j1 << 18) | (bits(w, 21, 16) << 12) | (bits(w, 10, 0) << 1);
                 let imm = ((imm << 11) as i32 >> 11) as u32;
-                return Decoded::new(op!(branch::branch), w).imm(imm).cond(bits(w, 25, 22));
+                return Decoded::new(branch::BRANCH, w).imm(imm).cond(bits(w, 25, 22));
             }
             if op1 == 0b010 {
                 // UDF.W (permanently undefined) and everything else here.
@@ -566,7 +550,7 @@ fn branches_and_misc(w: u32, f: &Features) -> Decoded {
                     0b0110 => Decoded::new(op!(misc::isb), w),
                     _ => undef32(w),
                 },
-                0b0111100 => Decoded::new(op!(branch::bx), w).rm(bits(w, 19, 16)),
+                0b0111100 => Decoded::new(branch::BX, w).rm(bits(w, 19, 16)),
                 0b0111101 => {
                     // SUBS PC, LR, #imm8: exception return.
                     let d = Decoded::new(op!(misc::undefined), w).rn(14).rd(15).imm(bits(w, 7, 0));
@@ -585,8 +569,8 @@ fn branches_and_misc(w: u32, f: &Features) -> Decoded {
             let imm = (s << 24) | (i1 << 23) | (i2 << 22) | (bits(w, 25, 16) << 12) | (bits(w, 10, 0) << 1);
             let imm = ((imm << 7) as i32 >> 7) as u32;
             match op1 {
-                0b001 | 0b011 => Decoded::new(op!(branch::branch), w).imm(imm),
-                0b101 | 0b111 => Decoded::new(op!(branch::branch), w).imm(imm).op(1),
+                0b001 | 0b011 => Decoded::new(branch::BRANCH, w).imm(imm),
+                0b101 | 0b111 => Decoded::new(branch::BRANCH, w).imm(imm).op(1),
                 _ if bit(w, 0) => undef32(w),
                 _ => {
                     let _ = f;
@@ -609,7 +593,7 @@ fn load_store_multiple(w: u32) -> Decoded {
                 block::BEFORE
             };
             let flags = dir | if wb { block::WRITEBACK } else { 0 };
-            let ops = if load { loadstore::LDM } else { loadstore::STM };
+            let ops = if load { loadstore::LDM } else { loadstore::stm_ops(list) };
             Decoded::new(ops, w).rn(rn).imm(list).op2(u32::from(flags))
         }
         pu => {
@@ -786,7 +770,7 @@ fn data_processing_register(w: u32) -> Decoded {
     if op1 & 0b1000 == 0 && op2 == 0 {
         // LSL/LSR/ASR/ROR (register): MOV{S} Rd, Rn, <shift> Rm
         let s = bit(w, 20);
-        let handler = DP_HANDLERS[opcode::MOV as usize][usize::from(s)][form::REG_SHIFT as usize];
+        let handler = dp_ops(opcode::MOV, s, form::REG_SHIFT, 0);
         return Decoded::new(handler, w).rd(rd).rm(rn).rs(rm).op(bits(w, 22, 21));
     }
     if op1 & 0b1000 == 0 && op2 & 0b1000 != 0 {

@@ -7,7 +7,7 @@
 use crate::alu::signed_sat;
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
-use crate::thread::{Ops, op};
+use crate::thread::{Op, Ops, OpsOf, Refine, op};
 use armvex_bus::Bus;
 
 #[inline(always)]
@@ -176,7 +176,45 @@ pub fn qaddsub(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 }
 
 /// The families that never need the PC (unless an operand is R15).
-pub static MUL: &Ops = op!(nosync mul);
+pub static MUL: &Ops = <MulAny as OpsOf>::OPS;
+
+/// The MUL/MLA/MLS family before it is specialised (see [`mul_as`]).
+struct MulAny;
+
+impl Op for MulAny {
+    const SYNC: bool = false;
+    const REFINE: Option<Refine> = Some(refine_mul);
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        mul(cpu, bus, d)
+    }
+}
+
+/// [`mul`] specialised for its variant and S bit.
+#[inline(always)]
+fn mul_as<const OP: u8, const S: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let p = cpu.r(d.rn).wrapping_mul(cpu.r(d.rm));
+    let v = match OP {
+        0 => p,
+        1 => p.wrapping_add(cpu.r(d.rs)),
+        _ => cpu.r(d.rs).wrapping_sub(p),
+    };
+    cpu.set_r(d.rd, v);
+    if S {
+        cpu.set_nz(v);
+    }
+    Flow::Next
+}
+
+/// MUL families indexed by `[op][S]`.
+static MUL_FAMILIES: [[&Ops; 2]; 3] = [
+    [op!(nosync mul_as::<0, false>), op!(nosync mul_as::<0, true>)],
+    [op!(nosync mul_as::<1, false>), op!(nosync mul_as::<1, true>)],
+    [op!(nosync mul_as::<2, false>), op!(nosync mul_as::<2, true>)],
+];
+
+fn refine_mul(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    MUL_FAMILIES[usize::from(d.op.min(2))][usize::from(d.op2 != 0)]
+}
 pub static MUL_T16: &Ops = op!(nosync mul_t16);
 pub static MUL_LONG: &Ops = op!(nosync mul_long);
 

@@ -76,5 +76,5 @@ pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     // The same slot: the same PC. The condition of a B<cond> here is not checked (as before
     // threaded dispatch).
     let insn = decoded.finish(u32::from(d.pc) - 4, true);
-    (decoded.ops.step)(cpu, bus, &insn)
+    (decoded.ops.step_pc)(cpu, bus, &insn)
 }
