@@ -39,6 +39,10 @@ pub enum Flow {
     /// The CPU must leave its run loop ([`crate::Exit`] says why); `regs[15]` holds the address
     /// of the next instruction.
     Stop,
+    /// Only from a family's fast step ([`crate::thread::Op::step`]): nothing happened, run
+    /// the family's slow step ([`crate::thread::Op::slow`]) instead. Never seen outside
+    /// [`crate::thread`].
+    Slow,
 }
 
 /// An instruction's behaviour: execute the instruction `d` describes. While it runs,
@@ -92,7 +96,8 @@ pub struct Insn {
     pub pc: u16,
     /// How many slots the next instruction is ahead (1, or 2 for a 32-bit Thumb instruction).
     pub slots: u8,
-    pub(crate) _reserved: u8,
+    /// The same distance in bytes of the page's array (`slots` times the size of an `Insn`).
+    pub next_bytes: u8,
 }
 
 impl std::fmt::Debug for Insn {
@@ -121,7 +126,7 @@ impl Insn {
             len: 4,
             pc: 0,
             slots: 1,
-            _reserved: 0,
+            next_bytes: std::mem::size_of::<Insn>() as u8,
         }
     }
 
@@ -239,6 +244,7 @@ impl Decoded {
         let mut insn = self.insn;
         insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
         insn.slots = if thumb { insn.len >> 1 } else { 1 };
+        insn.next_bytes = insn.slots * std::mem::size_of::<Insn>() as u8;
         let ops = self.ops.refined(&mut insn, thumb);
         // Families that need no PC index registers without a mask (`Cpu::r`).
         assert!(

@@ -81,8 +81,17 @@ pub trait Op {
     /// their place in the page when they are decoded (e.g. one shift type of a
     /// shifted-register operand, or a branch whose target is in the same page).
     const REFINE: Option<Refine> = None;
-    /// Execute one instruction.
+    /// Execute one instruction, or return [`Flow::Slow`] having changed nothing, for
+    /// [`Op::slow`] to do it. A step should keep every call out of its common path and leave
+    /// the rest to `slow`: a threaded handler whose common path calls nothing needs no stack
+    /// frame, and its tail call to the next handler is a bare jump.
     fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow;
+    /// Execute one instruction the fast step gave up on (only called after [`Flow::Slow`]).
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        let _ = (cpu, bus, d);
+        unreachable!("a step returned Flow::Slow without a slow step")
+    }
     /// Execute one instruction that names R15 in a register field (the `full` variant, with
     /// `regs[15]` synced). The same as [`Op::step`] unless the family's fast step assumes
     /// no field is R15.
@@ -163,8 +172,8 @@ pub trait OpsOf {
 
 impl<O: Op> OpsOf for O {
     const OPS: &'static Ops = &Ops {
-        step: O::step,
-        step_pc: O::step_pc,
+        step: whole_step::<O>,
+        step_pc: whole_step_pc::<O>,
         fast: fast::<O>,
         cond: cond::<O>,
         full: full::<O>,
@@ -205,6 +214,22 @@ macro_rules! op {
 }
 pub(crate) use op;
 
+/// [`Op::step`] with its slow path.
+fn whole_step<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    match O::step(cpu, bus, d) {
+        Flow::Slow => O::slow(cpu, bus, d),
+        flow => flow,
+    }
+}
+
+/// [`Op::step_pc`] with its slow path.
+fn whole_step_pc<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    match O::step_pc(cpu, bus, d) {
+        Flow::Slow => O::slow(cpu, bus, d),
+        flow => flow,
+    }
+}
+
 impl Cpu {
     /// Make `regs[15]` read as the PC of instruction `d` (its address + 8 or + 4).
     #[inline(always)]
@@ -229,6 +254,10 @@ unsafe fn fast<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
         }
     }
     let flow = O::step(cpu, bus, insn);
+    if flow == Flow::Slow {
+        // SAFETY: the caller's contract.
+        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
+    }
     // SAFETY: the caller's contract.
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }
@@ -253,6 +282,10 @@ unsafe fn cond<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
         }
     }
     let flow = O::step(cpu, bus, insn);
+    if flow == Flow::Slow {
+        // SAFETY: the caller's contract.
+        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
+    }
     // SAFETY: the caller's contract.
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }
@@ -270,6 +303,24 @@ unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
     }
     cpu.sync_pc(insn);
     let flow = O::step_pc(cpu, bus, insn);
+    if flow == Flow::Slow {
+        // SAFETY: the caller's contract.
+        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, flow) }
+}
+
+/// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so
+/// that the fast handlers that tail-call it stay free of calls.
+///
+/// # Safety
+/// See [`Handler`].
+#[cold]
+#[inline(never)]
+unsafe fn slow_path<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let flow = O::slow(cpu, bus, unsafe { &*d });
     // SAFETY: the caller's contract.
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }
@@ -285,8 +336,8 @@ pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem:
     match flow {
         Flow::Next => {
             // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
-            // is in the page's array (see `crate::code_cache`).
-            let next = unsafe { d.add(usize::from((*d).slots)) };
+            // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
+            let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
             if rem == 0 {
                 return ChainEnd { rem, next };
             }

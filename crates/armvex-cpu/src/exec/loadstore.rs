@@ -103,11 +103,12 @@ fn addresses<const MODE: u8, const OFF: u8, const PC: bool>(cpu: &Cpu, d: &Insn)
 /// [`crate::thread`]).
 ///
 /// The fast path handles a naturally aligned access to a page the TLB already maps, without
-/// calling anything (so it needs no stack frame); everything else goes to [`single_slow`].
+/// calling anything (so it needs no stack frame); for everything else it returns
+/// [`Flow::Slow`], and [`single_slow`] does the work.
 #[inline(always)]
 fn single<const KIND: u8, const MODE: u8, const OFF: u8, const PC: bool>(
     cpu: &mut Cpu,
-    bus: &mut Bus,
+    _bus: &mut Bus,
     d: &Insn,
 ) -> Flow {
     let simple = matches!(KIND, LDR | STR | LDRB | STRB | LDRH | STRH | LDRSB | LDRSH);
@@ -144,7 +145,7 @@ fn single<const KIND: u8, const MODE: u8, const OFF: u8, const PC: bool>(
             return Flow::Next;
         }
     }
-    single_slow::<KIND, MODE, OFF>(cpu, bus, d)
+    Flow::Slow
 }
 
 /// The family of single loads and stores of one kind, addressing mode and offset form.
@@ -165,6 +166,10 @@ impl<const KIND: u8, const MODE: u8, const OFF: u8> Op for Single<KIND, MODE, OF
     fn step_pc(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         single::<KIND, MODE, OFF, true>(cpu, bus, d)
     }
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        single_slow::<KIND, MODE, OFF>(cpu, bus, d)
+    }
 }
 
 /// `[Rn, Rm, LSL #n]` gets its own handler.
@@ -178,8 +183,7 @@ fn refine_register_offset<const KIND: u8, const MODE: u8>(d: &mut Insn, _thumb: 
 
 /// The general case of [`single`]: TLB misses, unaligned or unprivileged accesses, MMIO,
 /// doubleword transfers, loads into the PC, faults.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 fn single_slow<const KIND: u8, const MODE: u8, const OFF: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     // Faults and loads into the PC need the PC (the fast path never does).
     cpu.sync_pc(d);
@@ -489,11 +493,127 @@ pub fn clear_exclusive(cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
 }
 
 /// The handler families of this module's instructions.
-pub static LDM: &Ops = op!(nosync(reads::RN) ldm);
+pub static LDM: &Ops = <Ldm as OpsOf>::OPS;
 /// STM without the PC in its list (see [`stm_ops`]).
-pub static STM: &Ops = op!(nosync(reads::RN) stm);
+pub static STM: &Ops = <Stm<false> as OpsOf>::OPS;
 /// STM storing the PC.
-pub static STM_PC: &Ops = op!(stm);
+pub static STM_PC: &Ops = <Stm<true> as OpsOf>::OPS;
+
+/// LDM: [`ldm_fast`], else [`ldm`].
+struct Ldm;
+
+impl Op for Ldm {
+    const SYNC: bool = false;
+    const READS: u8 = reads::RN;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+        ldm_fast(cpu, d)
+    }
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        ldm(cpu, bus, d)
+    }
+}
+
+/// STM: [`stm_fast`], else [`stm`]; with `PC` in the list, the PC is synced.
+struct Stm<const PC: bool>;
+
+impl<const PC: bool> Op for Stm<PC> {
+    const SYNC: bool = PC;
+    const READS: u8 = reads::RN;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+        stm_fast(cpu, d)
+    }
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        stm(cpu, bus, d)
+    }
+}
+
+/// The host address of a block transfer of `count` words from `start` if the TLB maps them
+/// all (one page, word-aligned) for a read (`write` false) or a write at the current
+/// privilege.
+#[inline(always)]
+fn block_host(cpu: &Cpu, start: u32, count: u32, write: bool) -> Option<*mut u8> {
+    if start & 0xfff > 0x1000 - 4 * count {
+        return None;
+    }
+    if write {
+        cpu.tlb_write_host(start, 4)
+    } else {
+        cpu.tlb_read_host(start, 4).map(|p| p as *mut u8)
+    }
+}
+
+/// The common LDM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
+/// Registers are written as in [`ldm`].
+#[inline(always)]
+fn ldm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    if d.op2 & block::USER != 0 {
+        return Flow::Slow;
+    }
+    let (start, wb) = block_addresses(cpu.r(d.rn), list.count_ones(), d.op2);
+    let Some(host) = block_host(cpu, start, list.count_ones(), false) else {
+        return Flow::Slow;
+    };
+    let rn = usize::from(d.rn);
+    let mut loaded_base = None;
+    let mut new_pc = 0;
+    let mut l = list;
+    let mut p = host as *const u8;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page.
+        let value = unsafe { crate::memory::read_host(p, 4) };
+        // SAFETY: at most one past the transfer, in or just past its page (never read).
+        p = p.wrapping_add(4);
+        if r == 15 {
+            new_pc = value;
+        } else if r == rn {
+            loaded_base = Some(value);
+        } else {
+            cpu.regs[r] = value;
+        }
+    }
+    if d.op2 & block::WRITEBACK != 0 {
+        cpu.set_r(d.rn, wb);
+    }
+    if let Some(value) = loaded_base {
+        cpu.regs[rn] = value;
+    }
+    if list & (1 << 15) != 0 {
+        return cpu.bx_write_pc(new_pc);
+    }
+    Flow::Next
+}
+
+/// The common STM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
+#[inline(always)]
+fn stm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    if d.op2 & block::USER != 0 {
+        return Flow::Slow;
+    }
+    let (start, wb) = block_addresses(cpu.r(d.rn), list.count_ones(), d.op2);
+    let Some(host) = block_host(cpu, start, list.count_ones(), true) else {
+        return Flow::Slow;
+    };
+    let mut l = list;
+    let mut p = host;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page,
+        // for writes (so it holds no predecoded code).
+        unsafe { crate::memory::write_host(p, 4, cpu.regs[r]) };
+        p = p.wrapping_add(4);
+    }
+    if d.op2 & block::WRITEBACK != 0 {
+        cpu.set_r(d.rn, wb);
+    }
+    Flow::Next
+}
 
 /// The family of an STM of register list `list`.
 pub fn stm_ops(list: u32) -> &'static Ops {
