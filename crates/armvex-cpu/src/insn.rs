@@ -74,12 +74,15 @@ pub struct ChainEnd {
 /// The condition code meaning "always".
 pub const COND_ALWAYS: u8 = 14;
 
-/// One predecoded instruction in its slot of a page (24 bytes).
+/// One predecoded instruction in its slot of a page (32 bytes).
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Insn {
     /// The threaded handler.
     pub exec: Handler,
+    /// For a conditional instruction, whose `exec` is the condition check of its condition
+    /// code: the handler that executes it once the condition passed. Otherwise `exec`.
+    pub then: Handler,
     pub imm: u32,
     pub rd: u8,
     pub rn: u8,
@@ -115,6 +118,7 @@ impl Insn {
     pub fn with_handler(exec: Handler) -> Insn {
         Insn {
             exec,
+            then: exec,
             imm: 0,
             rd: 0,
             rn: 0,
@@ -251,7 +255,7 @@ impl Decoded {
             ops.sync || [insn.rd, insn.rn, insn.rm, insn.rs].iter().all(|&r| r < 16),
             "decoder bug: register field above 15 in {self:?}"
         );
-        insn.exec = ops.select(&insn);
+        (insn.exec, insn.then) = ops.select(&insn);
         insn
     }
 }
@@ -273,8 +277,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn insn_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Insn>(), 24);
+    fn insn_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Insn>(), 32);
     }
 
     #[test]

@@ -112,16 +112,16 @@ pub struct Ops {
     /// instructions executed outside a page, see [`crate::exec::thumb::cross_page`]).
     pub step: Step,
     pub step_pc: Step,
-    /// Unconditional; syncs the PC only if the family is [`Op::SYNC`].
+    /// Syncs the PC only if the family is [`Op::SYNC`].
     pub fast: Handler,
-    /// Checks the condition code first.
-    pub cond: Handler,
-    /// Checks the condition code (if any) and always syncs the PC.
+    /// Always syncs the PC.
     pub full: Handler,
     pub sync: bool,
     pub reads: u8,
     /// See [`Op::REFINE`].
     pub refine: Option<Refine>,
+    /// The handlers check the condition code themselves (hand-written families).
+    pub own_condition: bool,
 }
 
 impl Ops {
@@ -134,33 +134,34 @@ impl Ops {
         }
     }
 
-    /// The handler variant for `insn`.
-    pub fn select(&self, insn: &Insn) -> Handler {
+    /// The handlers for `insn`: its `exec` (the condition check of its condition code, if it
+    /// has one) and its `then`.
+    pub fn select(&self, insn: &Insn) -> (Handler, Handler) {
         let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
         let reads_pc = named(reads::RD, insn.rd)
             || named(reads::RN, insn.rn)
             || named(reads::RM, insn.rm)
             || named(reads::RS, insn.rs);
-        if !self.sync && reads_pc {
-            self.full
-        } else if insn.cond != COND_ALWAYS {
-            self.cond
+        let handler = if !self.sync && reads_pc { self.full } else { self.fast };
+        if insn.cond != COND_ALWAYS && !self.own_condition {
+            (CONDITION_CHECKS[usize::from(insn.cond.min(COND_ALWAYS))], handler)
         } else {
-            self.fast
+            (handler, handler)
         }
     }
 
-    /// A family whose three variants are all `handler` (for handlers written by hand).
+    /// A family whose handlers are all `handler`, which checks conditions itself (for
+    /// handlers written by hand).
     pub const fn uniform(step: Step, handler: Handler) -> Ops {
         Ops {
             step,
             step_pc: step,
             fast: handler,
-            cond: handler,
             full: handler,
             sync: true,
             reads: reads::ALL,
             refine: None,
+            own_condition: true,
         }
     }
 }
@@ -175,11 +176,11 @@ impl<O: Op> OpsOf for O {
         step: whole_step::<O>,
         step_pc: whole_step_pc::<O>,
         fast: fast::<O>,
-        cond: cond::<O>,
         full: full::<O>,
         sync: O::SYNC,
         reads: O::READS,
         refine: O::REFINE,
+        own_condition: false,
     };
 }
 
@@ -262,45 +263,13 @@ unsafe fn fast<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }
 
-/// The variant that checks the condition code.
-///
-/// # Safety
-/// See [`Handler`].
-unsafe fn cond<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
-    // SAFETY: `d` points at a live instruction (the caller's contract).
-    let insn = unsafe { &*d };
-    if !cpu.condition_passed(insn.cond) {
-        // SAFETY: the caller's contract.
-        return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
-    }
-    if O::SYNC {
-        cpu.sync_pc(insn);
-    } else {
-        #[cfg(debug_assertions)]
-        {
-            cpu.regs[15] = PC_POISON;
-        }
-    }
-    let flow = O::step(cpu, bus, insn);
-    if flow == Flow::Slow {
-        // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
-    }
-    // SAFETY: the caller's contract.
-    unsafe { dispatch(cpu, bus, d, rem, flow) }
-}
-
-/// The variant that checks the condition code (if any) and always syncs the PC.
+/// The variant that always syncs the PC.
 ///
 /// # Safety
 /// See [`Handler`].
 unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
-    if insn.cond != COND_ALWAYS && !cpu.condition_passed(insn.cond) {
-        // SAFETY: the caller's contract.
-        return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
-    }
     cpu.sync_pc(insn);
     let flow = O::step_pc(cpu, bus, insn);
     if flow == Flow::Slow {
@@ -310,6 +279,41 @@ unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
     // SAFETY: the caller's contract.
     unsafe { dispatch(cpu, bus, d, rem, flow) }
 }
+
+/// The condition check of a conditional instruction (its `exec`) for condition code `COND`:
+/// a test or two of the lazy flags, then the instruction's own handler (its `then`), or on
+/// to the next instruction.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn condition_check<const COND: u8>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    if cpu.condition_holds::<COND>() {
+        // SAFETY: the caller's contract; `then` runs the same instruction.
+        unsafe { ((*d).then)(cpu, bus, d, rem) }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { dispatch(cpu, bus, d, rem, Flow::Next) }
+    }
+}
+
+/// The condition checks, by condition code.
+static CONDITION_CHECKS: [Handler; 15] = [
+    condition_check::<0>,
+    condition_check::<1>,
+    condition_check::<2>,
+    condition_check::<3>,
+    condition_check::<4>,
+    condition_check::<5>,
+    condition_check::<6>,
+    condition_check::<7>,
+    condition_check::<8>,
+    condition_check::<9>,
+    condition_check::<10>,
+    condition_check::<11>,
+    condition_check::<12>,
+    condition_check::<13>,
+    condition_check::<14>,
+];
 
 /// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so
 /// that the fast handlers that tail-call it stay free of calls.
