@@ -130,6 +130,8 @@ pub struct Cpu {
     pub(crate) banks: BankedRegisters,
     /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses.
     pub(crate) privilege_index: usize,
+    /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
+    pub(crate) tlb_user_bytes: usize,
     pub(crate) tlb: Tlb,
     pub cp15: Cp15,
     /// CP14 debug registers.
@@ -192,6 +194,7 @@ impl Cpu {
             mode: Mode::Supervisor,
             banks: BankedRegisters::default(),
             privilege_index: 0,
+            tlb_user_bytes: 0,
             tlb: Tlb::default(),
             cp15,
             cp14: DebugRegisters::new(config.model),
@@ -487,8 +490,14 @@ impl Cpu {
             self.regs[8..13].copy_from_slice(load);
         }
         self.mode = new;
-        self.privilege_index = usize::from(new == Mode::User);
+        self.set_privilege(new == Mode::User);
         self.update_security_state();
+    }
+
+    /// Select the TLB tables of User mode (`user`) or of the privileged modes.
+    pub(crate) fn set_privilege(&mut self, user: bool) {
+        self.privilege_index = usize::from(user);
+        self.tlb_user_bytes = if user { crate::memory::TLB_TABLE_BYTES } else { 0 };
     }
 
     /// Follow the security state (ARM ARM B1.5.1): Non-secure when SCR.NS is set outside

@@ -22,6 +22,8 @@ use armvex_bus::{AccessSize, Accessor, Bus};
 
 /// Entries per TLB table (direct-mapped by virtual page number).
 pub const TLB_ENTRIES: usize = 512;
+/// Bytes of one TLB table.
+pub const TLB_TABLE_BYTES: usize = TLB_ENTRIES * std::mem::size_of::<TlbEntry>();
 const PAGE_MASK: u32 = !0xfff;
 /// A tag that matches no address: masked addresses never have bits 11:3 set.
 const INVALID_TAG: u32 = 0xffff_ffff;
@@ -190,31 +192,21 @@ macro_rules! fast_store {
 impl Cpu {
     /// The read TLB entry for `va` at the current privilege.
     #[inline(always)]
-    fn read_entry(&self, va: u32) -> TlbEntry {
-        debug_assert!(self.privilege_index < 2);
-        // SAFETY: `privilege_index` is 0 or 1 (it is only ever set from a `bool`), and
-        // `tlb_index` is below `TLB_ENTRIES`.
-        unsafe {
-            *self
-                .tlb
-                .read
-                .get_unchecked(self.privilege_index)
-                .get_unchecked(tlb_index(va))
-        }
+    fn read_entry(&self, va: u32) -> &TlbEntry {
+        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
+        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
+        // SAFETY: `tlb_user_bytes` is the offset of table 0 or 1 of the two read tables, and
+        // `tlb_index` is below `TLB_ENTRIES`, so the entry is inside `tlb.read`.
+        unsafe { &*self.tlb.read.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
     }
 
     /// The write TLB entry for `va` at the current privilege.
     #[inline(always)]
-    fn write_entry(&self, va: u32) -> TlbEntry {
-        debug_assert!(self.privilege_index < 2);
-        // SAFETY: as in `read_entry`.
-        unsafe {
-            *self
-                .tlb
-                .write
-                .get_unchecked(self.privilege_index)
-                .get_unchecked(tlb_index(va))
-        }
+    fn write_entry(&self, va: u32) -> &TlbEntry {
+        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
+        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
+        // SAFETY: as in `read_entry`, for `tlb.write`.
+        unsafe { &*self.tlb.write.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
     }
 
     /// The host address of `va` if the TLB maps it for a naturally aligned read of `size`

@@ -112,10 +112,13 @@ pub struct Ops {
     /// instructions executed outside a page, see [`crate::exec::thumb::cross_page`]).
     pub step: Step,
     pub step_pc: Step,
-    /// Syncs the PC only if the family is [`Op::SYNC`].
+    /// Syncs the PC only if the family is [`Op::SYNC`]; for instructions whose next slot
+    /// is the one after theirs (ARM, 16-bit Thumb), and for 32-bit Thumb instructions.
     pub fast: Handler,
-    /// Always syncs the PC.
+    pub fast_wide: Handler,
+    /// Always syncs the PC (as `fast` and `fast_wide`).
     pub full: Handler,
+    pub full_wide: Handler,
     pub sync: bool,
     pub reads: u8,
     /// See [`Op::REFINE`].
@@ -142,7 +145,12 @@ impl Ops {
             || named(reads::RN, insn.rn)
             || named(reads::RM, insn.rm)
             || named(reads::RS, insn.rs);
-        let handler = if !self.sync && reads_pc { self.full } else { self.fast };
+        let handler = match (!self.sync && reads_pc, insn.slots == 2) {
+            (false, false) => self.fast,
+            (false, true) => self.fast_wide,
+            (true, false) => self.full,
+            (true, true) => self.full_wide,
+        };
         if insn.cond != COND_ALWAYS && !self.own_condition {
             (CONDITION_CHECKS[usize::from(insn.cond.min(COND_ALWAYS))], handler)
         } else {
@@ -157,7 +165,9 @@ impl Ops {
             step,
             step_pc: step,
             fast: handler,
+            fast_wide: handler,
             full: handler,
+            full_wide: handler,
             sync: true,
             reads: reads::ALL,
             refine: None,
@@ -175,8 +185,10 @@ impl<O: Op> OpsOf for O {
     const OPS: &'static Ops = &Ops {
         step: whole_step::<O>,
         step_pc: whole_step_pc::<O>,
-        fast: fast::<O>,
-        full: full::<O>,
+        fast: fast::<O, 1>,
+        fast_wide: fast::<O, 2>,
+        full: full::<O, 1>,
+        full_wide: full::<O, 2>,
         sync: O::SYNC,
         reads: O::READS,
         refine: O::REFINE,
@@ -243,7 +255,7 @@ impl Cpu {
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn fast<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if O::SYNC {
@@ -257,27 +269,27 @@ unsafe fn fast<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
     let flow = O::step(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
     }
-    // SAFETY: the caller's contract.
-    unsafe { dispatch(cpu, bus, d, rem, flow) }
+    // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
 /// The variant that always syncs the PC.
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn full<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     cpu.sync_pc(insn);
     let flow = O::step_pc(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
     }
-    // SAFETY: the caller's contract.
-    unsafe { dispatch(cpu, bus, d, rem, flow) }
+    // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
 /// The condition check of a conditional instruction (its `exec`) for condition code `COND`:
@@ -322,11 +334,11 @@ static CONDITION_CHECKS: [Handler; 15] = [
 /// See [`Handler`].
 #[cold]
 #[inline(never)]
-unsafe fn slow_path<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let flow = O::slow(cpu, bus, unsafe { &*d });
     // SAFETY: the caller's contract.
-    unsafe { dispatch(cpu, bus, d, rem, flow) }
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
 /// After the instruction at `d` ran with result `flow`: count it, and go on with the next
@@ -336,12 +348,45 @@ unsafe fn slow_path<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u6
 /// See [`Handler`]; `rem >= 1`.
 #[inline(always)]
 pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+    // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
+    // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
+    let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+}
+
+/// [`dispatch`] for an instruction known to be `SLOTS` slots long: no need to read how far
+/// the next one is.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`; the instruction at `d` is `SLOTS` slots long.
+#[inline(always)]
+unsafe fn dispatch_to<const SLOTS: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+    flow: Flow,
+) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    debug_assert_eq!(usize::from(unsafe { (*d).slots }), SLOTS);
+    // SAFETY: every page ends with sentinel slots, so the next slot of an instruction is in
+    // the page's array (see `crate::code_cache`).
+    let next = unsafe { d.add(SLOTS) };
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+}
+
+/// After an instruction ran with result `flow`, `next` being the slot after it: count it,
+/// and go on (a tail call) or return to the block loop.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`; `next` is a slot of the page's array.
+#[inline(always)]
+unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
     let rem = rem - 1;
     match flow {
         Flow::Next => {
-            // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
-            // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
-            let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
             if rem == 0 {
                 return ChainEnd { rem, next };
             }
