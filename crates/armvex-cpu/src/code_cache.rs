@@ -88,37 +88,47 @@ impl CodeCache {
     }
 
     /// The decoded ARM page for RAM page `index` at host address `host`, decoding it if needed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
-        let slot = &mut self.arm[index as usize];
-        if slot.is_none() {
-            let features = &self.features;
-            let words = (0..ARM_SLOTS).map(|i| {
-                // SAFETY: `host` is the start of a 4 KiB RAM page (from the fetch TLB) and
-                // i * 4 + 4 <= 4096.
-                let word = u32::from_le(unsafe { (host.add(i * 4) as *const u32).read_unaligned() });
-                decode_arm(word, features)
-            });
-            *slot = Some(CodePage::new(words, false));
-            memory.mark_code(index);
-            self.pages_decoded += 1;
+        if self.arm[index as usize].is_none() {
+            self.decode_arm_page(memory, index, host);
         }
-        slot.as_ref().expect("just filled")
+        self.arm[index as usize].as_ref().expect("just filled")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) {
+        let features = &self.features;
+        let words = (0..ARM_SLOTS).map(|i| {
+            // SAFETY: `host` is the start of a 4 KiB RAM page (from the fetch TLB) and
+            // i * 4 + 4 <= 4096.
+            let word = u32::from_le(unsafe { (host.add(i * 4) as *const u32).read_unaligned() });
+            decode_arm(word, features)
+        });
+        self.arm[index as usize] = Some(CodePage::new(words, false));
+        memory.mark_code(index);
+        self.pages_decoded += 1;
     }
 
     /// The decoded Thumb page for RAM page `index` (see [`CodeCache::arm_page`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
-        let slot = &mut self.thumb[index as usize];
-        if slot.is_none() {
-            // SAFETY: `host` is the start of a 4 KiB RAM page.
-            let bytes = unsafe { std::slice::from_raw_parts(host, 4096) };
-            let decoded = decode_thumb_page(bytes, &self.features);
-            *slot = Some(CodePage::new(decoded.into_iter(), true));
-            memory.mark_code(index);
-            self.pages_decoded += 1;
+        if self.thumb[index as usize].is_none() {
+            self.decode_thumb_page(memory, index, host);
         }
-        slot.as_ref().expect("just filled")
+        self.thumb[index as usize].as_ref().expect("just filled")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) {
+        // SAFETY: `host` is the start of a 4 KiB RAM page.
+        let bytes = unsafe { std::slice::from_raw_parts(host, 4096) };
+        let decoded = decode_thumb_page(bytes, &self.features);
+        self.thumb[index as usize] = Some(CodePage::new(decoded.into_iter(), true));
+        memory.mark_code(index);
+        self.pages_decoded += 1;
     }
 
     /// Drop the decode of every page that was written since it was decoded.

@@ -122,6 +122,7 @@ impl Cpu {
     /// inside its page (rather than a branch or the end of the page).
     ///
     /// `CHECKED` blocks call [`Cpu::trace_insn`] when tracing and stop at breakpoints.
+    #[inline(always)]
     fn run_block<const THUMB: bool, const CHECKED: bool>(
         &mut self,
         bus: &mut Bus,
@@ -180,7 +181,7 @@ impl Cpu {
     /// `local_time` is the time the block started at, moved on at every branch that stays in
     /// the page to `time_base + instructions so far`; what it does not count yet when the
     /// block ends inside its page is kept in `time_carry` for a debugger stop to resume with.
-    #[inline(never)]
+    #[inline(always)]
     fn block<const THUMB: bool, const CHECKED: bool>(
         &mut self,
         bus: &mut Bus,

@@ -493,40 +493,75 @@ pub fn clear_exclusive(cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
 }
 
 /// The handler families of this module's instructions.
-pub static LDM: &Ops = <Ldm as OpsOf>::OPS;
+pub static LDM: &Ops = <Ldm<0> as OpsOf>::OPS;
 /// STM without the PC in its list (see [`stm_ops`]).
-pub static STM: &Ops = <Stm<false> as OpsOf>::OPS;
+pub static STM: &Ops = <Stm<false, 0> as OpsOf>::OPS;
 /// STM storing the PC.
-pub static STM_PC: &Ops = <Stm<true> as OpsOf>::OPS;
+pub static STM_PC: &Ops = <Stm<true, 0> as OpsOf>::OPS;
 
-/// LDM: [`ldm_fast`], else [`ldm`].
-struct Ldm;
+/// LDM with `FLAGS` (the [`block`] flags but `USER`): [`ldm_fast`], else [`ldm`]. As
+/// decoded (with `FLAGS` 0), the family refines itself into the one of its flags, and keeps
+/// the number of registers in `op`.
+struct Ldm<const FLAGS: u8>;
 
-impl Op for Ldm {
+impl<const FLAGS: u8> Op for Ldm<FLAGS> {
     const SYNC: bool = false;
     const READS: u8 = reads::RN;
+    const REFINE: Option<Refine> = Some(refine_ldm);
     #[inline(always)]
     fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-        ldm_fast(cpu, d)
+        ldm_fast::<FLAGS>(cpu, d)
     }
     fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         ldm(cpu, bus, d)
     }
 }
 
-/// STM: [`stm_fast`], else [`stm`]; with `PC` in the list, the PC is synced.
-struct Stm<const PC: bool>;
+/// STM: [`stm_fast`], else [`stm`]; with `PC` in the list, the PC is synced. `FLAGS` as for
+/// [`Ldm`].
+struct Stm<const PC: bool, const FLAGS: u8>;
 
-impl<const PC: bool> Op for Stm<PC> {
+impl<const PC: bool, const FLAGS: u8> Op for Stm<PC, FLAGS> {
     const SYNC: bool = PC;
     const READS: u8 = reads::RN;
+    const REFINE: Option<Refine> = Some(if PC { refine_stm::<true> } else { refine_stm::<false> });
     #[inline(always)]
     fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-        stm_fast(cpu, d)
+        stm_fast::<FLAGS>(cpu, d)
     }
     fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         stm(cpu, bus, d)
     }
+}
+
+macro_rules! block_flags {
+    ($t:ident $(, $pc:literal)?) => {
+        [
+            <$t<$($pc,)? 0> as OpsOf>::OPS,
+            <$t<$($pc,)? 1> as OpsOf>::OPS,
+            <$t<$($pc,)? 2> as OpsOf>::OPS,
+            <$t<$($pc,)? 3> as OpsOf>::OPS,
+            <$t<$($pc,)? 4> as OpsOf>::OPS,
+            <$t<$($pc,)? 5> as OpsOf>::OPS,
+            <$t<$($pc,)? 6> as OpsOf>::OPS,
+            <$t<$($pc,)? 7> as OpsOf>::OPS,
+        ]
+    };
+}
+
+/// Block transfer families by flags.
+static LDM_FAMILIES: [&Ops; 8] = block_flags!(Ldm);
+static STM_FAMILIES: [[&Ops; 8]; 2] = [block_flags!(Stm, false), block_flags!(Stm, true)];
+
+/// The number of registers of a block transfer goes to `op`; the flags choose the family.
+fn refine_ldm(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    d.op = (d.imm & 0xffff).count_ones() as u8;
+    LDM_FAMILIES[usize::from(d.op2 & 7)]
+}
+
+fn refine_stm<const PC: bool>(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    d.op = (d.imm & 0xffff).count_ones() as u8;
+    STM_FAMILIES[usize::from(PC)][usize::from(d.op2 & 7)]
 }
 
 /// The host address of a block transfer of `count` words from `start` if the TLB maps them
@@ -545,15 +580,16 @@ fn block_host(cpu: &Cpu, start: u32, count: u32, write: bool) -> Option<*mut u8>
 }
 
 /// The common LDM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
-/// Registers are written as in [`ldm`].
+/// Registers are written as in [`ldm`]. `op` holds the number of registers.
 #[inline(always)]
-fn ldm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
+fn ldm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
     let list = d.imm & 0xffff;
     if d.op2 & block::USER != 0 {
         return Flow::Slow;
     }
-    let (start, wb) = block_addresses(cpu.r(d.rn), list.count_ones(), d.op2);
-    let Some(host) = block_host(cpu, start, list.count_ones(), false) else {
+    let count = u32::from(d.op);
+    let (start, wb) = block_addresses(cpu.r(d.rn), count, FLAGS);
+    let Some(host) = block_host(cpu, start, count, false) else {
         return Flow::Slow;
     };
     let rn = usize::from(d.rn);
@@ -576,7 +612,7 @@ fn ldm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
             cpu.regs[r] = value;
         }
     }
-    if d.op2 & block::WRITEBACK != 0 {
+    if FLAGS & block::WRITEBACK != 0 {
         cpu.set_r(d.rn, wb);
     }
     if let Some(value) = loaded_base {
@@ -589,14 +625,16 @@ fn ldm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
 }
 
 /// The common STM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
+/// `op` holds the number of registers.
 #[inline(always)]
-fn stm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
+fn stm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
     let list = d.imm & 0xffff;
     if d.op2 & block::USER != 0 {
         return Flow::Slow;
     }
-    let (start, wb) = block_addresses(cpu.r(d.rn), list.count_ones(), d.op2);
-    let Some(host) = block_host(cpu, start, list.count_ones(), true) else {
+    let count = u32::from(d.op);
+    let (start, wb) = block_addresses(cpu.r(d.rn), count, FLAGS);
+    let Some(host) = block_host(cpu, start, count, true) else {
         return Flow::Slow;
     };
     let mut l = list;
@@ -609,7 +647,7 @@ fn stm_fast(cpu: &mut Cpu, d: &Insn) -> Flow {
         unsafe { crate::memory::write_host(p, 4, cpu.regs[r]) };
         p = p.wrapping_add(4);
     }
-    if d.op2 & block::WRITEBACK != 0 {
+    if FLAGS & block::WRITEBACK != 0 {
         cpu.set_r(d.rn, wb);
     }
     Flow::Next
