@@ -245,6 +245,13 @@ impl Decoded {
     /// its PC offset, the distance to the next slot and the handler variant it needs
     /// (see [`crate::thread`]).
     pub fn finish(self, offset: u32, thumb: bool) -> Insn {
+        self.finish_with_family(offset, thumb).0
+    }
+
+    /// [`Decoded::finish`], and the family that runs the instruction (the decoded one, or
+    /// the more specialised one it refined itself into, whose steps expect the operands as
+    /// the refinement left them).
+    pub fn finish_with_family(self, offset: u32, thumb: bool) -> (Insn, &'static Ops) {
         let mut insn = self.insn;
         insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
         insn.slots = if thumb { insn.len >> 1 } else { 1 };
@@ -256,7 +263,7 @@ impl Decoded {
             "decoder bug: register field above 15 in {self:?}"
         );
         (insn.exec, insn.then) = ops.select(&insn);
-        insn
+        (insn, ops)
     }
 }
 

@@ -31,9 +31,11 @@
 //!   marked [`Op::SYNC`] by default; the common ones that never need it say so, and their
 //!   instructions that name R15 as an operand get the `full` variant, which syncs.
 //! * **The condition.** An unconditional instruction (nearly all Thumb instructions, most
-//!   ARM ones) gets a handler variant without a condition check at all; only conditional
-//!   ARM instructions get the `cond` variant, whose check sits in that handler, not in a
-//!   loop shared by every instruction.
+//!   ARM ones) runs no condition check at all. A conditional ARM instruction's `exec` is the
+//!   check of its condition code, one function per code ([`CONDITION_CHECKS`]), which tests
+//!   just the flags that code needs (`Z`, or `C and not Z`, ...) and then jumps to the
+//!   instruction's own handler (its `then`) or on to the next instruction. B and BL check
+//!   their condition themselves ([`crate::exec::branch`]).
 //! * **Time.** MMIO accesses see the time the block started at, moved on at every taken
 //!   branch inside the page (so a polling loop sees its timer move). A handler that branches
 //!   inside the page sets `local_time` from `time_origin - rem`, where the block loop set

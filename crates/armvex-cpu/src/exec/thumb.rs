@@ -75,6 +75,6 @@ pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     );
     // The same slot: the same PC. The condition of a B<cond> here is not checked (as before
     // threaded dispatch).
-    let insn = decoded.finish(u32::from(d.pc) - 4, true);
-    (decoded.ops.step_pc)(cpu, bus, &insn)
+    let (insn, family) = decoded.finish_with_family(u32::from(d.pc) - 4, true);
+    (family.step_pc)(cpu, bus, &insn)
 }
