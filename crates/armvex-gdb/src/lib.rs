@@ -32,7 +32,6 @@ use armvex_history::{History, HistoryConfig, Outcome};
 use armvex_machine::{Machine, RunEnd, RunGoal, Stop};
 use gdbstub::stub::{DisconnectReason, GdbStub};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use target::{GdbLoop, Session};
 
 /// How `--gdb` was given.
@@ -58,23 +57,6 @@ pub fn parse_address(spec: &str) -> Result<String, String> {
         .parse()
         .map_err(|_| format!("--gdb {spec}: expected tcp::PORT or tcp:HOST:PORT"))?;
     Ok(format!("{host}:{port}"))
-}
-
-/// What `monitor savevm FILE` calls (the snapshot crate, given by the command line).
-pub type SaveSnapshot = fn(&mut Machine, &Path) -> Result<String, String>;
-
-static SAVEVM: std::sync::OnceLock<SaveSnapshot> = std::sync::OnceLock::new();
-
-/// Let `monitor savevm` write snapshot files with `save`.
-pub fn set_savevm(save: SaveSnapshot) {
-    let _ = SAVEVM.set(save);
-}
-
-pub(crate) fn savevm(machine: &mut Machine, path: &Path) -> Result<String, String> {
-    match SAVEVM.get() {
-        Some(save) => save(machine, path),
-        None => Err("snapshots are not available in this build".into()),
-    }
 }
 
 /// Run `machine` under the gdb stub until the guest ends (with no gdb attached) or gdb kills

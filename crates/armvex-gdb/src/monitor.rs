@@ -14,9 +14,6 @@
 use crate::target::Session;
 use armvex_cpu::Mode;
 
-/// Named positions (`monitor snapshot`), kept for the whole run.
-static NAMED: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
-
 /// Run one monitor command; the reply is text for gdb's console.
 pub fn run(s: &mut Session<'_>, command: &str) -> String {
     let words: Vec<&str> = command.split_whitespace().collect();
@@ -61,23 +58,13 @@ pub fn run(s: &mut Session<'_>, command: &str) -> String {
         },
         ["snapshot", name] => {
             let p = s.machine.position();
-            let mut named = NAMED.lock().unwrap_or_else(|e| e.into_inner());
-            named.retain(|(n, _)| n != name);
-            named.push((name.to_string(), p));
+            s.history.name_position(name, p);
             format!("snapshot {name}: position {p}")
         }
-        ["restore", name] => {
-            let found = NAMED
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, p)| *p);
-            match found {
-                Some(p) => seek(s, p),
-                None => format!("no snapshot called {name} (monitor snapshot NAME makes one)"),
-            }
-        }
+        ["restore", name] => match s.history.named_position(name) {
+            Some(p) => seek(s, p),
+            None => format!("no snapshot called {name} in the history (monitor snapshot NAME makes one)"),
+        },
         ["translate", addr] | ["translate", addr, _] => {
             let cpu = words.get(2).and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
             match parse_number(addr) {
@@ -88,8 +75,13 @@ pub fn run(s: &mut Session<'_>, command: &str) -> String {
                 None => format!("monitor translate: {addr} is not an address"),
             }
         }
-        ["savevm", file] => match crate::savevm(s.machine, std::path::Path::new(file)) {
-            Ok(report) => report,
+        ["savevm", file] => match armvex_snapshot::save(s.machine, std::path::Path::new(file)) {
+            Ok(r) => format!(
+                "snapshot {file} at instruction {}: {:.1} MB in {:.2} s (resume it with armvex run --loadvm {file})",
+                s.machine.position(),
+                r.bytes as f64 / 1e6,
+                r.seconds
+            ),
             Err(e) => format!("savevm: {e}"),
         },
         _ => format!("unknown monitor command '{command}' (monitor help lists them)"),
@@ -147,16 +139,16 @@ fn registers(s: &Session<'_>, c: usize) -> String {
         ));
     }
     let cpsr = cpu.cpsr();
+    let bit = |b: u32, c: char| if cpsr & (1 << b) != 0 { c } else { '-' };
     out.push_str(&format!(
-        "cpsr {cpsr:08x} [{}{}{}{} {}{}{}{}]",
-        if cpsr & (1 << 31) != 0 { 'N' } else { '-' },
-        if cpsr & (1 << 30) != 0 { 'Z' } else { '-' },
-        if cpsr & (1 << 29) != 0 { 'C' } else { '-' },
-        if cpsr & (1 << 28) != 0 { 'V' } else { '-' },
-        if cpsr & (1 << 7) != 0 { 'I' } else { 'i' },
-        if cpsr & (1 << 6) != 0 { 'F' } else { 'f' },
-        if cpsr & (1 << 5) != 0 { 'T' } else { 'A' },
-        if cpsr & (1 << 8) != 0 { 'A' } else { 'a' },
+        "cpsr {cpsr:08x} (flags {}{}{}{}, masked {}{}{})",
+        bit(31, 'N'),
+        bit(30, 'Z'),
+        bit(29, 'C'),
+        bit(28, 'V'),
+        bit(8, 'A'),
+        bit(7, 'I'),
+        bit(6, 'F'),
     ));
     if let Some(spsr) = cpu.spsr() {
         out.push_str(&format!("  spsr {spsr:08x}"));

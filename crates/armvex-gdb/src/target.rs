@@ -111,7 +111,20 @@ impl<'a> Session<'a> {
             }
             Action::ReverseContinue => {
                 self.end_reported = false;
-                self.history.reverse_continue(self.machine, interrupt)
+                let outcome = self.history.reverse_continue(self.machine, interrupt)?;
+                if let Outcome::Stop(Stop::Watchpoint { cpu, .. }) = outcome {
+                    // ARM watchpoints are not "steppable" for gdb: after a watchpoint stop it
+                    // steps over the instruction itself to see the new value — in reverse, one
+                    // instruction back. So stop just *after* the access here, and gdb's step
+                    // back lands before it, where gdb's `record full` stops: the old value in
+                    // memory, the PC at the instruction that wrote.
+                    let watchpoints = self.machine.watchpoints().to_vec();
+                    self.machine.set_watchpoints(&[]);
+                    let stepped = self.history.step(self.machine, cpu, &mut || false);
+                    self.machine.set_watchpoints(&watchpoints);
+                    stepped?;
+                }
+                Ok(outcome)
             }
         }
     }
@@ -137,9 +150,17 @@ impl<'a> Session<'a> {
                 },
                 addr: hit.addr,
             },
-            Outcome::Stop(Stop::Reached) => MultiThreadStopReason::DoneStep,
+            // With the thread named, so that gdb knows which one stopped.
+            Outcome::Stop(Stop::Reached) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(current),
+                signal: Signal::SIGTRAP,
+            },
             Outcome::Stop(Stop::Interrupted) => return None,
             Outcome::Stop(Stop::CheckpointDue) => MultiThreadStopReason::DoneStep,
+            // armvex itself was asked to stop: gdb sees the program terminated by that signal.
+            Outcome::Stop(Stop::Ended(RunEnd::Signal(sig))) => {
+                MultiThreadStopReason::Terminated(Signal(sig as u8)) // HUP, INT, QUIT, TERM: the same numbers in gdb
+            }
             Outcome::Stop(Stop::Ended(end)) => {
                 if !self.end_reported {
                     // Stop where the guest ended, so that gdb can still go back from here.
@@ -169,11 +190,12 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// The CPU a stop is reported on when none is named: the one being stepped, else CPU 0.
+    /// The CPU a stop is reported on when none is named: the one being stepped, else the one
+    /// that runs next.
     fn current_cpu(&self) -> usize {
         match self.action {
             Action::Step(cpu) | Action::ReverseStep(cpu) => cpu,
-            _ => 0,
+            _ => self.machine.current_cpu(),
         }
     }
 }
@@ -453,8 +475,11 @@ impl<'a> BlockingEventLoop for GdbLoop<'a> {
         }
     }
 
-    fn on_interrupt(_target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
+    fn on_interrupt(target: &mut Session<'a>) -> Result<Option<Self::StopReason>, String> {
         // The machine is already stopped: it runs only inside `wait_for_stop_reason`.
-        Ok(Some(MultiThreadStopReason::Signal(Signal::SIGINT)))
+        Ok(Some(MultiThreadStopReason::SignalWithThread {
+            tid: tid(target.machine.current_cpu()),
+            signal: Signal::SIGINT,
+        }))
     }
 }

@@ -48,6 +48,9 @@ pub struct HistoryConfig {
     pub spacing: u64,
     /// Instructions between the extra checkpoints added where a reverse step lands.
     pub fine_spacing: u64,
+    /// Instructions covered by one part of an interval's summary: a reverse-continue replays an
+    /// interval only up to the end of the last part where its breakpoint could have fired.
+    pub summary_spacing: u64,
     /// Host memory the history may hold, in bytes.
     pub budget: usize,
 }
@@ -57,6 +60,7 @@ impl Default for HistoryConfig {
         HistoryConfig {
             spacing: 1 << 24,
             fine_spacing: 1 << 20,
+            summary_spacing: 1 << 20,
             budget: 2 << 30,
         }
     }
@@ -126,12 +130,28 @@ pub struct Checkpoint {
 struct Interval {
     ram: RamUndo,
     disks: Vec<DiskUndo>,
+    /// The pages the whole interval touched.
     summary: Summary,
+    /// The same, part by part: each part's end position and summary, in order.
+    parts: Vec<(u64, Summary)>,
+}
+
+/// The end of the last of `parts` where one of the breakpoints or watchpoints could have
+/// fired (`None`: nowhere).
+fn last_possible_hit(parts: &[(u64, Summary)], breakpoints: &[u32], watchpoints: &[Watchpoint]) -> Option<u64> {
+    parts
+        .iter()
+        .rev()
+        .find(|(_, s)| s.might_hit(breakpoints, watchpoints))
+        .map(|(end, _)| *end)
 }
 
 impl Interval {
     fn bytes(&self) -> usize {
-        self.ram.bytes() + self.disks.iter().map(DiskUndo::bytes).sum::<usize>() + self.summary.bytes()
+        self.ram.bytes()
+            + self.disks.iter().map(DiskUndo::bytes).sum::<usize>()
+            + self.summary.bytes()
+            + self.parts.iter().map(|(_, s)| s.bytes() + 8).sum::<usize>()
     }
 
     /// Combine with the interval just before this one (older contents win).
@@ -141,6 +161,9 @@ impl Interval {
             d.absorb_older(o);
         }
         self.summary.merge(&older.summary);
+        let mut parts = older.parts;
+        parts.append(&mut self.parts);
+        self.parts = parts;
     }
 }
 
@@ -198,6 +221,10 @@ pub struct History {
     /// for the breakpoints and watchpoints in `scanned_for`.
     scans: Vec<Scan>,
     scanned_for: (Vec<u32>, Vec<Watchpoint>),
+    /// The summary parts of the live interval so far.
+    live_parts: Vec<(u64, Summary)>,
+    /// Positions the user named (gdb's `monitor snapshot NAME`).
+    names: Vec<(String, u64)>,
 }
 
 impl History {
@@ -212,6 +239,8 @@ impl History {
             end: machine.position(),
             scans: Vec::new(),
             scanned_for: (Vec::new(), Vec::new()),
+            live_parts: Vec::new(),
+            names: Vec::new(),
         };
         h.checkpoints.push(checkpoint_of(machine));
         h
@@ -225,6 +254,22 @@ impl History {
             start: self.checkpoints.first().map_or(0, |c| c.position),
             end: self.end,
         }
+    }
+
+    /// Give `position` a name (replacing an earlier position of that name).
+    pub fn name_position(&mut self, name: &str, position: u64) {
+        self.names.retain(|(n, _)| n != name);
+        self.names.push((name.to_string(), position));
+    }
+
+    /// The position named `name`, if it is still in the history.
+    pub fn named_position(&self, name: &str) -> Option<u64> {
+        let start = self.checkpoints.first().map_or(0, |c| c.position);
+        self.names
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .filter(|p| (start..=self.end).contains(p))
     }
 
     /// The furthest position reached.
@@ -284,9 +329,10 @@ impl History {
         )
     }
 
-    /// The machine's run loop with checkpoints: at every round start `spacing` instructions
-    /// after the last checkpoint, or at an existing checkpoint's position, the interval's undo
-    /// logs and summary are filed and a checkpoint is (re)taken.
+    /// The machine's run loop with checkpoints: `spacing` instructions after the last
+    /// checkpoint, or at an existing checkpoint's position, the interval's undo logs and
+    /// summary are filed and a checkpoint is (re)taken; every `summary_spacing` instructions
+    /// in between, a part of the interval's summary is.
     fn run_recording(
         &mut self,
         machine: &mut Machine,
@@ -298,13 +344,27 @@ impl History {
             let here = self.at_or_before(machine.position());
             let next_existing = self.checkpoints.get(here + 1).map(|c| c.position);
             let due = self.checkpoints[here].position + spacing;
-            let checkpoint_at = Some(next_existing.map_or(due, |n| n.min(due)));
-            let stop = machine.run_until(&RunGoal { checkpoint_at, ..goal }, interrupt)?;
+            let checkpoint = next_existing.map_or(due, |n| n.min(due));
+            let part_start = self
+                .live_parts
+                .last()
+                .map_or(self.checkpoints[here].position, |(e, _)| *e);
+            let part = part_start + self.config.summary_spacing;
+            let goal = RunGoal {
+                checkpoint_at: Some(checkpoint.min(part)),
+                ..goal
+            };
+            let stop = machine.run_until(&goal, interrupt)?;
             self.end = self.end.max(machine.position());
             if stop != Stop::CheckpointDue {
                 return Ok(stop);
             }
-            self.take_checkpoint(machine)?;
+            if machine.position() >= checkpoint {
+                self.take_checkpoint(machine)?;
+            } else {
+                let summary = Summary::from_pages(&machine.take_summaries());
+                self.live_parts.push((machine.position(), summary));
+            }
         }
     }
 
@@ -314,10 +374,17 @@ impl History {
     fn take_checkpoint(&mut self, machine: &mut Machine) -> Result<(), String> {
         let position = machine.position();
         let here = self.at_or_before(position);
+        let mut parts = std::mem::take(&mut self.live_parts);
+        parts.push((position, Summary::from_pages(&machine.take_summaries())));
+        let mut summary = Summary::default();
+        for (_, p) in &parts {
+            summary.merge(p);
+        }
         let interval = Interval {
             ram: machine.take_ram_undo(),
             disks: machine.take_disk_undo(),
-            summary: Summary::from_pages(&machine.take_summaries()),
+            summary,
+            parts,
         };
         let existing = self.checkpoints[here].position == position;
         // The interval that just ended began at the last checkpoint before this position.
@@ -365,6 +432,7 @@ impl History {
             .map_err(|e| format!("reverse execution: {e}"))?;
         machine.load_state(&state)?;
         machine.take_summaries();
+        self.live_parts.clear();
         tracing::debug!(target: "history", "restored checkpoint {k} (position {}) from {here} in {:?}", self.checkpoints[k].position, t.elapsed());
         Ok(())
     }
@@ -459,16 +527,32 @@ impl History {
                 return Ok(Outcome::Stop(Stop::Interrupted));
             }
             let start = self.checkpoints[k].position;
-            let end = self.checkpoints.get(k + 1).map_or(present, |c| c.position.min(present));
-            let skip = start >= end
-                || match &self.checkpoints[k].interval {
-                    Some(i) => !i.summary.might_hit(&bps, &wps),
-                    // The live interval: what it touched so far.
-                    None if self.at_or_before(machine.position()) == k => {
-                        !Summary::from_pages(&machine.peek_summaries()).might_hit(&bps, &wps)
-                    }
-                    None => false,
-                };
+            let mut end = self.checkpoints.get(k + 1).map_or(present, |c| c.position.min(present));
+            // Replay only as far as the last part of the interval where a hit is possible.
+            let possible = match &self.checkpoints[k].interval {
+                Some(i) if i.summary.might_hit(&bps, &wps) => last_possible_hit(&i.parts, &bps, &wps),
+                Some(_) => None,
+                // The live interval: its parts so far and what it touched since.
+                None if self.at_or_before(machine.position()) == k => {
+                    let mut parts = self.live_parts.clone();
+                    parts.push((machine.position(), Summary::from_pages(&machine.peek_summaries())));
+                    last_possible_hit(&parts, &bps, &wps)
+                }
+                None => Some(end),
+            };
+            if let Some(p) = possible {
+                end = end.min(p);
+            }
+            if let Some(i) = &self.checkpoints[k].interval {
+                let hits: Vec<u64> = i
+                    .parts
+                    .iter()
+                    .filter(|(_, s)| s.might_hit(&bps, &wps))
+                    .map(|(e, _)| *e)
+                    .collect();
+                tracing::trace!(target: "history", "interval at {start}: {} parts, possible hits in the parts ending at {hits:?}", i.parts.len());
+            }
+            let skip = start >= end || possible.is_none();
             if !skip {
                 let t = Instant::now();
                 let hits = self.scan(machine, k, end)?;

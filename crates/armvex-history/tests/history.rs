@@ -81,6 +81,7 @@ fn small() -> HistoryConfig {
     HistoryConfig {
         spacing: 20_000,
         fine_spacing: 2_000,
+        summary_spacing: 4_000,
         budget: 1 << 30,
     }
 }
@@ -269,6 +270,7 @@ fn a_tight_budget_thins_the_history_and_stays_exact() {
     let tight = HistoryConfig {
         spacing: 5_000,
         fine_spacing: 1_000,
+        summary_spacing: 1_000,
         budget: 60 << 10,
     };
     check_reverse_continue("wfi", &[vector_irq("wfi")], &[], tight);
@@ -283,6 +285,37 @@ fn a_tight_budget_thins_the_history_and_stays_exact() {
         "{stats:?}: the history was thinned"
     );
     for p in [end - 3, stats.start + 10, (stats.start + end) / 2] {
+        h.seek(&mut m, p).unwrap();
+        assert_eq!(m.state_hash(), fresh_hash("wfi", p), "position {p}");
+    }
+}
+
+#[test]
+fn merged_checkpoints_keep_the_history_exact() {
+    // Find what the whole history costs unthinned, then give it three quarters of that:
+    // merging old neighbours must be enough, and nothing may be dropped.
+    let config = HistoryConfig {
+        spacing: 4_000,
+        fine_spacing: 1_000,
+        summary_spacing: 1_000,
+        budget: 1 << 30,
+    };
+    let mut m = machine("wfi", &Output::default());
+    let mut h = History::new(&mut m, config);
+    let end = run_to_end(&mut h, &mut m);
+    let full = h.stats();
+    let tight = HistoryConfig {
+        budget: full.bytes * 3 / 4,
+        ..config
+    };
+    let mut m = machine("wfi", &Output::default());
+    let mut h = History::new(&mut m, tight);
+    run_to_end(&mut h, &mut m);
+    let thinned = h.stats();
+    assert_eq!(thinned.start, 0, "merging sufficed: {full:?} -> {thinned:?}");
+    assert!(thinned.checkpoints < full.checkpoints, "{full:?} -> {thinned:?}");
+    assert!(thinned.bytes <= tight.budget, "{thinned:?}");
+    for p in [1, 5_000, end / 3, end / 2 + 11, end - 2] {
         h.seek(&mut m, p).unwrap();
         assert_eq!(m.state_hash(), fresh_hash("wfi", p), "position {p}");
     }

@@ -14,6 +14,7 @@
 //! All CPUs start in Secure Supervisor mode with the MMU off and interrupts masked, as under
 //! QEMU (whose vexpress boards enable the Security Extensions and boot Linux in Secure state).
 
+use crate::dtb::Node;
 use crate::loader::LoadedImage;
 use armvex_bus::PhysicalMemory;
 use std::path::Path;
@@ -66,11 +67,32 @@ pub struct LinuxLayout {
 const UIMAGE_MAGIC: u32 = 0x2705_1956;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    if data.is_empty() {
-        return Err(format!("{what} {} is empty", path.display()));
+    crate::files::read(path, what, crate::files::MAX_IMAGE)
+}
+
+/// The zImage header (arch/arm/boot/compressed/head.S): a magic number at byte 0x24, then the
+/// image's start and end addresses, whose difference is its size.
+const ZIMAGE_MAGIC: u32 = 0x016f_2818;
+
+/// Check a zImage's header: a file cut short would otherwise decompress garbage forever.
+/// Returns false when the file has no zImage header (a raw `Image`).
+fn check_zimage(data: &[u8], name: &str) -> Result<bool, String> {
+    let le32 = |at: usize| {
+        data.get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    if le32(0x24) != Some(ZIMAGE_MAGIC) {
+        return Ok(false);
     }
-    Ok(data)
+    let (start, end) = (le32(0x28).unwrap_or(0), le32(0x2c).unwrap_or(0));
+    let size = end.wrapping_sub(start) as usize;
+    if end < start || size > data.len() {
+        return Err(format!(
+            "kernel {name}: a truncated zImage (its header says {size} bytes, the file has {})",
+            data.len()
+        ));
+    }
+    Ok(true)
 }
 
 fn put(memory: &mut PhysicalMemory, addr: u32, data: &[u8], what: &str) -> Result<(), String> {
@@ -127,6 +149,12 @@ pub fn load_linux(
         }
         (load, entry, &kernel_data[64..64 + size])
     } else {
+        if !check_zimage(&kernel_data, &files.kernel.display().to_string())? {
+            tracing::warn!(
+                "kernel {} has neither a zImage nor a uImage header: booting it as a raw Image",
+                files.kernel.display()
+            );
+        }
         let at = board.ram_base + KERNEL_OFFSET;
         (at, at, &kernel_data[..])
     };
@@ -300,9 +328,9 @@ pub fn patch_dtb(
     cmdline: &str,
     initrd: Option<(u32, u32)>,
 ) -> Result<Vec<u8>, String> {
-    let tree = fdt::Fdt::new(data).map_err(|e| format!("not a valid device tree blob ({e:?})"))?;
-    let root = tree.find_node("/").ok_or("no root node")?;
-    let cells = |name: &str| root.property(name).and_then(|p| p.as_usize()).unwrap_or(1) as u32;
+    let tree = crate::dtb::DeviceTree::parse(data).map_err(|e| format!("not a valid device tree ({e})"))?;
+    let root = &tree.root;
+    let cells = |name: &str| root.u32(name).unwrap_or(1);
     let (acells, scells) = (cells("#address-cells"), cells("#size-cells"));
     if acells == 0 || acells > 2 || scells == 0 || scells > 2 {
         return Err("unsupported #address-cells/#size-cells".into());
@@ -314,26 +342,27 @@ pub fn patch_dtb(
             (v as u32).to_be_bytes().to_vec()
         }
     };
-    let gic_phandle = tree
-        .all_nodes()
+    let gic_phandle = root
+        .walk()
+        .into_iter()
         .find(|n| {
             n.compatible()
-                .is_some_and(|c| c.all().any(|s| s == "arm,cortex-a9-gic" || s == "arm,cortex-a15-gic"))
+                .iter()
+                .any(|s| *s == "arm,cortex-a9-gic" || *s == "arm,cortex-a15-gic")
         })
-        .and_then(|n| n.property("phandle").or_else(|| n.property("linux,phandle")))
-        .and_then(|p| p.as_usize())
-        .map(|p| p as u32);
+        .and_then(|n| n.u32("phandle").or_else(|| n.u32("linux,phandle")));
 
     let reservations: Vec<vm_fdt::FdtReserveEntry> = tree
-        .memory_reservations()
-        .filter_map(|r| vm_fdt::FdtReserveEntry::new(r.address() as u64, r.size() as u64).ok())
+        .reservations
+        .iter()
+        .filter_map(|&(a, s)| vm_fdt::FdtReserveEntry::new(a, s).ok())
         .collect();
     let mut out = vm_fdt::FdtWriter::new_with_mem_reserv(&reservations).map_err(|e| e.to_string())?;
     let err = |e: vm_fdt::Error| e.to_string();
 
     let top = out.begin_node("").map_err(err)?;
-    for p in root.properties() {
-        out.property(p.name, p.value).map_err(err)?;
+    for (name, value) in &root.properties {
+        out.property(name, value).map_err(err)?;
     }
     // The virtio transports come first among the root's children, as QEMU inserts them.
     if let Some(intc) = gic_phandle {
@@ -353,13 +382,13 @@ pub fn patch_dtb(
     }
     let mut saw_chosen = false;
     let mut saw_memory = false;
-    for child in root.children() {
-        let base = child.name.split('@').next().unwrap_or(child.name);
+    for child in &root.children {
+        let base = child.name.split('@').next().unwrap_or(&child.name);
         match base {
             "memory" if saw_memory => continue,
             "memory" => {
                 saw_memory = true;
-                let node = out.begin_node(child.name).map_err(err)?;
+                let node = out.begin_node(&child.name).map_err(err)?;
                 out.property_string("device_type", "memory").map_err(err)?;
                 let mut reg = sized(u64::from(board.ram_base), acells);
                 reg.extend(sized(board.ram_size, scells));
@@ -368,20 +397,20 @@ pub fn patch_dtb(
             }
             "chosen" => {
                 saw_chosen = true;
-                let node = out.begin_node(child.name).map_err(err)?;
-                for p in child.properties() {
-                    if !matches!(p.name, "bootargs" | "linux,initrd-start" | "linux,initrd-end") {
-                        out.property(p.name, p.value).map_err(err)?;
+                let node = out.begin_node(&child.name).map_err(err)?;
+                for (name, value) in &child.properties {
+                    if !matches!(name.as_str(), "bootargs" | "linux,initrd-start" | "linux,initrd-end") {
+                        out.property(name, value).map_err(err)?;
                     }
                 }
                 write_chosen(&mut out, cmdline, initrd, acells, &sized)?;
-                for grandchild in child.children() {
-                    copy_node(&mut out, &grandchild)?;
+                for grandchild in &child.children {
+                    copy_node(&mut out, grandchild)?;
                 }
                 out.end_node(node).map_err(err)?;
             }
-            "cpus" => copy_cpus(&mut out, &child, board.cpus)?,
-            _ => copy_node(&mut out, &child)?,
+            "cpus" => copy_cpus(&mut out, child, board.cpus)?,
+            _ => copy_node(&mut out, child)?,
         }
     }
     if !saw_chosen {
@@ -422,34 +451,34 @@ fn write_chosen(
 }
 
 /// Copy /cpus, adding `cpu@N` nodes up to `cpus` CPUs (see [`patch_dtb`]).
-fn copy_cpus(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode, cpus: u32) -> Result<(), String> {
+fn copy_cpus(out: &mut vm_fdt::FdtWriter, node: &Node, cpus: u32) -> Result<(), String> {
     let err = |e: vm_fdt::Error| e.to_string();
-    let is_cpu = |n: &fdt::node::FdtNode| n.property("device_type").and_then(|p| p.as_str()) == Some("cpu");
-    let address_cells = node.property("#address-cells").and_then(|p| p.as_usize());
-    let n = out.begin_node(node.name).map_err(err)?;
-    for p in node.properties() {
-        out.property(p.name, p.value).map_err(err)?;
+    let is_cpu = |n: &Node| n.string("device_type") == Some("cpu");
+    let address_cells = node.u32("#address-cells");
+    let n = out.begin_node(&node.name).map_err(err)?;
+    for (name, value) in &node.properties {
+        out.property(name, value).map_err(err)?;
     }
     let mut described = Vec::new();
     let mut last_cpu = None;
-    for child in node.children() {
-        if is_cpu(&child) {
-            if let Some(reg) = child.property("reg").and_then(|p| p.as_usize()) {
-                described.push(reg as u32);
+    for child in &node.children {
+        if is_cpu(child) {
+            if let Some(reg) = child.u32("reg") {
+                described.push(reg);
             }
             last_cpu = Some(child);
         }
-        copy_node(out, &child)?;
+        copy_node(out, child)?;
     }
     // Only a plain single-cell `reg` (MPIDR affinity 0) is extended; anything else is left as is.
     if let (Some(model), Some(1)) = (last_cpu, address_cells) {
         for index in (0..cpus).filter(|i| !described.contains(i)) {
             let cpu = out.begin_node(&format!("cpu@{index}")).map_err(err)?;
-            for p in model.properties() {
-                match p.name {
+            for (name, value) in &model.properties {
+                match name.as_str() {
                     "reg" => out.property_u32("reg", index).map_err(err)?,
                     "phandle" | "linux,phandle" => {}
-                    _ => out.property(p.name, p.value).map_err(err)?,
+                    _ => out.property(name, value).map_err(err)?,
                 }
             }
             out.end_node(cpu).map_err(err)?;
@@ -458,14 +487,14 @@ fn copy_cpus(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode, cpus: u32) 
     out.end_node(n).map_err(err)
 }
 
-fn copy_node(out: &mut vm_fdt::FdtWriter, node: &fdt::node::FdtNode) -> Result<(), String> {
+fn copy_node(out: &mut vm_fdt::FdtWriter, node: &Node) -> Result<(), String> {
     let err = |e: vm_fdt::Error| e.to_string();
-    let n = out.begin_node(node.name).map_err(err)?;
-    for p in node.properties() {
-        out.property(p.name, p.value).map_err(err)?;
+    let n = out.begin_node(&node.name).map_err(err)?;
+    for (name, value) in &node.properties {
+        out.property(name, value).map_err(err)?;
     }
-    for child in node.children() {
-        copy_node(out, &child)?;
+    for child in &node.children {
+        copy_node(out, child)?;
     }
     out.end_node(n).map_err(err)
 }
@@ -516,29 +545,21 @@ mod tests {
             Some((0x6800_0000, 0x6810_0000)),
         )
         .unwrap();
-        let t = fdt::Fdt::new(&out).unwrap();
-        let mem = t.find_node("/memory").unwrap();
-        assert_eq!(mem.property("reg").unwrap().value, &[0x60, 0, 0, 0, 0x10, 0, 0, 0]);
-        assert_eq!(t.chosen().bootargs(), Some("console=ttyAMA0"));
-        let chosen = t.find_node("/chosen").unwrap();
+        let t = crate::dtb::DeviceTree::parse(&out).unwrap();
+        let child = |name: &str| t.root.children.iter().find(|c| c.name == name).unwrap();
+        let mem = child("memory@60000000");
+        assert_eq!(mem.property("reg").unwrap(), &[0x60, 0, 0, 0, 0x10, 0, 0, 0]);
+        let chosen = child("chosen");
+        assert_eq!(chosen.string("bootargs"), Some("console=ttyAMA0"));
+        assert_eq!(chosen.u32("linux,initrd-start"), Some(0x6800_0000));
+        assert_eq!(chosen.u32("linux,initrd-end"), Some(0x6810_0000));
+        let v = child("virtio_mmio@10013200");
         assert_eq!(
-            chosen.property("linux,initrd-start").unwrap().as_usize(),
-            Some(0x6800_0000)
-        );
-        assert_eq!(
-            chosen.property("linux,initrd-end").unwrap().as_usize(),
-            Some(0x6810_0000)
-        );
-        let v = t.find_node("/virtio_mmio@10013200").unwrap();
-        assert_eq!(
-            v.property("interrupts").unwrap().value,
+            v.property("interrupts").unwrap(),
             &[0, 0, 0, 0, 0, 0, 0, 41, 0, 0, 0, 1]
         );
-        assert_eq!(v.property("interrupt-parent").unwrap().as_usize(), Some(1));
-        assert_eq!(
-            t.find_node("/").unwrap().property("model").unwrap().as_str(),
-            Some("V2P-CA9")
-        );
+        assert_eq!(v.u32("interrupt-parent"), Some(1));
+        assert_eq!(t.root.string("model"), Some("V2P-CA9"));
     }
 
     #[test]
@@ -565,15 +586,16 @@ mod tests {
 
         let regs = |board: &BoardBootInfo| -> Vec<(String, usize, Option<String>, bool)> {
             let out = patch_dtb(&dtb, board, "", None).unwrap();
-            let t = fdt::Fdt::new(&out).unwrap();
-            let cpus = t.find_node("/cpus").unwrap();
-            assert_eq!(cpus.property("#size-cells").unwrap().as_usize(), Some(0));
-            cpus.children()
+            let t = crate::dtb::DeviceTree::parse(&out).unwrap();
+            let cpus = t.root.children.iter().find(|c| c.name == "cpus").unwrap();
+            assert_eq!(cpus.u32("#size-cells"), Some(0));
+            cpus.children
+                .iter()
                 .map(|c| {
                     (
-                        c.name.to_string(),
-                        c.property("reg").unwrap().as_usize().unwrap(),
-                        c.compatible().and_then(|c| c.all().next()).map(str::to_string),
+                        c.name.clone(),
+                        c.u32("reg").unwrap() as usize,
+                        c.compatible().first().map(|s| s.to_string()),
                         c.property("phandle").is_some(),
                     )
                 })

@@ -86,6 +86,8 @@ pub struct HostInput {
     /// Journal entries before this one are in the recording.
     recorded: usize,
     recorder: Option<Box<dyn Write>>,
+    /// The recording's file name, for messages.
+    recording: String,
     /// Live events received while waiting, not yet delivered.
     pending: Vec<HostEvent>,
     /// State hashes from a recording (position, hash), and those to write.
@@ -155,6 +157,7 @@ impl HostInput {
             cursor: 0,
             recorded: 0,
             recorder: None,
+            recording: String::new(),
             pending: Vec::new(),
             hashes: Vec::new(),
             hash_every: DEFAULT_HASH_EVERY,
@@ -170,9 +173,26 @@ impl HostInput {
         }
     }
 
+    /// This input with `journal` to deliver first (a snapshot's journal, whose cursor the
+    /// machine's saved state gives), and `hashes` to check; its own source (a live console)
+    /// takes over once the journal is used up.
+    pub fn with_journal(mut self, journal: Vec<JournalEntry>, hashes: Vec<(u64, u64)>) -> HostInput {
+        self.recorded = journal.len();
+        self.journal = journal;
+        self.hashes = hashes;
+        self.cursor = 0;
+        self
+    }
+
+    /// The state hashes recorded or read so far (position, hash).
+    pub fn state_hashes(&self) -> &[(u64, u64)] {
+        &self.hashes
+    }
+
     /// Replay a recording made with [`HostInput::record_to`].
     pub fn replay(path: &Path) -> Result<HostInput, String> {
         let shown = path.display();
+        crate::files::check(path, "input recording", 4 << 30)?;
         let f = std::fs::File::open(path).map_err(|e| format!("cannot read input recording {shown}: {e}"))?;
         let mut start_time = None;
         let mut input = HostInput::none(0);
@@ -209,6 +229,8 @@ impl HostInput {
                 // Format 2: time, position and event.
                 [t, p, "quit"] => entry(num(t)?, Some(num(p)?), HostEvent::Quit),
                 [t, p, "console", h] => entry(num(t)?, Some(num(p)?), HostEvent::Console(bytes(h)?)),
+                // An empty console event (written by earlier builds on Ctrl-A X): nothing to deliver.
+                [_, _, "console"] | [_, "console"] => {}
                 [t, p, "write-memory", cpu, addr, data] => entry(
                     num(t)?,
                     Some(num(p)?),
@@ -250,8 +272,10 @@ impl HostInput {
             "{RECORDING_HEADER}\nstart-time {}\nstate-hash-every {}",
             self.start_time, self.hash_every
         )
-        .map_err(|e| e.to_string())?;
+        .and_then(|_| f.flush())
+        .map_err(|e| format!("cannot write the input recording {}: {e}", path.display()))?;
         self.recorder = Some(Box::new(f));
+        self.recording = path.display().to_string();
         self.recorded = self.cursor;
         Ok(())
     }
@@ -259,12 +283,12 @@ impl HostInput {
     /// Console and quit events due at virtual time `now` (called at the start of a round, when
     /// `position` instructions have retired): from the journal when replaying it, else live.
     /// A debugger edit next in the journal holds back what follows it until it is applied
-    /// ([`HostInput::next_edit`]).
-    pub fn take(&mut self, now: u64, position: u64) -> Vec<HostEvent> {
+    /// ([`HostInput::next_edit`]). Fails only if the recording cannot be written.
+    pub fn take(&mut self, now: u64, position: u64) -> Result<Vec<HostEvent>, String> {
         let mut out = Vec::new();
         while let Some(e) = self.journal.get(self.cursor) {
             if e.time > now || matches!(e.event, HostEvent::Edit(_)) {
-                return out;
+                return Ok(out);
             }
             out.push(e.event.clone());
             self.cursor += 1;
@@ -283,6 +307,9 @@ impl HostInput {
             }
         }
         for event in fresh {
+            if matches!(&event, HostEvent::Console(b) if b.is_empty()) {
+                continue;
+            }
             out.push(event.clone());
             self.journal.push(JournalEntry {
                 time: now,
@@ -291,8 +318,8 @@ impl HostInput {
             });
             self.cursor += 1;
         }
-        self.write_recording();
-        out
+        self.write_recording()?;
+        Ok(out)
     }
 
     /// The next journal entry if it is a debugger edit: its position and the edit.
@@ -315,7 +342,7 @@ impl HostInput {
     /// A debugger changes the guest now (at virtual time `now`, `position`): journal it. If
     /// the journal held input further on (the guest had been here before and gone further),
     /// that future is dropped: history now takes another course.
-    pub fn push_edit(&mut self, now: u64, position: u64, edit: DebuggerEdit) {
+    pub fn push_edit(&mut self, now: u64, position: u64, edit: DebuggerEdit) -> Result<(), String> {
         self.journal.truncate(self.cursor);
         self.recorded = self.recorded.min(self.cursor);
         self.journal.push(JournalEntry {
@@ -324,22 +351,24 @@ impl HostInput {
             event: HostEvent::Edit(edit),
         });
         self.cursor += 1;
-        self.write_recording();
+        self.write_recording()
     }
 
     /// Write journal entries not yet in the recording (recording stays in order: entries are
-    /// written when first delivered).
-    fn write_recording(&mut self) {
+    /// written when first delivered). A recording that cannot be written (a full disk) stops
+    /// the run: a silently truncated recording would replay wrong.
+    fn write_recording(&mut self) -> Result<(), String> {
         let Some(rec) = self.recorder.as_mut() else {
             self.recorded = self.recorded.max(self.cursor);
-            return;
+            return Ok(());
         };
+        let failed = |e: std::io::Error| format!("cannot write the input recording {}: {e}", self.recording);
         while self.recorded < self.cursor {
             let e = &self.journal[self.recorded];
             let p = e.position.unwrap_or(0);
             let t = e.time;
             let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            let _ = match &e.event {
+            match &e.event {
                 HostEvent::Console(b) => writeln!(rec, "{t} {p} console {}", hex(b)),
                 HostEvent::Quit => writeln!(rec, "{t} {p} quit"),
                 HostEvent::Edit(DebuggerEdit::Memory { cpu, addr, data }) => {
@@ -348,10 +377,11 @@ impl HostInput {
                 HostEvent::Edit(DebuggerEdit::Register { cpu, reg, value }) => {
                     writeln!(rec, "{t} {p} write-register {cpu} {reg} {value:#x}")
                 }
-            };
+            }
+            .map_err(failed)?;
             self.recorded += 1;
         }
-        let _ = rec.flush();
+        rec.flush().map_err(failed)
     }
 
     /// Where the journal stands (saved with the machine state).
@@ -421,8 +451,9 @@ impl HostInput {
             return Ok(());
         }
         if let Some(rec) = self.recorder.as_mut() {
-            let _ = writeln!(rec, "{position} state-hash {hash:016x}");
-            let _ = rec.flush();
+            writeln!(rec, "{position} state-hash {hash:016x}")
+                .and_then(|_| rec.flush())
+                .map_err(|e| format!("cannot write the input recording {}: {e}", self.recording))?;
             self.hashes.push((position, hash));
         }
         Ok(())
@@ -447,14 +478,43 @@ pub struct RawTerminal {
 
 static mut SAVED_TERMIOS: Option<libc::termios> = None;
 
-extern "C" fn restore_and_exit(sig: libc::c_int) {
+/// The signal that asked armvex to stop (0: none yet).
+static TERMINATION: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// SIGTERM, SIGHUP, SIGINT or SIGQUIT: the first asks the run loop to stop cleanly (it looks
+/// between rounds, about every millisecond: console output is flushed, the terminal restored,
+/// the disks synced); a second one, or one while armvex is not running the guest, restores the
+/// terminal and exits at once.
+extern "C" fn on_termination(sig: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    if TERMINATION.swap(sig, Ordering::SeqCst) == 0 {
+        return;
+    }
     // SAFETY: called as a signal handler; tcsetattr and _exit are async-signal-safe, and
-    // SAVED_TERMIOS is written once before the handler is installed.
+    // SAVED_TERMIOS is written once before the handler can see it set.
     unsafe {
         if let Some(t) = *std::ptr::addr_of!(SAVED_TERMIOS) {
             libc::tcsetattr(0, libc::TCSANOW, &t);
         }
         libc::_exit(128 + sig);
+    }
+}
+
+/// Let SIGTERM, SIGHUP, SIGINT and SIGQUIT stop the run cleanly (see `on_termination`).
+pub fn handle_termination_signals() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: installing a handler that only does async-signal-safe work.
+        unsafe {
+            libc::signal(sig, on_termination as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// The signal that asked armvex to stop, if one did.
+pub fn termination_requested() -> Option<i32> {
+    match TERMINATION.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
     }
 }
 
@@ -473,9 +533,7 @@ impl RawTerminal {
             }
             let saved = t;
             *std::ptr::addr_of_mut!(SAVED_TERMIOS) = Some(saved);
-            for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
-                libc::signal(sig, restore_and_exit as *const () as libc::sighandler_t);
-            }
+            handle_termination_signals();
             libc::cfmakeraw(&mut t);
             libc::tcsetattr(0, libc::TCSANOW, &t);
             Some(RawTerminal { saved })
@@ -503,7 +561,7 @@ mod tests {
         let mut h = HostInput::from_channel(1234, rx);
         h.record_to(&path).unwrap();
         tx.send(HostEvent::Console(b"ls\r".to_vec())).unwrap();
-        assert_eq!(h.take(500, 7), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        assert_eq!(h.take(500, 7).unwrap(), vec![HostEvent::Console(b"ls\r".to_vec())]);
         h.push_edit(
             600,
             9,
@@ -512,17 +570,21 @@ mod tests {
                 reg: 16,
                 value: 0x6000_01d3,
             },
-        );
+        )
+        .unwrap();
         tx.send(HostEvent::Quit).unwrap();
-        assert_eq!(h.take(900, 20), vec![HostEvent::Quit]);
+        assert_eq!(h.take(900, 20).unwrap(), vec![HostEvent::Quit]);
         h.state_hash(1000, 0xabcd).unwrap();
         drop(h);
         let mut r = HostInput::replay(&path).unwrap();
         assert_eq!(r.start_time, 1234);
         assert_eq!(r.next_replay_time(), Some(500));
-        assert!(r.take(499, 0).is_empty());
-        assert_eq!(r.take(500, 7), vec![HostEvent::Console(b"ls\r".to_vec())]);
-        assert!(r.take(10_000, 8).is_empty(), "the edit holds back what follows");
+        assert!(r.take(499, 0).unwrap().is_empty());
+        assert_eq!(r.take(500, 7).unwrap(), vec![HostEvent::Console(b"ls\r".to_vec())]);
+        assert!(
+            r.take(10_000, 8).unwrap().is_empty(),
+            "the edit holds back what follows"
+        );
         assert_eq!(
             r.next_edit(),
             Some((
@@ -535,7 +597,7 @@ mod tests {
             ))
         );
         r.edit_applied();
-        assert_eq!(r.take(10_000, 20), vec![HostEvent::Quit]);
+        assert_eq!(r.take(10_000, 20).unwrap(), vec![HostEvent::Quit]);
         assert!(r.state_hash(1000, 0xabcd).is_ok());
         let e = r.state_hash(1000, 0xabce).unwrap_err();
         assert!(e.contains("between instructions 0 and 1000"), "{e}");
@@ -547,15 +609,18 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut h = HostInput::from_channel(0, rx);
         tx.send(HostEvent::Console(b"a".to_vec())).unwrap();
-        assert_eq!(h.take(100, 100).len(), 1);
+        assert_eq!(h.take(100, 100).unwrap().len(), 1);
         let mark = h.cursor();
         tx.send(HostEvent::Console(b"b".to_vec())).unwrap();
-        assert_eq!(h.take(200, 200), vec![HostEvent::Console(b"b".to_vec())]);
+        assert_eq!(h.take(200, 200).unwrap(), vec![HostEvent::Console(b"b".to_vec())]);
         h.set_cursor(mark);
         tx.send(HostEvent::Console(b"c".to_vec())).unwrap();
-        assert!(h.take(150, 150).is_empty(), "b was delivered at 200, not before");
+        assert!(
+            h.take(150, 150).unwrap().is_empty(),
+            "b was delivered at 200, not before"
+        );
         assert_eq!(
-            h.take(200, 200),
+            h.take(200, 200).unwrap(),
             vec![HostEvent::Console(b"b".to_vec()), HostEvent::Console(b"c".to_vec())]
         );
     }
@@ -565,8 +630,8 @@ mod tests {
         let p = std::env::temp_dir().join(format!("armvex-v1-{}", std::process::id()));
         std::fs::write(&p, "start-time 5\n12 console 6c73\n40 quit\n").unwrap();
         let mut r = HostInput::replay(&p).unwrap();
-        assert_eq!(r.take(12, 0), vec![HostEvent::Console(b"ls".to_vec())]);
-        assert_eq!(r.take(40, 0), vec![HostEvent::Quit]);
+        assert_eq!(r.take(12, 0).unwrap(), vec![HostEvent::Console(b"ls".to_vec())]);
+        assert_eq!(r.take(40, 0).unwrap(), vec![HostEvent::Quit]);
         std::fs::write(&p, "armvex-recording 3\nstart-time 5\n").unwrap();
         assert!(HostInput::replay(&p).err().unwrap().contains("format 3"));
         std::fs::remove_file(&p).unwrap();

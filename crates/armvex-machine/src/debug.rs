@@ -93,8 +93,13 @@ impl Machine {
     fn edit(&mut self, edit: DebuggerEdit) -> Result<(), String> {
         self.apply_edit(&edit)?;
         let (now, position) = (self.bus.clock.now(), self.position());
-        self.input.push_edit(now, position, edit);
-        Ok(())
+        self.input.push_edit(now, position, edit)
+    }
+
+    /// The host input: its journal (what was delivered, and what a replay still has to
+    /// deliver) and cursor, for snapshots.
+    pub fn input(&self) -> &crate::console::HostInput {
+        &self.input
     }
 
     /// True if the host-input journal has input further on than the machine now is (the

@@ -24,8 +24,11 @@ pub mod boot;
 pub mod console;
 pub mod debug;
 pub mod devices;
+pub mod dtb;
+pub mod files;
 pub mod loader;
 pub mod output;
+pub mod profile;
 pub mod registers;
 pub mod run;
 pub mod saved;
@@ -148,6 +151,8 @@ pub enum RunEnd {
     Quit,
     /// `max_instructions` were retired.
     InstructionLimit,
+    /// armvex was asked to stop by this signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT).
+    Signal(i32),
 }
 
 /// A CPU's scheduling state.
@@ -186,6 +191,12 @@ pub struct Machine {
     ended: Option<RunEnd>,
     /// The position from which the next state hash is due (recordings).
     next_hash_at: u64,
+    /// Virtual time each CPU spent waiting (WFI/WFE) while others ran or time jumped: a
+    /// statistic for the profiler, not machine state.
+    idle_ns: Vec<u64>,
+    /// Idle time follows the host's clock (an interactive console): the host instant and the
+    /// virtual time it corresponds to (see `run::idle_in_real_time`).
+    pacing: Option<(std::time::Instant, u64)>,
 }
 
 impl Machine {
@@ -338,8 +349,22 @@ impl Machine {
             watchpoints: Vec::new(),
             ended: None,
             next_hash_at: 0,
+            idle_ns: vec![0; setup.smp],
+            pacing: None,
             setup,
         })
+    }
+
+    /// Let idle time follow the host's clock while a person may type (`--idle realtime`), or
+    /// jump to the next event (`skip`, the default). From now on, virtual time never runs ahead
+    /// of the real time elapsed.
+    pub fn set_idle_in_real_time(&mut self, on: bool) {
+        self.pacing = on.then(|| (std::time::Instant::now(), self.bus.clock.now()));
+    }
+
+    /// Stop after this many instructions in all (`--max-instructions`; `None` for no limit).
+    pub fn set_max_instructions(&mut self, limit: Option<u64>) {
+        self.max_instructions = limit;
     }
 
     /// Give back the host input (to build the machine again after a reboot).
@@ -377,6 +402,16 @@ impl Machine {
     /// Virtual time in nanoseconds.
     pub fn virtual_time(&self) -> u64 {
         self.bus.clock.now()
+    }
+
+    /// The CPU that runs the next instruction (whose turn is under way), or CPU 0 between
+    /// rounds.
+    pub fn current_cpu(&self) -> usize {
+        if self.round.active && self.round.turn_started {
+            self.round.cpu.min(self.cpus.len() - 1)
+        } else {
+            0
+        }
     }
 
     /// Why the guest ended, if it has.

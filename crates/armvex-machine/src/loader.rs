@@ -26,6 +26,7 @@ pub struct LoadedImage {
 pub fn is_elf(path: &Path) -> Result<bool, String> {
     use std::io::Read;
     let shown = path.display();
+    crate::files::check(path, "kernel", crate::files::MAX_IMAGE)?;
     let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
     let mut magic = [0u8; 4];
     let n = f
@@ -40,17 +41,27 @@ pub fn is_elf(path: &Path) -> Result<bool, String> {
 /// Read and load the ELF program `path`.
 pub fn load_elf_program(path: &Path, memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
     let shown = path.display();
-    let data = std::fs::read(path).map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
+    let data = crate::files::read(path, "kernel", crate::files::MAX_IMAGE)?;
     load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))
 }
 
 fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
+    // The class and byte order first, from the identification bytes: a clearer message than
+    // what a parse of another kind of ELF file says.
+    match (data.get(4), data.get(5)) {
+        (Some(2), _) => return Err("a 64-bit ELF file; armvex runs 32-bit ARM programs".into()),
+        (_, Some(2)) => return Err("a big-endian ELF file; armvex runs little-endian ARM programs".into()),
+        _ => {}
+    }
     let elf = Elf::parse(data).map_err(|e| format!("not a valid ELF file ({e})"))?;
     if elf.is_64 || elf.header.e_machine != goblin::elf::header::EM_ARM {
-        return Err("not a 32-bit ARM ELF file".into());
+        return Err(format!(
+            "not an ARM ELF file (machine {}); armvex runs 32-bit ARM programs",
+            elf.header.e_machine
+        ));
     }
     if !elf.little_endian {
-        return Err("big-endian ELF files are not supported".into());
+        return Err("a big-endian ELF file; armvex runs little-endian ARM programs".into());
     }
     let mut ranges = Vec::new();
     for ph in elf
@@ -70,6 +81,12 @@ fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, Str
         let addr = u32::try_from(ph.p_paddr).map_err(|_| "segment address beyond 4 GiB".to_string())?;
         let memsz = u32::try_from(ph.p_memsz).map_err(|_| "segment larger than 4 GiB".to_string())?;
         let end = addr.checked_add(memsz).ok_or("segment wraps past 4 GiB")?;
+        // As QEMU: two segments loaded at the same addresses are refused, not silently merged.
+        if let Some((s, e)) = ranges.iter().find(|(s, e)| addr < *e && *s < end) {
+            return Err(format!(
+                "segments overlap: {addr:#010x}..{end:#010x} and {s:#010x}..{e:#010x}"
+            ));
+        }
         memory
             .load_bytes(addr, bytes)
             .and_then(|_| memory.zero(addr + bytes.len() as u32, memsz - bytes.len() as u32))

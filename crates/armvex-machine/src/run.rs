@@ -94,20 +94,46 @@ enum Pending {
     Report(Stop),
     /// Apply the debugger edit the journal holds for this position, then go on.
     Edit,
+    /// Hash the machine's state for the recording (or check it against it), then go on.
+    Hash,
 }
 
 impl Machine {
     /// Run until the guest ends: a plain run, without a debugger. `--max-instructions` stops it
     /// exactly there.
     pub fn run(&mut self) -> Result<RunEnd, String> {
+        self.run_with_stops(&[], &mut |_, _| Ok(()))
+    }
+
+    /// [`Machine::run`], stopping at each of `positions` (in increasing order) to call `at`
+    /// with the machine stopped there, before the next instruction (`--snapshot-at`).
+    pub fn run_with_stops(
+        &mut self,
+        positions: &[u64],
+        at: &mut dyn FnMut(&mut Machine, u64) -> Result<(), String>,
+    ) -> Result<RunEnd, String> {
         let started = Instant::now();
-        let goal = RunGoal {
-            position: self.max_instructions,
-            ..RunGoal::default()
-        };
+        let here = self.position();
+        let mut stops = positions.iter().copied().filter(|p| *p >= here).peekable();
         let result = loop {
+            let limit = self.max_instructions;
+            let next = stops.peek().copied();
+            let position = match (next, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let goal = RunGoal {
+                position,
+                ..RunGoal::default()
+            };
             match self.run_until(&goal, &mut || false) {
                 Ok(Stop::Ended(end)) => break Ok(end),
+                Ok(Stop::Reached) if next == Some(self.position()) => {
+                    stops.next();
+                    if let Err(e) = at(self, self.position()) {
+                        break Err(e);
+                    }
+                }
                 Ok(Stop::Reached) => break Ok(RunEnd::InstructionLimit),
                 Ok(_) => continue,
                 Err(e) => break Err(e),
@@ -173,6 +199,10 @@ impl Machine {
                 Some(stop) => return Ok(stop),
                 None => {}
             }
+            if let Some(sig) = crate::console::termination_requested() {
+                self.flush_output();
+                return Ok(Stop::Ended(RunEnd::Signal(sig)));
+            }
             if pending.is_none() && interrupt() {
                 pending = Some(Pending::Report(Stop::Interrupted));
             }
@@ -180,19 +210,11 @@ impl Machine {
     }
 
     /// Start a round: deliver host input due now and choose the quantum. Returns the end of
-    /// the guest if the user quit. With a recording being made or replayed, the machine's
-    /// state is hashed now and then (see [`crate::console::DEFAULT_HASH_EVERY`]) and written
-    /// down or checked.
+    /// the guest if the user quit.
     fn start_round(&mut self) -> Result<Option<RunEnd>, String> {
         let now = self.bus.clock.now();
         let position = self.position();
-        if self.input.wants_state_hashes() && position >= self.next_hash_at {
-            let hash = self.state_hash();
-            self.input.state_hash(position, hash)?;
-            let every = self.input.hash_every();
-            self.next_hash_at = (position / every + 1) * every;
-        }
-        for event in self.input.take(now, position) {
+        for event in self.input.take(now, position)? {
             match event {
                 HostEvent::Console(bytes) => {
                     if let Some(uart) = self.console_uart {
@@ -229,7 +251,10 @@ impl Machine {
                 self.states[i] = CpuActivity::Running;
                 true
             }
-            _ => false,
+            _ => {
+                self.idle_ns[i] += self.round.quantum;
+                false
+            }
         }
     }
 
@@ -248,17 +273,20 @@ impl Machine {
             if pending.is_none() {
                 let position = self.position();
                 let edit = self.input.next_edit().map(|(p, _)| p);
+                let hash = self.input.wants_state_hashes().then_some(self.next_hash_at);
                 let reached = |target: Option<u64>| target.is_some_and(|t| position >= t);
                 let count = self.cpus[i].instructions();
                 let cpu_goal = goal.cpu_instructions.filter(|(cpu, _)| *cpu == i).map(|(_, n)| n);
                 *pending = if reached(goal.checkpoint_at) {
                     Some(Pending::Report(Stop::CheckpointDue))
+                } else if reached(hash) {
+                    Some(Pending::Hash)
                 } else if reached(edit) {
                     Some(Pending::Edit)
                 } else if reached(goal.position) || cpu_goal.is_some_and(|n| count >= n) {
                     Some(Pending::Report(Stop::Reached))
                 } else {
-                    for target in [goal.checkpoint_at, edit, goal.position].into_iter().flatten() {
+                    for target in [goal.checkpoint_at, hash, edit, goal.position].into_iter().flatten() {
                         limit = limit.min(target - position);
                     }
                     if let Some(n) = cpu_goal {
@@ -305,6 +333,7 @@ impl Machine {
                 Exit::Debug(DebugStop::Requested) => match pending.take() {
                     Some(Pending::Report(stop)) => return Ok(Some(stop)),
                     Some(Pending::Edit) => self.apply_journaled_edit()?,
+                    Some(Pending::Hash) => self.hash_for_recording()?,
                     None => unreachable!("a stop is requested only when one is pending"),
                 },
                 Exit::Debug(DebugStop::Breakpoint) => return Ok(Some(Stop::Breakpoint { cpu: i })),
@@ -336,8 +365,12 @@ impl Machine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if self.pacing.is_some() && self.input.is_live() {
+            return self.idle_in_real_time(now, deadline, interrupt);
+        }
         if let Some(t) = deadline {
-            self.advance_to(t.max(now));
+            // Every CPU waited this round; its quantum was counted as idle already.
+            self.advance_idle_to(now, t);
             self.round.active = false;
             return Ok(None);
         }
@@ -353,12 +386,85 @@ impl Machine {
                     ));
                 }
                 crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
                     if interrupt() {
                         return Ok(Some(Stop::Interrupted));
                     }
                 }
             }
         }
+    }
+
+    /// Every CPU waits, and a person may type at any moment: let virtual time follow the host's
+    /// clock instead of jumping to the next deadline, so the guest's clock keeps to the wall
+    /// clock and an idle guest costs no host CPU. Virtual time never runs ahead of the real
+    /// time elapsed since the machine started; when it is behind (the guest was busy), it
+    /// catches up at once. Input that arrives is delivered at the virtual time it arrived,
+    /// recorded as always, so a replay (which skips) is exact.
+    fn idle_in_real_time(
+        &mut self,
+        now: u64,
+        deadline: Option<u64>,
+        interrupt: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<Stop>, String> {
+        self.round.active = false;
+        self.flush_output();
+        let (anchor, at_anchor) = self.pacing.expect("pacing is on");
+        let real = |a: std::time::Instant| at_anchor + a.elapsed().as_nanos() as u64;
+        loop {
+            let target = real(anchor).max(now);
+            if let Some(t) = deadline.filter(|&t| t <= target) {
+                self.advance_idle_to(now, t);
+                return Ok(None);
+            }
+            let left = deadline.map_or(Duration::from_millis(50), |t| {
+                Duration::from_nanos(t - target).min(Duration::from_millis(50))
+            });
+            match self.input.wait_timeout(left) {
+                crate::console::Wait::Ready => {
+                    let t = real(anchor).max(now);
+                    self.advance_idle_to(now, deadline.map_or(t, |d| t.min(d)));
+                    return Ok(None);
+                }
+                crate::console::Wait::TimedOut => {
+                    if let Some(sig) = crate::console::termination_requested() {
+                        return Ok(Some(Stop::Ended(RunEnd::Signal(sig))));
+                    }
+                    if interrupt() {
+                        return Ok(Some(Stop::Interrupted));
+                    }
+                }
+                crate::console::Wait::Closed if deadline.is_none() => {
+                    return Err(format!(
+                        "all CPUs are waiting for an interrupt and no device can raise one (pc {:#010x})",
+                        self.cpus[0].pc()
+                    ));
+                }
+                // No person any more: skip to the deadline.
+                crate::console::Wait::Closed => {}
+            }
+        }
+    }
+
+    /// Advance an idle machine from `now` to `t`, counting the time as idle.
+    fn advance_idle_to(&mut self, now: u64, t: u64) {
+        let jump = t.max(now).saturating_sub(now + self.round.quantum);
+        self.idle_ns.iter_mut().for_each(|n| *n += jump);
+        self.advance_to(t.max(now));
+    }
+
+    /// With a recording being made or replayed, the machine's state is hashed every
+    /// `hash_every` instructions (see [`crate::console::DEFAULT_HASH_EVERY`]), exactly there,
+    /// before the next instruction, and written down or checked.
+    fn hash_for_recording(&mut self) -> Result<(), String> {
+        let position = self.position();
+        let hash = self.state_hash();
+        self.input.state_hash(position, hash)?;
+        let every = self.input.hash_every();
+        self.next_hash_at = (position / every + 1) * every;
+        Ok(())
     }
 
     /// Apply the debugger edit the journal holds for the current position.

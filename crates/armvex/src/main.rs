@@ -30,18 +30,18 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The board: vexpress-a9 or vexpress-a15.
-    #[arg(long, short = 'M', default_value = "vexpress-a9")]
-    machine: String,
-    /// The program to run: an ELF file, or a raw image.
-    #[arg(long)]
-    kernel: PathBuf,
+    /// The board: vexpress-a9 (the default) or vexpress-a15.
+    #[arg(long, short = 'M')]
+    machine: Option<String>,
+    /// The program to run: an ELF file, or a Linux kernel.
+    #[arg(long, required_unless_present = "loadvm")]
+    kernel: Option<PathBuf>,
     /// RAM size, e.g. 512M or 1G (a bare number is MiB). Default: the board's (128M, as QEMU).
     #[arg(long, short = 'm')]
     memory: Option<String>,
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 1)]
-    smp: usize,
+    /// Number of CPUs (default 1).
+    #[arg(long)]
+    smp: Option<usize>,
     /// Enable ARM semihosting (console and exit for bare-metal programs).
     #[arg(long)]
     semihosting: bool,
@@ -67,9 +67,9 @@ struct RunArgs {
     /// which. snapshot=on sends writes to a temporary overlay and leaves the image unchanged.
     #[arg(long, value_name = "SPEC")]
     drive: Vec<String>,
-    /// The virtio-mmio transport version: modern (2) or legacy (1).
-    #[arg(long, value_name = "VERSION", default_value = "modern")]
-    virtio_mmio: String,
+    /// The virtio-mmio transport version: modern (2, the default) or legacy (1).
+    #[arg(long, value_name = "VERSION")]
+    virtio_mmio: Option<String>,
     /// The RTC's start time in seconds since 1970 (default: the host's clock, recorded as
     /// host input).
     #[arg(long, value_name = "SECONDS")]
@@ -99,6 +99,32 @@ struct RunArgs {
     /// Host memory reverse execution may use for its history (e.g. 512M, 4G; default 2G).
     #[arg(long, value_name = "SIZE")]
     history_budget: Option<String>,
+    /// Write a snapshot of the whole machine to FILE when N instructions have retired (all
+    /// CPUs together), and run on unchanged. Repeatable.
+    #[arg(long, value_name = "N:FILE")]
+    snapshot_at: Vec<String>,
+    /// When every CPU waits: `realtime` lets virtual time follow the host's clock (an idle
+    /// guest costs no CPU and its clock keeps to the wall clock; the default with an
+    /// interactive terminal), `skip` jumps to the next event at once (the default otherwise:
+    /// batch runs, replays, tests). Input is recorded with its virtual time either way.
+    #[arg(long, value_name = "realtime|skip")]
+    idle: Option<String>,
+    /// Profile the guest: where its instructions go, by symbol (with --profile-symbols) or by
+    /// address range, per CPU and mode. Writes a report to FILE and folded stacks (for flame
+    /// graphs) to FILE.folded.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Symbols for --profile: an ELF file, a System.map or a /proc/kallsyms dump. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    profile_symbols: Vec<PathBuf>,
+    /// Sample the guest every N instructions on average (default 10000).
+    #[arg(long, value_name = "N")]
+    profile_every: Option<u64>,
+    /// Resume a snapshot written by --snapshot-at (or gdb's monitor savevm): the machine, its
+    /// RAM and disks as they were then. Needs no other option; disks are written to temporary
+    /// overlays, so the snapshot can be resumed again.
+    #[arg(long, value_name = "FILE")]
+    loadvm: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    armvex_machine::console::handle_termination_signals();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
@@ -139,36 +166,267 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> Result<ExitCode, String> {
-    if !board_names().contains(&args.machine.as_str()) {
-        return Err(format!(
-            "unknown machine '{}' (known: {})",
-            args.machine,
-            board_names().join(", ")
-        ));
-    }
-    let memory = args.memory.as_deref().map(parse_size).transpose()?;
-    let gdb = match (&args.gdb, args.gdb_default) {
-        (Some(spec), _) => Some(armvex_gdb::parse_address(spec)?),
-        (None, true) => Some("127.0.0.1:1234".to_string()),
+/// The gdb options (`--gdb`, `-s`, `-S`, `--history-budget`), if a debugger is wanted.
+fn gdb_options(args: &RunArgs) -> Result<Option<armvex_gdb::GdbOptions>, String> {
+    let address = match (&args.gdb, args.gdb_default) {
+        (Some(spec), _) => armvex_gdb::parse_address(spec)?,
+        (None, true) => "127.0.0.1:1234".to_string(),
         (None, false) if args.gdb_wait => return Err("-S waits for gdb: give --gdb tcp::PORT or -s too".into()),
-        (None, false) => None,
+        (None, false) if args.history_budget.is_some() => {
+            return Err("--history-budget is for reverse execution: give --gdb tcp::PORT or -s too".into());
+        }
+        (None, false) => return Ok(None),
     };
     let mut history = armvex_history::HistoryConfig::default();
     if let Some(b) = &args.history_budget {
         history.budget = usize::try_from(parse_size(b)?).map_err(|_| format!("--history-budget {b} is too large"))?;
     }
-    let gdb = gdb.map(|address| armvex_gdb::GdbOptions {
+    Ok(Some(armvex_gdb::GdbOptions {
         address,
         wait: args.gdb_wait,
         history,
+    }))
+}
+
+/// `armvex run --loadvm FILE`: resume a snapshot. The snapshot says how the machine is built;
+/// options that would build it otherwise are refused.
+fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBuf)>) -> Result<ExitCode, String> {
+    let conflicting = [
+        ("--kernel", args.kernel.is_some()),
+        ("--machine", args.machine.is_some()),
+        ("-m", args.memory.is_some()),
+        ("--smp", args.smp.is_some()),
+        ("--dtb", args.dtb.is_some()),
+        ("--initrd", args.initrd.is_some()),
+        ("--append", args.append.is_some()),
+        ("--drive", !args.drive.is_empty()),
+        ("--virtio-mmio", args.virtio_mmio.is_some()),
+        ("--semihosting", args.semihosting),
+        ("--rtc-base", args.rtc_base.is_some()),
+        ("--record", args.record.is_some()),
+        ("--replay", args.replay.is_some()),
+        ("--trace", args.trace.is_some()),
+    ];
+    if let Some((name, _)) = conflicting.iter().find(|(_, given)| *given) {
+        return Err(format!(
+            "--loadvm {}: the snapshot says how the machine is built; {name} cannot change it",
+            file.display()
+        ));
+    }
+    let gdb = gdb_options(&args)?;
+    let setup = armvex_snapshot::setup_of(file)?;
+    let semihosting = setup.semihosting.is_some();
+    let input = if semihosting {
+        HostInput::none(setup.rtc_start)
+    } else {
+        HostInput::live(setup.rtc_start)
+    };
+    let _terminal = if semihosting { None } else { RawTerminal::enter() };
+    let mut machine = armvex_snapshot::load(
+        file,
+        armvex_snapshot::LoadHost {
+            console: Box::new(std::io::stdout()),
+            semihosting: Some(Console {
+                output: Box::new(std::io::LineWriter::new(std::io::stdout())),
+                input: Some(Box::new(std::io::stdin())),
+                is_tty: std::io::stdout().is_terminal(),
+            }),
+            input,
+        },
+    )?;
+    machine.set_max_instructions(args.max_instructions);
+    machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
+    let started_at = machine.position();
+    if let Some((n, _)) = snapshots.iter().find(|(n, _)| *n < started_at) {
+        return Err(format!(
+            "--snapshot-at {n}: the snapshot resumes at instruction {started_at}, after it"
+        ));
+    }
+    let profile = ProfileRequest::from_args(&args)?;
+    let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
+    let _ = std::io::stdout().flush();
+    let s = machine.stats();
+    if matches!(end, Ok(RunEnd::InstructionLimit)) {
+        for cpu in machine.cpus() {
+            eprintln!("cpu{}:\n{}", cpu.index(), cpu.dump());
+        }
+    }
+    if args.stats {
+        let ran = Stats {
+            instructions: s.instructions - started_at,
+            ..s
+        };
+        eprintln!(
+            "armvex: {} instructions in {:.3} s, {:.1} MIPS ({} code pages decoded, {:.3} s virtual; resumed at instruction {started_at}, ended at {})",
+            ran.instructions,
+            ran.host_seconds,
+            ran.mips(),
+            ran.pages_decoded,
+            ran.virtual_ns as f64 / 1e9,
+            s.instructions
+        );
+    }
+    Ok(match end? {
+        RunEnd::Exit(status) => ExitCode::from(status as u8),
+        RunEnd::Reboot => {
+            eprintln!(
+                "armvex: the guest asked for a reboot; a resumed snapshot cannot be rebuilt from its kernel, so armvex exits"
+            );
+            ExitCode::SUCCESS
+        }
+        RunEnd::Signal(sig) => terminated(sig),
+        RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
+    })
+}
+
+/// armvex was asked to stop by a signal: say so; exit 128 + its number, as a shell would.
+fn terminated(sig: i32) -> ExitCode {
+    eprintln!("armvex: terminating on signal {sig}");
+    ExitCode::from((128 + sig) as u8)
+}
+
+/// `--idle`: whether idle time follows the host's clock.
+fn idle_in_real_time(args: &RunArgs, interactive: bool) -> Result<bool, String> {
+    match args.idle.as_deref() {
+        None => Ok(interactive),
+        Some("realtime") => Ok(true),
+        Some("skip") => Ok(false),
+        Some(other) => Err(format!("--idle {other}: expected realtime or skip")),
+    }
+}
+
+/// `--snapshot-at N:FILE` options, in increasing N.
+fn snapshot_points(specs: &[String]) -> Result<Vec<(u64, PathBuf)>, String> {
+    let mut points = Vec::new();
+    for spec in specs {
+        let (n, file) = spec
+            .split_once(':')
+            .filter(|(_, f)| !f.is_empty())
+            .ok_or_else(|| format!("--snapshot-at {spec}: expected N:FILE"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("--snapshot-at {spec}: {n} is not an instruction count"))?;
+        points.push((n, PathBuf::from(file)));
+    }
+    points.sort_by_key(|(n, _)| *n);
+    if let Some(w) = points.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("--snapshot-at: two snapshots at instruction {}", w[0].0));
+    }
+    Ok(points)
+}
+
+/// What `--profile` asks for.
+struct ProfileRequest {
+    report: PathBuf,
+    symbols: armvex_machine::profile::Symbols,
+    every: u64,
+}
+
+impl ProfileRequest {
+    fn from_args(args: &RunArgs) -> Result<Option<ProfileRequest>, String> {
+        let Some(report) = args.profile.clone() else {
+            if !args.profile_symbols.is_empty() || args.profile_every.is_some() {
+                return Err("--profile-symbols and --profile-every go with --profile FILE".into());
+            }
+            return Ok(None);
+        };
+        if args.gdb.is_some() || args.gdb_default || !args.snapshot_at.is_empty() {
+            return Err("--profile runs the guest alone: not with --gdb or --snapshot-at".into());
+        }
+        let mut symbols = armvex_machine::profile::Symbols::default();
+        for path in &args.profile_symbols {
+            symbols.load(path)?;
+        }
+        // Fail now, not after the run, if the report cannot be written.
+        std::fs::write(&report, b"").map_err(|e| format!("cannot write --profile {}: {e}", report.display()))?;
+        Ok(Some(ProfileRequest {
+            report,
+            symbols,
+            every: args.profile_every.unwrap_or(10_000),
+        }))
+    }
+
+    fn run(&self, machine: &mut Machine) -> Result<RunEnd, String> {
+        let mut profile = armvex_machine::profile::Profile::new(self.every);
+        let end = machine.run_profiled(&mut profile);
+        let report = profile.report(machine, &self.symbols);
+        std::fs::write(&self.report, report).map_err(|e| format!("cannot write {}: {e}", self.report.display()))?;
+        let folded = self.report.with_extension(
+            self.report
+                .extension()
+                .map_or("folded".to_string(), |e| format!("{}.folded", e.to_string_lossy())),
+        );
+        std::fs::write(&folded, profile.folded(&self.symbols))
+            .map_err(|e| format!("cannot write {}: {e}", folded.display()))?;
+        end
+    }
+}
+
+/// Run the machine: under gdb, profiled, or plainly with the snapshots `--snapshot-at` asks
+/// for.
+fn run_machine(
+    machine: &mut Machine,
+    gdb: &Option<armvex_gdb::GdbOptions>,
+    snapshots: &[(u64, PathBuf)],
+    profile: &Option<ProfileRequest>,
+) -> Result<RunEnd, String> {
+    if let Some(options) = gdb {
+        return armvex_gdb::serve(machine, options);
+    }
+    if let Some(p) = profile {
+        return p.run(machine);
+    }
+    let positions: Vec<u64> = snapshots.iter().map(|(n, _)| *n).collect();
+    let end = machine.run_with_stops(&positions, &mut |m, at| {
+        let file = &snapshots.iter().find(|(n, _)| *n == at).expect("a requested stop").1;
+        let report = armvex_snapshot::save(m, file)?;
+        eprintln!(
+            "armvex: snapshot {} at instruction {at}: {:.1} MB ({} RAM pages, {} disk blocks) in {:.2} s",
+            file.display(),
+            report.bytes as f64 / 1e6,
+            report.ram_pages,
+            report.disk_blocks,
+            report.seconds
+        );
+        Ok(())
     });
+    let at = machine.position();
+    for (n, file) in snapshots.iter().filter(|(n, _)| *n > at) {
+        eprintln!(
+            "armvex: no snapshot {}: the run ended at instruction {at}, before {n}",
+            file.display()
+        );
+    }
+    end
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let snapshots = snapshot_points(&args.snapshot_at)?;
+    if !snapshots.is_empty() && (args.gdb.is_some() || args.gdb_default) {
+        return Err("--snapshot-at does not combine with --gdb: in gdb, `monitor savevm FILE` takes a snapshot".into());
+    }
+    if let Some(file) = args.loadvm.clone() {
+        return run_loaded(&file, args, snapshots);
+    }
+    let Some(kernel) = args.kernel.clone() else {
+        return Err("--kernel FILE is needed (or --loadvm FILE to resume a snapshot)".into());
+    };
+    let machine_name = args.machine.clone().unwrap_or_else(|| "vexpress-a9".into());
+    if !board_names().contains(&machine_name.as_str()) {
+        return Err(format!(
+            "unknown machine '{machine_name}' (known: {})",
+            board_names().join(", ")
+        ));
+    }
+    let memory = args.memory.as_deref().map(parse_size).transpose()?;
+    let gdb = gdb_options(&args)?;
+    let profile = ProfileRequest::from_args(&args)?;
     let drives = args
         .drive
         .iter()
         .map(|d| DriveSpec::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let virtio_modern = match args.virtio_mmio.as_str() {
+    let virtio_modern = match args.virtio_mmio.as_deref().unwrap_or("modern") {
         "modern" | "2" => true,
         "legacy" | "1" => false,
         other => return Err(format!("--virtio-mmio {other}: expected modern or legacy")),
@@ -201,8 +459,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         None
     };
     let cmdline = match &args.append {
-        Some(a) => format!("{} {a}", args.kernel.display()),
-        None => args.kernel.display().to_string(),
+        Some(a) => format!("{} {a}", kernel.display()),
+        None => kernel.display().to_string(),
     };
     let mut trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(path) => {
@@ -220,10 +478,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             is_tty: std::io::stdout().is_terminal(),
         });
         let mut machine = Machine::new(MachineConfig {
-            machine: args.machine.clone(),
+            machine: machine_name.clone(),
             memory,
-            smp: args.smp,
-            kernel: args.kernel.clone(),
+            smp: args.smp.unwrap_or(1),
+            kernel: kernel.clone(),
             initrd: args.initrd.clone(),
             dtb: args.dtb.clone(),
             append: args.append.clone().unwrap_or_default(),
@@ -236,10 +494,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             max_instructions: args.max_instructions,
             trace: trace.take(),
         })?;
-        let end = match &gdb {
-            Some(options) => armvex_gdb::serve(&mut machine, options),
-            None => machine.run(),
-        };
+        machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
+        let end = run_machine(&mut machine, &gdb, &snapshots, &profile);
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
@@ -268,6 +524,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         return match end? {
             RunEnd::Exit(status) => Ok(ExitCode::from(status as u8)),
+            RunEnd::Signal(sig) => Ok(terminated(sig)),
             RunEnd::PowerOff | RunEnd::Quit | RunEnd::Reboot | RunEnd::InstructionLimit => Ok(ExitCode::SUCCESS),
         };
     }

@@ -73,7 +73,50 @@ fn missing_empty_and_corrupt_kernels() {
     let mut x86 = elf.clone();
     x86[18] = 3; // EM_386
     x86[44] = 0; // no program headers: a well-formed file, for the wrong machine
-    refuses_run(&["--kernel", &file("x86.elf", &x86)], "not a 32-bit ARM ELF file");
+    refuses_run(&["--kernel", &file("x86.elf", &x86)], "not an ARM ELF file (machine 3)");
+    let mut wide = x86.clone();
+    wide[4] = 2; // ELFCLASS64
+    refuses_run(&["--kernel", &file("wide.elf", &wide)], "a 64-bit ELF file");
+    let mut big = x86.clone();
+    big[5] = 2; // ELFDATA2MSB
+    refuses_run(&["--kernel", &file("big.elf", &big)], "a big-endian ELF file");
+    // Two PT_LOAD segments over the same bytes: refused, as QEMU does.
+    let mut twice = elf.clone();
+    twice[44] = 2;
+    twice.resize(52 + 64 + 16, 0);
+    for (i, offset) in [(0usize, 116u32), (1, 120)] {
+        let ph = 52 + 32 * i;
+        twice[ph] = 1; // PT_LOAD
+        twice[ph + 4..ph + 8].copy_from_slice(&offset.to_le_bytes());
+        twice[ph + 12..ph + 16].copy_from_slice(&(0x6000_0000u32 + 4 * i as u32).to_le_bytes()); // paddr
+        twice[ph + 16..ph + 20].copy_from_slice(&8u32.to_le_bytes()); // filesz
+        twice[ph + 20..ph + 24].copy_from_slice(&8u32.to_le_bytes()); // memsz
+    }
+    refuses_run(&["--kernel", &file("twice.elf", &twice)], "segments overlap");
+    // Not files at all.
+    refuses_run(&["--kernel", "/dev/zero"], "it is a character device, not a file");
+    let fifo = scratch().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    refuses_run(&["--kernel", fifo.to_str().unwrap()], "it is a FIFO, not a file");
+    refuses_run(
+        &["--kernel", &file("x", b"x"), "--replay", "/dev/zero"],
+        "cannot read input recording /dev/zero: it is a character device",
+    );
+    // A recording that cannot be written stops armvex at once, not after a silent truncation.
+    refuses_run(
+        &["--kernel", &file("y", b"y"), "--record", "/dev/full"],
+        "cannot write the input recording /dev/full: No space left on device",
+    );
+    // A zImage cut short: its header says how long it is.
+    let mut zimage = vec![0u8; 0x1000];
+    zimage[0x24..0x28].copy_from_slice(&0x016f_2818u32.to_le_bytes());
+    zimage[0x2c..0x30].copy_from_slice(&0x2000u32.to_le_bytes());
+    refuses_run(
+        &["--kernel", &file("cut.zimage", &zimage)],
+        "a truncated zImage (its header says 8192 bytes, the file has 4096)",
+    );
     let mut uimage = 0x2705_1956u32.to_be_bytes().to_vec();
     uimage.resize(200, 0x55);
     refuses_run(
