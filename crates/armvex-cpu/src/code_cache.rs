@@ -15,8 +15,9 @@
 //! a machine (they run on one host thread).
 
 use crate::decode::{Features, decode_arm, decode_thumb_page};
-use crate::insn::{Decoded, Insn};
-use crate::thread::END_OF_PAGE;
+use crate::exec::branch::fused_compare_branch;
+use crate::insn::{COND_ALWAYS, Decoded, Insn};
+use crate::thread::{END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
 
 /// Number of ARM instructions in a page.
@@ -41,12 +42,29 @@ impl CodePage {
         let slot_bytes = if thumb { 2 } else { 4 };
         let mut insns = Vec::with_capacity(slots + SENTINELS);
         let mut raw = Vec::with_capacity(slots);
+        let mut checked = Vec::with_capacity(slots);
+        let mut families = Vec::with_capacity(slots);
         for (i, d) in decoded.enumerate() {
-            insns.push(d.finish((i * slot_bytes) as u32, thumb));
+            let (insn, ops) = d.finish_with_family((i * slot_bytes) as u32, thumb);
+            checked.push(insn.cond < COND_ALWAYS && !ops.own_condition);
+            families.push(ops);
+            insns.push(insn);
             raw.push(d.raw);
         }
         for i in slots..slots + SENTINELS {
             insns.push(Decoded::new(&END_OF_PAGE, 0).finish((i * slot_bytes) as u32, thumb));
+        }
+        if !thumb {
+            link_condition_runs(&mut insns, &checked);
+            // Comparisons followed by a branch in the page run as one (see
+            // `crate::exec::branch::compare_branch`).
+            for i in 0..slots.saturating_sub(1) {
+                let cond = insns[i + 1].cond;
+                if let Some(fused) = fused_compare_branch(&insns[i], families[i], families[i + 1], cond) {
+                    insns[i].exec = fused;
+                    insns[i].then = fused;
+                }
+            }
         }
         CodePage {
             insns: insns.into_boxed_slice(),

@@ -97,9 +97,13 @@ pub struct Insn {
     /// The value R15 reads as while this instruction runs, as an offset from the start of its
     /// page: the instruction's offset + 8 in ARM state, + 4 in Thumb state.
     pub pc: u16,
-    /// How many slots the next instruction is ahead (1, or 2 for a 32-bit Thumb instruction).
-    pub slots: u8,
-    /// The same distance in bytes of the page's array (`slots` times the size of an `Insn`).
+    /// For a conditional ARM instruction whose `exec` is a run check (see
+    /// [`crate::thread`]): how many slots on the first instruction is that does not fail
+    /// when this one's condition fails (this one and the ones after it with the same
+    /// condition fail together). 1 otherwise.
+    pub skip: u8,
+    /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
+    /// for a 32-bit Thumb instruction).
     pub next_bytes: u8,
 }
 
@@ -114,6 +118,12 @@ impl std::fmt::Debug for Insn {
 }
 
 impl Insn {
+    /// How many slots the next instruction is ahead (1, or 2 for a 32-bit Thumb instruction).
+    #[inline(always)]
+    pub fn slots(&self) -> usize {
+        usize::from(self.next_bytes) / std::mem::size_of::<Insn>()
+    }
+
     /// An instruction run by `exec`, with all operand fields zero, at page offset 0.
     pub fn with_handler(exec: Handler) -> Insn {
         Insn {
@@ -129,7 +139,7 @@ impl Insn {
             cond: COND_ALWAYS,
             len: 4,
             pc: 0,
-            slots: 1,
+            skip: 1,
             next_bytes: std::mem::size_of::<Insn>() as u8,
         }
     }
@@ -254,8 +264,8 @@ impl Decoded {
     pub fn finish_with_family(self, offset: u32, thumb: bool) -> (Insn, &'static Ops) {
         let mut insn = self.insn;
         insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
-        insn.slots = if thumb { insn.len >> 1 } else { 1 };
-        insn.next_bytes = insn.slots * std::mem::size_of::<Insn>() as u8;
+        let slots = if thumb { insn.len >> 1 } else { 1 };
+        insn.next_bytes = slots * std::mem::size_of::<Insn>() as u8;
         let ops = self.ops.refined(&mut insn, thumb);
         // Families that need no PC index registers without a mask (`Cpu::r`).
         assert!(

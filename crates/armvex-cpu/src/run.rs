@@ -291,7 +291,7 @@ impl Cpu {
         // SAFETY: the caller's contract.
         let insn = unsafe { &*d };
         // SAFETY: the next slot is in the page's array (pages end with sentinels).
-        let next = unsafe { d.add(usize::from(insn.slots)) };
+        let next = unsafe { d.add(insn.slots()) };
         let end = if cond == COND_ALWAYS || self.condition_passed(cond) {
             if insn.cond == COND_ALWAYS {
                 // SAFETY: the caller's contract.

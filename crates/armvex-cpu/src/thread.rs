@@ -44,6 +44,64 @@
 //! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
 //! a time: the block loop calls the handler with `rem == 1`, so it returns after that
 //! instruction (see [`crate::run`]).
+//!
+//! # A picture, for readers new to interpreters
+//!
+//! A decoded page is an array of 32-byte [`Insn`] slots, one per instruction (per halfword in
+//! Thumb state), followed by sentinels. Each slot carries the host function that runs it
+//! (`exec`) and its operands, so running guest code is calling `exec` of one slot after
+//! the other. Here is a page holding a loop like the range coder of the xz decompressor
+//! (simplified), as armvex runs it:
+//!
+//! ```text
+//!   block loop (crate::run)          the page's slots (crate::code_cache)
+//!   -----------------------          ------------------------------------------------------
+//!   look up the page of the PC       [ ldr r3,[r4]   ] exec = fast<ldr imm>     --+
+//!   rem = min(budget, CHUNK)         [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
+//!   call exec of the PC's slot --->  [ cmp r3,#1<<24 ] exec = compare_branch<cmp imm, CS>
+//!        |                           [ bcs 1f        ] (run by the slot above; its own exec
+//!        |                           [   ...         ]  serves code that branches to it)
+//!        |                      1f:  [ cmp r1,lr     ] exec = fast<cmp reg>
+//!        |                           [ strhi r1,[r4] ] exec = check HI, then = fast<str>
+//!        |                           [ sub r3,r3,r1  ] exec = fast<sub reg>
+//!        |                           [ stmls r4,{..} ] exec = check LS, skip 2 --+ HI holds:
+//!        |                           [ addls r2,r2,#1] exec = check LS           | skip both,
+//!        |                           [ ldrhhi r3,..  ] exec = check HI      <----+ enter `then`
+//!        |                           [   ...         ]
+//!        |                           [ bls loop      ] exec = branch<LS, local> -> slot of loop
+//!        |                           [ (sentinel)    ] exec = end_of_page: back to the loop
+//!        v
+//!   ChainEnd { rem, next }: budget used up, end of page, or a branch out (`chain_flow`):
+//!   interrupts, timers and other CPUs are looked at here, then the next chain starts.
+//! ```
+//!
+//! Every handler ends by calling the next one (`dispatch`): there is no central loop to
+//! come back to, so each handler has its own indirect jump, which the host's branch
+//! predictor learns separately (a jump from `cmp` to `strhi` is predictable where a single
+//! shared call site is not). The per-instruction work outside the instruction itself is:
+//!
+//! ```text
+//!   rem -= 1; if rem == 0 { return ChainEnd }     count, and stop at the budget
+//!   next = this slot + 32 bytes                   (64 after a 32-bit Thumb instruction)
+//!   jump to next.exec                             a tail call: no stack grows
+//! ```
+//!
+//! What is decided at decode time so that handlers need not decide it at run time:
+//!
+//! * the handler *family* from the encoding, refined by operands and place in the page
+//!   ([`Op::REFINE`]): one handler per shift type, addressing mode, condition of a branch,
+//!   branch target inside or outside the page;
+//! * whether the PC must be stored before the instruction ([`Op::SYNC`], `full` variants);
+//! * whether there is a condition to check at all, and which one ([`CONDITION_CHECKS`]);
+//!   for ARM pages, how many following instructions share that condition (`skip`: they all
+//!   fail together, see [`condition_check`]);
+//! * whether a comparison and the conditional branch after it run as one handler
+//!   ([`crate::exec::branch`]'s `compare_branch`).
+//!
+//! None of this changes what the guest sees or how instructions are counted: every shortcut
+//! falls back to one instruction at a time when the budget left is smaller than the
+//! shortcut, so a chain stops exactly where its budget ends, and a debugger or the profiler
+//! stopping the machine anywhere finds the state an unbroken run would have there.
 
 use crate::cpu::Cpu;
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
@@ -147,7 +205,7 @@ impl Ops {
             || named(reads::RN, insn.rn)
             || named(reads::RM, insn.rm)
             || named(reads::RS, insn.rs);
-        let handler = match (!self.sync && reads_pc, insn.slots == 2) {
+        let handler = match (!self.sync && reads_pc, insn.slots() == 2) {
             (false, false) => self.fast,
             (false, true) => self.fast_wide,
             (true, false) => self.full,
@@ -294,40 +352,124 @@ unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
+/// How a condition check goes on when the condition fails (see [`condition_check`]).
+mod on_fail {
+    /// To the next instruction.
+    pub const NEXT: u8 = 0;
+    /// Past the instructions with the same condition (`skip` slots on), into that
+    /// instruction's `then`: it has the opposite condition, which holds, or none.
+    pub const SKIP_THEN: u8 = 1;
+    /// Past the instructions with the same condition, into that instruction's `exec`.
+    pub const SKIP_EXEC: u8 = 2;
+}
+
 /// The condition check of a conditional instruction (its `exec`) for condition code `COND`:
 /// a test or two of the lazy flags, then the instruction's own handler (its `then`), or on
-/// to the next instruction.
+/// as `ON_FAIL` says ([`on_fail`]).
+///
+/// An ARM instruction whose condition fails changes nothing but the instruction count, and
+/// neither does the next one if it has the same condition: the flags are still the same. So
+/// when the decoder finds such a run (the range coder of the kernel's xz decompressor is
+/// full of them: `cmp`, then `strhi`, `stmls`, `addls`, `ldrhhi`, `ldrhls`, ...), the check
+/// of its first instruction, on failing, counts the whole run at once and jumps past it,
+/// straight into the handler of an instruction with the opposite condition (which holds
+/// now) without checking that one either. With less budget left than the run is long, it
+/// goes on one instruction at a time, so chains still stop exactly where the budget ends.
 ///
 /// # Safety
-/// See [`Handler`].
-unsafe fn condition_check<const COND: u8>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+/// See [`Handler`]; for `ON_FAIL` other than [`on_fail::NEXT`], `skip` slots on from `d`
+/// is a slot of the same page's array, and every instruction before it from `d` on has
+/// condition `COND`; for [`on_fail::SKIP_THEN`], that slot's `then` runs it correctly when
+/// `COND` fails.
+unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+) -> ChainEnd {
     if cpu.condition_holds::<COND>() {
         // SAFETY: the caller's contract; `then` runs the same instruction.
-        unsafe { ((*d).then)(cpu, bus, d, rem) }
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { dispatch(cpu, bus, d, rem, Flow::Next) }
+        return unsafe { ((*d).then)(cpu, bus, d, rem) };
     }
+    if ON_FAIL != on_fail::NEXT {
+        // SAFETY: `d` points at a live instruction (the caller's contract).
+        let skip = u64::from(unsafe { (*d).skip });
+        if rem > skip {
+            // SAFETY: the caller's contract: the slot `skip` on is in the page's array.
+            let next = unsafe { d.add(skip as usize) };
+            let rem = rem - skip;
+            // SAFETY: `next` is a live instruction of the same page; its `then` is right
+            // for it when `COND` fails (the caller's contract).
+            return unsafe {
+                if ON_FAIL == on_fail::SKIP_THEN {
+                    ((*next).then)(cpu, bus, next, rem)
+                } else {
+                    ((*next).exec)(cpu, bus, next, rem)
+                }
+            };
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, Flow::Next) }
+}
+
+macro_rules! condition_checks {
+    ($on_fail:expr) => {
+        [
+            condition_check::<0, { $on_fail }>,
+            condition_check::<1, { $on_fail }>,
+            condition_check::<2, { $on_fail }>,
+            condition_check::<3, { $on_fail }>,
+            condition_check::<4, { $on_fail }>,
+            condition_check::<5, { $on_fail }>,
+            condition_check::<6, { $on_fail }>,
+            condition_check::<7, { $on_fail }>,
+            condition_check::<8, { $on_fail }>,
+            condition_check::<9, { $on_fail }>,
+            condition_check::<10, { $on_fail }>,
+            condition_check::<11, { $on_fail }>,
+            condition_check::<12, { $on_fail }>,
+            condition_check::<13, { $on_fail }>,
+            condition_check::<14, { $on_fail }>,
+        ]
+    };
 }
 
 /// The condition checks, by condition code.
-static CONDITION_CHECKS: [Handler; 15] = [
-    condition_check::<0>,
-    condition_check::<1>,
-    condition_check::<2>,
-    condition_check::<3>,
-    condition_check::<4>,
-    condition_check::<5>,
-    condition_check::<6>,
-    condition_check::<7>,
-    condition_check::<8>,
-    condition_check::<9>,
-    condition_check::<10>,
-    condition_check::<11>,
-    condition_check::<12>,
-    condition_check::<13>,
-    condition_check::<14>,
-];
+static CONDITION_CHECKS: [Handler; 15] = condition_checks!(on_fail::NEXT);
+/// The condition checks that skip a run on failing ([`on_fail::SKIP_THEN`]).
+static RUN_CHECKS_THEN: [Handler; 15] = condition_checks!(on_fail::SKIP_THEN);
+/// The condition checks that skip a run on failing ([`on_fail::SKIP_EXEC`]).
+static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
+
+/// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
+/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
+/// slot `i`'s `exec` is the plain condition check of its condition code.
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool]) {
+    let slots = checked.len();
+    debug_assert!(insns.len() > slots);
+    for i in 0..slots {
+        let cond = insns[i].cond;
+        if !checked[i] || cond >= COND_ALWAYS {
+            continue;
+        }
+        let mut skip = 1;
+        while i + skip < slots && insns[i + skip].cond == cond && skip < usize::from(u8::MAX) {
+            skip += 1;
+        }
+        // The instruction after the run: the sentinel at the end of the page at the latest.
+        let after = insns[i + skip].cond;
+        let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
+        let exec = match (skip, then_holds) {
+            (1, false) => continue,
+            (1, true) if after == COND_ALWAYS => continue,
+            (_, true) => RUN_CHECKS_THEN[usize::from(cond)],
+            (_, false) => RUN_CHECKS_EXEC[usize::from(cond)],
+        };
+        insns[i].exec = exec;
+        insns[i].skip = skip as u8;
+    }
+}
 
 /// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so
 /// that the fast handlers that tail-call it stay free of calls.
@@ -371,7 +513,7 @@ unsafe fn dispatch_to<const SLOTS: usize>(
     flow: Flow,
 ) -> ChainEnd {
     // SAFETY: `d` points at a live instruction (the caller's contract).
-    debug_assert_eq!(usize::from(unsafe { (*d).slots }), SLOTS);
+    debug_assert_eq!(unsafe { (*d).slots() }, SLOTS);
     // SAFETY: every page ends with sentinel slots, so the next slot of an instruction is in
     // the page's array (see `crate::code_cache`).
     let next = unsafe { d.add(SLOTS) };

@@ -12,6 +12,7 @@
 //! target's handler, `rd:rn` holding the distance in slots (`op2` = 1 marks these).
 
 use crate::cpu::Cpu;
+use crate::exec::dataproc::{self, handler_form, opcode};
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn};
 use crate::thread::{Op, Ops, OpsOf, Refine, dispatch, op, reads};
 use armvex_bus::Bus;
@@ -62,6 +63,7 @@ pub fn branch(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 ///
 /// # Safety
 /// See [`Handler`].
+#[inline(always)]
 unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
     cpu: &mut Cpu,
     bus: &mut Bus,
@@ -211,6 +213,112 @@ static BLX: &Ops = op!(bx);
 
 fn refine_bx(d: &mut Insn, _thumb: bool) -> &'static Ops {
     if d.op == 0 { BX_PLAIN } else { BLX }
+}
+
+// ---- compare and branch ------------------------------------------------------------------
+
+/// The comparisons [`compare_branch`] fuses with the branch after them: CMP, TST and SUBS,
+/// with an immediate or an unshifted register (`HF`, see
+/// [`crate::exec::dataproc::handler_form`]).
+const FUSED_OPS: [u8; 3] = [opcode::CMP, opcode::TST, opcode::SUB];
+
+/// A comparison (`OP` with the S bit, operand form `HF`) and, in the next slot, a B without
+/// link whose condition is `COND` and whose target is in the page: the two instructions run
+/// by one handler. Most loops end so (`cmp r2, #63; bls loop`, `subs r3, r3, #1; bne loop`),
+/// and so do most ifs; fused, the pair costs one dispatch instead of two and the branch's
+/// test of the flags works on values the comparison has just computed. The branch slot
+/// keeps its own handler for code that jumps to it, and with a budget of one instruction
+/// (a debugger stepping) the comparison runs alone.
+///
+/// # Safety
+/// See [`Handler`]; the next slot is a B like that.
+unsafe fn compare_branch<const OP: u8, const HF: u8, const COND: u8>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    dataproc::dp::<OP, true, HF>(cpu, bus, unsafe { &*d });
+    let rem = rem - 1;
+    // SAFETY: the next slot is in the page's array (the caller's contract).
+    let b = unsafe { d.add(1) };
+    if rem == 0 {
+        return ChainEnd { rem, next: b };
+    }
+    // SAFETY: `b` is a B with condition `COND`, without link, to a target in the page.
+    unsafe { branch_threaded::<COND, false, true>(cpu, bus, b, rem) }
+}
+
+macro_rules! compare_branch_conds {
+    ($op:expr, $hf:expr) => {
+        [
+            compare_branch::<{ $op }, { $hf }, 0>,
+            compare_branch::<{ $op }, { $hf }, 1>,
+            compare_branch::<{ $op }, { $hf }, 2>,
+            compare_branch::<{ $op }, { $hf }, 3>,
+            compare_branch::<{ $op }, { $hf }, 4>,
+            compare_branch::<{ $op }, { $hf }, 5>,
+            compare_branch::<{ $op }, { $hf }, 6>,
+            compare_branch::<{ $op }, { $hf }, 7>,
+            compare_branch::<{ $op }, { $hf }, 8>,
+            compare_branch::<{ $op }, { $hf }, 9>,
+            compare_branch::<{ $op }, { $hf }, 10>,
+            compare_branch::<{ $op }, { $hf }, 11>,
+            compare_branch::<{ $op }, { $hf }, 12>,
+            compare_branch::<{ $op }, { $hf }, 13>,
+        ]
+    };
+}
+
+/// [`compare_branch`] handlers indexed by `[FUSED_OPS index][operand form][condition]`.
+static COMPARE_BRANCH: [[[Handler; 14]; 2]; 3] = [
+    [
+        compare_branch_conds!(opcode::CMP, handler_form::IMM),
+        compare_branch_conds!(opcode::CMP, handler_form::REG),
+    ],
+    [
+        compare_branch_conds!(opcode::TST, handler_form::IMM),
+        compare_branch_conds!(opcode::TST, handler_form::REG),
+    ],
+    [
+        compare_branch_conds!(opcode::SUB, handler_form::IMM),
+        compare_branch_conds!(opcode::SUB, handler_form::REG),
+    ],
+];
+
+/// The handler running the instruction `first` (of family `first_ops`) and the one after it
+/// (of family `second_ops`, with condition `cond`) as one ([`compare_branch`]), if they are
+/// a comparison and a branch it fuses: `first` unconditional, reading no R15, and the branch
+/// a B without link to a target in the page.
+pub(crate) fn fused_compare_branch(
+    first: &Insn,
+    first_ops: &'static Ops,
+    second_ops: &'static Ops,
+    cond: u8,
+) -> Option<Handler> {
+    if first.cond != COND_ALWAYS || cond >= COND_ALWAYS {
+        return None;
+    }
+    if !std::ptr::eq(second_ops, &BRANCHES[0][1][usize::from(cond)]) {
+        return None;
+    }
+    for (i, &op) in FUSED_OPS.iter().enumerate() {
+        for (f, hf) in [
+            (dataproc::form::IMM, handler_form::IMM),
+            (dataproc::form::REG, handler_form::REG),
+        ] {
+            if !std::ptr::eq(first_ops, dataproc::dp_ops(op, true, f, 0)) {
+                continue;
+            }
+            let reads_pc = first.rn == 15 || (hf == handler_form::REG && first.rm == 15) || first.rd == 15;
+            if reads_pc {
+                return None;
+            }
+            return Some(COMPARE_BRANCH[i][usize::from(hf)][usize::from(cond)]);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
