@@ -3,7 +3,10 @@
 //! The first time a CPU executes from a physical page, the whole page is decoded into an array
 //! of [`Insn`]: 1024 slots in ARM state, 2048 (one per halfword) in Thumb state. Decoding a page
 //! at once keeps the run loop free of "is this slot decoded yet?" checks; data that happens to
-//! share the page decodes to harmless entries that are never executed.
+//! share the page decodes to harmless entries that are never executed. Two *sentinel* slots
+//! follow the last one: running off the end of the page reaches a sentinel, whose handler
+//! ends the straight line (see [`crate::thread`]), so no handler compares its position with
+//! the end of the page.
 //!
 //! Pages are indexed by the dense RAM page number of [`armvex_bus::RamPage::index`], so a
 //! lookup is a vector index, not a hash. The page is marked as a code page in guest memory;
@@ -12,23 +15,80 @@
 //! a machine (they run on one host thread).
 
 use crate::decode::{Features, decode_arm, decode_thumb_page};
-use crate::insn::Insn;
+use crate::exec::branch::fused_compare_branch;
+use crate::insn::{COND_ALWAYS, Decoded, Insn};
+use crate::thread::{END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
 
 /// Number of ARM instructions in a page.
 pub const ARM_SLOTS: usize = 1024;
 /// Number of halfword slots in a page (Thumb).
 pub const THUMB_SLOTS: usize = 2048;
+/// Sentinel slots after the last instruction slot of a page: a 32-bit Thumb instruction in
+/// the last slot continues two slots on.
+pub const SENTINELS: usize = 2;
 
-/// Decoded ARM instructions of one page.
-pub type ArmPage = [Insn; ARM_SLOTS];
-/// Decoded Thumb instructions of one page, one per halfword.
-pub type ThumbPage = [Insn; THUMB_SLOTS];
+/// The decoded instructions of one page in one instruction set.
+pub struct CodePage {
+    /// One instruction per slot, then [`SENTINELS`] sentinels.
+    insns: Box<[Insn]>,
+    /// The encoding of each slot's instruction (for traces).
+    raw: Box<[u32]>,
+}
+
+impl CodePage {
+    fn new(decoded: impl ExactSizeIterator<Item = Decoded>, thumb: bool) -> CodePage {
+        let slots = decoded.len();
+        let slot_bytes = if thumb { 2 } else { 4 };
+        let mut insns = Vec::with_capacity(slots + SENTINELS);
+        let mut raw = Vec::with_capacity(slots);
+        let mut checked = Vec::with_capacity(slots);
+        let mut families = Vec::with_capacity(slots);
+        for (i, d) in decoded.enumerate() {
+            let (insn, ops) = d.finish_with_family((i * slot_bytes) as u32, thumb);
+            checked.push(insn.cond < COND_ALWAYS && !ops.own_condition);
+            families.push(ops);
+            insns.push(insn);
+            raw.push(d.raw);
+        }
+        for i in slots..slots + SENTINELS {
+            insns.push(Decoded::new(&END_OF_PAGE, 0).finish((i * slot_bytes) as u32, thumb));
+        }
+        if !thumb {
+            link_condition_runs(&mut insns, &checked);
+            // Comparisons followed by a branch in the page run as one (see
+            // `crate::exec::branch::compare_branch`).
+            for i in 0..slots.saturating_sub(1) {
+                let cond = insns[i + 1].cond;
+                if let Some(fused) = fused_compare_branch(&insns[i], families[i], families[i + 1], cond) {
+                    insns[i].exec = fused;
+                    insns[i].then = fused;
+                }
+            }
+        }
+        CodePage {
+            insns: insns.into_boxed_slice(),
+            raw: raw.into_boxed_slice(),
+        }
+    }
+
+    /// The first slot; the array holds the instruction slots and the sentinels.
+    #[inline]
+    pub(crate) fn as_ptr(&self) -> *const Insn {
+        self.insns.as_ptr()
+    }
+
+    /// The encodings of the slots.
+    #[inline]
+    pub(crate) fn raw_ptr(&self) -> *const u32 {
+        self.raw.as_ptr()
+    }
+}
 
 /// The predecoded pages of a machine.
 pub struct CodeCache {
-    arm: Vec<Option<Box<ArmPage>>>,
-    thumb: Vec<Option<Box<ThumbPage>>>,
+    arm: Vec<Option<CodePage>>,
+    thumb: Vec<Option<CodePage>>,
     features: Features,
     /// Number of pages decoded so far (for `--stats`).
     pub pages_decoded: u64,
@@ -46,40 +106,47 @@ impl CodeCache {
     }
 
     /// The decoded ARM page for RAM page `index` at host address `host`, decoding it if needed.
-    #[inline]
-    pub(crate) fn arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &ArmPage {
-        let slot = &mut self.arm[index as usize];
-        if slot.is_none() {
-            let mut page: Box<ArmPage> = vec![Insn::new(crate::exec::misc::undefined, 0); ARM_SLOTS]
-                .into_boxed_slice()
-                .try_into()
-                .expect("slot count");
-            for (i, insn) in page.iter_mut().enumerate() {
-                // SAFETY: `host` is the start of a 4 KiB RAM page (from the fetch TLB) and
-                // i * 4 + 4 <= 4096.
-                let word = u32::from_le(unsafe { (host.add(i * 4) as *const u32).read_unaligned() });
-                *insn = decode_arm(word, &self.features);
-            }
-            memory.mark_code(index);
-            self.pages_decoded += 1;
-            *slot = Some(page);
+    #[inline(always)]
+    pub(crate) fn arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
+        if self.arm[index as usize].is_none() {
+            self.decode_arm_page(memory, index, host);
         }
-        slot.as_deref().expect("just filled")
+        self.arm[index as usize].as_ref().expect("just filled")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) {
+        let features = &self.features;
+        let words = (0..ARM_SLOTS).map(|i| {
+            // SAFETY: `host` is the start of a 4 KiB RAM page (from the fetch TLB) and
+            // i * 4 + 4 <= 4096.
+            let word = u32::from_le(unsafe { (host.add(i * 4) as *const u32).read_unaligned() });
+            decode_arm(word, features)
+        });
+        self.arm[index as usize] = Some(CodePage::new(words, false));
+        memory.mark_code(index);
+        self.pages_decoded += 1;
     }
 
     /// The decoded Thumb page for RAM page `index` (see [`CodeCache::arm_page`]).
-    #[inline]
-    pub(crate) fn thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &ThumbPage {
-        let slot = &mut self.thumb[index as usize];
-        if slot.is_none() {
-            // SAFETY: `host` is the start of a 4 KiB RAM page.
-            let bytes = unsafe { std::slice::from_raw_parts(host, 4096) };
-            let page = decode_thumb_page(bytes, &self.features);
-            memory.mark_code(index);
-            self.pages_decoded += 1;
-            *slot = Some(page);
+    #[inline(always)]
+    pub(crate) fn thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
+        if self.thumb[index as usize].is_none() {
+            self.decode_thumb_page(memory, index, host);
         }
-        slot.as_deref().expect("just filled")
+        self.thumb[index as usize].as_ref().expect("just filled")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) {
+        // SAFETY: `host` is the start of a 4 KiB RAM page.
+        let bytes = unsafe { std::slice::from_raw_parts(host, 4096) };
+        let decoded = decode_thumb_page(bytes, &self.features);
+        self.thumb[index as usize] = Some(CodePage::new(decoded.into_iter(), true));
+        memory.mark_code(index);
+        self.pages_decoded += 1;
     }
 
     /// Drop the decode of every page that was written since it was decoded.

@@ -2,7 +2,7 @@
 //!
 //! [`Cpu`] holds one core's registers (with the lazy flags described in [`crate::state`]), its
 //! system control registers ([`crate::cp15`]), its software TLB ([`crate::memory`]) and its
-//! exclusive monitor. Instruction handlers in [`crate::arm`] are free functions taking the CPU,
+//! exclusive monitor. Instruction handlers in [`crate::exec`] are free functions taking the CPU,
 //! the bus and the predecoded instruction.
 
 use crate::cp14::DebugRegisters;
@@ -130,7 +130,9 @@ pub struct Cpu {
     pub(crate) banks: BankedRegisters,
     /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses.
     pub(crate) privilege_index: usize,
-    pub(crate) tlb: Box<Tlb>,
+    /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
+    pub(crate) tlb_user_bytes: usize,
+    pub(crate) tlb: Tlb,
     pub cp15: Cp15,
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
@@ -158,6 +160,15 @@ pub struct Cpu {
     pub(crate) tracer: Option<Tracer>,
     /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]).
     pub(crate) dbg: crate::debug::CpuDebug,
+    /// The block being executed (see [`crate::thread`]): the virtual address of its page,
+    /// the page's decoded slots, log2 of the slot size, and the time origin from which a
+    /// branch inside the page sets `local_time` (`time_origin - rem`).
+    pub(crate) block_va: u32,
+    pub(crate) block_page: *const crate::insn::Insn,
+    pub(crate) slot_shift: u32,
+    pub(crate) time_origin: u64,
+    /// How the last chain of handlers ended when it did not end between instructions.
+    pub(crate) chain_flow: crate::insn::Flow,
 }
 
 impl Cpu {
@@ -183,7 +194,8 @@ impl Cpu {
             mode: Mode::Supervisor,
             banks: BankedRegisters::default(),
             privilege_index: 0,
-            tlb: Box::default(),
+            tlb_user_bytes: 0,
+            tlb: Tlb::default(),
             cp15,
             cp14: DebugRegisters::new(config.model),
             vfp: Default::default(),
@@ -200,6 +212,11 @@ impl Cpu {
             flush_code_cache: false,
             tracer: None,
             dbg: Default::default(),
+            block_va: 0,
+            block_page: std::ptr::null(),
+            slot_shift: 2,
+            time_origin: 0,
+            chain_flow: crate::insn::Flow::Next,
         };
         cpu.reset();
         cpu
@@ -303,6 +320,24 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn set_reg(&mut self, r: u8, v: u32) {
         self.regs[usize::from(r & 15)] = v;
+    }
+
+    /// Register `r` of an instruction whose family needs no PC ([`crate::thread::Op::SYNC`]
+    /// false): [`crate::insn::Decoded::finish`] checked that its register fields are below 16,
+    /// so no mask or bounds check is needed.
+    #[inline(always)]
+    pub(crate) fn r(&self, r: u8) -> u32 {
+        debug_assert!(r < 16);
+        // SAFETY: register fields of such instructions are below 16 (checked at decode).
+        unsafe { *self.regs.get_unchecked(usize::from(r)) }
+    }
+
+    /// Set register `r` of an instruction whose family needs no PC (see [`Cpu::r`]).
+    #[inline(always)]
+    pub(crate) fn set_r(&mut self, r: u8, v: u32) {
+        debug_assert!(r < 16);
+        // SAFETY: as in `r`.
+        unsafe { *self.regs.get_unchecked_mut(usize::from(r)) = v };
     }
 
     // ---- condition flags -------------------------------------------------------------------
@@ -455,8 +490,14 @@ impl Cpu {
             self.regs[8..13].copy_from_slice(load);
         }
         self.mode = new;
-        self.privilege_index = usize::from(new == Mode::User);
+        self.set_privilege(new == Mode::User);
         self.update_security_state();
+    }
+
+    /// Select the TLB tables of User mode (`user`) or of the privileged modes.
+    pub(crate) fn set_privilege(&mut self, user: bool) {
+        self.privilege_index = usize::from(user);
+        self.tlb_user_bytes = if user { crate::memory::TLB_TABLE_BYTES } else { 0 };
     }
 
     /// Follow the security state (ARM ARM B1.5.1): Non-secure when SCR.NS is set outside

@@ -3,25 +3,35 @@
 //! Decoding an ARM instruction (finding which of ~200 encodings it is and pulling out its
 //! fields) costs far more than executing most of them, so armvex decodes each instruction once,
 //! into an [`Insn`]: a pointer to the function that executes exactly that kind of instruction,
-//! plus its operands already extracted. Executing is then one indirect call. Handlers are plain
-//! `fn` pointers (not trait objects), often specialised with const generics, e.g. one function
-//! per data-processing opcode and S bit.
+//! plus its operands already extracted. Handlers are plain `fn` pointers (not trait objects),
+//! specialised with const generics, e.g. one function per data-processing opcode, S bit and
+//! operand form.
+//!
+//! An instruction's behaviour is written once, as a *step* ([`Step`]: do the instruction,
+//! report how control flow goes on). The handler an [`Insn`] points at is a *threaded* wrapper
+//! of that step ([`Handler`], see [`crate::thread`]): it runs the step and then jumps straight
+//! to the next instruction's handler.
 //!
 //! The meaning of the operand fields depends on the handler; each handler documents what it
 //! expects. The usual convention: `rd` destination, `rn` first operand/base, `rm` second operand
 //! or index, `rs` shift register or accumulator, `imm` an immediate, `op`/`op2` small extra fields.
+//!
+//! Decoders build a [`Decoded`] (the handler family, the operands and the encoding); the code
+//! cache turns it into an [`Insn`] for its slot of the page, choosing the wrapper that fits
+//! (see [`Decoded::finish`]).
 
 use crate::cpu::Cpu;
+use crate::thread::Ops;
 use armvex_bus::Bus;
 
-/// What an instruction handler tells the run loop.
+/// What an instruction's step tells the code that runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Flow {
     /// Continue with the next instruction in sequence.
     Next,
-    /// A plain branch: only R15 (and maybe LR) changed, in the same instruction set. The run
-    /// loop may continue the block at `regs[15]` if it is in the same page.
+    /// A plain branch: only R15 (and maybe LR) changed, in the same instruction set. The block
+    /// goes on at `regs[15]` if it is in the same page.
     Jump,
     /// Control flow changed (branch, exception entry or return, CPSR write): `regs[15]` holds
     /// the address of the next instruction. The block ends.
@@ -29,61 +39,114 @@ pub enum Flow {
     /// The CPU must leave its run loop ([`crate::Exit`] says why); `regs[15]` holds the address
     /// of the next instruction.
     Stop,
+    /// Only from a family's fast step ([`crate::thread::Op::step`]): nothing happened, run
+    /// the family's slow step ([`crate::thread::Op::slow`]) instead. Never seen outside
+    /// [`crate::thread`].
+    Slow,
 }
 
-/// An instruction handler.
-pub type Handler = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
+/// An instruction's behaviour: execute the instruction `d` describes. While it runs,
+/// `regs[15]` reads as the instruction's address + 8 (ARM) or + 4 (Thumb) if the
+/// instruction's handler family asks for it (see [`crate::thread::Op::SYNC`]).
+pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
+
+/// A threaded handler: execute the instruction at `d` and the ones after it, at most `rem`
+/// of them (`rem >= 1`), and say where that stopped (see [`crate::thread`]).
+///
+/// # Safety
+/// `d` must point at an instruction of a decoded page (or a copy of one, see
+/// [`crate::thread`]) that stays alive and unchanged during the call, and the CPU's block
+/// fields (`block_va`, `block_page`, `slot_shift`, `time_origin`) must describe that page.
+pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, u64) -> ChainEnd;
+
+/// Where a chain of threaded handlers stopped.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainEnd {
+    /// What is left of the instruction budget the chain was given.
+    pub rem: u64,
+    /// The instruction to continue with, if the chain stopped between two instructions of
+    /// the straight line (budget used up, an IT instruction, the end of the page). Null if a
+    /// step ended it with a flow other than [`Flow::Next`]: the CPU's `chain_flow` says which,
+    /// and `regs[15]` holds the next PC.
+    pub next: *const Insn,
+}
 
 /// The condition code meaning "always".
 pub const COND_ALWAYS: u8 = 14;
 
-/// One predecoded instruction (24 bytes).
+/// One predecoded instruction in its slot of a page (32 bytes).
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct Insn {
+    /// The threaded handler.
     pub exec: Handler,
+    /// For a conditional instruction, whose `exec` is the condition check of its condition
+    /// code: the handler that executes it once the condition passed. Otherwise `exec`.
+    pub then: Handler,
     pub imm: u32,
-    /// The instruction's encoding (for traces and the rare handlers that re-read it). For a
-    /// 32-bit Thumb instruction: first halfword in bits 31:16.
-    pub raw: u32,
     pub rd: u8,
     pub rn: u8,
     pub rm: u8,
     pub rs: u8,
-    /// Condition code (ARM ARM A8.3); [`COND_ALWAYS`] when unconditional.
-    pub cond: u8,
     pub op: u8,
     pub op2: u8,
+    /// Condition code (ARM ARM A8.3); [`COND_ALWAYS`] when unconditional.
+    pub cond: u8,
     /// Length in bytes (4 in ARM state, 2 or 4 in Thumb).
     pub len: u8,
+    /// The value R15 reads as while this instruction runs, as an offset from the start of its
+    /// page: the instruction's offset + 8 in ARM state, + 4 in Thumb state.
+    pub pc: u16,
+    /// For a conditional ARM instruction whose `exec` is a run check (see
+    /// [`crate::thread`]): how many slots on the first instruction is that does not fail
+    /// when this one's condition fails (this one and the ones after it with the same
+    /// condition fail together). 1 otherwise.
+    pub skip: u8,
+    /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
+    /// for a 32-bit Thumb instruction).
+    pub next_bytes: u8,
 }
 
 impl std::fmt::Debug for Insn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Insn({:#010x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={})",
-            self.raw, self.cond, self.rd, self.rn, self.rm, self.rs, self.imm, self.op, self.op2
+            "Insn(pc={:#x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={} len={})",
+            self.pc, self.cond, self.rd, self.rn, self.rm, self.rs, self.imm, self.op, self.op2, self.len
         )
     }
 }
 
 impl Insn {
-    /// An instruction executed by `exec`, with all operand fields zero.
-    #[inline]
-    pub fn new(exec: Handler, raw: u32) -> Insn {
+    /// How many slots the next instruction is ahead (1, or 2 for a 32-bit Thumb instruction).
+    #[inline(always)]
+    pub fn slots(&self) -> usize {
+        usize::from(self.next_bytes) / std::mem::size_of::<Insn>()
+    }
+
+    /// An instruction run by `exec`, with all operand fields zero, at page offset 0.
+    pub fn with_handler(exec: Handler) -> Insn {
         Insn {
             exec,
+            then: exec,
             imm: 0,
-            raw,
             rd: 0,
             rn: 0,
             rm: 0,
             rs: 0,
-            cond: COND_ALWAYS,
             op: 0,
             op2: 0,
+            cond: COND_ALWAYS,
             len: 4,
+            pc: 0,
+            skip: 1,
+            next_bytes: std::mem::size_of::<Insn>() as u8,
         }
+    }
+
+    /// Operand fields for a [`Step`] called directly (unit tests): no handler of its own.
+    pub fn operands() -> Insn {
+        Insn::with_handler(crate::thread::end_of_page)
     }
 
     pub fn rd(mut self, r: u32) -> Self {
@@ -114,13 +177,103 @@ impl Insn {
         self.op2 = v as u8;
         self
     }
+}
+
+/// A decoded instruction before it has a slot: the handler family, the operands, the
+/// encoding. Built by the decoders with the same builder methods as [`Insn`].
+#[derive(Clone, Copy)]
+pub struct Decoded {
+    /// The handler family.
+    pub ops: &'static Ops,
+    /// The operands (its `exec`, `pc` and `slots` are set by [`Decoded::finish`]).
+    pub insn: Insn,
+    /// The instruction's encoding (for traces). For a 32-bit Thumb instruction: first
+    /// halfword in bits 31:16.
+    pub raw: u32,
+}
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Decoded({:#010x} {:?})", self.raw, self.insn)
+    }
+}
+
+impl Decoded {
+    /// An instruction of family `ops` with encoding `raw`, all operand fields zero.
+    #[inline]
+    pub fn new(ops: &'static Ops, raw: u32) -> Decoded {
+        Decoded {
+            ops,
+            insn: Insn::operands(),
+            raw,
+        }
+    }
+
+    pub fn rd(mut self, r: u32) -> Self {
+        self.insn.rd = r as u8;
+        self
+    }
+    pub fn rn(mut self, r: u32) -> Self {
+        self.insn.rn = r as u8;
+        self
+    }
+    pub fn rm(mut self, r: u32) -> Self {
+        self.insn.rm = r as u8;
+        self
+    }
+    pub fn rs(mut self, r: u32) -> Self {
+        self.insn.rs = r as u8;
+        self
+    }
+    pub fn imm(mut self, v: u32) -> Self {
+        self.insn.imm = v;
+        self
+    }
+    pub fn op(mut self, v: u32) -> Self {
+        self.insn.op = v as u8;
+        self
+    }
+    pub fn op2(mut self, v: u32) -> Self {
+        self.insn.op2 = v as u8;
+        self
+    }
     pub fn cond(mut self, c: u32) -> Self {
-        self.cond = c as u8;
+        self.insn.cond = c as u8;
         self
     }
     pub fn len(mut self, l: u32) -> Self {
-        self.len = l as u8;
+        self.insn.len = l as u8;
         self
+    }
+    /// Replace the handler family, keeping the operands.
+    pub fn with_ops(mut self, ops: &'static Ops) -> Self {
+        self.ops = ops;
+        self
+    }
+
+    /// The instruction for the slot at byte `offset` of its page, in Thumb state or not:
+    /// its PC offset, the distance to the next slot and the handler variant it needs
+    /// (see [`crate::thread`]).
+    pub fn finish(self, offset: u32, thumb: bool) -> Insn {
+        self.finish_with_family(offset, thumb).0
+    }
+
+    /// [`Decoded::finish`], and the family that runs the instruction (the decoded one, or
+    /// the more specialised one it refined itself into, whose steps expect the operands as
+    /// the refinement left them).
+    pub fn finish_with_family(self, offset: u32, thumb: bool) -> (Insn, &'static Ops) {
+        let mut insn = self.insn;
+        insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
+        let slots = if thumb { insn.len >> 1 } else { 1 };
+        insn.next_bytes = slots * std::mem::size_of::<Insn>() as u8;
+        let ops = self.ops.refined(&mut insn, thumb);
+        // Families that need no PC index registers without a mask (`Cpu::r`).
+        assert!(
+            ops.sync || [insn.rd, insn.rn, insn.rm, insn.rs].iter().all(|&r| r < 16),
+            "decoder bug: register field above 15 in {self:?}"
+        );
+        (insn.exec, insn.then) = ops.select(&insn);
+        (insn, ops)
     }
 }
 
@@ -141,8 +294,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn insn_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Insn>(), 24);
+    fn insn_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Insn>(), 32);
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //!    interrupts and housekeeping between blocks.
 //! 2. [`code_cache`]: each 4 KiB page of code is decoded once, by [`decode`], into
 //!    [`insn::Insn`]s: a handler function pointer plus extracted operands.
-//! 3. [`exec`]: the handlers, one small function per kind of instruction, built on the
-//!    arithmetic in [`alu`] and the loads and stores of [`memory`].
-//! 4. [`memory`]: the software TLB turning virtual addresses into host pointers, with the
+//! 3. [`thread`]: how handlers run one after the other (threaded dispatch: each handler
+//!    jumps to the next one's).
+//! 4. [`exec`]: what each instruction does, one small function per kind of instruction,
+//!    built on the arithmetic in [`alu`] and the loads and stores of [`memory`].
+//! 5. [`memory`]: the software TLB turning virtual addresses into host pointers, with the
 //!    page-table walk of [`mmu`] on a miss.
-//! 5. [`exception`]: exception entry and return; [`cp15`]: the system control registers;
+//! 6. [`exception`]: exception entry and return; [`cp15`]: the system control registers;
 //!    [`state`]: modes, banked registers and the program status register.
 
 pub mod alu;
@@ -35,6 +37,7 @@ pub mod pmu;
 pub mod run;
 pub mod saved;
 pub mod state;
+pub mod thread;
 pub mod trace;
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use armvex_bus::{AccessSize, Accessor, Bus};
 
 /// Entries per TLB table (direct-mapped by virtual page number).
 pub const TLB_ENTRIES: usize = 512;
+/// Bytes of one TLB table.
+pub const TLB_TABLE_BYTES: usize = TLB_ENTRIES * std::mem::size_of::<TlbEntry>();
 const PAGE_MASK: u32 = !0xfff;
 /// A tag that matches no address: masked addresses never have bits 11:3 set.
 const INVALID_TAG: u32 = 0xffff_ffff;
@@ -154,7 +156,7 @@ macro_rules! fast_load {
         /// Load from `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
-            let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+            let e = self.read_entry(va);
             if e.tag == va & (PAGE_MASK | ($size - 1)) {
                 let host = (va as usize).wrapping_add(e.addend) as *const $ty;
                 // SAFETY: the entry was filled from a RAM page of the bus's memory, which
@@ -173,7 +175,7 @@ macro_rules! fast_store {
         /// Store to `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
-            let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+            let e = self.write_entry(va);
             if e.tag == va & (PAGE_MASK | ($size - 1)) {
                 let host = (va as usize).wrapping_add(e.addend) as *mut $ty;
                 // SAFETY: as for loads; write entries are only filled for writable RAM pages
@@ -188,18 +190,37 @@ macro_rules! fast_store {
 }
 
 impl Cpu {
+    /// The read TLB entry for `va` at the current privilege.
+    #[inline(always)]
+    fn read_entry(&self, va: u32) -> &TlbEntry {
+        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
+        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
+        // SAFETY: `tlb_user_bytes` is the offset of table 0 or 1 of the two read tables, and
+        // `tlb_index` is below `TLB_ENTRIES`, so the entry is inside `tlb.read`.
+        unsafe { &*self.tlb.read.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
+    }
+
+    /// The write TLB entry for `va` at the current privilege.
+    #[inline(always)]
+    fn write_entry(&self, va: u32) -> &TlbEntry {
+        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
+        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
+        // SAFETY: as in `read_entry`, for `tlb.write`.
+        unsafe { &*self.tlb.write.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
+    }
+
     /// The host address of `va` if the TLB maps it for a naturally aligned read of `size`
     /// bytes at the current privilege (the fast path; `None` means: take the slow path).
     #[inline(always)]
     pub(crate) fn tlb_read_host(&self, va: u32, size: u32) -> Option<*const u8> {
-        let e = self.tlb.read[self.privilege_index][tlb_index(va)];
+        let e = self.read_entry(va);
         (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *const u8)
     }
 
     /// As [`Cpu::tlb_read_host`], for writes.
     #[inline(always)]
     pub(crate) fn tlb_write_host(&self, va: u32, size: u32) -> Option<*mut u8> {
-        let e = self.tlb.write[self.privilege_index][tlb_index(va)];
+        let e = self.write_entry(va);
         (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *mut u8)
     }
 

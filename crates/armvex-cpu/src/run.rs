@@ -10,13 +10,15 @@
 //! 3. look up the page of the PC through the fetch TLB (a prefetch abort if that faults);
 //! 4. drop TLB write entries if a page became a code page (so writes to it are seen).
 //!
-//! Inside a block the loop only sets R15 to "this instruction + 8" (what an instruction reads
-//! as PC), checks the condition code and calls the handler.
+//! Inside a block, the instructions' handlers run one after the other by themselves
+//! (threaded dispatch, see [`crate::thread`]); the block loop here only starts them, and
+//! picks up where they stop: at the end of the budget or the page, or at a branch out.
 
 use crate::code_cache::{ARM_SLOTS, CodeCache, THUMB_SLOTS};
 use crate::cpu::{Cpu, Exit};
 use crate::debug::{DebugControl, DebugStop};
-use crate::insn::{COND_ALWAYS, Flow, Insn};
+use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Insn};
+use crate::thread::CHUNK;
 use armvex_bus::Bus;
 
 /// A prefetch abort taken because the PC's page cannot be fetched counts as one instruction,
@@ -120,6 +122,7 @@ impl Cpu {
     /// inside its page (rather than a branch or the end of the page).
     ///
     /// `CHECKED` blocks call [`Cpu::trace_insn`] when tracing and stop at breakpoints.
+    #[inline(always)]
     fn run_block<const THUMB: bool, const CHECKED: bool>(
         &mut self,
         bus: &mut Bus,
@@ -136,24 +139,21 @@ impl Cpu {
             }
         };
         let page = if THUMB {
-            code.thumb_page(&mut bus.memory, index, host).as_ptr()
+            code.thumb_page(&mut bus.memory, index, host)
         } else {
-            code.arm_page(&mut bus.memory, index, host).as_ptr()
+            code.arm_page(&mut bus.memory, index, host)
         };
+        let (slots, raw) = (page.as_ptr(), page.raw_ptr());
         self.sync_code_epoch(bus);
-        if THUMB {
-            self.thumb_block::<CHECKED>(bus, page, pc, remaining, debug)
-        } else {
-            self.arm_block::<CHECKED>(bus, page, pc, remaining, debug)
-        }
+        self.block::<THUMB, CHECKED>(bus, slots, raw, pc, remaining, debug)
     }
 
     /// Before the instruction at `pc` inside a checked block (the first one of the block was
     /// checked by the run loop): trace it, and stop if it is a breakpoint.
     #[inline(always)]
-    fn check_insn(&mut self, bus: &mut Bus, pc: u32, insn: &Insn, debug: &DebugControl) -> bool {
+    fn check_insn(&mut self, pc: u32, raw: u32, len: u8, debug: &DebugControl) -> bool {
         if self.tracer.is_some() {
-            self.trace_insn(bus, pc, insn);
+            self.trace_insn(pc, raw, len);
         }
         debug.is_breakpoint(pc)
     }
@@ -168,206 +168,161 @@ impl Cpu {
         self.exit = Exit::Debug(stop);
     }
 
-    /// Execute ARM instructions of one decoded page starting at `pc`, for at most `budget`
-    /// instructions, following plain branches that stay in the page. Returns how it stopped,
-    /// the number of instructions executed, and whether the budget ended it inside the page;
-    /// `regs[15]` holds the next PC.
+    /// Execute the instructions of one decoded page (`page`: its slots, one per word in ARM
+    /// state, one per halfword in Thumb state, then the sentinels; `raw`: their encodings)
+    /// starting at `pc`, for at most `budget` instructions, following plain branches that
+    /// stay in the page. Returns how it stopped, the number of instructions executed, and
+    /// whether the budget ended it inside the page; `regs[15]` holds the next PC.
     ///
-    /// Kept small and out of line so that its loop state (CPU, bus, instruction pointer, end,
-    /// PC) lives in registers across the handler calls.
-    #[inline(never)]
-    fn arm_block<const CHECKED: bool>(
+    /// Straight runs are chains of threaded handlers (see [`crate::thread`]), given at most
+    /// [`CHUNK`] instructions at a time. Checked blocks, and Thumb instructions inside an IT
+    /// block, run one instruction per call (a budget of one).
+    ///
+    /// `local_time` is the time the block started at, moved on at every branch that stays in
+    /// the page to `time_base + instructions so far`; what it does not count yet when the
+    /// block ends inside its page is kept in `time_carry` for a debugger stop to resume with.
+    #[inline(always)]
+    fn block<const THUMB: bool, const CHECKED: bool>(
         &mut self,
         bus: &mut Bus,
         page: *const Insn,
-        mut pc: u32,
+        raw: *const u32,
+        pc: u32,
         budget: u64,
         debug: &DebugControl,
     ) -> (Flow, u64, bool) {
-        let page_base = pc & !0xfff;
-        // Instructions retired before the current straight run, and how many of them
-        // `local_time` already counts (minus those a debugger stop carried over).
+        let (slot_count, shift, bias) = if THUMB { (THUMB_SLOTS, 1, 4) } else { (ARM_SLOTS, 2, 8) };
+        self.block_va = pc & !0xfff;
+        self.block_page = page;
+        self.slot_shift = shift;
+        // The first sentinel: slots at or past it end the page.
+        let sentinel = page.wrapping_add(slot_count);
+        let time_base = self.local_time.wrapping_add(std::mem::take(&mut self.dbg.time_carry));
         let mut done = 0u64;
-        let mut timed = 0u64.wrapping_sub(std::mem::take(&mut self.dbg.time_carry));
         let mut first = true;
+        // SAFETY: the slot of an offset below 4096 is in the page's array.
+        let mut d = unsafe { page.add(((pc & 0xfff) >> shift) as usize) };
         loop {
-            let first_slot = ((pc & 0xfff) >> 2) as usize;
-            let count = (ARM_SLOTS - first_slot).min((budget - done).min(ARM_SLOTS as u64) as usize);
-            // SAFETY: `first_slot + count <= ARM_SLOTS`, the length of the page's array.
-            let start = unsafe { page.add(first_slot) };
-            // SAFETY: as above.
-            let end = unsafe { start.add(count) };
-            let mut p = start;
-            let mut flow = Flow::Next;
-            while p < end {
-                // SAFETY: `start <= p < end`, inside the page's array.
-                let insn = unsafe { &*p };
+            let end = if CHECKED || (THUMB && self.it != 0) {
                 if CHECKED {
-                    if !first && self.check_insn(bus, pc, insn, debug) {
-                        // SAFETY: both pointers are in the same array.
-                        let ran = done + unsafe { p.offset_from(start) } as u64;
-                        self.stop_mid_block(pc, ran.wrapping_sub(timed), DebugStop::Breakpoint);
-                        return (Flow::Stop, ran, false);
+                    // SAFETY: `d` is an instruction slot of the page (below the sentinels).
+                    let (insn, index) = unsafe { (&*d, d.offset_from(page) as usize) };
+                    let at = self.block_va.wrapping_add(u32::from(insn.pc) - bias);
+                    // SAFETY: `raw` has one entry per instruction slot.
+                    let encoding = unsafe { *raw.add(index) };
+                    if !first && self.check_insn(at, encoding, insn.len, debug) {
+                        let unsynced = time_base.wrapping_add(done).wrapping_sub(self.local_time);
+                        self.stop_mid_block(at, unsynced, DebugStop::Breakpoint);
+                        return (Flow::Stop, done, false);
                     }
                     if first && self.tracer.is_some() {
-                        self.trace_insn(bus, pc, insn);
+                        self.trace_insn(at, encoding, insn.len);
                     }
                     first = false;
                 }
-                // SAFETY: `p < end`, so `p + 1` is at most one past the array's end.
-                p = unsafe { p.add(1) };
-                self.regs[15] = pc.wrapping_add(8);
-                if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
-                    flow = (insn.exec)(self, bus, insn);
-                    if flow != Flow::Next {
-                        break;
-                    }
+                done += 1;
+                if THUMB && self.it != 0 {
+                    // SAFETY: `d` is an instruction slot of the page.
+                    unsafe { self.step_in_it_block(bus, d) }
+                } else {
+                    // SAFETY: `d` is an instruction slot of the page, and the block fields
+                    // describe the page.
+                    unsafe { ((*d).exec)(self, bus, d, 1) }
                 }
-                pc = pc.wrapping_add(4);
-            }
-            // SAFETY: both pointers are in the same array.
-            done += unsafe { p.offset_from(start) } as u64;
-            match flow {
-                Flow::Next => {
-                    self.regs[15] = pc;
+            } else {
+                let chunk = (budget - done).min(CHUNK);
+                self.time_origin = time_base.wrapping_add(done + chunk);
+                // SAFETY: as above.
+                let end = unsafe { ((*d).exec)(self, bus, d, chunk) };
+                done += chunk - end.rem;
+                end
+            };
+            if !end.next.is_null() {
+                // The straight line goes on at `end.next`.
+                // SAFETY: chains only stop at slots of the page's array.
+                let next_pc = self
+                    .block_va
+                    .wrapping_add(u32::from(unsafe { (*end.next).pc }).wrapping_sub(bias));
+                let at_sentinel = end.next >= sentinel;
+                if at_sentinel || done == budget {
+                    self.regs[15] = next_pc;
                     // Kept only if a debugger limit paused the block (see `run_with`).
-                    self.dbg.time_carry = done.wrapping_sub(timed);
-                    return (Flow::Next, done, first_slot + count < ARM_SLOTS);
+                    self.dbg.time_carry = time_base.wrapping_add(done).wrapping_sub(self.local_time);
+                    return (Flow::Next, done, !at_sentinel);
                 }
-                // A plain branch within this page continues the block.
-                Flow::Jump if self.regs[15] & !0xfff == page_base && done < budget => {
+                d = end.next;
+                continue;
+            }
+            match self.chain_flow {
+                // A plain branch within this page continues the block (in chains, the
+                // handler itself does this, unless the chain's share of the budget is used up).
+                Flow::Jump if self.regs[15] & !0xfff == self.block_va && done < budget => {
                     // Time moves on for timer and counter reads in the loop.
-                    self.local_time = self.local_time.wrapping_add(done.wrapping_sub(timed));
-                    timed = done;
-                    pc = self.regs[15];
+                    self.local_time = time_base.wrapping_add(done);
+                    // SAFETY: the slot of an offset below 4096 is in the page's array.
+                    d = unsafe { page.add(((self.regs[15] & 0xfff) >> shift) as usize) };
                 }
                 Flow::Stop if self.dbg.retried != 0 => {
                     // A watchpoint stopped the last instruction before it completed.
                     let ran = done - self.dbg.retried;
-                    self.dbg.time_carry = ran.wrapping_sub(timed);
+                    self.dbg.time_carry = time_base.wrapping_add(ran).wrapping_sub(self.local_time);
                     self.dbg.resume_mid_block = true;
-                    return (flow, done, false);
+                    return (Flow::Stop, done, false);
                 }
-                _ => return (flow, done, false),
+                flow => return (flow, done, false),
             }
         }
     }
 
-    /// Execute Thumb instructions of one decoded page (one slot per halfword; a 32-bit
-    /// instruction occupies the slot of its first halfword) starting at `pc`, as
-    /// [`Cpu::arm_block`] does for ARM code.
-    ///
-    /// Every instruction takes at least one slot, so a straight run of at most `n` slots
-    /// executes at most `n` instructions: the inner loop bounds the run by slots and needs no
-    /// separate budget check; only when the slots run out first does it look at the budget.
-    #[inline(never)]
-    fn thumb_block<const CHECKED: bool>(
-        &mut self,
-        bus: &mut Bus,
-        page: *const Insn,
-        mut pc: u32,
-        budget: u64,
-        debug: &DebugControl,
-    ) -> (Flow, u64, bool) {
-        let page_base = pc & !0xfff;
-        // One past the end of the page's array of THUMB_SLOTS instructions: pointers are
-        // only moved with `wrapping_add` and compared against it, and read while below it.
-        let end = page.wrapping_add(THUMB_SLOTS);
-        let mut executed = 0u64;
-        // Instructions already accounted for in `local_time` (minus a debugger stop's carry).
-        let mut timed = 0u64.wrapping_sub(std::mem::take(&mut self.dbg.time_carry));
-        let mut first = true;
-        loop {
-            let mut p = page.wrapping_add(((pc & 0xfff) >> 1) as usize);
-            let mut flow = Flow::Next;
-            'run: loop {
-                // Bounded by slots, which bounds the instructions too; with 32-bit
-                // instructions the slots may run out before the budget: go on then, so the
-                // block ends exactly at the budget (or its page's end), whatever the mix.
-                let limit = end.min(p.wrapping_add((budget - executed).min(THUMB_SLOTS as u64) as usize));
-                while p < limit {
-                    // SAFETY: `page <= p < limit <= end`, inside the page's array.
-                    let insn = unsafe { &*p };
-                    if CHECKED {
-                        if !first && self.check_insn(bus, pc, insn, debug) {
-                            self.stop_mid_block(pc, executed.wrapping_sub(timed), DebugStop::Breakpoint);
-                            return (Flow::Stop, executed, false);
-                        }
-                        if first && self.tracer.is_some() {
-                            self.trace_insn(bus, pc, insn);
-                        }
-                        first = false;
-                    }
-                    executed += 1;
-                    self.regs[15] = pc.wrapping_add(4);
-                    let it = self.it;
-                    if it == 0 {
-                        if insn.cond == COND_ALWAYS || self.condition_passed(insn.cond) {
-                            flow = (insn.exec)(self, bus, insn);
-                            if flow != Flow::Next {
-                                break 'run;
-                            }
-                        }
-                    } else {
-                        flow = self.step_in_it_block(bus, insn, it);
-                        if flow != Flow::Next {
-                            break 'run;
-                        }
-                    }
-                    pc = pc.wrapping_add(u32::from(insn.len));
-                    // A 32-bit instruction in the last slot (one that crosses into the next
-                    // page) moves `p` two slots past the end: only compared, never read.
-                    p = p.wrapping_add(usize::from(insn.len >> 1));
-                }
-                if p >= end || executed >= budget {
-                    break;
-                }
-            }
-            match flow {
-                Flow::Next => {
-                    self.regs[15] = pc;
-                    // Kept only if a debugger limit paused the block (see `run_with`).
-                    self.dbg.time_carry = executed.wrapping_sub(timed);
-                    return (Flow::Next, executed, p < end);
-                }
-                // A plain branch within this page continues the block.
-                Flow::Jump if self.regs[15] & !0xfff == page_base && executed < budget => {
-                    self.local_time = self.local_time.wrapping_add(executed.wrapping_sub(timed));
-                    timed = executed;
-                    pc = self.regs[15];
-                }
-                Flow::Stop if self.dbg.retried != 0 => {
-                    let ran = executed - self.dbg.retried;
-                    self.dbg.time_carry = ran.wrapping_sub(timed);
-                    self.dbg.resume_mid_block = true;
-                    return (flow, executed, false);
-                }
-                _ => return (flow, executed, false),
-            }
-        }
-    }
-
-    /// Execute one instruction inside an IT block, whose ITSTATE is `it` (non-zero). The
+    /// Execute the Thumb instruction at `d` inside an IT block (ITSTATE non-zero). The
     /// condition comes from ITSTATE, which advances before the instruction runs.
     /// `current_it` holds the instruction's ITSTATE while it runs, for the exceptions that
     /// return to it (aborts, undefined instructions) and for the 16-bit data-processing
     /// instructions, which set flags only outside IT blocks; it is zero outside IT blocks,
     /// so the common path stores nothing.
-    #[inline]
-    fn step_in_it_block(&mut self, bus: &mut Bus, insn: &Insn, it: u8) -> Flow {
+    ///
+    /// # Safety
+    /// `d` must be an instruction slot of the page the block fields describe.
+    unsafe fn step_in_it_block(&mut self, bus: &mut Bus, d: *const Insn) -> ChainEnd {
+        let it = self.it;
         self.current_it = it;
         self.advance_it();
         let cond = it >> 4;
-        let flow = if cond == COND_ALWAYS || self.condition_passed(cond) {
-            (insn.exec)(self, bus, insn)
+        // SAFETY: the caller's contract.
+        let insn = unsafe { &*d };
+        // SAFETY: the next slot is in the page's array (pages end with sentinels).
+        let next = unsafe { d.add(insn.slots()) };
+        let end = if cond == COND_ALWAYS || self.condition_passed(cond) {
+            if insn.cond == COND_ALWAYS {
+                // SAFETY: the caller's contract.
+                unsafe { (insn.exec)(self, bus, d, 1) }
+            } else {
+                // A conditional branch (the only conditional Thumb instructions) inside an
+                // IT block (UNPREDICTABLE): ITSTATE's condition decides, not its own. Run
+                // an unconditional copy; the copy only stands for the slot (its next slot
+                // is the slot's).
+                let copy = Insn {
+                    cond: COND_ALWAYS,
+                    exec: crate::exec::branch::unconditional_handler(insn),
+                    ..*insn
+                };
+                // SAFETY: with a budget of one, the handler reads only the copy itself (it
+                // returns to us instead of going on to another slot).
+                let end = unsafe { (copy.exec)(self, bus, &copy, 1) };
+                if end.next.is_null() {
+                    end
+                } else {
+                    ChainEnd { rem: 0, next }
+                }
+            }
         } else {
-            Flow::Next
+            ChainEnd { rem: 0, next }
         };
         // The block is over (or an exception entry or return replaced ITSTATE).
         if self.it == 0 {
             self.current_it = 0;
         }
-        flow
+        end
     }
 
     /// ITAdvance() (ARM ARM A2.5.2).

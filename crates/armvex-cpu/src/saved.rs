@@ -89,7 +89,7 @@ impl Cpu {
         // Mode first, so that setting the CPSR switches no banks.
         self.mode = mode;
         self.set_cpsr_raw(s.cpsr);
-        self.privilege_index = usize::from(mode == Mode::User);
+        self.set_privilege(mode == Mode::User);
         self.cp14 = s.cp14.clone();
         self.vfp = s.vfp.clone();
         self.pmu = s.pmu.clone();

@@ -3,7 +3,7 @@
 use crate::code_cache::CodeCache;
 use crate::cpu::{Cpu, CpuConfig, CpuModel, Exit};
 use crate::decode::Features;
-use crate::insn::{Handler, Insn};
+use crate::insn::{Insn, Step};
 use armvex_bus::{Bus, PhysicalMemory, RamRegionSpec};
 
 /// Base of the test RAM.
@@ -26,19 +26,47 @@ pub fn machine(model: CpuModel) -> (Cpu, Bus) {
     (cpu, Bus::new(mem))
 }
 
-/// An instruction executed by `h` with all fields zero.
-pub fn insn(h: Handler) -> Insn {
-    Insn::new(h, 0)
+/// An instruction executed by step `h`, with its operands (all zero to start with).
+pub struct TestInsn {
+    step: Step,
+    insn: Insn,
 }
 
-/// Execute one predecoded instruction at RAM (R15 reads as RAM + 8) with the given registers.
-pub fn run_one(d: Insn, regs: &[(usize, u32)]) -> (Cpu, Bus) {
+macro_rules! field {
+    ($name:ident) => {
+        pub fn $name(mut self, v: u32) -> Self {
+            self.insn = self.insn.$name(v);
+            self
+        }
+    };
+}
+
+impl TestInsn {
+    field!(rd);
+    field!(rn);
+    field!(rm);
+    field!(rs);
+    field!(imm);
+    field!(op);
+    field!(op2);
+}
+
+/// An instruction executed by `h` with all fields zero.
+pub fn insn(h: Step) -> TestInsn {
+    TestInsn {
+        step: h,
+        insn: Insn::operands(),
+    }
+}
+
+/// Execute one instruction's step at RAM (R15 reads as RAM + 8) with the given registers.
+pub fn run_one(d: TestInsn, regs: &[(usize, u32)]) -> (Cpu, Bus) {
     let (mut cpu, mut bus) = machine(CpuModel::CortexA9);
     for &(r, v) in regs {
         cpu.regs[r] = v;
     }
     cpu.regs[15] = RAM + 8;
-    (d.exec)(&mut cpu, &mut bus, &d);
+    (d.step)(&mut cpu, &mut bus, &d.insn);
     (cpu, bus)
 }
 

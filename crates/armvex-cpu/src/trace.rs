@@ -4,8 +4,6 @@
 
 use crate::cpu::Cpu;
 use crate::exception::Exception;
-use crate::insn::Insn;
-use armvex_bus::Bus;
 use capstone::prelude::*;
 use std::io::Write;
 
@@ -53,26 +51,25 @@ impl Cpu {
         self.tracer = tracer;
     }
 
-    pub(crate) fn trace_insn(&mut self, _bus: &mut Bus, pc: u32, insn: &Insn) {
+    /// Trace the instruction at `pc` whose encoding is `raw` (`len` bytes; a 32-bit Thumb
+    /// instruction has its first halfword in bits 31:16).
+    pub(crate) fn trace_insn(&mut self, pc: u32, raw: u32, len: u8) {
         let regs = self.dump_with_r15(pc);
         let thumb = self.thumb;
         let index = self.config.index;
         let Some(t) = self.tracer.as_mut() else { return };
         let (bytes, hex) = if thumb {
-            if insn.len == 4 {
-                let hw1 = (insn.raw >> 16) as u16;
-                let hw2 = insn.raw as u16;
+            if len == 4 {
+                let hw1 = (raw >> 16) as u16;
+                let hw2 = raw as u16;
                 let mut b = hw1.to_le_bytes().to_vec();
                 b.extend_from_slice(&hw2.to_le_bytes());
                 (b, format!("{hw1:04x}{hw2:04x}"))
             } else {
-                (
-                    (insn.raw as u16).to_le_bytes().to_vec(),
-                    format!("{:04x}", insn.raw as u16),
-                )
+                ((raw as u16).to_le_bytes().to_vec(), format!("{:04x}", raw as u16))
             }
         } else {
-            (insn.raw.to_le_bytes().to_vec(), format!("{:08x}", insn.raw))
+            (raw.to_le_bytes().to_vec(), format!("{raw:08x}"))
         };
         let text = t.disassemble(thumb, pc, &bytes);
         let _ = writeln!(t.out, "{regs}\ncpu{index} 0x{pc:08x}:  {hex}  {text}");

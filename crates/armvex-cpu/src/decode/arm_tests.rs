@@ -131,6 +131,52 @@ fn conditional_execution_skips_but_counts() {
     assert_eq!(cpu.instructions(), 3);
 }
 
+/// Runs of instructions with one condition (skipped together when it fails, entering the
+/// instruction with the opposite condition without checking it) and comparisons fused with
+/// the branch after them: exact counts and PCs at every budget, and the same end state when
+/// a run is cut anywhere.
+#[test]
+fn condition_runs_and_compare_branch_stop_exactly() {
+    let prog = [
+        0xe3a00000, // mov r0, #0
+        0xe3a03000, // mov r3, #0
+        0xe2800001, // loop: add r0, r0, #1
+        0xe3500003, // cmp r0, #3
+        0x83a01001, // movhi r1, #1
+        0x83a02002, // movhi r2, #2
+        0x92833001, // addls r3, r3, #1
+        0x82844001, // addhi r4, r4, #1
+        0xe3500005, // cmp r0, #5
+        0x1afffff7, // bne loop
+        0x03a05005, // moveq r5, #5
+        0x13a06006, // movne r6, #6
+    ];
+    let mut slots = vec![0, 1];
+    for _ in 0..5 {
+        slots.extend(2..=9);
+    }
+    slots.extend([10, 11, 12]);
+    let total = slots.len() as u64 - 1;
+    let expect = |cpu: &crate::Cpu| {
+        assert_eq!(&cpu.regs[..7], &[5, 1, 2, 3, 2, 5, 0], "r0..r6 after the whole program");
+    };
+    let (cpu, _, _) = run_arm(&prog, &[], total);
+    expect(&cpu);
+    assert_eq!(cpu.instructions(), total);
+    for n in 1..total {
+        let (mut cpu, mut bus, _) = run_arm(&prog, &[], n);
+        assert_eq!(cpu.instructions(), n, "budget {n}");
+        assert_eq!(cpu.pc(), RAM + 4 * slots[n as usize], "PC after {n} instructions");
+        let mut code = crate::CodeCache::new(
+            bus.memory.total_pages(),
+            crate::Features::for_model(crate::CpuModel::CortexA9, true),
+        );
+        cpu.run(&mut bus, &mut code, total - n, 0);
+        assert_eq!(cpu.instructions(), total, "budget {n}, then the rest");
+        expect(&cpu);
+    }
+}
+
 #[test]
 fn undefined_instruction_takes_the_exception() {
     let prog = [

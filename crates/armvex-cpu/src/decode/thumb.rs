@@ -9,37 +9,37 @@
 //! instructions map onto the same handlers as their ARM counterparts; the Thumb-only ones
 //! (IT, CBZ, TBB/TBH, ORN, ADR, the 16-bit "flags unless in an IT block" forms) live in
 //! [`crate::exec::thumb`] and [`crate::exec::dataproc`]. Conditions come from the IT state at
-//! run time, so every Thumb [`Insn`] is unconditional except the conditional branches.
+//! run time, so every Thumb instruction is unconditional except the conditional branches.
 //!
 //! UNPREDICTABLE register choices (SP or PC where the ARM ARM forbids them) decode as the
 //! same operation on that register.
 
 use super::Features;
 use crate::alu::{decode_imm_shift, shift};
-use crate::code_cache::{THUMB_SLOTS, ThumbPage};
-use crate::exec::dataproc::{self, DP_HANDLERS, DP_T16_HANDLERS, ORN_HANDLERS, form, opcode};
+use crate::code_cache::THUMB_SLOTS;
+use crate::exec::dataproc::{self, dp_ops, dp_t16_ops, form, opcode, orn_ops};
 use crate::exec::loadstore::{self, SINGLE_HANDLERS, block, kind, mode};
 use crate::exec::{branch, media, misc, multiply, thumb};
-use crate::insn::{Insn, bit, bits};
+use crate::insn::{Decoded, bit, bits};
+use crate::thread::op;
 
 /// Decode a whole 4 KiB page of Thumb code, one entry per halfword.
-pub fn decode_thumb_page(bytes: &[u8], f: &Features) -> Box<ThumbPage> {
+pub fn decode_thumb_page(bytes: &[u8], f: &Features) -> Vec<Decoded> {
     let half = |i: usize| u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]);
-    let mut page: Box<ThumbPage> = vec![Insn::new(misc::undefined, 0).len(2); THUMB_SLOTS]
-        .into_boxed_slice()
-        .try_into()
-        .expect("slot count");
-    for (i, insn) in page.iter_mut().enumerate() {
-        let hw1 = half(i);
-        *insn = if !is_32bit(hw1) {
-            decode_thumb16(hw1, f)
-        } else if i + 1 < THUMB_SLOTS {
-            decode_thumb32(hw1, half(i + 1), f)
-        } else {
-            Insn::new(thumb::cross_page, u32::from(hw1)).len(4)
-        };
-    }
-    page
+    (0..THUMB_SLOTS)
+        .map(|i| {
+            let hw1 = half(i);
+            if !is_32bit(hw1) {
+                decode_thumb16(hw1, f)
+            } else if i + 1 < THUMB_SLOTS {
+                decode_thumb32(hw1, half(i + 1), f)
+            } else {
+                Decoded::new(op!(thumb::cross_page), u32::from(hw1))
+                    .imm(u32::from(hw1))
+                    .len(4)
+            }
+        })
+        .collect()
 }
 
 /// True if `hw1` is the first halfword of a 32-bit instruction.
@@ -48,12 +48,12 @@ pub fn is_32bit(hw1: u16) -> bool {
     hw1 >> 11 >= 0b11101
 }
 
-fn undef16(h: u32) -> Insn {
-    Insn::new(misc::undefined, h).len(2)
+fn undef16(h: u32) -> Decoded {
+    Decoded::new(op!(misc::undefined), h).len(2)
 }
 
 /// Decode a 16-bit Thumb instruction (A6.2).
-pub fn decode_thumb16(hw: u16, f: &Features) -> Insn {
+pub fn decode_thumb16(hw: u16, f: &Features) -> Decoded {
     let h = u32::from(hw);
     let d = match bits(h, 15, 10) {
         0b000000..=0b001111 => shift_add_sub_move_compare(h),
@@ -61,21 +61,21 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Insn {
         0b010001 => special_data_and_branch(h),
         0b010010 | 0b010011 => {
             // LDR (literal): [Align(PC, 4) + imm8 * 4]
-            Insn::new(SINGLE_HANDLERS[kind::LDR as usize][mode::OFFSET as usize][0], h)
+            Decoded::new(SINGLE_HANDLERS[kind::LDR as usize][mode::OFFSET as usize][0], h)
                 .rd(bits(h, 10, 8))
                 .rn(15)
                 .imm(bits(h, 7, 0) * 4)
         }
         0b010100..=0b100111 => load_store16(h),
-        0b101000 | 0b101001 => Insn::new(dataproc::adr, h).rd(bits(h, 10, 8)).imm(bits(h, 7, 0) * 4),
-        0b101010 | 0b101011 => Insn::new(DP_HANDLERS[opcode::ADD as usize][0][form::IMM as usize], h)
+        0b101000 | 0b101001 => Decoded::new(dataproc::ADR, h).rd(bits(h, 10, 8)).imm(bits(h, 7, 0) * 4),
+        0b101010 | 0b101011 => Decoded::new(dp_ops(opcode::ADD, false, form::IMM, 0), h)
             .rd(bits(h, 10, 8))
             .rn(13)
             .imm(bits(h, 7, 0) * 4),
         0b101100..=0b101111 => misc16(h, f),
         0b110000 | 0b110001 => {
             // STM (STMIA) Rn!, {list}
-            Insn::new(loadstore::stm, h)
+            Decoded::new(loadstore::STM, h)
                 .rn(bits(h, 10, 8))
                 .imm(bits(h, 7, 0))
                 .op2(u32::from(block::INCREMENT | block::WRITEBACK))
@@ -85,22 +85,22 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Insn {
             let rn = bits(h, 10, 8);
             let list = bits(h, 7, 0);
             let wb = if list & (1 << rn) == 0 { block::WRITEBACK } else { 0 };
-            Insn::new(loadstore::ldm, h)
+            Decoded::new(loadstore::LDM, h)
                 .rn(rn)
                 .imm(list)
                 .op2(u32::from(block::INCREMENT | wb))
         }
         0b110100..=0b110111 => match bits(h, 11, 8) {
             0b1110 => undef16(h),
-            0b1111 => Insn::new(misc::svc, h).imm(bits(h, 7, 0)),
+            0b1111 => Decoded::new(op!(misc::svc), h).imm(bits(h, 7, 0)),
             cond => {
                 let imm = ((bits(h, 7, 0) << 24) as i32 >> 23) as u32;
-                Insn::new(branch::branch, h).imm(imm).cond(cond)
+                Decoded::new(branch::BRANCH, h).imm(imm).cond(cond)
             }
         },
         0b111000 | 0b111001 => {
             let imm = ((bits(h, 10, 0) << 21) as i32 >> 20) as u32;
-            Insn::new(branch::branch, h).imm(imm)
+            Decoded::new(branch::BRANCH, h).imm(imm)
         }
         _ => undef16(h),
     };
@@ -108,8 +108,8 @@ pub fn decode_thumb16(hw: u16, f: &Features) -> Insn {
 }
 
 /// A6.2.1: shift (immediate), add, subtract, move, and compare.
-fn shift_add_sub_move_compare(h: u32) -> Insn {
-    let t16 = |op: u8, f: u8| Insn::new(DP_T16_HANDLERS[op as usize][f as usize], h);
+fn shift_add_sub_move_compare(h: u32) -> Decoded {
+    let t16 = |op: u8, f: u8| Decoded::new(dp_t16_ops(op, f, 0), h);
     let (rd, rn_or_rm, rm) = (bits(h, 2, 0), bits(h, 5, 3), bits(h, 8, 6));
     match bits(h, 13, 9) {
         0b00000..=0b01011 => {
@@ -118,7 +118,7 @@ fn shift_add_sub_move_compare(h: u32) -> Insn {
             if ty == shift::LSL && amount == 0 {
                 t16(opcode::MOV, form::REG).rd(rd).rm(rn_or_rm)
             } else {
-                t16(opcode::MOV, form::IMM_SHIFT)
+                Decoded::new(dp_t16_ops(opcode::MOV, form::IMM_SHIFT, ty), h)
                     .rd(rd)
                     .rm(rn_or_rm)
                     .op(u32::from(ty))
@@ -134,7 +134,7 @@ fn shift_add_sub_move_compare(h: u32) -> Insn {
             let imm = bits(h, 7, 0);
             match op >> 2 {
                 0b100 => t16(opcode::MOV, form::IMM).rd(rdn).imm(imm),
-                0b101 => Insn::new(DP_HANDLERS[opcode::CMP as usize][1][form::IMM as usize], h)
+                0b101 => Decoded::new(dp_ops(opcode::CMP, true, form::IMM, 0), h)
                     .rn(rdn)
                     .imm(imm),
                 0b110 => t16(opcode::ADD, form::IMM).rd(rdn).rn(rdn).imm(imm),
@@ -145,21 +145,12 @@ fn shift_add_sub_move_compare(h: u32) -> Insn {
 }
 
 /// A6.2.2: data processing on two low registers.
-fn data_processing16(h: u32) -> Insn {
+fn data_processing16(h: u32) -> Decoded {
     let (rdn, rm) = (bits(h, 2, 0), bits(h, 5, 3));
-    let t16 = |op: u8, f: u8| {
-        Insn::new(DP_T16_HANDLERS[op as usize][f as usize], h)
-            .rd(rdn)
-            .rn(rdn)
-            .rm(rm)
-    };
-    let compare = |op: u8| {
-        Insn::new(DP_HANDLERS[op as usize][1][form::REG as usize], h)
-            .rn(rdn)
-            .rm(rm)
-    };
+    let t16 = |op: u8, f: u8| Decoded::new(dp_t16_ops(op, f, 0), h).rd(rdn).rn(rdn).rm(rm);
+    let compare = |op: u8| Decoded::new(dp_ops(op, true, form::REG, 0), h).rn(rdn).rm(rm);
     let shift_by_reg = |ty: u8| {
-        Insn::new(DP_T16_HANDLERS[opcode::MOV as usize][form::REG_SHIFT as usize], h)
+        Decoded::new(dp_t16_ops(opcode::MOV, form::REG_SHIFT, 0), h)
             .rd(rdn)
             .rm(rdn)
             .rs(rm)
@@ -176,7 +167,7 @@ fn data_processing16(h: u32) -> Insn {
         0b0111 => shift_by_reg(shift::ROR),
         0b1000 => compare(opcode::TST),
         // RSBS Rd, Rn, #0 (NEG)
-        0b1001 => Insn::new(DP_T16_HANDLERS[opcode::RSB as usize][form::IMM as usize], h)
+        0b1001 => Decoded::new(dp_t16_ops(opcode::RSB, form::IMM, 0), h)
             .rd(rdn)
             .rn(rm)
             .imm(0),
@@ -184,21 +175,18 @@ fn data_processing16(h: u32) -> Insn {
         0b1011 => compare(opcode::CMN),
         0b1100 => t16(opcode::ORR, form::REG),
         // MULS Rdm, Rn, Rdm
-        0b1101 => Insn::new(multiply::mul_t16, h).rd(rdn).rn(rm).rm(rdn).op(0),
+        0b1101 => Decoded::new(multiply::MUL_T16, h).rd(rdn).rn(rm).rm(rdn).op(0),
         0b1110 => t16(opcode::BIC, form::REG),
         _ => t16(opcode::MVN, form::REG),
     }
 }
 
 /// A6.2.3: special data instructions (high registers) and branch and exchange.
-fn special_data_and_branch(h: u32) -> Insn {
+fn special_data_and_branch(h: u32) -> Decoded {
     let rdn = bits(h, 2, 0) | (bits(h, 7, 7) << 3);
     let rm = bits(h, 6, 3);
     let plain = |op: u8, s: bool| {
-        let d = Insn::new(DP_HANDLERS[op as usize][usize::from(s)][form::REG as usize], h)
-            .rd(rdn)
-            .rn(rdn)
-            .rm(rm);
+        let d = Decoded::new(dp_ops(op, s, form::REG, 0), h).rd(rdn).rn(rdn).rm(rm);
         if rdn == 15 && !s {
             dataproc::to_pc(op, false, form::REG, d)
         } else {
@@ -209,15 +197,15 @@ fn special_data_and_branch(h: u32) -> Insn {
         0b00 => plain(opcode::ADD, false),
         0b01 => plain(opcode::CMP, true),
         0b10 => plain(opcode::MOV, false),
-        _ => Insn::new(branch::bx, h).rm(rm).op(bits(h, 7, 7)),
+        _ => Decoded::new(branch::BX, h).rm(rm).op(bits(h, 7, 7)),
     }
 }
 
 /// A6.2.4: load/store single data item.
-fn load_store16(h: u32) -> Insn {
+fn load_store16(h: u32) -> Decoded {
     let (rt, rn) = (bits(h, 2, 0), bits(h, 5, 3));
     let single = |k: u8, register: bool| {
-        Insn::new(
+        Decoded::new(
             SINGLE_HANDLERS[k as usize][mode::OFFSET as usize][usize::from(register)],
             h,
         )
@@ -246,7 +234,7 @@ fn load_store16(h: u32) -> Insn {
         _ => {
             // SP-relative: [SP, #imm8 * 4]
             let k = if bit(h, 11) { kind::LDR } else { kind::STR };
-            Insn::new(SINGLE_HANDLERS[k as usize][mode::OFFSET as usize][0], h)
+            Decoded::new(SINGLE_HANDLERS[k as usize][mode::OFFSET as usize][0], h)
                 .rd(bits(h, 10, 8))
                 .rn(13)
                 .imm(bits(h, 7, 0) * 4)
@@ -255,20 +243,20 @@ fn load_store16(h: u32) -> Insn {
 }
 
 /// A6.2.5: miscellaneous 16-bit instructions.
-fn misc16(h: u32, f: &Features) -> Insn {
+fn misc16(h: u32, f: &Features) -> Decoded {
     let (rd, rm) = (bits(h, 2, 0), bits(h, 5, 3));
     match bits(h, 11, 5) {
-        0b0000000..=0b0000011 => Insn::new(DP_HANDLERS[opcode::ADD as usize][0][form::IMM as usize], h)
+        0b0000000..=0b0000011 => Decoded::new(dp_ops(opcode::ADD, false, form::IMM, 0), h)
             .rd(13)
             .rn(13)
             .imm(bits(h, 6, 0) * 4),
-        0b0000100..=0b0000111 => Insn::new(DP_HANDLERS[opcode::SUB as usize][0][form::IMM as usize], h)
+        0b0000100..=0b0000111 => Decoded::new(dp_ops(opcode::SUB, false, form::IMM, 0), h)
             .rd(13)
             .rn(13)
             .imm(bits(h, 6, 0) * 4),
         0b0001000..=0b0001111 | 0b0011000..=0b0011111 | 0b1001000..=0b1001111 | 0b1011000..=0b1011111 => {
             let imm = (bits(h, 9, 9) << 6) | (bits(h, 7, 3) << 1);
-            Insn::new(thumb::cbz, h).rn(rd).imm(imm).op(bits(h, 11, 11))
+            Decoded::new(op!(thumb::cbz), h).rn(rd).imm(imm).op(bits(h, 11, 11))
         }
         0b0010000..=0b0010111 => {
             // SXTH, SXTB, UXTH, UXTB
@@ -278,43 +266,43 @@ fn misc16(h: u32, f: &Features) -> Insn {
                 0b10 => (0, 1),
                 _ => (0, 0),
             };
-            Insn::new(media::extend, h).rd(rd).rn(15).rm(rm).op(signed).op2(size)
+            Decoded::new(media::EXTEND, h).rd(rd).rn(15).rm(rm).op(signed).op2(size)
         }
         0b0100000..=0b0101111 => {
             // PUSH {list, LR}
             let list = bits(h, 7, 0) | (bits(h, 8, 8) << 14);
-            Insn::new(loadstore::stm, h)
+            Decoded::new(loadstore::STM, h)
                 .rn(13)
                 .imm(list)
                 .op2(u32::from(block::BEFORE | block::WRITEBACK))
         }
-        0b0110010 => Insn::new(misc::setend, h).op(bits(h, 3, 3)),
+        0b0110010 => Decoded::new(op!(misc::setend), h).op(bits(h, 3, 3)),
         0b0110011 => {
             let imod = if bit(h, 4) { 3 } else { 2 };
-            Insn::new(misc::cps, h).op2(imod).imm(bits(h, 2, 0))
+            Decoded::new(op!(misc::cps), h).op2(imod).imm(bits(h, 2, 0))
         }
-        0b1010000..=0b1010001 => Insn::new(media::reverse, h).rd(rd).rm(rm).op(0),
-        0b1010010..=0b1010011 => Insn::new(media::reverse, h).rd(rd).rm(rm).op(1),
-        0b1010110..=0b1010111 => Insn::new(media::reverse, h).rd(rd).rm(rm).op(2),
-        0b1010100..=0b1010101 if f.semihosting => Insn::new(misc::hlt, h).imm(bits(h, 5, 0)),
+        0b1010000..=0b1010001 => Decoded::new(media::REVERSE, h).rd(rd).rm(rm).op(0),
+        0b1010010..=0b1010011 => Decoded::new(media::REVERSE, h).rd(rd).rm(rm).op(1),
+        0b1010110..=0b1010111 => Decoded::new(media::REVERSE, h).rd(rd).rm(rm).op(2),
+        0b1010100..=0b1010101 if f.semihosting => Decoded::new(op!(misc::hlt), h).imm(bits(h, 5, 0)),
         0b1100000..=0b1101111 => {
             // POP {list, PC}
             let list = bits(h, 7, 0) | (bits(h, 8, 8) << 15);
-            Insn::new(loadstore::ldm, h)
+            Decoded::new(loadstore::LDM, h)
                 .rn(13)
                 .imm(list)
                 .op2(u32::from(block::INCREMENT | block::WRITEBACK))
         }
-        0b1110000..=0b1110111 => Insn::new(misc::bkpt, h),
+        0b1110000..=0b1110111 => Decoded::new(op!(misc::bkpt), h),
         0b1111000..=0b1111111 => {
             if bits(h, 3, 0) != 0 {
-                Insn::new(thumb::it, h).imm(bits(h, 7, 0))
+                Decoded::new(&thumb::IT, h).imm(bits(h, 7, 0))
             } else {
                 match bits(h, 7, 4) {
-                    2 => Insn::new(misc::wfe, h),
-                    3 => Insn::new(misc::wfi, h),
-                    4 => Insn::new(misc::sev, h),
-                    _ => Insn::new(misc::nop, h),
+                    2 => Decoded::new(op!(misc::wfe), h),
+                    3 => Decoded::new(op!(misc::wfi), h),
+                    4 => Decoded::new(op!(misc::sev), h),
+                    _ => Decoded::new(misc::NOP, h),
                 }
             }
         }
@@ -322,8 +310,8 @@ fn misc16(h: u32, f: &Features) -> Insn {
     }
 }
 
-fn undef32(w: u32) -> Insn {
-    Insn::new(misc::undefined, w).len(4)
+fn undef32(w: u32) -> Decoded {
+    Decoded::new(op!(misc::undefined), w).len(4)
 }
 
 /// ThumbExpandImm_C (A6.3.2): the immediate and whether it sets the carry (`None`: unchanged).
@@ -344,7 +332,7 @@ fn thumb_expand_imm_c(imm12: u32) -> (u32, Option<u32>) {
 }
 
 /// Decode a 32-bit Thumb instruction from its two halfwords (A6.3).
-pub fn decode_thumb32(hw1: u16, hw2: u16, f: &Features) -> Insn {
+pub fn decode_thumb32(hw1: u16, hw2: u16, f: &Features) -> Decoded {
     let w = (u32::from(hw1) << 16) | u32::from(hw2);
     let op1 = bits(w, 28, 27);
     let op2 = bits(w, 26, 20);
@@ -392,22 +380,20 @@ pub fn decode_thumb32(hw1: u16, hw2: u16, f: &Features) -> Insn {
 
 /// Fill in a data-processing instruction (shared by the register and immediate forms):
 /// `op4` is the T32 opcode (bits 24:21), `d` already holds operand 2.
-fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Insn) -> Insn {
+fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Decoded) -> Decoded {
     let s = bit(w, 20);
     let (rn, rd) = (bits(w, 19, 16), bits(w, 11, 8));
-    let normal = |op: u8, d: Insn| {
+    let normal = |op: u8, d: Decoded| {
         let d = d.rd(rd).rn(rn);
         if rd == 15 && !opcode::is_test(op) {
             return dataproc::to_pc(op, s, operand_form, d);
         }
-        Insn {
-            exec: DP_HANDLERS[op as usize][usize::from(s)][operand_form as usize],
-            ..d
-        }
+        let shift = d.insn.op;
+        d.with_ops(dp_ops(op, s, operand_form, shift))
     };
-    let compare = |op: u8, d: Insn| Insn {
-        exec: DP_HANDLERS[op as usize][1][operand_form as usize],
-        ..d.rn(rn)
+    let compare = |op: u8, d: Decoded| {
+        let shift = d.insn.op;
+        d.rn(rn).with_ops(dp_ops(op, true, operand_form, shift))
     };
     match op4 {
         0b0000 if rd == 15 && s => compare(opcode::TST, d),
@@ -416,10 +402,7 @@ fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Insn) -> Insn {
         0b0010 if rn == 15 => normal(opcode::MOV, d),
         0b0010 => normal(opcode::ORR, d),
         0b0011 if rn == 15 => normal(opcode::MVN, d),
-        0b0011 => Insn {
-            exec: ORN_HANDLERS[usize::from(s)][operand_form as usize],
-            ..d.rd(rd).rn(rn)
-        },
+        0b0011 => d.rd(rd).rn(rn).with_ops(orn_ops(s, operand_form, d.insn.op)),
         0b0100 if rd == 15 && s => compare(opcode::TEQ, d),
         0b0100 => normal(opcode::EOR, d),
         0b1000 if rd == 15 && s => compare(opcode::CMN, d),
@@ -434,14 +417,14 @@ fn dataproc32(w: u32, op4: u32, operand_form: u8, d: Insn) -> Insn {
 }
 
 /// A6.3.11: data processing (shifted register), and PKHBT/PKHTB.
-fn data_processing_shifted_register(w: u32) -> Insn {
+fn data_processing_shifted_register(w: u32) -> Decoded {
     let op4 = bits(w, 24, 21);
     let rm = bits(w, 3, 0);
     let imm5 = (bits(w, 14, 12) << 2) | bits(w, 7, 6);
     if op4 == 0b0110 {
         let tb = bit(w, 5);
         let amount = if tb && imm5 == 0 { 32 } else { imm5 };
-        return Insn::new(media::pack, w)
+        return Decoded::new(op!(media::pack), w)
             .rd(bits(w, 11, 8))
             .rn(bits(w, 19, 16))
             .rm(rm)
@@ -449,7 +432,10 @@ fn data_processing_shifted_register(w: u32) -> Insn {
             .imm(amount);
     }
     let (ty, amount) = decode_imm_shift(bits(w, 5, 4), imm5);
-    let d = Insn::new(misc::undefined, w).rm(rm).op(u32::from(ty)).imm(amount);
+    let d = Decoded::new(op!(misc::undefined), w)
+        .rm(rm)
+        .op(u32::from(ty))
+        .imm(amount);
     if ty == shift::LSL && amount == 0 {
         dataproc32(w, op4, form::REG, d)
     } else {
@@ -458,34 +444,31 @@ fn data_processing_shifted_register(w: u32) -> Insn {
 }
 
 /// A6.3.1: data processing (modified immediate).
-fn data_processing_modified_immediate(w: u32) -> Insn {
+fn data_processing_modified_immediate(w: u32) -> Decoded {
     let imm12 = (bits(w, 26, 26) << 11) | (bits(w, 14, 12) << 8) | bits(w, 7, 0);
     let (imm, carry) = thumb_expand_imm_c(imm12);
-    let d = Insn::new(misc::undefined, w).imm(imm).op2(carry.map_or(0, |c| c + 1));
+    let d = Decoded::new(op!(misc::undefined), w)
+        .imm(imm)
+        .op2(carry.map_or(0, |c| c + 1));
     dataproc32(w, bits(w, 24, 21), form::IMM, d)
 }
 
 /// A6.3.3: data processing (plain binary immediate).
-fn data_processing_plain_immediate(w: u32) -> Insn {
+fn data_processing_plain_immediate(w: u32) -> Decoded {
     let (rn, rd) = (bits(w, 19, 16), bits(w, 11, 8));
     let imm12 = (bits(w, 26, 26) << 11) | (bits(w, 14, 12) << 8) | bits(w, 7, 0);
     let imm5 = (bits(w, 14, 12) << 2) | bits(w, 7, 6);
     let low5 = bits(w, 4, 0);
-    let add_sub = |op: u8, imm: u32| {
-        Insn::new(DP_HANDLERS[op as usize][0][form::IMM as usize], w)
-            .rd(rd)
-            .rn(rn)
-            .imm(imm)
-    };
+    let add_sub = |op: u8, imm: u32| Decoded::new(dp_ops(op, false, form::IMM, 0), w).rd(rd).rn(rn).imm(imm);
     match bits(w, 24, 20) {
-        0b00000 if rn == 15 => Insn::new(dataproc::adr, w).rd(rd).imm(imm12),
+        0b00000 if rn == 15 => Decoded::new(dataproc::ADR, w).rd(rd).imm(imm12),
         0b00000 => add_sub(opcode::ADD, imm12),
-        0b01010 if rn == 15 => Insn::new(dataproc::adr, w).rd(rd).imm(imm12.wrapping_neg()),
+        0b01010 if rn == 15 => Decoded::new(dataproc::ADR, w).rd(rd).imm(imm12.wrapping_neg()),
         0b01010 => add_sub(opcode::SUB, imm12),
-        0b00100 => Insn::new(dataproc::movw, w).rd(rd).imm((rn << 12) | imm12),
-        0b01100 => Insn::new(dataproc::movt, w).rd(rd).imm((rn << 12) | imm12),
-        0b10010 if imm5 == 0 => Insn::new(media::saturate16, w).rd(rd).rn(rn).op(0).rs(low5 + 1),
-        0b11010 if imm5 == 0 => Insn::new(media::saturate16, w).rd(rd).rn(rn).op(1).rs(low5),
+        0b00100 => Decoded::new(dataproc::MOVW, w).rd(rd).imm((rn << 12) | imm12),
+        0b01100 => Decoded::new(dataproc::MOVT, w).rd(rd).imm((rn << 12) | imm12),
+        0b10010 if imm5 == 0 => Decoded::new(op!(media::saturate16), w).rd(rd).rn(rn).op(0).rs(low5 + 1),
+        0b11010 if imm5 == 0 => Decoded::new(op!(media::saturate16), w).rd(rd).rn(rn).op(1).rs(low5),
         op @ (0b10000 | 0b10010 | 0b11000 | 0b11010) => {
             let (ty, amount) = if bit(w, 21) {
                 decode_imm_shift(2, imm5)
@@ -493,7 +476,7 @@ fn data_processing_plain_immediate(w: u32) -> Insn {
                 (shift::LSL, imm5)
             };
             let (unsigned, width) = if op & 0b01000 != 0 { (1, low5) } else { (0, low5 + 1) };
-            Insn::new(media::saturate, w)
+            Decoded::new(op!(media::saturate), w)
                 .rd(rd)
                 .rn(rn)
                 .op(unsigned)
@@ -501,15 +484,30 @@ fn data_processing_plain_immediate(w: u32) -> Insn {
                 .op2(u32::from(ty))
                 .imm(amount)
         }
-        0b10100 => Insn::new(media::bitfield, w).op(0).rd(rd).rn(rn).imm(imm5).rs(low5 + 1),
-        0b11100 => Insn::new(media::bitfield, w).op(1).rd(rd).rn(rn).imm(imm5).rs(low5 + 1),
-        0b10110 => Insn::new(media::bitfield, w).op(2).rd(rd).rn(rn).imm(imm5).rs(low5),
+        0b10100 => Decoded::new(op!(media::bitfield), w)
+            .op(0)
+            .rd(rd)
+            .rn(rn)
+            .imm(imm5)
+            .rs(low5 + 1),
+        0b11100 => Decoded::new(op!(media::bitfield), w)
+            .op(1)
+            .rd(rd)
+            .rn(rn)
+            .imm(imm5)
+            .rs(low5 + 1),
+        0b10110 => Decoded::new(op!(media::bitfield), w)
+            .op(2)
+            .rd(rd)
+            .rn(rn)
+            .imm(imm5)
+            .rs(low5),
         _ => undef32(w),
     }
 }
 
 /// A6.3.4: branches and miscellaneous control.
-fn branches_and_misc(w: u32, f: &Features) -> Insn {
+fn branches_and_misc(w: u32, f: &Features) -> Decoded {
     let op = bits(w, 26, 20);
     let op1 = bits(w, 14, 12);
     let s = bits(w, 26, 26);
@@ -520,46 +518,48 @@ fn branches_and_misc(w: u32, f: &Features) -> Insn {
                 // B<cond> (T3): SignExtend(S:J2:J1:imm6:imm11:'0')
                 let imm = (s << 20) | (j2 << 19) | (j1 << 18) | (bits(w, 21, 16) << 12) | (bits(w, 10, 0) << 1);
                 let imm = ((imm << 11) as i32 >> 11) as u32;
-                return Insn::new(branch::branch, w).imm(imm).cond(bits(w, 25, 22));
+                return Decoded::new(branch::BRANCH, w).imm(imm).cond(bits(w, 25, 22));
             }
             if op1 == 0b010 {
                 // UDF.W (permanently undefined) and everything else here.
                 return undef32(w);
             }
             match op {
-                0b0111000 | 0b0111001 if !bit(w, 5) => Insn::new(misc::msr, w)
+                0b0111000 | 0b0111001 if !bit(w, 5) => Decoded::new(op!(misc::msr), w)
                     .op(bits(w, 20, 20))
                     .op2(bits(w, 11, 8))
                     .rm(bits(w, 19, 16)),
                 0b0111010 => {
                     if bits(w, 10, 8) == 0 {
                         match bits(w, 7, 0) {
-                            2 => Insn::new(misc::wfe, w),
-                            3 => Insn::new(misc::wfi, w),
-                            4 => Insn::new(misc::sev, w),
-                            _ => Insn::new(misc::nop, w),
+                            2 => Decoded::new(op!(misc::wfe), w),
+                            3 => Decoded::new(op!(misc::wfi), w),
+                            4 => Decoded::new(op!(misc::sev), w),
+                            _ => Decoded::new(misc::NOP, w),
                         }
                     } else {
-                        Insn::new(misc::cps, w)
+                        Decoded::new(op!(misc::cps), w)
                             .op2(bits(w, 10, 9) | (bits(w, 8, 8) << 2))
                             .imm(bits(w, 7, 5))
                             .op(bits(w, 4, 0))
                     }
                 }
                 0b0111011 => match bits(w, 7, 4) {
-                    0b0010 => Insn::new(loadstore::clear_exclusive, w),
-                    0b0100 | 0b0101 => Insn::new(misc::nop, w),
-                    0b0110 => Insn::new(misc::isb, w),
+                    0b0010 => Decoded::new(loadstore::CLEAR_EXCLUSIVE, w),
+                    0b0100 | 0b0101 => Decoded::new(misc::NOP, w),
+                    0b0110 => Decoded::new(op!(misc::isb), w),
                     _ => undef32(w),
                 },
-                0b0111100 => Insn::new(branch::bx, w).rm(bits(w, 19, 16)),
+                0b0111100 => Decoded::new(branch::BX, w).rm(bits(w, 19, 16)),
                 0b0111101 => {
                     // SUBS PC, LR, #imm8: exception return.
-                    let d = Insn::new(misc::undefined, w).rn(14).rd(15).imm(bits(w, 7, 0));
+                    let d = Decoded::new(op!(misc::undefined), w).rn(14).rd(15).imm(bits(w, 7, 0));
                     dataproc::to_pc(opcode::SUB, true, form::IMM, d)
                 }
-                0b0111110 | 0b0111111 if !bit(w, 5) => Insn::new(misc::mrs, w).rd(bits(w, 11, 8)).op(bits(w, 20, 20)),
-                0b1111111 => Insn::new(misc::smc, w),
+                0b0111110 | 0b0111111 if !bit(w, 5) => {
+                    Decoded::new(op!(misc::mrs), w).rd(bits(w, 11, 8)).op(bits(w, 20, 20))
+                }
+                0b1111111 => Decoded::new(op!(misc::smc), w),
                 _ => undef32(w),
             }
         }
@@ -569,12 +569,12 @@ fn branches_and_misc(w: u32, f: &Features) -> Insn {
             let imm = (s << 24) | (i1 << 23) | (i2 << 22) | (bits(w, 25, 16) << 12) | (bits(w, 10, 0) << 1);
             let imm = ((imm << 7) as i32 >> 7) as u32;
             match op1 {
-                0b001 | 0b011 => Insn::new(branch::branch, w).imm(imm),
-                0b101 | 0b111 => Insn::new(branch::branch, w).imm(imm).op(1),
+                0b001 | 0b011 => Decoded::new(branch::BRANCH, w).imm(imm),
+                0b101 | 0b111 => Decoded::new(branch::BRANCH, w).imm(imm).op(1),
                 _ if bit(w, 0) => undef32(w),
                 _ => {
                     let _ = f;
-                    Insn::new(branch::blx_imm, w).imm(imm)
+                    Decoded::new(op!(branch::blx_imm), w).imm(imm)
                 }
             }
         }
@@ -582,7 +582,7 @@ fn branches_and_misc(w: u32, f: &Features) -> Insn {
 }
 
 /// A6.3.5: load/store multiple, SRS and RFE.
-fn load_store_multiple(w: u32) -> Insn {
+fn load_store_multiple(w: u32) -> Decoded {
     let (rn, load, wb) = (bits(w, 19, 16), bit(w, 20), bit(w, 21));
     let list = bits(w, 15, 0);
     match bits(w, 24, 23) {
@@ -593,34 +593,38 @@ fn load_store_multiple(w: u32) -> Insn {
                 block::BEFORE
             };
             let flags = dir | if wb { block::WRITEBACK } else { 0 };
-            let exec = if load { loadstore::ldm } else { loadstore::stm };
-            Insn::new(exec, w).rn(rn).imm(list).op2(u32::from(flags))
+            let ops = if load { loadstore::LDM } else { loadstore::stm_ops(list) };
+            Decoded::new(ops, w).rn(rn).imm(list).op2(u32::from(flags))
         }
         pu => {
             // SRS/RFE: op 00 = decrement before (DB), 11 = increment after (IA).
             let flags = if pu == 0b00 { 0b010 } else { 0b001 } | if wb { 0b100 } else { 0 };
             if load {
-                Insn::new(misc::rfe, w).rn(rn).op2(flags)
+                Decoded::new(op!(misc::rfe), w).rn(rn).op2(flags)
             } else {
-                Insn::new(misc::srs, w).op(bits(w, 4, 0)).op2(flags)
+                Decoded::new(op!(misc::srs), w).op(bits(w, 4, 0)).op2(flags)
             }
         }
     }
 }
 
 /// A6.3.6: load/store dual, exclusive, and table branch.
-fn load_store_dual_exclusive_table(w: u32) -> Insn {
+fn load_store_dual_exclusive_table(w: u32) -> Decoded {
     let (rn, rt, rt2) = (bits(w, 19, 16), bits(w, 15, 12), bits(w, 11, 8));
     let (op1, op2, op3) = (bits(w, 24, 23), bits(w, 21, 20), bits(w, 7, 4));
     let imm8x4 = bits(w, 7, 0) * 4;
     match (op1, op2) {
-        (0b00, 0b00) => Insn::new(loadstore::store_exclusive, w)
+        (0b00, 0b00) => Decoded::new(loadstore::STORE_EXCLUSIVE, w)
             .rd(rt2)
             .rm(rt)
             .rn(rn)
             .imm(imm8x4)
             .op(4),
-        (0b00, 0b01) => Insn::new(loadstore::load_exclusive, w).rd(rt).rn(rn).imm(imm8x4).op(4),
+        (0b00, 0b01) => Decoded::new(loadstore::LOAD_EXCLUSIVE, w)
+            .rd(rt)
+            .rn(rn)
+            .imm(imm8x4)
+            .op(4),
         (0b01, 0b00) => {
             let size = match op3 {
                 0b0100 => 1,
@@ -628,7 +632,7 @@ fn load_store_dual_exclusive_table(w: u32) -> Insn {
                 0b0111 => 8,
                 _ => return undef32(w),
             };
-            Insn::new(loadstore::store_exclusive, w)
+            Decoded::new(loadstore::STORE_EXCLUSIVE, w)
                 .rd(bits(w, 3, 0))
                 .rm(rt)
                 .rs(rt2)
@@ -636,10 +640,13 @@ fn load_store_dual_exclusive_table(w: u32) -> Insn {
                 .op(size)
         }
         (0b01, 0b01) => match op3 {
-            0b0000 | 0b0001 => Insn::new(thumb::table_branch, w).rn(rn).rm(bits(w, 3, 0)).op(op3),
-            0b0100 => Insn::new(loadstore::load_exclusive, w).rd(rt).rn(rn).op(1),
-            0b0101 => Insn::new(loadstore::load_exclusive, w).rd(rt).rn(rn).op(2),
-            0b0111 => Insn::new(loadstore::load_exclusive, w).rd(rt).rs(rt2).rn(rn).op(8),
+            0b0000 | 0b0001 => Decoded::new(op!(thumb::table_branch), w)
+                .rn(rn)
+                .rm(bits(w, 3, 0))
+                .op(op3),
+            0b0100 => Decoded::new(loadstore::LOAD_EXCLUSIVE, w).rd(rt).rn(rn).op(1),
+            0b0101 => Decoded::new(loadstore::LOAD_EXCLUSIVE, w).rd(rt).rn(rn).op(2),
+            0b0111 => Decoded::new(loadstore::LOAD_EXCLUSIVE, w).rd(rt).rs(rt2).rn(rn).op(8),
             _ => undef32(w),
         },
         _ => {
@@ -652,7 +659,7 @@ fn load_store_dual_exclusive_table(w: u32) -> Insn {
             };
             let k = if bit(w, 20) { kind::LDRD } else { kind::STRD };
             let imm = if bit(w, 23) { imm8x4 } else { imm8x4.wrapping_neg() };
-            Insn::new(SINGLE_HANDLERS[k as usize][m as usize][0], w)
+            Decoded::new(SINGLE_HANDLERS[k as usize][m as usize][0], w)
                 .rd(rt)
                 .rs(rt2)
                 .rn(rn)
@@ -663,18 +670,18 @@ fn load_store_dual_exclusive_table(w: u32) -> Insn {
 
 /// A6.3.10 / A6.3.7–A6.3.9: the addressing forms shared by 32-bit single loads and stores.
 /// Returns `None` for an undefined form.
-fn single32(w: u32, k: u8) -> Option<Insn> {
+fn single32(w: u32, k: u8) -> Option<Decoded> {
     let (rn, rt) = (bits(w, 19, 16), bits(w, 15, 12));
     let handler = |m: u8, register: bool| SINGLE_HANDLERS[k as usize][m as usize][usize::from(register)];
     if rn == 15 {
         // Literal: [Align(PC, 4) ± imm12] (loads only).
         let imm = bits(w, 11, 0);
         let imm = if bit(w, 23) { imm } else { imm.wrapping_neg() };
-        return Some(Insn::new(handler(mode::OFFSET, false), w).rd(rt).rn(15).imm(imm));
+        return Some(Decoded::new(handler(mode::OFFSET, false), w).rd(rt).rn(15).imm(imm));
     }
     if bit(w, 23) {
         return Some(
-            Insn::new(handler(mode::OFFSET, false), w)
+            Decoded::new(handler(mode::OFFSET, false), w)
                 .rd(rt)
                 .rn(rn)
                 .imm(bits(w, 11, 0)),
@@ -683,7 +690,7 @@ fn single32(w: u32, k: u8) -> Option<Insn> {
     let imm8 = bits(w, 7, 0);
     if bits(w, 11, 6) == 0 {
         return Some(
-            Insn::new(handler(mode::OFFSET, true), w)
+            Decoded::new(handler(mode::OFFSET, true), w)
                 .rd(rt)
                 .rn(rn)
                 .rm(bits(w, 3, 0))
@@ -694,23 +701,28 @@ fn single32(w: u32, k: u8) -> Option<Insn> {
     }
     match bits(w, 11, 8) {
         0b1100 => Some(
-            Insn::new(handler(mode::OFFSET, false), w)
+            Decoded::new(handler(mode::OFFSET, false), w)
                 .rd(rt)
                 .rn(rn)
                 .imm(imm8.wrapping_neg()),
         ),
-        0b1110 => Some(Insn::new(handler(mode::OFFSET_USER, false), w).rd(rt).rn(rn).imm(imm8)),
+        0b1110 => Some(
+            Decoded::new(handler(mode::OFFSET_USER, false), w)
+                .rd(rt)
+                .rn(rn)
+                .imm(imm8),
+        ),
         puw if puw & 0b1001 == 0b1001 => {
             let m = if puw & 0b0100 != 0 { mode::PRE } else { mode::POST };
             let imm = if puw & 0b0010 != 0 { imm8 } else { imm8.wrapping_neg() };
-            Some(Insn::new(handler(m, false), w).rd(rt).rn(rn).imm(imm))
+            Some(Decoded::new(handler(m, false), w).rd(rt).rn(rn).imm(imm))
         }
         _ => None,
     }
 }
 
 /// A6.3.10: store single data item.
-fn store_single(w: u32) -> Insn {
+fn store_single(w: u32) -> Decoded {
     let k = match bits(w, 22, 21) {
         0b00 => kind::STRB,
         0b01 => kind::STRH,
@@ -724,7 +736,7 @@ fn store_single(w: u32) -> Insn {
 }
 
 /// A6.3.7–A6.3.9: loads (word, halfword, byte, signed) and the preload hints.
-fn load_single(w: u32) -> Insn {
+fn load_single(w: u32) -> Decoded {
     let signed = bit(w, 24);
     let size = bits(w, 22, 21);
     let rt = bits(w, 15, 12);
@@ -743,7 +755,7 @@ fn load_single(w: u32) -> Insn {
         return if unprivileged {
             undef32(w)
         } else {
-            Insn::new(misc::nop, w)
+            Decoded::new(misc::NOP, w)
         };
     }
     single32(w, k).unwrap_or_else(|| undef32(w))
@@ -751,15 +763,15 @@ fn load_single(w: u32) -> Insn {
 
 /// A6.3.12: data processing (register): register-controlled shifts, extends, parallel
 /// arithmetic and the miscellaneous operations.
-fn data_processing_register(w: u32) -> Insn {
+fn data_processing_register(w: u32) -> Decoded {
     let op1 = bits(w, 23, 20);
     let op2 = bits(w, 7, 4);
     let (rn, rd, rm) = (bits(w, 19, 16), bits(w, 11, 8), bits(w, 3, 0));
     if op1 & 0b1000 == 0 && op2 == 0 {
         // LSL/LSR/ASR/ROR (register): MOV{S} Rd, Rn, <shift> Rm
         let s = bit(w, 20);
-        let handler = DP_HANDLERS[opcode::MOV as usize][usize::from(s)][form::REG_SHIFT as usize];
-        return Insn::new(handler, w).rd(rd).rm(rn).rs(rm).op(bits(w, 22, 21));
+        let handler = dp_ops(opcode::MOV, s, form::REG_SHIFT, 0);
+        return Decoded::new(handler, w).rd(rd).rm(rn).rs(rm).op(bits(w, 22, 21));
     }
     if op1 & 0b1000 == 0 && op2 & 0b1000 != 0 {
         let (signed, size) = match op1 {
@@ -771,7 +783,7 @@ fn data_processing_register(w: u32) -> Insn {
             0b0101 => (0, 0),
             _ => return undef32(w),
         };
-        return Insn::new(media::extend, w)
+        return Decoded::new(media::EXTEND, w)
             .rd(rd)
             .rn(rn)
             .rm(rm)
@@ -798,7 +810,12 @@ fn data_processing_register(w: u32) -> Insn {
             0b0110 => 5,
             _ => return undef32(w),
         };
-        return Insn::new(media::parallel, w).rd(rd).rn(rn).rm(rm).op(prefix).op2(op);
+        return Decoded::new(op!(media::parallel), w)
+            .rd(rd)
+            .rn(rn)
+            .rm(rm)
+            .op(prefix)
+            .op2(op);
     }
     match (op1, op2) {
         (0b1000, 0b1000..=0b1011) => {
@@ -808,20 +825,20 @@ fn data_processing_register(w: u32) -> Insn {
                 0b1010 => 1, // QSUB
                 _ => 3,      // QDSUB
             };
-            Insn::new(multiply::qaddsub, w).rd(rd).rn(rn).rm(rm).op(op)
+            Decoded::new(op!(multiply::qaddsub), w).rd(rd).rn(rn).rm(rm).op(op)
         }
-        (0b1001, 0b1000) => Insn::new(media::reverse, w).rd(rd).rm(rm).op(0),
-        (0b1001, 0b1001) => Insn::new(media::reverse, w).rd(rd).rm(rm).op(1),
-        (0b1001, 0b1010) => Insn::new(media::reverse, w).rd(rd).rm(rm).op(3),
-        (0b1001, 0b1011) => Insn::new(media::reverse, w).rd(rd).rm(rm).op(2),
-        (0b1010, 0b1000) => Insn::new(media::sel, w).rd(rd).rn(rn).rm(rm),
-        (0b1011, 0b1000) => Insn::new(media::reverse, w).rd(rd).rm(rm).op(4),
+        (0b1001, 0b1000) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(0),
+        (0b1001, 0b1001) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(1),
+        (0b1001, 0b1010) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(3),
+        (0b1001, 0b1011) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(2),
+        (0b1010, 0b1000) => Decoded::new(op!(media::sel), w).rd(rd).rn(rn).rm(rm),
+        (0b1011, 0b1000) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(4),
         _ => undef32(w),
     }
 }
 
 /// A6.3.16: multiply, multiply-accumulate and absolute difference.
-fn multiply32(w: u32) -> Insn {
+fn multiply32(w: u32) -> Decoded {
     let (rn, ra, rd, rm) = (bits(w, 19, 16), bits(w, 15, 12), bits(w, 11, 8), bits(w, 3, 0));
     let op2 = bits(w, 5, 4);
     let xy = bits(w, 5, 5) | (bits(w, 4, 4) << 1);
@@ -829,12 +846,12 @@ fn multiply32(w: u32) -> Insn {
     match (bits(w, 22, 20), op2) {
         (0b000, 0b00) => {
             let op = if ra == 15 { 0 } else { 1 };
-            Insn::new(multiply::mul, w).rd(rd).rn(rn).rm(rm).rs(ra).op(op)
+            Decoded::new(multiply::MUL, w).rd(rd).rn(rn).rm(rm).rs(ra).op(op)
         }
-        (0b000, 0b01) => Insn::new(multiply::mul, w).rd(rd).rn(rn).rm(rm).rs(ra).op(2),
+        (0b000, 0b01) => Decoded::new(multiply::MUL, w).rd(rd).rn(rn).rm(rm).rs(ra).op(2),
         (0b001, _) => {
             let op = if ra == 15 { 3 } else { 0 };
-            Insn::new(multiply::mul_half, w)
+            Decoded::new(op!(multiply::mul_half), w)
                 .rd(rd)
                 .rn(rn)
                 .rm(rm)
@@ -842,7 +859,7 @@ fn multiply32(w: u32) -> Insn {
                 .op(op)
                 .op2(xy)
         }
-        (0b010, 0b00 | 0b01) => Insn::new(multiply::mul_dual, w)
+        (0b010, 0b00 | 0b01) => Decoded::new(op!(multiply::mul_dual), w)
             .rd(rd)
             .rn(rn)
             .rm(rm)
@@ -851,7 +868,7 @@ fn multiply32(w: u32) -> Insn {
             .op2(bits(w, 4, 4) | no_acc),
         (0b011, 0b00 | 0b01) => {
             let smulw = if ra == 15 { 4 } else { 0 };
-            Insn::new(multiply::mul_half, w)
+            Decoded::new(op!(multiply::mul_half), w)
                 .rd(rd)
                 .rn(rn)
                 .rm(rm)
@@ -859,7 +876,7 @@ fn multiply32(w: u32) -> Insn {
                 .op(1)
                 .op2((bits(w, 4, 4) << 1) | smulw)
         }
-        (0b100, 0b00 | 0b01) => Insn::new(multiply::mul_dual, w)
+        (0b100, 0b00 | 0b01) => Decoded::new(op!(multiply::mul_dual), w)
             .rd(rd)
             .rn(rn)
             .rm(rm)
@@ -868,7 +885,7 @@ fn multiply32(w: u32) -> Insn {
             .op2(bits(w, 4, 4) | no_acc),
         (0b101, 0b00 | 0b01) => {
             let op = if ra == 15 { 2 } else { 0 };
-            Insn::new(multiply::mul_msw, w)
+            Decoded::new(op!(multiply::mul_msw), w)
                 .rd(rd)
                 .rn(rn)
                 .rm(rm)
@@ -876,31 +893,31 @@ fn multiply32(w: u32) -> Insn {
                 .op(op)
                 .op2(bits(w, 4, 4))
         }
-        (0b110, 0b00 | 0b01) => Insn::new(multiply::mul_msw, w)
+        (0b110, 0b00 | 0b01) => Decoded::new(op!(multiply::mul_msw), w)
             .rd(rd)
             .rn(rn)
             .rm(rm)
             .rs(ra)
             .op(1)
             .op2(bits(w, 4, 4)),
-        (0b111, 0b00) => Insn::new(media::usad8, w).rd(rd).rn(rn).rm(rm).rs(ra),
+        (0b111, 0b00) => Decoded::new(op!(media::usad8), w).rd(rd).rn(rn).rm(rm).rs(ra),
         _ => undef32(w),
     }
 }
 
 /// A6.3.17: long multiply, long multiply-accumulate and divide.
-fn long_multiply(w: u32, f: &Features) -> Insn {
+fn long_multiply(w: u32, f: &Features) -> Decoded {
     let (rn, lo, hi, rm) = (bits(w, 19, 16), bits(w, 15, 12), bits(w, 11, 8), bits(w, 3, 0));
-    let long = |op| Insn::new(multiply::mul_long, w).rd(lo).rs(hi).rn(rn).rm(rm).op(op);
+    let long = |op| Decoded::new(multiply::MUL_LONG, w).rd(lo).rs(hi).rn(rn).rm(rm).op(op);
     match (bits(w, 22, 20), bits(w, 7, 4)) {
         (0b000, 0b0000) => long(2),
-        (0b001, 0b1111) if f.divide => Insn::new(multiply::divide, w).rd(hi).rn(rn).rm(rm).op(0),
+        (0b001, 0b1111) if f.divide => Decoded::new(op!(multiply::divide), w).rd(hi).rn(rn).rm(rm).op(0),
         (0b010, 0b0000) => long(0),
-        (0b011, 0b1111) if f.divide => Insn::new(multiply::divide, w).rd(hi).rn(rn).rm(rm).op(1),
+        (0b011, 0b1111) if f.divide => Decoded::new(op!(multiply::divide), w).rd(hi).rn(rn).rm(rm).op(1),
         (0b100, 0b0000) => long(3),
         (0b100, op2 @ 0b1000..=0b1011) => {
             let xy = ((op2 >> 1) & 1) | ((op2 & 1) << 1);
-            Insn::new(multiply::mul_half, w)
+            Decoded::new(op!(multiply::mul_half), w)
                 .rd(lo)
                 .rs(hi)
                 .rn(rn)
@@ -908,14 +925,14 @@ fn long_multiply(w: u32, f: &Features) -> Insn {
                 .op(2)
                 .op2(xy)
         }
-        (0b100, 0b1100 | 0b1101) => Insn::new(multiply::mul_dual, w)
+        (0b100, 0b1100 | 0b1101) => Decoded::new(op!(multiply::mul_dual), w)
             .rd(lo)
             .rs(hi)
             .rn(rn)
             .rm(rm)
             .op(2)
             .op2(bits(w, 4, 4)),
-        (0b101, 0b1100 | 0b1101) => Insn::new(multiply::mul_dual, w)
+        (0b101, 0b1100 | 0b1101) => Decoded::new(op!(multiply::mul_dual), w)
             .rd(lo)
             .rs(hi)
             .rn(rn)
@@ -930,7 +947,7 @@ fn long_multiply(w: u32, f: &Features) -> Insn {
 
 /// A6.3.18: coprocessor instructions. In T32 they have the ARM encodings with the condition
 /// field replaced by 0b1110 (and 0b1111 for the "2" forms, which no coprocessor here has).
-fn coprocessor(w: u32, f: &Features) -> Insn {
+fn coprocessor(w: u32, f: &Features) -> Decoded {
     if bits(w, 31, 28) != 0b1110 || bits(w, 25, 24) == 0b11 {
         return undef32(w);
     }

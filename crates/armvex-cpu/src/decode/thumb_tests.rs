@@ -72,3 +72,23 @@ fn an_exception_inside_an_it_block_saves_that_instructions_itstate() {
     let it = ((spsr >> 25) & 3) | (((spsr >> 10) & 0x3f) << 2);
     assert_eq!(it, 0x04);
 }
+
+#[test]
+fn a_wide_instruction_across_a_page_boundary_runs_as_decoded() {
+    // movs r0, #7; movs r1, #9; str r1, [sp]; ldr r2, [sp] (so the TLB maps the stack);
+    // then nops up to the page's last halfword, where `stmia.w sp!, {r0, r1}` starts (its
+    // second halfword on the next page), then `uxtb.w r2, r0, ror #8` (also wide), and
+    // `ldmdb.w sp, {r3, r4}`.
+    let mut prog = vec![0x2007u16, 0x2109, 0x9100, 0x9a00];
+    while prog.len() < 2047 {
+        prog.push(0xbf00);
+    }
+    prog.extend_from_slice(&[0xe8ad, 0x0003, 0xfa5f, 0xf298, 0xe91d, 0x0018]);
+    let (cpu, bus, _) = crate::testutil::run_thumb(&prog, &[(13, RAM + 0x10_100)], 2050);
+    assert_eq!(cpu.regs[13], RAM + 0x10_108, "writeback");
+    assert_eq!(bus.memory.read(RAM + 0x10_100, armvex_bus::AccessSize::Word), Some(7));
+    assert_eq!(bus.memory.read(RAM + 0x10_104, armvex_bus::AccessSize::Word), Some(9));
+    assert_eq!(cpu.regs[2], 0);
+    assert_eq!((cpu.regs[3], cpu.regs[4]), (7, 9));
+    assert_eq!(cpu.pc(), RAM + 0x100a);
+}

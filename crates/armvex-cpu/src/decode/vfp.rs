@@ -7,10 +7,11 @@
 use super::Features;
 use crate::exec::misc;
 use crate::exec::vfp::{self, binop};
-use crate::insn::{Handler, Insn, bit, bits};
+use crate::insn::{Decoded, bit, bits};
+use crate::thread::{Ops, op};
 
-fn undef(w: u32) -> Insn {
-    Insn::new(misc::undefined, w)
+fn undef(w: u32) -> Decoded {
+    Decoded::new(op!(misc::undefined), w)
 }
 
 /// Register number of an S register (`Vx:x`) or a D register (`x:Vx`).
@@ -19,7 +20,7 @@ fn reg(double: bool, four: u32, one: u32) -> u32 {
 }
 
 /// Decode an ARM-state VFP instruction (bits 11:9 = 0b101).
-pub fn decode_vfp_arm(w: u32, f: &Features) -> Insn {
+pub fn decode_vfp_arm(w: u32, f: &Features) -> Decoded {
     let op1 = bits(w, 27, 24);
     match op1 {
         0b1100 | 0b1101 if bits(w, 27, 21) == 0b1100010 => two_register_transfer(w),
@@ -31,7 +32,7 @@ pub fn decode_vfp_arm(w: u32, f: &Features) -> Insn {
 }
 
 /// A7.5: VFP data-processing instructions.
-fn data_processing(w: u32, f: &Features) -> Insn {
+fn data_processing(w: u32, f: &Features) -> Decoded {
     let double = bit(w, 8);
     let vd = reg(double, bits(w, 15, 12), bits(w, 22, 22));
     let vn = reg(double, bits(w, 19, 16), bits(w, 7, 7));
@@ -39,35 +40,35 @@ fn data_processing(w: u32, f: &Features) -> Insn {
     let opc1 = (bits(w, 23, 23) << 2) | bits(w, 21, 20);
     let op6 = bit(w, 6);
     let bin = |op: u8| {
-        let h: Handler = match (double, op) {
-            (false, binop::ADD) => vfp::binary::<false, { binop::ADD }>,
-            (false, binop::SUB) => vfp::binary::<false, { binop::SUB }>,
-            (false, binop::MUL) => vfp::binary::<false, { binop::MUL }>,
-            (false, binop::DIV) => vfp::binary::<false, { binop::DIV }>,
-            (false, binop::NMUL) => vfp::binary::<false, { binop::NMUL }>,
-            (false, binop::MLA) => vfp::binary::<false, { binop::MLA }>,
-            (false, binop::MLS) => vfp::binary::<false, { binop::MLS }>,
-            (false, binop::NMLA) => vfp::binary::<false, { binop::NMLA }>,
-            (false, binop::NMLS) => vfp::binary::<false, { binop::NMLS }>,
-            (false, binop::FMA) => vfp::binary::<false, { binop::FMA }>,
-            (false, binop::FMS) => vfp::binary::<false, { binop::FMS }>,
-            (false, binop::FNMA) => vfp::binary::<false, { binop::FNMA }>,
-            (false, _) => vfp::binary::<false, { binop::FNMS }>,
-            (true, binop::ADD) => vfp::binary::<true, { binop::ADD }>,
-            (true, binop::SUB) => vfp::binary::<true, { binop::SUB }>,
-            (true, binop::MUL) => vfp::binary::<true, { binop::MUL }>,
-            (true, binop::DIV) => vfp::binary::<true, { binop::DIV }>,
-            (true, binop::NMUL) => vfp::binary::<true, { binop::NMUL }>,
-            (true, binop::MLA) => vfp::binary::<true, { binop::MLA }>,
-            (true, binop::MLS) => vfp::binary::<true, { binop::MLS }>,
-            (true, binop::NMLA) => vfp::binary::<true, { binop::NMLA }>,
-            (true, binop::NMLS) => vfp::binary::<true, { binop::NMLS }>,
-            (true, binop::FMA) => vfp::binary::<true, { binop::FMA }>,
-            (true, binop::FMS) => vfp::binary::<true, { binop::FMS }>,
-            (true, binop::FNMA) => vfp::binary::<true, { binop::FNMA }>,
-            (true, _) => vfp::binary::<true, { binop::FNMS }>,
+        let h: &'static Ops = match (double, op) {
+            (false, binop::ADD) => op!(vfp::binary::<false, { binop::ADD }>),
+            (false, binop::SUB) => op!(vfp::binary::<false, { binop::SUB }>),
+            (false, binop::MUL) => op!(vfp::binary::<false, { binop::MUL }>),
+            (false, binop::DIV) => op!(vfp::binary::<false, { binop::DIV }>),
+            (false, binop::NMUL) => op!(vfp::binary::<false, { binop::NMUL }>),
+            (false, binop::MLA) => op!(vfp::binary::<false, { binop::MLA }>),
+            (false, binop::MLS) => op!(vfp::binary::<false, { binop::MLS }>),
+            (false, binop::NMLA) => op!(vfp::binary::<false, { binop::NMLA }>),
+            (false, binop::NMLS) => op!(vfp::binary::<false, { binop::NMLS }>),
+            (false, binop::FMA) => op!(vfp::binary::<false, { binop::FMA }>),
+            (false, binop::FMS) => op!(vfp::binary::<false, { binop::FMS }>),
+            (false, binop::FNMA) => op!(vfp::binary::<false, { binop::FNMA }>),
+            (false, _) => op!(vfp::binary::<false, { binop::FNMS }>),
+            (true, binop::ADD) => op!(vfp::binary::<true, { binop::ADD }>),
+            (true, binop::SUB) => op!(vfp::binary::<true, { binop::SUB }>),
+            (true, binop::MUL) => op!(vfp::binary::<true, { binop::MUL }>),
+            (true, binop::DIV) => op!(vfp::binary::<true, { binop::DIV }>),
+            (true, binop::NMUL) => op!(vfp::binary::<true, { binop::NMUL }>),
+            (true, binop::MLA) => op!(vfp::binary::<true, { binop::MLA }>),
+            (true, binop::MLS) => op!(vfp::binary::<true, { binop::MLS }>),
+            (true, binop::NMLA) => op!(vfp::binary::<true, { binop::NMLA }>),
+            (true, binop::NMLS) => op!(vfp::binary::<true, { binop::NMLS }>),
+            (true, binop::FMA) => op!(vfp::binary::<true, { binop::FMA }>),
+            (true, binop::FMS) => op!(vfp::binary::<true, { binop::FMS }>),
+            (true, binop::FNMA) => op!(vfp::binary::<true, { binop::FNMA }>),
+            (true, _) => op!(vfp::binary::<true, { binop::FNMS }>),
         };
-        Insn::new(h, w).rd(vd).rn(vn).rm(vm)
+        Decoded::new(h, w).rd(vd).rn(vn).rm(vm)
     };
     match opc1 {
         0b000 => bin(if op6 { binop::MLS } else { binop::MLA }),
@@ -99,28 +100,31 @@ fn vfp_expand_imm(imm8: u32, double: bool) -> u32 {
 }
 
 /// A7.5, "other VFP data-processing instructions" (opc1 = 1x11).
-fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
+fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Decoded {
     let opc2 = bits(w, 19, 16);
     let opc3 = bits(w, 7, 6);
-    let pick = |single: Handler, dbl: Handler| if double { dbl } else { single };
+    let pick = |single: &'static Ops, dbl: &'static Ops| if double { dbl } else { single };
     if opc3 & 1 == 0 {
         let imm = vfp_expand_imm((bits(w, 19, 16) << 4) | bits(w, 3, 0), double);
-        return Insn::new(pick(vfp::mov_immediate::<false>, vfp::mov_immediate::<true>), w)
-            .rd(vd)
-            .imm(imm);
+        return Decoded::new(
+            pick(op!(vfp::mov_immediate::<false>), op!(vfp::mov_immediate::<true>)),
+            w,
+        )
+        .rd(vd)
+        .imm(imm);
     }
-    let unary = pick(vfp::unary::<false>, vfp::unary::<true>);
-    let convert = pick(vfp::convert::<false>, vfp::convert::<true>);
+    let unary = pick(op!(vfp::unary::<false>), op!(vfp::unary::<true>));
+    let convert = pick(op!(vfp::convert::<false>), op!(vfp::convert::<true>));
     let s_reg = |four: u32, one: u32| reg(false, four, one);
     match (opc2, opc3) {
-        (0b0000, 0b01) => Insn::new(unary, w).rd(vd).rm(vm).op(0),
-        (0b0000, 0b11) => Insn::new(unary, w).rd(vd).rm(vm).op(1),
-        (0b0001, 0b01) => Insn::new(unary, w).rd(vd).rm(vm).op(2),
-        (0b0001, 0b11) => Insn::new(unary, w).rd(vd).rm(vm).op(3),
+        (0b0000, 0b01) => Decoded::new(unary, w).rd(vd).rm(vm).op(0),
+        (0b0000, 0b11) => Decoded::new(unary, w).rd(vd).rm(vm).op(1),
+        (0b0001, 0b01) => Decoded::new(unary, w).rd(vd).rm(vm).op(2),
+        (0b0001, 0b11) => Decoded::new(unary, w).rd(vd).rm(vm).op(3),
         (0b0010 | 0b0011, _) if !double => {
             // VCVTB/VCVTT between half and single precision; bit 16: to half.
             let op = if bit(w, 16) { 7 } else { 6 };
-            Insn::new(vfp::convert::<false>, w)
+            Decoded::new(op!(vfp::convert::<false>), w)
                 .rd(vd)
                 .rm(vm)
                 .op(op)
@@ -128,7 +132,7 @@ fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
         }
         (0b0100 | 0b0101, _) => {
             let flags = bits(w, 7, 7) | if opc2 == 0b0101 { 2 } else { 0 };
-            Insn::new(pick(vfp::compare::<false>, vfp::compare::<true>), w)
+            Decoded::new(pick(op!(vfp::compare::<false>), op!(vfp::compare::<true>)), w)
                 .rd(vd)
                 .rm(vm)
                 .op2(flags)
@@ -137,16 +141,16 @@ fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
             // VCVT between double and single: the destination has the other size.
             if double {
                 let d = s_reg(bits(w, 15, 12), bits(w, 22, 22));
-                Insn::new(vfp::convert::<true>, w).rd(d).rm(vm).op(1)
+                Decoded::new(op!(vfp::convert::<true>), w).rd(d).rm(vm).op(1)
             } else {
                 let d = reg(true, bits(w, 15, 12), bits(w, 22, 22));
-                Insn::new(vfp::convert::<false>, w).rd(d).rm(vm).op(0)
+                Decoded::new(op!(vfp::convert::<false>), w).rd(d).rm(vm).op(0)
             }
         }
         (0b1000, _) => {
             // VCVT integer → float: the source is always an S register.
             let m = s_reg(bits(w, 3, 0), bits(w, 5, 5));
-            Insn::new(convert, w).rd(vd).rm(m).op(2).op2(bits(w, 7, 7))
+            Decoded::new(convert, w).rd(vd).rm(m).op(2).op2(bits(w, 7, 7))
         }
         (0b1010 | 0b1011 | 0b1110 | 0b1111, _) => {
             // VCVT between floating point and fixed point, in place.
@@ -159,7 +163,7 @@ fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
             if frac_bits > size || (size16 && imm > 16) {
                 return undef(w);
             }
-            Insn::new(convert, w)
+            Decoded::new(convert, w)
                 .rd(vd)
                 .op(if to_fixed { 5 } else { 4 })
                 .op2(u32::from(signed) | if size16 { 2 } else { 0 })
@@ -170,7 +174,7 @@ fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
             let d = s_reg(bits(w, 15, 12), bits(w, 22, 22));
             let signed = bit(w, 16);
             let round_to_zero = bit(w, 7);
-            Insn::new(convert, w)
+            Decoded::new(convert, w)
                 .rd(d)
                 .rm(vm)
                 .op(3)
@@ -181,7 +185,7 @@ fn other_data_processing(w: u32, double: bool, vd: u32, vm: u32) -> Insn {
 }
 
 /// A7.6: VLDR, VSTR, VLDM, VSTM, VPUSH, VPOP.
-fn load_store(w: u32) -> Insn {
+fn load_store(w: u32) -> Decoded {
     let double = bit(w, 8);
     let vd = reg(double, bits(w, 15, 12), bits(w, 22, 22));
     let (p, u, wb, load) = (bit(w, 24), bit(w, 23), bit(w, 21), bit(w, 20));
@@ -189,12 +193,12 @@ fn load_store(w: u32) -> Insn {
     let imm8 = bits(w, 7, 0);
     if p && !wb {
         let offset = imm8 * 4;
-        let h: Handler = if double {
-            vfp::load_store::<true>
+        let h: &'static Ops = if double {
+            op!(vfp::load_store::<true>)
         } else {
-            vfp::load_store::<false>
+            op!(vfp::load_store::<false>)
         };
-        return Insn::new(h, w)
+        return Decoded::new(h, w)
             .rd(vd)
             .rn(rn)
             .imm(if u { offset } else { offset.wrapping_neg() })
@@ -212,16 +216,16 @@ fn load_store(w: u32) -> Insn {
     // moves the written-back base.
     let extra_word = double && imm8 % 2 == 1;
     let op = u32::from(!load) | if p { 2 } else { 0 } | if wb { 4 } else { 0 } | if extra_word { 8 } else { 0 };
-    let h: Handler = if double {
-        vfp::load_store_multiple::<true>
+    let h: &'static Ops = if double {
+        op!(vfp::load_store_multiple::<true>)
     } else {
-        vfp::load_store_multiple::<false>
+        op!(vfp::load_store_multiple::<false>)
     };
-    Insn::new(h, w).rd(vd).rn(rn).imm(count).op(op)
+    Decoded::new(h, w).rd(vd).rn(rn).imm(count).op(op)
 }
 
 /// A7.8: 8, 16 and 32-bit transfers between core and extension registers.
-fn single_register_transfer(w: u32) -> Insn {
+fn single_register_transfer(w: u32) -> Decoded {
     let l = bit(w, 20);
     let c = bit(w, 8);
     let a = bits(w, 23, 21);
@@ -229,16 +233,19 @@ fn single_register_transfer(w: u32) -> Insn {
     match (c, a) {
         (false, 0b000) => {
             let sn = reg(false, bits(w, 19, 16), bits(w, 7, 7));
-            Insn::new(vfp::mov_core_single, w).rd(rt).rn(sn).op(u32::from(l))
+            Decoded::new(op!(vfp::mov_core_single), w)
+                .rd(rt)
+                .rn(sn)
+                .op(u32::from(l))
         }
         (false, 0b111) => {
-            let h: Handler = if l { vfp::vmrs } else { vfp::vmsr };
-            Insn::new(h, w).rd(rt).rn(bits(w, 19, 16))
+            let h: &'static Ops = if l { op!(vfp::vmrs) } else { op!(vfp::vmsr) };
+            Decoded::new(h, w).rd(rt).rn(bits(w, 19, 16))
         }
         (true, 0b000 | 0b001) if bits(w, 6, 5) == 0 && (l || !bit(w, 23)) => {
             // VMOV between a core register and a 32-bit scalar.
             let dn = reg(true, bits(w, 19, 16), bits(w, 7, 7));
-            Insn::new(vfp::mov_core_scalar, w)
+            Decoded::new(op!(vfp::mov_core_scalar), w)
                 .rd(rt)
                 .rn(dn)
                 .imm(bits(w, 21, 21))
@@ -250,18 +257,18 @@ fn single_register_transfer(w: u32) -> Insn {
 }
 
 /// A7.9: 64-bit transfers between core and extension registers.
-fn two_register_transfer(w: u32) -> Insn {
+fn two_register_transfer(w: u32) -> Decoded {
     let double = bit(w, 8);
     let m = reg(double, bits(w, 3, 0), bits(w, 5, 5));
     if bits(w, 7, 6) != 0 || !bit(w, 4) || (!double && m == 31) {
         return undef(w);
     }
-    let h: Handler = if double {
-        vfp::mov_two_core::<true>
+    let h: &'static Ops = if double {
+        op!(vfp::mov_two_core::<true>)
     } else {
-        vfp::mov_two_core::<false>
+        op!(vfp::mov_two_core::<false>)
     };
-    Insn::new(h, w)
+    Decoded::new(h, w)
         .rd(bits(w, 15, 12))
         .rs(bits(w, 19, 16))
         .rm(m)

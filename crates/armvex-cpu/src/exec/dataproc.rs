@@ -8,7 +8,8 @@
 
 use crate::alu::{add_with_carry, shift_imm, shift_imm_c, shift_reg_c};
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Handler, Insn};
+use crate::insn::{Decoded, Flow, Insn};
+use crate::thread::{Ops, op, reads};
 use armvex_bus::Bus;
 
 /// Opcodes (bits 24:21 of the ARM encoding).
@@ -55,7 +56,8 @@ pub mod form {
 
 use opcode::*;
 
-/// Operand 2 and the shifter carry out (only computed when `need_carry`).
+/// Operand 2 and the shifter carry out (only computed when `need_carry`), for an operand
+/// form known only at run time (see [`dp_to_pc`]).
 #[inline(always)]
 fn operand2(cpu: &Cpu, d: &Insn, form_: u8, need_carry: bool) -> (u32, u32) {
     match form_ {
@@ -70,6 +72,48 @@ fn operand2(cpu: &Cpu, d: &Insn, form_: u8, need_carry: bool) -> (u32, u32) {
             }
         }
         _ => shift_reg_c(cpu.reg(d.rm), d.op, cpu.reg(d.rs), cpu.cf),
+    }
+}
+
+/// The operand forms handlers are specialised for: [`form::IMM`], [`form::REG`], one per
+/// shift type of [`form::IMM_SHIFT`] (so no handler decides the shift type at run time),
+/// and [`form::REG_SHIFT`].
+pub mod handler_form {
+    pub const IMM: u8 = 0;
+    pub const REG: u8 = 1;
+    /// `IMM_SHIFT + t` for shift type `t` (LSL, LSR, ASR, ROR, RRX; see [`crate::alu::shift`]).
+    pub const IMM_SHIFT: u8 = 2;
+    pub const REG_SHIFT: u8 = 7;
+    /// Number of forms.
+    pub const COUNT: usize = 8;
+
+    /// The handler form of operand form `form` (see [`super::form`]) with shift type `shift`.
+    pub const fn of(form: u8, shift: u8) -> u8 {
+        match form {
+            super::form::IMM => IMM,
+            super::form::REG => REG,
+            super::form::IMM_SHIFT => IMM_SHIFT + shift,
+            _ => REG_SHIFT,
+        }
+    }
+}
+
+/// Operand 2 and the shifter carry out (only computed when `need_carry`) for handler form
+/// `HF` (see [`handler_form`]).
+#[inline(always)]
+fn operand2_of<const HF: u8>(cpu: &Cpu, d: &Insn, need_carry: bool) -> (u32, u32) {
+    match HF {
+        handler_form::IMM => (d.imm, if d.op2 == 0 { cpu.cf } else { u32::from(d.op2 - 1) }),
+        handler_form::REG => (cpu.r(d.rm), cpu.cf),
+        handler_form::REG_SHIFT => shift_reg_c(cpu.r(d.rm), d.op, cpu.r(d.rs), cpu.cf),
+        _ => {
+            let (v, ty) = (cpu.r(d.rm), HF - handler_form::IMM_SHIFT);
+            if need_carry {
+                shift_imm_c(v, ty, d.imm, cpu.cf)
+            } else {
+                (shift_imm(v, ty, d.imm, cpu.cf), 0)
+            }
+        }
     }
 }
 
@@ -127,12 +171,14 @@ pub(crate) fn alu(cpu: &mut Cpu, op: u8, s: bool, a: u32, b: u32, carry: u32) ->
 
 /// A data-processing instruction that does not write the PC.
 /// Fields: `rd`, `rn`, and operand 2 as described in [`form`].
-pub fn dp<const OP: u8, const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    let (b, carry) = operand2(cpu, d, FORM, S && is_logical(OP));
-    let a = cpu.reg(d.rn);
+/// `HF` is the operand form, see [`handler_form`].
+#[inline(always)]
+pub fn dp<const OP: u8, const S: bool, const HF: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let (b, carry) = operand2_of::<HF>(cpu, d, S && is_logical(OP));
+    let a = if OP == MOV || OP == MVN { 0 } else { cpu.r(d.rn) };
     let r = alu(cpu, OP, S, a, b, carry);
     if !is_test(OP) {
-        cpu.set_reg(d.rd, r);
+        cpu.set_r(d.rd, r);
     }
     Flow::Next
 }
@@ -165,81 +211,109 @@ pub fn dp_to_pc(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     }
 }
 
+/// The family of [`dp_to_pc`].
+pub static DP_TO_PC: &Ops = op!(dp_to_pc);
+
 /// Pack the fields of a PC-writing data-processing instruction for [`dp_to_pc`].
-pub fn to_pc(op: u8, s: bool, form_: u8, d: Insn) -> Insn {
-    Insn {
-        exec: dp_to_pc,
-        op,
-        op2: (form_ << 2) | (d.op2 & 3),
-        rs: (d.rs & 0xf) | ((d.op & 7) << 4) | if s { 0x80 } else { 0 },
+pub fn to_pc(op: u8, s: bool, form_: u8, d: Decoded) -> Decoded {
+    let i = d.insn;
+    Decoded {
+        insn: Insn {
+            op,
+            op2: (form_ << 2) | (i.op2 & 3),
+            rs: (i.rs & 0xf) | ((i.op & 7) << 4) | if s { 0x80 } else { 0 },
+            ..i
+        },
         ..d
     }
+    .with_ops(DP_TO_PC)
 }
 
+/// The registers a data-processing instruction reads (Rd is only written).
+const DP_READS: u8 = reads::RN | reads::RM | reads::RS;
+
 macro_rules! forms {
-    ($op:literal, $s:literal) => {
-        [dp::<$op, $s, 0>, dp::<$op, $s, 1>, dp::<$op, $s, 2>, dp::<$op, $s, 3>]
+    ($h:ident, $($c:literal),*) => {
+        [
+            op!(nosync(DP_READS) $h::<$($c,)* 0>),
+            op!(nosync(DP_READS) $h::<$($c,)* 1>),
+            op!(nosync(DP_READS) $h::<$($c,)* 2>),
+            op!(nosync(DP_READS) $h::<$($c,)* 3>),
+            op!(nosync(DP_READS) $h::<$($c,)* 4>),
+            op!(nosync(DP_READS) $h::<$($c,)* 5>),
+            op!(nosync(DP_READS) $h::<$($c,)* 6>),
+            op!(nosync(DP_READS) $h::<$($c,)* 7>),
+        ]
     };
 }
 macro_rules! table {
     ($($op:literal)*) => {
-        [$([forms!($op, false), forms!($op, true)]),*]
+        [$([forms!(dp, $op, false), forms!(dp, $op, true)]),*]
     };
 }
 
-/// Handlers indexed by `[opcode][S][form]`.
-pub static DP_HANDLERS: [[[Handler; 4]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+/// Handlers indexed by `[opcode][S][handler form]`.
+static DP_HANDLERS: [[[&Ops; handler_form::COUNT]; 2]; 16] = table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+
+/// The family of data-processing instruction `op` (not writing the PC), with S bit `s`,
+/// operand form `form` (see [`form`]) and, for [`form::IMM_SHIFT`], shift type `shift`.
+pub fn dp_ops(op: u8, s: bool, form_: u8, shift: u8) -> &'static Ops {
+    DP_HANDLERS[usize::from(op)][usize::from(s)][usize::from(handler_form::of(form_, shift))]
+}
 
 /// A Thumb 16-bit data-processing instruction: it sets the flags only outside an IT block
 /// (ARM ARM A6.2.1: "ADDS ... outside IT block, ADD ... inside IT block").
-pub fn dp_t16<const OP: u8, const FORM: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+#[inline(always)]
+pub fn dp_t16<const OP: u8, const HF: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     if cpu.current_it == 0 {
-        dp::<OP, true, FORM>(cpu, bus, d)
+        dp::<OP, true, HF>(cpu, bus, d)
     } else {
-        dp::<OP, false, FORM>(cpu, bus, d)
+        dp::<OP, false, HF>(cpu, bus, d)
     }
 }
 
-macro_rules! t16_forms {
-    ($op:literal) => {
-        [dp_t16::<$op, 0>, dp_t16::<$op, 1>, dp_t16::<$op, 2>, dp_t16::<$op, 3>]
-    };
-}
-
-/// Thumb 16-bit handlers indexed by `[opcode][form]`.
-pub static DP_T16_HANDLERS: [[Handler; 4]; 16] = [
-    t16_forms!(0),
-    t16_forms!(1),
-    t16_forms!(2),
-    t16_forms!(3),
-    t16_forms!(4),
-    t16_forms!(5),
-    t16_forms!(6),
-    t16_forms!(7),
-    t16_forms!(8),
-    t16_forms!(9),
-    t16_forms!(10),
-    t16_forms!(11),
-    t16_forms!(12),
-    t16_forms!(13),
-    t16_forms!(14),
-    t16_forms!(15),
+/// Thumb 16-bit handlers indexed by `[opcode][handler form]`.
+static DP_T16_HANDLERS: [[&Ops; handler_form::COUNT]; 16] = [
+    forms!(dp_t16, 0),
+    forms!(dp_t16, 1),
+    forms!(dp_t16, 2),
+    forms!(dp_t16, 3),
+    forms!(dp_t16, 4),
+    forms!(dp_t16, 5),
+    forms!(dp_t16, 6),
+    forms!(dp_t16, 7),
+    forms!(dp_t16, 8),
+    forms!(dp_t16, 9),
+    forms!(dp_t16, 10),
+    forms!(dp_t16, 11),
+    forms!(dp_t16, 12),
+    forms!(dp_t16, 13),
+    forms!(dp_t16, 14),
+    forms!(dp_t16, 15),
 ];
 
+/// The family of a Thumb 16-bit data-processing instruction (see [`dp_ops`]).
+pub fn dp_t16_ops(op: u8, form_: u8, shift: u8) -> &'static Ops {
+    DP_T16_HANDLERS[usize::from(op)][usize::from(handler_form::of(form_, shift))]
+}
+
 /// ORN (Thumb-2 only): `rd` ← Rn OR NOT operand 2.
-pub fn orn<const S: bool, const FORM: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    let (b, carry) = operand2(cpu, d, FORM, S);
-    let a = cpu.reg(d.rn);
+#[inline(always)]
+pub fn orn<const S: bool, const HF: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let (b, carry) = operand2_of::<HF>(cpu, d, S);
+    let a = cpu.r(d.rn);
     let r = logical(cpu, S, a | !b, carry);
-    cpu.set_reg(d.rd, r);
+    cpu.set_r(d.rd, r);
     Flow::Next
 }
 
-/// ORN handlers indexed by `[S][form]`.
-pub static ORN_HANDLERS: [[Handler; 4]; 2] = [
-    [orn::<false, 0>, orn::<false, 1>, orn::<false, 2>, orn::<false, 3>],
-    [orn::<true, 0>, orn::<true, 1>, orn::<true, 2>, orn::<true, 3>],
-];
+/// ORN handlers indexed by `[S][handler form]`.
+static ORN_HANDLERS: [[&Ops; handler_form::COUNT]; 2] = [forms!(orn, false), forms!(orn, true)];
+
+/// The family of ORN (see [`dp_ops`]).
+pub fn orn_ops(s: bool, form_: u8, shift: u8) -> &'static Ops {
+    ORN_HANDLERS[usize::from(s)][usize::from(handler_form::of(form_, shift))]
+}
 
 /// ADR: `rd` ← Align(PC, 4) + `imm` (`imm` already negated for the subtracting form).
 pub fn adr(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
@@ -247,11 +321,17 @@ pub fn adr(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
+/// The family of [`adr`].
+pub static ADR: &Ops = op!(adr);
+
 /// MOVW: `rd` ← `imm` (16 bits, zero-extended).
 pub fn movw(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.set_reg(d.rd, d.imm);
     Flow::Next
 }
+
+/// The family of [`movw`].
+pub static MOVW: &Ops = op!(nosync(0) movw);
 
 /// MOVT: top half of `rd` ← `imm`.
 pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
@@ -259,3 +339,6 @@ pub fn movt(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.set_reg(d.rd, (r & 0xffff) | (d.imm << 16));
     Flow::Next
 }
+
+/// The family of [`movt`].
+pub static MOVT: &Ops = op!(nosync(reads::RD) movt);

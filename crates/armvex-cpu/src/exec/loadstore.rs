@@ -8,11 +8,12 @@
 //! register; `imm` = the immediate offset, already negated when U=0 (register forms: the shift
 //! amount); `op` = shift type; `op2` bit 0 = U (register forms: add the index).
 
-use super::mem;
+use super::{mem, mem_synced};
 use crate::alu::shift_imm;
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Handler, Insn};
+use crate::insn::{Flow, Insn};
 use crate::memory::AccessFlags;
+use crate::thread::{Op, Ops, OpsOf, Refine, op, reads};
 use armvex_bus::Bus;
 
 /// The kinds of single load/store.
@@ -65,33 +66,54 @@ fn is_load(k: u8) -> bool {
     matches!(k, LDR | LDRB | LDRH | LDRSB | LDRSH | LDRD)
 }
 
+/// Offset forms single loads and stores are specialised for.
+pub mod offset {
+    /// `imm`, already negated for U = 0.
+    pub const IMM: u8 = 0;
+    /// Register `rm` shifted by immediate (`op` = type, `imm` = amount), added or subtracted
+    /// (`op2` bit 0).
+    pub const REG: u8 = 1;
+    /// Register `rm` shifted left by `imm`, added: the common `[Rn, Rm, LSL #n]`.
+    pub const REG_ADD_LSL: u8 = 2;
+}
+
 /// The address a single load/store accesses, and the base plus offset that writeback stores
 /// (the same address unless post-indexed). The offset is an immediate or a shifted register,
-/// added or subtracted (`op2` bit 0).
+/// added or subtracted (`op2` bit 0). With `PC`, the base may be R15, which is word-aligned
+/// (Align(PC, 4) in Thumb state; in ARM state it already is).
 #[inline(always)]
-fn addresses<const MODE: u8, const REG: bool>(cpu: &Cpu, d: &Insn) -> (u32, u32) {
-    let base = cpu.reg(d.rn);
-    let offset = if REG {
-        let v = shift_imm(cpu.reg(d.rm), d.op, d.imm, cpu.cf);
-        if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
-    } else {
-        d.imm
+fn addresses<const MODE: u8, const OFF: u8, const PC: bool>(cpu: &Cpu, d: &Insn) -> (u32, u32) {
+    let base = cpu.r(d.rn);
+    let offset = match OFF {
+        offset::IMM => d.imm,
+        offset::REG_ADD_LSL => cpu.r(d.rm) << d.imm,
+        _ => {
+            let v = shift_imm(cpu.r(d.rm), d.op, d.imm, cpu.cf);
+            if d.op2 & 1 != 0 { v } else { v.wrapping_neg() }
+        }
     };
-    // In Thumb state a PC base is word-aligned (Align(PC, 4)); in ARM state it already is.
-    let base = if d.rn == 15 { base & !3 } else { base };
+    let base = if PC && d.rn == 15 { base & !3 } else { base };
     let indexed = base.wrapping_add(offset);
     let addr = if mode::post_indexed(MODE) { base } else { indexed };
     (addr, indexed)
 }
 
-/// A single load or store. See the module documentation for the fields.
+/// A single load or store. See the module documentation for the fields; `OFF` is the offset
+/// form ([`offset`]). Without `PC`, no register field is R15 (the decoder saw to it, see
+/// [`crate::thread`]).
 ///
 /// The fast path handles a naturally aligned access to a page the TLB already maps, without
-/// calling anything (so it needs no stack frame); everything else goes to [`single_slow`].
-pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+/// calling anything (so it needs no stack frame); for everything else it returns
+/// [`Flow::Slow`], and [`single_slow`] does the work.
+#[inline(always)]
+fn single<const KIND: u8, const MODE: u8, const OFF: u8, const PC: bool>(
+    cpu: &mut Cpu,
+    _bus: &mut Bus,
+    d: &Insn,
+) -> Flow {
     let simple = matches!(KIND, LDR | STR | LDRB | STRB | LDRH | STRH | LDRSB | LDRSH);
-    if simple && !mode::unprivileged(MODE) && !(KIND == LDR && d.rd == 15) {
-        let (addr, indexed) = addresses::<MODE, REG>(cpu, d);
+    if simple && !mode::unprivileged(MODE) && !(PC && KIND == LDR && d.rd == 15) {
+        let (addr, indexed) = addresses::<MODE, OFF, PC>(cpu, d);
         let size = match KIND {
             LDR | STR => 4,
             LDRH | STRH | LDRSH => 2,
@@ -108,30 +130,64 @@ pub fn single<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bu
                     _ => raw,
                 };
                 if mode::writeback(MODE) {
-                    cpu.set_reg(d.rn, indexed);
+                    cpu.set_r(d.rn, indexed);
                 }
-                cpu.set_reg(d.rd, value);
+                cpu.set_r(d.rd, value);
                 return Flow::Next;
             }
         } else if let Some(host) = cpu.tlb_write_host(addr, size) {
-            let value = cpu.reg(d.rd);
+            let value = cpu.r(d.rd);
             // SAFETY: as above; write entries only map RAM pages that hold no predecoded code.
             unsafe { crate::memory::write_host(host, size, value) };
             if mode::writeback(MODE) {
-                cpu.set_reg(d.rn, indexed);
+                cpu.set_r(d.rn, indexed);
             }
             return Flow::Next;
         }
     }
-    single_slow::<KIND, MODE, REG>(cpu, bus, d)
+    Flow::Slow
+}
+
+/// The family of single loads and stores of one kind, addressing mode and offset form.
+struct Single<const KIND: u8, const MODE: u8, const OFF: u8>;
+
+impl<const KIND: u8, const MODE: u8, const OFF: u8> Op for Single<KIND, MODE, OFF> {
+    const SYNC: bool = false;
+    const REFINE: Option<Refine> = if OFF == offset::REG {
+        Some(refine_register_offset::<KIND, MODE>)
+    } else {
+        None
+    };
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        single::<KIND, MODE, OFF, false>(cpu, bus, d)
+    }
+    #[inline(always)]
+    fn step_pc(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        single::<KIND, MODE, OFF, true>(cpu, bus, d)
+    }
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        single_slow::<KIND, MODE, OFF>(cpu, bus, d)
+    }
+}
+
+/// `[Rn, Rm, LSL #n]` gets its own handler.
+fn refine_register_offset<const KIND: u8, const MODE: u8>(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    if d.op == crate::alu::shift::LSL && d.op2 & 1 != 0 {
+        <Single<KIND, MODE, { offset::REG_ADD_LSL }> as OpsOf>::OPS
+    } else {
+        <Single<KIND, MODE, { offset::REG }> as OpsOf>::OPS
+    }
 }
 
 /// The general case of [`single`]: TLB misses, unaligned or unprivileged accesses, MMIO,
 /// doubleword transfers, loads into the PC, faults.
-#[cold]
-#[inline(never)]
-fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let (addr, indexed) = addresses::<MODE, REG>(cpu, d);
+#[inline(always)]
+fn single_slow<const KIND: u8, const MODE: u8, const OFF: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    // Faults and loads into the PC need the PC (the fast path never does).
+    cpu.sync_pc(d);
+    let (addr, indexed) = addresses::<MODE, OFF, true>(cpu, d);
     let user = mode::unprivileged(MODE);
     let flags = AccessFlags {
         user: user || cpu.privilege_index != 0,
@@ -195,7 +251,10 @@ fn single_slow<const KIND: u8, const MODE: u8, const REG: bool>(cpu: &mut Cpu, b
 
 macro_rules! by_reg {
     ($k:literal, $m:literal) => {
-        [single::<$k, $m, false>, single::<$k, $m, true>]
+        [
+            <Single<$k, $m, { offset::IMM }> as OpsOf>::OPS,
+            <Single<$k, $m, { offset::REG }> as OpsOf>::OPS,
+        ]
     };
 }
 macro_rules! by_mode {
@@ -211,7 +270,7 @@ macro_rules! by_mode {
 }
 
 /// Handlers indexed by `[kind][mode][register offset]`.
-pub static SINGLE_HANDLERS: [[[Handler; 2]; 5]; 10] = [
+pub static SINGLE_HANDLERS: [[[&Ops; 2]; 5]; 10] = [
     by_mode!(0),
     by_mode!(1),
     by_mode!(2),
@@ -279,7 +338,7 @@ pub fn ldm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     while l != 0 {
         let r = l.trailing_zeros() as usize;
         l &= l - 1;
-        let value = mem!(cpu, cpu.load_with(bus, addr, 4, flags));
+        let value = mem_synced!(cpu, d, cpu.load_with(bus, addr, 4, flags));
         addr = addr.wrapping_add(4);
         if user_regs {
             cpu.set_user_reg(r, value);
@@ -322,7 +381,7 @@ pub fn stm(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         let r = l.trailing_zeros() as usize;
         l &= l - 1;
         let v = if user_regs { cpu.user_reg(r) } else { cpu.regs[r] };
-        mem!(cpu, cpu.store_with(bus, addr, 4, v, flags));
+        mem_synced!(cpu, d, cpu.store_with(bus, addr, 4, v, flags));
         addr = addr.wrapping_add(4);
     }
     if d.op2 & block::WRITEBACK != 0 {
@@ -432,3 +491,173 @@ pub fn clear_exclusive(cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
     cpu.monitor.addr = None;
     Flow::Next
 }
+
+/// The handler families of this module's instructions.
+pub static LDM: &Ops = <Ldm<0> as OpsOf>::OPS;
+/// STM without the PC in its list (see [`stm_ops`]).
+pub static STM: &Ops = <Stm<false, 0> as OpsOf>::OPS;
+/// STM storing the PC.
+pub static STM_PC: &Ops = <Stm<true, 0> as OpsOf>::OPS;
+
+/// LDM with `FLAGS` (the [`block`] flags but `USER`): [`ldm_fast`], else [`ldm`]. As
+/// decoded (with `FLAGS` 0), the family refines itself into the one of its flags, and keeps
+/// the number of registers in `op`.
+struct Ldm<const FLAGS: u8>;
+
+impl<const FLAGS: u8> Op for Ldm<FLAGS> {
+    const SYNC: bool = false;
+    const READS: u8 = reads::RN;
+    const REFINE: Option<Refine> = Some(refine_ldm);
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+        ldm_fast::<FLAGS>(cpu, d)
+    }
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        ldm(cpu, bus, d)
+    }
+}
+
+/// STM: [`stm_fast`], else [`stm`]; with `PC` in the list, the PC is synced. `FLAGS` as for
+/// [`Ldm`].
+struct Stm<const PC: bool, const FLAGS: u8>;
+
+impl<const PC: bool, const FLAGS: u8> Op for Stm<PC, FLAGS> {
+    const SYNC: bool = PC;
+    const READS: u8 = reads::RN;
+    const REFINE: Option<Refine> = Some(if PC { refine_stm::<true> } else { refine_stm::<false> });
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+        stm_fast::<FLAGS>(cpu, d)
+    }
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        stm(cpu, bus, d)
+    }
+}
+
+macro_rules! block_flags {
+    ($t:ident $(, $pc:literal)?) => {
+        [
+            <$t<$($pc,)? 0> as OpsOf>::OPS,
+            <$t<$($pc,)? 1> as OpsOf>::OPS,
+            <$t<$($pc,)? 2> as OpsOf>::OPS,
+            <$t<$($pc,)? 3> as OpsOf>::OPS,
+            <$t<$($pc,)? 4> as OpsOf>::OPS,
+            <$t<$($pc,)? 5> as OpsOf>::OPS,
+            <$t<$($pc,)? 6> as OpsOf>::OPS,
+            <$t<$($pc,)? 7> as OpsOf>::OPS,
+        ]
+    };
+}
+
+/// Block transfer families by flags.
+static LDM_FAMILIES: [&Ops; 8] = block_flags!(Ldm);
+static STM_FAMILIES: [[&Ops; 8]; 2] = [block_flags!(Stm, false), block_flags!(Stm, true)];
+
+/// The number of registers of a block transfer goes to `op`; the flags choose the family.
+fn refine_ldm(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    d.op = (d.imm & 0xffff).count_ones() as u8;
+    LDM_FAMILIES[usize::from(d.op2 & 7)]
+}
+
+fn refine_stm<const PC: bool>(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    d.op = (d.imm & 0xffff).count_ones() as u8;
+    STM_FAMILIES[usize::from(PC)][usize::from(d.op2 & 7)]
+}
+
+/// The host address of a block transfer of `count` words from `start` if the TLB maps them
+/// all (one page, word-aligned) for a read (`write` false) or a write at the current
+/// privilege.
+#[inline(always)]
+fn block_host(cpu: &Cpu, start: u32, count: u32, write: bool) -> Option<*mut u8> {
+    if start & 0xfff > 0x1000 - 4 * count {
+        return None;
+    }
+    if write {
+        cpu.tlb_write_host(start, 4)
+    } else {
+        cpu.tlb_read_host(start, 4).map(|p| p as *mut u8)
+    }
+}
+
+/// The common LDM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
+/// Registers are written as in [`ldm`]. `op` holds the number of registers.
+#[inline(always)]
+fn ldm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    if d.op2 & block::USER != 0 {
+        return Flow::Slow;
+    }
+    let count = u32::from(d.op);
+    let (start, wb) = block_addresses(cpu.r(d.rn), count, FLAGS);
+    let Some(host) = block_host(cpu, start, count, false) else {
+        return Flow::Slow;
+    };
+    let rn = usize::from(d.rn);
+    let mut loaded_base = None;
+    let mut new_pc = 0;
+    let mut l = list;
+    let mut p = host as *const u8;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page.
+        let value = unsafe { crate::memory::read_host(p, 4) };
+        // SAFETY: at most one past the transfer, in or just past its page (never read).
+        p = p.wrapping_add(4);
+        if r == 15 {
+            new_pc = value;
+        } else if r == rn {
+            loaded_base = Some(value);
+        } else {
+            cpu.regs[r] = value;
+        }
+    }
+    if FLAGS & block::WRITEBACK != 0 {
+        cpu.set_r(d.rn, wb);
+    }
+    if let Some(value) = loaded_base {
+        cpu.regs[rn] = value;
+    }
+    if list & (1 << 15) != 0 {
+        return cpu.bx_write_pc(new_pc);
+    }
+    Flow::Next
+}
+
+/// The common STM: no `^`, all words in one page the TLB maps. Otherwise [`Flow::Slow`].
+/// `op` holds the number of registers.
+#[inline(always)]
+fn stm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
+    let list = d.imm & 0xffff;
+    if d.op2 & block::USER != 0 {
+        return Flow::Slow;
+    }
+    let count = u32::from(d.op);
+    let (start, wb) = block_addresses(cpu.r(d.rn), count, FLAGS);
+    let Some(host) = block_host(cpu, start, count, true) else {
+        return Flow::Slow;
+    };
+    let mut l = list;
+    let mut p = host;
+    while l != 0 {
+        let r = l.trailing_zeros() as usize;
+        l &= l - 1;
+        // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page,
+        // for writes (so it holds no predecoded code).
+        unsafe { crate::memory::write_host(p, 4, cpu.regs[r]) };
+        p = p.wrapping_add(4);
+    }
+    if FLAGS & block::WRITEBACK != 0 {
+        cpu.set_r(d.rn, wb);
+    }
+    Flow::Next
+}
+
+/// The family of an STM of register list `list`.
+pub fn stm_ops(list: u32) -> &'static Ops {
+    if list & (1 << 15) != 0 { STM_PC } else { STM }
+}
+pub static SWAP: &Ops = op!(swap);
+pub static LOAD_EXCLUSIVE: &Ops = op!(load_exclusive);
+pub static STORE_EXCLUSIVE: &Ops = op!(store_exclusive);
+pub static CLEAR_EXCLUSIVE: &Ops = op!(nosync(0) clear_exclusive);

@@ -9,6 +9,7 @@
 use crate::alu::{shift_imm, signed_sat, unsigned_sat};
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
+use crate::thread::{Op, Ops, OpsOf, Refine, op, reads};
 use armvex_bus::Bus;
 
 #[inline(always)]
@@ -169,7 +170,14 @@ pub fn extend(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     let v = r(cpu, d.rm).rotate_right(d.imm);
     let signed = d.op & 1 != 0;
     let add = if d.rn == 15 { 0 } else { r(cpu, d.rn) };
-    cpu.regs[d.rd as usize] = match d.op2 {
+    cpu.regs[d.rd as usize] = extended(signed, d.op2, add, v);
+    Flow::Next
+}
+
+/// `v` extended as `signed` `size` (see [`extend`]) and added to `add`.
+#[inline(always)]
+fn extended(signed: bool, size: u8, add: u32, v: u32) -> u32 {
+    match size {
         0 => add.wrapping_add(if signed { v as u8 as i8 as u32 } else { v & 0xff }),
         1 => add.wrapping_add(if signed { v as u16 as i16 as u32 } else { v & 0xffff }),
         _ => {
@@ -182,7 +190,15 @@ pub fn extend(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
             let hi = (add >> 16).wrapping_add(hi) & 0xffff;
             lo | (hi << 16)
         }
-    };
+    }
+}
+
+/// [`extend`] specialised for signedness, size and whether it adds.
+#[inline(always)]
+fn extend_as<const SIGNED: bool, const SIZE: u8, const ADD: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let v = cpu.r(d.rm).rotate_right(d.imm);
+    let add = if ADD { cpu.r(d.rn) } else { 0 };
+    cpu.set_r(d.rd, extended(SIGNED, SIZE, add, v));
     Flow::Next
 }
 
@@ -240,6 +256,54 @@ pub fn bitfield(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     }
     Flow::Next
 }
+
+/// The families that never need the PC (`rn` = 15 means "no addition" for [`extend`]).
+pub static EXTEND: &Ops = <ExtendAny as OpsOf>::OPS;
+
+/// The extend family before it is specialised (see [`extend_as`]).
+struct ExtendAny;
+
+impl Op for ExtendAny {
+    const SYNC: bool = false;
+    const READS: u8 = reads::RM;
+    const REFINE: Option<Refine> = Some(refine_extend);
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        extend(cpu, bus, d)
+    }
+}
+
+macro_rules! extend_sizes {
+    ($signed:literal, $add:literal) => {
+        [
+            op!(nosync(reads::RM) extend_as::<$signed, 0, $add>),
+            op!(nosync(reads::RM) extend_as::<$signed, 1, $add>),
+            op!(nosync(reads::RM) extend_as::<$signed, 2, $add>),
+        ]
+    };
+}
+
+/// Extend families indexed by `[signed][size][adds]`.
+static EXTEND_FAMILIES: [[[&Ops; 2]; 3]; 2] = {
+    let unsigned = (extend_sizes!(false, false), extend_sizes!(false, true));
+    let signed = (extend_sizes!(true, false), extend_sizes!(true, true));
+    [
+        [
+            [unsigned.0[0], unsigned.1[0]],
+            [unsigned.0[1], unsigned.1[1]],
+            [unsigned.0[2], unsigned.1[2]],
+        ],
+        [
+            [signed.0[0], signed.1[0]],
+            [signed.0[1], signed.1[1]],
+            [signed.0[2], signed.1[2]],
+        ],
+    ]
+};
+
+fn refine_extend(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    EXTEND_FAMILIES[usize::from(d.op & 1)][usize::from(d.op2.min(2))][usize::from(d.rn != 15)]
+}
+pub static REVERSE: &Ops = op!(nosync(reads::RM) reverse);
 
 #[cfg(test)]
 mod tests {

@@ -8,12 +8,29 @@ use crate::insn::{Flow, Insn};
 use crate::memory::AccessFlags;
 use crate::mmu::{self, Access};
 use crate::state::{Mode, psr};
+use crate::thread::{Ops, op};
 use armvex_bus::Bus;
 
 /// An UNDEFINED encoding: take the Undefined Instruction exception.
-pub fn undefined(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
-    tracing::debug!(target: "cpu", "cpu{}: undefined instruction {:#010x} at {:#010x}", cpu.index(), d.raw, cpu.current_insn_addr());
+pub fn undefined(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    tracing::debug!(target: "cpu", "cpu{}: undefined instruction {} at {:#010x}", cpu.index(), encoding(cpu, bus, d), cpu.current_insn_addr());
     cpu.undefined()
+}
+
+/// The encoding of the instruction being executed, read back from memory (for messages).
+fn encoding(cpu: &Cpu, bus: &Bus, d: &Insn) -> String {
+    let mut b = [0u8; 4];
+    let n = usize::from(d.len).min(4);
+    match cpu.debug_read(bus, cpu.current_insn_addr(), &mut b[..n]) {
+        Ok(()) if n == 2 => format!("{:#06x}", u16::from_le_bytes([b[0], b[1]])),
+        Ok(()) if cpu.is_thumb() => format!(
+            "{:#06x} {:#06x}",
+            u16::from_le_bytes([b[0], b[1]]),
+            u16::from_le_bytes([b[2], b[3]])
+        ),
+        Ok(()) => format!("{:#010x}", u32::from_le_bytes(b)),
+        Err(_) => "(unreadable)".into(),
+    }
 }
 
 /// An instruction that does nothing here (NOP, YIELD, PLD, PLI, DMB, DSB, DBG, cache hints).
@@ -477,3 +494,6 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
         }
     }
 }
+
+/// The family of [`nop`]: needs no PC.
+pub static NOP: &Ops = op!(nosync(0) nop);

@@ -78,3 +78,18 @@ macro_rules! mem {
     };
 }
 pub(crate) use mem;
+
+/// [`mem!`] in a handler whose family does not keep the PC ([`crate::thread::Op::SYNC`]
+/// false): the PC of instruction `d` is stored before the Data Abort, which needs it.
+macro_rules! mem_synced {
+    ($cpu:expr, $d:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(fault) => {
+                $cpu.sync_pc($d);
+                return $cpu.data_abort(fault);
+            }
+        }
+    };
+}
+pub(crate) use mem_synced;

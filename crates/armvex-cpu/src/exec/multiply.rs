@@ -7,6 +7,7 @@
 use crate::alu::signed_sat;
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
+use crate::thread::{Op, Ops, OpsOf, Refine, op};
 use armvex_bus::Bus;
 
 #[inline(always)]
@@ -172,6 +173,94 @@ pub fn qaddsub(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.q |= sat;
     cpu.regs[d.rd as usize] = v;
     Flow::Next
+}
+
+/// The families that never need the PC (unless an operand is R15).
+pub static MUL: &Ops = <MulAny as OpsOf>::OPS;
+
+/// The MUL/MLA/MLS family before it is specialised (see [`mul_as`]).
+struct MulAny;
+
+impl Op for MulAny {
+    const SYNC: bool = false;
+    const REFINE: Option<Refine> = Some(refine_mul);
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        mul(cpu, bus, d)
+    }
+}
+
+/// [`mul`] specialised for its variant and S bit.
+#[inline(always)]
+fn mul_as<const OP: u8, const S: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let p = cpu.r(d.rn).wrapping_mul(cpu.r(d.rm));
+    let v = match OP {
+        0 => p,
+        1 => p.wrapping_add(cpu.r(d.rs)),
+        _ => cpu.r(d.rs).wrapping_sub(p),
+    };
+    cpu.set_r(d.rd, v);
+    if S {
+        cpu.set_nz(v);
+    }
+    Flow::Next
+}
+
+/// MUL families indexed by `[op][S]`.
+static MUL_FAMILIES: [[&Ops; 2]; 3] = [
+    [op!(nosync mul_as::<0, false>), op!(nosync mul_as::<0, true>)],
+    [op!(nosync mul_as::<1, false>), op!(nosync mul_as::<1, true>)],
+    [op!(nosync mul_as::<2, false>), op!(nosync mul_as::<2, true>)],
+];
+
+fn refine_mul(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    MUL_FAMILIES[usize::from(d.op.min(2))][usize::from(d.op2 != 0)]
+}
+pub static MUL_T16: &Ops = op!(nosync mul_t16);
+pub static MUL_LONG: &Ops = <MulLongAny as OpsOf>::OPS;
+
+/// The long multiplies before they are specialised (see [`mul_long_as`]).
+struct MulLongAny;
+
+impl Op for MulLongAny {
+    const SYNC: bool = false;
+    const REFINE: Option<Refine> = Some(refine_mul_long);
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        mul_long(cpu, bus, d)
+    }
+}
+
+/// [`mul_long`] specialised for its variant and S bit.
+#[inline(always)]
+fn mul_long_as<const OP: u8, const S: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    let (a, b) = (cpu.r(d.rn), cpu.r(d.rm));
+    let acc = (u64::from(cpu.r(d.rs)) << 32) | u64::from(cpu.r(d.rd));
+    let v: u64 = match OP {
+        0 => u64::from(a) * u64::from(b),
+        1 => (u64::from(a) * u64::from(b)).wrapping_add(acc),
+        2 => (i64::from(a as i32) * i64::from(b as i32)) as u64,
+        3 => ((i64::from(a as i32) * i64::from(b as i32)) as u64).wrapping_add(acc),
+        _ => u64::from(a) * u64::from(b) + u64::from(cpu.r(d.rs)) + u64::from(cpu.r(d.rd)),
+    };
+    cpu.set_r(d.rd, v as u32);
+    cpu.set_r(d.rs, (v >> 32) as u32);
+    if S {
+        cpu.nf = (v >> 32) as u32;
+        cpu.zf = u32::from(v != 0);
+    }
+    Flow::Next
+}
+
+/// Long multiply families indexed by `[op][S]`.
+static MUL_LONG_FAMILIES: [[&Ops; 2]; 5] = [
+    [op!(nosync mul_long_as::<0, false>), op!(nosync mul_long_as::<0, true>)],
+    [op!(nosync mul_long_as::<1, false>), op!(nosync mul_long_as::<1, true>)],
+    [op!(nosync mul_long_as::<2, false>), op!(nosync mul_long_as::<2, true>)],
+    [op!(nosync mul_long_as::<3, false>), op!(nosync mul_long_as::<3, true>)],
+    [op!(nosync mul_long_as::<4, false>), op!(nosync mul_long_as::<4, true>)],
+];
+
+fn refine_mul_long(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    MUL_LONG_FAMILIES[usize::from(d.op.min(4))][usize::from(d.op2 != 0)]
 }
 
 #[cfg(test)]

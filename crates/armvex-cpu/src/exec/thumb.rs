@@ -3,7 +3,8 @@
 
 use super::mem;
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Insn};
+use crate::insn::{ChainEnd, Flow, Insn};
+use crate::thread::Ops;
 use armvex_bus::Bus;
 
 /// IT: start an If-Then block; `imm` = firstcond:mask (the new ITSTATE).
@@ -11,6 +12,25 @@ pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     cpu.it = d.imm as u8;
     Flow::Next
 }
+
+/// The threaded handler of IT: set ITSTATE and return to the block loop, which runs the
+/// instructions of the IT block one at a time under their conditions (see [`crate::run`]).
+///
+/// # Safety
+/// See [`crate::insn::Handler`].
+unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    it(cpu, bus, insn);
+    ChainEnd {
+        rem: rem - 1,
+        // SAFETY: the next slot is in the page's array (pages end with sentinels).
+        next: unsafe { d.add(1) },
+    }
+}
+
+/// The family of [`it`].
+pub static IT: Ops = Ops::uniform(it, it_threaded);
 
 /// CBZ (`op` 0) / CBNZ (`op` 1): compare `rn` with zero and branch forward by `imm`.
 pub fn cbz(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
@@ -38,7 +58,7 @@ pub fn table_branch(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 
 /// A 32-bit Thumb instruction at the last halfword of a page: its second halfword is fetched
 /// (through the MMU) each time, and the instruction is decoded and executed on the spot.
-/// `raw` holds the first halfword.
+/// `imm` holds the first halfword.
 pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let addr = cpu.current_insn_addr();
     let hw2 = match cpu.fetch_halfword(bus, addr.wrapping_add(2)) {
@@ -48,10 +68,13 @@ pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             return Flow::Branch;
         }
     };
-    let insn = crate::decode::decode_thumb32(
-        d.raw as u16,
+    let decoded = crate::decode::decode_thumb32(
+        d.imm as u16,
         hw2,
         &crate::decode::Features::for_model(cpu.model(), cpu.config.semihosting),
     );
-    (insn.exec)(cpu, bus, &insn)
+    // The same slot: the same PC. The condition of a B<cond> here is not checked (as before
+    // threaded dispatch).
+    let (insn, family) = decoded.finish_with_family(u32::from(d.pc) - 4, true);
+    (family.step_pc)(cpu, bus, &insn)
 }

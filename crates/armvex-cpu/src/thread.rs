@@ -1,0 +1,590 @@
+//! Threaded dispatch: each instruction's handler jumps straight to the next one's.
+//!
+//! A simple interpreter loop calls the handler of every instruction from one place and looks
+//! at what it returns: about fifteen host instructions per guest instruction (store the PC,
+//! test the condition, move the arguments, the indirect call, test the result, move the
+//! pointer, compare it with the end) before the handler does any work, and one indirect call
+//! site that every instruction shares, which the host's branch predictor cannot learn.
+//!
+//! armvex's handlers are *threaded* instead. Every handler ([`Handler`]) executes its
+//! instruction and then, if the instruction went on in sequence, takes one from its budget
+//! `rem` and calls the next slot's handler itself, as the very last thing it does. That call
+//! is a tail call, which the compiler turns into a jump: a straight run of guest instructions
+//! is a chain of jumps from handler to handler, each with its own indirect jump for the
+//! branch predictor to learn, and nothing in between but `rem -= 1; if rem == 0`. A branch
+//! to the same page jumps to the target's handler the same way. The chain comes back to the
+//! block loop in [`crate::run`] only when the budget is used up, at the end of the page, or
+//! when an instruction leaves the page or ends the block ([`ChainEnd`]).
+//!
+//! Rust does not promise tail calls (there is no `become` on stable), so correctness never
+//! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
+//! which bounds the stack a chain can use even where the calls are not turned into jumps
+//! (unoptimised builds); in release builds they are jumps.
+//!
+//! What the loop no longer does per instruction is done at decode time, or only by the
+//! handlers that need it:
+//!
+//! * **The PC.** R15 reads as the instruction's address + 8 (ARM) or + 4 (Thumb). Each
+//!   [`Insn`] knows that value as an offset in its page (`pc`), and the CPU knows the page's
+//!   virtual address (`block_va`), so a handler that reads R15, computes a return address or
+//!   may take an exception stores `regs[15]` itself ([`Cpu::sync_pc`]). Handler families are
+//!   marked [`Op::SYNC`] by default; the common ones that never need it say so, and their
+//!   instructions that name R15 as an operand get the `full` variant, which syncs.
+//! * **The condition.** An unconditional instruction (nearly all Thumb instructions, most
+//!   ARM ones) runs no condition check at all. A conditional ARM instruction's `exec` is the
+//!   check of its condition code, one function per code ([`CONDITION_CHECKS`]), which tests
+//!   just the flags that code needs (`Z`, or `C and not Z`, ...) and then jumps to the
+//!   instruction's own handler (its `then`) or on to the next instruction. B and BL check
+//!   their condition themselves ([`crate::exec::branch`]).
+//! * **Time.** MMIO accesses see the time the block started at, moved on at every taken
+//!   branch inside the page (so a polling loop sees its timer move). A handler that branches
+//!   inside the page sets `local_time` from `time_origin - rem`, where the block loop set
+//!   `time_origin` when it started the chain.
+//!
+//! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
+//! a time: the block loop calls the handler with `rem == 1`, so it returns after that
+//! instruction (see [`crate::run`]).
+//!
+//! # A picture, for readers new to interpreters
+//!
+//! A decoded page is an array of 32-byte [`Insn`] slots, one per instruction (per halfword in
+//! Thumb state), followed by sentinels. Each slot carries the host function that runs it
+//! (`exec`) and its operands, so running guest code is calling `exec` of one slot after
+//! the other. Here is a page holding a loop like the range coder of the xz decompressor
+//! (simplified), as armvex runs it:
+//!
+//! ```text
+//!   block loop (crate::run)          the page's slots (crate::code_cache)
+//!   -----------------------          ------------------------------------------------------
+//!   look up the page of the PC       [ ldr r3,[r4]   ] exec = fast<ldr imm>     --+
+//!   rem = min(budget, CHUNK)         [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
+//!   call exec of the PC's slot --->  [ cmp r3,#1<<24 ] exec = compare_branch<cmp imm, CS>
+//!        |                           [ bcs 1f        ] (run by the slot above; its own exec
+//!        |                           [   ...         ]  serves code that branches to it)
+//!        |                      1f:  [ cmp r1,lr     ] exec = fast<cmp reg>
+//!        |                           [ strhi r1,[r4] ] exec = check HI, then = fast<str>
+//!        |                           [ sub r3,r3,r1  ] exec = fast<sub reg>
+//!        |                           [ stmls r4,{..} ] exec = check LS, skip 2 --+ HI holds:
+//!        |                           [ addls r2,r2,#1] exec = check LS           | skip both,
+//!        |                           [ ldrhhi r3,..  ] exec = check HI      <----+ enter `then`
+//!        |                           [   ...         ]
+//!        |                           [ bls loop      ] exec = branch<LS, local> -> slot of loop
+//!        |                           [ (sentinel)    ] exec = end_of_page: back to the loop
+//!        v
+//!   ChainEnd { rem, next }: budget used up, end of page, or a branch out (`chain_flow`):
+//!   interrupts, timers and other CPUs are looked at here, then the next chain starts.
+//! ```
+//!
+//! Every handler ends by calling the next one (`dispatch`): there is no central loop to
+//! come back to, so each handler has its own indirect jump, which the host's branch
+//! predictor learns separately (a jump from `cmp` to `strhi` is predictable where a single
+//! shared call site is not). The per-instruction work outside the instruction itself is:
+//!
+//! ```text
+//!   rem -= 1; if rem == 0 { return ChainEnd }     count, and stop at the budget
+//!   next = this slot + 32 bytes                   (64 after a 32-bit Thumb instruction)
+//!   jump to next.exec                             a tail call: no stack grows
+//! ```
+//!
+//! What is decided at decode time so that handlers need not decide it at run time:
+//!
+//! * the handler *family* from the encoding, refined by operands and place in the page
+//!   ([`Op::REFINE`]): one handler per shift type, addressing mode, condition of a branch,
+//!   branch target inside or outside the page;
+//! * whether the PC must be stored before the instruction ([`Op::SYNC`], `full` variants);
+//! * whether there is a condition to check at all, and which one ([`CONDITION_CHECKS`]);
+//!   for ARM pages, how many following instructions share that condition (`skip`: they all
+//!   fail together, see [`condition_check`]);
+//! * whether a comparison and the conditional branch after it run as one handler
+//!   ([`crate::exec::branch`]'s `compare_branch`).
+//!
+//! None of this changes what the guest sees or how instructions are counted: every shortcut
+//! falls back to one instruction at a time when the budget left is smaller than the
+//! shortcut, so a chain stops exactly where its budget ends, and a debugger or the profiler
+//! stopping the machine anywhere finds the state an unbroken run would have there.
+
+use crate::cpu::Cpu;
+use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
+use armvex_bus::Bus;
+
+/// The most instructions the block loop lets one chain of handlers run. Only a bound on the
+/// stack a chain may use when tail calls are not jumps (about 256 frames); in optimised
+/// builds the chain returns to the loop once per `CHUNK` instructions, which costs nothing
+/// measurable.
+pub const CHUNK: u64 = 256;
+
+/// What `regs[15]` holds while a handler that does not keep the PC runs, in builds with
+/// debug assertions: a handler that reads it anyway computes with this visibly wrong value,
+/// and the tests that compare with QEMU fail.
+#[cfg(debug_assertions)]
+const PC_POISON: u32 = 0xdead_0001;
+
+/// Which operand fields of an instruction are registers it reads (see [`Op::READS`]).
+pub mod reads {
+    pub const RD: u8 = 1;
+    pub const RN: u8 = 2;
+    pub const RM: u8 = 4;
+    pub const RS: u8 = 8;
+    pub const ALL: u8 = RD | RN | RM | RS;
+}
+
+/// A family of instructions that share one step function.
+pub trait Op {
+    /// True if the step may read R15 in any way: as an operand, through the address of the
+    /// current or next instruction, or by taking an exception. The threaded handler then
+    /// stores the PC before the step runs. Families that never do say `false`.
+    const SYNC: bool = true;
+    /// For families with `SYNC == false`: the operand fields that are registers the step
+    /// reads; an instruction naming R15 in one of them gets the syncing variant.
+    const READS: u8 = reads::ALL;
+    /// A more specialised family for some instructions, chosen from their operands and
+    /// their place in the page when they are decoded (e.g. one shift type of a
+    /// shifted-register operand, or a branch whose target is in the same page).
+    const REFINE: Option<Refine> = None;
+    /// Execute one instruction, or return [`Flow::Slow`] having changed nothing, for
+    /// [`Op::slow`] to do it. A step should keep every call out of its common path and leave
+    /// the rest to `slow`: a threaded handler whose common path calls nothing needs no stack
+    /// frame, and its tail call to the next handler is a bare jump.
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow;
+    /// Execute one instruction the fast step gave up on (only called after [`Flow::Slow`]).
+    #[inline(always)]
+    fn slow(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        let _ = (cpu, bus, d);
+        unreachable!("a step returned Flow::Slow without a slow step")
+    }
+    /// Execute one instruction that names R15 in a register field (the `full` variant, with
+    /// `regs[15]` synced). The same as [`Op::step`] unless the family's fast step assumes
+    /// no field is R15.
+    #[inline(always)]
+    fn step_pc(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        Self::step(cpu, bus, d)
+    }
+}
+
+/// Choose a more specialised family for an instruction in its slot (`pc` set), in Thumb
+/// state or not (see [`Op::REFINE`]); it may rewrite operand fields for that family.
+pub type Refine = fn(&mut Insn, bool) -> &'static Ops;
+
+/// The threaded handlers of one instruction family, and its step.
+pub struct Ops {
+    /// The step itself, and the step for instructions naming R15 ([`Op::step_pc`]); the
+    /// latter is right for every instruction of the family when `regs[15]` is synced (for
+    /// instructions executed outside a page, see [`crate::exec::thumb::cross_page`]).
+    pub step: Step,
+    pub step_pc: Step,
+    /// Syncs the PC only if the family is [`Op::SYNC`]; for instructions whose next slot
+    /// is the one after theirs (ARM, 16-bit Thumb), and for 32-bit Thumb instructions.
+    pub fast: Handler,
+    pub fast_wide: Handler,
+    /// Always syncs the PC (as `fast` and `fast_wide`).
+    pub full: Handler,
+    pub full_wide: Handler,
+    pub sync: bool,
+    pub reads: u8,
+    /// See [`Op::REFINE`].
+    pub refine: Option<Refine>,
+    /// The handlers check the condition code themselves (hand-written families).
+    pub own_condition: bool,
+}
+
+impl Ops {
+    /// The family `insn` (in its slot, in Thumb state or not) is best run by: this one, or
+    /// one `refine` chooses.
+    pub fn refined(&'static self, insn: &mut Insn, thumb: bool) -> &'static Ops {
+        match self.refine {
+            Some(refine) => refine(insn, thumb),
+            None => self,
+        }
+    }
+
+    /// The handlers for `insn`: its `exec` (the condition check of its condition code, if it
+    /// has one) and its `then`.
+    pub fn select(&self, insn: &Insn) -> (Handler, Handler) {
+        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
+        let reads_pc = named(reads::RD, insn.rd)
+            || named(reads::RN, insn.rn)
+            || named(reads::RM, insn.rm)
+            || named(reads::RS, insn.rs);
+        let handler = match (!self.sync && reads_pc, insn.slots() == 2) {
+            (false, false) => self.fast,
+            (false, true) => self.fast_wide,
+            (true, false) => self.full,
+            (true, true) => self.full_wide,
+        };
+        if insn.cond != COND_ALWAYS && !self.own_condition {
+            (CONDITION_CHECKS[usize::from(insn.cond.min(COND_ALWAYS))], handler)
+        } else {
+            (handler, handler)
+        }
+    }
+
+    /// A family whose handlers are all `handler`, which checks conditions itself (for
+    /// handlers written by hand).
+    pub const fn uniform(step: Step, handler: Handler) -> Ops {
+        Ops {
+            step,
+            step_pc: step,
+            fast: handler,
+            fast_wide: handler,
+            full: handler,
+            full_wide: handler,
+            sync: true,
+            reads: reads::ALL,
+            refine: None,
+            own_condition: true,
+        }
+    }
+}
+
+/// The [`Ops`] of every [`Op`].
+pub trait OpsOf {
+    const OPS: &'static Ops;
+}
+
+impl<O: Op> OpsOf for O {
+    const OPS: &'static Ops = &Ops {
+        step: whole_step::<O>,
+        step_pc: whole_step_pc::<O>,
+        fast: fast::<O, 1>,
+        fast_wide: fast::<O, 2>,
+        full: full::<O, 1>,
+        full_wide: full::<O, 2>,
+        sync: O::SYNC,
+        reads: O::READS,
+        refine: O::REFINE,
+        own_condition: false,
+    };
+}
+
+/// The [`Ops`] of a step function: `op!(path)`, `op!(nosync path)` for a family that never
+/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads.
+macro_rules! op {
+    (nosync($reads:expr) $f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            const SYNC: bool = false;
+            const READS: u8 = $reads;
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
+    (nosync $f:path) => {
+        $crate::thread::op!(nosync($crate::thread::reads::ALL) $f)
+    };
+    ($f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
+}
+pub(crate) use op;
+
+/// [`Op::step`] with its slow path.
+fn whole_step<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    match O::step(cpu, bus, d) {
+        Flow::Slow => O::slow(cpu, bus, d),
+        flow => flow,
+    }
+}
+
+/// [`Op::step_pc`] with its slow path.
+fn whole_step_pc<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    match O::step_pc(cpu, bus, d) {
+        Flow::Slow => O::slow(cpu, bus, d),
+        flow => flow,
+    }
+}
+
+impl Cpu {
+    /// Make `regs[15]` read as the PC of instruction `d` (its address + 8 or + 4).
+    #[inline(always)]
+    pub(crate) fn sync_pc(&mut self, d: &Insn) {
+        self.regs[15] = self.block_va.wrapping_add(u32::from(d.pc));
+    }
+}
+
+/// The unconditional variant.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    if O::SYNC {
+        cpu.sync_pc(insn);
+    } else {
+        #[cfg(debug_assertions)]
+        {
+            cpu.regs[15] = PC_POISON;
+        }
+    }
+    let flow = O::step(cpu, bus, insn);
+    if flow == Flow::Slow {
+        // SAFETY: the caller's contract.
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+    }
+    // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
+}
+
+/// The variant that always syncs the PC.
+///
+/// # Safety
+/// See [`Handler`].
+unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    cpu.sync_pc(insn);
+    let flow = O::step_pc(cpu, bus, insn);
+    if flow == Flow::Slow {
+        // SAFETY: the caller's contract.
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+    }
+    // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
+}
+
+/// How a condition check goes on when the condition fails (see [`condition_check`]).
+mod on_fail {
+    /// To the next instruction.
+    pub const NEXT: u8 = 0;
+    /// Past the instructions with the same condition (`skip` slots on), into that
+    /// instruction's `then`: it has the opposite condition, which holds, or none.
+    pub const SKIP_THEN: u8 = 1;
+    /// Past the instructions with the same condition, into that instruction's `exec`.
+    pub const SKIP_EXEC: u8 = 2;
+}
+
+/// The condition check of a conditional instruction (its `exec`) for condition code `COND`:
+/// a test or two of the lazy flags, then the instruction's own handler (its `then`), or on
+/// as `ON_FAIL` says ([`on_fail`]).
+///
+/// An ARM instruction whose condition fails changes nothing but the instruction count, and
+/// neither does the next one if it has the same condition: the flags are still the same. So
+/// when the decoder finds such a run (the range coder of the kernel's xz decompressor is
+/// full of them: `cmp`, then `strhi`, `stmls`, `addls`, `ldrhhi`, `ldrhls`, ...), the check
+/// of its first instruction, on failing, counts the whole run at once and jumps past it,
+/// straight into the handler of an instruction with the opposite condition (which holds
+/// now) without checking that one either. With less budget left than the run is long, it
+/// goes on one instruction at a time, so chains still stop exactly where the budget ends.
+///
+/// # Safety
+/// See [`Handler`]; for `ON_FAIL` other than [`on_fail::NEXT`], `skip` slots on from `d`
+/// is a slot of the same page's array, and every instruction before it from `d` on has
+/// condition `COND`; for [`on_fail::SKIP_THEN`], that slot's `then` runs it correctly when
+/// `COND` fails.
+unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+) -> ChainEnd {
+    if cpu.condition_holds::<COND>() {
+        // SAFETY: the caller's contract; `then` runs the same instruction.
+        return unsafe { ((*d).then)(cpu, bus, d, rem) };
+    }
+    if ON_FAIL != on_fail::NEXT {
+        // SAFETY: `d` points at a live instruction (the caller's contract).
+        let skip = u64::from(unsafe { (*d).skip });
+        if rem > skip {
+            // SAFETY: the caller's contract: the slot `skip` on is in the page's array.
+            let next = unsafe { d.add(skip as usize) };
+            let rem = rem - skip;
+            // SAFETY: `next` is a live instruction of the same page; its `then` is right
+            // for it when `COND` fails (the caller's contract).
+            return unsafe {
+                if ON_FAIL == on_fail::SKIP_THEN {
+                    ((*next).then)(cpu, bus, next, rem)
+                } else {
+                    ((*next).exec)(cpu, bus, next, rem)
+                }
+            };
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dispatch(cpu, bus, d, rem, Flow::Next) }
+}
+
+macro_rules! condition_checks {
+    ($on_fail:expr) => {
+        [
+            condition_check::<0, { $on_fail }>,
+            condition_check::<1, { $on_fail }>,
+            condition_check::<2, { $on_fail }>,
+            condition_check::<3, { $on_fail }>,
+            condition_check::<4, { $on_fail }>,
+            condition_check::<5, { $on_fail }>,
+            condition_check::<6, { $on_fail }>,
+            condition_check::<7, { $on_fail }>,
+            condition_check::<8, { $on_fail }>,
+            condition_check::<9, { $on_fail }>,
+            condition_check::<10, { $on_fail }>,
+            condition_check::<11, { $on_fail }>,
+            condition_check::<12, { $on_fail }>,
+            condition_check::<13, { $on_fail }>,
+            condition_check::<14, { $on_fail }>,
+        ]
+    };
+}
+
+/// The condition checks, by condition code.
+static CONDITION_CHECKS: [Handler; 15] = condition_checks!(on_fail::NEXT);
+/// The condition checks that skip a run on failing ([`on_fail::SKIP_THEN`]).
+static RUN_CHECKS_THEN: [Handler; 15] = condition_checks!(on_fail::SKIP_THEN);
+/// The condition checks that skip a run on failing ([`on_fail::SKIP_EXEC`]).
+static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
+
+/// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
+/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
+/// slot `i`'s `exec` is the plain condition check of its condition code.
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool]) {
+    let slots = checked.len();
+    debug_assert!(insns.len() > slots);
+    for i in 0..slots {
+        let cond = insns[i].cond;
+        if !checked[i] || cond >= COND_ALWAYS {
+            continue;
+        }
+        let mut skip = 1;
+        while i + skip < slots && insns[i + skip].cond == cond && skip < usize::from(u8::MAX) {
+            skip += 1;
+        }
+        // The instruction after the run: the sentinel at the end of the page at the latest.
+        let after = insns[i + skip].cond;
+        let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
+        let exec = match (skip, then_holds) {
+            (1, false) => continue,
+            (1, true) if after == COND_ALWAYS => continue,
+            (_, true) => RUN_CHECKS_THEN[usize::from(cond)],
+            (_, false) => RUN_CHECKS_EXEC[usize::from(cond)],
+        };
+        insns[i].exec = exec;
+        insns[i].skip = skip as u8;
+    }
+}
+
+/// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so
+/// that the fast handlers that tail-call it stay free of calls.
+///
+/// # Safety
+/// See [`Handler`].
+#[cold]
+#[inline(never)]
+unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let flow = O::slow(cpu, bus, unsafe { &*d });
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
+}
+
+/// After the instruction at `d` ran with result `flow`: count it, and go on with the next
+/// instruction (a tail call) or return to the block loop.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`.
+#[inline(always)]
+pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+    // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
+    // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
+    let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+}
+
+/// [`dispatch`] for an instruction known to be `SLOTS` slots long: no need to read how far
+/// the next one is.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`; the instruction at `d` is `SLOTS` slots long.
+#[inline(always)]
+unsafe fn dispatch_to<const SLOTS: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+    flow: Flow,
+) -> ChainEnd {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    debug_assert_eq!(unsafe { (*d).slots() }, SLOTS);
+    // SAFETY: every page ends with sentinel slots, so the next slot of an instruction is in
+    // the page's array (see `crate::code_cache`).
+    let next = unsafe { d.add(SLOTS) };
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+}
+
+/// After an instruction ran with result `flow`, `next` being the slot after it: count it,
+/// and go on (a tail call) or return to the block loop.
+///
+/// # Safety
+/// See [`Handler`]; `rem >= 1`; `next` is a slot of the page's array.
+#[inline(always)]
+unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+    let rem = rem - 1;
+    match flow {
+        Flow::Next => {
+            if rem == 0 {
+                return ChainEnd { rem, next };
+            }
+            // SAFETY: `next` is a live instruction of the same page.
+            unsafe { ((*next).exec)(cpu, bus, next, rem) }
+        }
+        // SAFETY: the caller's contract.
+        Flow::Jump => unsafe { jump(cpu, bus, rem) },
+        flow => {
+            cpu.chain_flow = flow;
+            ChainEnd {
+                rem,
+                next: std::ptr::null(),
+            }
+        }
+    }
+}
+
+/// A plain branch to `regs[15]` (already counted): go on there if it is in the same page and
+/// budget is left, moving time on as the block loop would; return to the loop otherwise.
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(always)]
+pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> ChainEnd {
+    let target = cpu.regs[15];
+    if rem != 0 && target & !0xfff == cpu.block_va {
+        cpu.local_time = cpu.time_origin.wrapping_sub(rem);
+        // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
+        // offset below 4096 is inside it.
+        let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
+        // SAFETY: `next` is a live instruction of the same page.
+        return unsafe { ((*next).exec)(cpu, bus, next, rem) };
+    }
+    cpu.chain_flow = Flow::Jump;
+    ChainEnd {
+        rem,
+        next: std::ptr::null(),
+    }
+}
+
+/// The handler of the sentinel slots after the last instruction of a page: the straight
+/// line ends here; nothing is executed or counted.
+///
+/// # Safety
+/// See [`Handler`].
+pub unsafe fn end_of_page(_cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    ChainEnd { rem, next: d }
+}
+
+/// The step of a sentinel (never executed: the block loop stops at sentinels).
+fn end_of_page_step(_cpu: &mut Cpu, _bus: &mut Bus, _d: &Insn) -> Flow {
+    Flow::Next
+}
+
+/// The family of the sentinel slots.
+pub static END_OF_PAGE: Ops = Ops::uniform(end_of_page_step, end_of_page);
