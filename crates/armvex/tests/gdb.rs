@@ -24,13 +24,13 @@ fn counter(i: u32) -> u32 {
 }
 
 /// armvex waiting for gdb (-S) on a port the system picks; returns it and the port.
-fn armvex(extra: &[&str]) -> (Child, u16) {
+fn armvex(extra: &[&str]) -> (Armvex, u16) {
     let (child, port, _) = armvex_keeping_stderr(extra);
     (child, port)
 }
 
 /// [`armvex`], also returning what armvex prints on stderr (after the first line) as it comes.
-fn armvex_keeping_stderr(extra: &[&str]) -> (Child, u16, Arc<Mutex<String>>) {
+fn armvex_keeping_stderr(extra: &[&str]) -> (Armvex, u16, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_armvex"))
         .args(["run", "--semihosting", "--kernel", &debuggee(), "--gdb", "tcp::0", "-S"])
         .args(extra)
@@ -57,7 +57,33 @@ fn armvex_keeping_stderr(extra: &[&str]) -> (Child, u16, Arc<Mutex<String>>) {
             line.clear();
         }
     });
-    (child, port, stderr)
+    (Armvex(child), port, stderr)
+}
+
+/// An armvex under test, killed if the test ends before it exits (a failing test must not
+/// leave a guest running on the host).
+struct Armvex(Child);
+
+impl std::ops::Deref for Armvex {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Armvex {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Armvex {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Run gdb-multiarch on the debuggee with these commands; returns everything it printed.
@@ -86,7 +112,7 @@ fn gdb(port: u16, commands: &[&str]) -> String {
 }
 
 /// Wait for armvex to exit; returns its status and what the guest printed.
-fn finish(mut child: Child) -> (Option<i32>, String) {
+fn finish(mut child: Armvex) -> (Option<i32>, String) {
     let mut out = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     let status = child.wait().unwrap();
