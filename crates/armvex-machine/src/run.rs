@@ -116,14 +116,10 @@ impl Machine {
         let here = self.position();
         let mut stops = positions.iter().copied().filter(|p| *p >= here).peekable();
         let result = loop {
-            let limit = self.max_instructions;
+            // The instruction limit is run_until's own: reaching it ends the run.
             let next = stops.peek().copied();
-            let position = match (next, limit) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
             let goal = RunGoal {
-                position,
+                position: next,
                 ..RunGoal::default()
             };
             match self.run_until(&goal, &mut || false) {
@@ -138,7 +134,6 @@ impl Machine {
                         break Err(e);
                     }
                 }
-                Ok(Stop::Reached) => break Ok(RunEnd::InstructionLimit),
                 Ok(_) => continue,
                 Err(e) => break Err(e),
             }
