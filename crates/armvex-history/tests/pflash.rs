@@ -41,6 +41,7 @@ fn machine(flash0: &Path, flash1: &Path) -> Machine {
         file: file.to_path_buf(),
         readonly,
         snapshot: false,
+        backing: None,
         slot: Some(slot),
     };
     Machine::new(MachineConfig {
@@ -63,6 +64,7 @@ fn machine(flash0: &Path, flash1: &Path) -> Machine {
             spec(flash0, false, PFLASH_SLOTS[0]),
             spec(flash1, true, PFLASH_SLOTS[1]),
         ],
+        disks: None,
         virtio_modern: true,
         max_instructions: None,
         trace: None,

@@ -66,6 +66,10 @@ pub struct DriveSpec {
     /// never changes (QEMU's `snapshot=on`).
     #[serde(default)]
     pub snapshot: bool,
+    /// `backing=BASE`: `file` is a persistent overlay over this base image (see
+    /// `armvex_virtio::disk`), created if it does not exist.
+    #[serde(default)]
+    pub backing: Option<PathBuf>,
     /// The transport (0..=3) to attach to; the next free one if not given.
     pub slot: Option<usize>,
 }
@@ -73,13 +77,10 @@ pub struct DriveSpec {
 impl DriveSpec {
     /// The SD card of `--sd FILE[,readonly=on][,snapshot=on]`: a drive in [`SD_SLOT`].
     pub fn parse_sd(s: &str) -> Result<DriveSpec, String> {
-        let mut parts = s.splitn(2, ',');
-        let file = parts.next().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
-        let (mut spec, id) = match parts.next() {
-            Some(rest) => DriveSpec::parse_with_id(&format!("file={file},{rest}")),
-            None => DriveSpec::parse_with_id(&format!("file={file}")),
-        }
-        .map_err(|e| e.replace("--drive", "--sd"))?;
+        let mut parts = split_options(s);
+        let file = parts.first().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
+        parts[0] = format!("file={file}");
+        let (mut spec, id) = DriveSpec::parse_parts(parts).map_err(|e| e.replace("--drive", "--sd"))?;
         if id.is_some() {
             return Err("--sd takes no id=".into());
         }
@@ -101,7 +102,8 @@ impl DriveSpec {
         Ok(spec)
     }
 
-    /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,slot=N]`.
+    /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,backing=BASE][,slot=N]`. A comma
+    /// in the path is written `,,` (QEMU's escape).
     pub fn parse(s: &str) -> Result<DriveSpec, String> {
         match Self::parse_with_id(s)? {
             (drive, None) => Ok(drive),
@@ -114,22 +116,36 @@ impl DriveSpec {
     /// Parse a `--drive` that may have an `id=ID` (then a `--device virtio-blk,drive=ID`
     /// attaches it, and it has no `slot=` of its own).
     pub fn parse_with_id(s: &str) -> Result<(DriveSpec, Option<String>), String> {
+        Self::parse_parts(split_options(s))
+    }
+
+    /// [`DriveSpec::parse_with_id`] of an option list already split by [`split_options`].
+    fn parse_parts(parts: Vec<String>) -> Result<(DriveSpec, Option<String>), String> {
         let mut id = None;
         let mut file = None;
         let mut readonly = false;
         let mut snapshot = false;
+        let mut backing = None;
         let mut slot = None;
-        for part in s.split(',') {
+        let mut seen = Vec::new();
+        for part in &parts {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("bad --drive option '{part}' (expected key=value)"))?;
+            if seen.contains(&key) {
+                return Err(format!("--drive {key}= is given twice"));
+            }
+            seen.push(key);
             match key {
                 "id" => id = Some(value.to_string()),
+                "file" if value.is_empty() => return Err("--drive file= names no file".into()),
                 "file" => file = Some(PathBuf::from(value)),
                 "format" if value == "raw" => {}
                 "format" => return Err(format!("--drive format={value} is not supported (only raw)")),
                 "readonly" => readonly = on_off("readonly", value)?,
                 "snapshot" => snapshot = on_off("snapshot", value)?,
+                "backing" if value.is_empty() => return Err("--drive backing= names no file".into()),
+                "backing" => backing = Some(PathBuf::from(value)),
                 "slot" => {
                     slot = Some(
                         value
@@ -149,18 +165,32 @@ impl DriveSpec {
                 return Err(format!("--drive id={id}: the --device that takes it says slot="));
             }
         }
+        if backing.is_some() && (readonly || snapshot) {
+            return Err("--drive backing= is an overlay the guest writes: not with readonly=on or snapshot=on".into());
+        }
         let drive = DriveSpec {
             file,
             readonly,
             snapshot,
+            backing,
             slot,
         };
         Ok((drive, id))
     }
 
+    /// Open the drive's disk as its options say.
+    pub fn open(&self) -> Result<DiskImage, String> {
+        match &self.backing {
+            Some(base) => DiskImage::open_persistent(&self.file, base),
+            None => DiskImage::open(&self.file, self.mode()),
+        }
+    }
+
     /// How the image is used.
     pub fn mode(&self) -> DiskMode {
-        if self.readonly {
+        if self.backing.is_some() {
+            DiskMode::PersistentOverlay
+        } else if self.readonly {
             DiskMode::ReadOnly
         } else if self.snapshot {
             DiskMode::TemporaryOverlay
@@ -168,6 +198,26 @@ impl DriveSpec {
             DiskMode::InPlace
         }
     }
+}
+
+/// Split a QEMU-style option list (`file=a.img,readonly=on`) at its commas. A doubled comma
+/// is a comma inside a value, as in QEMU: `file=my,,disk.img` names `my,disk.img`.
+pub fn split_options(s: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ',' && chars.peek() != Some(&',') {
+            parts.push(String::new());
+            continue;
+        }
+        if c == ',' {
+            chars.next();
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(c);
+        }
+    }
+    parts
 }
 
 fn on_off(key: &str, value: &str) -> Result<bool, String> {
@@ -228,10 +278,15 @@ impl DeviceSpec {
         let option = format!("--device {given}");
         let (mut slot, mut id, mut drive, mut netdev, mut mac, mut chardev, mut host_entropy) =
             (None, None, None, None, None, None, false);
+        let mut seen = Vec::new();
         for part in parts {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("{option}: bad option '{part}' (expected key=value)"))?;
+            if seen.contains(&key) {
+                return Err(format!("{option}: {key}= is given twice"));
+            }
+            seen.push(key);
             match (kind, key) {
                 (_, "slot") => {
                     slot = Some(
@@ -390,7 +445,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         }
         let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
             Some(d) => d,
-            None => Rc::new(RefCell::new(DiskImage::open(&spec.file, spec.mode())?)),
+            None => Rc::new(RefCell::new(spec.open()?)),
         };
         sd = Some((spec.readonly, disk));
     }
@@ -400,7 +455,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         if spec.slot.is_some_and(|s| PFLASH_SLOTS.contains(&s)) {
             let disk: SharedDisk = match opened.as_mut().and_then(|o| o[n].take()) {
                 Some(d) => d,
-                None => Rc::new(RefCell::new(DiskImage::open(&spec.file, spec.mode())?)),
+                None => Rc::new(RefCell::new(spec.open()?)),
             };
             pflash.push((spec.clone(), disk));
         }
@@ -686,10 +741,7 @@ impl VirtioSlots {
         let mut open_disk = |n: usize| -> Result<SharedDisk, String> {
             match opened.as_mut().and_then(|o| o[n].take()) {
                 Some(d) => Ok(d),
-                None => Ok(Rc::new(RefCell::new(DiskImage::open(
-                    &host.drives[n].file,
-                    host.drives[n].mode(),
-                )?))),
+                None => Ok(Rc::new(RefCell::new(host.drives[n].open()?))),
             }
         };
         let mut used_backends: Vec<&str> = p
@@ -917,6 +969,7 @@ mod tests {
                 file: "disk.img".into(),
                 readonly: false,
                 snapshot: false,
+                backing: None,
                 slot: None
             }
         );
@@ -926,8 +979,44 @@ mod tests {
                 file: "a.img".into(),
                 readonly: true,
                 snapshot: false,
+                backing: None,
                 slot: Some(2)
             }
+        );
+        let overlay = DriveSpec::parse("file=o.ovl,backing=base.img").unwrap();
+        assert_eq!(overlay.backing, Some(PathBuf::from("base.img")));
+        assert_eq!(overlay.mode(), DiskMode::PersistentOverlay);
+        assert!(
+            DriveSpec::parse("file=o.ovl,backing=b,snapshot=on")
+                .unwrap_err()
+                .contains("not with readonly=on or snapshot=on")
+        );
+        assert_eq!(
+            DriveSpec::parse("file=o.ovl,backing=").unwrap_err(),
+            "--drive backing= names no file"
+        );
+        // QEMU's escape: a doubled comma is a comma in the path.
+        assert_eq!(
+            DriveSpec::parse("file=my,,disk.img,readonly=on").unwrap().file,
+            PathBuf::from("my,disk.img")
+        );
+        assert_eq!(DriveSpec::parse("file=a,,,,b").unwrap().file, PathBuf::from("a,,b"));
+        assert_eq!(
+            DriveSpec::parse_sd("card,,1.img,readonly=on").unwrap().file,
+            PathBuf::from("card,1.img")
+        );
+        assert_eq!(
+            DriveSpec::parse("file=a.img,readonly=on,readonly=off").unwrap_err(),
+            "--drive readonly= is given twice"
+        );
+        assert_eq!(
+            DriveSpec::parse("file=a.img,file=b.img").unwrap_err(),
+            "--drive file= is given twice"
+        );
+        assert_eq!(DriveSpec::parse("file=").unwrap_err(), "--drive file= names no file");
+        assert_eq!(
+            DeviceSpec::parse("virtio-blk,drive=a,drive=b").unwrap_err(),
+            "--device virtio-blk: drive= is given twice"
         );
         let cow = DriveSpec::parse("file=a.img,snapshot=on").unwrap();
         assert!(cow.snapshot && cow.mode() == DiskMode::TemporaryOverlay);

@@ -79,6 +79,10 @@ pub struct MachineConfig {
     pub input: HostInput,
     /// Disk images for the virtio-mmio transports.
     pub drives: Vec<DriveSpec>,
+    /// The drives' disks already open, in `drives` order (`None`: open them as their options
+    /// say). A reboot passes the previous machine's, so that a `snapshot=on` overlay lives as
+    /// long as armvex runs, as QEMU's does, not only until the guest reboots.
+    pub disks: Option<Vec<armvex_virtio::SharedDisk>>,
     /// Modern (version 2) virtio-mmio transports rather than legacy (version 1).
     pub virtio_modern: bool,
     /// Stop after this many instructions in total (a debugging aid).
@@ -285,7 +289,7 @@ impl Machine {
                 console: config.console,
                 semihosting: config.semihosting,
                 input: config.input,
-                disks: None,
+                disks: config.disks,
             },
         )?;
         // Bare-metal ELF: every CPU starts at the entry point (secondaries are the program's

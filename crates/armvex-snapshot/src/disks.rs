@@ -8,7 +8,7 @@
 //! | drive                       | kept in the snapshot as          | resumed on                            |
 //! |-----------------------------|----------------------------------|---------------------------------------|
 //! | `snapshot=on` (overlay)     | **pin**: the base's identity and every block of the overlay | the base again, under a new overlay seeded with those blocks; a base that changed is refused |
-//! | in place                    | **carry**: every non-zero block of the whole disk | a temporary disk seeded with them (the image file goes on changing under the saving run, so only a copy keeps the moment) |
+//! | in place, or `backing=` overlay file | **carry**: every non-zero block of the whole disk | a temporary disk seeded with them (the image file goes on changing under the saving run, so only a copy keeps the moment) |
 //! | read-only                   | the base's identity              | the same image, read-only, checked unchanged |
 //!
 //! A disk's *identity* (`armvex_virtio::BaseIdentity`) is its length and an xxh3-128 hash of
@@ -163,7 +163,9 @@ fn save_disk(disk: &mut DiskImage) -> Result<(DiskKind, BlockWriter), String> {
             }
             DiskKind::Carried { len }
         }
-        (DiskMode::InPlace, _) => {
+        // The image file (or the overlay file) goes on changing under the saving run: carry
+        // the whole disk as it reads now.
+        (DiskMode::InPlace | DiskMode::PersistentOverlay, _) => {
             let mut buf = vec![0u8; 256 * BLOCK as usize];
             let mut pos = 0u64;
             while pos < len {
@@ -268,6 +270,7 @@ mod tests {
             file: "x.img".into(),
             readonly: false,
             snapshot: false,
+            backing: None,
             slot,
         }
     }

@@ -41,6 +41,7 @@ fn machine(drives: Vec<DriveSpec>) -> (Machine, Outputs) {
         console: Box::new(out.uart.clone()),
         input: HostInput::none(1_700_000_000),
         drives,
+        disks: None,
         virtio_modern: true,
         max_instructions: None,
         trace: None,
@@ -104,6 +105,7 @@ fn drives(i: &Images) -> Vec<DriveSpec> {
         file: file.to_path_buf(),
         readonly,
         snapshot,
+        backing: None,
         slot,
     };
     vec![
@@ -120,11 +122,12 @@ const READ_ONLY: usize = 1;
 #[test]
 fn disks_resume_as_they_were_at_the_snapshot() {
     let i = images("disks");
-    let (mut m, _) = machine(drives(&i));
+    // One machine at a time: a machine holds its in-place image's write lock.
     let straight = {
         let (mut m, _) = machine(drives(&i));
         run_to_end(&mut m)
     };
+    let (mut m, _) = machine(drives(&i));
     run_to(&mut m, 40_000);
     // Writes before the snapshot: a whole block, a partial one, bytes across a block edge,
     // and the short last block.

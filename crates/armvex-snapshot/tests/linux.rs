@@ -65,6 +65,7 @@ fn linux(board: &str, smp: usize, drives: Vec<DriveSpec>) -> (Machine, Outputs) 
         console: Box::new(out.uart.clone()),
         input: HostInput::none(1_700_000_000),
         drives,
+        disks: None,
         virtio_modern: true,
         max_instructions: None,
         trace: None,
@@ -166,6 +167,7 @@ fn resumed_in_place_drive_gives_the_straight_run() {
         file: image.clone(),
         readonly: false,
         snapshot: false,
+        backing: None,
         slot: None,
     }];
     let disk = snapshot_late_in_boot("carry", "vexpress-a9", 1, drives, "fs: first boot");
@@ -185,12 +187,14 @@ fn resumed_overlay_drive_gives_the_straight_run() {
             file: image.clone(),
             readonly: false,
             snapshot: true,
+            backing: None,
             slot: None,
         },
         DriveSpec {
             file: spare,
             readonly: true,
             snapshot: false,
+            backing: None,
             slot: None,
         },
     ];

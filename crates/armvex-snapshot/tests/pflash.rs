@@ -30,6 +30,7 @@ fn machine(flash0: &Path, flash1: &Path) -> (Machine, Outputs) {
         file: file.to_path_buf(),
         readonly,
         snapshot: false,
+        backing: None,
         slot: Some(slot),
     };
     let m = Machine::new(MachineConfig {
@@ -48,6 +49,7 @@ fn machine(flash0: &Path, flash1: &Path) -> (Machine, Outputs) {
             spec(flash0, false, PFLASH_SLOTS[0]),
             spec(flash1, true, PFLASH_SLOTS[1]),
         ],
+        disks: None,
         virtio_modern: true,
         max_instructions: None,
         trace: None,

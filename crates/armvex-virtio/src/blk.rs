@@ -56,7 +56,7 @@ use crate::queue::{ChainCursor, DescriptorChain, QueueError};
 use armvex_bus::PhysicalMemory;
 use armvex_bus::state::{self, StateError};
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -150,6 +150,9 @@ pub struct BlockDevice {
     writethrough: bool,
     /// Reused staging buffer for image I/O.
     bounce: Vec<u8>,
+    /// A host I/O error was already reported on stderr (once per drive; see
+    /// [`BlockDevice::host_error`]).
+    host_error_reported: Cell<bool>,
 }
 
 impl BlockDevice {
@@ -172,6 +175,7 @@ impl BlockDevice {
             serial: [0; SERIAL_LEN],
             writethrough: false,
             bounce: vec![0; CHUNK],
+            host_error_reported: Cell::new(false),
         }
     }
 
@@ -231,6 +235,22 @@ impl BlockDevice {
         // We always write zeros, never deallocate.
         put(config::WRITE_ZEROES_MAY_UNMAP, &[0]);
         c
+    }
+
+    /// A host I/O error (ENOSPC on a sparse image, EIO, a short write, an image truncated
+    /// underneath us) fails the request with IOERR: the guest sees an I/O error for it (Linux
+    /// logs "I/O error, dev vda" and ext4 remounts read-only or aborts its journal) and armvex
+    /// keeps running. Nothing is lost silently: the first such error of a drive is said once
+    /// on stderr, whatever the log level; every one is logged at `warn` (`ARMVEX_LOG=warn`).
+    fn host_error(&self, what: &str, e: &std::io::Error) {
+        tracing::warn!(target: "virtio", "virtio-blk: {what} {}: {e}", self.label);
+        if !self.host_error_reported.replace(true) {
+            eprintln!(
+                "armvex: disk {}: host I/O error {what} the image: {e}; the guest gets an I/O error \
+                 (said once per disk)",
+                self.label
+            );
+        }
     }
 
     /// Byte offset of `count` sectors from `sector`, if they lie within the capacity.
@@ -300,7 +320,7 @@ impl BlockDevice {
             let n = (len - done).min(CHUNK as u64) as usize;
             let buf = &mut self.bounce[..n];
             if let Err(e) = self.disk.borrow().read_at(offset + done, buf) {
-                tracing::warn!(target: "virtio", "virtio-blk: reading {}: {e}", self.label);
+                self.host_error("reading", &e);
                 return (status::IOERR, done);
             }
             match writer.write(mem, buf) {
@@ -336,7 +356,7 @@ impl BlockDevice {
                 _ => return status::IOERR,
             }
             if let Err(e) = self.disk.borrow_mut().write_at(offset + done, buf) {
-                tracing::warn!(target: "virtio", "virtio-blk: writing {}: {e}", self.label);
+                self.host_error("writing", &e);
                 return status::IOERR;
             }
             done += n as u64;
@@ -347,7 +367,7 @@ impl BlockDevice {
     fn sync_if_writethrough(&self) -> u8 {
         if self.writethrough {
             if let Err(e) = self.disk.borrow_mut().flush() {
-                tracing::warn!(target: "virtio", "virtio-blk: syncing {}: {e}", self.label);
+                self.host_error("syncing", &e);
                 return status::IOERR;
             }
         }
@@ -362,7 +382,7 @@ impl BlockDevice {
         match self.disk.borrow_mut().flush() {
             Ok(()) => status::OK,
             Err(e) => {
-                tracing::warn!(target: "virtio", "virtio-blk: flushing {}: {e}", self.label);
+                self.host_error("flushing", &e);
                 status::IOERR
             }
         }
@@ -426,7 +446,7 @@ impl BlockDevice {
                 while done < len {
                     let n = (len - done).min(CHUNK as u64) as usize;
                     if let Err(e) = self.disk.borrow_mut().write_at(offset + done, &ZEROS[..n]) {
-                        tracing::warn!(target: "virtio", "virtio-blk: writing zeros to {}: {e}", self.label);
+                        self.host_error("writing zeros to", &e);
                         return status::IOERR;
                     }
                     done += n as u64;
@@ -544,6 +564,7 @@ mod tests {
     use crate::testing::*;
     use crate::transport::{INT_USED_BUFFER, VirtioMmio, regs, status as device_status};
     use armvex_bus::AccessSize;
+    use std::io::ErrorKind;
 
     const RING: u32 = RAM_BASE + 0x1_0000;
     const HDR: u32 = RAM_BASE + 0x4_0000;
@@ -793,6 +814,72 @@ mod tests {
         assert_eq!(image.contents(), original);
     }
 
+    /// A bring-up like [`Guest::new`] that keeps a handle on the disk, to break it.
+    fn guest_with_disk(image: &TempImage) -> (Guest, SharedDisk) {
+        let disk = BlockDevice::open(&image.path, false).unwrap();
+        let shared = disk.disk().clone();
+        let capacity = disk.capacity_sectors();
+        let mut m = Machine::new(VirtioMmio::new(true, IRQ, Some(Box::new(disk))));
+        let (ring, _) = linux_bringup(&mut m, true, false, capacity);
+        (
+            Guest {
+                m,
+                ring,
+                indirect: true,
+            },
+            shared,
+        )
+    }
+
+    #[test]
+    fn host_io_errors_fail_the_request_with_ioerr_and_the_device_carries_on() {
+        let original = pattern(8 * 512);
+        let image = TempImage::new("host-errors", &original);
+        let (mut g, disk) = guest_with_disk(&image);
+        g.m.poke(DATA, &[0x5a; 1024]);
+        // A full host disk (ENOSPC on a sparse image), then a failing one (EIO): every kind of
+        // request that touches the image fails with IOERR, none panics, nothing is written.
+        for kind in [ErrorKind::StorageFull, ErrorKind::Other] {
+            disk.borrow_mut().inject_error = Some(kind);
+            assert_eq!(g.request(request::OUT, 2, &[(DATA, 1024, false)]), (1, status::IOERR));
+            assert_eq!(g.request(request::FLUSH, 0, &[]), (1, status::IOERR));
+            g.m.poke(DATA + 2048, &segment(0, 1, 0));
+            assert_eq!(
+                g.request(request::WRITE_ZEROES, 0, &[(DATA + 2048, 16, false)]),
+                (1, status::IOERR)
+            );
+            g.m.poke(DATA + 4096, &[0xcc; 512]);
+            let (_, st) = g.request(request::IN, 0, &[(DATA + 4096, 512, true)]);
+            assert_eq!(st, status::IOERR);
+            assert!(!g.needs_reset(), "an I/O error is the request's, not the device's");
+        }
+        assert_eq!(image.contents(), original);
+        // The host disk recovers: requests work again.
+        disk.borrow_mut().inject_error = None;
+        assert_eq!(g.request(request::OUT, 2, &[(DATA, 1024, false)]), (1, status::OK));
+        assert_eq!(g.request(request::FLUSH, 0, &[]), (1, status::OK));
+        assert_eq!(&image.contents()[1024..2048], &[0x5a; 1024][..]);
+    }
+
+    #[test]
+    fn an_image_truncated_underneath_gives_ioerr_not_a_panic() {
+        let original = pattern(8 * 512);
+        let image = TempImage::new("truncated-underneath", &original);
+        let (mut g, _disk) = guest_with_disk(&image);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image.path)
+            .unwrap()
+            .set_len(1024)
+            .unwrap();
+        g.m.poke(DATA, &[0xcc; 1024]);
+        let (_, st) = g.request(request::IN, 4, &[(DATA, 1024, true)]);
+        assert_eq!(st, status::IOERR, "reading sectors that are no longer there");
+        assert_eq!(g.request(request::IN, 0, &[(DATA, 1024, true)]), (1025, status::OK));
+        assert_eq!(g.m.peek(DATA, 1024), original[..1024]);
+        assert!(!g.needs_reset());
+    }
+
     #[test]
     fn a_read_only_drive_offers_ro_and_refuses_every_write() {
         let original = pattern(8 * 512);
@@ -827,6 +914,7 @@ mod tests {
             0,
             "O_RDONLY, got flags {flags}"
         );
+        drop(disk); // its read lock would keep a writer out
         let writable = BlockDevice::open(&image.path, false).unwrap();
         let fd = writable.disk().borrow().base_fd().unwrap();
         let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
@@ -1214,6 +1302,7 @@ mod state_tests {
         disk.activate(feature::SEG_MAX | EVENT_IDX);
         assert!(disk.writethrough);
         let saved = VirtioDevice::save_state(&disk);
+        drop(disk); // its write lock would keep the restored device out
         let mut fresh = BlockDevice::open(&image.path, false).unwrap();
         assert!(!fresh.writethrough);
         VirtioDevice::load_state(&mut fresh, &saved).unwrap();
@@ -1227,6 +1316,7 @@ mod state_tests {
         let image = TempImage::new("state-disk", &[0; 8192]);
         let disk = BlockDevice::open(&image.path, false).unwrap().with_serial("one");
         let saved = VirtioDevice::save_state(&disk);
+        drop(disk); // its write lock would keep the other openings out
         let smaller = TempImage::new("state-smaller", &[0; 4096]);
         let e = VirtioDevice::load_state(&mut BlockDevice::open(&smaller.path, false).unwrap(), &saved).unwrap_err();
         assert!(e.0.starts_with("the saved disk has 16 sectors, this one ("), "{e}");
@@ -1239,6 +1329,7 @@ mod state_tests {
         let e = VirtioDevice::load_state(&mut other_serial, &saved[..3]).unwrap_err();
         assert!(e.0.starts_with("saved state of virtio-blk is not understood"), "{e}");
         assert!(!e.0.contains('\n'));
+        drop(other_serial);
         // Through the transport, the backend's name comes first.
         let mut t = VirtioMmio::new(
             false,

@@ -16,6 +16,10 @@
 //! * **TemporaryOverlay** (QEMU's `snapshot=on`): the image file is the *base*, opened
 //!   read-only; the guest's writes go into an *overlay* that is thrown away when armvex exits.
 //!   The guest sees a writable disk; the image is never changed.
+//! * **PersistentOverlay** (`--drive file=OVERLAY,backing=BASE`, what QEMU does with a qcow2
+//!   file that has a backing file): the same, but the overlay is a file that stays, in the
+//!   format below, and a FLUSH makes it durable. The base is opened read-only and never changes;
+//!   many overlays can share one base.
 //!
 //! ## Overlays: copy-on-write
 //!
@@ -29,6 +33,25 @@
 //! The overlay's store is an anonymous temporary file: created in the temporary directory
 //! (`TMPDIR`) and unlinked at once, so nothing is left behind even if armvex is killed, and
 //! sparse, so blocks never written take no host disk space.
+//!
+//! ## The overlay file format (PersistentOverlay)
+//!
+//! ```text
+//!  offset 0      header, 4 KiB:  "ARMVXOVL"  version (le32 = 1)  block size (le32 = 4096)
+//!                                disk length (le64)  base length (le64)  base hash (le128,
+//!                                xxh3-128 of the base's bytes)
+//!  offset 4096   bitmap: bit b (byte b/8, bit b%8) set = the overlay holds block b;
+//!                padded to a multiple of 4 KiB
+//!  data offset   block b at data offset + b * 4096 (a sparse file: blocks never written
+//!                take no space)
+//! ```
+//!
+//! A write puts the block's bytes in place first and sets its bit after; a FLUSH
+//! (`fdatasync`) makes both durable. After a crash, a block whose bit did not reach the disk
+//! reads as the base, as if the unflushed write had not happened: the guest's file system
+//! recovers from that as from any unflushed write. Opening an overlay checks the base's length
+//! and hash against the header: an overlay over a base that has changed since is refused, as
+//! its blocks would no longer fit around the base's.
 //!
 //! ## Undo logs
 //!
@@ -81,6 +104,8 @@ pub enum DiskMode {
     InPlace,
     /// The image is a read-only base under a throwaway overlay (QEMU's `snapshot=on`).
     TemporaryOverlay,
+    /// The image is an overlay file (the format in the module docs) over a read-only base.
+    PersistentOverlay,
 }
 
 /// Which base a disk's contents start from: recorded in a snapshot so that resuming can check
@@ -163,12 +188,31 @@ impl BlockSet {
     }
 }
 
-/// A throwaway store of blocks over a base.
+/// A store of blocks over a base: throwaway, or an overlay file that stays.
 struct Overlay {
-    /// Anonymous, sparse, the disk's length: block `b` sits at `b * BLOCK_SIZE`.
+    /// Sparse: block `b` sits at `data_offset + b * BLOCK_SIZE`. For a throwaway overlay an
+    /// anonymous file of the disk's length.
     file: File,
     /// Blocks the overlay holds.
     present: BlockSet,
+    /// Where block 0 sits in `file`: 0 for a throwaway overlay; after the header and bitmap
+    /// for an overlay file, whose bitmap is kept up to date on disk as blocks come and go.
+    data_offset: u64,
+    persistent: bool,
+}
+
+/// The overlay file format (module docs).
+mod overlay_file {
+    pub const MAGIC: &[u8; 8] = b"ARMVXOVL";
+    pub const VERSION: u32 = 1;
+    pub const HEADER_LEN: u64 = 4096;
+    /// Where the bitmap starts.
+    pub const BITMAP: u64 = HEADER_LEN;
+
+    /// Where block 0's data starts for a disk of `blocks` blocks.
+    pub fn data_offset(blocks: u64) -> u64 {
+        BITMAP + blocks.div_ceil(8).div_ceil(4096) * 4096
+    }
 }
 
 /// Where the bytes are.
@@ -263,6 +307,10 @@ pub struct DiskImage {
     undo: Option<UndoLog>,
     /// [`DiskImage::base_identity`], once computed (forgotten when an in-place write changes it).
     identity: Option<BaseIdentity>,
+    /// Unit tests only: fail every host access with this error, as a full or failing host
+    /// disk would (ENOSPC, EIO), to test what the block device makes of it.
+    #[cfg(test)]
+    pub(crate) inject_error: Option<ErrorKind>,
 }
 
 impl DiskImage {
@@ -271,6 +319,23 @@ impl DiskImage {
     /// file cannot be opened or sized, or is a directory.
     pub fn open(path: &Path, mode: DiskMode) -> Result<DiskImage, String> {
         let shown = path.display();
+        // Look before opening: opening a FIFO would wait for a writer, and a character
+        // device such as /dev/null or /dev/zero is no disk.
+        let kind = std::fs::metadata(path).map_err(|e| format!("cannot open disk image {shown}: {e}"))?;
+        let kind = kind.file_type();
+        use std::os::unix::fs::FileTypeExt;
+        let not_a_disk = if kind.is_fifo() {
+            Some("a FIFO")
+        } else if kind.is_char_device() {
+            Some("a character device")
+        } else if kind.is_socket() {
+            Some("a socket")
+        } else {
+            None
+        };
+        if let Some(what) = not_a_disk {
+            return Err(format!("disk image {shown} is {what}, not a disk image"));
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(mode == DiskMode::InPlace)
@@ -286,7 +351,18 @@ impl DiskImage {
         let len = file
             .seek(SeekFrom::End(0))
             .map_err(|e| format!("cannot determine the size of disk image {shown}: {e}"))?;
+        if len == 0 {
+            return Err(format!(
+                "disk image {shown} is empty (a disk needs at least one 512-byte sector)"
+            ));
+        }
+        lock_image(&file, mode == DiskMode::InPlace).map_err(|e| format!("disk image {shown}: {e}"))?;
         let storage = match mode {
+            DiskMode::PersistentOverlay => {
+                return Err(format!(
+                    "disk image {shown}: an overlay file opens with its base (backing=)"
+                ));
+            }
             DiskMode::ReadOnly | DiskMode::InPlace => Storage::Direct(file),
             DiskMode::TemporaryOverlay => Storage::Overlaid {
                 base: Some(file),
@@ -301,6 +377,54 @@ impl DiskImage {
             storage,
             undo: None,
             identity: None,
+            #[cfg(test)]
+            inject_error: None,
+        })
+    }
+
+    /// The disk of an overlay file `overlay` over the base image `base` (PersistentOverlay,
+    /// `--drive file=OVERLAY,backing=BASE`): the base opened read-only (and never written),
+    /// the overlay file created in the format of the module docs if it does not exist or is
+    /// empty, else checked against the base. Fails with a one-line message.
+    pub fn open_persistent(overlay: &Path, base: &Path) -> Result<DiskImage, String> {
+        // The base as a read-only drive first: the same checks, and a shared lock.
+        let mut base_disk = DiskImage::open(base, DiskMode::ReadOnly)?;
+        let identity = base_disk
+            .base_identity()
+            .map_err(|e| format!("cannot read the base image {}: {e}", base.display()))?;
+        let len = base_disk.len;
+        let Storage::Direct(base_file) = base_disk.storage else {
+            return Err(format!("base image {} has no file", base.display()));
+        };
+        let shown = overlay.display();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(overlay)
+            .map_err(|e| format!("cannot open overlay {shown}: {e}"))?;
+        if !file
+            .metadata()
+            .map_err(|e| format!("cannot examine overlay {shown}: {e}"))?
+            .is_file()
+        {
+            return Err(format!("overlay {shown} is not a regular file"));
+        }
+        lock_image(&file, true).map_err(|e| format!("overlay {shown}: {e}"))?;
+        let overlay_store = Overlay::open_file(file, &identity).map_err(|e| format!("overlay {shown}: {e}"))?;
+        Ok(DiskImage {
+            path: Some(overlay.to_path_buf()),
+            mode: DiskMode::PersistentOverlay,
+            len,
+            storage: Storage::Overlaid {
+                base: Some(base_file),
+                overlay: overlay_store,
+            },
+            undo: None,
+            identity: None,
+            #[cfg(test)]
+            inject_error: None,
         })
     }
 
@@ -316,6 +440,8 @@ impl DiskImage {
             storage: Storage::Overlaid { base: None, overlay },
             undo: None,
             identity: None,
+            #[cfg(test)]
+            inject_error: None,
         })
     }
 
@@ -375,6 +501,7 @@ impl DiskImage {
     /// Read `buf.len()` bytes at `offset`, which must lie within the disk.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let end = self.check_range(offset, buf.len(), "read")?;
+        self.injected_error()?;
         match &self.storage {
             Storage::Direct(file) => file.read_exact_at(buf, offset),
             Storage::Overlaid { base, overlay } => {
@@ -388,7 +515,7 @@ impl DiskImage {
                     }
                     let part = &mut buf[(pos - offset) as usize..(run_end - offset) as usize];
                     match (in_overlay, base) {
-                        (true, _) => overlay.file.read_exact_at(part, pos)?,
+                        (true, _) => overlay.read_at(part, pos)?,
                         (false, Some(base)) => base.read_exact_at(part, pos)?,
                         (false, None) => part.fill(0),
                     }
@@ -412,6 +539,7 @@ impl DiskImage {
         if data.is_empty() {
             return Ok(());
         }
+        self.injected_error()?;
         let (first, last) = (offset / BLOCK_SIZE, (end - 1) / BLOCK_SIZE);
         self.save_old_blocks(first, last)?;
         let len = self.len;
@@ -432,13 +560,12 @@ impl DiskImage {
                         if let Some(base) = base {
                             base.read_exact_at(&mut old, start)?;
                         }
-                        overlay.file.write_all_at(&old, start)?;
-                        overlay.present.insert(block);
+                        overlay.write_at(&old, start)?;
+                        overlay.mark(block, true)?;
                     }
                 }
-                overlay.file.write_all_at(data, offset)?;
-                (first..=last).for_each(|b| overlay.present.insert(b));
-                Ok(())
+                overlay.write_at(data, offset)?;
+                (first..=last).try_for_each(|b| overlay.mark(b, true))
             }
         }
     }
@@ -446,10 +573,22 @@ impl DiskImage {
     /// Make completed writes durable: for an in-place image, `fdatasync` of the file (virtio
     /// 1.2 §5.2.6.4). Nothing to do for the other modes (an overlay is thrown away anyway).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.injected_error()?;
         match (&self.storage, self.mode) {
             (Storage::Direct(file), DiskMode::InPlace) => file.sync_data(),
+            (Storage::Overlaid { overlay, .. }, DiskMode::PersistentOverlay) => overlay.file.sync_data(),
             _ => Ok(()),
         }
+    }
+
+    /// The error a unit test injected ([`DiskImage::inject_error`]); never fails otherwise.
+    #[inline]
+    fn injected_error(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(kind) = self.inject_error {
+            return Err(io::Error::from(kind));
+        }
+        Ok(())
     }
 
     /// With an undo log running: save what blocks `first..=last` hold before their first write
@@ -488,7 +627,7 @@ impl DiskImage {
                 if !overlay.present.contains(block) {
                     return Ok(OldBlock::NotInOverlay);
                 }
-                overlay.file.read_exact_at(&mut data, start)?;
+                overlay.read_at(&mut data, start)?;
             }
         }
         Ok(OldBlock::Contents(data))
@@ -571,10 +710,10 @@ impl DiskImage {
             match (old, &mut self.storage) {
                 (OldBlock::Contents(data), Storage::Direct(file)) => file.write_all_at(data, start)?,
                 (OldBlock::Contents(data), Storage::Overlaid { overlay, .. }) => {
-                    overlay.file.write_all_at(data, start)?;
-                    overlay.present.insert(*block);
+                    overlay.write_at(data, start)?;
+                    overlay.mark(*block, true)?;
                 }
-                (OldBlock::NotInOverlay, Storage::Overlaid { overlay, .. }) => overlay.present.remove(*block),
+                (OldBlock::NotInOverlay, Storage::Overlaid { overlay, .. }) => overlay.mark(*block, false)?,
                 // Refused by the check above.
                 (OldBlock::NotInOverlay, Storage::Direct(_)) => {}
             }
@@ -633,9 +772,7 @@ impl DiskImage {
         overlay.into_iter().flat_map(move |o| {
             o.present.iter().map(move |block| {
                 let mut data = vec![0; self.block_len(block)];
-                o.file
-                    .read_exact_at(&mut data, block * BLOCK_SIZE)
-                    .map(|()| (block, data))
+                o.read_at(&mut data, block * BLOCK_SIZE).map(|()| (block, data))
             })
         })
     }
@@ -666,9 +803,8 @@ impl DiskImage {
                 format!("{} has no overlay to load blocks into", self.describe()),
             ));
         };
-        overlay.file.write_all_at(data, block * BLOCK_SIZE)?;
-        overlay.present.insert(block);
-        Ok(())
+        overlay.write_at(data, block * BLOCK_SIZE)?;
+        overlay.mark(block, true)
     }
 
     /// The raw descriptor of the image file, for tests that check how it was opened.
@@ -691,7 +827,133 @@ impl Overlay {
         Ok(Overlay {
             file,
             present: BlockSet::new(len.div_ceil(BLOCK_SIZE))?,
+            data_offset: 0,
+            persistent: false,
         })
+    }
+
+    /// Open (or, if it is empty, start) the overlay file `file` of a disk over `base`: check its
+    /// header against the base's identity and read its bitmap.
+    fn open_file(file: File, base: &BaseIdentity) -> Result<Overlay, String> {
+        use overlay_file::*;
+        let blocks = base.len.div_ceil(BLOCK_SIZE);
+        let data_offset = data_offset(blocks);
+        let bitmap_len = blocks.div_ceil(8) as usize;
+        let mut present = BlockSet::new(blocks).map_err(|e| e.to_string())?;
+        let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+        if file_len == 0 {
+            let mut header = vec![0u8; HEADER_LEN as usize];
+            header[0..8].copy_from_slice(MAGIC);
+            header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+            header[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
+            header[16..24].copy_from_slice(&base.len.to_le_bytes());
+            header[24..32].copy_from_slice(&base.len.to_le_bytes());
+            header[32..48].copy_from_slice(&base.hash.to_le_bytes());
+            file.write_all_at(&header, 0)
+                .map_err(|e| format!("cannot write its header: {e}"))?;
+            // Sparse up to the end of the data, so that reads of any block stay inside it.
+            file.set_len(data_offset + base.len)
+                .map_err(|e| format!("cannot size it: {e}"))?;
+            file.sync_all().map_err(|e| format!("cannot sync it: {e}"))?;
+        } else {
+            let mut header = [0u8; 48];
+            file.read_exact_at(&mut header, 0)
+                .map_err(|_| format!("not an armvex overlay file ({file_len} bytes, too short)"))?;
+            if &header[0..8] != MAGIC {
+                return Err("not an armvex overlay file (no ARMVXOVL header)".into());
+            }
+            let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+            let long = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+            if word(8) != VERSION || word(12) != BLOCK_SIZE as u32 {
+                return Err(format!(
+                    "an overlay file of version {} with {}-byte blocks (this armvex reads version {VERSION}, 4096)",
+                    word(8),
+                    word(12)
+                ));
+            }
+            let hash = u128::from_le_bytes(header[32..48].try_into().expect("16 bytes"));
+            if long(24) != base.len || hash != base.hash || long(16) != base.len {
+                return Err(format!(
+                    "made over a base of {} bytes with xxh3-128 {hash:032x}, but {} has changed since: refusing (the overlay's blocks would no longer fit the base)",
+                    long(24),
+                    base,
+                ));
+            }
+            if file_len < data_offset + base.len {
+                return Err(format!("an overlay file cut short ({file_len} bytes)"));
+            }
+            let mut bitmap = vec![0u8; bitmap_len];
+            file.read_exact_at(&mut bitmap, BITMAP)
+                .map_err(|e| format!("cannot read its bitmap: {e}"))?;
+            for (i, byte) in bitmap.iter().enumerate() {
+                for bit in 0..8 {
+                    let block = i as u64 * 8 + bit;
+                    if byte & (1 << bit) != 0 && block < blocks {
+                        present.insert(block);
+                    }
+                }
+            }
+        }
+        Ok(Overlay {
+            file,
+            present,
+            data_offset,
+            persistent: true,
+        })
+    }
+
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, self.data_offset + pos)
+    }
+
+    fn write_at(&self, data: &[u8], pos: u64) -> io::Result<()> {
+        self.file.write_all_at(data, self.data_offset + pos)
+    }
+
+    /// Record that the overlay holds `block` (or no longer does); an overlay file's bitmap
+    /// byte is written at once (made durable by the next flush).
+    fn mark(&mut self, block: u64, held: bool) -> io::Result<()> {
+        if held {
+            self.present.insert(block);
+        } else {
+            self.present.remove(block);
+        }
+        if self.persistent {
+            let byte = (self.present.bits[(block / 64) as usize] >> (block % 64 / 8 * 8)) as u8;
+            self.file.write_all_at(&[byte], overlay_file::BITMAP + block / 8)?;
+        }
+        Ok(())
+    }
+}
+
+/// Lock an image file for as long as it is open, so that two users cannot write one disk
+/// at once (two armvex processes, or `--drive file=x --drive file=x`, or armvex and QEMU,
+/// which takes the same kind of locks): a drive written in place takes an exclusive lock, a
+/// read-only one or the base of an overlay a shared lock. These are open-file-description
+/// locks (`fcntl(F_OFD_SETLK)`), which belong to the open file, not the process: a second open
+/// in the same process conflicts too, and closing the file releases them. A file system that
+/// has no locks (some network ones) is used without them, as QEMU does.
+fn lock_image(file: &File, exclusive: bool) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock is plain data; all-zero is a valid value before we fill it in.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = if exclusive { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = 0;
+    lock.l_len = 0; // the whole file
+    // SAFETY: fcntl on a file descriptor we own, with a pointer to a live flock.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Err(format!(
+            "cannot get its {} lock: is another armvex or QEMU (or another --drive) using it?",
+            if exclusive { "write" } else { "read" }
+        )),
+        Some(libc::ENOLCK) | Some(libc::EINVAL) | Some(libc::ENOTSUP) => Ok(()),
+        _ => Err(format!("cannot lock it: {e}")),
     }
 }
 
@@ -766,6 +1028,11 @@ mod tests {
                 DiskImage::open(&base.path, DiskMode::TemporaryOverlay).unwrap(),
             ),
             ("temporary", DiskImage::temporary(LEN).unwrap()),
+            (
+                "overlay file",
+                // (The overlay file's name goes when the TempImage does; the disk keeps it open.)
+                DiskImage::open_persistent(&TempImage::new("overlay-file", &[]).path, &base.path).unwrap(),
+            ),
         ]
     }
 
@@ -1109,6 +1376,90 @@ mod tests {
             assert!(!e.contains('\n'));
             let e = DiskImage::open(&std::env::temp_dir(), mode).err().unwrap();
             assert!(e.contains("directory"), "{e}");
+            let e = DiskImage::open(Path::new("/dev/null"), mode).err().unwrap();
+            assert_eq!(e, "disk image /dev/null is a character device, not a disk image");
         }
+    }
+
+    #[test]
+    fn an_overlay_file_keeps_the_guests_writes_across_openings_and_never_changes_its_base() {
+        let original = pattern(LEN);
+        let base = TempImage::new("persistent-base", &original);
+        let overlay = TempImage::new("persistent-overlay", &[]);
+        let mut model = original.clone();
+        let mut rng = Rng(7);
+        let mut disk = DiskImage::open_persistent(&overlay.path, &base.path).unwrap();
+        assert_eq!(disk.mode(), DiskMode::PersistentOverlay);
+        assert_eq!(
+            access_mode(disk.base_fd().unwrap()),
+            libc::O_RDONLY as u32,
+            "base opened read-only"
+        );
+        let written = random_writes(&mut rng, &mut disk, &mut model, 40);
+        disk.flush().unwrap();
+        drop(disk);
+        // A new opening (a new armvex) sees every write, the base is as it was, and only the
+        // blocks written are in the overlay.
+        let disk = DiskImage::open_persistent(&overlay.path, &base.path).unwrap();
+        assert!(contents(&disk) == model, "contents after reopening");
+        assert_eq!(overlay_set(&disk), written);
+        assert!(base.contents() == original, "the base changed");
+        // Sparse: the overlay file takes room for what was written, not for the whole disk.
+        let meta = std::fs::metadata(&overlay.path).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            meta.blocks() * 512 < 4096 * (written.len() as u64 + 8) + 64 * 1024,
+            "{} bytes used",
+            meta.blocks() * 512
+        );
+        drop(disk);
+        // A base that changed since is refused, in one line; so is a file that is no overlay.
+        let mut changed = original.clone();
+        changed[LEN as usize / 2] ^= 1;
+        std::fs::write(&base.path, &changed).unwrap();
+        let e = DiskImage::open_persistent(&overlay.path, &base.path).err().unwrap();
+        assert!(e.contains("has changed since: refusing"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = DiskImage::open_persistent(&base.path, &overlay.path).err().unwrap();
+        assert!(e.contains("not an armvex overlay file"), "{e}");
+    }
+
+    #[test]
+    fn a_fifo_or_an_empty_file_is_refused_without_waiting() {
+        let fifo = std::env::temp_dir().join(format!("armvex-disk-fifo-{}", std::process::id()));
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = DiskImage::open(&fifo, DiskMode::ReadOnly).err().unwrap();
+        let _ = std::fs::remove_file(&fifo);
+        assert!(e.ends_with("is a FIFO, not a disk image"), "{e}");
+        let empty = TempImage::new("empty", &[]);
+        let e = DiskImage::open(&empty.path, DiskMode::InPlace).err().unwrap();
+        assert!(
+            e.ends_with("is empty (a disk needs at least one 512-byte sector)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_image_written_in_place_is_locked_against_every_other_user() {
+        let image = TempImage::new("locks", &pattern(8192));
+        let writer = DiskImage::open(&image.path, DiskMode::InPlace).unwrap();
+        for mode in [DiskMode::InPlace, DiskMode::ReadOnly, DiskMode::TemporaryOverlay] {
+            let e = DiskImage::open(&image.path, mode).err().unwrap();
+            assert!(
+                e.contains("is another armvex or QEMU (or another --drive) using it?"),
+                "{mode:?}: {e}"
+            );
+            assert!(!e.contains('\n'));
+        }
+        drop(writer);
+        // Readers share: read-only drives and overlays over the same base, but no writer.
+        let reader = DiskImage::open(&image.path, DiskMode::ReadOnly).unwrap();
+        let overlay = DiskImage::open(&image.path, DiskMode::TemporaryOverlay).unwrap();
+        let e = DiskImage::open(&image.path, DiskMode::InPlace).err().unwrap();
+        assert!(e.contains("cannot get its write lock"), "{e}");
+        drop((reader, overlay));
+        DiskImage::open(&image.path, DiskMode::InPlace).unwrap();
     }
 }

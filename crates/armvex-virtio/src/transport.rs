@@ -1299,6 +1299,9 @@ mod tests {
     fn snapshots_survive_serialisation_including_queue_alignment() {
         let image = TempImage::new("snapshot", &[0x11; 8192]);
         let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioDevice>;
+        // The restored machine opens a copy: the first one still holds the image's write lock.
+        let copy = TempImage::new("snapshot-copy", &[0x11; 8192]);
+        let reopen = || Box::new(BlockDevice::open(&copy.path, false).unwrap()) as Box<dyn VirtioDevice>;
         let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
         m.wr(regs::GUEST_PAGE_SIZE, 4096);
         m.add_status(status::ACKNOWLEDGE | status::DRIVER);
@@ -1330,7 +1333,7 @@ mod tests {
         assert!(text.contains("guest_page_size = 4096"), "{text}");
 
         // A fresh machine with the same RAM and the restored transport carries on.
-        let mut fresh = VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500);
+        let mut fresh = VirtioMmio::new(false, IRQ, Some(reopen())).with_interrupt_delay(500);
         fresh.restore(after).unwrap();
         let mut m2 = Machine::new(fresh);
         m2.poke(RAM_BASE, &m.peek(RAM_BASE, RAM_SIZE as usize));
@@ -1383,6 +1386,9 @@ mod tests {
     fn a_loaded_delayed_interrupt_fires_from_the_bus_clock_at_its_time() {
         let image = TempImage::new("load-delay", &[0x22; 8192]);
         let open = || Box::new(BlockDevice::open(&image.path, false).unwrap()) as Box<dyn VirtioDevice>;
+        // The restored machine opens a copy: the first one still holds the image's write lock.
+        let copy = TempImage::new("load-delay-copy", &[0x22; 8192]);
+        let reopen = || Box::new(BlockDevice::open(&copy.path, false).unwrap()) as Box<dyn VirtioDevice>;
         let mut m = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
         m.wr(regs::GUEST_PAGE_SIZE, 4096);
         m.add_status(status::ACKNOWLEDGE | status::DRIVER);
@@ -1404,7 +1410,7 @@ mod tests {
         assert!(!m.irq());
 
         let saved = m.bus.save_state();
-        let mut f = Machine::new(VirtioMmio::new(false, IRQ, Some(open())).with_interrupt_delay(500));
+        let mut f = Machine::new(VirtioMmio::new(false, IRQ, Some(reopen())).with_interrupt_delay(500));
         f.poke(RAM_BASE, &m.peek(RAM_BASE, RAM_SIZE as usize));
         f.bus.load_state(&saved).unwrap();
         f.time = 100;

@@ -111,6 +111,11 @@ struct RunArgs {
     /// Debugging: stop after N instructions and print the CPUs' registers.
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
+    /// Testing: kill armvex itself with SIGKILL once the guest has retired N instructions,
+    /// as if the armvex process had crashed there (crash-consistency tests: the instant is
+    /// virtual, so a failure found at one reproduces).
+    #[arg(long, value_name = "N", conflicts_with_all = ["max_instructions", "loadvm"])]
+    crash_at: Option<u64>,
     /// Serve the gdb remote protocol: tcp::PORT (loopback) or tcp:HOST:PORT. Reverse
     /// execution works from the first instruction.
     #[arg(long, value_name = "DEVICE")]
@@ -193,6 +198,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ARMVEX_LOG"))
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
     match cli.command {
@@ -331,6 +338,19 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         RunEnd::Signal(sig) => terminated(sig),
         RunEnd::PowerOff | RunEnd::Quit | RunEnd::InstructionLimit => ExitCode::SUCCESS,
     })
+}
+
+/// `--crash-at`: die by SIGKILL, as a crashed armvex would: no buffered output flushed, no
+/// file closed in order, nothing synced. (Writes armvex already made are in the host's page
+/// cache, as they would be after any crash of the process; only a host crash loses those that
+/// no FLUSH made durable.)
+fn crash_now() -> ! {
+    // SAFETY: kill(2) on our own pid with a valid signal number; SIGKILL cannot be caught,
+    // so it does not return.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
 }
 
 /// armvex was asked to stop by a signal: say so; exit 128 + its number, as a shell would.
@@ -689,6 +709,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let screenshots = screenshot_points(&args.screenshot_at)?;
     let mut total = Stats::default();
+    // After a reboot: the disks of the machine before it (see MachineConfig::disks).
+    let mut kept_disks = None;
     loop {
         let semihosting = args.semihosting.then(|| Console {
             output: Box::new(std::io::LineWriter::new(std::io::stdout())),
@@ -709,8 +731,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                 console: Box::new(std::io::stdout()),
                 input,
                 drives: drives.clone(),
+                disks: kept_disks.take(),
                 virtio_modern,
-                max_instructions: args.max_instructions,
+                max_instructions: args.max_instructions.or(args.crash_at),
                 trace: trace.take(),
             },
             peripherals.clone(),
@@ -723,10 +746,22 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         total.virtual_ns += s.virtual_ns;
         total.pages_decoded += s.pages_decoded;
         if matches!(end, Ok(RunEnd::InstructionLimit)) {
+            if args.crash_at.is_some() {
+                crash_now();
+            }
             for cpu in machine.cpus() {
                 eprintln!("cpu{}:\n{}", cpu.index(), cpu.dump());
             }
         }
+        // The next board gets the same disks: in-place images are the same files anyway; a
+        // `snapshot=on` overlay keeps what the guest wrote across its reboot, as in QEMU.
+        kept_disks = Some(
+            machine
+                .drive_slots()
+                .iter()
+                .filter_map(|slot| machine.disks().iter().find(|(s, _)| s == slot).map(|(_, d)| d.clone()))
+                .collect(),
+        );
         input = machine.into_input();
         let _ = std::io::stdout().flush();
         match end {

@@ -174,6 +174,81 @@ fn bad_device_tree_initrd_and_drives() {
         &["--kernel", &kernel, "--drive", &format!("file={image},readonly=maybe")],
         "bad --drive readonly=maybe",
     );
+    // A repeated key is an error, not "the last one wins".
+    refuses_run(
+        &[
+            "--kernel",
+            &kernel,
+            "--drive",
+            &format!("file={image},readonly=on,readonly=off"),
+        ],
+        "--drive readonly= is given twice",
+    );
+    // Not disk images: a character device (once a zero-sector disk, silently), a FIFO (once a
+    // hang in open), an empty file.
+    refuses_run(
+        &["--kernel", &kernel, "--drive", "file=/dev/null"],
+        "disk image /dev/null is a character device, not a disk image",
+    );
+    let fifo = scratch().join("fifo.img");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    refuses_run(
+        &["--kernel", &kernel, "--drive", &format!("file={}", fifo.display())],
+        "is a FIFO, not a disk image",
+    );
+    refuses_run(
+        &[
+            "--kernel",
+            &kernel,
+            "--drive",
+            &format!("file={}", file("empty.img", b"")),
+        ],
+        "is empty (a disk needs at least one 512-byte sector)",
+    );
+    // One image, two writers: refused as QEMU does ("Failed to get write lock").
+    refuses_run(
+        &[
+            "--kernel",
+            &kernel,
+            "--drive",
+            &format!("file={image}"),
+            "--drive",
+            &format!("file={image}"),
+        ],
+        "cannot get its write lock: is another armvex or QEMU (or another --drive) using it?",
+    );
+    refuses_run(
+        &[
+            "--kernel",
+            &kernel,
+            "--drive",
+            &format!("file={image},readonly=on"),
+            "--sd",
+            &image,
+        ],
+        "lock: is another armvex or QEMU (or another --drive) using it?",
+    );
+}
+
+#[test]
+fn a_path_with_a_comma_is_written_with_two() {
+    // QEMU's escape: `,,` in an option value is one comma.
+    let kernel = file("raw-kernel3", &[0u8; 4096]);
+    let image = file("comma,disk.img", &[0u8; 8192]);
+    let escaped = image.replace(',', ",,");
+    let out = Command::new(env!("CARGO_BIN_EXE_armvex"))
+        .args(run(&["--kernel", &kernel, "--max-instructions", "100", "--drive"]))
+        .arg(format!("file={escaped},readonly=on"))
+        .output()
+        .expect("run armvex");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let unescaped = image.clone();
+    refuses_run(
+        &["--kernel", &kernel, "--drive", &format!("file={unescaped}")],
+        "bad --drive option 'disk.img' (expected key=value)",
+    );
 }
 
 #[test]

@@ -1,0 +1,227 @@
+//! End-to-end tests of what armvex promises about a guest's data:
+//!
+//! * **Crash consistency**: armvex killed with SIGKILL at random instants while the guest
+//!   writes and fsyncs files loses nothing the guest was told is durable, and leaves a file
+//!   system that checks clean after its journal is replayed.
+//! * **Host I/O errors**: a disk image on a full host file system gives the guest I/O errors
+//!   (never silently dropped writes), is said once on stderr, and armvex carries on.
+
+use armvex_e2e::{Outcome, armvex, guest, root};
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A private copy of the root image with `tests/guest/crash.sh` installed as /test/crash.sh.
+fn crash_image(name: &str) -> PathBuf {
+    let dir = root().join("target/e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    let p = dir.join(format!("reliability-{name}.img"));
+    std::fs::copy(guest().join("rootfs.img"), &p).expect("copy rootfs.img");
+    let script = root().join("tests/guest/crash.sh");
+    let commands = dir.join(format!("reliability-{name}.debugfs"));
+    std::fs::write(&commands, format!("cd /test\nwrite {} crash.sh\nsif crash.sh mode 0100755\n", script.display()))
+        .unwrap();
+    let out = Command::new("debugfs").arg("-w").arg("-f").arg(&commands).arg(&p).output();
+    let out = out.expect("run debugfs (e2fsprogs)");
+    assert!(out.status.success(), "debugfs: {}", String::from_utf8_lossy(&out.stderr));
+    p
+}
+
+/// The command that boots the a9 guest on `disk` running the crash test with `files` files.
+fn crash_boot(disk: &Path, files: u32) -> Command {
+    let g = guest();
+    let mut c = Command::new(armvex());
+    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
+        .arg(g.join("vmlinuz"))
+        .arg("--dtb")
+        .arg(g.join("vexpress-v2p-ca9.dtb"))
+        .arg("--initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args([
+            "--append",
+            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test=crash armvex.crash_files={files}"),
+        ])
+        .arg("--drive")
+        .arg(format!("file={}", disk.display()))
+        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+        .stdin(Stdio::null());
+    c
+}
+
+fn outcome(out: std::process::Output) -> (Outcome, Option<i32>) {
+    let signal = out.status.signal();
+    (
+        Outcome {
+            status: out.status.code(),
+            console: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        signal,
+    )
+}
+
+/// A complete run: the instruction count it ends at.
+fn calibrate(files: u32) -> u64 {
+    let disk = crash_image(&format!("calibrate-{files}"));
+    let (o, _) = outcome(crash_boot(&disk, files).output().expect("run armvex"));
+    o.expect("ARMVEX-TEST crash PASS");
+    o.expect(&format!("crash: writing {files} files"));
+    if files > 0 {
+        o.expect(&format!("crash: durable {files} "));
+    }
+    let _ = std::fs::remove_file(&disk);
+    o.instructions()
+}
+
+/// xorshift64*: the kill instants, from a seed printed so that a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn e2fsck(args: &[&str], disk: &Path) -> (i32, String) {
+    let out = Command::new("e2fsck").args(args).arg(disk).output().expect("run e2fsck (e2fsprogs)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Kill armvex (SIGKILL, from inside: `--crash-at N`) at 20 instants spread over the guest's
+/// write loop, chosen by a seed ($ARMVEX_CRASH_SEED, else the clock; printed). After each:
+/// replay the journal on the host (`e2fsck -E journal_only`, what a mount would do), check
+/// the file system (`e2fsck -fn`: exit 0), and read back with debugfs every file the guest
+/// announced durable before the kill: same SHA-256; `latest` is the last announced N or the
+/// one after it (its atomic rename either happened or not).
+#[test]
+fn killed_at_random_instants_no_fsynced_file_is_lost() {
+    const KILLS: usize = 20;
+    let seed = std::env::var("ARMVEX_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    eprintln!("crash test: ARMVEX_CRASH_SEED={seed}");
+    // Where the write loop starts and ends, in instructions (the boot is deterministic).
+    let files = 60;
+    let (start, end) = (calibrate(0), calibrate(files));
+    assert!(end > start, "the loop of {files} files retired no instructions ({start}, {end})");
+    let mut rng = Rng(seed);
+    let mut announced_total = 0;
+    for kill in 0..KILLS {
+        // Mostly inside the loop; a few just before it (the boot, mkdir) and near its end.
+        let span = (end - start) * 11 / 10;
+        let at = start - (end - start) / 20 + rng.next() % span;
+        let at = at.min(end - 1);
+        let disk = crash_image("kill");
+        let (o, signal) = outcome(crash_boot(&disk, files).arg("--crash-at").arg(at.to_string()).output().unwrap());
+        let context = format!("ARMVEX_CRASH_SEED={seed}, kill {kill} at instruction {at}");
+        assert_eq!(signal, Some(9), "{context}: armvex was not killed by SIGKILL; stderr:\n{}", o.stderr);
+        o.refuse("ARMVEX-TEST crash FAIL");
+        let mut durable = BTreeMap::new();
+        let mut latest = 0;
+        for line in o.console.lines() {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("crash:"), Some("durable"), Some(n), Some(sum)) => {
+                    durable.insert(n.to_string(), sum.to_string());
+                }
+                (Some("crash:"), Some("latest"), Some(n), None) => latest = n.parse().unwrap(),
+                _ => {}
+            }
+        }
+        announced_total += durable.len();
+        let (code, text) = e2fsck(&["-E", "journal_only", "-p"], &disk);
+        assert!(code == 0 || code == 1, "{context}: journal replay failed ({code}):\n{text}");
+        let (code, text) = e2fsck(&["-fn"], &disk);
+        assert_eq!(code, 0, "{context}: e2fsck -fn after the journal replay:\n{text}");
+        let out_dir = root().join("target/e2e/reliability-kill-files");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("rdump /data {}", out_dir.display()))
+            .arg(&disk)
+            .output()
+            .expect("run debugfs");
+        assert!(out.status.success(), "{context}: debugfs rdump failed");
+        let dir = out_dir.join("data/crash");
+        for (n, sum) in &durable {
+            let file = dir.join(n);
+            let got = Command::new("sha256sum").arg(&file).output().expect("run sha256sum");
+            let got = String::from_utf8_lossy(&got.stdout);
+            assert_eq!(
+                got.split_whitespace().next(),
+                Some(sum.as_str()),
+                "{context}: /data/crash/{n} was announced durable with SHA-256 {sum}, but reads back as {got:?}"
+            );
+        }
+        if latest > 0 {
+            let text = std::fs::read_to_string(dir.join("latest"))
+                .unwrap_or_else(|e| panic!("{context}: /data/crash/latest announced ({latest}) but unreadable: {e}"));
+            let value: u32 = text.trim().parse().unwrap_or_else(|_| panic!("{context}: latest holds {text:?}"));
+            assert!(
+                value == latest || value == latest + 1,
+                "{context}: latest holds {value}, but {latest} was announced last"
+            );
+        }
+        eprintln!("crash test: kill {kill} at {at}: {} durable files intact, latest {latest}", durable.len());
+        let _ = std::fs::remove_file(&disk);
+    }
+    // The kills did land inside the loop: most saw files written, so the checks above checked.
+    assert!(announced_total > KILLS * 5, "only {announced_total} durable files in {KILLS} kills");
+}
+
+/// A disk image on a full host file system (a 24 MiB tmpfs in a private mount namespace,
+/// the image copied sparse so the guest's writes need new host blocks): the guest's writes
+/// fail with I/O errors, ext4 aborts its journal and goes read-only, the guest still powers
+/// off cleanly, armvex says so once on stderr, and the image checks clean afterwards.
+#[test]
+fn a_full_host_disk_gives_the_guest_io_errors_and_armvex_carries_on() {
+    let g = guest();
+    let dir = root().join("target/e2e/reliability-enospc");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mnt")).unwrap();
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o size=24M armvex-enospc {dir}/mnt
+cp --sparse=always {guest}/rootfs.img {dir}/mnt/root.img
+set +e
+{armvex} run --machine vexpress-a9 -m 512M --kernel {guest}/vmlinuz --dtb {guest}/vexpress-v2p-ca9.dtb \
+  --initrd {guest}/initramfs.cpio.gz --drive file={dir}/mnt/root.img --rtc-base 1700000000 --no-reboot --stats \
+  --append 'console=ttyAMA0 root=/dev/vda rw armvex.test=dd armvex.dd_mb=48' \
+  </dev/null >{dir}/console.txt 2>{dir}/stderr.txt
+echo "armvex exit $?" >{dir}/result.txt
+e2fsck -fn {dir}/mnt/root.img >{dir}/e2fsck.txt 2>&1
+echo "e2fsck exit $?" >>{dir}/result.txt
+"#,
+        dir = dir.display(),
+        guest = g.display(),
+        armvex = armvex().display()
+    );
+    let out = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().expect("run unshare (util-linux)");
+    assert!(
+        out.status.success(),
+        "a private tmpfs (needs root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let (console, stderr, result) = (read("console.txt"), read("stderr.txt"), read("result.txt"));
+    let o = Outcome { status: None, console, stderr: stderr.clone() };
+    // The guest saw I/O errors for its writes, and its own dd failed with EIO...
+    o.expect("I/O error, dev vda, sector");
+    o.expect("ARMVEX-TEST dd FAIL (dd if=/dev/zero of=/data/dd.bin bs=1M count=48 conv=fsync failed");
+    o.expect("Input/output error");
+    // ...ext4 went read-only, and the guest still shut down cleanly.
+    o.expect("EXT4-fs (vda): Remounting filesystem read-only");
+    o.expect("reboot: Power down");
+    assert!(result.contains("armvex exit 0"), "{result}\nstderr:\n{stderr}");
+    // Said once, in one line, whatever the number of failed requests.
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("host I/O error")).collect();
+    assert_eq!(said.len(), 1, "stderr:\n{stderr}");
+    assert!(said[0].contains("No space left on device"), "{}", said[0]);
+    assert!(!stderr.contains('\x1b'), "colour codes in a redirected stderr:\n{stderr}");
+    assert!(result.contains("e2fsck exit 0"), "{result}\n{}", read("e2fsck.txt"));
+}
