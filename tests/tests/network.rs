@@ -260,7 +260,8 @@ fn bad_device_options_are_one_line_errors() {
 }
 
 /// The board's own LAN9118 (`--nic user`, no virtio-net): Linux's smsc911x driver (loaded by
-/// modules_load=) gets an address by DHCP and downloads a file, on both boards.
+/// modules_load=) gets an address by DHCP, pings the gateway and downloads a file, on both
+/// boards.
 #[test]
 fn lan9118_dhcp_and_a_download_without_virtio_net() {
     let (body, sum) = test_file(1 << 20);
@@ -269,7 +270,7 @@ fn lan9118_dhcp_and_a_download_without_virtio_net() {
         let disk = scratch_disk(&format!("lan9118-{machine}"));
         let forwarded = free_port();
         let append = format!(
-            "modules_load=smsc911x armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}",
+            "modules_load=smsc911x armvex.net_ping=10.0.2.2 armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}",
             server.port
         );
         let options = vec!["--nic".to_string(), format!("user,hostfwd=tcp:127.0.0.1:{forwarded}-:22")];
@@ -279,6 +280,10 @@ fn lan9118_dhcp_and_a_download_without_virtio_net() {
         assert!(console.contains("ARMVEX-TEST net PASS"), "{machine}: console:\n{console}\nstderr:\n{stderr}");
         assert!(console.contains("net: eth0 driver smsc911x, mac 52:54:00:12:34:56"), "{machine}: {console}");
         assert!(console.contains("net: eth0 address 10.0.2.15/24"));
+        assert!(
+            console.contains("net: ping 10.0.2.2: 3 packets transmitted, 3 packets received, 0% packet loss"),
+            "{machine}: {console}"
+        );
         assert!(console.contains(&format!("sha256 {sum}")));
         assert!(!console.contains("virtio_net"), "{machine}: no virtio-net card");
         assert!(stderr.contains(&format!("netdev nic0: hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:22")), "{stderr}");

@@ -106,72 +106,88 @@ fn killed_at_random_instants_no_fsynced_file_is_lost() {
     eprintln!("crash test: ARMVEX_CRASH_SEED={seed}");
     // Where the write loop starts and ends, in instructions (the boot is deterministic).
     let files = 60;
-    let (start, end) = (calibrate(0), calibrate(files));
+    let (start, end) = std::thread::scope(|s| {
+        let start = s.spawn(|| calibrate(0));
+        (start.join().unwrap(), calibrate(files))
+    });
     assert!(end > start, "the loop of {files} files retired no instructions ({start}, {end})");
     let mut rng = Rng(seed);
-    let mut announced_total = 0;
-    for kill in 0..KILLS {
-        // Mostly inside the loop; a few just before it (the boot, mkdir) and near its end.
-        let span = (end - start) * 11 / 10;
-        let at = start - (end - start) / 20 + rng.next() % span;
-        let at = at.min(end - 1);
-        let disk = crash_image("kill");
-        let (o, signal) = outcome(crash_boot(&disk, files).arg("--crash-at").arg(at.to_string()).output().unwrap());
-        let context = format!("ARMVEX_CRASH_SEED={seed}, kill {kill} at instruction {at}");
-        assert_eq!(signal, Some(9), "{context}: armvex was not killed by SIGKILL; stderr:\n{}", o.stderr);
-        o.refuse("ARMVEX-TEST crash FAIL");
-        let mut durable = BTreeMap::new();
-        let mut latest = 0;
-        for line in o.console.lines() {
-            let mut words = line.split_whitespace();
-            match (words.next(), words.next(), words.next(), words.next()) {
-                (Some("crash:"), Some("durable"), Some(n), Some(sum)) => {
-                    durable.insert(n.to_string(), sum.to_string());
-                }
-                (Some("crash:"), Some("latest"), Some(n), None) => latest = n.parse().unwrap(),
-                _ => {}
-            }
-        }
-        announced_total += durable.len();
-        let (code, text) = e2fsck(&["-E", "journal_only", "-p"], &disk);
-        assert!(code == 0 || code == 1, "{context}: journal replay failed ({code}):\n{text}");
-        let (code, text) = e2fsck(&["-fn"], &disk);
-        assert_eq!(code, 0, "{context}: e2fsck -fn after the journal replay:\n{text}");
-        let out_dir = root().join("target/e2e/reliability-kill-files");
-        let _ = std::fs::remove_dir_all(&out_dir);
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let out = Command::new("debugfs")
-            .arg("-R")
-            .arg(format!("rdump /data {}", out_dir.display()))
-            .arg(&disk)
-            .output()
-            .expect("run debugfs");
-        assert!(out.status.success(), "{context}: debugfs rdump failed");
-        let dir = out_dir.join("data/crash");
-        for (n, sum) in &durable {
-            let file = dir.join(n);
-            let got = Command::new("sha256sum").arg(&file).output().expect("run sha256sum");
-            let got = String::from_utf8_lossy(&got.stdout);
-            assert_eq!(
-                got.split_whitespace().next(),
-                Some(sum.as_str()),
-                "{context}: /data/crash/{n} was announced durable with SHA-256 {sum}, but reads back as {got:?}"
-            );
-        }
-        if latest > 0 {
-            let text = std::fs::read_to_string(dir.join("latest"))
-                .unwrap_or_else(|e| panic!("{context}: /data/crash/latest announced ({latest}) but unreadable: {e}"));
-            let value: u32 = text.trim().parse().unwrap_or_else(|_| panic!("{context}: latest holds {text:?}"));
-            assert!(
-                value == latest || value == latest + 1,
-                "{context}: latest holds {value}, but {latest} was announced last"
-            );
-        }
-        eprintln!("crash test: kill {kill} at {at}: {} durable files intact, latest {latest}", durable.len());
-        let _ = std::fs::remove_file(&disk);
-    }
+    // Mostly inside the loop; a few just before it (the boot, mkdir) and near its end.
+    let span = (end - start) * 11 / 10;
+    let instants: Vec<u64> =
+        (0..KILLS).map(|_| (start - (end - start) / 20 + rng.next() % span).min(end - 1)).collect();
+    // Two at a time: the machine's two cores.
+    let announced: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = [0, 1]
+            .map(|w| {
+                let instants = &instants;
+                s.spawn(move || {
+                    (w..KILLS).step_by(2).map(|kill| kill_and_check(seed, kill, instants[kill], files)).sum::<usize>()
+                })
+            })
+            .into_iter()
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
     // The kills did land inside the loop: most saw files written, so the checks above checked.
-    assert!(announced_total > KILLS * 5, "only {announced_total} durable files in {KILLS} kills");
+    assert!(announced > KILLS * 5, "only {announced} durable files in {KILLS} kills");
+}
+
+/// One kill at instruction `at` and the checks after it; returns how many files the guest had
+/// announced durable.
+fn kill_and_check(seed: u64, kill: usize, at: u64, files: u32) -> usize {
+    let disk = crash_image(&format!("kill-{kill}"));
+    let (o, signal) = outcome(crash_boot(&disk, files).arg("--crash-at").arg(at.to_string()).output().unwrap());
+    let context = format!("ARMVEX_CRASH_SEED={seed}, kill {kill} at instruction {at}");
+    assert_eq!(signal, Some(9), "{context}: armvex was not killed by SIGKILL; stderr:\n{}", o.stderr);
+    o.refuse("ARMVEX-TEST crash FAIL");
+    let mut durable = BTreeMap::new();
+    let mut latest = 0;
+    for line in o.console.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("crash:"), Some("durable"), Some(n), Some(sum)) => {
+                durable.insert(n.to_string(), sum.to_string());
+            }
+            (Some("crash:"), Some("latest"), Some(n), None) => latest = n.parse().unwrap(),
+            _ => {}
+        }
+    }
+    let (code, text) = e2fsck(&["-E", "journal_only", "-p"], &disk);
+    assert!(code == 0 || code == 1, "{context}: journal replay failed ({code}):\n{text}");
+    let (code, text) = e2fsck(&["-fn"], &disk);
+    assert_eq!(code, 0, "{context}: e2fsck -fn after the journal replay:\n{text}");
+    let out_dir = root().join(format!("target/e2e/reliability-kill-{kill}-files"));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump /data {}", out_dir.display()))
+        .arg(&disk)
+        .output()
+        .expect("run debugfs");
+    assert!(out.status.success(), "{context}: debugfs rdump failed");
+    let dir = out_dir.join("data/crash");
+    for (n, sum) in &durable {
+        let file = dir.join(n);
+        let got = Command::new("sha256sum").arg(&file).output().expect("run sha256sum");
+        let got = String::from_utf8_lossy(&got.stdout);
+        assert_eq!(
+            got.split_whitespace().next(),
+            Some(sum.as_str()),
+            "{context}: /data/crash/{n} was announced durable with SHA-256 {sum}, but reads back as {got:?}"
+        );
+    }
+    if latest > 0 {
+        let text = std::fs::read_to_string(dir.join("latest"))
+            .unwrap_or_else(|e| panic!("{context}: /data/crash/latest announced ({latest}) but unreadable: {e}"));
+        let value: u32 = text.trim().parse().unwrap_or_else(|_| panic!("{context}: latest holds {text:?}"));
+        assert!(value == latest || value == latest + 1, "{context}: latest holds {value}, but {latest} was announced last");
+    }
+    eprintln!("crash test: kill {kill} at {at}: {} durable files intact, latest {latest}", durable.len());
+    let _ = std::fs::remove_file(&disk);
+    let _ = std::fs::remove_dir_all(&out_dir);
+    durable.len()
 }
 
 /// A disk image on a full host file system (a 24 MiB tmpfs in a private mount namespace,
@@ -224,4 +240,112 @@ echo "e2fsck exit $?" >>{dir}/result.txt
     assert!(said[0].contains("No space left on device"), "{}", said[0]);
     assert!(!stderr.contains('\x1b'), "colour codes in a redirected stderr:\n{stderr}");
     assert!(result.contains("e2fsck exit 0"), "{result}\n{}", read("e2fsck.txt"));
+}
+
+/// A private copy of the root image, unchanged (for the overlay tests' bases).
+fn base_image(name: &str) -> PathBuf {
+    let dir = root().join("target/e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    let p = dir.join(format!("reliability-{name}.img"));
+    std::fs::copy(guest().join("rootfs.img"), &p).expect("copy rootfs.img");
+    p
+}
+
+/// Boot the a9 guest running `test` with `drive` as its root drive and `append` added.
+fn boot_with_drive(drive: &str, test: &str, append: &str, no_reboot: bool) -> Outcome {
+    let g = guest();
+    let mut c = Command::new(armvex());
+    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
+        .arg(g.join("vmlinuz"))
+        .arg("--dtb")
+        .arg(g.join("vexpress-v2p-ca9.dtb"))
+        .arg("--initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args(["--append", &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} {append}")])
+        .args(["--drive", drive, "--rtc-base", "1700000000"])
+        .stdin(Stdio::null());
+    if no_reboot {
+        c.arg("--no-reboot");
+    }
+    let (o, _) = outcome(c.output().expect("run armvex"));
+    o
+}
+
+/// `--drive file=OVERLAY,backing=BASE`: the guest's files survive into the next boot through
+/// the overlay file, the base never changes, and a base changed behind the overlay's back is
+/// refused in one line.
+#[test]
+fn an_overlay_file_keeps_the_guests_files_and_never_changes_its_base() {
+    let base = base_image("backing-base");
+    let pristine = std::fs::read(&base).unwrap();
+    let overlay = root().join("target/e2e/reliability-backing.overlay");
+    let _ = std::fs::remove_file(&overlay);
+    let drive = format!("file={},backing={}", overlay.display(), base.display());
+    let first = boot_with_drive(&drive, "fs", "", true);
+    first.expect("fs: first boot");
+    first.expect("ARMVEX-TEST fs PASS");
+    let second = boot_with_drive(&drive, "fs", "", true);
+    second.expect("fs: files from a previous boot");
+    second.expect("ARMVEX-TEST fs PASS");
+    assert!(std::fs::read(&base).unwrap() == pristine, "the base image changed");
+    // The base's first block changes: the overlay no longer fits it.
+    let mut changed = pristine.clone();
+    changed[0] ^= 0xff;
+    std::fs::write(&base, &changed).unwrap();
+    let out = Command::new(armvex())
+        .args(["run", "--kernel"])
+        .arg(guest().join("vmlinuz"))
+        .args(["--drive", &drive])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("has changed since: refusing"), "{stderr}");
+    let _ = std::fs::remove_file(&overlay);
+    let _ = std::fs::remove_file(&base);
+}
+
+/// `snapshot=on`: 100 MiB written and fsynced by the guest, and a reboot in the middle (the
+/// overlay lives as long as armvex, as in QEMU, so the file written before the reboot is still
+/// there after it); the base image is the same, byte for byte, afterwards.
+#[test]
+fn snapshot_on_keeps_its_base_unchanged_under_100_mib_and_a_reboot() {
+    let base = base_image("cow-base");
+    // Room for 100 MiB: grow the file system to 256 MiB.
+    let grown = Command::new("sh")
+        .arg("-c")
+        .arg(format!("truncate -s 256M {0} && e2fsck -fy {0} >/dev/null 2>&1; resize2fs {0} >/dev/null 2>&1", base.display()))
+        .status()
+        .unwrap();
+    assert!(grown.success(), "resize2fs (e2fsprogs)");
+    let script = root().join("target/e2e/reliability-cowreboot.sh");
+    std::fs::write(
+        &script,
+        "f=/cow-reboot.txt\n\
+         if [ -f $f ]; then\n\
+         \x20   echo \"cowreboot: after the reboot: $(cat $f)\"\n\
+         \x20   exec /test/dd.sh\n\
+         fi\n\
+         echo 'written before a reboot' >$f\n\
+         sync\n\
+         echo 'cowreboot: rebooting'\n\
+         reboot -f\n\
+         sleep 30\n",
+    )
+    .unwrap();
+    let commands = root().join("target/e2e/reliability-cowreboot.debugfs");
+    std::fs::write(&commands, format!("cd /test\nwrite {} cowreboot.sh\nsif cowreboot.sh mode 0100755\n", script.display()))
+        .unwrap();
+    let out = Command::new("debugfs").arg("-w").arg("-f").arg(&commands).arg(&base).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pristine = std::fs::read(&base).unwrap();
+    let o = boot_with_drive(&format!("file={},snapshot=on", base.display()), "cowreboot", "armvex.dd_mb=100", false);
+    o.expect("cowreboot: rebooting");
+    o.expect("reboot: Restarting system");
+    o.expect("cowreboot: after the reboot: written before a reboot");
+    o.expect("dd: write 104857600 bytes");
+    o.expect("ARMVEX-TEST dd PASS");
+    assert!(std::fs::read(&base).unwrap() == pristine, "the base image changed under snapshot=on");
+    let _ = std::fs::remove_file(&base);
 }

@@ -5,16 +5,19 @@
 #     a server on the host: http://10.0.2.2:PORT/...), print "net: fetched" when the download
 #     is complete (tools/bench-net times it to there), then check its SHA-256;
 #   - with armvex.net_echo=PORT: serve one connection on PORT (the host reaches it through
-#     hostfwd), echoing what the client sends; prints "net: serving on PORT" first.
+#     hostfwd), echoing what the client sends; prints "net: serving on PORT" first;
+#   - with armvex.net_ping=ADDR: ping ADDR three times (ICMP echo; user-mode networking
+#     answers for its gateway 10.0.2.2 itself) and print ping's summary line.
 # Last line: "ARMVEX-TEST net PASS" or "ARMVEX-TEST net FAIL (reason)".
 
 fail() { echo "ARMVEX-TEST net FAIL ($*)"; exit 1; }
-URL= SHA= ECHO=
+URL= SHA= ECHO= PING=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         armvex.net_url=*) URL=${arg#armvex.net_url=} ;;
         armvex.net_sha256=*) SHA=${arg#armvex.net_sha256=} ;;
         armvex.net_echo=*) ECHO=${arg#armvex.net_echo=} ;;
+        armvex.net_ping=*) PING=${arg#armvex.net_ping=} ;;
     esac
 done
 
@@ -24,6 +27,11 @@ addr=$(ip -4 addr show eth0 | awk '$1 == "inet" { print $2 }')
 echo "net: eth0 address $addr"
 [ "$addr" = 10.0.2.15/24 ] || fail "eth0 has address '$addr', not 10.0.2.15/24 from DHCP"
 ip route | grep -q "^default via 10.0.2.2" || fail "no default route via 10.0.2.2"
+
+if [ -n "$PING" ]; then
+    out=$(ping -c 3 -W 5 "$PING" 2>&1) || fail "ping $PING failed: $(echo $out)"
+    echo "net: ping $PING: $(echo "$out" | grep 'packets transmitted')"
+fi
 
 if [ -n "$URL" ]; then
     start=$(cut -d' ' -f1 /proc/uptime)
