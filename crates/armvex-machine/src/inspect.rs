@@ -34,9 +34,9 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// How many accesses of each device the view lists.
-const LAST_ACCESSES: usize = 8;
+const LAST_ACCESSES: usize = 6;
 /// How many accesses of the whole bus the view lists (the newest).
-const LOG_ROWS: usize = 400;
+const LOG_ROWS: usize = 300;
 /// How many recent chains of each virtqueue the view decodes.
 const RECENT_CHAINS: u16 = 8;
 /// Bytes of code shown after each CPU's PC.
@@ -96,6 +96,8 @@ pub struct InspectorView {
     pub mmio_log: Vec<MmioRow>,
     /// Journal entries of host input delivered so far (console bytes, keys...).
     pub host_inputs: usize,
+    /// Host microseconds the machine spent building this view (the cost of looking).
+    pub build_us: u64,
 }
 
 /// One CPU.
@@ -391,6 +393,7 @@ impl Machine {
             devices,
             virtio,
             host_inputs: self.input.cursor(),
+            build_us: 0,
         }
     }
 
@@ -765,7 +768,9 @@ impl Machine {
                     }
                 }
                 if inspector.wants_view() {
+                    let began = Instant::now();
                     let mut view = self.inspector_view();
+                    view.build_us = began.elapsed().as_micros() as u64;
                     view.running = stopped.is_none();
                     view.stopped = stopped.clone();
                     inspector.publish(view);
