@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 /// The guest's dd test: it writes, then reads its disk (a long stretch of virtio-blk traffic).
 fn dd_boot(disk: &std::path::Path, inspect: bool) -> Command {
+    guest_boot(disk, "dd armvex.dd_mb=16", inspect)
+}
+
+/// A boot running the guest's test `test` (and what follows it on the command line).
+fn guest_boot(disk: &std::path::Path, test: &str, inspect: bool) -> Command {
     let g = guest();
     let mut c = Command::new(armvex());
     c.args(["run", "--machine", "vexpress-a9", "-m", "512M"])
@@ -22,7 +27,10 @@ fn dd_boot(disk: &std::path::Path, inspect: bool) -> Command {
         .arg(g.join("vexpress-v2p-ca9.dtb"))
         .arg("--initrd")
         .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", "console=ttyAMA0 root=/dev/vda rw armvex.test=dd armvex.dd_mb=16 armvex.smp=1"])
+        .args([
+            "--append",
+            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} armvex.smp=1"),
+        ])
         .arg("--drive")
         .arg(format!("file={}", disk.display()))
         .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
@@ -72,22 +80,35 @@ fn start(mut c: Command) -> Running {
         }
         let _ = err_tx.send(all);
     });
-    let address = addr_rx.recv_timeout(Duration::from_secs(30)).expect("armvex printed its inspector address");
-    Running { child, address, stdout, stderr }
+    let address = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("armvex printed its inspector address");
+    Running {
+        child,
+        address,
+        stdout,
+        stderr,
+    }
 }
 
 /// One HTTP request (HTTP/1.0, so the server closes the connection): status and body.
 fn http(address: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(address).expect("connect to the inspector");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let head = format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n", body.len());
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     s.write_all(head.as_bytes()).unwrap();
     let _ = s.write_all(body);
     let mut reply = Vec::new();
     let _ = s.read_to_end(&mut reply);
     let reply = String::from_utf8_lossy(&reply).into_owned();
     let status = reply.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -95,7 +116,12 @@ fn http(address: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
 fn number(json: &str, key: &str) -> u64 {
     let pat = format!("\"{key}\":");
     let at = json.find(&pat).unwrap_or_else(|| panic!("no {key} in {json:.300}")) + pat.len();
-    json[at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+    json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }
 
 fn machine(address: &str) -> String {
@@ -123,7 +149,10 @@ fn inspector_api_under_a_guest_reading_its_disk() {
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut first = None;
     let advanced = loop {
-        assert!(Instant::now() < deadline, "virtio-blk's indices did not advance; first {first:?}");
+        assert!(
+            Instant::now() < deadline,
+            "virtio-blk's indices did not advance; first {first:?}"
+        );
         if let Some((avail, used)) = blk_queue(&machine(&a)).filter(|(avail, _)| *avail > 0) {
             match first {
                 None => first = Some((avail, used)),
@@ -133,7 +162,10 @@ fn inspector_api_under_a_guest_reading_its_disk() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    eprintln!("virtio-blk queue 0: avail/used {}/{} then {}/{}", advanced.0, advanced.1, advanced.2, advanced.3);
+    eprintln!(
+        "virtio-blk queue 0: avail/used {}/{} then {}/{}",
+        advanced.0, advanced.1, advanced.2, advanced.3
+    );
 
     // Pause really stops the instruction count.
     let (status, body) = http(&a, "POST", "/api/pause", b"");
@@ -185,7 +217,11 @@ fn inspector_api_under_a_guest_reading_its_disk() {
     let _ = s.read_to_string(&mut reply);
     assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 4"), "{reply:.100}");
     let view = machine(&a);
-    assert_eq!(number(&view, "instructions"), paused + 1001, "a bad request moved the machine");
+    assert_eq!(
+        number(&view, "instructions"),
+        paused + 1001,
+        "a bad request moved the machine"
+    );
     assert!(view.contains("\"running\":false"));
 
     // A breakpoint shows in the view; clearing it too.
@@ -212,13 +248,79 @@ fn inspector_api_under_a_guest_reading_its_disk() {
     let plain_stderr = String::from_utf8_lossy(&plain.stderr);
     assert!(plain.status.success(), "{plain_stderr}");
     assert_eq!(watched_console, plain_console, "the watched run printed something else");
-    let count = |stderr: &str| {
-        stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("armvex: ").and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u64>().ok()))
-            .unwrap_or_else(|| panic!("no --stats line in {stderr}"))
-    };
-    assert_eq!(count(&watched_stderr), count(&plain_stderr), "instruction counts differ");
+    assert_eq!(
+        stats_count(&watched_stderr),
+        stats_count(&plain_stderr),
+        "instruction counts differ"
+    );
+}
+
+/// The instruction count of a `--stats` line.
+fn stats_count(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("armvex: ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .unwrap_or_else(|| panic!("no --stats line in {stderr}"))
+}
+
+#[test]
+fn keys_from_the_page_are_recorded_and_a_replay_is_the_same_run() {
+    let disk = scratch_disk("inspector-record");
+    let pristine = std::fs::read(&disk).unwrap();
+    let recording = disk.with_extension("rec");
+    let mut c = guest_boot(&disk, "hello", true);
+    c.arg("--record").arg(&recording);
+    let vm = start(c);
+    let a = vm.address.clone();
+    // Once the kernel has probed virtio-blk, type "a" on the board's keyboard, pause, step
+    // and go on.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !machine(&a).contains("DRIVER_OK") {
+        assert!(Instant::now() < deadline, "virtio-blk never became ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = http(&a, "POST", "/api/key?code=30", b"");
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http(&a, "POST", "/api/pause", b"");
+    assert_eq!(status, 200);
+    let (status, _) = http(&a, "POST", "/api/step?n=12345", b"");
+    assert_eq!(status, 200);
+    let (status, _) = http(&a, "POST", "/api/key?code=48&action=down", b"");
+    assert_eq!(status, 200);
+    let (status, _) = http(&a, "POST", "/api/key?code=48&action=up", b"");
+    assert_eq!(status, 200);
+    let (status, _) = http(&a, "POST", "/api/continue", b"");
+    assert_eq!(status, 200);
+    let mut vm = vm;
+    assert!(vm.child.wait().unwrap().success());
+    let console = vm.stdout.recv().unwrap();
+    let stderr = vm.stderr.recv().unwrap();
+    assert!(console.contains("ARMVEX-TEST hello PASS"), "{console}");
+    let text = std::fs::read_to_string(&recording).unwrap();
+    for event in [" key 30 down", " key 30 up", " key 48 down", " key 48 up"] {
+        assert!(text.contains(event), "the recording lacks {event:?}:\n{text}");
+    }
+
+    std::fs::write(&disk, &pristine).unwrap();
+    let mut replay = guest_boot(&disk, "hello", false);
+    replay.arg("--replay").arg(&recording);
+    let out = replay.output().unwrap();
+    let replay_stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{replay_stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        console,
+        "the replay printed something else"
+    );
+    assert_eq!(
+        stats_count(&replay_stderr),
+        stats_count(&stderr),
+        "instruction counts differ"
+    );
 }
 
 #[test]
@@ -227,7 +329,10 @@ fn inspect_address_errors_are_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let g = guest();
-    for (spec, want) in [(format!("127.0.0.1:{port}"), "cannot listen"), ("nonsense".to_string(), "expected PORT")] {
+    for (spec, want) in [
+        (format!("127.0.0.1:{port}"), "cannot listen"),
+        ("nonsense".to_string(), "expected PORT"),
+    ] {
         let out = Command::new(armvex())
             .args(["run", "--kernel"])
             .arg(g.join("vmlinuz"))
