@@ -51,7 +51,7 @@ const MAX_BODY: usize = 4096;
 /// The most instructions one step may ask for.
 const MAX_STEP: u64 = 1 << 40;
 /// How often a live stream sends a view (host time).
-const STREAM_PERIOD: Duration = Duration::from_millis(250);
+const STREAM_PERIOD: Duration = Duration::from_millis(500);
 /// The chunk size tiny_http's chunked encoder sends.
 const CHUNK: usize = 8192;
 /// How many live streams may be open at once.

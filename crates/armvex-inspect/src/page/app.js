@@ -1,5 +1,5 @@
 // armvex inspector page: plain JavaScript, no build step, no libraries.
-// It listens to /api/events (server-sent events: one JSON view of the machine every 250 ms)
+// It listens to /api/events (server-sent events: one JSON view of the machine every 500 ms)
 // and draws it; the buttons POST to the JSON API (docs/inspector.md).
 "use strict";
 
@@ -73,7 +73,11 @@ function lane(canvas, counts, exact) {
 
 // ---- panels --------------------------------------------------------------------------------
 
+let cpusKey = "";
 function drawCpus(v) {
+  const key = JSON.stringify(v.cpus.map((c) => [c.instructions, c.regs, c.cpsr, c.state]));
+  if (key === cpusKey) return;
+  cpusKey = key;
   $("cpus").innerHTML = v.cpus.map((c) => {
     const names = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "sp", "lr", "pc"];
     const regs = c.regs.map((r, i) => `<span>${names[i].padEnd(3)} ${hex(r)}</span>`).join("");
@@ -88,24 +92,33 @@ function drawCpus(v) {
 }
 
 const heatCanvases = {};
+let memoryKey = "";
 function drawMemory(v) {
   const tbody = $("memory").tBodies[0];
   const byName = Object.fromEntries(v.devices.map((d) => [d.name, d]));
-  const rows = v.memory.map((m) => {
-    const d = m.kind === "mmio" ? byName[m.name] : null;
-    const end = m.base + Number(m.size) - 1;
-    return `<tr class="${m.kind}${selectedDevice === m.name ? " selected" : ""}" data-name="${esc(m.name)}"><td>${hex(m.base)}-${hex(end >>> 0)}</td>
-      <td>${esc(m.name)}${m.alias_of ? " → " + esc(m.alias_of) : ""}</td><td>${d ? esc(d.kind) : m.kind}</td>
-      <td>${d ? d.reads : ""}</td><td>${d ? d.writes : ""}</td><td class="heat-cell"></td></tr>`;
-  });
-  tbody.innerHTML = rows.join("");
+  const key = v.memory.map((m) => m.name + m.base).join();
+  if (key !== memoryKey) {
+    memoryKey = key;
+    tbody.innerHTML = v.memory.map((m) => {
+      const d = m.kind === "mmio" ? byName[m.name] : null;
+      const end = m.base + Number(m.size) - 1;
+      return `<tr class="${m.kind}" data-name="${esc(m.name)}"><td>${hex(m.base)}-${hex(end >>> 0)}</td>
+        <td>${esc(m.name)}${m.alias_of ? " → " + esc(m.alias_of) : ""}</td><td>${d ? esc(d.kind) : m.kind}</td>
+        <td></td><td></td><td class="heat-cell"></td></tr>`;
+    }).join("");
+    for (const tr of tbody.rows) {
+      const name = tr.dataset.name;
+      if (!byName[name]) continue;
+      tr.cells[5].appendChild(heatCanvases[name] = stripCanvas("heat", 200, 10));
+      tr.onclick = () => { selectedDevice = name; drawDeviceDetail(last); for (const r of tbody.rows) r.classList.toggle("selected", r.dataset.name === name); };
+    }
+  }
   for (const tr of tbody.rows) {
-    const name = tr.dataset.name;
-    if (!byName[name]) continue;
-    const c = heatCanvases[name] || (heatCanvases[name] = stripCanvas("heat", 200, 10));
-    tr.cells[5].appendChild(c);
-    heat(c, history.map((s) => [s.vns, s.dev[name] || 0]));
-    tr.onclick = () => { selectedDevice = name; drawDeviceDetail(v); };
+    const d = byName[tr.dataset.name];
+    if (!d) continue;
+    tr.cells[3].textContent = d.reads;
+    tr.cells[4].textContent = d.writes;
+    heat(heatCanvases[d.name], history.map((s) => [s.vns, s.dev[d.name] || 0]));
   }
   drawDeviceDetail(v);
 }
@@ -127,7 +140,11 @@ function descChain(descs) {
 }
 const reqBadge = (r) => (r ? ` <span class="badge">${r.kind} sector ${r.sector} len ${r.len} status ${r.status}</span>` : "");
 
+let virtioKey = "";
 function drawVirtio(v) {
+  const key = JSON.stringify(v.virtio.map((t) => [t.status, t.interrupt_status, t.queues.map((q) => [q.avail_idx, q.used_idx, q.next_avail]), t.recent.length && t.recent[t.recent.length - 1].time]));
+  if (key === virtioKey) return;
+  virtioKey = key;
   $("virtio").innerHTML = v.virtio.map((t) => {
     const queues = t.queues.map((q) => {
       const chains = q.chains.map((c) => {
@@ -152,19 +169,25 @@ function drawVirtio(v) {
 }
 
 const laneCanvases = {};
+let irqKey = "";
 function drawIrqs(v) {
   const tbody = $("irqs").tBodies[0];
   const iar = {};
   for (const r of v.mmio_log) if (!r.write && r.register === "GICC_IAR") (iar[r.value & 0x3ff] = iar[r.value & 0x3ff] || []).push(r.time);
   const mask = (m) => (m ? "cpu" + [0, 1, 2, 3].filter((i) => m & (1 << i)).join(",") : "-");
-  tbody.innerHTML = v.irqs.map((q) => `<tr data-id="${q.id}"><td>${q.id}</td><td>${esc(q.source || "")}</td><td>${mask(q.enabled)}</td><td>${mask(q.pending)}</td><td>${mask(q.active)}</td>
-    <td>${q.level ? "high" : "low"}</td><td>${mask(q.targets)}</td><td>${q.count}</td><td></td></tr>`).join("");
-  for (const tr of tbody.rows) {
-    const id = tr.dataset.id;
-    const c = laneCanvases[id] || (laneCanvases[id] = stripCanvas("lane", 260, 12));
-    tr.cells[8].appendChild(c);
-    lane(c, history.map((s) => [s.vns, s.irq[id] || 0]), iar[id] || []);
+  const key = v.irqs.map((q) => q.id).join();
+  if (key !== irqKey) {
+    irqKey = key;
+    tbody.innerHTML = v.irqs.map((q) => `<tr data-id="${q.id}"><td>${q.id}</td><td>${esc(q.source || "")}</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>`).join("");
+    for (const tr of tbody.rows) tr.cells[8].appendChild(laneCanvases[tr.dataset.id] = stripCanvas("lane", 260, 12));
   }
+  v.irqs.forEach((q, i) => {
+    const c = tbody.rows[i].cells;
+    [mask(q.enabled), mask(q.pending), mask(q.active), q.level ? "high" : "low", mask(q.targets), q.count].forEach((t, j) => {
+      if (c[2 + j].textContent !== String(t)) c[2 + j].textContent = t;
+    });
+    lane(laneCanvases[q.id], history.map((s) => [s.vns, s.irq[q.id] || 0]), iar[q.id] || []);
+  });
 }
 
 function drawCharts() {
@@ -175,6 +198,7 @@ function drawCharts() {
   $("ring-legend").innerHTML = keys.map((k, i) => `<span style="color:${colors[i % colors.length]}">■ ${esc(k)}</span>`).join("");
 }
 
+let followHtml = "";
 // The six steps of the last virtio-blk request, found in the view and the MMIO log.
 function drawFollow(v) {
   const t = v.virtio.find((x) => x.device === "virtio-blk" && x.queues.length);
@@ -201,22 +225,30 @@ function drawFollow(v) {
   steps.push([!!chain && chain.state === "used", `<b>Device completes</b>: armvex's virtio-blk reads the host file, writes the data and status ${req ? req.status : "?"} (0 = OK), all during that write.`]);
   steps.push([!!isr || !!iar, `<b>Used ring + InterruptStatus + GIC line</b>: used idx becomes ${q.used_idx}, InterruptStatus bit 0 is set, GIC line ${t.irq} goes high; the CPU takes the IRQ and reads GICC_IAR${link(iar)}, then InterruptStatus${link(isr)}.`]);
   steps.push([!!ack && !!eoi, `<b>Guest ACK and EOI</b>: vm_interrupt() writes InterruptACK${link(ack)}, the GIC driver writes GICC_EOIR${link(eoi)}.`]);
-  $("follow").innerHTML = steps.map(([done, html]) => `<li class="${done ? "done" : ""}">${html}</li>`).join("");
+  const html = steps.map(([done, html]) => `<li class="${done ? "done" : ""}">${html}</li>`).join("");
+  if (html === followHtml) return;
+  followHtml = html;
+  $("follow").innerHTML = html;
   for (const a of $("follow").querySelectorAll("a[data-seq]")) a.onclick = () => highlight(a.dataset.seq);
 }
 
 function highlight(seq) {
-  $("log-filter").checked = false; drawLog(last);
+  $("log-filter").checked = false; drawLog(last, true);
   for (const tr of document.querySelectorAll("#log tr.hl")) tr.classList.remove("hl");
   const tr = document.querySelector(`#log #row-${seq}`);
   if (tr) { tr.classList.add("hl"); tr.scrollIntoView({ block: "center" }); }
 }
 
-function drawLog(v) {
+let logKey = "";
+function drawLog(v, force) {
   if (!v) return;
   const only = $("log-filter").checked;
+  const newest = v.mmio_log.length ? v.mmio_log[v.mmio_log.length - 1].seq : -1;
+  const key = `${newest} ${only}`;
+  if (key === logKey && !force) return;
+  logKey = key;
   const rows = v.mmio_log.filter((r) => !only || r.device.startsWith("virtio") || (r.register || "").startsWith("GICC"));
-  $("log").tBodies[0].innerHTML = rows.map(logRow).join("");
+  $("log").tBodies[0].innerHTML = rows.slice(-150).map(logRow).join("");
 }
 
 // ---- the display and the keyboard ----------------------------------------------------------
@@ -263,7 +295,7 @@ $("continue").onclick = () => command("/api/continue");
 $("step").onclick = () => command("/api/step?n=" + encodeURIComponent($("step-n").value));
 $("bp-set").onclick = () => command("/api/breakpoint?addr=" + encodeURIComponent($("bp-addr").value));
 $("bp-clear").onclick = () => command("/api/breakpoint?addr=none");
-$("log-filter").onchange = () => drawLog(last);
+$("log-filter").onchange = () => drawLog(last, true);
 
 // ---- updates -------------------------------------------------------------------------------
 
@@ -280,6 +312,7 @@ function sample(v) {
 function update(v) {
   if (!v || !v.cpus) return;
   sample(v);
+  if (document.hidden) { last = v; return; }
   $("board").textContent = v.board;
   $("instructions").textContent = v.instructions.toLocaleString("en");
   $("vtime").textContent = fmtNs(v.virtual_ns);
