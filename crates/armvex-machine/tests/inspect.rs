@@ -181,3 +181,79 @@ fn a_watched_paused_and_stepped_run_is_the_same_run() {
     assert_eq!(last.cpus.len(), 1);
     assert_eq!(last.cpus[0].banked.len(), 7);
 }
+
+/// The address of symbol `name` in firmware `program`.
+fn symbol(program: &str, name: &str) -> u32 {
+    let bytes = std::fs::read(firmware(program)).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    elf.syms
+        .iter()
+        .find(|s| elf.strtab.get_at(s.st_name) == Some(name))
+        .map(|s| s.st_value as u32)
+        .unwrap_or_else(|| panic!("no symbol {name}"))
+}
+
+/// Sets a breakpoint on the firmware's IRQ entry at the first view, checks that the machine
+/// stops there (twice: continuing steps over it), then clears it.
+#[derive(Default)]
+struct Breaker {
+    commands: VecDeque<InspectorCommand>,
+    target: u32,
+    breakpoint: Option<u32>,
+    hits: Vec<(u32, u64)>,
+    done: bool,
+}
+
+impl Inspector for Breaker {
+    fn wants_attention(&self) -> bool {
+        true
+    }
+    fn next_command(&mut self, _wait: Duration) -> Option<InspectorCommand> {
+        self.commands.pop_front()
+    }
+    fn wants_view(&self) -> bool {
+        true
+    }
+    fn publish(&mut self, view: InspectorView) {
+        let cpu = &view.cpus[0];
+        match self.breakpoint {
+            None => {
+                self.breakpoint = Some(self.target);
+                self.commands.push_back(InspectorCommand::Breakpoint(Some(self.target)));
+            }
+            Some(bp) if !self.done && view.stopped.as_deref() == Some("breakpoint (cpu 0)") => {
+                assert_eq!(view.breakpoint, Some(bp));
+                assert_eq!(cpu.mode, "irq");
+                self.hits.push((cpu.regs[15], view.instructions));
+                if self.hits.len() == 2 {
+                    self.commands.push_back(InspectorCommand::Breakpoint(None));
+                    self.done = true;
+                }
+                self.commands.push_back(InspectorCommand::Continue);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_breakpoint_stops_before_the_instruction_and_changes_nothing() {
+    let plain_out = Output::default();
+    let mut plain = machine("wfi", &plain_out);
+    plain.run().unwrap();
+
+    let out = Output::default();
+    let mut m = machine("wfi", &out);
+    let mut b = Breaker {
+        target: symbol("wfi", "irq_entry"),
+        ..Breaker::default()
+    };
+    m.run_inspected(&mut b).unwrap();
+    let bp = b.breakpoint.unwrap();
+    assert_eq!(b.hits.len(), 2, "the breakpoint at {bp:#x} was hit twice");
+    assert!(b.hits.iter().all(|(pc, _)| *pc == bp), "{:x?}", b.hits);
+    assert!(b.hits[1].1 > b.hits[0].1, "continuing stepped over the breakpoint");
+    assert!(m.breakpoints().is_empty());
+    assert_eq!(*out.0.borrow(), *plain_out.0.borrow());
+    assert_eq!(m.position(), plain.position());
+}
