@@ -142,7 +142,10 @@ impl Inspector for MachineSide {
         } else {
             self.commands.recv_timeout(wait).ok()
         };
-        if command.is_some() || !self.commands.is_empty() || self.bridge.want_view.load(Ordering::Acquire) {
+        // More commands waiting: come back at once. (A wanted view needs nothing here: the
+        // run loop asks `wants_view` right after, and the server sets `attention` after
+        // `want_view`, so a request that comes in between is seen at the next round.)
+        if !self.commands.is_empty() {
             self.bridge.attention.store(true, Ordering::Relaxed);
         }
         command
