@@ -72,6 +72,7 @@ try {
   check("the follow-a-request view found its steps", done >= 4, `${done} of 6`);
   const shot = path.join(outDir, "inspector.png");
   await page.screenshot({ path: shot, fullPage: true });
+  await page.screenshot({ path: path.join(outDir, "inspector-top.jpg"), type: "jpeg", quality: 70 });
   console.log(`screenshot: ${shot}`);
   check("no script errors on the page", errors.length === 0, errors.join("; "));
 } catch (e) {
