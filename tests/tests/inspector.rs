@@ -324,6 +324,18 @@ fn keys_from_the_page_are_recorded_and_a_replay_is_the_same_run() {
 }
 
 #[test]
+fn a_non_loopback_address_gets_a_warning() {
+    let out = Command::new(armvex())
+        .args(["run", "--kernel", "/nonexistent", "--inspect", "0.0.0.0:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: the inspector listens on 0.0.0.0:"), "{err}");
+    assert!(err.contains("not a loopback address"), "{err}");
+}
+
+#[test]
 fn inspect_address_errors_are_one_line() {
     // A port that is taken.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
