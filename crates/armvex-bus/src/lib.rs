@@ -21,6 +21,7 @@ pub mod irq;
 pub mod memory;
 pub mod mmio;
 pub mod state;
+pub mod watch;
 
 pub use clock::{TimerSlot, VirtualClock};
 pub use irq::{InterruptLines, MAX_CPUS};
@@ -52,6 +53,8 @@ pub struct Bus {
     interrupt_controller: Option<DeviceId>,
     /// Requests from devices, handled by the machine between rounds.
     pub requests: Vec<MachineRequest>,
+    /// MMIO access counts and the inspector's access log (not machine state; see [`watch`]).
+    pub watch: watch::MmioWatch,
 }
 
 /// The bus's part of a machine state (see [`crate::state`]): the clock with every timer
@@ -84,6 +87,7 @@ impl Bus {
             devices: mmio::DeviceMap::default(),
             interrupt_controller: None,
             requests: Vec::new(),
+            watch: watch::MmioWatch::default(),
         }
     }
 
@@ -189,6 +193,7 @@ impl Bus {
             Some((id, offset)) => {
                 let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
                 let v = devices.device_mut(id).read(&mut ctx, offset, size);
+                self.watch.note(id, false, offset, size.bytes(), v, who);
                 tracing::trace!(target: "mmio", "read{} {pa:#010x} = {v:#x} ({})", size.bits(), devices.device_mut(id).name());
                 self.sync_interrupts(who);
                 v
@@ -219,6 +224,7 @@ impl Bus {
                 let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
                 tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), devices.device_mut(id).name());
                 devices.device_mut(id).write(&mut ctx, offset, size, value);
+                self.watch.note(id, true, offset, size.bytes(), value, who);
                 self.sync_interrupts(who);
             }
             None => {
@@ -311,6 +317,16 @@ impl Bus {
             devices.device_mut(id).state_loaded(&mut ctx);
         }
         Ok(())
+    }
+
+    /// Device `id`, to look at (an inspector downcasts it through [`Device::as_any`]).
+    pub fn device(&self, id: DeviceId) -> Option<&dyn Device> {
+        self.devices.device(id)
+    }
+
+    /// Every device in address order: its id, base, size and name.
+    pub fn device_map(&self) -> Vec<(DeviceId, u32, u32, &str)> {
+        self.devices.map()
     }
 
     /// The devices in address order, for diagnostics.

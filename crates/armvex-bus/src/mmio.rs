@@ -90,6 +90,13 @@ pub trait Device {
             self.name()
         )))
     }
+
+    /// This device as [`std::any::Any`], for an inspector that knows its type and shows more
+    /// of it (a virtio-mmio transport's queues, the GIC's lines) through the type's own
+    /// read-only methods. `None` (the default): the inspector shows only counts and names.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// What a device may touch while it handles an access or a timer.
@@ -228,6 +235,20 @@ impl DeviceMap {
 
     pub(crate) fn device_mut(&mut self, id: DeviceId) -> &mut dyn Device {
         self.mappings[id].device.as_mut()
+    }
+
+    pub(crate) fn device(&self, id: DeviceId) -> Option<&dyn Device> {
+        self.mappings.get(id).map(|m| m.device.as_ref())
+    }
+
+    pub(crate) fn map(&self) -> Vec<(DeviceId, u32, u32, &str)> {
+        self.by_address
+            .iter()
+            .map(|&i| {
+                let m = &self.mappings[i];
+                (i, m.base, m.size, m.device.name())
+            })
+            .collect()
     }
 
     /// Every device, in insertion (id) order.

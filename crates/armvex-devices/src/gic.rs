@@ -234,9 +234,45 @@ pub struct Gic {
     /// For each SGI and target CPU, the mask of CPUs that sent it and are not yet acknowledged.
     sgi_sources: [[u8; MAX_CPUS]; NR_SGIS],
     cpus: [CpuInterface; MAX_CPUS],
+    /// How often each interrupt ID was acknowledged (`GICC_IAR`): a statistic for inspectors,
+    /// not state (never saved, never read by the model).
+    acks: Vec<u64>,
+}
+
+/// One interrupt ID as an inspector shows it (see [`Gic::line`]). Each mask has one bit per
+/// CPU: for private interrupts, that CPU's copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GicLine {
+    pub enabled: u8,
+    pub pending: u8,
+    pub active: u8,
+    /// The input line is high.
+    pub level: u8,
+    pub edge: bool,
+    /// `GICD_ITARGETSR` (shared interrupts; 0 for private ones).
+    pub targets: u8,
+    /// Priority (CPU 0's copy for private interrupts).
+    pub priority: u8,
+    /// Times acknowledged through `GICC_IAR` since the GIC was built.
+    pub acknowledged: u64,
 }
 
 impl Gic {
+    /// Interrupt `id` as an inspector shows it (read-only; `None` past the last ID).
+    pub fn line(&self, id: usize) -> Option<GicLine> {
+        let s = self.irqs.get(id)?;
+        Some(GicLine {
+            enabled: s.enabled,
+            pending: s.pending,
+            active: s.active,
+            level: s.level,
+            edge: s.edge,
+            targets: if id < NR_PRIVATE { 0 } else { self.targets[id] },
+            priority: self.priority(id, 0),
+            acknowledged: self.acks.get(id).copied().unwrap_or(0),
+        })
+    }
+
     /// A GIC in its reset state. Fails with a message if the configuration is impossible.
     pub fn new(config: GicConfig) -> Result<Self, String> {
         config.validate()?;
@@ -258,6 +294,7 @@ impl Gic {
             targets: vec![default_target; config.num_irqs],
             sgi_sources: [[0; MAX_CPUS]; NR_SGIS],
             cpus: [CpuInterface::default(); MAX_CPUS],
+            acks: vec![0; config.num_irqs],
             config,
         })
     }
@@ -279,6 +316,7 @@ impl Gic {
             targets,
             sgi_sources,
             cpus,
+            acks: _, // a statistic, not state
         } = self;
         GicState {
             config: config.clone(),
@@ -375,7 +413,8 @@ impl Gic {
         self.config.version == GicVersion::V2 || self.config.security_extensions
     }
 
-    fn num_irqs(&self) -> usize {
+    /// How many interrupt IDs this GIC has.
+    pub fn num_irqs(&self) -> usize {
         self.config.num_irqs
     }
 
@@ -906,6 +945,9 @@ impl Gic {
             return SPURIOUS;
         }
         self.activate(cpu, id);
+        if let Some(n) = self.acks.get_mut(id) {
+            *n += 1;
+        }
         let cm = 1u8 << cpu;
         if id < NR_SGIS {
             let sources = self.sgi_sources[id][cpu];

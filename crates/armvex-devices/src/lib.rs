@@ -100,7 +100,7 @@ pub mod sp810;
 pub mod stub;
 pub mod sysregs;
 
-pub use gic::{Gic, GicConfig, GicVersion};
+pub use gic::{Gic, GicConfig, GicLine, GicVersion};
 pub use l2c310::L2c310;
 pub use lan9118::Lan9118;
 pub use mpcore::{A9MpCore, A15MpCore};

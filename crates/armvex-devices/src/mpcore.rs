@@ -80,6 +80,11 @@ struct A9MpCoreState {
 }
 
 impl A9MpCore {
+    /// The GIC inside, to look at.
+    pub fn gic(&self) -> &Gic {
+        &self.gic
+    }
+
     /// Size of the region.
     pub const SIZE: u32 = 0x2000;
     /// PPI of each CPU's global timer comparator.
@@ -89,7 +94,7 @@ impl A9MpCore {
     /// PPI of each CPU's watchdog.
     pub const WATCHDOG_PPI: u32 = 30;
     /// The device's name.
-    const NAME: &str = "a9mpcore-priv";
+    pub const NAME: &str = "a9mpcore-priv";
 
     /// The private region of a cluster of `num_cpus` Cortex-A9s whose GIC implements
     /// `num_irqs` interrupt IDs (96 on the vexpress-a9: 32 private + 64 shared).
@@ -164,6 +169,10 @@ fn schedule(ctx: &mut DeviceContext, slot: &mut Option<TimerSlot>, deadline: Opt
 impl Device for A9MpCore {
     fn name(&self) -> &str {
         Self::NAME
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
@@ -316,10 +325,15 @@ pub struct A15MpCore {
 }
 
 impl A15MpCore {
+    /// The GIC inside, to look at.
+    pub fn gic(&self) -> &Gic {
+        &self.gic
+    }
+
     /// Size of the region (including the virtualization interfaces armvex leaves out).
     pub const SIZE: u32 = 0x8000;
     /// The device's name.
-    const NAME: &str = "a15mpcore-priv";
+    pub const NAME: &str = "a15mpcore-priv";
 
     /// The private region of a cluster of `num_cpus` Cortex-A15s whose GIC implements
     /// `num_irqs` interrupt IDs (160 on the vexpress-a15: 32 private + 128 shared).
@@ -339,6 +353,10 @@ impl A15MpCore {
 impl Device for A15MpCore {
     fn name(&self) -> &str {
         Self::NAME
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {

@@ -371,6 +371,15 @@ impl HostInput {
         Ok(out)
     }
 
+    /// Input from a host source inside armvex (the inspector page's keyboard): taken at the
+    /// next round start, journaled and recorded exactly like console bytes. Ignored while a
+    /// recording is replayed (the recording brings its own input).
+    pub fn push_live(&mut self, event: HostEvent) {
+        if !self.replaying {
+            self.pending.push(event);
+        }
+    }
+
     /// The next journal entry if it is a debugger edit: its position and the edit.
     pub fn next_edit(&self) -> Option<(u64, &DebuggerEdit)> {
         match self.journal.get(self.cursor) {

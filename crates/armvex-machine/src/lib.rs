@@ -27,6 +27,7 @@ pub mod devices;
 pub mod dtb;
 pub mod files;
 pub mod hostdev;
+pub mod inspect;
 pub mod loader;
 pub mod output;
 pub mod profile;

@@ -71,7 +71,7 @@ pub use disk::{BaseIdentity, DiskImage, DiskMode, DiskUndo, SharedDisk};
 pub use net::NetDevice;
 pub use queue::{DescriptorChain, QueueError, SplitQueue};
 pub use rng::{EntropySource, RngDevice};
-pub use transport::{TransportState, VirtioMmio};
+pub use transport::{RecentChain, TransportState, VirtioMmio};
 
 /// Feature bits shared by all device types (virtio 1.2 §6, "Reserved Feature Bits").
 pub mod features {

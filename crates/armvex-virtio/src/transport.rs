@@ -187,6 +187,30 @@ pub struct VirtioMmio {
     /// at the next bus callback (restore itself has no access to the bus). Not needed after
     /// `Device::load_state`, whose bus restores lines and deadlines itself.
     resync: bool,
+    /// The last chains the driver notified, as they were when the device took them (for
+    /// inspectors: once used, a chain's indirect table may be freed and reused). Not state.
+    recent: std::collections::VecDeque<RecentChain>,
+}
+
+/// How many notified chains a transport remembers for inspectors.
+const RECENT_CHAINS: usize = 16;
+
+/// A chain as the device found it at a QueueNotify (see [`VirtioMmio::recent_chains`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecentChain {
+    pub queue: usize,
+    /// Its free-running index in the available ring.
+    pub avail_index: u16,
+    pub head: u16,
+    /// Its buffers (an indirect table followed).
+    pub buffers: Vec<crate::queue::Buffer>,
+    /// The first bytes of the first buffer (a virtio-blk request header, a net header).
+    pub header: Vec<u8>,
+    /// The last byte of the last device-writable buffer after the device handled the
+    /// notification (a virtio-blk status byte).
+    pub last_byte: Option<u8>,
+    /// Virtual time of the QueueNotify.
+    pub time: u64,
 }
 
 /// Version of the bytes made by `Device::save_state`: a different number means the layout
@@ -249,6 +273,7 @@ impl VirtioMmio {
             interrupt_delay_ns: 0,
             timer: None,
             resync: false,
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -279,6 +304,22 @@ impl VirtioMmio {
     /// The features both sides agreed on: what the driver wrote, limited to what was offered.
     pub fn negotiated_features(&self) -> u64 {
         self.state.driver_features & self.offered
+    }
+
+    /// The name of the device behind the transport ("virtio-blk", ...), `None` for an empty
+    /// slot.
+    pub fn device_name(&self) -> Option<&str> {
+        self.device.as_ref().map(|d| d.name())
+    }
+
+    /// The GIC interrupt ID this transport drives.
+    pub fn irq_id(&self) -> u32 {
+        self.irq_id
+    }
+
+    /// The guest-visible state, borrowed (for inspectors; [`VirtioMmio::snapshot`] copies it).
+    pub fn state(&self) -> &TransportState {
+        &self.state
     }
 
     /// The guest-visible state as plain data.
@@ -449,9 +490,67 @@ impl VirtioMmio {
             tracing::debug!(target: "virtio", "{}: notify of queue {index}, which is not live", self.name);
             return;
         }
+        let seen = self.chains_to_take(ctx, index as usize);
         self.run_device(ctx, &format!("queue {index}"), |device, queues| {
             device.queue_notify(index as usize, queues)
         });
+        for mut chain in seen {
+            chain.last_byte = chain.buffers.last().filter(|b| b.writable && b.len > 0).and_then(|b| {
+                let mut byte = [0u8];
+                ctx.memory
+                    .read_bytes(b.addr + b.len - 1, &mut byte)
+                    .ok()
+                    .map(|()| byte[0])
+            });
+            if self.recent.len() == RECENT_CHAINS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(chain);
+        }
+    }
+
+    /// The chains a notification of queue `index` hands the device (at most the last
+    /// [`RECENT_CHAINS`]), read without changing anything, for [`VirtioMmio::recent_chains`].
+    fn chains_to_take(&self, ctx: &DeviceContext, index: usize) -> Vec<RecentChain> {
+        let Some(q) = self.state.queues.get(index).filter(|q| q.ready && q.size > 0) else {
+            return Vec::new();
+        };
+        let read16 = |addr: u64| {
+            let mut b = [0u8; 2];
+            u32::try_from(addr)
+                .ok()
+                .and_then(|a| ctx.memory.read_bytes(a, &mut b).ok())
+                .map(|()| u16::from_le_bytes(b))
+        };
+        let Some(avail_idx) = read16(q.avail_addr + 2) else {
+            return Vec::new();
+        };
+        let waiting = avail_idx.wrapping_sub(q.next_avail).min(q.size);
+        let skip = waiting.saturating_sub(RECENT_CHAINS as u16);
+        (skip..waiting)
+            .filter_map(|k| {
+                let i = q.next_avail.wrapping_add(k);
+                let head = read16(q.avail_addr + 4 + 2 * u64::from(i % q.size))?;
+                let chain = q.walk_chain(ctx.memory, head).ok()?;
+                let first = chain.buffers.first()?;
+                let mut header = vec![0u8; first.len.min(16) as usize];
+                ctx.memory.read_bytes(first.addr, &mut header).ok()?;
+                Some(RecentChain {
+                    queue: index,
+                    avail_index: i,
+                    head,
+                    buffers: chain.buffers,
+                    header,
+                    last_byte: None,
+                    time: ctx.now(),
+                })
+            })
+            .collect()
+    }
+
+    /// The last chains the driver notified (oldest first), as the device found them.
+    pub fn recent_chains(&self) -> impl Iterator<Item = &RecentChain> {
+        self.recent.iter()
     }
 
     /// Let the device work on its queues (`work`, for `what`), then interrupt as its queues and
@@ -677,6 +776,10 @@ impl VirtioMmio {
 impl Device for VirtioMmio {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {

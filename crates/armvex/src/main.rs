@@ -170,6 +170,12 @@ struct RunArgs {
     /// commands write it (flushed when each completes), unless it is read-only.
     #[arg(long, value_name = "FILE")]
     pflash: Vec<String>,
+
+    // ---- The live inspector.
+    /// Serve the live inspector, a web page (and JSON API) showing the running machine:
+    /// PORT or :PORT (loopback), or HOST:PORT. Observing never changes the guest.
+    #[arg(long, value_name = "ADDR")]
+    inspect: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -268,6 +274,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ));
     }
     let gdb = gdb_options(&args)?;
+    let inspector = inspector(&args)?;
     let setup = armvex_snapshot::setup_of(file)?;
     announce_host_sides(&setup.peripherals, false);
     if !setup.peripherals.netdevs.is_empty() {
@@ -304,7 +311,14 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
     }
     let profile = ProfileRequest::from_args(&args)?;
     let screenshots = screenshot_points(&args.screenshot_at)?;
-    let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
+    let end = run_machine(
+        &mut machine,
+        &gdb,
+        &snapshots,
+        &profile,
+        &screenshots,
+        inspector.as_ref(),
+    );
     let _ = std::io::stdout().flush();
     let s = machine.stats();
     if matches!(end, Ok(RunEnd::InstructionLimit)) {
@@ -453,6 +467,25 @@ impl ProfileRequest {
     }
 }
 
+/// The live inspector `--inspect` asks for, serving already (it outlives reboots).
+fn inspector(args: &RunArgs) -> Result<Option<armvex_inspect::InspectorServer>, String> {
+    let Some(spec) = &args.inspect else {
+        return Ok(None);
+    };
+    let others = [
+        ("--gdb", args.gdb.is_some() || args.gdb_default),
+        ("--profile", args.profile.is_some()),
+        ("--snapshot-at", !args.snapshot_at.is_empty()),
+        ("--screenshot-at", !args.screenshot_at.is_empty()),
+    ];
+    if let Some((name, _)) = others.iter().find(|(_, given)| *given) {
+        return Err(format!("--inspect does not combine with {name}"));
+    }
+    let server = armvex_inspect::start(armvex_inspect::parse_address(spec)?)?;
+    eprintln!("armvex: inspector on http://{}/", server.address);
+    Ok(Some(server))
+}
+
 /// Run the machine: under gdb, profiled, or plainly with the snapshots `--snapshot-at` asks
 /// for.
 fn run_machine(
@@ -461,7 +494,11 @@ fn run_machine(
     snapshots: &[(u64, PathBuf)],
     profile: &Option<ProfileRequest>,
     screenshots: &[(u64, PathBuf)],
+    inspector: Option<&armvex_inspect::InspectorServer>,
 ) -> Result<RunEnd, String> {
+    if let Some(server) = inspector {
+        return machine.run_inspected(&mut server.machine_side());
+    }
     if let Some(options) = gdb {
         return armvex_gdb::serve(machine, options);
     }
@@ -652,6 +689,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let memory = args.memory.as_deref().map(parse_size).transpose()?;
     let gdb = gdb_options(&args)?;
     let profile = ProfileRequest::from_args(&args)?;
+    let inspector = inspector(&args)?;
     let (mut drives, peripherals) = device_options(&args)?;
     // The SD card is a drive in the MMCI's slot (see armvex_machine::devices::SD_SLOT).
     if let Some(sd) = &args.sd {
@@ -739,7 +777,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             peripherals.clone(),
         )?;
         machine.set_idle_in_real_time(idle_in_real_time(&args, _terminal.is_some())?);
-        let end = run_machine(&mut machine, &gdb, &snapshots, &profile, &screenshots);
+        let end = run_machine(
+            &mut machine,
+            &gdb,
+            &snapshots,
+            &profile,
+            &screenshots,
+            inspector.as_ref(),
+        );
         let s = machine.stats();
         total.instructions += s.instructions;
         total.host_seconds += s.host_seconds;
