@@ -108,11 +108,12 @@ impl Default for Tlb {
 #[inline(always)]
 fn tlb_host(tables: *const u8, user_bytes: usize, va: u32, size: u32) -> Option<*mut u8> {
     debug_assert!(user_bytes == 0 || user_bytes == TLB_TABLE_BYTES);
+    // `|` rather than `+`: the two never share a bit (an entry's offset in its table is
+    // below the table's size, a power of two), and with `|` the compiler computes the
+    // offset once for both loads below.
+    const _: () = assert!(TLB_TABLE_BYTES.is_power_of_two());
     // SAFETY: `user_bytes` is the offset of table 0 or 1 of a pair of tables, and
     // `tlb_index` is below `TLB_ENTRIES`, so the entry is inside the pair.
-    // (`|` rather than `+`: the two never share a bit, and with `|` the compiler computes
-    // the offset once for both loads below.)
-    const _: () = assert!(TLB_TABLE_BYTES.is_power_of_two());
     let entry = unsafe { tables.add(user_bytes | (tlb_index(va) * std::mem::size_of::<TlbEntry>())) };
     // SAFETY: `entry` is a `TlbEntry` (above).
     let tag = unsafe { entry.add(std::mem::offset_of!(TlbEntry, tag)).cast::<u32>().read() };
