@@ -169,6 +169,8 @@ pub struct Cpu {
     pub(crate) time_origin: u64,
     /// How the last chain of handlers ended when it did not end between instructions.
     pub(crate) chain_flow: crate::insn::Flow,
+    /// Where the last chain of handlers stopped (see [`crate::insn::ChainEnd::next`]).
+    pub(crate) chain_next: *const crate::insn::Insn,
 }
 
 impl Cpu {
@@ -217,6 +219,7 @@ impl Cpu {
             slot_shift: 2,
             time_origin: 0,
             chain_flow: crate::insn::Flow::Next,
+            chain_next: std::ptr::null(),
         };
         cpu.reset();
         cpu

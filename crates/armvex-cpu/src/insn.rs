@@ -51,15 +51,22 @@ pub enum Flow {
 pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
 
 /// A threaded handler: execute the instruction at `d` and the ones after it, at most `rem`
-/// of them (`rem >= 1`), and say where that stopped (see [`crate::thread`]).
+/// of them (`rem >= 1`); return what is left of `rem`, having left in the CPU's
+/// `chain_next` where the straight line goes on (see [`ChainEnd`] and [`crate::thread`]).
+///
+/// (One scalar return value rather than a [`ChainEnd`] on purpose: with a two-part return
+/// value, a handler that returns one it built itself gets that value split into its parts
+/// and put together again before `ret`, and then none of its calls to the next handler is a
+/// tail call; its chains grew the stack by a frame per instruction.)
 ///
 /// # Safety
 /// `d` must point at an instruction of a decoded page (or a copy of one, see
 /// [`crate::thread`]) that stays alive and unchanged during the call, and the CPU's block
 /// fields (`block_va`, `block_page`, `slot_shift`, `time_origin`) must describe that page.
-pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, u64) -> ChainEnd;
+pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, u64) -> u64;
 
-/// Where a chain of threaded handlers stopped.
+/// Where a chain of threaded handlers stopped: what the handler returned, and the CPU's
+/// `chain_next` (see [`Cpu::run_chain`](crate::cpu::Cpu)).
 #[derive(Clone, Copy, Debug)]
 pub struct ChainEnd {
     /// What is left of the instruction budget the chain was given.

@@ -15,6 +15,11 @@
 //!   slow path, which swaps bytes; little-endian code pays nothing for that feature.
 //! * The TLB is flushed whenever the translation regime changes (SCTLR, TTBR, TTBCR, DACR,
 //!   CONTEXTIDR writes, TLB maintenance), which is always correct; ASID tagging is not needed.
+//!   Linux does that tens of thousands of times in a boot (context switches, fixmap and
+//!   vmalloc changes inside the kernel's section-mapped range), usually with only a few
+//!   dozen entries filled since the last flush. So the TLB remembers which indices it filled
+//!   ([`FILLED_MAX`] at most) and a flush clears just those; only a TLB that filled more
+//!   since the last flush is cleared whole. Either way every entry is invalid afterwards.
 
 use crate::cpu::Cpu;
 use crate::mmu::{self, Access, Fault, perm};
@@ -63,11 +68,19 @@ impl Default for FetchEntry {
     }
 }
 
+/// How many filled indices the TLB remembers for a cheap [`Tlb::flush_all`].
+pub const FILLED_MAX: usize = 64;
+
 /// The software TLB of one CPU. Index 0 of each pair is for privileged accesses, 1 for User.
 pub struct Tlb {
     pub read: [[TlbEntry; TLB_ENTRIES]; 2],
     pub write: [[TlbEntry; TLB_ENTRIES]; 2],
     pub fetch: [[FetchEntry; TLB_ENTRIES]; 2],
+    /// The indices filled since the last [`Tlb::flush_all`] (any table, repeats possible),
+    /// the first `filled_len` of them; `filled_len > FILLED_MAX` when more were filled than
+    /// fit (the next flush clears every entry).
+    filled: [u16; FILLED_MAX],
+    filled_len: usize,
     /// The smallest range covering every entry filled from a mapping larger than 4 KiB, so a
     /// flush by address inside it can flush everything (as QEMU does).
     large_lo: u32,
@@ -80,10 +93,36 @@ impl Default for Tlb {
             read: [[TlbEntry::default(); TLB_ENTRIES]; 2],
             write: [[TlbEntry::default(); TLB_ENTRIES]; 2],
             fetch: [[FetchEntry::default(); TLB_ENTRIES]; 2],
+            filled: [0; FILLED_MAX],
+            filled_len: 0,
             large_lo: u32::MAX,
             large_hi: 0,
         }
     }
+}
+
+/// The host address of `va` through the TLB table pair at `tables` (`tlb.read` or
+/// `tlb.write`) for privilege offset `user_bytes` (see [`Cpu::tlb_read_host`]). One address
+/// computation serves the tag compare and the addend load: this is the hottest code of
+/// every load and store.
+#[inline(always)]
+fn tlb_host(tables: *const u8, user_bytes: usize, va: u32, size: u32) -> Option<*mut u8> {
+    debug_assert!(user_bytes == 0 || user_bytes == TLB_TABLE_BYTES);
+    // `|` rather than `+`: the two never share a bit (an entry's offset in its table is
+    // below the table's size, a power of two), and with `|` the compiler computes the
+    // offset once for both loads below.
+    const _: () = assert!(TLB_TABLE_BYTES.is_power_of_two());
+    // SAFETY: `user_bytes` is the offset of table 0 or 1 of a pair of tables, and
+    // `tlb_index` is below `TLB_ENTRIES`, so the entry is inside the pair.
+    let entry = unsafe { tables.add(user_bytes | (tlb_index(va) * std::mem::size_of::<TlbEntry>())) };
+    // SAFETY: `entry` is a `TlbEntry` (above).
+    let tag = unsafe { entry.add(std::mem::offset_of!(TlbEntry, tag)).cast::<u32>().read() };
+    if tag != va & (PAGE_MASK | (size - 1)) {
+        return None;
+    }
+    // SAFETY: as above.
+    let addend = unsafe { entry.add(std::mem::offset_of!(TlbEntry, addend)).cast::<usize>().read() };
+    Some((va as usize).wrapping_add(addend) as *mut u8)
 }
 
 #[inline(always)]
@@ -92,15 +131,39 @@ fn tlb_index(va: u32) -> usize {
 }
 
 impl Tlb {
-    /// Drop every entry.
+    /// Drop every entry: the ones filled since the last flush, or all of them if that is
+    /// not known (more were filled than [`FILLED_MAX`]).
     pub fn flush_all(&mut self) {
-        for p in 0..2 {
-            self.read[p].fill(TlbEntry::default());
-            self.write[p].fill(TlbEntry::default());
-            self.fetch[p].fill(FetchEntry::default());
+        if self.filled_len <= FILLED_MAX {
+            for k in 0..self.filled_len {
+                let i = usize::from(self.filled[k]);
+                for p in 0..2 {
+                    self.read[p][i] = TlbEntry::default();
+                    self.write[p][i] = TlbEntry::default();
+                    self.fetch[p][i] = FetchEntry::default();
+                }
+            }
+        } else {
+            for p in 0..2 {
+                self.read[p].fill(TlbEntry::default());
+                self.write[p].fill(TlbEntry::default());
+                self.fetch[p].fill(FetchEntry::default());
+            }
         }
+        self.filled_len = 0;
         self.large_lo = u32::MAX;
         self.large_hi = 0;
+    }
+
+    /// Note that entries at index `i` of some table are about to be filled.
+    #[inline]
+    fn note_fill(&mut self, i: usize) {
+        if self.filled_len < FILLED_MAX {
+            self.filled[self.filled_len] = i as u16;
+            self.filled_len += 1;
+        } else {
+            self.filled_len = FILLED_MAX + 1;
+        }
     }
 
     /// Drop the write entries (a page became a code page somewhere).
@@ -156,9 +219,8 @@ macro_rules! fast_load {
         /// Load from `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
-            let e = self.read_entry(va);
-            if e.tag == va & (PAGE_MASK | ($size - 1)) {
-                let host = (va as usize).wrapping_add(e.addend) as *const $ty;
+            if let Some(host) = self.tlb_read_host(va, $size) {
+                let host = host as *const $ty;
                 // SAFETY: the entry was filled from a RAM page of the bus's memory, which
                 // lives as long as the bus and is never unmapped; the tag check guarantees that
                 // `va` lies in that page and is naturally aligned, so the read is in bounds.
@@ -175,9 +237,8 @@ macro_rules! fast_store {
         /// Store to `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
         pub fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
-            let e = self.write_entry(va);
-            if e.tag == va & (PAGE_MASK | ($size - 1)) {
-                let host = (va as usize).wrapping_add(e.addend) as *mut $ty;
+            if let Some(host) = self.tlb_write_host(va, $size) {
+                let host = host as *mut $ty;
                 // SAFETY: as for loads; write entries are only filled for writable RAM pages
                 // that hold no predecoded code.
                 unsafe { host.write_unaligned((value as $ty).to_le()) };
@@ -190,38 +251,17 @@ macro_rules! fast_store {
 }
 
 impl Cpu {
-    /// The read TLB entry for `va` at the current privilege.
-    #[inline(always)]
-    fn read_entry(&self, va: u32) -> &TlbEntry {
-        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
-        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
-        // SAFETY: `tlb_user_bytes` is the offset of table 0 or 1 of the two read tables, and
-        // `tlb_index` is below `TLB_ENTRIES`, so the entry is inside `tlb.read`.
-        unsafe { &*self.tlb.read.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
-    }
-
-    /// The write TLB entry for `va` at the current privilege.
-    #[inline(always)]
-    fn write_entry(&self, va: u32) -> &TlbEntry {
-        debug_assert_eq!(self.tlb_user_bytes, self.privilege_index * TLB_TABLE_BYTES);
-        let offset = self.tlb_user_bytes + tlb_index(va) * std::mem::size_of::<TlbEntry>();
-        // SAFETY: as in `read_entry`, for `tlb.write`.
-        unsafe { &*self.tlb.write.as_ptr().cast::<u8>().add(offset).cast::<TlbEntry>() }
-    }
-
     /// The host address of `va` if the TLB maps it for a naturally aligned read of `size`
     /// bytes at the current privilege (the fast path; `None` means: take the slow path).
     #[inline(always)]
     pub(crate) fn tlb_read_host(&self, va: u32, size: u32) -> Option<*const u8> {
-        let e = self.read_entry(va);
-        (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *const u8)
+        tlb_host(self.tlb.read.as_ptr().cast(), self.tlb_user_bytes, va, size).map(|p| p as *const u8)
     }
 
     /// As [`Cpu::tlb_read_host`], for writes.
     #[inline(always)]
     pub(crate) fn tlb_write_host(&self, va: u32, size: u32) -> Option<*mut u8> {
-        let e = self.write_entry(va);
-        (e.tag == va & (PAGE_MASK | (size - 1))).then(|| (va as usize).wrapping_add(e.addend) as *mut u8)
+        tlb_host(self.tlb.write.as_ptr().cast(), self.tlb_user_bytes, va, size)
     }
 
     fast_load!(load32, u32, 4);
@@ -298,6 +338,7 @@ impl Cpu {
             if !self.big_endian && self.tlb_fill_allowed(va, false) {
                 self.tlb.note_mapping_size(va, t.size);
                 let idx = usize::from(flags.user);
+                self.tlb.note_fill(tlb_index(va));
                 // Fill both privilege tables the mapping allows.
                 for (p, bit) in [(0, perm::PRIV_READ), (1, perm::USER_READ)] {
                     if t.perms & bit != 0 && (p == idx || p == 0) {
@@ -374,6 +415,7 @@ impl Cpu {
             if !self.big_endian && !bus.memory.is_code(page.index) && self.tlb_fill_allowed(va, true) {
                 self.tlb.note_mapping_size(va, t.size);
                 let idx = usize::from(flags.user);
+                self.tlb.note_fill(tlb_index(va));
                 for (p, bit) in [(0, perm::PRIV_WRITE), (1, perm::USER_WRITE)] {
                     if t.perms & bit != 0 && (p == idx || p == 0) {
                         self.tlb.write[p][tlb_index(va)] = TlbEntry {
@@ -485,6 +527,7 @@ impl Cpu {
             });
         };
         self.tlb.note_mapping_size(va, t.size);
+        self.tlb.note_fill(tlb_index(va));
         self.tlb.fetch[self.privilege_index][tlb_index(va)] = FetchEntry {
             tag: va & PAGE_MASK,
             page: page.index,

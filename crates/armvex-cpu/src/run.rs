@@ -227,13 +227,13 @@ impl Cpu {
                 } else {
                     // SAFETY: `d` is an instruction slot of the page, and the block fields
                     // describe the page.
-                    unsafe { ((*d).exec)(self, bus, d, 1) }
+                    unsafe { self.run_chain(bus, d, 1) }
                 }
             } else {
                 let chunk = (budget - done).min(CHUNK);
                 self.time_origin = time_base.wrapping_add(done + chunk);
                 // SAFETY: as above.
-                let end = unsafe { ((*d).exec)(self, bus, d, chunk) };
+                let end = unsafe { self.run_chain(bus, d, chunk) };
                 done += chunk - end.rem;
                 end
             };
@@ -295,7 +295,7 @@ impl Cpu {
         let end = if cond == COND_ALWAYS || self.condition_passed(cond) {
             if insn.cond == COND_ALWAYS {
                 // SAFETY: the caller's contract.
-                unsafe { (insn.exec)(self, bus, d, 1) }
+                unsafe { self.run_chain(bus, d, 1) }
             } else {
                 // A conditional branch (the only conditional Thumb instructions) inside an
                 // IT block (UNPREDICTABLE): ITSTATE's condition decides, not its own. Run
@@ -308,7 +308,7 @@ impl Cpu {
                 };
                 // SAFETY: with a budget of one, the handler reads only the copy itself (it
                 // returns to us instead of going on to another slot).
-                let end = unsafe { (copy.exec)(self, bus, &copy, 1) };
+                let end = unsafe { self.run_chain(bus, &copy, 1) };
                 if end.next.is_null() {
                     end
                 } else {

@@ -19,7 +19,14 @@
 //! Rust does not promise tail calls (there is no `become` on stable), so correctness never
 //! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
 //! which bounds the stack a chain can use even where the calls are not turned into jumps
-//! (unoptimised builds); in release builds they are jumps.
+//! (unoptimised builds); in release builds they are jumps. Keeping them jumps takes care: a
+//! handler returns one scalar (the budget left; where the chain stopped goes into the CPU's
+//! `chain_next`, through [`stop_chain`] and [`leave_chain`]), because a handler that returned
+//! a two-part value it built itself had that value split and rebuilt before `ret`, and the
+//! optimiser then made none of its calls tail calls: every in-page B and every fused
+//! compare-and-branch pushed a frame, and the chain unwound up to 256 of them at its end.
+//! `objdump -d target/release/armvex` shows it: no `call *` in `fast`, `condition_check`,
+//! `branch_threaded` or `compare_branch` but for calls of out-of-line steps.
 //!
 //! What the loop no longer does per instruction is done at decode time, or only by the
 //! handlers that need it:
@@ -81,7 +88,7 @@
 //! shared call site is not). The per-instruction work outside the instruction itself is:
 //!
 //! ```text
-//!   rem -= 1; if rem == 0 { return ChainEnd }     count, and stop at the budget
+//!   rem -= 1; if rem == 0 { return rem }          count, and stop at the budget
 //!   next = this slot + 32 bytes                   (64 after a 32-bit Thumb instruction)
 //!   jump to next.exec                             a tail call: no stack grows
 //! ```
@@ -315,7 +322,7 @@ impl Cpu {
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if O::SYNC {
@@ -339,7 +346,7 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     cpu.sync_pc(insn);
@@ -386,7 +393,7 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     bus: &mut Bus,
     d: *const Insn,
     rem: u64,
-) -> ChainEnd {
+) -> u64 {
     if cpu.condition_holds::<COND>() {
         // SAFETY: the caller's contract; `then` runs the same instruction.
         return unsafe { ((*d).then)(cpu, bus, d, rem) };
@@ -478,7 +485,7 @@ pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool]) {
 /// See [`Handler`].
 #[cold]
 #[inline(never)]
-unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let flow = O::slow(cpu, bus, unsafe { &*d });
     // SAFETY: the caller's contract.
@@ -491,7 +498,7 @@ unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: 
 /// # Safety
 /// See [`Handler`]; `rem >= 1`.
 #[inline(always)]
-pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
     // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
     let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
@@ -505,13 +512,7 @@ pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem:
 /// # Safety
 /// See [`Handler`]; `rem >= 1`; the instruction at `d` is `SLOTS` slots long.
 #[inline(always)]
-unsafe fn dispatch_to<const SLOTS: usize>(
-    cpu: &mut Cpu,
-    bus: &mut Bus,
-    d: *const Insn,
-    rem: u64,
-    flow: Flow,
-) -> ChainEnd {
+unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     debug_assert_eq!(unsafe { (*d).slots() }, SLOTS);
     // SAFETY: every page ends with sentinel slots, so the next slot of an instruction is in
@@ -527,24 +528,51 @@ unsafe fn dispatch_to<const SLOTS: usize>(
 /// # Safety
 /// See [`Handler`]; `rem >= 1`; `next` is a slot of the page's array.
 #[inline(always)]
-unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> ChainEnd {
+unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> u64 {
     let rem = rem - 1;
     match flow {
         Flow::Next => {
             if rem == 0 {
-                return ChainEnd { rem, next };
+                return stop_chain(cpu, rem, next);
             }
             // SAFETY: `next` is a live instruction of the same page.
             unsafe { ((*next).exec)(cpu, bus, next, rem) }
         }
         // SAFETY: the caller's contract.
         Flow::Jump => unsafe { jump(cpu, bus, rem) },
-        flow => {
-            cpu.chain_flow = flow;
-            ChainEnd {
-                rem,
-                next: std::ptr::null(),
-            }
+        flow => leave_chain(cpu, rem, flow),
+    }
+}
+
+/// End a chain between two instructions, with `rem` left: the straight line goes on at
+/// `next` (see [`ChainEnd`]).
+#[inline(always)]
+pub(crate) fn stop_chain(cpu: &mut Cpu, rem: u64, next: *const Insn) -> u64 {
+    cpu.chain_next = next;
+    rem
+}
+
+/// End a chain, with `rem` left, because an instruction ended with `flow` (not
+/// [`Flow::Next`]): `regs[15]` holds the next PC (see [`ChainEnd`]).
+#[inline(always)]
+pub(crate) fn leave_chain(cpu: &mut Cpu, rem: u64, flow: Flow) -> u64 {
+    cpu.chain_flow = flow;
+    cpu.chain_next = std::ptr::null();
+    rem
+}
+
+impl Cpu {
+    /// Run the chain of handlers that starts at `d`, with budget `rem` (see [`Handler`]).
+    ///
+    /// # Safety
+    /// See [`Handler`].
+    #[inline(always)]
+    pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+        // SAFETY: the caller's contract.
+        let rem = unsafe { ((*d).exec)(self, bus, d, rem) };
+        ChainEnd {
+            rem,
+            next: self.chain_next,
         }
     }
 }
@@ -555,7 +583,7 @@ unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u6
 /// # Safety
 /// See [`Handler`].
 #[inline(always)]
-pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> ChainEnd {
+pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> u64 {
     let target = cpu.regs[15];
     if rem != 0 && target & !0xfff == cpu.block_va {
         cpu.local_time = cpu.time_origin.wrapping_sub(rem);
@@ -565,11 +593,7 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> ChainEnd {
         // SAFETY: `next` is a live instruction of the same page.
         return unsafe { ((*next).exec)(cpu, bus, next, rem) };
     }
-    cpu.chain_flow = Flow::Jump;
-    ChainEnd {
-        rem,
-        next: std::ptr::null(),
-    }
+    leave_chain(cpu, rem, Flow::Jump)
 }
 
 /// The handler of the sentinel slots after the last instruction of a page: the straight
@@ -577,8 +601,8 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> ChainEnd {
 ///
 /// # Safety
 /// See [`Handler`].
-pub unsafe fn end_of_page(_cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
-    ChainEnd { rem, next: d }
+pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+    stop_chain(cpu, rem, d)
 }
 
 /// The step of a sentinel (never executed: the block loop stops at sentinels).

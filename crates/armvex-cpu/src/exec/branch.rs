@@ -13,7 +13,7 @@
 
 use crate::cpu::Cpu;
 use crate::exec::dataproc::{self, handler_form, opcode};
-use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn};
+use crate::insn::{COND_ALWAYS, Flow, Handler, Insn};
 use crate::thread::{Op, Ops, OpsOf, Refine, dispatch, op, reads};
 use armvex_bus::Bus;
 
@@ -69,7 +69,7 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
     bus: &mut Bus,
     d: *const Insn,
     rem: u64,
-) -> ChainEnd {
+) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if !cpu.condition_holds::<COND>() {
@@ -95,11 +95,7 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
         return unsafe { ((*next).exec)(cpu, bus, next, rem) };
     }
     cpu.regs[15] = target;
-    cpu.chain_flow = Flow::Jump;
-    ChainEnd {
-        rem,
-        next: std::ptr::null(),
-    }
+    crate::thread::leave_chain(cpu, rem, Flow::Jump)
 }
 
 macro_rules! branch_ops {
@@ -237,14 +233,14 @@ unsafe fn compare_branch<const OP: u8, const HF: u8, const COND: u8>(
     bus: &mut Bus,
     d: *const Insn,
     rem: u64,
-) -> ChainEnd {
+) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     dataproc::dp::<OP, true, HF>(cpu, bus, unsafe { &*d });
     let rem = rem - 1;
     // SAFETY: the next slot is in the page's array (the caller's contract).
     let b = unsafe { d.add(1) };
     if rem == 0 {
-        return ChainEnd { rem, next: b };
+        return crate::thread::stop_chain(cpu, rem, b);
     }
     // SAFETY: `b` is a B with condition `COND`, without link, to a target in the page.
     unsafe { branch_threaded::<COND, false, true>(cpu, bus, b, rem) }

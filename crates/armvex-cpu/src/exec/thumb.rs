@@ -3,7 +3,7 @@
 
 use super::mem;
 use crate::cpu::Cpu;
-use crate::insn::{ChainEnd, Flow, Insn};
+use crate::insn::{Flow, Insn};
 use crate::thread::Ops;
 use armvex_bus::Bus;
 
@@ -18,15 +18,12 @@ pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 ///
 /// # Safety
 /// See [`crate::insn::Handler`].
-unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     it(cpu, bus, insn);
-    ChainEnd {
-        rem: rem - 1,
-        // SAFETY: the next slot is in the page's array (pages end with sentinels).
-        next: unsafe { d.add(1) },
-    }
+    // SAFETY: the next slot is in the page's array (pages end with sentinels).
+    crate::thread::stop_chain(cpu, rem - 1, unsafe { d.add(1) })
 }
 
 /// The family of [`it`].
