@@ -56,6 +56,7 @@ fn machine(name: &str, output: &Output) -> Machine {
         console: Box::new(std::io::sink()),
         input: HostInput::none(0),
         drives: Vec::new(),
+        disks: None,
         virtio_modern: true,
         max_instructions: None,
         trace: None,
