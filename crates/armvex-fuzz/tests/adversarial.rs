@@ -245,7 +245,10 @@ fn attack(board: &'static str) {
         // An error ends a run too (e.g. every CPU waiting for an interrupt that nothing can
         // raise): one line, no panic.
         let stop = outcome.unwrap_or_else(|e| {
-            assert!(!e.is_empty() && !e.contains('\n'), "{what}: not a one-line error: {e:?}");
+            assert!(
+                !e.is_empty() && !e.contains('\n'),
+                "{what}: not a one-line error: {e:?}"
+            );
             format!("Error({e})")
         });
         for image in [&ro, &cow, &sd] {

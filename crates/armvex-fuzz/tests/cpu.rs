@@ -64,7 +64,10 @@ fn fuzz(board: &'static str, ram: u32, thumb: bool) {
             Ok(stop) if stop == "Reached" => {}
             Ok(_) => ended += 1,
             Err(e) => {
-                assert!(!e.is_empty() && !e.contains('\n'), "{what}: not a one-line error: {e:?}");
+                assert!(
+                    !e.is_empty() && !e.contains('\n'),
+                    "{what}: not a one-line error: {e:?}"
+                );
                 ended += 1;
             }
         }
