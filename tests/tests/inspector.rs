@@ -324,6 +324,44 @@ fn keys_from_the_page_are_recorded_and_a_replay_is_the_same_run() {
 }
 
 #[test]
+fn ctrl_a_x_quits_a_paused_machine() {
+    let disk = scratch_disk("inspector-quit");
+    let mut c = guest_boot(&disk, "hello", true);
+    c.stdin(Stdio::piped());
+    let mut vm = start(c);
+    let a = vm.address.clone();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !machine(&a).contains("DRIVER_OK") {
+        assert!(Instant::now() < deadline, "virtio-blk never became ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = http(&a, "POST", "/api/pause", b"");
+    assert_eq!(status, 200, "{body}");
+    let paused = number(&body, "instructions");
+    let mut stdin = vm.child.stdin.take().unwrap();
+    stdin.write_all(b"\x01x").unwrap();
+    stdin.flush().unwrap();
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(s) = vm.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "Ctrl-A X did not end the paused machine"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let stderr = vm.stderr.recv().unwrap();
+    let count = stats_count(&stderr);
+    assert!(
+        count >= paused && count < paused + 2_000_000,
+        "it quit at the next round: {paused} -> {count}"
+    );
+}
+
+#[test]
 fn a_non_loopback_address_gets_a_warning() {
     let out = Command::new(armvex())
         .args(["run", "--kernel", "/nonexistent", "--inspect", "0.0.0.0:0"])

@@ -380,6 +380,13 @@ impl HostInput {
         }
     }
 
+    /// The user asked to quit (Ctrl-A X) and it is waiting to be taken: a paused inspector
+    /// lets the machine run on to the next round start, where the quit is taken (and journaled).
+    pub fn quit_waiting(&mut self) -> bool {
+        self.wait_timeout(std::time::Duration::ZERO) == Wait::Ready
+            && self.pending.iter().any(|e| matches!(e, HostEvent::Quit))
+    }
+
     /// The next journal entry if it is a debugger edit: its position and the edit.
     pub fn next_edit(&self) -> Option<(u64, &DebuggerEdit)> {
         match self.journal.get(self.cursor) {

@@ -781,6 +781,12 @@ impl Machine {
                 if let Some(sig) = crate::console::termination_requested() {
                     return Ok(RunEnd::Signal(sig));
                 }
+                // Ctrl-A X while paused: run on to the next round start, which takes it.
+                if self.input.quit_waiting() {
+                    stopped = None;
+                    step_goal = None;
+                    break;
+                }
             }
             if let Some(cpu) = at_breakpoint.take() {
                 let pc = self.cpus[cpu].pc();
