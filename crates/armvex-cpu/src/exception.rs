@@ -75,6 +75,11 @@ impl Cpu {
     /// Enter exception `kind` with LR = `lr`.
     pub(crate) fn take_exception(&mut self, kind: Exception, lr: u32) {
         let old_cpsr = self.cpsr();
+        // The handler starts outside any IT block. An interrupt taken between the
+        // instructions of an IT block would otherwise leave the last one's ITSTATE here, and
+        // 16-bit data-processing instructions run later (after a return to another thread,
+        // say) would not set the flags, nor would a later exception's SPSR lack ITSTATE.
+        self.current_it = 0;
         // An exception taken from Monitor mode goes to the Secure world (QEMU clears SCR.NS).
         if self.mode == Mode::Monitor {
             self.cp15.scr &= !crate::cp15::scr::NS;

@@ -92,3 +92,41 @@ fn a_wide_instruction_across_a_page_boundary_runs_as_decoded() {
     assert_eq!((cpu.regs[3], cpu.regs[4]), (7, 9));
     assert_eq!(cpu.pc(), RAM + 0x100a);
 }
+
+#[test]
+fn a_conditional_branch_across_a_page_boundary_checks_its_condition() {
+    // movs r0, #0 (Z set), nops up to the page's last halfword, where `bne.w` (T3, +8) starts;
+    // its second halfword is on the next page, then movs r1, #1; movs r2, #2; nop; nop;
+    // movs r3, #3 (the branch target). Z is set, so the branch must fall through. Then the
+    // same with `beq.w`, which must branch over the two moves.
+    for (first, taken) in [(0xf040u16, false), (0xf000, true)] {
+        let mut prog = vec![0x2000u16];
+        while prog.len() < 2047 {
+            prog.push(0xbf00);
+        }
+        prog.extend_from_slice(&[first, 0x8004, 0x2101, 0x2202, 0xbf00, 0xbf00, 0x2303]);
+        let steps = if taken { 2047 + 2 } else { 2047 + 6 };
+        let (cpu, _, _) = crate::testutil::run_thumb(&prog, &[], steps);
+        let moved = if taken { (0, 0) } else { (1, 2) };
+        assert_eq!((cpu.regs[1], cpu.regs[2]), moved, "{first:#x}: r1, r2");
+        assert_eq!(cpu.regs[3], 3, "{first:#x}: r3");
+        assert_eq!(cpu.pc(), RAM + 0x100c, "{first:#x}: pc");
+    }
+}
+
+#[test]
+fn an_interrupt_inside_an_it_block_leaves_no_itstate_behind() {
+    // movs r0, #0 (Z set); itt eq; moveq r1, #1 (no flags inside IT); then an IRQ between
+    // the block's two instructions: the SPSR keeps the rest of the block, and the handler
+    // (and whatever runs after it, e.g. another thread) is outside any IT block, so a 16-bit
+    // data-processing instruction there sets the flags again.
+    let prog: [u16; 4] = [0x2000, 0xbf04, 0x2101, 0x2201];
+    let (mut cpu, _, _) = run_thumb(&prog, &[], 3);
+    assert_eq!(cpu.regs[1], 1);
+    cpu.take_interrupt(false);
+    assert_eq!(cpu.mode(), crate::Mode::Irq);
+    let spsr = cpu.spsr().unwrap();
+    let it = ((spsr >> 25) & 3) | (((spsr >> 10) & 0x3f) << 2);
+    assert_eq!(it, 0x08, "ITSTATE of the block's last instruction in the SPSR");
+    assert_eq!(cpu.current_it, 0, "no ITSTATE left over for the handler");
+}

@@ -70,8 +70,13 @@ pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
         hw2,
         &crate::decode::Features::for_model(cpu.model(), cpu.config.semihosting),
     );
-    // The same slot: the same PC. The condition of a B<cond> here is not checked (as before
-    // threaded dispatch).
+    // The same slot: the same PC.
     let (insn, family) = decoded.finish_with_family(u32::from(d.pc) - 4, true);
+    // A B<cond> (T3) carries its own condition, which the page's handlers check before the
+    // step (the step itself branches unconditionally): check it here too. Inside an IT block
+    // ITSTATE's condition decides, as in `Cpu::step_in_it_block`.
+    if insn.cond < crate::insn::COND_ALWAYS && cpu.current_it == 0 && !cpu.condition_passed(insn.cond) {
+        return Flow::Next;
+    }
     (family.step_pc)(cpu, bus, &insn)
 }
