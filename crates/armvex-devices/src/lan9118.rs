@@ -1042,9 +1042,10 @@ impl Device for Lan9118 {
     }
 }
 
-/// The CRC-32 of Ethernet's frame check sequence (IEEE 802.3; reflected, as sent on the wire
-/// least significant byte first).
-fn crc32(data: &[u8]) -> u32 {
+/// CRC-32 (IEEE 802.3, reflected; zlib's `crc32`): Ethernet's frame check sequence (sent on the
+/// wire least significant byte first), and the checksum of uImage headers (the machine's
+/// loader uses it too). Bitwise: frames and headers are short, so no table is needed.
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in data {
         crc ^= u32::from(b);

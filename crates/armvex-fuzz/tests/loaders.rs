@@ -1,23 +1,9 @@
 //! Damaged kernels: ELF files, uImages and zImages with valid headers and a few bytes changed,
 //! and plain junk. Each must be refused with a one-line error or run, never panic or hang.
 
+// CRC-32 as uImage headers use it (the loader's own).
+use armvex_devices::lan9118::crc32;
 use armvex_fuzz::{Rng, a32, bytes, cases, elf, machine, run, scratch, seed, within};
-
-/// CRC-32 (IEEE 802.3, as uImage headers use), bit by bit: the inputs are small.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
 
 /// A valid legacy uImage (U-Boot's `image_header_t`, big-endian) of a kernel.
 fn uimage(rng: &mut Rng, payload: &[u8]) -> Vec<u8> {

@@ -17,6 +17,9 @@
 use crate::dtb::Node;
 use crate::loader::LoadedImage;
 use armvex_bus::PhysicalMemory;
+// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), which a uImage header carries for itself:
+// the same as Ethernet's, so the LAN9118 model's.
+use armvex_devices::lan9118::crc32;
 use std::path::Path;
 
 /// Where the kernel goes relative to the RAM base (QEMU's KERNEL_LOAD_ADDR).
@@ -260,23 +263,6 @@ pub fn load_linux(
             elf: false,
         },
     })
-}
-
-/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), which a uImage header carries for
-/// itself. Bitwise: it runs over 64 bytes once per boot, so no table or crate is needed.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 fn be32(d: &[u8], at: usize) -> u32 {
