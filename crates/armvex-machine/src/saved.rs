@@ -174,6 +174,15 @@ impl Machine {
         &self.drive_slots
     }
 
+    /// Each drive's disk image, in the setup's drive order (what `MachineConfig::disks` and
+    /// `HostSide::disks` take, e.g. to keep the disks across a guest reboot).
+    pub fn disks_in_drive_order(&self) -> Vec<armvex_virtio::SharedDisk> {
+        self.drive_slots
+            .iter()
+            .filter_map(|slot| self.disks.iter().find(|(s, _)| s == slot).map(|(_, d)| d.clone()))
+            .collect()
+    }
+
     /// Start keeping undo logs of every writable disk (reverse execution).
     pub fn start_disk_undo(&mut self) {
         for (_, d) in &self.disks {

@@ -800,13 +800,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
         // The next board gets the same disks: in-place images are the same files anyway; a
         // `snapshot=on` overlay keeps what the guest wrote across its reboot, as in QEMU.
-        kept_disks = Some(
-            machine
-                .drive_slots()
-                .iter()
-                .filter_map(|slot| machine.disks().iter().find(|(s, _)| s == slot).map(|(_, d)| d.clone()))
-                .collect(),
-        );
+        kept_disks = Some(machine.disks_in_drive_order());
         input = machine.into_input();
         let _ = std::io::stdout().flush();
         match end {
