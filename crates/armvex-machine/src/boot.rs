@@ -33,6 +33,8 @@ pub struct LinuxBootFiles<'a> {
     pub initrd: Option<&'a Path>,
     pub dtb: Option<&'a Path>,
     pub cmdline: &'a str,
+    /// Bytes for the device tree's `/chosen/rng-seed` (see [`patch_dtb`]), or none.
+    pub rng_seed: Option<&'a [u8]>,
 }
 
 /// Board facts the boot protocol needs.
@@ -198,7 +200,7 @@ pub fn load_linux(
     let boot_data = match files.dtb {
         Some(path) => {
             let data = read(path, "device tree")?;
-            let patched = patch_dtb(&data, board, files.cmdline, initrd)
+            let patched = patch_dtb(&data, board, files.cmdline, initrd, files.rng_seed)
                 .map_err(|e| format!("device tree {}: {e}", path.display()))?;
             let at = initrd
                 .map_or(initrd_start, |(_, end)| u64::from(end))
@@ -308,11 +310,22 @@ fn atags(board: &BoardBootInfo, cmdline: &str, initrd: Option<(u32, u32)>) -> Ve
 /// alone and the extra CPUs wait in the boot stub forever. CPUs the tree describes but the
 /// machine lacks are left in place, as QEMU does (Linux reports that they failed to boot):
 /// other nodes may refer to them by phandle.
+///
+/// A second: with `rng_seed`, /chosen gets an `rng-seed` property holding those bytes (the
+/// Devicetree Specification's /chosen node; QEMU's `virt` board writes one too, its
+/// `dtb-randomness`). Linux credits them to its random pool at boot when built with
+/// RANDOM_TRUST_BOOTLOADER, as Debian's kernels are, so its CRNG is ready from the start.
+/// Without it a Linux guest on armvex can wait for entropy for ever: its last resort, the
+/// jitter of a fast clock read in a loop (`try_to_generate_entropy`), finds no jitter in a
+/// clock that advances exactly with retired instructions, and on vexpress-a9 (a 1 MHz SP804
+/// clock source) gives up; `getrandom()` and `/dev/random` then block until a virtio-rng
+/// delivers. Under QEMU the same loop reads the host's clock and succeeds in ~15 s.
 pub fn patch_dtb(
     data: &[u8],
     board: &BoardBootInfo,
     cmdline: &str,
     initrd: Option<(u32, u32)>,
+    rng_seed: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let tree = crate::dtb::DeviceTree::parse(data).map_err(|e| format!("not a valid device tree ({e})"))?;
     let root = &tree.root;
@@ -385,11 +398,13 @@ pub fn patch_dtb(
                 saw_chosen = true;
                 let node = out.begin_node(&child.name).map_err(err)?;
                 for (name, value) in &child.properties {
-                    if !matches!(name.as_str(), "bootargs" | "linux,initrd-start" | "linux,initrd-end") {
+                    let ours = matches!(name.as_str(), "bootargs" | "linux,initrd-start" | "linux,initrd-end")
+                        || (rng_seed.is_some() && name == "rng-seed");
+                    if !ours {
                         out.property(name, value).map_err(err)?;
                     }
                 }
-                write_chosen(&mut out, cmdline, initrd, acells, &sized)?;
+                write_chosen(&mut out, cmdline, initrd, rng_seed, acells, &sized)?;
                 for grandchild in &child.children {
                     copy_node(&mut out, grandchild)?;
                 }
@@ -401,7 +416,7 @@ pub fn patch_dtb(
     }
     if !saw_chosen {
         let node = out.begin_node("chosen").map_err(err)?;
-        write_chosen(&mut out, cmdline, initrd, acells, &sized)?;
+        write_chosen(&mut out, cmdline, initrd, rng_seed, acells, &sized)?;
         out.end_node(node).map_err(err)?;
     }
     if !saw_memory {
@@ -420,6 +435,7 @@ fn write_chosen(
     out: &mut vm_fdt::FdtWriter,
     cmdline: &str,
     initrd: Option<(u32, u32)>,
+    rng_seed: Option<&[u8]>,
     acells: u32,
     sized: &dyn Fn(u64, u32) -> Vec<u8>,
 ) -> Result<(), String> {
@@ -432,6 +448,9 @@ fn write_chosen(
             .map_err(err)?;
         out.property("linux,initrd-end", &sized(u64::from(end), acells))
             .map_err(err)?;
+    }
+    if let Some(seed) = rng_seed {
+        out.property("rng-seed", seed).map_err(err)?;
     }
     Ok(())
 }
@@ -529,6 +548,7 @@ mod tests {
             &board(),
             "console=ttyAMA0",
             Some((0x6800_0000, 0x6810_0000)),
+            Some(&[1, 2, 3, 4, 5]),
         )
         .unwrap();
         let t = crate::dtb::DeviceTree::parse(&out).unwrap();
@@ -539,6 +559,7 @@ mod tests {
         assert_eq!(chosen.string("bootargs"), Some("console=ttyAMA0"));
         assert_eq!(chosen.u32("linux,initrd-start"), Some(0x6800_0000));
         assert_eq!(chosen.u32("linux,initrd-end"), Some(0x6810_0000));
+        assert_eq!(chosen.property("rng-seed"), Some(&[1u8, 2, 3, 4, 5][..]));
         let v = child("virtio_mmio@10013200");
         assert_eq!(
             v.property("interrupts").unwrap(),
@@ -571,7 +592,7 @@ mod tests {
         let dtb = w.finish().unwrap();
 
         let regs = |board: &BoardBootInfo| -> Vec<(String, usize, Option<String>, bool)> {
-            let out = patch_dtb(&dtb, board, "", None).unwrap();
+            let out = patch_dtb(&dtb, board, "", None, None).unwrap();
             let t = crate::dtb::DeviceTree::parse(&out).unwrap();
             let cpus = t.root.children.iter().find(|c| c.name == "cpus").unwrap();
             assert_eq!(cpus.u32("#size-cells"), Some(0));
@@ -654,6 +675,7 @@ mod tests {
             initrd: None,
             dtb: None,
             cmdline: "",
+            rng_seed: None,
         };
         let result = load_linux(&mut memory, &files, &info);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -689,7 +711,7 @@ mod tests {
     #[test]
     fn garbage_is_not_a_device_tree() {
         assert!(
-            patch_dtb(b"this is not a dtb at all", &board(), "", None)
+            patch_dtb(b"this is not a dtb at all", &board(), "", None, None)
                 .unwrap_err()
                 .contains("not a valid device tree")
         );

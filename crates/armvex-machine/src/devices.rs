@@ -366,6 +366,11 @@ pub struct Peripherals {
     pub chardevs: Vec<ChardevSpec>,
     /// `--rng-seed`: the key of every seeded virtio-rng (each transport its own stream).
     pub rng_seed: u64,
+    /// `--dtb-randomness on`: a Linux guest's device tree gets 64 bytes of the `--rng-seed`
+    /// generator as `/chosen/rng-seed` (see [`crate::boot::patch_dtb`]). Off by default here,
+    /// as QEMU's vexpress boards do; the `armvex` command turns it on unless told otherwise.
+    #[serde(default)]
+    pub dtb_randomness: bool,
 }
 
 impl Peripherals {

@@ -52,6 +52,13 @@ pub use saved::MachineState;
 /// Instructions each CPU runs per round (at most).
 const QUANTUM: u64 = 100_000;
 
+/// Bytes of `/chosen/rng-seed` written into a Linux guest's device tree (see
+/// [`boot::patch_dtb`]): 512 bits, twice what Linux needs before its CRNG is ready.
+pub const DTB_RNG_SEED_BYTES: usize = 64;
+/// The `--rng-seed` generator's stream those bytes come from; virtio-rng transports use
+/// streams 0, 1, ..., so no card hands out the same bytes.
+pub const DTB_RNG_SEED_STREAM: u64 = u64::MAX;
+
 /// How to build a machine.
 pub struct MachineConfig {
     /// Board name ("vexpress-a9", "vexpress-a15").
@@ -235,6 +242,8 @@ impl Machine {
         };
         let (image, secondary_entry) = match &config.kernel {
             Some(kernel) if linux => {
+                let mut rng_seed = [0u8; DTB_RNG_SEED_BYTES];
+                armvex_virtio::rng::seeded_bytes(peripherals.rng_seed, DTB_RNG_SEED_STREAM, &mut rng_seed);
                 let layout = boot::load_linux(
                     &mut memory,
                     &boot::LinuxBootFiles {
@@ -242,6 +251,7 @@ impl Machine {
                         initrd: config.initrd.as_deref(),
                         dtb: config.dtb.as_deref(),
                         cmdline: &config.append,
+                        rng_seed: peripherals.dtb_randomness.then_some(&rng_seed[..]),
                     },
                     &boot_info(&board, ram_size, config.smp)?,
                 )?;

@@ -34,7 +34,7 @@ fn damaged_debian_dtbs_are_errors_never_panics() {
         let good = guest_file(name);
         let tree = DeviceTree::parse(&good).unwrap();
         assert!(tree.root.walk().len() > 50, "{name}");
-        patch_dtb(&good, &board(), "console=ttyAMA0", None).unwrap();
+        patch_dtb(&good, &board(), "console=ttyAMA0", None, None).unwrap();
         let (mut ok, mut refused) = (0, 0);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
@@ -66,7 +66,7 @@ fn damaged_debian_dtbs_are_errors_never_panics() {
                 // Cut short.
                 _ => b.truncate(next() as usize % b.len()),
             }
-            match patch_dtb(&b, &board(), "console=ttyAMA0", None) {
+            match patch_dtb(&b, &board(), "console=ttyAMA0", None, None) {
                 Ok(_) => ok += 1,
                 Err(e) => {
                     assert!(!e.contains('\n'), "{name}: a multi-line error: {e}");

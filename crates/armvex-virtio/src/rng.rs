@@ -88,11 +88,24 @@ fn key(seed: u64) -> [u8; 32] {
     k
 }
 
+/// The seeded generator: ChaCha20 keyed with `seed`, at the start of stream `stream`.
+fn seeded_generator(seed: u64, stream: u64) -> ChaCha20Rng {
+    let mut generator = ChaCha20Rng::from_seed(key(seed));
+    generator.set_stream(stream);
+    generator
+}
+
+/// Fill `out` from the start of stream `stream` of the generator keyed with `seed` (`--rng-seed`):
+/// the same bytes a seeded [`RngDevice`] on that stream hands out first. The machine uses it for
+/// the device tree's `/chosen/rng-seed`, on a stream no transport uses.
+pub fn seeded_bytes(seed: u64, stream: u64, out: &mut [u8]) {
+    seeded_generator(seed, stream).fill_bytes(out);
+}
+
 impl RngDevice {
     /// Bytes from ChaCha20 keyed with `seed`, stream `stream`.
     pub fn seeded(seed: u64, stream: u64) -> RngDevice {
-        let mut generator = ChaCha20Rng::from_seed(key(seed));
-        generator.set_stream(stream);
+        let generator = seeded_generator(seed, stream);
         RngDevice {
             source: Source::Seeded {
                 seed,

@@ -92,9 +92,15 @@ struct RunArgs {
     /// file,id=ID,path=FILE | null,id=ID. Repeatable.
     #[arg(long, value_name = "TYPE,...")]
     chardev: Vec<String>,
-    /// The seed of virtio-rng's generator (default 0): the same seed, the same random bytes.
+    /// The seed of virtio-rng's generator and of a Linux guest's /chosen/rng-seed (default 0):
+    /// the same seed, the same random bytes.
     #[arg(long, value_name = "N")]
     rng_seed: Option<u64>,
+    /// on (default): give a Linux guest 64 bytes of the --rng-seed generator in its device
+    /// tree (/chosen/rng-seed), so its random pool is ready at boot; off: the device tree as
+    /// QEMU's vexpress boards pass it.
+    #[arg(long, value_name = "on|off")]
+    dtb_randomness: Option<String>,
     /// The RTC's start time in seconds since 1970 (default: the host's clock, recorded as
     /// host input).
     #[arg(long, value_name = "SECONDS")]
@@ -259,6 +265,7 @@ fn run_loaded(file: &std::path::Path, args: RunArgs, snapshots: Vec<(u64, PathBu
         ("--netdev", !args.netdev.is_empty()),
         ("--chardev", !args.chardev.is_empty()),
         ("--rng-seed", args.rng_seed.is_some()),
+        ("--dtb-randomness", args.dtb_randomness.is_some()),
         ("--pflash", !args.pflash.is_empty()),
         ("--virtio-mmio", args.virtio_mmio.is_some()),
         ("--semihosting", args.semihosting),
@@ -598,6 +605,11 @@ fn device_options(args: &RunArgs) -> Result<(Vec<DriveSpec>, Peripherals), Strin
         netdevs,
         chardevs,
         rng_seed: args.rng_seed.unwrap_or(0),
+        dtb_randomness: match args.dtb_randomness.as_deref().unwrap_or("on") {
+            "on" => true,
+            "off" => false,
+            other => return Err(format!("--dtb-randomness {other}: expected on or off")),
+        },
     };
     Ok((drives, peripherals))
 }
