@@ -325,8 +325,9 @@ fn decode_ls(w: u32) -> Decoded {
     if !bit(w, 23) {
         let (ty, size, align) = (field(w, 8, 4), field(w, 6, 2), field(w, 4, 2));
         let ok = match ty {
-            0b0111 | 0b0110 => align & 2 == 0,  // VLD1 one or three registers
-            0b1010 | 0b0010 => true,            // VLD1 two or four registers
+            0b0111 | 0b0110 => align & 2 == 0, // VLD1 one or three registers
+            0b1010 => align != 3,              // VLD1 two registers
+            0b0010 => true,                    // VLD1 four registers
             0b1000 | 0b1001 => size != 3 && align != 3,
             0b0011 => size != 3,
             0b0100 | 0b0101 => size != 3 && align & 2 == 0,

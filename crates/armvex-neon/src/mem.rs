@@ -24,7 +24,14 @@ fn dreg(w: u32) -> usize {
     (((w >> 18) & 0x10) | ((w >> 12) & 0xF)) as usize
 }
 
+/// QEMU 7.2 checks at most 16-byte alignment: its `pow2_align()` maps the 256-bit
+/// `:align` of VLD1/VST1 and VLD4/VST4 to 128 bits (a FIXME there: the TLB flags leave no
+/// room for 32-byte alignment). The ARM ARM asks for 32; QEMU is this project's reference,
+/// so a 32-byte request checks 16.
+const MAX_CHECKED_ALIGN: u32 = 16;
+
 fn check_align<F>(addr: u32, align: u32) -> Result<(), NeonFault<F>> {
+    let align = align.min(MAX_CHECKED_ALIGN);
     if align > 1 && addr & (align - 1) != 0 {
         return Err(NeonFault::Alignment { addr });
     }

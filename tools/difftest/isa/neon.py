@@ -299,7 +299,11 @@ LOG_MACRO = [
     "str r0, [sp], #4",
     "ldaddr r0, exc_counts",
     "ldmia r0, {r1-r4}",
-    "stmia sp!, {r1-r4}",
+    # four STRs: in Thumb, gas turns "stmia sp!, {r1-r4}" into PUSH (STMDB)
+    "str r1, [sp], #4",
+    "str r2, [sp], #4",
+    "str r3, [sp], #4",
+    "str r4, [sp], #4",
     f"sub r0, sp, #{RECORD_WORDS * 4}",
     "ldmia r0, {r0-r12}",
     ".endm",
