@@ -3,7 +3,8 @@
 
 For each seed: generate random Advanced SIMD instructions (isa/neon.py; A32 or
 T32), build a bare-metal program around them with the shared harness
-(harness.py), run it under ``qemu-system-arm -M vexpress-a15 -cpu cortex-a15``,
+(harness.py), run it under ``qemu-system-arm -M vexpress-a15 -cpu cortex-a15`` (or the
+A9 board and core),
 and write a *case file*: the initial state, every instruction word with its
 setup, QEMU's state after each one, and the data buffer before and after.
 Then ``neon-replay`` (a binary of armvex-neon) executes the same words from
@@ -11,8 +12,9 @@ the same state with the crate and compares every record bit for bit.
 
 Usage:
 
-    tools/difftest/neon.py --ci          # CI size: 8 seeds x 300, A32 and T32
-    tools/difftest/neon.py --long        # 2 x 30 seeds x 1000
+    tools/difftest/neon.py --ci          # CI size: 8 seeds x 300, A32 and T32, A9 and A15
+    tools/difftest/neon.py --long        # 30 seeds x 1000, A32 and T32, A9 and A15
+    --cpu a9|a15|both  (vexpress-a9 -cpu cortex-a9: no VFMA/VFMS; vexpress-a15 -cpu cortex-a15)
     tools/difftest/neon.py --isa thumb --seed 5 --count 500 --keep DIR
     tools/difftest/neon.py --ci --out crates/armvex-neon/tests/qemu
         (re)write the stored cases that ``cargo test -p armvex-neon`` replays
@@ -24,6 +26,7 @@ Case file format (text, one item per line, hex without 0x):
 
     neon-case 1
     isa arm|thumb
+    cpu cortex-a9|cortex-a15
     buf BASE N              data buffer address and size in words
     mem W0 W1 ...           the buffer before
     init W0 ... W81         record 0 (see isa/neon.py STATE_NAMES)
@@ -53,14 +56,21 @@ import harness  # noqa: E402
 from isa import neon  # noqa: E402
 
 # vexpress-a15 uses the board's "A series" memory map: RAM at 0x80000000, not the
-# Cortex-A9 daughterboard's 0x60000000 that harness.py assumes. Move everything up.
-A15_SHIFT = 0x20000000
-harness.TEXT_BASE += A15_SHIFT
-harness.BUF_BASE += A15_SHIFT
-harness.LOG_BASE += A15_SHIFT
-harness.HEX_BASE += A15_SHIFT
-harness.LINKER_SCRIPT = harness.LINKER_SCRIPT.replace("0x60000000", f"0x{harness.TEXT_BASE:08x}").replace(
-    "0x60800000", f"0x{harness.BUF_BASE:08x}")
+# Cortex-A9 daughterboard's 0x60000000 that harness.py assumes: there everything moves up.
+ORIGINAL = {k: getattr(harness, k) for k in
+            ("TEXT_BASE", "BUF_BASE", "LOG_BASE", "HEX_BASE", "LINKER_SCRIPT")}
+CPUS = {"a9": ("vexpress-a9", "cortex-a9", 0), "a15": ("vexpress-a15", "cortex-a15", 0x20000000)}
+
+
+def use_board(cpu: str) -> None:
+    """Point the shared harness at the board's RAM (not thread-safe: one board at a time)."""
+    shift = CPUS[cpu][2]
+    for k in ("TEXT_BASE", "BUF_BASE", "LOG_BASE", "HEX_BASE"):
+        setattr(harness, k, ORIGINAL[k] + shift)
+    harness.LINKER_SCRIPT = ORIGINAL["LINKER_SCRIPT"].replace(
+        f"0x{ORIGINAL['TEXT_BASE']:08x}", f"0x{harness.TEXT_BASE:08x}").replace(
+        f"0x{ORIGINAL['BUF_BASE']:08x}", f"0x{harness.BUF_BASE:08x}")
+    Ctx.buf_base = harness.BUF_BASE
 
 REPO = HERE.parent.parent
 CI_SEEDS = list(range(1, 9))
@@ -75,8 +85,8 @@ class Ctx:
     buf_size = harness.BUF_SIZE
 
 
-def make(seed: int, count: int, thumb: bool, select=None):
-    rng = random.Random(seed * 2 + (1 if thumb else 0))
+def make(seed: int, count: int, thumb: bool, cpu: str, select=None):
+    rng = random.Random(seed * 4 + (1 if thumb else 0) + (2 if cpu == "a9" else 0))
     isa = neon.THUMB if thumb else neon.ARM
     state = neon.initial_state(rng)
     buffer = [rng.getrandbits(32) for _ in range(harness.BUF_SIZE // 4)]
@@ -97,8 +107,9 @@ def build(isa, state, buffer, insns, workdir: Path) -> Path:
     return elf
 
 
-def run_qemu(elf: Path):
-    cmd = ["qemu-system-arm", "-M", "vexpress-a15", "-cpu", "cortex-a15", "-display", "none",
+def run_qemu(elf: Path, cpu: str):
+    board, core, _ = CPUS[cpu]
+    cmd = ["qemu-system-arm", "-M", board, "-cpu", core, "-display", "none",
            "-monitor", "none", "-serial", "none", "-semihosting", "-kernel", str(elf)]
     r = subprocess.run(cmd, capture_output=True, timeout=120,
                        env=dict(os.environ, QEMU_AUDIO_DRV="none"))
@@ -121,8 +132,8 @@ def run_qemu(elf: Path):
     return r.returncode, records, mem, exc, complete
 
 
-def case_text(thumb, state, buffer, insns, records, mem) -> str:
-    out = ["neon-case 1", f"isa {'thumb' if thumb else 'arm'}",
+def case_text(thumb, cpu, state, buffer, insns, records, mem) -> str:
+    out = ["neon-case 1", f"isa {'thumb' if thumb else 'arm'}", f"cpu {CPUS[cpu][1]}",
            f"buf {harness.BUF_BASE:x} {len(buffer)}",
            "mem " + " ".join(f"{w:x}" for w in buffer),
            "init " + " ".join(f"{w:x}" for w in records[0])]
@@ -137,11 +148,11 @@ def case_text(thumb, state, buffer, insns, records, mem) -> str:
     return "\n".join(out) + "\n"
 
 
-def one(seed: int, count: int, thumb: bool, args) -> tuple[str, Path | None, str]:
+def one(seed: int, count: int, thumb: bool, cpu: str, args) -> tuple[str, Path | None, str]:
     """Build and run one seed under QEMU; write its case file. (name, case, problem)"""
-    name = f"{'thumb' if thumb else 'arm'}-{seed}"
+    name = f"{cpu}-{'thumb' if thumb else 'arm'}-{seed}"
     select = re.compile(args.pattern).search if args.pattern else None
-    isa, state, buffer, insns = make(seed, count, thumb, select)
+    isa, state, buffer, insns = make(seed, count, thumb, cpu, select)
     keep = Path(args.keep) / name if args.keep else None
     tmp = None
     if keep:
@@ -152,7 +163,7 @@ def one(seed: int, count: int, thumb: bool, args) -> tuple[str, Path | None, str
         workdir = Path(tmp.name)
     try:
         elf = build(isa, state, buffer, insns, workdir)
-        rc, records, mem, exc, complete = run_qemu(elf)
+        rc, records, mem, exc, complete = run_qemu(elf, cpu)
         if rc != 0 or not complete or len(records) != count + 1:
             why = f"exit {rc}, {len(records)} records of {count + 1}"
             if exc:
@@ -161,7 +172,7 @@ def one(seed: int, count: int, thumb: bool, args) -> tuple[str, Path | None, str
         outdir = Path(args.out) if args.out else workdir
         outdir.mkdir(parents=True, exist_ok=True)
         case = outdir / f"{name}.case"
-        case.write_text(case_text(thumb, state, buffer, insns, records, mem))
+        case.write_text(case_text(thumb, cpu, state, buffer, insns, records, mem))
         if tmp and not args.out:
             # the replay runs after the pool; keep the file outside the temporary dir
             dest = Path(args.casedir) / case.name
@@ -176,6 +187,7 @@ def one(seed: int, count: int, thumb: bool, args) -> tuple[str, Path | None, str
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--isa", choices=("arm", "thumb", "both"), default="both")
+    ap.add_argument("--cpu", choices=("a9", "a15", "both"), default="both")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--seeds")
     ap.add_argument("--count", type=int, default=CI_COUNT)
@@ -202,14 +214,16 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="neon-cases-") as casedir:
         args.casedir = casedir
-        jobs = [(s, t) for t in isas for s in seeds]
         cases, problems = [], []
-        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            for name, case, problem in pool.map(lambda j: one(j[0], count, j[1], args), jobs):
-                if problem:
-                    problems.append(problem)
-                else:
-                    cases.append(case)
+        for cpu in (["a9", "a15"] if args.cpu == "both" else [args.cpu]):
+            use_board(cpu)
+            jobs = [(s, t) for t in isas for s in seeds]
+            with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+                for name, case, problem in pool.map(lambda j: one(j[0], count, j[1], cpu, args), jobs):
+                    if problem:
+                        problems.append(problem)
+                    else:
+                        cases.append(case)
         for p in problems:
             print(p)
         if args.out:

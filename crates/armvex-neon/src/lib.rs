@@ -100,10 +100,14 @@
 //!    element). [`NeonFault::Alignment`] is a Data Abort with the Alignment fault status
 //!    and the address as DFAR; [`NeonFault::Memory`] carries the CPU's own fault. Unaligned
 //!    element accesses without `:align` follow SCTLR.A as for LDR: the environment decides.
-//! 4. **ID registers** (as QEMU 7.2 reports them): Cortex-A9 MVFR0 = `0x10110222`,
-//!    MVFR1 = `0x01111111`; Cortex-A15 MVFR0 = `0x10110222`, MVFR1 = `0x11111111`
-//!    (MVFR1 bits 31:28 = 1: VFMA/VFMS, the VFPv4 fused multiply-add, also in Advanced
-//!    SIMD). MVFR1.ASIMDLS/ASIMDInt/ASIMDSP = 1 tell an OS that NEON is there.
+//! 4. **ID registers** (as QEMU 7.2 reports them): Cortex-A9 MVFR0 = `0x11110222`,
+//!    MVFR1 = `0x01111111`; Cortex-A15 MVFR0 = `0x10110222`, MVFR1 = `0x11111111`.
+//!    `armvex-cpu` today reports MVFR1 with the Advanced SIMD fields cleared (`0x01000011`
+//!    and `0x11000011`); with NEON hooked up it must report the full values.
+//!    MVFR1.SIMDLS/SIMDInt/SIMDSP (bits 15:8) = 1 tell an OS that NEON is there,
+//!    MVFR1.SIMDHP (23:20) the half-precision conversions, MVFR1.SIMDFMAC (31:28) VFMA/VFMS:
+//!    the A9 has no fused multiply-add, so pass [`Features::CORTEX_A9`] to the decoder there
+//!    and [`Features::CORTEX_A15`] on the A15.
 //! 5. **Linux**: the kernel reads MVFR1 (`vfp_init`) and sets `HWCAP_NEON` (and
 //!    `HWCAP_VFPv4` on the A15), which makes `/proc/cpuinfo` list `neon` and glibc pick its
 //!    NEON string functions. Nothing else is needed from the emulator.
@@ -123,7 +127,7 @@ mod lanes;
 mod mem;
 pub mod replay;
 
-pub use decode::{Decoded, Group, NeonOp, a32_to_t32, decode_a32, decode_t32, t32_to_a32};
+pub use decode::{Decoded, Features, Group, NeonOp, a32_to_t32, decode_a32, decode_t32, t32_to_a32};
 
 /// FPSCR.QC, the cumulative saturation flag.
 pub const FPSCR_QC: u32 = 1 << 27;

@@ -11,7 +11,7 @@
 //! instructions so far, the number of data aborts so far, and the last abort's DFSR and
 //! DFAR (the harness counts exceptions and resumes at the next instruction).
 
-use crate::{Decoded, NeonEnv, NeonFault, decode_a32, decode_t32, execute};
+use crate::{Decoded, Features, NeonEnv, NeonFault, decode_a32, decode_t32, execute};
 
 /// Words in a record.
 pub const RECORD_WORDS: usize = 82;
@@ -30,6 +30,8 @@ pub struct Outcome {
     pub undefined: usize,
     /// Alignment faults among them.
     pub aborts: usize,
+    /// Executed (not UNDEFINED) instructions per [`crate::Group`], in declaration order.
+    pub per_group: [usize; 15],
     /// A description of the first mismatch, if any.
     pub mismatch: Option<String>,
 }
@@ -84,6 +86,7 @@ fn state_name(i: usize) -> String {
 /// Replay a case file's text.
 pub fn replay(text: &str) -> Result<Outcome, String> {
     let mut thumb = false;
+    let mut features = Features::CORTEX_A15;
     let mut m = Machine { regs: [0; 16], base: 0, mem: Vec::new() };
     let mut expected: Vec<u32> = Vec::new();
     let mut state = [0u32; RECORD_WORDS];
@@ -96,6 +99,13 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
         match tag {
             "neon-case" => {}
             "isa" => thumb = rest == "thumb",
+            "cpu" => {
+                features = match rest {
+                    "cortex-a9" => Features::CORTEX_A9,
+                    "cortex-a15" => Features::CORTEX_A15,
+                    _ => return Err(ctx(format!("unknown cpu {rest:?}"))),
+                }
+            }
             "buf" => {
                 let w = hex_words(rest).map_err(ctx)?;
                 m.base = *w.first().ok_or_else(|| ctx("buf needs an address".into()))?;
@@ -126,7 +136,7 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                     setup += &format!(" r{r}={v:#x}");
                 }
                 current = Some((word, setup));
-                let decoded = if thumb { decode_t32(crate::decode::a32_to_t32(word)) } else { decode_a32(word) };
+                let decoded = if thumb { decode_t32(crate::decode::a32_to_t32(word), features) } else { decode_a32(word, features) };
                 match decoded {
                     Decoded::NotNeon => return Err(ctx(format!("{word:08x} is not an Advanced SIMD word"))),
                     Decoded::Undefined => {
@@ -134,6 +144,7 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                         out.undefined += 1;
                     }
                     Decoded::Op(op) => {
+                        out.per_group[op.group as usize] += 1;
                         let mut fpscr = state[FPSCR];
                         match execute(op, &mut d, &mut fpscr, &mut m) {
                             Ok(()) => {}

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
         eprintln!("usage: neon-replay CASE...");
         return ExitCode::from(2);
     }
+    let mut per_group = [0usize; 15];
     let (mut total, mut undef, mut aborts, mut bad, mut arm, mut thumb) = (0, 0, 0, 0, 0, 0);
     for f in &files {
         let text = match std::fs::read_to_string(f) {
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
                 total += o.instructions;
                 undef += o.undefined;
                 aborts += o.aborts;
+                for (a, b) in per_group.iter_mut().zip(o.per_group) {
+                    *a += b;
+                }
                 if text.contains("\nisa thumb") {
                     thumb += o.instructions;
                 } else {
@@ -43,5 +47,15 @@ fn main() -> ExitCode {
         "neon difftest: {total} instructions ({arm} A32, {thumb} T32; {undef} UNDEFINED, {aborts} alignment faults), {} case files, {bad} mismatching",
         files.len()
     );
+    if std::env::var_os("NEON_STATS").is_some() {
+        use armvex_neon::Group::*;
+        let names = [
+            ThreeSame, ShiftImm, ModImm, ThreeDiff, Scalar, Ext, Tbl, DupScalar, TwoMisc, LsMultiple, LsSingle,
+            LsAllLanes, CoreToScalar, ScalarToCore, DupCore,
+        ];
+        for (g, n) in names.iter().zip(per_group) {
+            println!("  {g:?}: {n}");
+        }
+    }
     if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
