@@ -84,9 +84,13 @@ impl Features {
     /// SIMD VFMA/VFMS under `-cpu cortex-a9` (measured: the differential test's A9 runs).
     /// QEMU is the reference, so they are allowed here too; an OS does not use them, since
     /// MVFR1 does not advertise them.
-    pub const CORTEX_A9: Features = Features { fused_multiply_add: true };
+    pub const CORTEX_A9: Features = Features {
+        fused_multiply_add: true,
+    };
     /// The Cortex-A15 (QEMU `-cpu cortex-a15`: MVFR1 = 0x11111111).
-    pub const CORTEX_A15: Features = Features { fused_multiply_add: true };
+    pub const CORTEX_A15: Features = Features {
+        fused_multiply_add: true,
+    };
 }
 
 /// What the decoder says about a word.
@@ -131,7 +135,11 @@ pub fn decode_a32(word: u32, features: Features) -> Decoded {
         return decode_dp(word, features);
     }
     if word >> 24 == 0xF4 {
-        return if word & (1 << 20) == 0 { decode_ls(word) } else { Decoded::NotNeon };
+        return if word & (1 << 20) == 0 {
+            decode_ls(word)
+        } else {
+            Decoded::NotNeon
+        };
     }
     if word >> 28 != 0xF && (word >> 24) & 0xF == 0xE && (word >> 8) & 0xF == 0xB && word & 0x10 != 0 {
         return decode_transfer(word);
@@ -240,17 +248,23 @@ fn three_same(w: u32) -> Decoded {
         (8, false) => true,
         (8, true) => size != 3,
         (9, false) => size != 3,
-        (9, true) => if u { size == 0 } else { size != 3 },
+        (9, true) => {
+            if u {
+                size == 0
+            } else {
+                size != 3
+            }
+        }
         (10, _) => size != 3 && !q,
         (11, false) => size == 1 || size == 2,
         (11, true) => !u && size != 3 && !q,
         (12, true) => !u && !float_undef,
         (12, false) => false,
-        (13, false) => !float_undef && !(u && !bit(w, 21) && q),
-        (13, true) => !float_undef && !(u && bit(w, 21)),
-        (14, false) => !float_undef && !(!u && bit(w, 21)),
+        (13, false) => !(float_undef || (u && !bit(w, 21) && q)), // VPADD.F32: D only
+        (13, true) => !(float_undef || (u && bit(w, 21))),
+        (14, false) => !float_undef && (u || !bit(w, 21)),
         (14, true) => !float_undef && u,
-        (15, false) => !float_undef && !(u && q),
+        (15, false) => !(float_undef || (u && q)), // VPMAX/VPMIN.F32: D only
         (15, true) => !float_undef && !u,
         _ => false,
     };
@@ -368,7 +382,7 @@ fn decode_ls(w: u32) -> Decoded {
                 0 => sz != 3 && !(sz == 0 && a),
                 1 => sz != 3,
                 2 => sz != 3 && !a,
-                _ => !(sz == 3 && !a),
+                _ => sz != 3 || a, // VLD4.32 all lanes: size = 11 needs a = 1
             };
         return if ok { op(Group::LsAllLanes, w) } else { UNDEF };
     }

@@ -162,7 +162,15 @@ fn pmul(a: u64, b: u64) -> u64 {
 /// VSHL/VRSHL/VQSHL/VQRSHL (register): `value` shifted by the signed bottom byte of
 /// `shift_elem`, left if positive, right (rounding if `round`) if negative, saturating to
 /// the element if `saturate`.
-fn shift_reg(value: i128, shift_elem: u64, esize: u32, signed: bool, round: bool, saturate: bool, qc: &mut bool) -> u64 {
+fn shift_reg(
+    value: i128,
+    shift_elem: u64,
+    esize: u32,
+    signed: bool,
+    round: bool,
+    saturate: bool,
+    qc: &mut bool,
+) -> u64 {
     let shift = (shift_elem as u8 as i8) as i32;
     if shift >= 0 {
         let s = shift as u32;
@@ -181,8 +189,16 @@ fn shift_reg(value: i128, shift_elem: u64, esize: u32, signed: bool, round: bool
         }
     } else {
         let s = ((-shift) as u32).min(66);
-        let v = if round { (value + (1i128 << (s - 1))) >> s } else { value >> s };
-        if saturate { sat(v, esize, signed, qc) } else { v as u64 & mask(esize) }
+        let v = if round {
+            (value + (1i128 << (s - 1))) >> s
+        } else {
+            value >> s
+        };
+        if saturate {
+            sat(v, esize, signed, qc)
+        } else {
+            v as u64 & mask(esize)
+        }
     }
 }
 
@@ -220,7 +236,11 @@ fn fmaxmin(ctx: &mut FpContext, a: u32, b: u32, max: bool) -> u32 {
         return fpu::default_nan32();
     }
     let key = |x: u32| -> i64 {
-        if x & 0x8000_0000 != 0 { -((x & 0x7FFF_FFFF) as i64) - 1 } else { x as i64 }
+        if x & 0x8000_0000 != 0 {
+            -((x & 0x7FFF_FFFF) as i64) - 1
+        } else {
+            x as i64
+        }
     };
     let a_larger = key(a) > key(b);
     if a_larger == max { a } else { b }
@@ -229,9 +249,11 @@ fn fmaxmin(ctx: &mut FpContext, a: u32, b: u32, max: bool) -> u32 {
 const F_EQ: u32 = 0x6000_0000;
 const F_GT: u32 = 0x2000_0000;
 
-/// One float operation of the 3-same group (not pairwise).
-fn float_op(ctx: &mut FpContext, a: u32, b: bool, uns: bool, op1: bool, x: u32, y: u32, z: u32) -> u32 {
-    match (a, b, uns, op1) {
+/// One float operation of the 3-same group (not pairwise); `key` is (A, B, U, bit 21), the
+/// opcode fields of A7.4.1.
+fn float_op(ctx: &mut FpContext, key: (u32, bool, bool, bool), x: u32, y: u32, z: u32) -> u32 {
+    let op1 = key.3;
+    match key {
         (12, true, _, false) => fpu::vfma32(ctx, z, x, y),
         (12, true, _, true) => fpu::vfms32(ctx, z, x, y),
         (13, false, false, false) => fpu::add32(ctx, x, y),
@@ -256,9 +278,7 @@ fn float_op(ctx: &mut FpContext, a: u32, b: bool, uns: bool, op1: bool, x: u32, 
             let c = fpu::compare32(ctx, x & 0x7FFF_FFFF, y & 0x7FFF_FFFF, true);
             all_ones_if(c == F_EQ || c == F_GT) as u32
         }
-        (14, true, _, true) => {
-            all_ones_if(fpu::compare32(ctx, x & 0x7FFF_FFFF, y & 0x7FFF_FFFF, true) == F_GT) as u32
-        }
+        (14, true, _, true) => all_ones_if(fpu::compare32(ctx, x & 0x7FFF_FFFF, y & 0x7FFF_FFFF, true) == F_GT) as u32,
         (15, false, _, _) => fmaxmin(ctx, x, y, !op1),
         (15, true, _, false) => recps(ctx, x, y),
         (15, true, _, true) => rsqrts(ctx, x, y),
@@ -303,7 +323,11 @@ fn three_same_float(u: &mut Unit, w: u32, a: u32, b: bool, uns: bool, regs: usiz
         let (x, y) = (u.d[n], u.d[m]);
         let f = |ctx: &mut FpContext, p: u64| -> u64 {
             let (lo, hi) = (p as u32, (p >> 32) as u32);
-            (if a == 13 { fpu::add32(ctx, lo, hi) } else { fmaxmin(ctx, lo, hi, !op1) }) as u64
+            (if a == 13 {
+                fpu::add32(ctx, lo, hi)
+            } else {
+                fmaxmin(ctx, lo, hi, !op1)
+            }) as u64
         };
         let lo = f(ctx, x);
         let hi = f(ctx, y);
@@ -315,7 +339,7 @@ fn three_same_float(u: &mut Unit, w: u32, a: u32, b: bool, uns: bool, regs: usiz
         let mut out = 0u64;
         for e in 0..2 {
             let s = 32 * e;
-            let v = float_op(ctx, a, b, uns, op1, (x >> s) as u32, (y >> s) as u32, (z >> s) as u32);
+            let v = float_op(ctx, (a, b, uns, op1), (x >> s) as u32, (y >> s) as u32, (z >> s) as u32);
             out |= (v as u64) << s;
         }
         u.d[d + r] = out;
@@ -480,7 +504,8 @@ pub(crate) fn expand_imm(op: bool, cmode: u32, imm8: u32) -> u64 {
             } else {
                 // a single-precision float: a:NOT(b):bbbbb:cdefgh:Zeros(19)
                 let b6 = (i >> 6) & 1;
-                let f = ((i >> 7) << 31) | ((b6 ^ 1) << 30) | (if b6 != 0 { 0x1F << 25 } else { 0 }) | ((i & 0x3F) << 19);
+                let f =
+                    ((i >> 7) << 31) | ((b6 ^ 1) << 30) | (if b6 != 0 { 0x1F << 25 } else { 0 }) | ((i & 0x3F) << 19);
                 r32(f)
             }
         }
@@ -520,8 +545,15 @@ pub(crate) fn three_diff(u: &mut Unit, w: u32) {
         let (x, y) = (u.rq(n, 2), u.rq(m, 2));
         let mut out = 0;
         for e in 0..64 / esize {
-            let (xe, ye) = (elem(x[(e / per) as usize], e % per, big), elem(y[(e / per) as usize], e % per, big));
-            let mut v = if a == 4 { xe.wrapping_add(ye) } else { xe.wrapping_sub(ye) };
+            let (xe, ye) = (
+                elem(x[(e / per) as usize], e % per, big),
+                elem(y[(e / per) as usize], e % per, big),
+            );
+            let mut v = if a == 4 {
+                xe.wrapping_add(ye)
+            } else {
+                xe.wrapping_sub(ye)
+            };
             if uns {
                 v = v.wrapping_add(1 << (esize - 1));
             }
@@ -549,7 +581,7 @@ pub(crate) fn three_diff(u: &mut Unit, w: u32) {
             0 | 1 => (xi + yi) as u64,
             2 | 3 => (xi - yi) as u64,
             5 => (ai + (xi - yi).abs()) as u64,
-            7 => (xi - yi).abs() as u64,
+            7 => (xi - yi).unsigned_abs() as u64,
             8 => (ai + xi * yi) as u64,
             10 => (ai - xi * yi) as u64,
             12 => (xi * yi) as u64,
@@ -784,8 +816,12 @@ pub(crate) fn two_misc(u: &mut Unit, w: u32) {
         (0, 9) => map(u, d, m, regs, esize, |_, x, _| clz(x, esize) as u64),
         (0, 10) => map(u, d, m, regs, 8, |_, x, _| x.count_ones() as u64),
         (0, 11) => map(u, d, m, regs, 64, |_, x, _| !x),
-        (0, 14) => map(u, d, m, regs, esize, |_, x, _| sat_s(sext(x, esize).unsigned_abs() as i128, esize, &mut qc)),
-        (0, 15) => map(u, d, m, regs, esize, |_, x, _| sat_s(-(sext(x, esize) as i128), esize, &mut qc)),
+        (0, 14) => map(u, d, m, regs, esize, |_, x, _| {
+            sat_s(sext(x, esize).unsigned_abs() as i128, esize, &mut qc)
+        }),
+        (0, 15) => map(u, d, m, regs, esize, |_, x, _| {
+            sat_s(-(sext(x, esize) as i128), esize, &mut qc)
+        }),
         (1, 0..=4) => map(u, d, m, regs, esize, |_, x, _| {
             let s = sext(x, esize);
             all_ones_if(match opc2 {
@@ -797,7 +833,9 @@ pub(crate) fn two_misc(u: &mut Unit, w: u32) {
             })
         }),
         (1, 6) => map(u, d, m, regs, esize, |_, x, _| sext(x, esize).unsigned_abs()),
-        (1, 7) => map(u, d, m, regs, esize, |_, x, _| (sext(x, esize) as i128).wrapping_neg() as u64),
+        (1, 7) => map(u, d, m, regs, esize, |_, x, _| {
+            (sext(x, esize) as i128).wrapping_neg() as u64
+        }),
         (1, 8..=12) => map(u, d, m, regs, 32, |u, x, _| {
             let x = x as u32;
             let c = |u: &mut Unit, a: u32, b: u32, sig: bool| fpu::compare32(&mut u.fp, a, b, sig);
@@ -845,7 +883,7 @@ pub(crate) fn two_misc(u: &mut Unit, w: u32) {
                 elem(src[(i / per) as usize], i % per, esize)
             };
             let (mut od, mut om) = ([0u64; 2], [0u64; 2]);
-            let mut put = |o: &mut [u64; 2], i: u32, v: u64| {
+            let put = |o: &mut [u64; 2], i: u32, v: u64| {
                 let s = &mut o[(i / per) as usize];
                 *s = set_elem(*s, i % per, esize, v);
             };
@@ -860,7 +898,11 @@ pub(crate) fn two_misc(u: &mut Unit, w: u32) {
                     let (a, b) = (get(&x, &y, e), get(&x, &y, n + e));
                     let (i0, i1) = (2 * e, 2 * e + 1);
                     for (i, v) in [(i0, a), (i1, b)] {
-                        if i < n { put(&mut od, i, v) } else { put(&mut om, i - n, v) }
+                        if i < n {
+                            put(&mut od, i, v)
+                        } else {
+                            put(&mut om, i - n, v)
+                        }
                     }
                 }
             }

@@ -18,7 +18,11 @@ pub(crate) fn mask(esize: u32) -> u64 {
 /// Element `i` of `esize` bits of `v`, zero-extended.
 #[inline]
 pub(crate) fn elem(v: u64, i: u32, esize: u32) -> u64 {
-    if esize == 64 { v } else { (v >> (i * esize)) & mask(esize) }
+    if esize == 64 {
+        v
+    } else {
+        (v >> (i * esize)) & mask(esize)
+    }
 }
 
 /// `v` with element `i` replaced by the low `esize` bits of `x`.
@@ -41,7 +45,11 @@ pub(crate) fn sext(x: u64, esize: u32) -> i64 {
 /// An element as a mathematical integer (signed or unsigned).
 #[inline]
 pub(crate) fn int(x: u64, esize: u32, signed: bool) -> i128 {
-    if signed { sext(x, esize) as i128 } else { (x & mask(esize)) as i128 }
+    if signed {
+        sext(x, esize) as i128
+    } else {
+        (x & mask(esize)) as i128
+    }
 }
 
 /// `SignedSatQ(v, esize)`: the result bits, and QC set when it saturated.
@@ -78,7 +86,11 @@ pub(crate) fn sat_u(v: i128, esize: u32, qc: &mut bool) -> u64 {
 /// `SatQ(v, esize, unsigned)`.
 #[inline]
 pub(crate) fn sat(v: i128, esize: u32, signed: bool, qc: &mut bool) -> u64 {
-    if signed { sat_s(v, esize, qc) } else { sat_u(v, esize, qc) }
+    if signed {
+        sat_s(v, esize, qc)
+    } else {
+        sat_u(v, esize, qc)
+    }
 }
 
 /// Replicate the low `esize` bits of `x` into every element of a D register.

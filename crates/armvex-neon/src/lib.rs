@@ -160,7 +160,12 @@ pub enum NeonFault<F> {
 
 /// Execute one decoded instruction on the D registers and FPSCR. Only memory forms can
 /// fail; the data-processing ones always complete.
-pub fn execute<E: NeonEnv>(op: NeonOp, d: &mut [u64; 32], fpscr: &mut u32, env: &mut E) -> Result<(), NeonFault<E::Fault>> {
+pub fn execute<E: NeonEnv>(
+    op: NeonOp,
+    d: &mut [u64; 32],
+    fpscr: &mut u32,
+    env: &mut E,
+) -> Result<(), NeonFault<E::Fault>> {
     let w = op.word;
     match op.group {
         Group::LsMultiple => return mem::multiple(env, d, w),

@@ -54,14 +54,23 @@ fn writeback<E: NeonEnv>(env: &mut E, w: u32, bytes: u32) {
 }
 
 /// One element access: load into lane `e` of D register `reg`, or store from it.
-fn access<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], load: bool, addr: u32, reg: usize, e: u32, esize: u32) -> Result<(), NeonFault<E::Fault>> {
+fn access<E: NeonEnv>(
+    env: &mut E,
+    d: &mut [u64; 32],
+    load: bool,
+    addr: u32,
+    reg: usize,
+    e: u32,
+    esize: u32,
+) -> Result<(), NeonFault<E::Fault>> {
     let reg = reg & 31;
     let bytes = esize / 8;
     if load {
         let v = env.read(addr, bytes).map_err(NeonFault::Memory)?;
         d[reg] = set_elem(d[reg], e, esize, v);
     } else {
-        env.write(addr, bytes, elem(d[reg], e, esize)).map_err(NeonFault::Memory)?;
+        env.write(addr, bytes, elem(d[reg], e, esize))
+            .map_err(NeonFault::Memory)?;
     }
     Ok(())
 }
@@ -122,14 +131,30 @@ pub(crate) fn single<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], w: u32) -> Resu
         (1, 1) => (ia >> 2, 1, if ia & 1 != 0 { 2 } else { 1 }),
         (1, _) => (ia >> 3, 1, if ia & 3 == 3 { 4 } else { 1 }),
         (2, 0) => (ia >> 1, 1, if ia & 1 != 0 { 2 } else { 1 }),
-        (2, 1) => (ia >> 2, if ia & 2 != 0 { 2 } else { 1 }, if ia & 1 != 0 { 4 } else { 1 }),
-        (2, _) => (ia >> 3, if ia & 4 != 0 { 2 } else { 1 }, if ia & 1 != 0 { 8 } else { 1 }),
+        (2, 1) => (
+            ia >> 2,
+            if ia & 2 != 0 { 2 } else { 1 },
+            if ia & 1 != 0 { 4 } else { 1 },
+        ),
+        (2, _) => (
+            ia >> 3,
+            if ia & 4 != 0 { 2 } else { 1 },
+            if ia & 1 != 0 { 8 } else { 1 },
+        ),
         (3, 0) => (ia >> 1, 1, 1),
         (3, 1) => (ia >> 2, if ia & 2 != 0 { 2 } else { 1 }, 1),
         (3, _) => (ia >> 3, if ia & 4 != 0 { 2 } else { 1 }, 1),
         (4, 0) => (ia >> 1, 1, if ia & 1 != 0 { 4 } else { 1 }),
-        (4, 1) => (ia >> 2, if ia & 2 != 0 { 2 } else { 1 }, if ia & 1 != 0 { 8 } else { 1 }),
-        (_, _) => (ia >> 3, if ia & 4 != 0 { 2 } else { 1 }, if ia & 3 == 0 { 1 } else { 4 << (ia & 3) }),
+        (4, 1) => (
+            ia >> 2,
+            if ia & 2 != 0 { 2 } else { 1 },
+            if ia & 1 != 0 { 8 } else { 1 },
+        ),
+        (_, _) => (
+            ia >> 3,
+            if ia & 4 != 0 { 2 } else { 1 },
+            if ia & 3 == 0 { 1 } else { 4 << (ia & 3) },
+        ),
     };
     let rn = field(w, 16, 4) as usize;
     let mut addr = env.core_reg(rn);

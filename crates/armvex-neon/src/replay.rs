@@ -87,7 +87,11 @@ fn state_name(i: usize) -> String {
 pub fn replay(text: &str) -> Result<Outcome, String> {
     let mut thumb = false;
     let mut features = Features::CORTEX_A15;
-    let mut m = Machine { regs: [0; 16], base: 0, mem: Vec::new() };
+    let mut m = Machine {
+        regs: [0; 16],
+        base: 0,
+        mem: Vec::new(),
+    };
     let mut expected: Vec<u32> = Vec::new();
     let mut state = [0u32; RECORD_WORDS];
     let mut d = [0u64; 32];
@@ -111,7 +115,11 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                 m.base = *w.first().ok_or_else(|| ctx("buf needs an address".into()))?;
             }
             "mem" => {
-                m.mem = hex_words(rest).map_err(ctx)?.iter().flat_map(|w| w.to_le_bytes()).collect();
+                m.mem = hex_words(rest)
+                    .map_err(ctx)?
+                    .iter()
+                    .flat_map(|w| w.to_le_bytes())
+                    .collect();
             }
             "init" => {
                 expected = hex_words(rest).map_err(ctx)?;
@@ -136,7 +144,11 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                     setup += &format!(" r{r}={v:#x}");
                 }
                 current = Some((word, setup));
-                let decoded = if thumb { decode_t32(crate::decode::a32_to_t32(word), features) } else { decode_a32(word, features) };
+                let decoded = if thumb {
+                    decode_t32(crate::decode::a32_to_t32(word), features)
+                } else {
+                    decode_a32(word, features)
+                };
                 match decoded {
                     Decoded::NotNeon => return Err(ctx(format!("{word:08x} is not an Advanced SIMD word"))),
                     Decoded::Undefined => {
@@ -173,7 +185,9 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                     let (i, v) = p.split_once('=').ok_or_else(|| ctx(format!("bad record item {p:?}")))?;
                     let i: usize = i.parse().map_err(|_| ctx(format!("bad index {i:?}")))?;
                     let v = u32::from_str_radix(v, 16).map_err(|e| ctx(e.to_string()))?;
-                    *expected.get_mut(i).ok_or_else(|| ctx(format!("index {i} out of range")))? = v;
+                    *expected
+                        .get_mut(i)
+                        .ok_or_else(|| ctx(format!("index {i} out of range")))? = v;
                 }
                 let (word, setup) = current.take().ok_or_else(|| ctx("record without instruction".into()))?;
                 if expected[..] != state[..] {
@@ -196,8 +210,11 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
             }
             "final" => {
                 let words = hex_words(rest).map_err(ctx)?;
-                let ours: Vec<u32> =
-                    m.mem.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let ours: Vec<u32> = m
+                    .mem
+                    .chunks(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
                 if let Some(i) = (0..words.len()).find(|&i| ours.get(i) != Some(&words[i])) {
                     out.mismatch = Some(format!(
                         "registers agree, the buffer differs at +{:#x}: qemu={:08x} neon={:08x}",

@@ -50,8 +50,21 @@ fn main() -> ExitCode {
     if std::env::var_os("NEON_STATS").is_some() {
         use armvex_neon::Group::*;
         let names = [
-            ThreeSame, ShiftImm, ModImm, ThreeDiff, Scalar, Ext, Tbl, DupScalar, TwoMisc, LsMultiple, LsSingle,
-            LsAllLanes, CoreToScalar, ScalarToCore, DupCore,
+            ThreeSame,
+            ShiftImm,
+            ModImm,
+            ThreeDiff,
+            Scalar,
+            Ext,
+            Tbl,
+            DupScalar,
+            TwoMisc,
+            LsMultiple,
+            LsSingle,
+            LsAllLanes,
+            CoreToScalar,
+            ScalarToCore,
+            DupCore,
         ];
         for (g, n) in names.iter().zip(per_group) {
             println!("  {g:?}: {n}");
