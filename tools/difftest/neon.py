@@ -30,8 +30,8 @@ Case file format (text, one item per line, hex without 0x):
     buf BASE N              data buffer address and size in words
     mem W0 W1 ...           the buffer before
     init W0 ... W81         record 0 (see isa/neon.py STATE_NAMES)
-    i A32WORD [REG=VALUE ...]   an instruction and the core registers its
-                            setup loads first
+    i A32WORD [REG=VALUE ...] [dN=VALUE ...]   an instruction, and the core
+                            registers and D registers (64-bit) its setup loads first
     r IDX=VALUE ...         QEMU's record after it: the words that differ
                             from the previous record
     final W0 W1 ...         the buffer after
@@ -139,7 +139,8 @@ def case_text(thumb, cpu, state, buffer, insns, records, mem) -> str:
            "init " + " ".join(f"{w:x}" for w in records[0])]
     prev = records[0]
     for insn, rec in zip(insns, records[1:]):
-        setup = " ".join(f"{r}={v:x}" for r, v in insn.setup)
+        setup = " ".join([f"{r}={v:x}" for r, v in insn.setup]
+                         + [f"d{r}={v:x}" for r, v in insn.dsetup])
         out.append(f"i {insn.word:08x}" + (" " + setup if setup else ""))
         diff = " ".join(f"{i}={w:x}" for i, (w, p) in enumerate(zip(rec, prev)) if w != p)
         out.append("r" + (" " + diff if diff else ""))

@@ -138,6 +138,13 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
                 let mut setup = String::new();
                 for p in parts {
                     let (r, v) = p.split_once('=').ok_or_else(|| ctx(format!("bad setup {p:?}")))?;
+                    if let Some(dn) = r.strip_prefix('d') {
+                        let dn: usize = dn.parse().map_err(|_| ctx(format!("bad register {r:?}")))?;
+                        let v = u64::from_str_radix(v, 16).map_err(|e| ctx(e.to_string()))?;
+                        d[dn & 31] = v;
+                        setup += &format!(" d{dn}={v:#x}");
+                        continue;
+                    }
                     let r: usize = r.parse().map_err(|_| ctx(format!("bad register {r:?}")))?;
                     let v = u32::from_str_radix(v, 16).map_err(|e| ctx(e.to_string()))?;
                     m.regs[r & 15] = v;

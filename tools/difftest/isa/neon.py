@@ -83,6 +83,22 @@ def dreg_value(rng) -> int:
     return rng.getrandbits(64)
 
 
+DP_GROUPS = ("3same", "shift", "3diff", "scalar", "2misc", "vtbl", "vdup", "vext")
+RESEED_PROBABILITY = 0.35
+
+
+def special_dvalue(rng) -> int:
+    """A D register of special lanes: float specials (denormals, NaNs, infinities,
+    values at the edges of the conversions) or integer lane edges."""
+    if rng.random() < 0.6:
+        return rng.choice(F32_SPECIAL) | (rng.choice(F32_SPECIAL) << 32)
+    size = rng.choice((8, 16, 32, 64))
+    v = 0
+    for i in range(64 // size):
+        v |= lane_value(rng, size) << (i * size)
+    return v
+
+
 def core_value(rng) -> int:
     r = rng.random()
     if r < 0.4:
@@ -153,6 +169,7 @@ class Insn:
     group: str
     setup: list              # [(core register, value)]
     thumb: bool = False
+    dsetup: list = dataclasses.field(default_factory=list)   # [(D register, 64-bit value)]
     name: str = ""
     size: int = 4
     parts: tuple = ()
@@ -273,7 +290,15 @@ def random_insn(rng, thumb: bool, buf_base: int, buf_size: int, select=None) -> 
         if _unpredictable(group, w):
             continue
         setup = _mem_setup(rng, w, buf_base, buf_size) if group.startswith("ls_") else []
-        return Insn(w, group, setup, thumb, name=group)
+        dsetup = []
+        if group in DP_GROUPS and rng.random() < RESEED_PROBABILITY:
+            # an operand full of special values again (results drift away from them)
+            q = (w >> 6) & 1 and group not in ("3diff",)
+            for reg in rng.sample((_vn(w), _vm(w)), rng.choice((1, 2))):
+                for r in range(2 if q else 1):
+                    if reg + r < 32:
+                        dsetup.append((reg + r, special_dvalue(rng)))
+        return Insn(w, group, setup, thumb, dsetup=dsetup, name=group)
 
 
 def generate(rng, count: int, ctx, select=None, thumb=False) -> list[Insn]:
@@ -410,6 +435,15 @@ class Neon:
         for reg, val in insn.setup:
             lines.append(f"movw r{reg}, #0x{val & 0xFFFF:04x}")
             lines.append(f"movt r{reg}, #0x{val >> 16:04x}")
+        if insn.dsetup:
+            # through r0/r1, saved in TPIDRPRW/TPIDRURO: no core register changes
+            lines += ["mcr p15, 0, r0, c13, c0, 4", "mcr p15, 0, r1, c13, c0, 3"]
+            for reg, val in insn.dsetup:
+                lo, hi = val & M32, val >> 32
+                lines += [f"movw r0, #0x{lo & 0xFFFF:04x}", f"movt r0, #0x{lo >> 16:04x}",
+                          f"movw r1, #0x{hi & 0xFFFF:04x}", f"movt r1, #0x{hi >> 16:04x}",
+                          f"vmov d{reg}, r0, r1"]
+            lines += ["mrc p15, 0, r0, c13, c0, 4", "mrc p15, 0, r1, c13, c0, 3"]
         lines.append(f".inst{'.w' if self.thumb else ''} 0x{insn.encoding():08x}  @ {insn.group}")
         return lines
 
