@@ -461,3 +461,28 @@ THUMB = Neon(True)
 
 def f32_bits(x: float) -> int:
     return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+# The module-level interface of isa/__init__.py (A32), so that difftest.py can run this ISA
+# against armvex once the CPU executes Advanced SIMD: add "neon" to isa.ISAS (and a
+# "neon-thumb" module doing the same with THUMB). difftest.py runs vexpress-a9 with
+# -cpu cortex-a9 by default, which has NEON in QEMU; the harness addresses fit that board.
+body_enter_asm = ARM.body_enter_asm
+init_asm = ARM.init_asm
+init_data_asm = ARM.init_data_asm
+log_asm = ARM.log_asm
+body_leave_asm = ARM.body_leave_asm
+insn_asm = ARM.insn_asm
+setup_regs_after = ARM.setup_regs_after
+format_psr = Neon.format_psr
+CI_SEEDS = list(range(1, 9))
+CI_COUNT = 300
+
+
+def adjust_before(insn: Insn, regs: list[int]) -> list[int]:
+    """The D registers the setup reloads, for reports of the state before an instruction."""
+    regs = list(regs)
+    for reg, val in insn.dsetup:
+        regs[13 + 2 * reg] = val & M32
+        regs[14 + 2 * reg] = val >> 32
+    return regs
