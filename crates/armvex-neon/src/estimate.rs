@@ -1,9 +1,15 @@
 //! Reciprocal and reciprocal square root estimates (VRECPE, VRSQRTE): the ARM ARM's
-//! `RecipEstimate`, `RecipSqrtEstimate`, `UnsignedRecipEstimate`, `UnsignedRSqrtEstimate`,
-//! `FPRecipEstimate` and `FPRSqrtEstimate` (DDI 0406C A2.7.? "Floating-point reciprocal
-//! estimate and step"), bit for bit. The estimates are 8-bit accurate, computed from the
-//! top 9 bits of the operand; the tables are computed at compile time from the
-//! pseudocode's integer formulation.
+//! the ARM ARM's pseudocode functions `RecipEstimate`, `RecipSqrtEstimate`,
+//! `UnsignedRecipEstimate`, `UnsignedRSqrtEstimate`, `FPRecipEstimate` and `FPRSqrtEstimate`
+//! (DDI 0406C, with the VRECPE and VRSQRTE instruction descriptions in chapter A8), bit for
+//! bit. An estimate is 8 bits, looked up from the top 9 bits of the operand's significand
+//! (the reciprocal square root keeps the exponent's parity: [0.25, 0.5) or [0.5, 1)); the
+//! two tables are computed at compile time from the pseudocode's integer formulation
+//! (`(1 << 19) DIV a` for 1/a, a search for the largest b with `a * b^2 < 2^28` for
+//! 1/sqrt(a)). The float versions work on the Standard FPSCR value: a denormal input is
+//! flushed to zero (IDC), zero gives infinity (DZC), a NaN the default NaN (IOC if
+//! signalling), and a reciprocal too small for a normal single is flushed (UFC).
+//! VRECPS/VRSQRTS, the Newton-Raphson steps, are in `exec`.
 
 use armvex_fpu::FpContext;
 use armvex_fpu::flags::{DZC, IDC, IOC, UFC};

@@ -44,7 +44,7 @@
 //! ## Floating point: the Standard FPSCR value
 //!
 //! NEON floating point is single precision only and ignores most of FPSCR: it always uses
-//! the *Standard FPSCR value* (A2.7.3 "Floating-point data types and arithmetic"; pseudocode
+//! the *Standard FPSCR value* (A2.7 "Floating-point data types and arithmetic", pseudocode
 //! `StandardFPSCRValue()`): round to nearest, flush-to-zero on (denormal inputs count as
 //! zero and raise IDC, tiny results become zero and raise UFC), default NaN on (every NaN
 //! result is `0x7fc00000`), and of the controls only AHP kept (for the half-precision

@@ -1,5 +1,4 @@
-//! Element and structure loads and stores (ARM ARM A7.7, A8.8.320-A8.8.332 VLD1-VLD4 and
-//! VST1-VST4) and the transfers between core registers and scalars (A7.8: VMOV scalar,
+//! Element and structure loads and stores (ARM ARM A7.7, and VLD1-VLD4, VST1-VST4 in A8.8) and the transfers between core registers and scalars (A7.8: VMOV scalar,
 //! VDUP core).
 //!
 //! * **Multiple structures** (`VLDn {list}, [Rn]`): n-element structures are de-interleaved
