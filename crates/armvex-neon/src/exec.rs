@@ -2,6 +2,22 @@
 //! they point to). Each function reads its operands out of the register file first and
 //! writes the results last, so a destination that overlaps a source (allowed for many
 //! long and narrow forms) behaves as the ARM ARM's pseudocode says.
+//!
+//! | group (A7.4) | function | instructions |
+//! |---|---|---|
+//! | 3 registers same length | [`three_same`] | VADD VSUB VHADD VRHADD VHSUB VQADD VQSUB, bitwise and VBSL/VBIT/VBIF, VCEQ/VCGE/VCGT/VTST, VMAX/VMIN, VABD/VABA, VMUL/VMLA/VMLS (integer, VMUL.P8), VPADD/VPMAX/VPMIN, VQDMULH/VQRDMULH, VSHL/VRSHL/VQSHL/VQRSHL (register), and the F32 forms incl. VFMA/VFMS, VACGE/VACGT, VRECPS/VRSQRTS |
+//! | 2 registers and a shift | [`shift_imm`] | VSHR VSRA VRSHR VRSRA VSRI VSHL VSLI VQSHL VQSHLU, narrowing VSHRN VRSHRN VQSHRN VQRSHRN VQSHRUN VQRSHRUN, VSHLL/VMOVL, VCVT fixed point |
+//! | 1 register and an immediate | [`mod_imm`] | VMOV VMVN VORR VBIC (immediate), `AdvSIMDExpandImm` |
+//! | 3 registers different lengths | [`three_diff`] | VADDL VADDW VSUBL VSUBW VADDHN VRADDHN VSUBHN VRSUBHN VABAL VABDL VMLAL VMLSL VMULL (incl. VMULL.P8) VQDMLAL VQDMLSL VQDMULL |
+//! | 2 registers and a scalar | [`scalar`] | VMLA VMLS VMUL (integer and F32), VMLAL VMLSL VMULL, VQDMLAL VQDMLSL VQDMULL, VQDMULH VQRDMULH |
+//! | miscellaneous | [`ext`], [`tbl`], [`dup_scalar`] | VEXT, VTBL/VTBX, VDUP (scalar) |
+//! | 2 registers misc | [`two_misc`] | VREV16/32/64, VPADDL/VPADAL, VCLS VCLZ VCNT VMVN, VQABS VQNEG VABS VNEG, compares with #0 (integer and F32), VSWP VTRN VUZP VZIP, VMOVN VQMOVN VQMOVUN, VSHLL (maximum shift), VCVT F16<->F32, VRECPE/VRSQRTE (U32 and F32), VCVT F32<->S32/U32 |
+//!
+//! Floating-point details that matter for bit-exact results (all checked against QEMU):
+//! VMLA/VMLS.F32 round twice (`d + (n*m)`, `d - (n*m)`), VFMA/VFMS once; VABD.F32 is
+//! `|n - m|` after rounding; VMAX/VMIN.F32 return the default NaN for any NaN operand and
+//! order -0 below +0; VRECPS is `2 - n*m` and VRSQRTS `(3 - n*m) / 2`, except that
+//! infinity times zero (after flushing denormals) gives exactly 2.0 or 1.5.
 
 use armvex_fpu as fpu;
 use armvex_fpu::FpContext;
