@@ -124,3 +124,10 @@ fn vld1_alignment_fault_and_writeback() {
     assert_eq!(d[0], 0x1122_3344_5566_7788);
     assert_eq!(env.regs[1], 16);
 }
+
+#[test]
+fn the_decoded_form_is_small() {
+    // What the CPU keeps in its predecoded instruction: 8 bytes, Copy.
+    assert_eq!(std::mem::size_of::<NeonOp>(), 8);
+    assert!(std::mem::size_of::<Decoded>() <= 12);
+}
