@@ -254,10 +254,15 @@ pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<Pa
         DiskKind::ReadOnly { base, open } => open_checked(base, open, DiskMode::ReadOnly)?,
         DiskKind::Carried { len } => DiskImage::temporary(*len).map_err(|e| format!("snapshot {name}: {e}"))?,
     };
-    saved.blocks.for_each(|i, data| {
-        disk.load_overlay_block(i, data)
-            .map_err(|e| format!("snapshot {name}: cannot restore a disk block: {e}"))
-    })?;
+    // Both the store's own errors (a chunk that does not uncompress) and the disk's name
+    // the snapshot: every failure of `load` is one line naming the file.
+    saved
+        .blocks
+        .for_each(|i, data| {
+            disk.load_overlay_block(i, data)
+                .map_err(|e| format!("cannot restore a disk block: {e}"))
+        })
+        .map_err(|e| format!("snapshot {name}: drive {}'s disk: {e}", saved.record.drive))?;
     Ok((Rc::new(RefCell::new(disk)), opened))
 }
 
