@@ -234,7 +234,7 @@ fn seed() -> u64 {
 fn path_of(request: &[u8]) -> Option<String> {
     let line = request.split(|&b| b == b'\n').next()?;
     let line = std::str::from_utf8(line).ok()?;
-    let mut words = line.split(' ');
+    let mut words = line.split_whitespace();
     let method = words.next()?;
     let path = words.next()?;
     Some(format!("{method} {}", path.split('?').next()?))
