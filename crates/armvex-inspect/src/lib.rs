@@ -261,65 +261,93 @@ fn error(status: u16, message: &str) -> Response {
     json_reply(status, &json!({ "error": message }))
 }
 
+/// Serve requests: each on a thread of its own, so that a client that stalls (a body
+/// shorter than its declared length, a chunked body that never ends) holds up only itself.
+/// tiny_http reads a body over 1 KiB lazily and, when the request is dropped, reads what is
+/// left of it into a buffer as big as the *declared* length: a request claiming a terabyte
+/// would abort the process with a failed allocation. Such a request is answered 413 and its
+/// connection let go without dropping the request: a socket held until the client closes
+/// it, never an abort (see [`refuse_huge`]).
 fn serve(server: tiny_http::Server, bridge: Arc<Bridge>) {
-    for mut request in server.incoming_requests() {
-        let url = request.url().to_string();
-        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-        let (path, query) = (path.to_string(), query.to_string());
-        let method = request.method().clone();
-        // Bodies: refuse big ones before reading them.
+    for request in server.incoming_requests() {
         if request.body_length().is_some_and(|n| n > MAX_BODY) {
-            let _ = request.respond(error(413, "request body too large"));
+            refuse_huge(request);
             continue;
         }
-        let mut body = Vec::new();
-        if request
-            .as_reader()
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-            .is_err()
-            || body.len() > MAX_BODY
-        {
-            let _ = request.respond(error(413, "request body too large"));
-            continue;
+        let b = bridge.clone();
+        let spawned = std::thread::Builder::new()
+            .name("inspector-request".into())
+            .spawn(move || handle(request, &b));
+        if let Err(e) = spawned {
+            eprintln!("armvex: inspector: cannot start a thread for a request: {e}");
         }
-        if path == "/api/events" && method == tiny_http::Method::Get {
-            if bridge.streams.load(Ordering::Acquire) >= MAX_STREAMS {
-                let _ = request.respond(error(503, "too many live streams"));
-                continue;
-            }
-            let b = bridge.clone();
-            b.streams.fetch_add(1, Ordering::AcqRel);
-            let spawned = std::thread::Builder::new()
-                .name("inspector-stream".into())
-                .spawn(move || {
-                    let stream = EventStream {
-                        bridge: b.clone(),
-                        buffer: Vec::new(),
-                        at: 0,
-                        next: Instant::now(),
-                    };
-                    let response = tiny_http::Response::new(
-                        tiny_http::StatusCode(200),
-                        vec![
-                            header("Content-Type", "text/event-stream"),
-                            header("Cache-Control", "no-store"),
-                        ],
-                        stream,
-                        None,
-                        None,
-                    );
-                    let _ = request.respond(response);
-                    b.streams.fetch_sub(1, Ordering::AcqRel);
-                });
-            if spawned.is_err() {
-                bridge.streams.fetch_sub(1, Ordering::AcqRel);
-            }
-            continue;
-        }
-        let response = route(&bridge, &method, &path, &query, &body);
-        let _ = request.respond(response);
     }
+}
+
+/// How many connections of requests with a huge declared body have been let go.
+static LEAKED: AtomicUsize = AtomicUsize::new(0);
+/// Past this many, say so once (each holds a socket until the client closes it).
+const MAX_LEAKED: usize = 64;
+
+/// Answer 413 to a request whose declared body is over [`MAX_BODY`], without ever dropping
+/// the request (see [`serve`]): the answer goes through `upgrade`, which hands over the
+/// connection, and the connection is forgotten rather than dropped.
+fn refuse_huge(request: tiny_http::Request) {
+    let response = error(413, "request body too large").with_header(header("Connection", "close"));
+    let stream = request.upgrade("none", response);
+    std::mem::forget(stream);
+    if LEAKED.fetch_add(1, Ordering::Relaxed) + 1 == MAX_LEAKED {
+        eprintln!(
+            "armvex: inspector: {MAX_LEAKED} requests with oversized bodies refused; their connections stay open until their clients close them"
+        );
+    }
+}
+
+/// One request, on its own thread.
+fn handle(mut request: tiny_http::Request, bridge: &Arc<Bridge>) {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let (path, query) = (path.to_string(), query.to_string());
+    let method = request.method().clone();
+    let mut body = Vec::new();
+    if request
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .is_err()
+        || body.len() > MAX_BODY
+    {
+        let _ = request.respond(error(413, "request body too large"));
+        return;
+    }
+    if path == "/api/events" && method == tiny_http::Method::Get {
+        if bridge.streams.load(Ordering::Acquire) >= MAX_STREAMS {
+            let _ = request.respond(error(503, "too many live streams"));
+            return;
+        }
+        bridge.streams.fetch_add(1, Ordering::AcqRel);
+        let stream = EventStream {
+            bridge: bridge.clone(),
+            buffer: Vec::new(),
+            at: 0,
+            next: Instant::now(),
+        };
+        let response = tiny_http::Response::new(
+            tiny_http::StatusCode(200),
+            vec![
+                header("Content-Type", "text/event-stream"),
+                header("Cache-Control", "no-store"),
+            ],
+            stream,
+            None,
+            None,
+        );
+        let _ = request.respond(response);
+        bridge.streams.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let response = route(bridge, &method, &path, &query, &body);
+    let _ = request.respond(response);
 }
 
 /// A query parameter's value.

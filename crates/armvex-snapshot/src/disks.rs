@@ -230,6 +230,14 @@ pub fn parse_disk(payload: &[u8]) -> Result<SavedDisk<'_>, String> {
 /// messages). Also gives the image file opened, if any.
 pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<PathBuf>), String> {
     let open_checked = |base: &BaseIdentity, open: &[u8], mode: DiskMode| -> Result<DiskImage, String> {
+        // The path is printed in messages: one with control characters (a damaged file)
+        // would break the one-line error.
+        if open.iter().any(|b| b.is_ascii_control()) {
+            return Err(format!(
+                "snapshot {name} is damaged (drive {}'s image path has control characters)",
+                saved.record.drive
+            ));
+        }
         let path = PathBuf::from(OsString::from_vec(open.to_vec()));
         let mut disk = DiskImage::open(&path, mode).map_err(|e| format!("snapshot {name}: {e}"))?;
         let now = disk
@@ -254,10 +262,15 @@ pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<Pa
         DiskKind::ReadOnly { base, open } => open_checked(base, open, DiskMode::ReadOnly)?,
         DiskKind::Carried { len } => DiskImage::temporary(*len).map_err(|e| format!("snapshot {name}: {e}"))?,
     };
-    saved.blocks.for_each(|i, data| {
-        disk.load_overlay_block(i, data)
-            .map_err(|e| format!("snapshot {name}: cannot restore a disk block: {e}"))
-    })?;
+    // Both the store's own errors (a chunk that does not uncompress) and the disk's name
+    // the snapshot: every failure of `load` is one line naming the file.
+    saved
+        .blocks
+        .for_each(|i, data| {
+            disk.load_overlay_block(i, data)
+                .map_err(|e| format!("cannot restore a disk block: {e}"))
+        })
+        .map_err(|e| format!("snapshot {name}: drive {}'s disk: {e}", saved.record.drive))?;
     Ok((Rc::new(RefCell::new(disk)), opened))
 }
 
