@@ -115,10 +115,10 @@ use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
 use armvex_bus::Bus;
 
 /// The most instructions the block loop lets one chain of handlers run. Only a bound on the
-/// stack a chain may use when tail calls are not jumps (about 256 frames); in optimised
-/// builds the chain returns to the loop once per `CHUNK` instructions, which costs nothing
-/// measurable.
-pub const CHUNK: u64 = 256;
+/// stack a chain may use when tail calls are not jumps: 256 frames in unoptimised builds,
+/// where none of them are. In optimised builds the handlers' calls of the next handler are
+/// jumps, so the bound only says how often a long in-page loop comes back to the block loop.
+pub const CHUNK: u64 = if cfg!(debug_assertions) { 256 } else { 4096 };
 
 /// What `regs[15]` holds while a handler that does not keep the PC runs, in builds with
 /// debug assertions: a handler that reads it anyway computes with this visibly wrong value,
