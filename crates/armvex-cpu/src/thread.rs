@@ -192,6 +192,9 @@ pub struct Ops {
     pub refine: Option<Refine>,
     /// The handlers check the condition code themselves (hand-written families).
     pub own_condition: bool,
+    /// The instruction ends its run: its handler checks the budget for the instruction it
+    /// goes on to, whichever that is (the hand-written B/BL handlers, see [`enter`]).
+    pub ends_run: bool,
 }
 
 impl Ops {
@@ -218,8 +221,8 @@ impl Ops {
             (true, false) => self.full,
             (true, true) => self.full_wide,
         };
-        if insn.cond != COND_ALWAYS && !self.own_condition {
-            (CONDITION_CHECKS[usize::from(insn.cond.min(COND_ALWAYS))], handler)
+        if insn.cond() != COND_ALWAYS && !self.own_condition {
+            (CONDITION_CHECKS[usize::from(insn.cond().min(COND_ALWAYS))], handler)
         } else {
             (handler, handler)
         }
@@ -239,7 +242,13 @@ impl Ops {
             reads: reads::ALL,
             refine: None,
             own_condition: true,
+            ends_run: false,
         }
+    }
+
+    /// The same family, marked as ending its instruction's run ([`Ops::ends_run`]).
+    pub const fn ending_run(self) -> Ops {
+        Ops { ends_run: true, ..self }
     }
 }
 
@@ -260,6 +269,7 @@ impl<O: Op> OpsOf for O {
         reads: O::READS,
         refine: O::REFINE,
         own_condition: false,
+        ends_run: false,
     };
 }
 
@@ -400,11 +410,12 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     }
     if ON_FAIL != on_fail::NEXT {
         // SAFETY: `d` points at a live instruction (the caller's contract).
-        let skip = u64::from(unsafe { (*d).skip });
-        if rem > skip {
+        let (skip, run) = unsafe { (u64::from((*d).skip), (*d).run()) };
+        // The skipped instructions are in this run (see `link_condition_runs`), which is
+        // paid for, unless the budget ends inside it: then only if it ends past them.
+        if rem.wrapping_add(run) > skip {
             // SAFETY: the caller's contract: the slot `skip` on is in the page's array.
             let next = unsafe { d.add(skip as usize) };
-            let rem = rem - skip;
             // SAFETY: `next` is a live instruction of the same page; its `then` is right
             // for it when `COND` fails (the caller's contract).
             return unsafe {
@@ -452,20 +463,24 @@ static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
 /// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
 /// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
 /// slot `i`'s `exec` is the plain condition check of its condition code.
-pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool]) {
+///
+/// A run of the same condition stops before an instruction that ends its run (`ends[i]`, a
+/// B<cond> with that condition, say): skipping it would skip into the next run, which is
+/// not paid for.
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[bool]) {
     let slots = checked.len();
     debug_assert!(insns.len() > slots);
     for i in 0..slots {
-        let cond = insns[i].cond;
+        let cond = insns[i].cond();
         if !checked[i] || cond >= COND_ALWAYS {
             continue;
         }
         let mut skip = 1;
-        while i + skip < slots && insns[i + skip].cond == cond && skip < usize::from(u8::MAX) {
+        while i + skip < slots && insns[i + skip].cond() == cond && !ends[i + skip] && skip < usize::from(u8::MAX) {
             skip += 1;
         }
         // The instruction after the run: the sentinel at the end of the page at the latest.
-        let after = insns[i + skip].cond;
+        let after = insns[i + skip].cond();
         let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
         let exec = match (skip, then_holds) {
             (1, false) => continue,
@@ -492,25 +507,25 @@ unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: 
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
-/// After the instruction at `d` ran with result `flow`: count it, and go on with the next
-/// instruction (a tail call) or return to the block loop.
+/// After the instruction at `d` ran with result `flow`: go on with the next instruction (a
+/// tail call) or return to the block loop.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`.
+/// See [`Handler`]; `d` does not end its run.
 #[inline(always)]
 pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
     // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
     let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
     // SAFETY: the caller's contract.
-    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+    unsafe { dispatch_next(cpu, bus, d, next, rem, flow) }
 }
 
 /// [`dispatch`] for an instruction known to be `SLOTS` slots long: no need to read how far
 /// the next one is.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`; the instruction at `d` is `SLOTS` slots long.
+/// See [`Handler`]; the instruction at `d` is `SLOTS` slots long and does not end its run.
 #[inline(always)]
 unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
@@ -519,90 +534,160 @@ unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     // the page's array (see `crate::code_cache`).
     let next = unsafe { d.add(SLOTS) };
     // SAFETY: the caller's contract.
-    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+    unsafe { dispatch_next(cpu, bus, d, next, rem, flow) }
 }
 
-/// After an instruction ran with result `flow`, `next` being the slot after it: count it,
-/// and go on (a tail call) or return to the block loop.
+/// After the instruction at `d` ran with result `flow`, `next` being the slot after it: go
+/// on (a tail call) or return to the block loop. Going on in sequence costs nothing: the
+/// next instruction is in the same run, already paid for.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`; `next` is a slot of the page's array.
+/// See [`Handler`]; `next` is a slot of the page's array; `d` does not end its run.
 #[inline(always)]
-unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> u64 {
-    let rem = rem - 1;
+unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, next: *const Insn, rem: u64, flow: Flow) -> u64 {
     match flow {
-        Flow::Next => {
-            if rem == 0 {
-                return stop_chain(cpu, rem, next);
-            }
-            // SAFETY: `next` is a live instruction of the same page.
-            unsafe { ((*next).exec)(cpu, bus, next, rem) }
-        }
+        // SAFETY: `next` is a live instruction of the same page.
+        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, rem) },
         // SAFETY: the caller's contract.
-        Flow::Jump => unsafe { jump(cpu, bus, rem) },
-        flow => leave_chain(cpu, rem, flow),
+        Flow::Jump => unsafe { jump(cpu, bus, left_after(d, rem)) },
+        // SAFETY: as above.
+        flow => leave_chain(cpu, unsafe { left_after(d, rem) }, flow),
     }
 }
 
-/// End a chain between two instructions, with `rem` left: the straight line goes on at
-/// `next` (see [`ChainEnd`]).
+/// The budget left after the instruction at `d` ran, `rem` being what is left after its
+/// whole run (see [`Handler`]): its run from the next instruction on was paid for and will
+/// not run now.
+///
+/// # Safety
+/// `d` points at a live instruction.
 #[inline(always)]
-pub(crate) fn stop_chain(cpu: &mut Cpu, rem: u64, next: *const Insn) -> u64 {
-    cpu.chain_next = next;
-    rem
+pub(crate) unsafe fn left_after(d: *const Insn, rem: u64) -> u64 {
+    // SAFETY: the caller's contract.
+    rem.wrapping_add(unsafe { (*d).run() }.wrapping_sub(1))
 }
 
-/// End a chain, with `rem` left, because an instruction ended with `flow` (not
+/// Go on with the instruction at `next`, which starts a run, with `left` budget: pay for its
+/// run if the budget covers it, or end the chain before it for the block loop to go on.
+///
+/// # Safety
+/// See [`Handler`]; `next` is a slot of the page's array.
+#[inline(always)]
+pub(crate) unsafe fn enter(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, left: u64) -> u64 {
+    // SAFETY: the caller's contract.
+    let run = unsafe { (*next).run() };
+    if left >= run {
+        // SAFETY: the caller's contract.
+        return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+    }
+    stop_chain(cpu, left, next)
+}
+
+/// End a chain between two instructions, with `left` budget left: the straight line goes on
+/// at `next` (see [`ChainEnd`]).
+#[inline(always)]
+pub(crate) fn stop_chain(cpu: &mut Cpu, left: u64, next: *const Insn) -> u64 {
+    cpu.chain_next = next;
+    left
+}
+
+/// End a chain, with `left` budget left, because an instruction ended with `flow` (not
 /// [`Flow::Next`]): `regs[15]` holds the next PC (see [`ChainEnd`]).
 #[inline(always)]
-pub(crate) fn leave_chain(cpu: &mut Cpu, rem: u64, flow: Flow) -> u64 {
+pub(crate) fn leave_chain(cpu: &mut Cpu, left: u64, flow: Flow) -> u64 {
     cpu.chain_flow = flow;
     cpu.chain_next = std::ptr::null();
-    rem
+    left
 }
 
 impl Cpu {
-    /// Run the chain of handlers that starts at `d`, with budget `rem` (see [`Handler`]).
+    /// Run the chain of handlers that starts at `d`, with at most `budget` instructions. If
+    /// the budget covers the run of `d`, the chain starts with that run paid for. If not,
+    /// the slot where the budget ends (`budget` instructions on along the straight line,
+    /// inside the run) gets the handler of a sentinel for the time of the chain, and the
+    /// chain starts with more paid for than it has: `rem` "below zero", which the handlers
+    /// that look ahead (condition runs, compare and branch) check.
     ///
     /// # Safety
-    /// See [`Handler`].
+    /// See [`Handler`]; the page's array is writable through `d` (the slots are patched and
+    /// restored here), and nothing else reads it meanwhile.
     #[inline(always)]
-    pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, budget: u64) -> ChainEnd {
         // SAFETY: the caller's contract.
-        let rem = unsafe { ((*d).exec)(self, bus, d, rem) };
+        let run = unsafe { (*d).run() };
+        let left = if budget >= run {
+            // SAFETY: the caller's contract.
+            unsafe { ((*d).exec)(self, bus, d, budget - run) }
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { self.run_partial(bus, d, budget, run) }
+        };
         ChainEnd {
-            rem,
+            left,
             next: self.chain_next,
+        }
+    }
+
+    /// [`Cpu::run_chain`] for a budget that ends inside the run of `d` (`run` long).
+    ///
+    /// # Safety
+    /// See [`Cpu::run_chain`]; `budget < run`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_partial(&mut self, bus: &mut Bus, d: *const Insn, budget: u64, run: u64) -> u64 {
+        let mut stop = d.cast_mut();
+        for _ in 0..budget {
+            // SAFETY: the straight line inside a run stays in the page's array.
+            stop = unsafe { stop.byte_add(usize::from((*stop).next_bytes)) };
+        }
+        // SAFETY: `stop` is a slot of the run (so not a sentinel), writable (the caller's
+        // contract); the chain stops there and the slot is restored before anything else
+        // runs it.
+        unsafe {
+            let saved = ((*stop).exec, (*stop).then);
+            (*stop).exec = end_of_page;
+            (*stop).then = end_of_page;
+            let left = ((*d).exec)(self, bus, d, budget.wrapping_sub(run));
+            ((*stop).exec, (*stop).then) = saved;
+            left
         }
     }
 }
 
-/// A plain branch to `regs[15]` (already counted): go on there if it is in the same page and
-/// budget is left, moving time on as the block loop would; return to the loop otherwise.
+/// A plain branch to `regs[15]`, with `left` budget after it: go on there if it is in the
+/// same page and the budget covers the target's run, moving time on as the block loop would;
+/// return to the loop otherwise.
 ///
 /// # Safety
 /// See [`Handler`].
 #[inline(always)]
-pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> u64 {
+pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
     let target = cpu.regs[15];
-    if rem != 0 && target & !0xfff == cpu.block_va {
-        cpu.local_time = cpu.time_origin.wrapping_sub(rem);
+    if target & !0xfff == cpu.block_va {
         // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
         // offset below 4096 is inside it.
         let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
-        // SAFETY: `next` is a live instruction of the same page.
-        return unsafe { ((*next).exec)(cpu, bus, next, rem) };
+        // SAFETY: as above.
+        let run = unsafe { (*next).run() };
+        if left >= run {
+            cpu.local_time = cpu.time_origin.wrapping_sub(left);
+            // SAFETY: `next` is a live instruction of the same page.
+            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+        }
     }
-    leave_chain(cpu, rem, Flow::Jump)
+    leave_chain(cpu, left, Flow::Jump)
 }
 
 /// The handler of the sentinel slots after the last instruction of a page: the straight
-/// line ends here; nothing is executed or counted.
+/// line ends here; nothing is executed or counted. Also the handler of the slot where a
+/// budget ends inside a run, for the time of the chain ([`Cpu::run_chain`]): what is left
+/// is then the part of the run from that slot on, which was paid for and does not run.
 ///
 /// # Safety
 /// See [`Handler`].
 pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
-    stop_chain(cpu, rem, d)
+    // SAFETY: the caller's contract.
+    stop_chain(cpu, rem.wrapping_add(unsafe { (*d).run() }), d)
 }
 
 /// The step of a sentinel (never executed: the block loop stops at sentinels).
