@@ -59,7 +59,11 @@ impl CodePage {
         let ends: Vec<bool> = families.iter().map(|f| f.ends_run).collect();
         for i in (0..slots).rev() {
             let next = i + insns[i].slots();
-            let run = if ends[i] || next >= slots { 1 } else { 1 + insns[next].run() as usize };
+            let run = if ends[i] || next >= slots {
+                1
+            } else {
+                1 + insns[next].run() as usize
+            };
             insns[i].set_run(run);
         }
         if !thumb {

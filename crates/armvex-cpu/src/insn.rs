@@ -50,9 +50,12 @@ pub enum Flow {
 /// instruction's handler family asks for it (see [`crate::thread::Op::SYNC`]).
 pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
 
-/// A threaded handler: execute the instruction at `d` and the ones after it, at most `rem`
-/// of them (`rem >= 1`); return what is left of `rem`, having left in the CPU's
-/// `chain_next` where the straight line goes on (see [`ChainEnd`] and [`crate::thread`]).
+/// A threaded handler: execute the instruction at `d` and the ones after it; return the
+/// instruction budget left, having left in the CPU's `chain_next` where the straight line
+/// goes on (see [`ChainEnd`] and [`crate::thread`]). `rem` is the budget left *after the
+/// run of `d`* (this instruction and the rest of its run, [`Insn::run`], are paid for): the
+/// budget left now is `rem + run`. `rem` is "below zero" (wrapped) when the budget ends
+/// inside the run, at a slot that stops the chain (see `Cpu::run_chain`).
 ///
 /// (One scalar return value rather than a [`ChainEnd`] on purpose: with a two-part return
 /// value, a handler that returns one it built itself gets that value split into its parts
@@ -190,7 +193,11 @@ impl Insn {
     /// slots).
     #[inline(always)]
     pub fn len(&self, thumb: bool) -> u32 {
-        if thumb { u32::from(self.next_bytes) / (std::mem::size_of::<Insn>() as u32 / 2) } else { 4 }
+        if thumb {
+            u32::from(self.next_bytes) / (std::mem::size_of::<Insn>() as u32 / 2)
+        } else {
+            4
+        }
     }
 
     /// Operand fields for a [`Step`] called directly (unit tests): no handler of its own.

@@ -7,14 +7,42 @@
 //! site that every instruction shares, which the host's branch predictor cannot learn.
 //!
 //! armvex's handlers are *threaded* instead. Every handler ([`Handler`]) executes its
-//! instruction and then, if the instruction went on in sequence, takes one from its budget
-//! `rem` and calls the next slot's handler itself, as the very last thing it does. That call
-//! is a tail call, which the compiler turns into a jump: a straight run of guest instructions
-//! is a chain of jumps from handler to handler, each with its own indirect jump for the
-//! branch predictor to learn, and nothing in between but `rem -= 1; if rem == 0`. A branch
-//! to the same page jumps to the target's handler the same way. The chain comes back to the
-//! block loop in [`crate::run`] only when the budget is used up, at the end of the page, or
-//! when an instruction leaves the page or ends the block ([`ChainEnd`]).
+//! instruction and then, if the instruction went on in sequence, calls the next slot's
+//! handler itself, as the very last thing it does. That call is a tail call, which the
+//! compiler turns into a jump: a straight run of guest instructions is a chain of jumps from
+//! handler to handler, each with its own indirect jump for the branch predictor to learn,
+//! and nothing in between. A branch to the same page jumps to the target's handler the same
+//! way. The chain comes back to the block loop in [`crate::run`] only when the budget is used
+//! up, at the end of the page, or when an instruction leaves the page or ends the block
+//! ([`ChainEnd`]).
+//!
+//! # Runs: counting instructions without counting each one
+//!
+//! The machine's schedule gives a CPU a budget of instructions, and the CPU must stop
+//! exactly where it ends (timers, other CPUs and the debugger depend on it). Counting down
+//! one per instruction would cost every handler a decrement and a test. Instead, the decoder
+//! gives every slot a *run* ([`Insn::run`]): the instructions from it along the straight line
+//! (each slot's successor is the slot after it, or two on after a 32-bit Thumb instruction)
+//! up to the end of the page or up to an instruction that *ends its run*: a B or BL (the
+//! hand-written [`crate::exec::branch`] handlers), whose not-taken path goes on like a branch
+//! would. A run is paid for when it is entered, from the budget, with one test: at the start
+//! of a chain ([`Cpu::run_chain`]), at a branch's target and after a branch not taken
+//! ([`enter`], [`jump`]). Inside the run, handlers go on to the next slot with no count at
+//! all. The budget a handler is given, `rem`, is what will be left after its run; an
+//! instruction that leaves the straight line early (a data-processing write to the PC, a
+//! load into it, an exception, a CPSR write) hands back the part of its run that did not run:
+//! what is left after it is `rem + run - 1` ([`left_after`]).
+//!
+//! If the budget does not cover the run where a chain starts, the slot where it ends (that
+//! many instructions on along the straight line) gets the sentinel's handler for the time of
+//! the chain, which stops it there; the chain starts with `rem` below zero by the rest of the
+//! run (wrapping), and the sentinel handler adds the slot's run back ([`end_of_page`]). The
+//! two handlers that look further than the next slot check the budget really covers what they
+//! skip: a condition check skipping a run of instructions that all fail
+//! ([`condition_check`]), and a comparison fused with the branch after it. Runs end at
+//! branches so that they are short (a few instructions in most code), which keeps the slots
+//! patched this way near the budget's end few. Checked blocks and IT blocks run one
+//! instruction at a time the same way, with a budget of one.
 //!
 //! Rust does not promise tail calls (there is no `become` on stable), so correctness never
 //! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
@@ -45,11 +73,11 @@
 //!   their condition themselves ([`crate::exec::branch`]).
 //! * **Time.** MMIO accesses see the time the block started at, moved on at every taken
 //!   branch inside the page (so a polling loop sees its timer move). A handler that branches
-//!   inside the page sets `local_time` from `time_origin - rem`, where the block loop set
-//!   `time_origin` when it started the chain.
+//!   inside the page sets `local_time` from `time_origin - left` (the budget left after the
+//!   branch), where the block loop set `time_origin` when it started the chain.
 //!
 //! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
-//! a time: the block loop calls the handler with `rem == 1`, so it returns after that
+//! a time: the block loop starts a chain with a budget of one, so it returns after that
 //! instruction (see [`crate::run`]).
 //!
 //! # A picture, for readers new to interpreters
@@ -64,7 +92,7 @@
 //!   block loop (crate::run)          the page's slots (crate::code_cache)
 //!   -----------------------          ------------------------------------------------------
 //!   look up the page of the PC       [ ldr r3,[r4]   ] exec = fast<ldr imm>     --+
-//!   rem = min(budget, CHUNK)         [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
+//!   budget = min(left, CHUNK)        [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
 //!   call exec of the PC's slot --->  [ cmp r3,#1<<24 ] exec = compare_branch<cmp imm, CS>
 //!        |                           [ bcs 1f        ] (run by the slot above; its own exec
 //!        |                           [   ...         ]  serves code that branches to it)
@@ -78,7 +106,7 @@
 //!        |                           [ bls loop      ] exec = branch<LS, local> -> slot of loop
 //!        |                           [ (sentinel)    ] exec = end_of_page: back to the loop
 //!        v
-//!   ChainEnd { rem, next }: budget used up, end of page, or a branch out (`chain_flow`):
+//!   ChainEnd { left, next }: budget used up, end of page, or a branch out (`chain_flow`):
 //!   interrupts, timers and other CPUs are looked at here, then the next chain starts.
 //! ```
 //!
@@ -88,10 +116,12 @@
 //! shared call site is not). The per-instruction work outside the instruction itself is:
 //!
 //! ```text
-//!   rem -= 1; if rem == 0 { return rem }          count, and stop at the budget
 //!   next = this slot + 32 bytes                   (64 after a 32-bit Thumb instruction)
 //!   jump to next.exec                             a tail call: no stack grows
 //! ```
+//!
+//! and at a branch (the end of a run): `if left >= next.run { rem = left - next.run } else
+//! stop`.
 //!
 //! What is decided at decode time so that handlers need not decide it at run time:
 //!
@@ -105,10 +135,11 @@
 //! * whether a comparison and the conditional branch after it run as one handler
 //!   ([`crate::exec::branch`]'s `compare_branch`).
 //!
-//! None of this changes what the guest sees or how instructions are counted: every shortcut
-//! falls back to one instruction at a time when the budget left is smaller than the
-//! shortcut, so a chain stops exactly where its budget ends, and a debugger or the profiler
-//! stopping the machine anywhere finds the state an unbroken run would have there.
+//! * how many instructions each slot's run holds ([`Insn::run`]).
+//!
+//! None of this changes what the guest sees or how instructions are counted: a chain stops
+//! exactly where its budget ends, and a debugger or the profiler stopping the machine
+//! anywhere finds the state an unbroken run would have there.
 
 use crate::cpu::Cpu;
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
@@ -388,10 +419,12 @@ mod on_fail {
 /// neither does the next one if it has the same condition: the flags are still the same. So
 /// when the decoder finds such a run (the range coder of the kernel's xz decompressor is
 /// full of them: `cmp`, then `strhi`, `stmls`, `addls`, `ldrhhi`, `ldrhls`, ...), the check
-/// of its first instruction, on failing, counts the whole run at once and jumps past it,
+/// of its first instruction, on failing, jumps past the whole run at once (its instructions
+/// are in the same run of the budget's, see [`Insn::run`], so they are paid for already),
 /// straight into the handler of an instruction with the opposite condition (which holds
-/// now) without checking that one either. With less budget left than the run is long, it
-/// goes on one instruction at a time, so chains still stop exactly where the budget ends.
+/// now) without checking that one either. If the budget ends inside the skipped
+/// instructions, it goes on one instruction at a time, so chains still stop exactly where the
+/// budget ends.
 ///
 /// # Safety
 /// See [`Handler`]; for `ON_FAIL` other than [`on_fail::NEXT`], `skip` slots on from `d`
@@ -470,15 +503,28 @@ static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
 pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[bool]) {
     let slots = checked.len();
     debug_assert!(insns.len() > slots);
-    for i in 0..slots {
+    // From the end of the page back, so that each slot's count follows from the next one's
+    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 255 steps).
+    let mut next_skip = 0;
+    for i in (0..slots).rev() {
         let cond = insns[i].cond();
+        // This slot and the ones after it with the same condition, up to one that ends its
+        // run, at most 255.
+        let skip = if i + 1 < slots && insns[i + 1].cond() == cond && !ends[i + 1] {
+            (next_skip + 1).min(usize::from(u8::MAX))
+        } else {
+            1
+        };
+        next_skip = skip;
         if !checked[i] || cond >= COND_ALWAYS {
             continue;
         }
-        let mut skip = 1;
-        while i + skip < slots && insns[i + skip].cond() == cond && !ends[i + skip] && skip < usize::from(u8::MAX) {
-            skip += 1;
-        }
+        debug_assert_eq!(
+            skip,
+            (1..usize::from(u8::MAX))
+                .find(|&k| i + k >= slots || insns[i + k].cond() != cond || ends[i + k])
+                .unwrap_or(usize::from(u8::MAX))
+        );
         // The instruction after the run: the sentinel at the end of the page at the latest.
         let after = insns[i + skip].cond();
         let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
