@@ -170,9 +170,11 @@ fn refine_branch(d: &mut Insn, thumb: bool) -> &'static Ops {
 }
 
 /// The handler of a B/BL like `d` but unconditional (a conditional branch that an IT block
-/// makes conditional instead, see [`crate::run`]).
+/// makes conditional instead, see [`crate::run`]), for a copy of `d` run on its own: the
+/// variant for a target outside the page, which finds the target from the PC rather than
+/// from the slot's place in the page (the copy is not in the page).
 pub(crate) fn unconditional_handler(d: &Insn) -> Handler {
-    BRANCHES[usize::from(d.op != 0)][usize::from(d.op2 != 0)][usize::from(COND_ALWAYS)].fast
+    BRANCHES[usize::from(d.op != 0)][0][usize::from(COND_ALWAYS)].fast
 }
 
 /// BLX (immediate): branch with link and change instruction set. The target is computed from
