@@ -46,7 +46,7 @@ impl CodePage {
         let mut families = Vec::with_capacity(slots);
         for (i, d) in decoded.enumerate() {
             let (insn, ops) = d.finish_with_family((i * slot_bytes) as u32, thumb);
-            checked.push(insn.cond < COND_ALWAYS && !ops.own_condition);
+            checked.push(insn.cond() < COND_ALWAYS && !ops.own_condition);
             families.push(ops);
             insns.push(insn);
             raw.push(d.raw);
@@ -54,12 +54,24 @@ impl CodePage {
         for i in slots..slots + SENTINELS {
             insns.push(Decoded::new(&END_OF_PAGE, 0).finish((i * slot_bytes) as u32, thumb));
         }
+        // The runs (see `crate::thread`): from each slot along the straight line to the end
+        // of the page or to an instruction that ends its run, whichever comes first.
+        let ends: Vec<bool> = families.iter().map(|f| f.ends_run).collect();
+        for i in (0..slots).rev() {
+            let next = i + insns[i].slots();
+            let run = if ends[i] || next >= slots {
+                1
+            } else {
+                1 + insns[next].run() as usize
+            };
+            insns[i].set_run(run);
+        }
         if !thumb {
-            link_condition_runs(&mut insns, &checked);
+            link_condition_runs(&mut insns, &checked, &ends);
             // Comparisons followed by a branch in the page run as one (see
             // `crate::exec::branch::compare_branch`).
             for i in 0..slots.saturating_sub(1) {
-                let cond = insns[i + 1].cond;
+                let cond = insns[i + 1].cond();
                 if let Some(fused) = fused_compare_branch(&insns[i], families[i], families[i + 1], cond) {
                     insns[i].exec = fused;
                     insns[i].then = fused;
@@ -72,10 +84,12 @@ impl CodePage {
         }
     }
 
-    /// The first slot; the array holds the instruction slots and the sentinels.
+    /// The first slot; the array holds the instruction slots and the sentinels. Writable:
+    /// a chain whose budget ends inside a run stops at a slot patched for the time of the
+    /// chain (see [`crate::cpu::Cpu::run_chain`]).
     #[inline]
-    pub(crate) fn as_ptr(&self) -> *const Insn {
-        self.insns.as_ptr()
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut Insn {
+        self.insns.as_mut_ptr()
     }
 
     /// The encodings of the slots.
@@ -107,11 +121,11 @@ impl CodeCache {
 
     /// The decoded ARM page for RAM page `index` at host address `host`, decoding it if needed.
     #[inline(always)]
-    pub(crate) fn arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
+    pub(crate) fn arm_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &mut CodePage {
         if self.arm[index as usize].is_none() {
             self.decode_arm_page(memory, index, host);
         }
-        self.arm[index as usize].as_ref().expect("just filled")
+        self.arm[index as usize].as_mut().expect("just filled")
     }
 
     #[cold]
@@ -131,11 +145,11 @@ impl CodeCache {
 
     /// The decoded Thumb page for RAM page `index` (see [`CodeCache::arm_page`]).
     #[inline(always)]
-    pub(crate) fn thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &CodePage {
+    pub(crate) fn thumb_page(&mut self, memory: &mut PhysicalMemory, index: u32, host: *const u8) -> &mut CodePage {
         if self.thumb[index as usize].is_none() {
             self.decode_thumb_page(memory, index, host);
         }
-        self.thumb[index as usize].as_ref().expect("just filled")
+        self.thumb[index as usize].as_mut().expect("just filled")
     }
 
     #[cold]

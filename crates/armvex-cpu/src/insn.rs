@@ -50,9 +50,12 @@ pub enum Flow {
 /// instruction's handler family asks for it (see [`crate::thread::Op::SYNC`]).
 pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
 
-/// A threaded handler: execute the instruction at `d` and the ones after it, at most `rem`
-/// of them (`rem >= 1`); return what is left of `rem`, having left in the CPU's
-/// `chain_next` where the straight line goes on (see [`ChainEnd`] and [`crate::thread`]).
+/// A threaded handler: execute the instruction at `d` and the ones after it; return the
+/// instruction budget left, having left in the CPU's `chain_next` where the straight line
+/// goes on (see [`ChainEnd`] and [`crate::thread`]). `rem` is the budget left *after the
+/// run of `d`* (this instruction and the rest of its run, [`Insn::run`], are paid for): the
+/// budget left now is `rem + run`. `rem` is "below zero" (wrapped) when the budget ends
+/// inside the run, at a slot that stops the chain (see `Cpu::run_chain`).
 ///
 /// (One scalar return value rather than a [`ChainEnd`] on purpose: with a two-part return
 /// value, a handler that returns one it built itself gets that value split into its parts
@@ -70,7 +73,7 @@ pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, u64) -> u64;
 #[derive(Clone, Copy, Debug)]
 pub struct ChainEnd {
     /// What is left of the instruction budget the chain was given.
-    pub rem: u64,
+    pub left: u64,
     /// The instruction to continue with, if the chain stopped between two instructions of
     /// the straight line (budget used up, an IT instruction, the end of the page). Null if a
     /// step ended it with a flow other than [`Flow::Next`]: the CPU's `chain_flow` says which,
@@ -80,6 +83,9 @@ pub struct ChainEnd {
 
 /// The condition code meaning "always".
 pub const COND_ALWAYS: u8 = 14;
+/// Where [`Insn::cond_run`] keeps the condition code, and the mask of its run length.
+const COND_SHIFT: u32 = 12;
+const RUN_MASK: u16 = (1 << COND_SHIFT) - 1;
 
 /// One predecoded instruction in its slot of a page (32 bytes).
 #[derive(Clone, Copy)]
@@ -97,13 +103,13 @@ pub struct Insn {
     pub rs: u8,
     pub op: u8,
     pub op2: u8,
-    /// Condition code (ARM ARM A8.3); [`COND_ALWAYS`] when unconditional.
-    pub cond: u8,
-    /// Length in bytes (4 in ARM state, 2 or 4 in Thumb).
-    pub len: u8,
     /// The value R15 reads as while this instruction runs, as an offset from the start of its
     /// page: the instruction's offset + 8 in ARM state, + 4 in Thumb state.
     pub pc: u16,
+    /// The condition code (ARM ARM A8.3; [`COND_ALWAYS`] when unconditional) in bits 15:12
+    /// ([`Insn::cond`]), and in bits 11:0 the instructions of the slot's *run* from this one
+    /// on ([`Insn::run`], see [`crate::thread`]).
+    pub cond_run: u16,
     /// For a conditional ARM instruction whose `exec` is a run check (see
     /// [`crate::thread`]): how many slots on the first instruction is that does not fail
     /// when this one's condition fails (this one and the ones after it with the same
@@ -118,8 +124,17 @@ impl std::fmt::Debug for Insn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Insn(pc={:#x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={} len={})",
-            self.pc, self.cond, self.rd, self.rn, self.rm, self.rs, self.imm, self.op, self.op2, self.len
+            "Insn(pc={:#x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={} run={})",
+            self.pc,
+            self.cond(),
+            self.rd,
+            self.rn,
+            self.rm,
+            self.rs,
+            self.imm,
+            self.op,
+            self.op2,
+            self.run()
         )
     }
 }
@@ -143,11 +158,45 @@ impl Insn {
             rs: 0,
             op: 0,
             op2: 0,
-            cond: COND_ALWAYS,
-            len: 4,
+            cond_run: (COND_ALWAYS as u16) << COND_SHIFT,
             pc: 0,
             skip: 1,
             next_bytes: std::mem::size_of::<Insn>() as u8,
+        }
+    }
+
+    /// The condition code ([`COND_ALWAYS`] when unconditional).
+    #[inline(always)]
+    pub fn cond(&self) -> u8 {
+        (self.cond_run >> COND_SHIFT) as u8
+    }
+
+    /// Set the condition code.
+    pub fn set_cond(&mut self, cond: u8) {
+        self.cond_run = (self.cond_run & RUN_MASK) | (u16::from(cond) << COND_SHIFT);
+    }
+
+    /// The instructions of the slot's run from this one on, this one included (see
+    /// [`crate::thread`]): 0 for a sentinel.
+    #[inline(always)]
+    pub fn run(&self) -> u64 {
+        u64::from(self.cond_run & RUN_MASK)
+    }
+
+    /// Set the length of the slot's run.
+    pub fn set_run(&mut self, run: usize) {
+        debug_assert!(run <= usize::from(RUN_MASK));
+        self.cond_run = (self.cond_run & !RUN_MASK) | run as u16;
+    }
+
+    /// The instruction's length in bytes: 4 in ARM state, 2 or 4 in Thumb state (one or two
+    /// slots).
+    #[inline(always)]
+    pub fn len(&self, thumb: bool) -> u32 {
+        if thumb {
+            u32::from(self.next_bytes) / (std::mem::size_of::<Insn>() as u32 / 2)
+        } else {
+            4
         }
     }
 
@@ -197,6 +246,8 @@ pub struct Decoded {
     /// The instruction's encoding (for traces). For a 32-bit Thumb instruction: first
     /// halfword in bits 31:16.
     pub raw: u32,
+    /// Length in bytes (4 in ARM state, 2 or 4 in Thumb).
+    pub len: u8,
 }
 
 impl std::fmt::Debug for Decoded {
@@ -213,6 +264,7 @@ impl Decoded {
             ops,
             insn: Insn::operands(),
             raw,
+            len: 4,
         }
     }
 
@@ -245,11 +297,11 @@ impl Decoded {
         self
     }
     pub fn cond(mut self, c: u32) -> Self {
-        self.insn.cond = c as u8;
+        self.insn.set_cond(c as u8);
         self
     }
     pub fn len(mut self, l: u32) -> Self {
-        self.insn.len = l as u8;
+        self.len = l as u8;
         self
     }
     /// Replace the handler family, keeping the operands.
@@ -271,7 +323,7 @@ impl Decoded {
     pub fn finish_with_family(self, offset: u32, thumb: bool) -> (Insn, &'static Ops) {
         let mut insn = self.insn;
         insn.pc = (offset + if thumb { 4 } else { 8 }) as u16;
-        let slots = if thumb { insn.len >> 1 } else { 1 };
+        let slots = if thumb { self.len >> 1 } else { 1 };
         insn.next_bytes = slots * std::mem::size_of::<Insn>() as u8;
         let ops = self.ops.refined(&mut insn, thumb);
         // Families that need no PC index registers without a mask (`Cpu::r`).

@@ -143,7 +143,7 @@ impl Cpu {
         } else {
             code.arm_page(&mut bus.memory, index, host)
         };
-        let (slots, raw) = (page.as_ptr(), page.raw_ptr());
+        let (slots, raw) = (page.as_mut_ptr().cast_const(), page.raw_ptr());
         self.sync_code_epoch(bus);
         self.block::<THUMB, CHECKED>(bus, slots, raw, pc, remaining, debug)
     }
@@ -210,13 +210,13 @@ impl Cpu {
                     let at = self.block_va.wrapping_add(u32::from(insn.pc) - bias);
                     // SAFETY: `raw` has one entry per instruction slot.
                     let encoding = unsafe { *raw.add(index) };
-                    if !first && self.check_insn(at, encoding, insn.len, debug) {
+                    if !first && self.check_insn(at, encoding, insn.len(THUMB) as u8, debug) {
                         let unsynced = time_base.wrapping_add(done).wrapping_sub(self.local_time);
                         self.stop_mid_block(at, unsynced, DebugStop::Breakpoint);
                         return (Flow::Stop, done, false);
                     }
                     if first && self.tracer.is_some() {
-                        self.trace_insn(at, encoding, insn.len);
+                        self.trace_insn(at, encoding, insn.len(THUMB) as u8);
                     }
                     first = false;
                 }
@@ -234,7 +234,7 @@ impl Cpu {
                 self.time_origin = time_base.wrapping_add(done + chunk);
                 // SAFETY: as above.
                 let end = unsafe { self.run_chain(bus, d, chunk) };
-                done += chunk - end.rem;
+                done += chunk - end.left;
                 end
             };
             if !end.next.is_null() {
@@ -293,7 +293,7 @@ impl Cpu {
         // SAFETY: the next slot is in the page's array (pages end with sentinels).
         let next = unsafe { d.add(insn.slots()) };
         let end = if cond == COND_ALWAYS || self.condition_passed(cond) {
-            if insn.cond == COND_ALWAYS {
+            if insn.cond() == COND_ALWAYS {
                 // SAFETY: the caller's contract.
                 unsafe { self.run_chain(bus, d, 1) }
             } else {
@@ -301,22 +301,27 @@ impl Cpu {
                 // IT block (UNPREDICTABLE): ITSTATE's condition decides, not its own. Run
                 // an unconditional copy; the copy only stands for the slot (its next slot
                 // is the slot's).
-                let copy = Insn {
-                    cond: COND_ALWAYS,
+                let mut copy = Insn {
                     exec: crate::exec::branch::unconditional_handler(insn),
                     ..*insn
                 };
-                // SAFETY: with a budget of one, the handler reads only the copy itself (it
-                // returns to us instead of going on to another slot).
-                let end = unsafe { self.run_chain(bus, &copy, 1) };
+                copy.set_cond(COND_ALWAYS);
+                // The copy, then sentinels where a branch not taken goes on (one or two slots
+                // on), which end the chain there.
+                let end_of_page = Insn::operands();
+                let copies = [copy, end_of_page, end_of_page];
+                // SAFETY: with a budget of one, the handler (a B, which ends its run: run
+                // length 1, so nothing is patched) reads only the copy, and the slot after it
+                // if the branch is not taken (a sentinel).
+                let end = unsafe { self.run_chain(bus, copies.as_ptr(), 1) };
                 if end.next.is_null() {
                     end
                 } else {
-                    ChainEnd { rem: 0, next }
+                    ChainEnd { left: 0, next }
                 }
             }
         } else {
-            ChainEnd { rem: 0, next }
+            ChainEnd { left: 0, next }
         };
         // The block is over (or an exception entry or return replaced ITSTATE).
         if self.it == 0 {

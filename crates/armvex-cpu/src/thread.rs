@@ -7,14 +7,42 @@
 //! site that every instruction shares, which the host's branch predictor cannot learn.
 //!
 //! armvex's handlers are *threaded* instead. Every handler ([`Handler`]) executes its
-//! instruction and then, if the instruction went on in sequence, takes one from its budget
-//! `rem` and calls the next slot's handler itself, as the very last thing it does. That call
-//! is a tail call, which the compiler turns into a jump: a straight run of guest instructions
-//! is a chain of jumps from handler to handler, each with its own indirect jump for the
-//! branch predictor to learn, and nothing in between but `rem -= 1; if rem == 0`. A branch
-//! to the same page jumps to the target's handler the same way. The chain comes back to the
-//! block loop in [`crate::run`] only when the budget is used up, at the end of the page, or
-//! when an instruction leaves the page or ends the block ([`ChainEnd`]).
+//! instruction and then, if the instruction went on in sequence, calls the next slot's
+//! handler itself, as the very last thing it does. That call is a tail call, which the
+//! compiler turns into a jump: a straight run of guest instructions is a chain of jumps from
+//! handler to handler, each with its own indirect jump for the branch predictor to learn,
+//! and nothing in between. A branch to the same page jumps to the target's handler the same
+//! way. The chain comes back to the block loop in [`crate::run`] only when the budget is used
+//! up, at the end of the page, or when an instruction leaves the page or ends the block
+//! ([`ChainEnd`]).
+//!
+//! # Runs: counting instructions without counting each one
+//!
+//! The machine's schedule gives a CPU a budget of instructions, and the CPU must stop
+//! exactly where it ends (timers, other CPUs and the debugger depend on it). Counting down
+//! one per instruction would cost every handler a decrement and a test. Instead, the decoder
+//! gives every slot a *run* ([`Insn::run`]): the instructions from it along the straight line
+//! (each slot's successor is the slot after it, or two on after a 32-bit Thumb instruction)
+//! up to the end of the page or up to an instruction that *ends its run*: a B or BL (the
+//! hand-written [`crate::exec::branch`] handlers), whose not-taken path goes on like a branch
+//! would. A run is paid for when it is entered, from the budget, with one test: at the start
+//! of a chain ([`Cpu::run_chain`]), at a branch's target and after a branch not taken
+//! ([`enter`], [`jump`]). Inside the run, handlers go on to the next slot with no count at
+//! all. The budget a handler is given, `rem`, is what will be left after its run; an
+//! instruction that leaves the straight line early (a data-processing write to the PC, a
+//! load into it, an exception, a CPSR write) hands back the part of its run that did not run:
+//! what is left after it is `rem + run - 1` ([`left_after`]).
+//!
+//! If the budget does not cover the run where a chain starts, the slot where it ends (that
+//! many instructions on along the straight line) gets the sentinel's handler for the time of
+//! the chain, which stops it there; the chain starts with `rem` below zero by the rest of the
+//! run (wrapping), and the sentinel handler adds the slot's run back ([`end_of_page`]). The
+//! two handlers that look further than the next slot check the budget really covers what they
+//! skip: a condition check skipping a run of instructions that all fail
+//! ([`condition_check`]), and a comparison fused with the branch after it. Runs end at
+//! branches so that they are short (a few instructions in most code), which keeps the slots
+//! patched this way near the budget's end few. Checked blocks and IT blocks run one
+//! instruction at a time the same way, with a budget of one.
 //!
 //! Rust does not promise tail calls (there is no `become` on stable), so correctness never
 //! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
@@ -45,11 +73,11 @@
 //!   their condition themselves ([`crate::exec::branch`]).
 //! * **Time.** MMIO accesses see the time the block started at, moved on at every taken
 //!   branch inside the page (so a polling loop sees its timer move). A handler that branches
-//!   inside the page sets `local_time` from `time_origin - rem`, where the block loop set
-//!   `time_origin` when it started the chain.
+//!   inside the page sets `local_time` from `time_origin - left` (the budget left after the
+//!   branch), where the block loop set `time_origin` when it started the chain.
 //!
 //! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
-//! a time: the block loop calls the handler with `rem == 1`, so it returns after that
+//! a time: the block loop starts a chain with a budget of one, so it returns after that
 //! instruction (see [`crate::run`]).
 //!
 //! # A picture, for readers new to interpreters
@@ -64,7 +92,7 @@
 //!   block loop (crate::run)          the page's slots (crate::code_cache)
 //!   -----------------------          ------------------------------------------------------
 //!   look up the page of the PC       [ ldr r3,[r4]   ] exec = fast<ldr imm>     --+
-//!   rem = min(budget, CHUNK)         [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
+//!   budget = min(left, CHUNK)        [ lsl r2,r2,#1  ] exec = fast<mov lsl>     <-+ jump
 //!   call exec of the PC's slot --->  [ cmp r3,#1<<24 ] exec = compare_branch<cmp imm, CS>
 //!        |                           [ bcs 1f        ] (run by the slot above; its own exec
 //!        |                           [   ...         ]  serves code that branches to it)
@@ -78,7 +106,7 @@
 //!        |                           [ bls loop      ] exec = branch<LS, local> -> slot of loop
 //!        |                           [ (sentinel)    ] exec = end_of_page: back to the loop
 //!        v
-//!   ChainEnd { rem, next }: budget used up, end of page, or a branch out (`chain_flow`):
+//!   ChainEnd { left, next }: budget used up, end of page, or a branch out (`chain_flow`):
 //!   interrupts, timers and other CPUs are looked at here, then the next chain starts.
 //! ```
 //!
@@ -88,10 +116,12 @@
 //! shared call site is not). The per-instruction work outside the instruction itself is:
 //!
 //! ```text
-//!   rem -= 1; if rem == 0 { return rem }          count, and stop at the budget
 //!   next = this slot + 32 bytes                   (64 after a 32-bit Thumb instruction)
 //!   jump to next.exec                             a tail call: no stack grows
 //! ```
+//!
+//! and at a branch (the end of a run): `if left >= next.run { rem = left - next.run } else
+//! stop`.
 //!
 //! What is decided at decode time so that handlers need not decide it at run time:
 //!
@@ -105,20 +135,21 @@
 //! * whether a comparison and the conditional branch after it run as one handler
 //!   ([`crate::exec::branch`]'s `compare_branch`).
 //!
-//! None of this changes what the guest sees or how instructions are counted: every shortcut
-//! falls back to one instruction at a time when the budget left is smaller than the
-//! shortcut, so a chain stops exactly where its budget ends, and a debugger or the profiler
-//! stopping the machine anywhere finds the state an unbroken run would have there.
+//! * how many instructions each slot's run holds ([`Insn::run`]).
+//!
+//! None of this changes what the guest sees or how instructions are counted: a chain stops
+//! exactly where its budget ends, and a debugger or the profiler stopping the machine
+//! anywhere finds the state an unbroken run would have there.
 
 use crate::cpu::Cpu;
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
 use armvex_bus::Bus;
 
 /// The most instructions the block loop lets one chain of handlers run. Only a bound on the
-/// stack a chain may use when tail calls are not jumps (about 256 frames); in optimised
-/// builds the chain returns to the loop once per `CHUNK` instructions, which costs nothing
-/// measurable.
-pub const CHUNK: u64 = 256;
+/// stack a chain may use when tail calls are not jumps: 256 frames in unoptimised builds,
+/// where none of them are. In optimised builds the handlers' calls of the next handler are
+/// jumps, so the bound only says how often a long in-page loop comes back to the block loop.
+pub const CHUNK: u64 = if cfg!(debug_assertions) { 256 } else { 4096 };
 
 /// What `regs[15]` holds while a handler that does not keep the PC runs, in builds with
 /// debug assertions: a handler that reads it anyway computes with this visibly wrong value,
@@ -192,6 +223,9 @@ pub struct Ops {
     pub refine: Option<Refine>,
     /// The handlers check the condition code themselves (hand-written families).
     pub own_condition: bool,
+    /// The instruction ends its run: its handler checks the budget for the instruction it
+    /// goes on to, whichever that is (the hand-written B/BL handlers, see [`enter`]).
+    pub ends_run: bool,
 }
 
 impl Ops {
@@ -218,8 +252,8 @@ impl Ops {
             (true, false) => self.full,
             (true, true) => self.full_wide,
         };
-        if insn.cond != COND_ALWAYS && !self.own_condition {
-            (CONDITION_CHECKS[usize::from(insn.cond.min(COND_ALWAYS))], handler)
+        if insn.cond() != COND_ALWAYS && !self.own_condition {
+            (CONDITION_CHECKS[usize::from(insn.cond().min(COND_ALWAYS))], handler)
         } else {
             (handler, handler)
         }
@@ -239,7 +273,13 @@ impl Ops {
             reads: reads::ALL,
             refine: None,
             own_condition: true,
+            ends_run: false,
         }
+    }
+
+    /// The same family, marked as ending its instruction's run ([`Ops::ends_run`]).
+    pub const fn ending_run(self) -> Ops {
+        Ops { ends_run: true, ..self }
     }
 }
 
@@ -260,6 +300,7 @@ impl<O: Op> OpsOf for O {
         reads: O::READS,
         refine: O::REFINE,
         own_condition: false,
+        ends_run: false,
     };
 }
 
@@ -378,10 +419,12 @@ mod on_fail {
 /// neither does the next one if it has the same condition: the flags are still the same. So
 /// when the decoder finds such a run (the range coder of the kernel's xz decompressor is
 /// full of them: `cmp`, then `strhi`, `stmls`, `addls`, `ldrhhi`, `ldrhls`, ...), the check
-/// of its first instruction, on failing, counts the whole run at once and jumps past it,
+/// of its first instruction, on failing, jumps past the whole run at once (its instructions
+/// are in the same run of the budget's, see [`Insn::run`], so they are paid for already),
 /// straight into the handler of an instruction with the opposite condition (which holds
-/// now) without checking that one either. With less budget left than the run is long, it
-/// goes on one instruction at a time, so chains still stop exactly where the budget ends.
+/// now) without checking that one either. If the budget ends inside the skipped
+/// instructions, it goes on one instruction at a time, so chains still stop exactly where the
+/// budget ends.
 ///
 /// # Safety
 /// See [`Handler`]; for `ON_FAIL` other than [`on_fail::NEXT`], `skip` slots on from `d`
@@ -400,11 +443,12 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     }
     if ON_FAIL != on_fail::NEXT {
         // SAFETY: `d` points at a live instruction (the caller's contract).
-        let skip = u64::from(unsafe { (*d).skip });
-        if rem > skip {
+        let (skip, run) = unsafe { (u64::from((*d).skip), (*d).run()) };
+        // The skipped instructions are in this run (see `link_condition_runs`), which is
+        // paid for, unless the budget ends inside it: then only if it ends past them.
+        if rem.wrapping_add(run) > skip {
             // SAFETY: the caller's contract: the slot `skip` on is in the page's array.
             let next = unsafe { d.add(skip as usize) };
-            let rem = rem - skip;
             // SAFETY: `next` is a live instruction of the same page; its `then` is right
             // for it when `COND` fails (the caller's contract).
             return unsafe {
@@ -452,20 +496,37 @@ static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
 /// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
 /// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
 /// slot `i`'s `exec` is the plain condition check of its condition code.
-pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool]) {
+///
+/// A run of the same condition stops before an instruction that ends its run (`ends[i]`, a
+/// B<cond> with that condition, say): skipping it would skip into the next run, which is
+/// not paid for.
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[bool]) {
     let slots = checked.len();
     debug_assert!(insns.len() > slots);
-    for i in 0..slots {
-        let cond = insns[i].cond;
+    // From the end of the page back, so that each slot's count follows from the next one's
+    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 255 steps).
+    let mut next_skip = 0;
+    for i in (0..slots).rev() {
+        let cond = insns[i].cond();
+        // This slot and the ones after it with the same condition, up to one that ends its
+        // run, at most 255.
+        let skip = if i + 1 < slots && insns[i + 1].cond() == cond && !ends[i + 1] {
+            (next_skip + 1).min(usize::from(u8::MAX))
+        } else {
+            1
+        };
+        next_skip = skip;
         if !checked[i] || cond >= COND_ALWAYS {
             continue;
         }
-        let mut skip = 1;
-        while i + skip < slots && insns[i + skip].cond == cond && skip < usize::from(u8::MAX) {
-            skip += 1;
-        }
+        debug_assert_eq!(
+            skip,
+            (1..usize::from(u8::MAX))
+                .find(|&k| i + k >= slots || insns[i + k].cond() != cond || ends[i + k])
+                .unwrap_or(usize::from(u8::MAX))
+        );
         // The instruction after the run: the sentinel at the end of the page at the latest.
-        let after = insns[i + skip].cond;
+        let after = insns[i + skip].cond();
         let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
         let exec = match (skip, then_holds) {
             (1, false) => continue,
@@ -492,25 +553,25 @@ unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: 
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
-/// After the instruction at `d` ran with result `flow`: count it, and go on with the next
-/// instruction (a tail call) or return to the block loop.
+/// After the instruction at `d` ran with result `flow`: go on with the next instruction (a
+/// tail call) or return to the block loop.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`.
+/// See [`Handler`]; `d` does not end its run.
 #[inline(always)]
 pub(crate) unsafe fn dispatch(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: every page ends with sentinel slots, so the next slot of an instruction
     // (`next_bytes` on) is in the page's array (see `crate::code_cache`).
     let next = unsafe { d.byte_add(usize::from((*d).next_bytes)) };
     // SAFETY: the caller's contract.
-    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+    unsafe { dispatch_next(cpu, bus, d, next, rem, flow) }
 }
 
 /// [`dispatch`] for an instruction known to be `SLOTS` slots long: no need to read how far
 /// the next one is.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`; the instruction at `d` is `SLOTS` slots long.
+/// See [`Handler`]; the instruction at `d` is `SLOTS` slots long and does not end its run.
 #[inline(always)]
 unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64, flow: Flow) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
@@ -519,90 +580,160 @@ unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     // the page's array (see `crate::code_cache`).
     let next = unsafe { d.add(SLOTS) };
     // SAFETY: the caller's contract.
-    unsafe { dispatch_next(cpu, bus, next, rem, flow) }
+    unsafe { dispatch_next(cpu, bus, d, next, rem, flow) }
 }
 
-/// After an instruction ran with result `flow`, `next` being the slot after it: count it,
-/// and go on (a tail call) or return to the block loop.
+/// After the instruction at `d` ran with result `flow`, `next` being the slot after it: go
+/// on (a tail call) or return to the block loop. Going on in sequence costs nothing: the
+/// next instruction is in the same run, already paid for.
 ///
 /// # Safety
-/// See [`Handler`]; `rem >= 1`; `next` is a slot of the page's array.
+/// See [`Handler`]; `next` is a slot of the page's array; `d` does not end its run.
 #[inline(always)]
-unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, rem: u64, flow: Flow) -> u64 {
-    let rem = rem - 1;
+unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, next: *const Insn, rem: u64, flow: Flow) -> u64 {
     match flow {
-        Flow::Next => {
-            if rem == 0 {
-                return stop_chain(cpu, rem, next);
-            }
-            // SAFETY: `next` is a live instruction of the same page.
-            unsafe { ((*next).exec)(cpu, bus, next, rem) }
-        }
+        // SAFETY: `next` is a live instruction of the same page.
+        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, rem) },
         // SAFETY: the caller's contract.
-        Flow::Jump => unsafe { jump(cpu, bus, rem) },
-        flow => leave_chain(cpu, rem, flow),
+        Flow::Jump => unsafe { jump(cpu, bus, left_after(d, rem)) },
+        // SAFETY: as above.
+        flow => leave_chain(cpu, unsafe { left_after(d, rem) }, flow),
     }
 }
 
-/// End a chain between two instructions, with `rem` left: the straight line goes on at
-/// `next` (see [`ChainEnd`]).
+/// The budget left after the instruction at `d` ran, `rem` being what is left after its
+/// whole run (see [`Handler`]): its run from the next instruction on was paid for and will
+/// not run now.
+///
+/// # Safety
+/// `d` points at a live instruction.
 #[inline(always)]
-pub(crate) fn stop_chain(cpu: &mut Cpu, rem: u64, next: *const Insn) -> u64 {
-    cpu.chain_next = next;
-    rem
+pub(crate) unsafe fn left_after(d: *const Insn, rem: u64) -> u64 {
+    // SAFETY: the caller's contract.
+    rem.wrapping_add(unsafe { (*d).run() }.wrapping_sub(1))
 }
 
-/// End a chain, with `rem` left, because an instruction ended with `flow` (not
+/// Go on with the instruction at `next`, which starts a run, with `left` budget: pay for its
+/// run if the budget covers it, or end the chain before it for the block loop to go on.
+///
+/// # Safety
+/// See [`Handler`]; `next` is a slot of the page's array.
+#[inline(always)]
+pub(crate) unsafe fn enter(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, left: u64) -> u64 {
+    // SAFETY: the caller's contract.
+    let run = unsafe { (*next).run() };
+    if left >= run {
+        // SAFETY: the caller's contract.
+        return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+    }
+    stop_chain(cpu, left, next)
+}
+
+/// End a chain between two instructions, with `left` budget left: the straight line goes on
+/// at `next` (see [`ChainEnd`]).
+#[inline(always)]
+pub(crate) fn stop_chain(cpu: &mut Cpu, left: u64, next: *const Insn) -> u64 {
+    cpu.chain_next = next;
+    left
+}
+
+/// End a chain, with `left` budget left, because an instruction ended with `flow` (not
 /// [`Flow::Next`]): `regs[15]` holds the next PC (see [`ChainEnd`]).
 #[inline(always)]
-pub(crate) fn leave_chain(cpu: &mut Cpu, rem: u64, flow: Flow) -> u64 {
+pub(crate) fn leave_chain(cpu: &mut Cpu, left: u64, flow: Flow) -> u64 {
     cpu.chain_flow = flow;
     cpu.chain_next = std::ptr::null();
-    rem
+    left
 }
 
 impl Cpu {
-    /// Run the chain of handlers that starts at `d`, with budget `rem` (see [`Handler`]).
+    /// Run the chain of handlers that starts at `d`, with at most `budget` instructions. If
+    /// the budget covers the run of `d`, the chain starts with that run paid for. If not,
+    /// the slot where the budget ends (`budget` instructions on along the straight line,
+    /// inside the run) gets the handler of a sentinel for the time of the chain, and the
+    /// chain starts with more paid for than it has: `rem` "below zero", which the handlers
+    /// that look ahead (condition runs, compare and branch) check.
     ///
     /// # Safety
-    /// See [`Handler`].
+    /// See [`Handler`]; the page's array is writable through `d` (the slots are patched and
+    /// restored here), and nothing else reads it meanwhile.
     #[inline(always)]
-    pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, rem: u64) -> ChainEnd {
+    pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, budget: u64) -> ChainEnd {
         // SAFETY: the caller's contract.
-        let rem = unsafe { ((*d).exec)(self, bus, d, rem) };
+        let run = unsafe { (*d).run() };
+        let left = if budget >= run {
+            // SAFETY: the caller's contract.
+            unsafe { ((*d).exec)(self, bus, d, budget - run) }
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { self.run_partial(bus, d, budget, run) }
+        };
         ChainEnd {
-            rem,
+            left,
             next: self.chain_next,
+        }
+    }
+
+    /// [`Cpu::run_chain`] for a budget that ends inside the run of `d` (`run` long).
+    ///
+    /// # Safety
+    /// See [`Cpu::run_chain`]; `budget < run`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_partial(&mut self, bus: &mut Bus, d: *const Insn, budget: u64, run: u64) -> u64 {
+        let mut stop = d.cast_mut();
+        for _ in 0..budget {
+            // SAFETY: the straight line inside a run stays in the page's array.
+            stop = unsafe { stop.byte_add(usize::from((*stop).next_bytes)) };
+        }
+        // SAFETY: `stop` is a slot of the run (so not a sentinel), writable (the caller's
+        // contract); the chain stops there and the slot is restored before anything else
+        // runs it.
+        unsafe {
+            let saved = ((*stop).exec, (*stop).then);
+            (*stop).exec = end_of_page;
+            (*stop).then = end_of_page;
+            let left = ((*d).exec)(self, bus, d, budget.wrapping_sub(run));
+            ((*stop).exec, (*stop).then) = saved;
+            left
         }
     }
 }
 
-/// A plain branch to `regs[15]` (already counted): go on there if it is in the same page and
-/// budget is left, moving time on as the block loop would; return to the loop otherwise.
+/// A plain branch to `regs[15]`, with `left` budget after it: go on there if it is in the
+/// same page and the budget covers the target's run, moving time on as the block loop would;
+/// return to the loop otherwise.
 ///
 /// # Safety
 /// See [`Handler`].
 #[inline(always)]
-pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, rem: u64) -> u64 {
+pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
     let target = cpu.regs[15];
-    if rem != 0 && target & !0xfff == cpu.block_va {
-        cpu.local_time = cpu.time_origin.wrapping_sub(rem);
+    if target & !0xfff == cpu.block_va {
         // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
         // offset below 4096 is inside it.
         let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
-        // SAFETY: `next` is a live instruction of the same page.
-        return unsafe { ((*next).exec)(cpu, bus, next, rem) };
+        // SAFETY: as above.
+        let run = unsafe { (*next).run() };
+        if left >= run {
+            cpu.local_time = cpu.time_origin.wrapping_sub(left);
+            // SAFETY: `next` is a live instruction of the same page.
+            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+        }
     }
-    leave_chain(cpu, rem, Flow::Jump)
+    leave_chain(cpu, left, Flow::Jump)
 }
 
 /// The handler of the sentinel slots after the last instruction of a page: the straight
-/// line ends here; nothing is executed or counted.
+/// line ends here; nothing is executed or counted. Also the handler of the slot where a
+/// budget ends inside a run, for the time of the chain ([`Cpu::run_chain`]): what is left
+/// is then the part of the run from that slot on, which was paid for and does not run.
 ///
 /// # Safety
 /// See [`Handler`].
 pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
-    stop_chain(cpu, rem, d)
+    // SAFETY: the caller's contract.
+    stop_chain(cpu, rem.wrapping_add(unsafe { (*d).run() }), d)
 }
 
 /// The step of a sentinel (never executed: the block loop stops at sentinels).

@@ -130,3 +130,15 @@ fn an_interrupt_inside_an_it_block_leaves_no_itstate_behind() {
     assert_eq!(it, 0x08, "ITSTATE of the block's last instruction in the SPSR");
     assert_eq!(cpu.current_it, 0, "no ITSTATE left over for the handler");
 }
+
+#[test]
+fn a_conditional_branch_inside_an_it_block_follows_itstate() {
+    // movs r0, #0 (Z set); it eq; beq.n +2 (T1, its own condition EQ: UNPREDICTABLE inside
+    // an IT block, run under ITSTATE's condition from a copy of its slot); movs r1, #1;
+    // movs r2, #2; movs r3, #3 (the target). The branch is taken past the first two moves.
+    let prog: [u16; 6] = [0x2000, 0xbf08, 0xd001, 0x2101, 0x2202, 0x2303];
+    let (cpu, _, _) = run_thumb(&prog, &[], 4);
+    assert_eq!((cpu.regs[1], cpu.regs[2], cpu.regs[3]), (0, 0, 3));
+    assert_eq!(cpu.pc(), RAM + 12);
+    assert_eq!(cpu.it, 0);
+}

@@ -14,7 +14,7 @@
 use crate::cpu::Cpu;
 use crate::exec::dataproc::{self, handler_form, opcode};
 use crate::insn::{COND_ALWAYS, Flow, Handler, Insn};
-use crate::thread::{Op, Ops, OpsOf, Refine, dispatch, op, reads};
+use crate::thread::{Op, Ops, OpsOf, Refine, enter, op, reads};
 use armvex_bus::Bus;
 
 impl Cpu {
@@ -72,35 +72,44 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
+    // A branch ends its run (it is the last instruction paid for): the budget after it is
+    // `rem`, and whichever instruction comes next starts a run of its own.
+    debug_assert_eq!(insn.run(), 1);
+    let left = rem;
     if !cpu.condition_holds::<COND>() {
+        // SAFETY: the next slot is in the page's array (pages end with sentinels).
+        let next = unsafe { d.byte_add(usize::from(insn.next_bytes)) };
         // SAFETY: the caller's contract.
-        return unsafe { dispatch(cpu, bus, d, rem, Flow::Next) };
+        return unsafe { enter(cpu, bus, next, left) };
     }
     // The PC this instruction reads; the target is in the same instruction set, at an
     // offset aligned for it (so BranchWritePC's masking changes nothing).
     let pc = cpu.block_va.wrapping_add(u32::from(insn.pc));
     if LINK {
         let here = pc.wrapping_sub(if cpu.thumb { 4 } else { 8 });
-        cpu.regs[14] = here.wrapping_add(u32::from(insn.len)) | u32::from(cpu.thumb);
+        cpu.regs[14] = here.wrapping_add(insn.len(cpu.thumb)) | u32::from(cpu.thumb);
     }
-    let rem = rem - 1;
     let target = pc.wrapping_add(insn.imm);
-    if LOCAL && rem != 0 {
-        cpu.local_time = cpu.time_origin.wrapping_sub(rem);
+    if LOCAL {
         let slots = i16::from_le_bytes([insn.rd, insn.rn]);
         // SAFETY: the decoder found the target inside this page: `slots` away from `d` in
         // the page's array.
         let next = unsafe { d.offset(isize::from(slots)) };
-        // SAFETY: `next` is a live instruction of the same page.
-        return unsafe { ((*next).exec)(cpu, bus, next, rem) };
+        // SAFETY: as above.
+        let run = unsafe { (*next).run() };
+        if left >= run {
+            cpu.local_time = cpu.time_origin.wrapping_sub(left);
+            // SAFETY: `next` is a live instruction of the same page.
+            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+        }
     }
     cpu.regs[15] = target;
-    crate::thread::leave_chain(cpu, rem, Flow::Jump)
+    crate::thread::leave_chain(cpu, left, Flow::Jump)
 }
 
 macro_rules! branch_ops {
     ($cond:literal, $link:literal, $local:literal) => {
-        Ops::uniform(branch, branch_threaded::<$cond, $link, $local>)
+        Ops::uniform(branch, branch_threaded::<$cond, $link, $local>).ending_run()
     };
 }
 macro_rules! branch_conds {
@@ -156,14 +165,16 @@ fn refine_branch(d: &mut Insn, thumb: bool) -> &'static Ops {
         [d.rd, d.rn] = (slots as i16).to_le_bytes();
         d.op2 = 1;
     }
-    let cond = usize::from(d.cond.min(COND_ALWAYS));
+    let cond = usize::from(d.cond().min(COND_ALWAYS));
     &BRANCHES[usize::from(d.op != 0)][usize::from(local)][cond]
 }
 
 /// The handler of a B/BL like `d` but unconditional (a conditional branch that an IT block
-/// makes conditional instead, see [`crate::run`]).
+/// makes conditional instead, see [`crate::run`]), for a copy of `d` run on its own: the
+/// variant for a target outside the page, which finds the target from the PC rather than
+/// from the slot's place in the page (the copy is not in the page).
 pub(crate) fn unconditional_handler(d: &Insn) -> Handler {
-    BRANCHES[usize::from(d.op != 0)][usize::from(d.op2 != 0)][usize::from(COND_ALWAYS)].fast
+    BRANCHES[usize::from(d.op != 0)][0][usize::from(COND_ALWAYS)].fast
 }
 
 /// BLX (immediate): branch with link and change instruction set. The target is computed from
@@ -236,11 +247,14 @@ unsafe fn compare_branch<const OP: u8, const HF: u8, const COND: u8>(
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     dataproc::dp::<OP, true, HF>(cpu, bus, unsafe { &*d });
-    let rem = rem - 1;
     // SAFETY: the next slot is in the page's array (the caller's contract).
     let b = unsafe { d.add(1) };
-    if rem == 0 {
-        return crate::thread::stop_chain(cpu, rem, b);
+    // The run of the comparison is the two of them (the branch ends it). `rem` is below
+    // zero only if the budget ends inside it, that is before the branch, whose slot then
+    // stops the chain (see `Cpu::run_chain`).
+    if (rem as i64) < 0 {
+        // SAFETY: `b` is a live instruction of the same page.
+        return unsafe { ((*b).exec)(cpu, bus, b, rem) };
     }
     // SAFETY: `b` is a B with condition `COND`, without link, to a target in the page.
     unsafe { branch_threaded::<COND, false, true>(cpu, bus, b, rem) }
@@ -293,7 +307,7 @@ pub(crate) fn fused_compare_branch(
     second_ops: &'static Ops,
     cond: u8,
 ) -> Option<Handler> {
-    if first.cond != COND_ALWAYS || cond >= COND_ALWAYS {
+    if first.cond() != COND_ALWAYS || cond >= COND_ALWAYS {
         return None;
     }
     if !std::ptr::eq(second_ops, &BRANCHES[0][1][usize::from(cond)]) {

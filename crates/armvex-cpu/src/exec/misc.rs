@@ -20,7 +20,7 @@ pub fn undefined(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 /// The encoding of the instruction being executed, read back from memory (for messages).
 fn encoding(cpu: &Cpu, bus: &Bus, d: &Insn) -> String {
     let mut b = [0u8; 4];
-    let n = usize::from(d.len).min(4);
+    let n = d.len(cpu.is_thumb()) as usize;
     match cpu.debug_read(bus, cpu.current_insn_addr(), &mut b[..n]) {
         Ok(()) if n == 2 => format!("{:#06x}", u16::from_le_bytes([b[0], b[1]])),
         Ok(()) if cpu.is_thumb() => format!(

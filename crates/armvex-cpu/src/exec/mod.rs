@@ -32,7 +32,7 @@ impl Cpu {
     /// The address of the instruction after the one executing (of length `len`).
     #[inline(always)]
     pub(crate) fn next_insn_addr(&self, d: &Insn) -> u32 {
-        self.current_insn_addr().wrapping_add(u32::from(d.len))
+        self.current_insn_addr().wrapping_add(d.len(self.thumb))
     }
 
     /// BXWritePC (ARM ARM A2.3.2): bit 0 selects Thumb state.

@@ -23,7 +23,7 @@ unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) ->
     let insn = unsafe { &*d };
     it(cpu, bus, insn);
     // SAFETY: the next slot is in the page's array (pages end with sentinels).
-    crate::thread::stop_chain(cpu, rem - 1, unsafe { d.add(1) })
+    crate::thread::stop_chain(cpu, unsafe { crate::thread::left_after(d, rem) }, unsafe { d.add(1) })
 }
 
 /// The family of [`it`].
@@ -75,7 +75,7 @@ pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     // A B<cond> (T3) carries its own condition, which the page's handlers check before the
     // step (the step itself branches unconditionally): check it here too. Inside an IT block
     // ITSTATE's condition decides, as in `Cpu::step_in_it_block`.
-    if insn.cond < crate::insn::COND_ALWAYS && cpu.current_it == 0 && !cpu.condition_passed(insn.cond) {
+    if insn.cond() < crate::insn::COND_ALWAYS && cpu.current_it == 0 && !cpu.condition_passed(insn.cond()) {
         return Flow::Next;
     }
     (family.step_pc)(cpu, bus, &insn)
