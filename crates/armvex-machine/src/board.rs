@@ -4,6 +4,7 @@
 //! and the other memories are, where each device sits and which interrupt it raises. The
 //! machine is assembled from it in [`crate::Machine::new`].
 
+use crate::error::MachineError;
 use serde::Deserialize;
 
 /// The board files, by name.
@@ -107,12 +108,12 @@ pub struct DeviceEntry {
 
 impl Board {
     /// The board called `name`.
-    pub fn by_name(name: &str) -> Result<Board, String> {
+    pub fn by_name(name: &str) -> Result<Board, MachineError> {
         let (_, text) = BOARDS
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| format!("unknown machine '{name}' (known: {})", board_names().join(", ")))?;
-        toml::from_str(text).map_err(|e| format!("board file for {name} is invalid: {e}"))
+        Ok(toml::from_str(text).map_err(|e| format!("board file for {name} is invalid: {e}"))?)
     }
 
     /// The device called `name`.
@@ -138,7 +139,7 @@ impl Board {
 
 /// Parse a memory size the way QEMU's `-m` does: a number with an optional suffix K, M, G or
 /// T (either case); a bare number means MiB.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, MachineError> {
     let t = s.trim();
     let bad = || format!("bad memory size '{s}' (examples: 512M, 1G)");
     let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -151,9 +152,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "M" | "m" | "MiB" => 20,
         "G" | "g" | "GiB" => 30,
         "T" | "t" | "TiB" => 40,
-        _ => return Err(bad()),
+        _ => return Err(bad().into()),
     };
-    n.checked_mul(1 << shift).filter(|v| *v > 0).ok_or_else(bad)
+    Ok(n.checked_mul(1 << shift).filter(|v| *v > 0).ok_or_else(bad)?)
 }
 
 #[cfg(test)]
@@ -169,15 +170,20 @@ mod tests {
             assert_eq!(b.device.iter().filter(|d| d.kind == "virtio-mmio").count(), 4);
             assert_eq!(b.device.iter().filter(|d| d.kind == "pl011").count(), 4);
         }
-        assert!(Board::by_name("vexpress-a7").unwrap_err().contains("unknown machine"));
+        assert!(
+            Board::by_name("vexpress-a7")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown machine")
+        );
     }
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert_eq!(parse_size("256"), Ok(256 << 20));
-        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("256").unwrap(), 256 << 20);
+        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
         for bad in ["", "0", "1X", "-5M", "1.5G", "M", "99999999999999G"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }

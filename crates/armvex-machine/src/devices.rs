@@ -32,6 +32,7 @@
 
 use crate::board::{Board, DeviceEntry, parse_size};
 use crate::console::{HostEvent, HostInput};
+use crate::error::MachineError;
 use crate::hostdev::{ChardevSpec, HostEntropy};
 use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
@@ -76,7 +77,7 @@ pub struct DriveSpec {
 
 impl DriveSpec {
     /// The SD card of `--sd FILE[,readonly=on][,snapshot=on]`: a drive in [`SD_SLOT`].
-    pub fn parse_sd(s: &str) -> Result<DriveSpec, String> {
+    pub fn parse_sd(s: &str) -> Result<DriveSpec, MachineError> {
         let mut parts = split_options(s);
         let file = parts.first().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
         parts[0] = format!("file={file}");
@@ -93,30 +94,28 @@ impl DriveSpec {
 
     /// The image of NOR flash `index` (`--pflash FILE[,readonly=on][,snapshot=on]`, the
     /// first for flash 0, the second for flash 1, as QEMU's `-pflash`).
-    pub fn parse_pflash(s: &str, index: usize) -> Result<DriveSpec, String> {
+    pub fn parse_pflash(s: &str, index: usize) -> Result<DriveSpec, MachineError> {
         let slot = *PFLASH_SLOTS
             .get(index)
             .ok_or("the board has two flashes: --pflash is given at most twice")?;
-        let mut spec = DriveSpec::parse_sd(s).map_err(|e| e.replace("--sd", "--pflash"))?;
+        let mut spec = DriveSpec::parse_sd(s).map_err(|e| e.to_string().replace("--sd", "--pflash"))?;
         spec.slot = Some(slot);
         Ok(spec)
     }
 
     /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,backing=BASE][,slot=N]`. A comma
     /// in the path is written `,,` (QEMU's escape).
-    pub fn parse(s: &str) -> Result<DriveSpec, String> {
+    pub fn parse(s: &str) -> Result<DriveSpec, MachineError> {
         match Self::parse_with_id(s)? {
             (drive, None) => Ok(drive),
-            (_, Some(id)) => Err(format!(
-                "--drive id={id}: give the drive to a --device virtio-blk,drive={id}"
-            )),
+            (_, Some(id)) => Err(format!("--drive id={id}: give the drive to a --device virtio-blk,drive={id}").into()),
         }
     }
 
     /// Parse a `--drive` that may have an `id=ID` (then a `--device virtio-blk,drive=ID`
     /// attaches it, and it has no `slot=` of its own).
-    pub fn parse_with_id(s: &str) -> Result<(DriveSpec, Option<String>), String> {
-        Self::parse_parts(split_options(s))
+    pub fn parse_with_id(s: &str) -> Result<(DriveSpec, Option<String>), MachineError> {
+        Ok(Self::parse_parts(split_options(s))?)
     }
 
     /// [`DriveSpec::parse_with_id`] of an option list already split by [`split_options`].
@@ -179,10 +178,10 @@ impl DriveSpec {
     }
 
     /// Open the drive's disk as its options say.
-    pub fn open(&self) -> Result<DiskImage, String> {
+    pub fn open(&self) -> Result<DiskImage, MachineError> {
         match &self.backing {
-            Some(base) => DiskImage::open_persistent(&self.file, base),
-            None => DiskImage::open(&self.file, self.mode()),
+            Some(base) => Ok(DiskImage::open_persistent(&self.file, base)?),
+            None => Ok(DiskImage::open(&self.file, self.mode())?),
         }
     }
 
@@ -255,7 +254,7 @@ pub enum DeviceKind {
 
 impl DeviceSpec {
     /// Parse the value of a `--device` option: `KIND[,opt=val]...`.
-    pub fn parse(s: &str) -> Result<DeviceSpec, String> {
+    pub fn parse(s: &str) -> Result<DeviceSpec, MachineError> {
         let mut parts = s.split(',');
         let given = parts.next().unwrap_or_default();
         let kind = match given {
@@ -272,7 +271,8 @@ impl DeviceSpec {
             other => {
                 return Err(format!(
                     "--device {other}: unknown kind (virtio-blk, virtio-net, virtio-rng, virtio-console, lan9118)"
-                ));
+                )
+                .into());
             }
         };
         let option = format!("--device {given}");
@@ -284,7 +284,7 @@ impl DeviceSpec {
                 .split_once('=')
                 .ok_or_else(|| format!("{option}: bad option '{part}' (expected key=value)"))?;
             if seen.contains(&key) {
-                return Err(format!("{option}: {key}= is given twice"));
+                return Err(format!("{option}: {key}= is given twice").into());
             }
             seen.push(key);
             match (kind, key) {
@@ -308,11 +308,11 @@ impl DeviceSpec {
                     host_entropy = match value {
                         "host" => true,
                         "seeded" => false,
-                        _ => return Err(format!("{option} entropy={value}: expected seeded or host")),
+                        _ => return Err(format!("{option} entropy={value}: expected seeded or host").into()),
                     };
                 }
                 ("virtio-console", "chardev") => chardev = Some(value.to_string()),
-                _ => return Err(format!("{option}: unknown option '{key}'")),
+                _ => return Err(format!("{option}: unknown option '{key}'").into()),
             }
         }
         let need = |v: Option<String>, what: &str| v.ok_or_else(|| format!("{option} needs {what}=ID"));
@@ -329,7 +329,8 @@ impl DeviceSpec {
                 if slot.is_some() {
                     return Err(format!(
                         "{option}: the board's own network card is on no virtio-mmio transport (no slot=)"
-                    ));
+                    )
+                    .into());
                 }
                 DeviceKind::Lan9118 {
                     netdev: need(netdev, "netdev")?,
@@ -412,7 +413,12 @@ pub struct BoardDevices {
 }
 
 /// Put every device of `board` on `bus`.
-pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHostSetup) -> Result<BoardDevices, String> {
+pub fn build(
+    board: &Board,
+    bus: &mut Bus,
+    num_cpus: usize,
+    mut host: DeviceHostSetup,
+) -> Result<BoardDevices, MachineError> {
     let mp = &board.mpcore;
     let ic = match mp.gic.as_str() {
         "gicv1" => bus.add_device(
@@ -425,7 +431,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             A15MpCore::SIZE,
             Box::new(A15MpCore::new(num_cpus, mp.interrupts as usize)?),
         )?,
-        other => return Err(format!("board {}: unknown interrupt controller {other}", board.name)),
+        other => return Err(format!("board {}: unknown interrupt controller {other}", board.name).into()),
     };
     bus.set_interrupt_controller(ic);
 
@@ -546,7 +552,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             "pl181" => {
                 let irqs = match d.spi[..] {
                     [a, b, ..] => [a + 32, b + 32],
-                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name)),
+                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name).into()),
                 };
                 let card = sd_card.take().ok_or("the board has two MMCIs; --sd fills only one")?;
                 Box::new(Pl181::new(d.name.clone(), irqs, card))
@@ -580,10 +586,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
             // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
             "sbcon-i2c" => Box::new(ZeroStub::new(d.name.clone())),
             other => {
-                return Err(format!(
-                    "board {}: device {} has unknown kind {other}",
-                    board.name, d.name
-                ));
+                return Err(format!("board {}: device {} has unknown kind {other}", board.name, d.name).into());
             }
         };
         let is_transport = d.kind == "virtio-mmio";
@@ -614,7 +617,8 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         return Err(format!(
             "--device lan9118,netdev={}: board {} has no LAN9118",
             spec.id, board.name
-        ));
+        )
+        .into());
     }
     build_flashes(board, bus, pflash, &mut disk_slots)?;
     disk_slots.sort_by_key(|(slot, _)| *slot);
@@ -890,7 +894,7 @@ pub fn open_netdev(
         return Ok(Box::new(NullBackend));
     };
     let id = spec.id.clone();
-    armvex_net::open(
+    Ok(armvex_net::open(
         spec,
         Box::new(move |frame| {
             tx.send(HostEvent::Device {
@@ -899,7 +903,7 @@ pub fn open_netdev(
             })
             .is_ok()
         }),
-    )
+    )?)
 }
 
 /// The board's NOR flashes (`[[memory]]` with `flash = "cfi01"`), flash `i` with the image in
@@ -989,10 +993,11 @@ mod tests {
         assert!(
             DriveSpec::parse("file=o.ovl,backing=b,snapshot=on")
                 .unwrap_err()
+                .to_string()
                 .contains("not with readonly=on or snapshot=on")
         );
         assert_eq!(
-            DriveSpec::parse("file=o.ovl,backing=").unwrap_err(),
+            DriveSpec::parse("file=o.ovl,backing=").unwrap_err().to_string(),
             "--drive backing= names no file"
         );
         // QEMU's escape: a doubled comma is a comma in the path.
@@ -1006,16 +1011,21 @@ mod tests {
             PathBuf::from("card,1.img")
         );
         assert_eq!(
-            DriveSpec::parse("file=a.img,readonly=on,readonly=off").unwrap_err(),
+            DriveSpec::parse("file=a.img,readonly=on,readonly=off")
+                .unwrap_err()
+                .to_string(),
             "--drive readonly= is given twice"
         );
         assert_eq!(
-            DriveSpec::parse("file=a.img,file=b.img").unwrap_err(),
+            DriveSpec::parse("file=a.img,file=b.img").unwrap_err().to_string(),
             "--drive file= is given twice"
         );
-        assert_eq!(DriveSpec::parse("file=").unwrap_err(), "--drive file= names no file");
         assert_eq!(
-            DeviceSpec::parse("virtio-blk,drive=a,drive=b").unwrap_err(),
+            DriveSpec::parse("file=").unwrap_err().to_string(),
+            "--drive file= names no file"
+        );
+        assert_eq!(
+            DeviceSpec::parse("virtio-blk,drive=a,drive=b").unwrap_err().to_string(),
             "--device virtio-blk: drive= is given twice"
         );
         let cow = DriveSpec::parse("file=a.img,snapshot=on").unwrap();

@@ -27,6 +27,7 @@
 //!   stopped machine goes on exactly as if it had not stopped.
 
 use crate::console::HostEvent;
+use crate::error::MachineError;
 use crate::{CpuActivity, Machine, RunEnd, RunGoal, Stop};
 use armvex_bus::AccessSize;
 use armvex_virtio::VirtioMmio;
@@ -714,13 +715,13 @@ impl Machine {
 
     /// Run until the guest ends, with `inspector` attached: it gets views when it asks and
     /// steers the run (see the module documentation). `--max-instructions` still ends the run.
-    pub fn run_inspected(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, String> {
+    pub fn run_inspected(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, MachineError> {
         self.bus.watch.set_logging(true);
         let started = Instant::now();
         let result = self.inspect_loop(inspector);
         self.stats.host_seconds += started.elapsed().as_secs_f64();
         self.flush_output();
-        result
+        Ok(result?)
     }
 
     fn inspect_loop(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, String> {

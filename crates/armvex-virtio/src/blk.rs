@@ -52,6 +52,7 @@
 
 use crate::device::{Queues, VirtioDevice};
 use crate::disk::{DiskImage, DiskMode, SharedDisk};
+use crate::error::DiskError;
 use crate::queue::{ChainCursor, DescriptorChain, QueueError};
 use armvex_bus::PhysicalMemory;
 use armvex_bus::state::{self, StateError};
@@ -182,7 +183,7 @@ impl BlockDevice {
     /// Open the raw image at `path` ([`DiskImage::open`]): in place, or for a `readonly` drive
     /// read-only (never for writing). Fails with a one-line message if the file cannot be
     /// opened or sized, or is a directory.
-    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
+    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, DiskError> {
         let mode = if readonly {
             DiskMode::ReadOnly
         } else {
@@ -1054,14 +1055,14 @@ mod tests {
     fn open_errors_are_one_line_messages() {
         let missing = std::env::temp_dir().join("armvex-virtio-no-such-image.img");
         let err = BlockDevice::open(&missing, true).err().unwrap();
-        assert!(err.starts_with("cannot open disk image "), "{err}");
-        assert!(err.contains("armvex-virtio-no-such-image.img"), "{err}");
-        assert!(!err.contains('\n'));
+        assert!(err.to_string().starts_with("cannot open disk image "), "{err}");
+        assert!(err.to_string().contains("armvex-virtio-no-such-image.img"), "{err}");
+        assert!(!err.to_string().contains('\n'));
         let dir = std::env::temp_dir();
         let err = BlockDevice::open(&dir, true).err().unwrap();
-        assert!(err.contains("is a directory"), "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
         let err = BlockDevice::open(&dir, false).err().unwrap();
-        assert!(err.contains("directory"), "{err}");
+        assert!(err.to_string().contains("directory"), "{err}");
     }
 
     #[test]

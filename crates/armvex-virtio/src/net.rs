@@ -69,6 +69,7 @@
 //! connections) is not state: see `armvex_net::slirp`.
 
 use crate::device::{Queues, VirtioDevice};
+use crate::error::MacError;
 use crate::features::VERSION_1;
 use crate::queue::{DescriptorChain, QueueError};
 use armvex_bus::state::{self, StateError};
@@ -141,7 +142,7 @@ struct NetState {
 }
 
 /// Parse a MAC address `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+pub fn parse_mac(s: &str) -> Result<[u8; 6], MacError> {
     let mut mac = [0u8; 6];
     let mut parts = s.split(':');
     for byte in &mut mac {
@@ -152,13 +153,13 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
         return Err(bad_mac(s));
     }
     if mac[0] & 1 != 0 {
-        return Err(format!("mac={s} is a multicast address"));
+        return Err(MacError::Multicast(s.to_string()));
     }
     Ok(mac)
 }
 
-fn bad_mac(s: &str) -> String {
-    format!("mac={s} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+fn bad_mac(s: &str) -> MacError {
+    MacError::Syntax(s.to_string())
 }
 
 /// The Internet checksum (RFC 1071) of `data` folded into 16 bits and complemented, as a
@@ -1020,9 +1021,17 @@ mod tests {
             "5:54:00:ab:cd:0f",
             "zz:54:00:ab:cd:0f",
         ] {
-            assert!(parse_mac(bad).unwrap_err().contains("not a MAC address"), "{bad}");
+            assert!(
+                parse_mac(bad).unwrap_err().to_string().contains("not a MAC address"),
+                "{bad}"
+            );
         }
-        assert!(parse_mac("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
+        assert!(
+            parse_mac("01:00:5e:00:00:01")
+                .unwrap_err()
+                .to_string()
+                .contains("multicast")
+        );
     }
 
     #[test]
