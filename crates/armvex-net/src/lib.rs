@@ -44,8 +44,8 @@
 //! // Frames for the guest arrive through `Device::host_input`, one frame per call.
 //! ```
 
-#[cfg(feature = "slirp")]
 mod error;
+#[cfg(feature = "slirp")]
 pub mod slirp;
 pub mod spec;
 pub mod tap;
