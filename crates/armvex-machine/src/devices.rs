@@ -30,7 +30,7 @@
 //! [`HostInput::backend_sender`], and [`BoardDevices::input_routes`] says which bus device
 //! the input named by each backend id goes to.
 
-use crate::board::{Board, DeviceEntry, parse_size};
+use crate::board::{Board, CpuKind, DeviceEntry, DeviceKind as BoardKind, FlashKind, GicKind, parse_size};
 use crate::console::{HostEvent, HostInput};
 use crate::error::MachineError;
 use crate::hostdev::{ChardevSpec, HostEntropy};
@@ -420,23 +420,26 @@ pub fn build(
     mut host: DeviceHostSetup,
 ) -> Result<BoardDevices, MachineError> {
     let mp = &board.mpcore;
-    let ic = match mp.gic.as_str() {
-        "gicv1" => bus.add_device(
+    let ic = match mp.gic {
+        GicKind::Gicv1 => bus.add_device(
             mp.base,
             A9MpCore::SIZE,
             Box::new(A9MpCore::new(num_cpus, mp.interrupts as usize)?),
         )?,
-        "gicv2" => bus.add_device(
+        GicKind::Gicv2 => bus.add_device(
             mp.base,
             A15MpCore::SIZE,
             Box::new(A15MpCore::new(num_cpus, mp.interrupts as usize)?),
         )?,
-        other => return Err(format!("board {}: unknown interrupt controller {other}", board.name).into()),
     };
     bus.set_interrupt_controller(ic);
 
     // Build what sits behind each transport: explicit slots first, then the next free ones.
-    let transports: Vec<&DeviceEntry> = board.device.iter().filter(|d| d.kind == "virtio-mmio").collect();
+    let transports: Vec<&DeviceEntry> = board
+        .device
+        .iter()
+        .filter(|d| d.kind == BoardKind::VirtioMmio)
+        .collect();
     let opened = host.disks.take();
     if opened.as_ref().is_some_and(|d| d.len() != host.drives.len()) {
         return Err("the disk images given do not match the drives".into());
@@ -508,12 +511,11 @@ pub fn build(
         let irq = d.spi.first().map(|s| s + 32);
         let need_irq = || irq.ok_or_else(|| format!("board {}: device {} needs an interrupt", board.name, d.name));
         let size = d.size.unwrap_or(0x1000);
-        let device: Box<dyn armvex_bus::Device> = match d.kind.as_str() {
-            "vexpress-sysregs" => {
-                let mut config = if board.cpu == "cortex-a15" {
-                    SysRegsConfig::ca15()
-                } else {
-                    SysRegsConfig::ca9()
+        let device: Box<dyn armvex_bus::Device> = match d.kind {
+            BoardKind::VexpressSysregs => {
+                let mut config = match board.cpu {
+                    CpuKind::CortexA15 => SysRegsConfig::ca15(),
+                    CpuKind::CortexA9 => SysRegsConfig::ca9(),
                 };
                 if let Some(p) = d.proc_id {
                     config.proc_id = p;
@@ -524,7 +526,7 @@ pub fn build(
                 }
                 Box::new(VexpressSysRegs::new(config))
             }
-            "pl011" => {
+            BoardKind::Pl011 => {
                 // UART0 is the console; the others go nowhere.
                 let out: Box<dyn Write> = if d.name == "uart0" {
                     console.take().unwrap_or_else(|| Box::new(std::io::sink()))
@@ -533,11 +535,11 @@ pub fn build(
                 };
                 Box::new(Pl011::new(d.name.clone(), need_irq()?, out))
             }
-            "sp804" => Box::new(Sp804::new(d.name.clone(), need_irq()?, 1_000_000)),
-            "pl031" => Box::new(Pl031::new(d.name.clone(), need_irq()?, host.rtc_start)),
-            "l2c-310" => Box::new(L2c310::new()),
-            "sp810" => Box::new(Sp810::new(d.name.clone())),
-            "virtio-mmio" => {
+            BoardKind::Sp804 => Box::new(Sp804::new(d.name.clone(), need_irq()?, 1_000_000)),
+            BoardKind::Pl031 => Box::new(Pl031::new(d.name.clone(), need_irq()?, host.rtc_start)),
+            BoardKind::L2c310 => Box::new(L2c310::new()),
+            BoardKind::Sp810 => Box::new(Sp810::new(d.name.clone())),
+            BoardKind::VirtioMmio => {
                 let slot = slot_routes.len();
                 slot_routes.push(
                     routes
@@ -549,7 +551,7 @@ pub fn build(
                 let backend = backends.next().flatten();
                 Box::new(VirtioMmio::new(host.virtio_modern, need_irq()?, backend).with_name(d.name.clone()))
             }
-            "pl181" => {
+            BoardKind::Pl181 => {
                 let irqs = match d.spi[..] {
                     [a, b, ..] => [a + 32, b + 32],
                     _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name).into()),
@@ -557,22 +559,22 @@ pub fn build(
                 let card = sd_card.take().ok_or("the board has two MMCIs; --sd fills only one")?;
                 Box::new(Pl181::new(d.name.clone(), irqs, card))
             }
-            "pl050" => {
+            BoardKind::Pl050 => {
                 // As on QEMU's vexpress: the first KMI has the keyboard, the second the mouse.
                 let is_mouse = keyboard.is_some();
                 Box::new(Pl050::new(d.name.clone(), need_irq()?, is_mouse))
             }
-            "pl111" => {
+            BoardKind::Pl111 => {
                 let clcd = Pl111::new(d.name.clone());
                 displays.push((d.name.clone(), clcd.display()));
                 Box::new(clcd)
             }
-            "sp805" => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
-            "pl041" => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
-            "pl341" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
-            "pl354" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
+            BoardKind::Sp805 => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
+            BoardKind::Pl041 => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
+            BoardKind::Pl341 => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
+            BoardKind::Pl354 => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
             // The board's network card, on the network `--nic`/`--device lan9118` names.
-            "lan9118" => {
+            BoardKind::Lan9118 => {
                 let (backend, mac) = match nic.take() {
                     Some((spec, mac)) => {
                         nic_route = Some(spec.id.clone());
@@ -584,13 +586,10 @@ pub fn build(
                 Box::new(Lan9118::new(d.name.clone(), need_irq()?, mac, backend))
             }
             // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
-            "sbcon-i2c" => Box::new(ZeroStub::new(d.name.clone())),
-            other => {
-                return Err(format!("board {}: device {} has unknown kind {other}", board.name, d.name).into());
-            }
+            BoardKind::SbconI2c => Box::new(ZeroStub::new(d.name.clone())),
         };
-        let is_transport = d.kind == "virtio-mmio";
-        let is_nic = d.kind == "lan9118";
+        let is_transport = d.kind == BoardKind::VirtioMmio;
+        let is_nic = d.kind == BoardKind::Lan9118;
         let id = bus.add_device(d.base, size, device)?;
         if d.name == "uart0" {
             console_uart = Some(id);
@@ -605,7 +604,7 @@ pub fn build(
                 input_routes.extend(names.drain(..).map(|name| (name, id)));
             }
         }
-        if d.kind == "pl050" {
+        if d.kind == BoardKind::Pl050 {
             if keyboard.is_none() {
                 keyboard = Some(id);
             } else {
@@ -917,11 +916,9 @@ fn build_flashes(
 ) -> Result<(), String> {
     let flashes: Vec<_> = board.memory.iter().filter(|m| m.flash.is_some()).collect();
     for (index, m) in flashes.iter().enumerate() {
-        if m.flash.as_deref() != Some("cfi01") {
-            return Err(format!(
-                "board {}: memory {} has an unknown flash kind",
-                board.name, m.name
-            ));
+        match m.flash {
+            Some(FlashKind::Cfi01) => {}
+            None => continue,
         }
         let slot = PFLASH_SLOTS.get(index).copied();
         let image = images

@@ -287,7 +287,7 @@ impl Machine {
     /// Build the inspector's view of the machine as it is now (read-only).
     pub fn inspector_view(&self) -> InspectorView {
         let map = self.bus.device_map();
-        let kind_of = |name: &str| self.board.device(name).map(|d| d.kind.clone());
+        let kind_of = |name: &str| self.board.device(name).map(|d| d.kind.as_str().to_string());
         let mut names: Vec<String> = Vec::new();
         let max_id = map.iter().map(|(id, ..)| *id).max().unwrap_or(0);
         names.resize(max_id + 1, String::new());

@@ -320,10 +320,9 @@ impl Machine {
 
     /// Put the devices and CPUs of `board` around `memory`.
     fn assemble(board: Board, setup: MachineSetup, memory: PhysicalMemory, host: HostSide) -> Result<Machine, String> {
-        let model = match board.cpu.as_str() {
-            "cortex-a9" => CpuModel::CortexA9,
-            "cortex-a15" => CpuModel::CortexA15,
-            other => return Err(format!("board {} names unknown CPU {other}", board.name)),
+        let model = match board.cpu {
+            board::CpuKind::CortexA9 => CpuModel::CortexA9,
+            board::CpuKind::CortexA15 => CpuModel::CortexA15,
         };
         let mut bus = Bus::new(memory);
         let console = OutputSink::new(host.console);
@@ -583,7 +582,7 @@ fn boot_info(board: &Board, ram_size: u64, cpus: usize) -> Result<boot::BoardBoo
     let virtio = board
         .device
         .iter()
-        .filter(|d| d.kind == "virtio-mmio")
+        .filter(|d| d.kind == board::DeviceKind::VirtioMmio)
         .map(|d| (d.base, d.size.unwrap_or(0x200), d.spi.first().copied().unwrap_or(0)))
         .collect();
     Ok(boot::BoardBootInfo {
@@ -591,7 +590,7 @@ fn boot_info(board: &Board, ram_size: u64, cpus: usize) -> Result<boot::BoardBoo
         ram_size,
         machine_id: board.machine_id,
         smp_loader: psram.base,
-        boot_register: sysregs.base + 0x30,
+        boot_register: sysregs.base + armvex_devices::sysregs::SYS_FLAGS,
         gic_cpu_interface: board.mpcore.base + board.mpcore.gic_cpu_offset,
         virtio,
         cpus: cpus as u32,
