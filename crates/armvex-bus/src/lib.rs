@@ -17,6 +17,7 @@
 //! and nothing here knows which board it is part of.
 
 pub mod clock;
+pub mod error;
 pub mod irq;
 pub mod memory;
 pub mod mmio;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod watch;
 
 pub use clock::{TimerSlot, VirtualClock};
+pub use error::BusError;
 pub use irq::{InterruptLines, MAX_CPUS};
 pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec, RomView};
 pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
@@ -151,10 +153,13 @@ impl Bus {
     }
 
     /// Place `device` at `base..base+size`. Returns its id, used for its timer slots.
-    /// Fails with a message if the range overlaps RAM or another device.
-    pub fn add_device(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, String> {
+    /// Fails if the range overlaps RAM or another device.
+    pub fn add_device(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, BusError> {
         if self.memory.overlaps(base, size) {
-            return Err(format!("device {} at {base:#010x} overlaps RAM", device.name()));
+            return Err(BusError::DeviceOverlapsRam {
+                device: device.name().to_string(),
+                base,
+            });
         }
         self.devices.insert(base, size, device)
     }
@@ -163,13 +168,15 @@ impl Bus {
     /// see [`memory`]): the guest's writes to the region and its alias go to the device, which
     /// decides what reads show ([`DeviceContext::set_rom_view`]). The device is listed at the
     /// region's address.
-    pub fn add_rom_device(&mut self, region: &str, device: Box<dyn Device>) -> Result<DeviceId, String> {
+    pub fn add_rom_device(&mut self, region: &str, device: Box<dyn Device>) -> Result<DeviceId, BusError> {
         let spec = self
             .memory
             .regions()
             .find(|r| r.name == region)
             .cloned()
-            .ok_or_else(|| format!("no memory region called {region}"))?;
+            .ok_or_else(|| BusError::NoSuchRegion {
+                name: region.to_string(),
+            })?;
         let id = self.devices.insert(spec.base, spec.size, device)?;
         self.memory.make_rom_device(region, id)?;
         Ok(id)

@@ -65,6 +65,7 @@
 //! [`PhysicalMemory::read_bytes`] (the debugger, DMA) and [`PhysicalMemory::load_bytes`]
 //! (loaders, and the device when it programs or erases) all see them.
 
+use crate::error::BusError;
 use crate::mmio::AccessSize;
 use memmap2::MmapMut;
 
@@ -265,39 +266,36 @@ impl RamUndo {
 
 impl PhysicalMemory {
     /// Map the given regions. Sizes must be multiples of 4 KiB and regions must not overlap.
-    pub fn new(specs: &[RamRegionSpec]) -> Result<Self, String> {
+    pub fn new(specs: &[RamRegionSpec]) -> Result<Self, BusError> {
         Self::with_aliases(specs, &[])
     }
 
     /// Map the given regions and alias windows (see [`RamAliasSpec`]).
-    pub fn with_aliases(specs: &[RamRegionSpec], aliases: &[RamAliasSpec]) -> Result<Self, String> {
+    pub fn with_aliases(specs: &[RamRegionSpec], aliases: &[RamAliasSpec]) -> Result<Self, BusError> {
         let mut regions: Vec<RamRegion> = Vec::new();
         let mut next_page = 0u32;
-        let check = |regions: &[RamRegion], name: &str, base: u32, size: u32| -> Result<(), String> {
+        let check = |regions: &[RamRegion], name: &str, base: u32, size: u32| -> Result<(), BusError> {
+            let name = name.to_string();
             if size == 0 || size % PAGE_SIZE != 0 || base % PAGE_SIZE != 0 {
-                return Err(format!(
-                    "RAM region {name} must be a non-zero multiple of 4 KiB at a 4 KiB boundary"
-                ));
+                return Err(BusError::RegionNotPageAligned { name });
             }
             if u64::from(base) + u64::from(size) > 1 << 32 {
-                return Err(format!("RAM region {name} ends beyond 4 GiB"));
+                return Err(BusError::RegionBeyond4G { name });
             }
             if regions
                 .iter()
                 .any(|r| ranges_overlap(r.spec.base, r.spec.size, base, size))
             {
-                return Err(format!("RAM region {name} overlaps another region"));
+                return Err(BusError::RegionOverlap { name });
             }
             Ok(())
         };
         for spec in specs {
             check(&regions, &spec.name, spec.base, spec.size)?;
-            let map = MmapMut::map_anon(spec.size as usize).map_err(|e| {
-                format!(
-                    "cannot allocate {} MiB of guest RAM for {}: {e}",
-                    spec.size >> 20,
-                    spec.name
-                )
+            let map = MmapMut::map_anon(spec.size as usize).map_err(|source| BusError::Allocate {
+                what: format!("guest RAM for {}", spec.name),
+                mib: spec.size >> 20,
+                source,
             })?;
             regions.push(RamRegion {
                 spec: spec.clone(),
@@ -316,7 +314,7 @@ impl PhysicalMemory {
                 .enumerate()
                 .find(|(_, r)| r.spec.name == alias.of && matches!(r.backing, Backing::Own(_)))
                 .map(|(i, r)| (i, r.first_page))
-                .ok_or_else(|| format!("RAM alias of unknown region {}", alias.of))?;
+                .ok_or_else(|| BusError::UnknownAliasTarget { of: alias.of.clone() })?;
             let size = alias.size.min(regions[target].spec.size);
             regions.push(RamRegion {
                 spec: RamRegionSpec {
@@ -341,12 +339,12 @@ impl PhysicalMemory {
     }
 
     /// Make the region called `name` read-only for the guest (see the module docs).
-    pub fn set_read_only(&mut self, name: &str) -> Result<(), String> {
+    pub fn set_read_only(&mut self, name: &str) -> Result<(), BusError> {
         let region = self
             .regions
             .iter_mut()
             .find(|r| r.spec.name == name && matches!(r.backing, Backing::Own(_)))
-            .ok_or_else(|| format!("no memory region called {name}"))?;
+            .ok_or_else(|| BusError::NoSuchRegion { name: name.to_string() })?;
         region.read_only = true;
         Ok(())
     }
@@ -354,18 +352,17 @@ impl PhysicalMemory {
     /// Make the region called `name` a ROM device (see the module docs): read-only for the
     /// guest, its writes going to device `device` (a [`crate::DeviceId`]), its reads showing
     /// the stored bytes until the device sets another view.
-    pub fn make_rom_device(&mut self, name: &str, device: usize) -> Result<(), String> {
+    pub fn make_rom_device(&mut self, name: &str, device: usize) -> Result<(), BusError> {
         let region = self
             .regions
             .iter_mut()
             .find(|r| r.spec.name == name && matches!(r.backing, Backing::Own(_)))
-            .ok_or_else(|| format!("no memory region called {name}"))?;
+            .ok_or_else(|| BusError::NoSuchRegion { name: name.to_string() })?;
         let pages = region.spec.size / PAGE_SIZE;
-        let view = MmapMut::map_anon(region.spec.size as usize).map_err(|e| {
-            format!(
-                "cannot allocate {} MiB for the view of {name}: {e}",
-                region.spec.size >> 20
-            )
+        let view = MmapMut::map_anon(region.spec.size as usize).map_err(|source| BusError::Allocate {
+            what: format!("the view of {name}"),
+            mib: region.spec.size >> 20,
+            source,
         })?;
         region.read_only = true;
         region.rom = Some(Box::new(RomDevice {

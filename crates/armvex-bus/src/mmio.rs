@@ -6,6 +6,7 @@
 //! guest RAM (DMA). MMIO is the slow path of the CPU, so a `dyn` call per access is fine here.
 
 use crate::clock::{TimerSlot, VirtualClock};
+use crate::error::BusError;
 use crate::irq::InterruptLines;
 use crate::memory::PhysicalMemory;
 use crate::{Accessor, MachineRequest};
@@ -198,22 +199,23 @@ pub(crate) struct DeviceMap {
 }
 
 impl DeviceMap {
-    pub(crate) fn insert(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, String> {
+    pub(crate) fn insert(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, BusError> {
         if size == 0 || u64::from(base) + u64::from(size) > 1 << 32 {
-            return Err(format!(
-                "device {} has a bad range {base:#010x}+{size:#x}",
-                device.name()
-            ));
+            return Err(BusError::BadDeviceRange {
+                device: device.name().to_string(),
+                base,
+                size,
+            });
         }
         for m in &self.mappings {
             let (a, b) = (u64::from(m.base), u64::from(base));
             if a < b + u64::from(size) && b < a + u64::from(m.size) {
-                return Err(format!(
-                    "device {} at {base:#010x} overlaps {} at {:#010x}",
-                    device.name(),
-                    m.device.name(),
-                    m.base
-                ));
+                return Err(BusError::DeviceOverlap {
+                    device: device.name().to_string(),
+                    base,
+                    other: m.device.name().to_string(),
+                    other_base: m.base,
+                });
             }
         }
         let id = self.mappings.len();

@@ -43,6 +43,7 @@
 //! registers and the interrupt it would acknowledge next. The [`GicConfig`] is saved only to
 //! refuse a state from a GIC built differently. The CPUs' IRQ/FIQ inputs are the bus's.
 
+use crate::error::DeviceError;
 use crate::state_error;
 use armvex_bus::{AccessSize, InterruptLines, MAX_CPUS, StateError};
 use serde::{Deserialize, Serialize};
@@ -137,19 +138,15 @@ impl GicConfig {
         )
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), DeviceError> {
         if self.num_cpus == 0 || self.num_cpus > MAX_CPUS {
-            return Err(format!("the GIC takes 1 to {MAX_CPUS} CPUs, not {}", self.num_cpus));
+            return Err(DeviceError::GicCpus(self.num_cpus));
         }
         if self.num_irqs < NR_PRIVATE || self.num_irqs % 32 != 0 || self.num_irqs > armvex_bus::irq::MAX_IRQ_IDS {
-            return Err(format!(
-                "the GIC takes a multiple of 32 interrupts from 32 to {}, not {}",
-                armvex_bus::irq::MAX_IRQ_IDS,
-                self.num_irqs
-            ));
+            return Err(DeviceError::GicInterrupts(self.num_irqs));
         }
         if !(4..=8).contains(&self.priority_bits) {
-            return Err(format!("the GIC has 4 to 8 priority bits, not {}", self.priority_bits));
+            return Err(DeviceError::GicPriorityBits(self.priority_bits));
         }
         Ok(())
     }
@@ -273,8 +270,8 @@ impl Gic {
         })
     }
 
-    /// A GIC in its reset state. Fails with a message if the configuration is impossible.
-    pub fn new(config: GicConfig) -> Result<Self, String> {
+    /// A GIC in its reset state. Fails if the configuration is impossible.
+    pub fn new(config: GicConfig) -> Result<Self, DeviceError> {
         config.validate()?;
         let all_cpus = ((1u32 << config.num_cpus) - 1) as u8;
         let mut irqs = vec![IrqState::default(); config.num_irqs];

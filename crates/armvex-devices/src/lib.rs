@@ -80,6 +80,7 @@
 
 use armvex_bus::{AccessSize, StateError};
 
+pub mod error;
 pub mod gic;
 pub mod l2c310;
 pub mod lan9118;
@@ -100,6 +101,7 @@ pub mod sp810;
 pub mod stub;
 pub mod sysregs;
 
+pub use error::DeviceError;
 pub use gic::{Gic, GicConfig, GicLine, GicVersion};
 pub use l2c310::L2c310;
 pub use lan9118::Lan9118;

@@ -37,6 +37,7 @@ pub mod scu;
 
 pub use private_timer::PERIPHCLK_TICK_NS;
 
+use crate::error::DeviceError;
 use crate::gic::{Gic, GicConfig, GicState};
 use crate::truncate;
 use armvex_bus::{AccessSize, Device, DeviceContext, MAX_CPUS, StateError, TimerSlot, state};
@@ -98,7 +99,7 @@ impl A9MpCore {
 
     /// The private region of a cluster of `num_cpus` Cortex-A9s whose GIC implements
     /// `num_irqs` interrupt IDs (96 on the vexpress-a9: 32 private + 64 shared).
-    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, String> {
+    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, DeviceError> {
         Self::with_gic(GicConfig {
             num_irqs,
             ..GicConfig::cortex_a9(num_cpus)
@@ -106,7 +107,7 @@ impl A9MpCore {
     }
 
     /// The same with a fully specified GIC.
-    pub fn with_gic(config: GicConfig) -> Result<Self, String> {
+    pub fn with_gic(config: GicConfig) -> Result<Self, DeviceError> {
         let num_cpus = config.num_cpus;
         Ok(A9MpCore {
             gic: Gic::new(config)?,
@@ -337,7 +338,7 @@ impl A15MpCore {
 
     /// The private region of a cluster of `num_cpus` Cortex-A15s whose GIC implements
     /// `num_irqs` interrupt IDs (160 on the vexpress-a15: 32 private + 128 shared).
-    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, String> {
+    pub fn new(num_cpus: usize, num_irqs: usize) -> Result<Self, DeviceError> {
         Self::with_gic(GicConfig {
             num_irqs,
             ..GicConfig::cortex_a15(num_cpus)
@@ -345,7 +346,7 @@ impl A15MpCore {
     }
 
     /// The same with a fully specified GIC.
-    pub fn with_gic(config: GicConfig) -> Result<Self, String> {
+    pub fn with_gic(config: GicConfig) -> Result<Self, DeviceError> {
         Ok(A15MpCore { gic: Gic::new(config)? })
     }
 }

@@ -58,6 +58,7 @@
 //! Saved state: the command, the bus cycle, the status and the write-to-buffer count. The bytes
 //! are memory (saved with RAM) and the image is a drive the machine saves itself.
 
+use crate::error::DeviceError;
 use crate::state_error;
 use armvex_bus::{AccessSize, Device, DeviceContext, RomView, StateError, state};
 use armvex_virtio::SharedDisk;
@@ -167,17 +168,16 @@ impl CfiFlash {
         base: u32,
         disk: Option<SharedDisk>,
         read_only: bool,
-    ) -> Result<CfiFlash, String> {
+    ) -> Result<CfiFlash, DeviceError> {
         let name = name.into();
         if let Some(d) = &disk {
             let len = d.borrow().len();
             if len != u64::from(config.size) {
-                return Err(format!(
-                    "{}: the flash is {} MiB ({} bytes), the image has {len} bytes",
-                    d.borrow().describe(),
-                    config.size >> 20,
-                    config.size
-                ));
+                return Err(DeviceError::FlashImageSize {
+                    image: d.borrow().describe(),
+                    size: config.size,
+                    len,
+                });
             }
         }
         Ok(CfiFlash {
@@ -198,15 +198,22 @@ impl CfiFlash {
     }
 
     /// The bytes the flash starts with: its image's, or zeros without one. Chunks of zeros are
-    /// left out (memory starts zeroed). Calls `store(offset, bytes)` for the rest.
-    pub fn initial_contents(&self, mut store: impl FnMut(u32, &[u8]) -> Result<(), String>) -> Result<(), String> {
+    /// left out (memory starts zeroed). Calls `store(offset, bytes)` for the rest; its error
+    /// type is the caller's, as long as a [`DeviceError`] converts into it.
+    pub fn initial_contents<E: From<DeviceError>>(
+        &self,
+        mut store: impl FnMut(u32, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let Some(disk) = &self.disk else { return Ok(()) };
         let disk = disk.borrow();
         let mut chunk = vec![0u8; 1 << 20];
         let mut offset = 0u32;
         while offset < self.config.size {
             disk.read_at(u64::from(offset), &mut chunk)
-                .map_err(|e| format!("cannot read {}: {e}", disk.describe()))?;
+                .map_err(|source| DeviceError::FlashRead {
+                    image: disk.describe(),
+                    source,
+                })?;
             for (i, page) in chunk.chunks(4096).enumerate() {
                 if page.iter().any(|&b| b != 0) {
                     store(offset + (i as u32) * 4096, page)?;
@@ -487,7 +494,7 @@ mod tests {
         flash
             .initial_contents(|offset, bytes| {
                 loads.push((offset, bytes.to_vec()));
-                Ok(())
+                Ok::<(), DeviceError>(())
             })
             .unwrap();
         for (offset, bytes) in loads {
@@ -652,7 +659,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(
-            e,
+            e.to_string(),
             "temporary disk: the flash is 64 MiB (67108864 bytes), the image has 4096 bytes"
         );
         let path = std::env::temp_dir().join(format!("armvex-pflash-ro-{}", std::process::id()));

@@ -38,6 +38,7 @@
 //! Saved state: the whole card (state, registers, the data buffer and where the transfer is)
 //! but the disk, which the machine saves itself; the card's size is checked on load.
 
+use crate::error::DeviceError;
 use armvex_virtio::SharedDisk;
 use serde::{Deserialize, Serialize};
 
@@ -230,16 +231,16 @@ fn make_csd(size: u64) -> [u8; 16] {
 impl SdCard {
     /// The slot of a PL181: a card backed by `disk` (`read_only`: its write-protect switch is
     /// on), or an empty slot. Fails if the image's size is not a whole number of blocks.
-    pub fn new(disk: Option<SharedDisk>, read_only: bool) -> Result<SdCard, String> {
+    pub fn new(disk: Option<SharedDisk>, read_only: bool) -> Result<SdCard, DeviceError> {
         let size = match &disk {
             Some(d) => {
                 let d = d.borrow();
                 let len = d.len();
                 if len == 0 || len % BLOCK != 0 {
-                    return Err(format!(
-                        "SD card image {} is {len} bytes: an SD card's size must be a non-zero multiple of 512 bytes",
-                        d.describe()
-                    ));
+                    return Err(DeviceError::SdImageSize {
+                        image: d.describe(),
+                        len,
+                    });
                 }
                 len
             }
@@ -724,15 +725,15 @@ impl SdCard {
     }
 
     /// Put back a state saved from a card of the same size (error: a one-line reason).
-    pub fn load(&mut self, s: SdState) -> Result<(), String> {
+    pub fn load(&mut self, s: SdState) -> Result<(), DeviceError> {
         if s.size != self.s.size {
-            return Err(format!(
-                "is of a {}-byte SD card, this one has {} bytes",
-                s.size, self.s.size
-            ));
+            return Err(DeviceError::SdStateSize {
+                saved: s.size,
+                ours: self.s.size,
+            });
         }
         if s.data.len() != 512 || s.sd_status.len() != 64 || s.blk_len > 512 || s.data_offset > 512 {
-            return Err("holds values an SD card cannot have".into());
+            return Err(DeviceError::SdStateInvalid);
         }
         self.s = s;
         Ok(())
@@ -850,7 +851,13 @@ pub(crate) mod tests {
         assert!(empty.command(0, 0, 0).is_empty() && empty.command(8, 0x1aa, 0).is_empty());
         assert_eq!(empty.read_byte(), 0);
         let odd = Rc::new(RefCell::new(DiskImage::temporary(1000).unwrap()));
-        assert!(SdCard::new(Some(odd), false).err().unwrap().contains("multiple of 512"));
+        assert!(
+            SdCard::new(Some(odd), false)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("multiple of 512")
+        );
     }
 
     #[test]

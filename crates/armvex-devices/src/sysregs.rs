@@ -42,6 +42,12 @@ use serde::{Deserialize, Serialize};
 /// The value QEMU's vexpress boards report in SYS_ID (HBI-0190, revision B, FPGA build).
 pub const VEXPRESS_SYS_ID: u32 = 0x1190_f500;
 
+/// Offset of SYS_FLAGS (reads; writes set bits) in the register block. The boot loader's
+/// secondary CPUs poll it for their entry address (see `armvex_machine::boot`).
+pub const SYS_FLAGS: u32 = 0x30;
+/// Offset of SYS_FLAGSCLR (writes clear bits of SYS_FLAGS).
+pub const SYS_FLAGSCLR: u32 = 0x34;
+
 const LOCK_VALUE: u32 = 0xa05f;
 
 // SYS_CFGCTRL functions.
@@ -232,7 +238,7 @@ impl Device for VexpressSysRegs {
             0x20 => self.lock,
             0x28 => self.cfgdata1,
             0x2c => self.cfgdata2,
-            0x30 => self.flags,
+            SYS_FLAGS => self.flags,
             0x38 => self.nvflags,
             0x44 => 1,
             0x48 => self.config.mci,
@@ -264,8 +270,8 @@ impl Device for VexpressSysRegs {
             0x20 => self.lock = if value == LOCK_VALUE { value } else { value & 0x7fff },
             0x28 => self.cfgdata1 = value,
             0x2c => self.cfgdata2 = value,
-            0x30 => self.flags |= value,
-            0x34 => self.flags &= !value,
+            SYS_FLAGS => self.flags |= value,
+            SYS_FLAGSCLR => self.flags &= !value,
             0x38 => self.nvflags |= value,
             0x3c => self.nvflags &= !value,
             0xa0 => self.cfgdata = value,

@@ -45,25 +45,73 @@ pub struct GdbOptions {
     pub history: HistoryConfig,
 }
 
+/// Why the gdb stub could not start or go on. `Display` is the one-line message the CLI
+/// prints after `armvex: `.
+#[derive(Debug)]
+pub enum GdbError {
+    /// A `--gdb` value that is no address.
+    Address(String),
+    /// The listening socket could not be set up, or a connection not accepted.
+    Listen {
+        /// What failed: "cannot listen on" or "cannot accept a connection on".
+        doing: &'static str,
+        /// The address.
+        address: String,
+        /// The host's answer.
+        source: std::io::Error,
+    },
+    /// The machine failed while gdb drove it (a replay that diverged, a bad edit...).
+    Machine(armvex_machine::MachineError),
+    /// The debugging session stopped on an error of the machine, reported through gdbstub.
+    Session(String),
+}
+
+impl std::fmt::Display for GdbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GdbError::Address(spec) => write!(f, "--gdb {spec}: expected tcp::PORT or tcp:HOST:PORT"),
+            GdbError::Listen { doing, address, source } => write!(f, "--gdb: {doing} {address}: {source}"),
+            GdbError::Machine(e) => e.fmt(f),
+            GdbError::Session(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for GdbError {}
+
+impl From<armvex_machine::MachineError> for GdbError {
+    fn from(e: armvex_machine::MachineError) -> GdbError {
+        GdbError::Machine(e)
+    }
+}
+
+/// Callers that still report errors as strings keep working with `?`.
+impl From<GdbError> for String {
+    fn from(e: GdbError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parse QEMU's `--gdb` device syntax: `tcp::PORT` (loopback) or `tcp:HOST:PORT`; a bare
 /// `PORT` or `HOST:PORT` is taken too.
-pub fn parse_address(spec: &str) -> Result<String, String> {
+pub fn parse_address(spec: &str) -> Result<String, GdbError> {
     let rest = spec.strip_prefix("tcp:").unwrap_or(spec);
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => (if h.is_empty() { "127.0.0.1" } else { h }, p),
         None => ("127.0.0.1", rest),
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("--gdb {spec}: expected tcp::PORT or tcp:HOST:PORT"))?;
+    let port: u16 = port.parse().map_err(|_| GdbError::Address(spec.to_string()))?;
     Ok(format!("{host}:{port}"))
 }
 
 /// Run `machine` under the gdb stub until the guest ends (with no gdb attached) or gdb kills
 /// it. Returns how the guest ended, or [`RunEnd::Quit`] after a kill.
-pub fn serve(machine: &mut Machine, options: &GdbOptions) -> Result<RunEnd, String> {
-    let listener =
-        TcpListener::bind(&options.address).map_err(|e| format!("--gdb: cannot listen on {}: {e}", options.address))?;
+pub fn serve(machine: &mut Machine, options: &GdbOptions) -> Result<RunEnd, GdbError> {
+    let listen = |doing: &'static str, address: &str| {
+        let address = address.to_string();
+        move |source| GdbError::Listen { doing, address, source }
+    };
+    let listener = TcpListener::bind(&options.address).map_err(listen("cannot listen on", &options.address))?;
     let shown = listener.local_addr().map_or(options.address.clone(), |a| a.to_string());
     let mut history = History::new(machine, options.history);
     let mut pending: Option<TcpStream> = None;
@@ -71,12 +119,12 @@ pub fn serve(machine: &mut Machine, options: &GdbOptions) -> Result<RunEnd, Stri
         eprintln!("armvex: waiting for gdb on {shown} (target remote {shown})");
         let (stream, _) = listener
             .accept()
-            .map_err(|e| format!("--gdb: cannot accept a connection on {shown}: {e}"))?;
+            .map_err(listen("cannot accept a connection on", &shown))?;
         pending = Some(stream);
     }
     listener
         .set_nonblocking(true)
-        .map_err(|e| format!("--gdb: cannot listen on {shown}: {e}"))?;
+        .map_err(listen("cannot listen on", &shown))?;
     loop {
         if let Some(stream) = pending.take() {
             match session(machine, &mut history, stream)? {
@@ -103,7 +151,7 @@ pub fn serve(machine: &mut Machine, options: &GdbOptions) -> Result<RunEnd, Stri
 
 /// Serve one gdb connection. `Some(end)` if armvex should exit (gdb killed it, or the guest
 /// exited under gdb); `None` when gdb detached and the guest runs on.
-fn session(machine: &mut Machine, history: &mut History, stream: TcpStream) -> Result<Option<RunEnd>, String> {
+fn session(machine: &mut Machine, history: &mut History, stream: TcpStream) -> Result<Option<RunEnd>, GdbError> {
     let peer = stream.peer_addr().map_or("?".to_string(), |a| a.to_string());
     let _ = stream.set_nodelay(true);
     tracing::info!(target: "gdb", "gdb connected from {peer}");
@@ -122,7 +170,7 @@ fn session(machine: &mut Machine, history: &mut History, stream: TcpStream) -> R
         Err(e) => {
             if e.is_target_error() {
                 let message = e.into_target_error().unwrap_or_default();
-                return Err(message);
+                return Err(GdbError::Session(message));
             }
             // The connection broke or gdb sent something gdbstub gave up on: say so, and let
             // the guest run on, as after a detach.
@@ -146,7 +194,12 @@ mod tests {
         assert_eq!(parse_address("tcp:0.0.0.0:4321").unwrap(), "0.0.0.0:4321");
         assert_eq!(parse_address("1234").unwrap(), "127.0.0.1:1234");
         assert_eq!(parse_address(":99").unwrap(), "127.0.0.1:99");
-        assert!(parse_address("tcp::port").unwrap_err().contains("tcp::PORT"));
+        assert!(
+            parse_address("tcp::port")
+                .unwrap_err()
+                .to_string()
+                .contains("tcp::PORT")
+        );
         assert!(parse_address("tcp::70000").is_err());
     }
 }

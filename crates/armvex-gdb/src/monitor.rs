@@ -87,7 +87,7 @@ pub fn run(s: &mut Session<'_>, command: &str) -> String {
         },
         ["screendump", file] => match s.machine.save_screenshot(std::path::Path::new(file)) {
             Ok(what) => format!("screendump {file}: {what}"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         },
         _ => format!("unknown monitor command '{command}' (monitor help lists them)"),
     }

@@ -103,11 +103,11 @@ impl<'a> Session<'a> {
     /// Carry out the pending resume, polling `interrupt` now and then.
     fn resume_now(&mut self, interrupt: &mut dyn FnMut() -> bool) -> Result<Outcome, String> {
         match self.action {
-            Action::Continue => self.history.run(self.machine, RunGoal::default(), interrupt),
-            Action::Step(cpu) => self.history.step(self.machine, cpu, interrupt),
+            Action::Continue => Ok(self.history.run(self.machine, RunGoal::default(), interrupt)?),
+            Action::Step(cpu) => Ok(self.history.step(self.machine, cpu, interrupt)?),
             Action::ReverseStep(cpu) => {
                 self.end_reported = false;
-                self.history.reverse_step(self.machine, cpu)
+                Ok(self.history.reverse_step(self.machine, cpu)?)
             }
             Action::ReverseContinue => {
                 self.end_reported = false;

@@ -37,7 +37,7 @@
 
 use armvex_bus::memory::RamUndo;
 use armvex_cpu::{WatchKind, Watchpoint};
-use armvex_machine::{Machine, MachineState, RunGoal, Stop};
+use armvex_machine::{Machine, MachineError, MachineState, RunGoal, Stop};
 use armvex_virtio::DiskUndo;
 use std::time::Instant;
 
@@ -296,7 +296,7 @@ impl History {
         machine: &mut Machine,
         goal: RunGoal,
         interrupt: &mut dyn FnMut() -> bool,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, MachineError> {
         let start = machine.position();
         let replaying = start < self.end;
         let asked = goal;
@@ -317,7 +317,7 @@ impl History {
         machine: &mut Machine,
         cpu: usize,
         interrupt: &mut dyn FnMut() -> bool,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, MachineError> {
         let count = machine.cpu(cpu).ok_or_else(|| format!("no cpu {cpu}"))?.instructions();
         self.run(
             machine,
@@ -440,15 +440,15 @@ impl History {
     /// Put the machine at `position` (in the history), stopped before the next instruction,
     /// with no breakpoint or watchpoint on the way. Checkpoints `fine` apart are added on the
     /// way when given.
-    pub fn seek(&mut self, machine: &mut Machine, position: u64) -> Result<(), String> {
-        self.seek_with(
+    pub fn seek(&mut self, machine: &mut Machine, position: u64) -> Result<(), MachineError> {
+        Ok(self.seek_with(
             machine,
             RunGoal {
                 position: Some(position),
                 ..RunGoal::default()
             },
             None,
-        )
+        )?)
     }
 
     fn seek_with(&mut self, machine: &mut Machine, goal: RunGoal, fine: Option<u64>) -> Result<(), String> {
@@ -488,7 +488,7 @@ impl History {
 
     /// Step CPU `cpu` back by one instruction: the state just after its previous instruction
     /// retired, as a fresh run would have it.
-    pub fn reverse_step(&mut self, machine: &mut Machine, cpu: usize) -> Result<Outcome, String> {
+    pub fn reverse_step(&mut self, machine: &mut Machine, cpu: usize) -> Result<Outcome, MachineError> {
         let count = machine.cpu(cpu).ok_or_else(|| format!("no cpu {cpu}"))?.instructions();
         let oldest = self.checkpoints[0].cpu_instructions[cpu];
         if count == 0 || count - 1 < oldest {
@@ -514,7 +514,7 @@ impl History {
         &mut self,
         machine: &mut Machine,
         interrupt: &mut dyn FnMut() -> bool,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, MachineError> {
         let present = machine.position();
         let (bps, wps) = (machine.breakpoints().to_vec(), machine.watchpoints().to_vec());
         if self.scanned_for != (bps.clone(), wps.clone()) {

@@ -72,7 +72,7 @@ pub struct LinuxLayout {
 const UIMAGE_MAGIC: u32 = 0x2705_1956;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    crate::files::read(path, what, crate::files::MAX_IMAGE)
+    Ok(crate::files::read(path, what, crate::files::MAX_IMAGE)?)
 }
 
 /// The zImage header (arch/arm/boot/compressed/head.S): a magic number at byte 0x24, then the

@@ -21,6 +21,7 @@
 //! (so Ctrl-C goes to the guest), Ctrl-A X quits, Ctrl-A Ctrl-A sends a Ctrl-A, and the
 //! terminal is restored on every way out (normal exit, error, panic, SIGTERM/SIGHUP).
 
+use crate::error::MachineError;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -206,7 +207,7 @@ impl HostInput {
     }
 
     /// Replay a recording made with [`HostInput::record_to`].
-    pub fn replay(path: &Path) -> Result<HostInput, String> {
+    pub fn replay(path: &Path) -> Result<HostInput, MachineError> {
         let shown = path.display();
         crate::files::check(path, "input recording", 4 << 30)?;
         let f = std::fs::File::open(path).map_err(|e| format!("cannot read input recording {shown}: {e}"))?;
@@ -232,9 +233,9 @@ impl HostInput {
                 [] => {}
                 ["armvex-recording", "2"] => {}
                 ["armvex-recording", v] => {
-                    return Err(format!(
-                        "input recording {shown} is of format {v}; this armvex reads formats 1 and 2"
-                    ));
+                    return Err(
+                        format!("input recording {shown} is of format {v}; this armvex reads formats 1 and 2").into(),
+                    );
                 }
                 ["start-time", t] => start_time = Some(num(t)?),
                 ["state-hash-every", n] => input.hash_every = num(n)?.max(1),
@@ -294,7 +295,7 @@ impl HostInput {
                         value: hex(value)?,
                     }),
                 ),
-                _ => return Err(bad()),
+                _ => return Err(bad().into()),
             }
         }
         input.start_time = start_time.ok_or_else(|| format!("input recording {shown} has no start-time line"))?;
@@ -304,7 +305,7 @@ impl HostInput {
     }
 
     /// Also write every delivered event to `path` (and the state hashes the machine reports).
-    pub fn record_to(&mut self, path: &Path) -> Result<(), String> {
+    pub fn record_to(&mut self, path: &Path) -> Result<(), MachineError> {
         let mut f = std::fs::File::create(path)
             .map_err(|e| format!("cannot create input recording {}: {e}", path.display()))?;
         if let Some(n) = std::env::var("ARMVEX_STATE_HASH_EVERY")
@@ -330,7 +331,7 @@ impl HostInput {
     /// `position` instructions have retired): from the journal when replaying it, else live.
     /// A debugger edit next in the journal holds back what follows it until it is applied
     /// ([`HostInput::next_edit`]). Fails only if the recording cannot be written.
-    pub fn take(&mut self, now: u64, position: u64) -> Result<Vec<HostEvent>, String> {
+    pub fn take(&mut self, now: u64, position: u64) -> Result<Vec<HostEvent>, MachineError> {
         let mut out = Vec::new();
         while let Some(e) = self.journal.get(self.cursor) {
             if e.time > now || matches!(e.event, HostEvent::Edit(_)) {
@@ -407,7 +408,7 @@ impl HostInput {
     /// A debugger changes the guest now (at virtual time `now`, `position`): journal it. If
     /// the journal held input further on (the guest had been here before and gone further),
     /// that future is dropped: history now takes another course.
-    pub fn push_edit(&mut self, now: u64, position: u64, edit: DebuggerEdit) -> Result<(), String> {
+    pub fn push_edit(&mut self, now: u64, position: u64, edit: DebuggerEdit) -> Result<(), MachineError> {
         self.journal.truncate(self.cursor);
         self.recorded = self.recorded.min(self.cursor);
         self.journal.push(JournalEntry {
@@ -416,7 +417,7 @@ impl HostInput {
             event: HostEvent::Edit(edit),
         });
         self.cursor += 1;
-        self.write_recording()
+        Ok(self.write_recording()?)
     }
 
     /// Write journal entries not yet in the recording (recording stays in order: entries are
@@ -538,7 +539,7 @@ impl HostInput {
     /// Record the machine's state hash at `position` (with `--record`), or check it against
     /// the recording being replayed. Returns an error naming the first position where a replay
     /// differs from its recording.
-    pub fn state_hash(&mut self, position: u64, hash: u64) -> Result<(), String> {
+    pub fn state_hash(&mut self, position: u64, hash: u64) -> Result<(), MachineError> {
         if let Some(&(_, want)) = self.hashes.iter().find(|(p, _)| *p == position) {
             // A state hashed before (a recording being replayed, or history gone over again).
             if want != hash {
@@ -551,7 +552,7 @@ impl HostInput {
                     .unwrap_or(0);
                 return Err(format!(
                     "the replay diverged from its recording between instructions {since} and {position} (machine state hash {hash:016x}, recorded {want:016x})"
-                ));
+                ).into());
             }
             return Ok(());
         }
@@ -705,7 +706,7 @@ mod tests {
         assert_eq!(r.take(10_000, 20).unwrap(), vec![HostEvent::Quit]);
         assert!(r.state_hash(1000, 0xabcd).is_ok());
         let e = r.state_hash(1000, 0xabce).unwrap_err();
-        assert!(e.contains("between instructions 0 and 1000"), "{e}");
+        assert!(e.to_string().contains("between instructions 0 and 1000"), "{e}");
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -738,7 +739,7 @@ mod tests {
         assert_eq!(r.take(12, 0).unwrap(), vec![HostEvent::Console(b"ls".to_vec())]);
         assert_eq!(r.take(40, 0).unwrap(), vec![HostEvent::Quit]);
         std::fs::write(&p, "armvex-recording 3\nstart-time 5\n").unwrap();
-        assert!(HostInput::replay(&p).err().unwrap().contains("format 3"));
+        assert!(HostInput::replay(&p).err().unwrap().to_string().contains("format 3"));
         std::fs::remove_file(&p).unwrap();
     }
 
@@ -746,7 +747,7 @@ mod tests {
     fn a_bad_recording_is_a_clear_error() {
         let p = std::env::temp_dir().join(format!("armvex-bad-{}", std::process::id()));
         std::fs::write(&p, "start-time 5\n12 console zz\n").unwrap();
-        assert!(HostInput::replay(&p).err().unwrap().contains("line 2"));
+        assert!(HostInput::replay(&p).err().unwrap().to_string().contains("line 2"));
         std::fs::remove_file(&p).unwrap();
     }
 }

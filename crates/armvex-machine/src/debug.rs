@@ -9,6 +9,7 @@
 
 use crate::Machine;
 use crate::console::DebuggerEdit;
+use crate::error::MachineError;
 use armvex_cpu::{Cpu, Watchpoint};
 
 impl Machine {
@@ -61,7 +62,7 @@ impl Machine {
 
     /// Write guest memory for the debugger (journaled; see the module docs). Nothing is
     /// written unless all of it can be.
-    pub fn write_memory(&mut self, cpu: usize, addr: u32, data: &[u8]) -> Result<(), String> {
+    pub fn write_memory(&mut self, cpu: usize, addr: u32, data: &[u8]) -> Result<(), MachineError> {
         let mut check = vec![0u8; data.len()];
         self.read_memory(cpu, addr, &mut check).map_err(|n| {
             format!(
@@ -69,11 +70,11 @@ impl Machine {
                 addr.wrapping_add(n as u32)
             )
         })?;
-        self.edit(DebuggerEdit::Memory {
+        Ok(self.edit(DebuggerEdit::Memory {
             cpu,
             addr,
             data: data.to_vec(),
-        })
+        })?)
     }
 
     /// Read register `reg` (numbered as in [`crate::registers`]) of CPU `cpu`.
@@ -82,18 +83,18 @@ impl Machine {
     }
 
     /// Write register `reg` of CPU `cpu` for the debugger (journaled).
-    pub fn write_register(&mut self, cpu: usize, reg: usize, value: u64) -> Result<(), String> {
+    pub fn write_register(&mut self, cpu: usize, reg: usize, value: u64) -> Result<(), MachineError> {
         if self.read_register(cpu, reg) == Some(value) {
             return Ok(());
         }
-        self.edit(DebuggerEdit::Register { cpu, reg, value })
+        Ok(self.edit(DebuggerEdit::Register { cpu, reg, value })?)
     }
 
     /// Apply a debugger edit now and journal it.
     fn edit(&mut self, edit: DebuggerEdit) -> Result<(), String> {
         self.apply_edit(&edit)?;
         let (now, position) = (self.bus.clock.now(), self.position());
-        self.input.push_edit(now, position, edit)
+        Ok(self.input.push_edit(now, position, edit)?)
     }
 
     /// The host input: its journal (what was delivered, and what a replay still has to

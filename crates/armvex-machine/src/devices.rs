@@ -30,8 +30,9 @@
 //! [`HostInput::backend_sender`], and [`BoardDevices::input_routes`] says which bus device
 //! the input named by each backend id goes to.
 
-use crate::board::{Board, DeviceEntry, parse_size};
+use crate::board::{Board, CpuKind, DeviceEntry, DeviceKind as BoardKind, FlashKind, GicKind, parse_size};
 use crate::console::{HostEvent, HostInput};
+use crate::error::MachineError;
 use crate::hostdev::{ChardevSpec, HostEntropy};
 use armvex_bus::{Bus, DeviceId};
 use armvex_devices::{
@@ -76,7 +77,7 @@ pub struct DriveSpec {
 
 impl DriveSpec {
     /// The SD card of `--sd FILE[,readonly=on][,snapshot=on]`: a drive in [`SD_SLOT`].
-    pub fn parse_sd(s: &str) -> Result<DriveSpec, String> {
+    pub fn parse_sd(s: &str) -> Result<DriveSpec, MachineError> {
         let mut parts = split_options(s);
         let file = parts.first().filter(|f| !f.is_empty()).ok_or("--sd needs a file")?;
         parts[0] = format!("file={file}");
@@ -93,30 +94,28 @@ impl DriveSpec {
 
     /// The image of NOR flash `index` (`--pflash FILE[,readonly=on][,snapshot=on]`, the
     /// first for flash 0, the second for flash 1, as QEMU's `-pflash`).
-    pub fn parse_pflash(s: &str, index: usize) -> Result<DriveSpec, String> {
+    pub fn parse_pflash(s: &str, index: usize) -> Result<DriveSpec, MachineError> {
         let slot = *PFLASH_SLOTS
             .get(index)
             .ok_or("the board has two flashes: --pflash is given at most twice")?;
-        let mut spec = DriveSpec::parse_sd(s).map_err(|e| e.replace("--sd", "--pflash"))?;
+        let mut spec = DriveSpec::parse_sd(s).map_err(|e| e.to_string().replace("--sd", "--pflash"))?;
         spec.slot = Some(slot);
         Ok(spec)
     }
 
     /// Parse `file=PATH[,format=raw][,readonly=on|off][,snapshot=on|off][,backing=BASE][,slot=N]`. A comma
     /// in the path is written `,,` (QEMU's escape).
-    pub fn parse(s: &str) -> Result<DriveSpec, String> {
+    pub fn parse(s: &str) -> Result<DriveSpec, MachineError> {
         match Self::parse_with_id(s)? {
             (drive, None) => Ok(drive),
-            (_, Some(id)) => Err(format!(
-                "--drive id={id}: give the drive to a --device virtio-blk,drive={id}"
-            )),
+            (_, Some(id)) => Err(format!("--drive id={id}: give the drive to a --device virtio-blk,drive={id}").into()),
         }
     }
 
     /// Parse a `--drive` that may have an `id=ID` (then a `--device virtio-blk,drive=ID`
     /// attaches it, and it has no `slot=` of its own).
-    pub fn parse_with_id(s: &str) -> Result<(DriveSpec, Option<String>), String> {
-        Self::parse_parts(split_options(s))
+    pub fn parse_with_id(s: &str) -> Result<(DriveSpec, Option<String>), MachineError> {
+        Ok(Self::parse_parts(split_options(s))?)
     }
 
     /// [`DriveSpec::parse_with_id`] of an option list already split by [`split_options`].
@@ -179,10 +178,10 @@ impl DriveSpec {
     }
 
     /// Open the drive's disk as its options say.
-    pub fn open(&self) -> Result<DiskImage, String> {
+    pub fn open(&self) -> Result<DiskImage, MachineError> {
         match &self.backing {
-            Some(base) => DiskImage::open_persistent(&self.file, base),
-            None => DiskImage::open(&self.file, self.mode()),
+            Some(base) => Ok(DiskImage::open_persistent(&self.file, base)?),
+            None => Ok(DiskImage::open(&self.file, self.mode())?),
         }
     }
 
@@ -255,7 +254,7 @@ pub enum DeviceKind {
 
 impl DeviceSpec {
     /// Parse the value of a `--device` option: `KIND[,opt=val]...`.
-    pub fn parse(s: &str) -> Result<DeviceSpec, String> {
+    pub fn parse(s: &str) -> Result<DeviceSpec, MachineError> {
         let mut parts = s.split(',');
         let given = parts.next().unwrap_or_default();
         let kind = match given {
@@ -272,7 +271,8 @@ impl DeviceSpec {
             other => {
                 return Err(format!(
                     "--device {other}: unknown kind (virtio-blk, virtio-net, virtio-rng, virtio-console, lan9118)"
-                ));
+                )
+                .into());
             }
         };
         let option = format!("--device {given}");
@@ -284,7 +284,7 @@ impl DeviceSpec {
                 .split_once('=')
                 .ok_or_else(|| format!("{option}: bad option '{part}' (expected key=value)"))?;
             if seen.contains(&key) {
-                return Err(format!("{option}: {key}= is given twice"));
+                return Err(format!("{option}: {key}= is given twice").into());
             }
             seen.push(key);
             match (kind, key) {
@@ -308,11 +308,11 @@ impl DeviceSpec {
                     host_entropy = match value {
                         "host" => true,
                         "seeded" => false,
-                        _ => return Err(format!("{option} entropy={value}: expected seeded or host")),
+                        _ => return Err(format!("{option} entropy={value}: expected seeded or host").into()),
                     };
                 }
                 ("virtio-console", "chardev") => chardev = Some(value.to_string()),
-                _ => return Err(format!("{option}: unknown option '{key}'")),
+                _ => return Err(format!("{option}: unknown option '{key}'").into()),
             }
         }
         let need = |v: Option<String>, what: &str| v.ok_or_else(|| format!("{option} needs {what}=ID"));
@@ -329,7 +329,8 @@ impl DeviceSpec {
                 if slot.is_some() {
                     return Err(format!(
                         "{option}: the board's own network card is on no virtio-mmio transport (no slot=)"
-                    ));
+                    )
+                    .into());
                 }
                 DeviceKind::Lan9118 {
                     netdev: need(netdev, "netdev")?,
@@ -417,25 +418,33 @@ pub struct BoardDevices {
 }
 
 /// Put every device of `board` on `bus`.
-pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHostSetup) -> Result<BoardDevices, String> {
+pub fn build(
+    board: &Board,
+    bus: &mut Bus,
+    num_cpus: usize,
+    mut host: DeviceHostSetup,
+) -> Result<BoardDevices, MachineError> {
     let mp = &board.mpcore;
-    let ic = match mp.gic.as_str() {
-        "gicv1" => bus.add_device(
+    let ic = match mp.gic {
+        GicKind::Gicv1 => bus.add_device(
             mp.base,
             A9MpCore::SIZE,
             Box::new(A9MpCore::new(num_cpus, mp.interrupts as usize)?),
         )?,
-        "gicv2" => bus.add_device(
+        GicKind::Gicv2 => bus.add_device(
             mp.base,
             A15MpCore::SIZE,
             Box::new(A15MpCore::new(num_cpus, mp.interrupts as usize)?),
         )?,
-        other => return Err(format!("board {}: unknown interrupt controller {other}", board.name)),
     };
     bus.set_interrupt_controller(ic);
 
     // Build what sits behind each transport: explicit slots first, then the next free ones.
-    let transports: Vec<&DeviceEntry> = board.device.iter().filter(|d| d.kind == "virtio-mmio").collect();
+    let transports: Vec<&DeviceEntry> = board
+        .device
+        .iter()
+        .filter(|d| d.kind == BoardKind::VirtioMmio)
+        .collect();
     let opened = host.disks.take();
     if opened.as_ref().is_some_and(|d| d.len() != host.drives.len()) {
         return Err("the disk images given do not match the drives".into());
@@ -507,12 +516,11 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         let irq = d.spi.first().map(|s| s + 32);
         let need_irq = || irq.ok_or_else(|| format!("board {}: device {} needs an interrupt", board.name, d.name));
         let size = d.size.unwrap_or(0x1000);
-        let device: Box<dyn armvex_bus::Device> = match d.kind.as_str() {
-            "vexpress-sysregs" => {
-                let mut config = if board.cpu == "cortex-a15" {
-                    SysRegsConfig::ca15()
-                } else {
-                    SysRegsConfig::ca9()
+        let device: Box<dyn armvex_bus::Device> = match d.kind {
+            BoardKind::VexpressSysregs => {
+                let mut config = match board.cpu {
+                    CpuKind::CortexA15 => SysRegsConfig::ca15(),
+                    CpuKind::CortexA9 => SysRegsConfig::ca9(),
                 };
                 if let Some(p) = d.proc_id {
                     config.proc_id = p;
@@ -523,7 +531,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 }
                 Box::new(VexpressSysRegs::new(config))
             }
-            "pl011" => {
+            BoardKind::Pl011 => {
                 // UART0 is the console; the others go nowhere.
                 let out: Box<dyn Write> = if d.name == "uart0" {
                     console.take().unwrap_or_else(|| Box::new(std::io::sink()))
@@ -532,11 +540,11 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 };
                 Box::new(Pl011::new(d.name.clone(), need_irq()?, out))
             }
-            "sp804" => Box::new(Sp804::new(d.name.clone(), need_irq()?, 1_000_000)),
-            "pl031" => Box::new(Pl031::new(d.name.clone(), need_irq()?, host.rtc_start)),
-            "l2c-310" => Box::new(L2c310::new()),
-            "sp810" => Box::new(Sp810::new(d.name.clone())),
-            "virtio-mmio" => {
+            BoardKind::Sp804 => Box::new(Sp804::new(d.name.clone(), need_irq()?, 1_000_000)),
+            BoardKind::Pl031 => Box::new(Pl031::new(d.name.clone(), need_irq()?, host.rtc_start)),
+            BoardKind::L2c310 => Box::new(L2c310::new()),
+            BoardKind::Sp810 => Box::new(Sp810::new(d.name.clone())),
+            BoardKind::VirtioMmio => {
                 let slot = slot_routes.len();
                 slot_routes.push(
                     routes
@@ -548,30 +556,30 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 let backend = backends.next().flatten();
                 Box::new(VirtioMmio::new(host.virtio_modern, need_irq()?, backend).with_name(d.name.clone()))
             }
-            "pl181" => {
+            BoardKind::Pl181 => {
                 let irqs = match d.spi[..] {
                     [a, b, ..] => [a + 32, b + 32],
-                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name)),
+                    _ => return Err(format!("board {}: device {} needs two interrupts", board.name, d.name).into()),
                 };
                 let card = sd_card.take().ok_or("the board has two MMCIs; --sd fills only one")?;
                 Box::new(Pl181::new(d.name.clone(), irqs, card))
             }
-            "pl050" => {
+            BoardKind::Pl050 => {
                 // As on QEMU's vexpress: the first KMI has the keyboard, the second the mouse.
                 let is_mouse = keyboard.is_some();
                 Box::new(Pl050::new(d.name.clone(), need_irq()?, is_mouse))
             }
-            "pl111" => {
+            BoardKind::Pl111 => {
                 let clcd = Pl111::new(d.name.clone());
                 displays.push((d.name.clone(), clcd.display()));
                 Box::new(clcd)
             }
-            "sp805" => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
-            "pl041" => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
-            "pl341" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
-            "pl354" => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
+            BoardKind::Sp805 => Box::new(Sp805::new(d.name.clone(), irq, d.clock_hz.map_or(32_768, u64::from))),
+            BoardKind::Pl041 => Box::new(Pl041::new(d.name.clone(), need_irq()?)),
+            BoardKind::Pl341 => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL341_ID)),
+            BoardKind::Pl354 => Box::new(PrimeCellIds::new(d.name.clone(), primecell::PL354_ID)),
             // The board's network card, on the network `--nic`/`--device lan9118` names.
-            "lan9118" => {
+            BoardKind::Lan9118 => {
                 let (backend, mac) = match nic.take() {
                     Some((spec, mac)) => {
                         nic_route = Some(spec.id.clone());
@@ -583,16 +591,10 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 Box::new(Lan9118::new(d.name.clone(), need_irq()?, mac, backend))
             }
             // Devices QEMU models but armvex does not: they read as zero, so Linux skips them.
-            "sbcon-i2c" => Box::new(ZeroStub::new(d.name.clone())),
-            other => {
-                return Err(format!(
-                    "board {}: device {} has unknown kind {other}",
-                    board.name, d.name
-                ));
-            }
+            BoardKind::SbconI2c => Box::new(ZeroStub::new(d.name.clone())),
         };
-        let is_transport = d.kind == "virtio-mmio";
-        let is_nic = d.kind == "lan9118";
+        let is_transport = d.kind == BoardKind::VirtioMmio;
+        let is_nic = d.kind == BoardKind::Lan9118;
         let id = bus.add_device(d.base, size, device)?;
         if d.name == "uart0" {
             console_uart = Some(id);
@@ -607,7 +609,7 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
                 input_routes.extend(names.drain(..).map(|name| (name, id)));
             }
         }
-        if d.kind == "pl050" {
+        if d.kind == BoardKind::Pl050 {
             if keyboard.is_none() {
                 keyboard = Some(id);
             } else {
@@ -619,7 +621,8 @@ pub fn build(board: &Board, bus: &mut Bus, num_cpus: usize, mut host: DeviceHost
         return Err(format!(
             "--device lan9118,netdev={}: board {} has no LAN9118",
             spec.id, board.name
-        ));
+        )
+        .into());
     }
     build_flashes(board, bus, pflash, &mut disk_slots)?;
     disk_slots.sort_by_key(|(slot, _)| *slot);
@@ -895,7 +898,7 @@ pub fn open_netdev(
         return Ok(Box::new(NullBackend));
     };
     let id = spec.id.clone();
-    armvex_net::open(
+    Ok(armvex_net::open(
         spec,
         Box::new(move |frame| {
             tx.send(HostEvent::Device {
@@ -904,7 +907,7 @@ pub fn open_netdev(
             })
             .is_ok()
         }),
-    )
+    )?)
 }
 
 /// The board's NOR flashes (`[[memory]]` with `flash = "cfi01"`), flash `i` with the image in
@@ -918,11 +921,9 @@ fn build_flashes(
 ) -> Result<(), String> {
     let flashes: Vec<_> = board.memory.iter().filter(|m| m.flash.is_some()).collect();
     for (index, m) in flashes.iter().enumerate() {
-        if m.flash.as_deref() != Some("cfi01") {
-            return Err(format!(
-                "board {}: memory {} has an unknown flash kind",
-                board.name, m.name
-            ));
+        match m.flash {
+            Some(FlashKind::Cfi01) => {}
+            None => continue,
         }
         let slot = PFLASH_SLOTS.get(index).copied();
         let image = images
@@ -994,10 +995,11 @@ mod tests {
         assert!(
             DriveSpec::parse("file=o.ovl,backing=b,snapshot=on")
                 .unwrap_err()
+                .to_string()
                 .contains("not with readonly=on or snapshot=on")
         );
         assert_eq!(
-            DriveSpec::parse("file=o.ovl,backing=").unwrap_err(),
+            DriveSpec::parse("file=o.ovl,backing=").unwrap_err().to_string(),
             "--drive backing= names no file"
         );
         // QEMU's escape: a doubled comma is a comma in the path.
@@ -1011,16 +1013,21 @@ mod tests {
             PathBuf::from("card,1.img")
         );
         assert_eq!(
-            DriveSpec::parse("file=a.img,readonly=on,readonly=off").unwrap_err(),
+            DriveSpec::parse("file=a.img,readonly=on,readonly=off")
+                .unwrap_err()
+                .to_string(),
             "--drive readonly= is given twice"
         );
         assert_eq!(
-            DriveSpec::parse("file=a.img,file=b.img").unwrap_err(),
+            DriveSpec::parse("file=a.img,file=b.img").unwrap_err().to_string(),
             "--drive file= is given twice"
         );
-        assert_eq!(DriveSpec::parse("file=").unwrap_err(), "--drive file= names no file");
         assert_eq!(
-            DeviceSpec::parse("virtio-blk,drive=a,drive=b").unwrap_err(),
+            DriveSpec::parse("file=").unwrap_err().to_string(),
+            "--drive file= names no file"
+        );
+        assert_eq!(
+            DeviceSpec::parse("virtio-blk,drive=a,drive=b").unwrap_err().to_string(),
             "--device virtio-blk: drive= is given twice"
         );
         let cow = DriveSpec::parse("file=a.img,snapshot=on").unwrap();

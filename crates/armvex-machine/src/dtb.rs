@@ -8,6 +8,7 @@
 //! panic. The result is an owned tree ([`Node`]) that [`crate::boot`] patches and writes back
 //! with `vm_fdt`.
 
+use crate::error::MachineError;
 /// A device tree node: its name (`name@unit`), properties in order, and children in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -61,7 +62,7 @@ fn name_at(data: &[u8], at: usize, what: &str) -> Result<(String, usize), String
 
 impl DeviceTree {
     /// Parse and check a DTB.
-    pub fn parse(data: &[u8]) -> Result<DeviceTree, String> {
+    pub fn parse(data: &[u8]) -> Result<DeviceTree, MachineError> {
         let header = |i: usize| be32(data, i * 4).ok_or("shorter than a device tree header");
         if header(0)? != MAGIC {
             return Err("no device tree magic number (d00dfeed)".into());
@@ -77,12 +78,10 @@ impl DeviceTree {
             total.saturating_sub(off_struct)
         };
         if total > data.len() {
-            return Err(format!("says it is {total} bytes long but the file has {}", data.len()));
+            return Err(format!("says it is {total} bytes long but the file has {}", data.len()).into());
         }
         if last_compatible > 17 || version < 16 {
-            return Err(format!(
-                "format version {version} (compatible with {last_compatible}) is not 16 or 17"
-            ));
+            return Err(format!("format version {version} (compatible with {last_compatible}) is not 16 or 17").into());
         }
         let within = |off: usize, size: usize| off.checked_add(size).is_some_and(|end| end <= total);
         if !within(off_struct, size_struct) || !within(off_strings, size_strings) || off_rsv >= total {
@@ -122,7 +121,7 @@ impl DeviceTree {
                         return Err("a second root node".into());
                     }
                     if stack.len() >= MAX_DEPTH {
-                        return Err(format!("nodes nested more than {MAX_DEPTH} deep"));
+                        return Err(format!("nodes nested more than {MAX_DEPTH} deep").into());
                     }
                     let (name, next) = if stack.is_empty() {
                         // The root's name is empty.
@@ -134,7 +133,7 @@ impl DeviceTree {
                         name_at(structure, at, "a node name")?
                     };
                     if !stack.is_empty() && name.is_empty() {
-                        return Err(format!("a node with no name at byte {}", off_struct + at));
+                        return Err(format!("a node with no name at byte {}", off_struct + at).into());
                     }
                     at = (next + 3) & !3;
                     stack.push(Node {
@@ -166,7 +165,7 @@ impl DeviceTree {
                 }
                 NOP => {}
                 END => break,
-                other => return Err(format!("unknown token {other:#x} at byte {}", off_struct + at - 4)),
+                other => return Err(format!("unknown token {other:#x} at byte {}", off_struct + at - 4).into()),
             }
         }
         if !stack.is_empty() {
@@ -258,15 +257,21 @@ mod tests {
     #[test]
     fn bad_blobs_are_errors() {
         let good = sample();
-        assert!(DeviceTree::parse(&good[..20]).unwrap_err().contains("header"));
+        assert!(
+            DeviceTree::parse(&good[..20])
+                .unwrap_err()
+                .to_string()
+                .contains("header")
+        );
         assert!(
             DeviceTree::parse(&good[..good.len() - 8])
                 .unwrap_err()
+                .to_string()
                 .contains("the file has")
         );
         let mut bad = good.clone();
         bad[0] = 0;
-        assert!(DeviceTree::parse(&bad).unwrap_err().contains("magic"));
+        assert!(DeviceTree::parse(&bad).unwrap_err().to_string().contains("magic"));
     }
 
     /// Every truncation, every byte flipped three ways, and many random multi-byte changes:

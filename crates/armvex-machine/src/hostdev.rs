@@ -10,6 +10,7 @@
 //! [`HostInput::backend_sender`]: crate::console::HostInput::backend_sender
 
 use crate::console::HostEvent;
+use crate::error::MachineError;
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -41,7 +42,7 @@ impl ChardevSpec {
     /// Parse `socket,id=ID,host=ADDR,port=N,server=on[,wait=off]`, `file,id=ID,path=FILE` or
     /// `null,id=ID` (QEMU's spelling; a socket must be a server, and never waits for its
     /// client).
-    pub fn parse(s: &str) -> Result<ChardevSpec, String> {
+    pub fn parse(s: &str) -> Result<ChardevSpec, MachineError> {
         let mut parts = s.split(',');
         let kind = parts.next().unwrap_or_default();
         let option = format!("--chardev {kind}");
@@ -67,12 +68,12 @@ impl ChardevSpec {
                 ("socket", "server") => server = matches!(value, "on" | "yes" | "true"),
                 ("socket", "wait") if matches!(value, "off" | "no" | "false") => {}
                 ("socket", "wait") => {
-                    return Err(format!(
-                        "{option}: wait={value} is not supported (armvex never waits for the client)"
-                    ));
+                    return Err(
+                        format!("{option}: wait={value} is not supported (armvex never waits for the client)").into(),
+                    );
                 }
                 ("file", "path") => path = Some(PathBuf::from(value)),
-                ("socket" | "file" | "null", _) => return Err(format!("{option}: unknown option '{key}'")),
+                ("socket" | "file" | "null", _) => return Err(format!("{option}: unknown option '{key}'").into()),
                 _ => break,
             }
         }
@@ -91,7 +92,7 @@ impl ChardevSpec {
             },
             "null" => ChardevKind::Null,
             "" => return Err("--chardev needs a type: socket, file or null".into()),
-            other => return Err(format!("--chardev {other}: unknown type (socket, file or null)")),
+            other => return Err(format!("--chardev {other}: unknown type (socket, file or null)").into()),
         };
         let id = id.ok_or_else(|| format!("{option} needs id=ID"))?;
         armvex_net::spec::check_id(&option, &id)?;
@@ -101,7 +102,7 @@ impl ChardevSpec {
     /// Open the host side: the writer the device's output goes to. Input (from a socket's
     /// client) goes to `input` as [`HostEvent::Device`] events named by the chardev's id; with
     /// no `input` (a replay) a socket does not listen.
-    pub fn open(&self, input: Option<Sender<HostEvent>>) -> Result<Box<dyn Write>, String> {
+    pub fn open(&self, input: Option<Sender<HostEvent>>) -> Result<Box<dyn Write>, MachineError> {
         match &self.kind {
             ChardevKind::Null => Ok(Box::new(std::io::sink())),
             ChardevKind::File { path } => {
@@ -267,7 +268,10 @@ mod tests {
             ("null,id=n,x=1", "unknown option 'x'"),
         ] {
             let e = ChardevSpec::parse(bad).unwrap_err();
-            assert!(e.contains(says) && e.starts_with("--chardev"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains(says) && e.to_string().starts_with("--chardev"),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -27,6 +27,7 @@
 //!   stopped machine goes on exactly as if it had not stopped.
 
 use crate::console::HostEvent;
+use crate::error::MachineError;
 use crate::{CpuActivity, Machine, RunEnd, RunGoal, Stop};
 use armvex_bus::AccessSize;
 use armvex_virtio::VirtioMmio;
@@ -286,7 +287,7 @@ impl Machine {
     /// Build the inspector's view of the machine as it is now (read-only).
     pub fn inspector_view(&self) -> InspectorView {
         let map = self.bus.device_map();
-        let kind_of = |name: &str| self.board.device(name).map(|d| d.kind.clone());
+        let kind_of = |name: &str| self.board.device(name).map(|d| d.kind.as_str().to_string());
         let mut names: Vec<String> = Vec::new();
         let max_id = map.iter().map(|(id, ..)| *id).max().unwrap_or(0);
         names.resize(max_id + 1, String::new());
@@ -714,13 +715,13 @@ impl Machine {
 
     /// Run until the guest ends, with `inspector` attached: it gets views when it asks and
     /// steers the run (see the module documentation). `--max-instructions` still ends the run.
-    pub fn run_inspected(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, String> {
+    pub fn run_inspected(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, MachineError> {
         self.bus.watch.set_logging(true);
         let started = Instant::now();
         let result = self.inspect_loop(inspector);
         self.stats.host_seconds += started.elapsed().as_secs_f64();
         self.flush_output();
-        result
+        Ok(result?)
     }
 
     fn inspect_loop(&mut self, inspector: &mut dyn Inspector) -> Result<RunEnd, String> {

@@ -25,6 +25,7 @@ pub mod console;
 pub mod debug;
 pub mod devices;
 pub mod dtb;
+pub mod error;
 pub mod files;
 pub mod hostdev;
 pub mod inspect;
@@ -46,6 +47,7 @@ use run::RoundState;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use error::MachineError;
 pub use run::{RunGoal, Stop};
 pub use saved::MachineState;
 
@@ -226,13 +228,13 @@ pub struct Machine {
 
 impl Machine {
     /// Build the machine and load the kernel. Errors are one-line messages for the user.
-    pub fn new(config: MachineConfig) -> Result<Machine, String> {
+    pub fn new(config: MachineConfig) -> Result<Machine, MachineError> {
         Machine::with_peripherals(config, Peripherals::default())
     }
 
     /// [`Machine::new`] with devices chosen by `--device` (and their `--netdev`, `--chardev`,
     /// `--rng-seed`) besides the `--drive` shorthands of `config`.
-    pub fn with_peripherals(config: MachineConfig, peripherals: Peripherals) -> Result<Machine, String> {
+    pub fn with_peripherals(config: MachineConfig, peripherals: Peripherals) -> Result<Machine, MachineError> {
         let board = Board::by_name(&config.machine)?;
         let ram_size = config.memory.unwrap_or_else(|| board.default_ram_size());
         let mut memory = build_memory(&board, ram_size, config.smp)?;
@@ -320,18 +322,17 @@ impl Machine {
 
     /// Build a machine as `setup` says, with empty RAM and CPUs at reset, ready to take a
     /// saved state ([`Machine::load_state`] and the RAM pages): how `--loadvm` starts.
-    pub fn rebuild(setup: &MachineSetup, host: HostSide) -> Result<Machine, String> {
+    pub fn rebuild(setup: &MachineSetup, host: HostSide) -> Result<Machine, MachineError> {
         let board = Board::by_name(&setup.machine)?;
         let memory = build_memory(&board, setup.memory, setup.smp)?;
-        Machine::assemble(board, setup.clone(), memory, host)
+        Ok(Machine::assemble(board, setup.clone(), memory, host)?)
     }
 
     /// Put the devices and CPUs of `board` around `memory`.
     fn assemble(board: Board, setup: MachineSetup, memory: PhysicalMemory, host: HostSide) -> Result<Machine, String> {
-        let model = match board.cpu.as_str() {
-            "cortex-a9" => CpuModel::CortexA9,
-            "cortex-a15" => CpuModel::CortexA15,
-            other => return Err(format!("board {} names unknown CPU {other}", board.name)),
+        let model = match board.cpu {
+            board::CpuKind::CortexA9 => CpuModel::CortexA9,
+            board::CpuKind::CortexA15 => CpuModel::CortexA15,
         };
         let mut bus = Bus::new(memory);
         let console = OutputSink::new(host.console);
@@ -472,14 +473,15 @@ impl Machine {
     /// gdb's `monitor screendump`); says which display and its size. The picture is read from
     /// guest memory at this exact instruction, so the same run gives the same pixels. PNG
     /// through the `png` crate (image-rs's encoder: pure Rust, maintained, no system library).
-    pub fn save_screenshot(&self, file: &std::path::Path) -> Result<String, String> {
+    pub fn save_screenshot(&self, file: &std::path::Path) -> Result<String, MachineError> {
         let names = self.display_names();
         let Some((index, frame)) = (0..names.len()).find_map(|i| self.screenshot(i).map(|f| (i, f))) else {
             return Err(format!(
                 "cannot take screenshot {}: no display is on (the board has {})",
                 file.display(),
                 names.join(", ")
-            ));
+            )
+            .into());
         };
         let fail = |e: &dyn std::fmt::Display| format!("cannot write screenshot {}: {e}", file.display());
         let out = std::fs::File::create(file).map_err(|e| fail(&e))?;
@@ -590,7 +592,7 @@ fn boot_info(board: &Board, ram_size: u64, cpus: usize) -> Result<boot::BoardBoo
     let virtio = board
         .device
         .iter()
-        .filter(|d| d.kind == "virtio-mmio")
+        .filter(|d| d.kind == board::DeviceKind::VirtioMmio)
         .map(|d| (d.base, d.size.unwrap_or(0x200), d.spi.first().copied().unwrap_or(0)))
         .collect();
     Ok(boot::BoardBootInfo {
@@ -598,7 +600,7 @@ fn boot_info(board: &Board, ram_size: u64, cpus: usize) -> Result<boot::BoardBoo
         ram_size,
         machine_id: board.machine_id,
         smp_loader: psram.base,
-        boot_register: sysregs.base + 0x30,
+        boot_register: sysregs.base + armvex_devices::sysregs::SYS_FLAGS,
         gic_cpu_interface: board.mpcore.base + board.mpcore.gic_cpu_offset,
         virtio,
         cpus: cpus as u32,

@@ -6,6 +6,7 @@
 //! A missing, empty or malformed file, or one that does not fit in memory, is an error with a
 //! one-line message.
 
+use crate::error::MachineError;
 use armvex_bus::PhysicalMemory;
 use goblin::elf::{Elf, program_header::PT_LOAD};
 use std::path::Path;
@@ -23,7 +24,7 @@ pub struct LoadedImage {
 
 /// True if `path` is an ELF file (a bare-metal program); errors if it cannot be read or is
 /// empty.
-pub fn is_elf(path: &Path) -> Result<bool, String> {
+pub fn is_elf(path: &Path) -> Result<bool, MachineError> {
     use std::io::Read;
     let shown = path.display();
     crate::files::check(path, "kernel", crate::files::MAX_IMAGE)?;
@@ -33,16 +34,16 @@ pub fn is_elf(path: &Path) -> Result<bool, String> {
         .read(&mut magic)
         .map_err(|e| format!("cannot read kernel {shown}: {e}"))?;
     if n == 0 {
-        return Err(format!("kernel {shown} is empty"));
+        return Err(format!("kernel {shown} is empty").into());
     }
     Ok(n == 4 && &magic == b"\x7fELF")
 }
 
 /// Read and load the ELF program `path`.
-pub fn load_elf_program(path: &Path, memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {
+pub fn load_elf_program(path: &Path, memory: &mut PhysicalMemory) -> Result<LoadedImage, MachineError> {
     let shown = path.display();
     let data = crate::files::read(path, "kernel", crate::files::MAX_IMAGE)?;
-    load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))
+    Ok(load_elf(&data, memory).map_err(|e| format!("kernel {shown}: {e}"))?)
 }
 
 fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, String> {

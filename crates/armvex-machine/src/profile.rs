@@ -17,6 +17,7 @@
 //! CPU and mode; [`Profile::folded`] writes `cpuN;mode;symbol count` lines, the "folded stacks"
 //! input of flame-graph tools (one frame deep: guest call stacks are not unwound).
 
+use crate::error::MachineError;
 use crate::run::{RunGoal, Stop};
 use crate::{Machine, RunEnd};
 use armvex_cpu::Mode;
@@ -61,7 +62,7 @@ pub struct Symbols {
 impl Symbols {
     /// Add the symbols of `path`: an ELF file (its function symbols), or text lines
     /// "ADDRESS TYPE NAME" as in System.map and /proc/kallsyms (text symbols only).
-    pub fn load(&mut self, path: &Path) -> Result<(), String> {
+    pub fn load(&mut self, path: &Path) -> Result<(), MachineError> {
         let shown = path.display();
         let data = std::fs::read(path).map_err(|e| format!("cannot read symbols {shown}: {e}"))?;
         let before = self.entries.len();
@@ -80,7 +81,7 @@ impl Symbols {
                 let (addr, kind, name) = match parts.as_slice() {
                     [a, k, name] | [a, k, name, _] => (a, k, name),
                     [] => continue,
-                    _ => return Err(format!("symbols {shown}, line {}: expected ADDRESS TYPE NAME", n + 1)),
+                    _ => return Err(format!("symbols {shown}, line {}: expected ADDRESS TYPE NAME", n + 1).into()),
                 };
                 let addr = u32::from_str_radix(addr, 16)
                     .map_err(|_| format!("symbols {shown}, line {}: {addr} is not an address", n + 1))?;
@@ -95,7 +96,7 @@ impl Symbols {
             }
         }
         if self.entries.len() == before {
-            return Err(format!("symbols {shown}: no function symbols in it"));
+            return Err(format!("symbols {shown}: no function symbols in it").into());
         }
         self.entries.sort();
         self.entries.dedup_by_key(|(a, _)| *a);
@@ -256,7 +257,7 @@ fn label(symbols: &Symbols, pc: u32) -> String {
 
 impl Machine {
     /// [`Machine::run`] with the profiler sampling it (see the module docs).
-    pub fn run_profiled(&mut self, profile: &mut Profile) -> Result<RunEnd, String> {
+    pub fn run_profiled(&mut self, profile: &mut Profile) -> Result<RunEnd, MachineError> {
         let started = std::time::Instant::now();
         profile.last = self.position();
         profile.next = profile.last + profile.gap();
@@ -318,7 +319,13 @@ mod tests {
         );
         assert_eq!(s.lookup(0x6000_0000), None);
         std::fs::write(&path, "zz T x\n").unwrap();
-        assert!(Symbols::default().load(&path).unwrap_err().contains("not an address"));
+        assert!(
+            Symbols::default()
+                .load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not an address")
+        );
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -9,6 +9,7 @@
 //!
 //! The same numbers are used in recordings of debugger edits (see [`crate::console`]).
 
+use crate::error::MachineError;
 use armvex_cpu::Cpu;
 
 /// Number of the CPSR.
@@ -42,19 +43,19 @@ pub fn read(cpu: &Cpu, reg: usize) -> Option<u64> {
 
 /// Write register `reg` of `cpu`. Writing the CPSR switches mode (and register banks) as an
 /// exception return would; an invalid mode is refused.
-pub fn write(cpu: &mut Cpu, reg: usize, value: u64) -> Result<(), String> {
+pub fn write(cpu: &mut Cpu, reg: usize, value: u64) -> Result<(), MachineError> {
     match reg {
         0..=15 => cpu.set_register(reg, value as u32),
         CPSR => {
             if armvex_cpu::Mode::from_bits(value as u32).is_none() {
-                return Err(format!("CPSR {value:#x} has no valid mode"));
+                return Err(format!("CPSR {value:#x} has no valid mode").into());
             }
             cpu.set_cpsr_raw(value as u32);
             cpu.flush_tlb();
         }
         D0..FPSCR => cpu.vfp.d[reg - D0] = value,
         FPSCR => cpu.vfp.fpscr = value as u32,
-        _ => return Err(format!("there is no register {reg}")),
+        _ => return Err(format!("there is no register {reg}").into()),
     }
     Ok(())
 }

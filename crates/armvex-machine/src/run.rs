@@ -30,6 +30,7 @@
 //! the past to the position before".
 
 use crate::console::{DebuggerEdit, HostEvent};
+use crate::error::MachineError;
 use crate::{CpuActivity, Machine, RunEnd};
 use armvex_bus::MachineRequest;
 use armvex_cpu::{DebugStop, Exit, WatchHit};
@@ -101,7 +102,7 @@ enum Pending {
 impl Machine {
     /// Run until the guest ends: a plain run, without a debugger. `--max-instructions` stops it
     /// exactly there.
-    pub fn run(&mut self) -> Result<RunEnd, String> {
+    pub fn run(&mut self) -> Result<RunEnd, MachineError> {
         self.run_with_stops(&[], &mut |_, _| Ok(()))
     }
 
@@ -111,7 +112,7 @@ impl Machine {
         &mut self,
         positions: &[u64],
         at: &mut dyn FnMut(&mut Machine, u64) -> Result<(), String>,
-    ) -> Result<RunEnd, String> {
+    ) -> Result<RunEnd, MachineError> {
         let started = Instant::now();
         let here = self.position();
         let mut stops = positions.iter().copied().filter(|p| *p >= here).peekable();
@@ -135,12 +136,12 @@ impl Machine {
                     }
                 }
                 Ok(_) => continue,
-                Err(e) => break Err(e),
+                Err(e) => break Err(e.into()),
             }
         };
         self.stats.host_seconds += started.elapsed().as_secs_f64();
         self.flush_output();
-        result
+        Ok(result?)
     }
 
     /// Flush console output (the UART's and semihosting's).
@@ -154,7 +155,7 @@ impl Machine {
 
     /// Run until `goal`, a breakpoint, a watchpoint, the end of the guest, or until
     /// `interrupt` (asked between rounds, about every millisecond of host time) returns true.
-    pub fn run_until(&mut self, goal: &RunGoal, interrupt: &mut dyn FnMut() -> bool) -> Result<Stop, String> {
+    pub fn run_until(&mut self, goal: &RunGoal, interrupt: &mut dyn FnMut() -> bool) -> Result<Stop, MachineError> {
         if let Some(end) = self.ended {
             return Ok(Stop::Ended(end));
         }
@@ -179,7 +180,7 @@ impl Machine {
                 };
             }
         }
-        self.run_until_goal(goal, interrupt)
+        Ok(self.run_until_goal(goal, interrupt)?)
     }
 
     /// [`Machine::run_until`] without the instruction limit.
@@ -577,7 +578,7 @@ impl Machine {
             }
             DebuggerEdit::Register { cpu, reg, value } => {
                 let c = self.cpus.get_mut(*cpu).ok_or_else(|| format!("no cpu {cpu}"))?;
-                crate::registers::write(c, *reg, *value)
+                Ok(crate::registers::write(c, *reg, *value)?)
             }
         }
     }

@@ -10,6 +10,7 @@
 //! [`crate::MachineSetup`], or the machine that saved it) and giving it the RAM of that moment
 //! gives a machine that runs on exactly as the saved one did.
 
+use crate::error::MachineError;
 use crate::run::RoundState;
 use crate::{CpuActivity, Machine, RunEnd};
 use armvex_bus::BusState;
@@ -58,13 +59,14 @@ impl Machine {
     /// predecoded code stays, as it follows RAM by itself (restoring a page drops its decode).
     /// Fails, with a one-line message, if the state does not fit this machine; the machine is
     /// then unusable.
-    pub fn load_state(&mut self, s: &MachineState) -> Result<(), String> {
+    pub fn load_state(&mut self, s: &MachineState) -> Result<(), MachineError> {
         if s.cpus.len() != self.cpus.len() || s.activity.len() != self.cpus.len() {
             return Err(format!(
                 "the saved machine has {} CPUs, this one {}",
                 s.cpus.len(),
                 self.cpus.len()
-            ));
+            )
+            .into());
         }
         if s.round.cpu > self.cpus.len() {
             return Err("the saved run loop names a CPU this machine does not have".into());
@@ -197,7 +199,7 @@ impl Machine {
     }
 
     /// Put the disks back as undo logs from [`Machine::take_disk_undo`] say.
-    pub fn apply_disk_undo(&mut self, undo: &[DiskUndo]) -> Result<(), String> {
+    pub fn apply_disk_undo(&mut self, undo: &[DiskUndo]) -> Result<(), MachineError> {
         for ((slot, d), u) in self.disks.iter().zip(undo) {
             d.borrow_mut()
                 .apply_undo(u)

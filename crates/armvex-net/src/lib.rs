@@ -44,12 +44,14 @@
 //! // Frames for the guest arrive through `Device::host_input`, one frame per call.
 //! ```
 
+mod error;
 #[cfg(feature = "slirp")]
 pub mod slirp;
 pub mod spec;
 pub mod tap;
 mod wake;
 
+pub use error::NetError;
 pub use spec::{HostFwd, NetdevKind, NetdevSpec, UserOptions};
 
 impl NetdevSpec {
@@ -140,8 +142,11 @@ pub use wake::Wake;
 /// Start the backend `spec` describes, handing the frames it receives for the guest to
 /// `deliver`. Fails with a one-line message naming the netdev (no such tap interface, a
 /// forwarded host port in use, user-mode networking not built in).
-pub fn open(spec: &NetdevSpec, deliver: FrameSink) -> Result<Box<dyn NetBackend>, String> {
-    let fail = |e: String| format!("--netdev {}: {e}", spec.id);
+pub fn open(spec: &NetdevSpec, deliver: FrameSink) -> Result<Box<dyn NetBackend>, NetError> {
+    let fail = |problem: String| NetError::Backend {
+        id: spec.id.clone(),
+        problem,
+    };
     match &spec.kind {
         #[cfg(feature = "slirp")]
         NetdevKind::User(options) => Ok(Box::new(slirp::UserNetwork::start(options, deliver).map_err(fail)?)),

@@ -70,7 +70,7 @@ impl UserNetwork {
     /// Start slirp on a thread of its own with `options`, handing frames for the guest to
     /// `deliver`. The forwarded host ports are listening when this returns; a port that
     /// cannot be bound is an error.
-    pub fn start(options: &UserOptions, deliver: FrameSink) -> Result<UserNetwork, String> {
+    pub(crate) fn start(options: &UserOptions, deliver: FrameSink) -> Result<UserNetwork, String> {
         let wake = Arc::new(Wake::new().map_err(|e| format!("cannot make a pipe: {e}"))?);
         let (to_slirp, from_guest) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);

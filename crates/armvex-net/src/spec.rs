@@ -10,6 +10,7 @@
 //! reachable from elsewhere. A host port of 0 asks for a free port, which the front end picks
 //! and prints before the machine starts.
 
+use crate::error::NetError;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 
@@ -79,7 +80,7 @@ impl std::fmt::Display for HostFwd {
 }
 
 /// Check an id as QEMU does: a letter, then letters, digits, `-`, `.` or `_` (at most 63).
-pub fn check_id(option: &str, id: &str) -> Result<(), String> {
+pub fn check_id(option: &str, id: &str) -> Result<(), NetError> {
     let mut chars = id.chars();
     let good = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
@@ -87,9 +88,9 @@ pub fn check_id(option: &str, id: &str) -> Result<(), String> {
     if good {
         Ok(())
     } else {
-        Err(format!(
+        Err(NetError::Spec(format!(
             "{option} id={id}: an id is a letter followed by letters, digits, '-', '.' or '_'"
-        ))
+        )))
     }
 }
 
@@ -103,7 +104,11 @@ fn on_off(option: &str, key: &str, value: &str) -> Result<bool, String> {
 
 impl NetdevSpec {
     /// Parse the value of a `--netdev` option.
-    pub fn parse(s: &str) -> Result<NetdevSpec, String> {
+    pub fn parse(s: &str) -> Result<NetdevSpec, NetError> {
+        Self::parse_message(s).map_err(NetError::Spec)
+    }
+
+    fn parse_message(s: &str) -> Result<NetdevSpec, String> {
         let mut parts = s.split(',');
         let kind = parts.next().unwrap_or_default();
         let option = format!("--netdev {kind}");
@@ -120,7 +125,7 @@ impl NetdevSpec {
                 .ok_or_else(|| format!("{option}: bad option '{part}' (expected key=value)"))?;
             match (kind, key) {
                 (_, "id") => id = Some(value.to_string()),
-                ("user", "hostfwd") => user.hostfwd.push(HostFwd::parse(value)?),
+                ("user", "hostfwd") => user.hostfwd.push(HostFwd::parse_message(value)?),
                 ("user", "restrict") => user.restrict = on_off(&option, key, value)?,
                 ("user", "ipv6") => user.ipv6 = on_off(&option, key, value)?,
                 ("user", "mtu") => {
@@ -148,14 +153,18 @@ impl NetdevSpec {
             other => return Err(format!("--netdev {other}: unknown type (user or tap)")),
         };
         let id = id.ok_or_else(|| format!("{option} needs id=ID"))?;
-        check_id(&option, &id)?;
+        check_id(&option, &id).map_err(|e| e.to_string())?;
         Ok(NetdevSpec { id, kind })
     }
 }
 
 impl HostFwd {
     /// Parse `[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT`.
-    pub fn parse(s: &str) -> Result<HostFwd, String> {
+    pub fn parse(s: &str) -> Result<HostFwd, NetError> {
+        Self::parse_message(s).map_err(NetError::Spec)
+    }
+
+    fn parse_message(s: &str) -> Result<HostFwd, String> {
         let bad =
             |why: &str| format!("--netdev user hostfwd={s}: {why} (expected [tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT)");
         let (host, guest) = s.split_once('-').ok_or_else(|| bad("no '-'"))?;
@@ -274,7 +283,7 @@ mod tests {
             ("tap,id=a,ifname=a/b", "not an interface name"),
             ("tap,id=a,ifname=averyveryverylongname", "not an interface name"),
         ] {
-            let e = NetdevSpec::parse(bad).unwrap_err();
+            let e = NetdevSpec::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
             assert!(e.starts_with("--netdev"), "{bad}: {e}");
             assert!(!e.contains('\n'));

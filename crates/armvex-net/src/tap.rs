@@ -41,7 +41,7 @@ pub struct Tap {
 impl Tap {
     /// Attach to tap interface `ifname` (created if it does not exist and we may), and start
     /// reading its frames for `deliver`.
-    pub fn open(ifname: &str, deliver: FrameSink) -> Result<Tap, String> {
+    pub(crate) fn open(ifname: &str, deliver: FrameSink) -> Result<Tap, String> {
         let fail = |what: &str, e: std::io::Error| format!("tap {ifname}: {what}: {e}");
         let path = c"/dev/net/tun";
         // SAFETY: opening a NUL-terminated path.

@@ -52,6 +52,7 @@
 
 use crate::device::{Queues, VirtioDevice};
 use crate::disk::{DiskImage, DiskMode, SharedDisk};
+use crate::error::DiskError;
 use crate::queue::{ChainCursor, DescriptorChain, QueueError};
 use armvex_bus::PhysicalMemory;
 use armvex_bus::state::{self, StateError};
@@ -111,6 +112,129 @@ pub mod status {
     pub const OK: u8 = 0;
     pub const IOERR: u8 = 1;
     pub const UNSUPP: u8 = 2;
+}
+
+/// What a request asks for: the `type` field of its header (§5.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// IN: read sectors into the writable buffers.
+    In,
+    /// OUT: write the readable buffers to sectors.
+    Out,
+    /// FLUSH (or its legacy alias FLUSH_OUT): make completed writes durable.
+    Flush,
+    /// GET_ID: the device's serial.
+    GetId,
+    /// DISCARD: segments of sectors the driver no longer needs.
+    Discard,
+    /// WRITE_ZEROES: segments of sectors to zero.
+    WriteZeroes,
+    /// A type this device does not implement: answered UNSUPP.
+    Unsupported(u32),
+}
+
+impl RequestKind {
+    /// The kind of a header's `type` value.
+    pub fn from_type(value: u32) -> RequestKind {
+        match value {
+            request::IN => RequestKind::In,
+            request::OUT => RequestKind::Out,
+            request::FLUSH | request::FLUSH_OUT => RequestKind::Flush,
+            request::GET_ID => RequestKind::GetId,
+            request::DISCARD => RequestKind::Discard,
+            request::WRITE_ZEROES => RequestKind::WriteZeroes,
+            other => RequestKind::Unsupported(other),
+        }
+    }
+}
+
+/// The status byte the device writes last (§5.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The request succeeded.
+    Ok,
+    /// The request failed: out of range, malformed, read-only drive, or a host I/O error.
+    IoErr,
+    /// The request (or one of its flags) is not supported.
+    Unsupp,
+}
+
+impl Status {
+    /// The byte on the wire.
+    pub fn byte(self) -> u8 {
+        match self {
+            Status::Ok => status::OK,
+            Status::IoErr => status::IOERR,
+            Status::Unsupp => status::UNSUPP,
+        }
+    }
+}
+
+/// A request as the driver framed it (§5.2.6): its header and where its status byte goes.
+/// Parsing checks only the framing; whether the sectors exist or the data fits is decided
+/// when the request is executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// What the request asks for.
+    pub kind: RequestKind,
+    /// The first sector (for IN and OUT; ignored by the other kinds).
+    pub sector: u64,
+    /// Guest address of the status byte: the chain's last writable byte.
+    pub status_addr: u32,
+    /// Writable bytes before the status byte (where IN and GET_ID put their data).
+    pub data_in: u64,
+}
+
+/// A chain that is not a request at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// No device-writable byte: there is nowhere to put the status, so the request is
+    /// completed with nothing written.
+    NoStatusByte,
+    /// A header shorter than 16 bytes: answered IOERR.
+    ShortHeader {
+        /// Where the status byte goes.
+        status_addr: u32,
+        /// How many header bytes there were.
+        len: usize,
+    },
+}
+
+impl Request {
+    /// Parse the request `chain` carries, reading its header from `mem`.
+    pub fn parse(chain: &DescriptorChain, mem: &PhysicalMemory) -> Result<Request, RequestError> {
+        let status_addr = chain.last_writable_byte().ok_or(RequestError::NoStatusByte)?;
+        let mut header = [0u8; 16];
+        let len = chain.reader().read(mem, &mut header).unwrap_or(0);
+        if len < header.len() {
+            return Err(RequestError::ShortHeader { status_addr, len });
+        }
+        Ok(Request {
+            kind: RequestKind::from_type(u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"))),
+            sector: u64::from_le_bytes(header[8..16].try_into().expect("8 bytes")),
+            status_addr,
+            data_in: chain.writable_len() - 1,
+        })
+    }
+}
+
+/// One segment of a DISCARD or WRITE_ZEROES request: `{le64 sector, le32 num_sectors,
+/// le32 flags}` (§5.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    sector: u64,
+    count: u32,
+    flags: u32,
+}
+
+impl Segment {
+    fn parse(bytes: &[u8; 16]) -> Segment {
+        Segment {
+            sector: u64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes")),
+            count: u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")),
+            flags: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
+        }
+    }
 }
 
 /// The `unmap` flag of a discard/write-zeroes segment.
@@ -182,7 +306,7 @@ impl BlockDevice {
     /// Open the raw image at `path` ([`DiskImage::open`]): in place, or for a `readonly` drive
     /// read-only (never for writing). Fails with a one-line message if the file cannot be
     /// opened or sized, or is a directory.
-    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, String> {
+    pub fn open(path: &Path, readonly: bool) -> Result<BlockDevice, DiskError> {
         let mode = if readonly {
             DiskMode::ReadOnly
         } else {
@@ -259,61 +383,64 @@ impl BlockDevice {
         (end <= self.capacity).then(|| sector * SECTOR_SIZE)
     }
 
-    /// Handle one request; returns the number of bytes written into its writable buffers
-    /// (the used-ring length).
+    /// Handle one request: parse it, execute it, write its status byte. Returns the number
+    /// of bytes written into its writable buffers (the used-ring length).
     fn handle_request(&mut self, chain: &DescriptorChain, mem: &mut PhysicalMemory) -> u32 {
         let head = chain.head;
-        let Some(status_addr) = chain.last_writable_byte() else {
-            tracing::warn!(target: "virtio",
-                "virtio-blk: request {head} has no device-writable byte for its status; failed");
-            return 0;
-        };
-        let mut reader = chain.reader();
-        let mut header = [0u8; 16];
-        let header_len = reader.read(mem, &mut header).unwrap_or(0);
-        // Writable bytes before the status byte.
-        let data_in = chain.writable_len() - 1;
-        let writer = chain.writer().limit(data_in);
-        let (status, written) = if header_len < header.len() {
-            tracing::warn!(target: "virtio", "virtio-blk: request {head} has a {header_len}-byte header");
-            (status::IOERR, 0)
-        } else {
-            let kind = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
-            let sector = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-            match kind {
-                request::IN => self.read_sectors(mem, sector, writer),
-                request::OUT => (self.write_sectors(mem, sector, reader), 0),
-                request::FLUSH | request::FLUSH_OUT => (self.flush(), 0),
-                request::GET_ID => self.get_id(mem, writer),
-                request::DISCARD => (self.discard_or_write_zeroes(mem, reader, false), 0),
-                request::WRITE_ZEROES => (self.discard_or_write_zeroes(mem, reader, true), 0),
-                _ => {
-                    tracing::debug!(target: "virtio", "virtio-blk: request type {kind} unsupported");
-                    (status::UNSUPP, 0)
-                }
+        let (status_addr, (status, written)) = match Request::parse(chain, mem) {
+            Ok(request) => (request.status_addr, self.execute(&request, chain, mem)),
+            Err(RequestError::NoStatusByte) => {
+                tracing::warn!(target: "virtio",
+                    "virtio-blk: request {head} has no device-writable byte for its status; failed");
+                return 0;
+            }
+            Err(RequestError::ShortHeader { status_addr, len }) => {
+                tracing::warn!(target: "virtio", "virtio-blk: request {head} has a {len}-byte header");
+                (status_addr, (Status::IoErr, 0))
             }
         };
-        if status != status::OK {
-            tracing::debug!(target: "virtio", "virtio-blk: request {head} failed with status {status}");
+        if status != Status::Ok {
+            tracing::debug!(target: "virtio", "virtio-blk: request {head} failed with status {}", status.byte());
         }
         // The chain was validated: its writable bytes are RAM.
-        if mem.write_bytes(status_addr, &[status]).is_err() {
+        if mem.write_bytes(status_addr, &[status.byte()]).is_err() {
             return u32::try_from(written).unwrap_or(u32::MAX);
         }
         u32::try_from(written + 1).unwrap_or(u32::MAX)
     }
 
+    /// Carry out a parsed request. The readable data follows the 16-byte header; the writable
+    /// data is everything before the status byte. Returns the status and the bytes written.
+    fn execute(&mut self, request: &Request, chain: &DescriptorChain, mem: &mut PhysicalMemory) -> (Status, u64) {
+        let mut reader = chain.reader();
+        reader.skip(16);
+        let writer = chain.writer().limit(request.data_in);
+        let sector = request.sector;
+        match request.kind {
+            RequestKind::In => self.read_sectors(mem, sector, writer),
+            RequestKind::Out => (self.write_sectors(mem, sector, reader), 0),
+            RequestKind::Flush => (self.flush(), 0),
+            RequestKind::GetId => self.get_id(mem, writer),
+            RequestKind::Discard => (self.discard_or_write_zeroes(mem, reader, false), 0),
+            RequestKind::WriteZeroes => (self.discard_or_write_zeroes(mem, reader, true), 0),
+            RequestKind::Unsupported(kind) => {
+                tracing::debug!(target: "virtio", "virtio-blk: request type {kind} unsupported");
+                (Status::Unsupp, 0)
+            }
+        }
+    }
+
     /// IN: fill the writable data with sectors from the image. Returns (status, bytes written).
-    fn read_sectors(&mut self, mem: &mut PhysicalMemory, sector: u64, mut writer: ChainCursor) -> (u8, u64) {
+    fn read_sectors(&mut self, mem: &mut PhysicalMemory, sector: u64, mut writer: ChainCursor) -> (Status, u64) {
         let len = writer.remaining();
         if len % SECTOR_SIZE != 0 {
             tracing::warn!(target: "virtio", "virtio-blk: read of {len} bytes, not whole sectors");
-            return (status::IOERR, 0);
+            return (Status::IoErr, 0);
         }
         let Some(offset) = self.byte_range(sector, len / SECTOR_SIZE) else {
             tracing::warn!(target: "virtio", "virtio-blk: read of {len} bytes at sector {sector} is past the end ({} sectors)",
                 self.capacity);
-            return (status::IOERR, 0);
+            return (Status::IoErr, 0);
         };
         let mut done = 0u64;
         while done < len {
@@ -321,31 +448,31 @@ impl BlockDevice {
             let buf = &mut self.bounce[..n];
             if let Err(e) = self.disk.borrow().read_at(offset + done, buf) {
                 self.host_error("reading", &e);
-                return (status::IOERR, done);
+                return (Status::IoErr, done);
             }
             match writer.write(mem, buf) {
                 Ok(k) if k == n => done += n as u64,
-                _ => return (status::IOERR, done),
+                _ => return (Status::IoErr, done),
             }
         }
-        (status::OK, done)
+        (Status::Ok, done)
     }
 
     /// OUT: write the readable data after the header to the image.
-    fn write_sectors(&mut self, mem: &PhysicalMemory, sector: u64, mut reader: ChainCursor) -> u8 {
+    fn write_sectors(&mut self, mem: &PhysicalMemory, sector: u64, mut reader: ChainCursor) -> Status {
         if self.readonly {
             tracing::debug!(target: "virtio", "virtio-blk: write to a read-only drive");
-            return status::IOERR;
+            return Status::IoErr;
         }
         let len = reader.remaining();
         if len % SECTOR_SIZE != 0 {
             tracing::warn!(target: "virtio", "virtio-blk: write of {len} bytes, not whole sectors");
-            return status::IOERR;
+            return Status::IoErr;
         }
         let Some(offset) = self.byte_range(sector, len / SECTOR_SIZE) else {
             tracing::warn!(target: "virtio", "virtio-blk: write of {len} bytes at sector {sector} is past the end ({} sectors)",
                 self.capacity);
-            return status::IOERR;
+            return Status::IoErr;
         };
         let mut done = 0u64;
         while done < len {
@@ -353,57 +480,57 @@ impl BlockDevice {
             let buf = &mut self.bounce[..n];
             match reader.read(mem, buf) {
                 Ok(k) if k == n => {}
-                _ => return status::IOERR,
+                _ => return Status::IoErr,
             }
             if let Err(e) = self.disk.borrow_mut().write_at(offset + done, buf) {
                 self.host_error("writing", &e);
-                return status::IOERR;
+                return Status::IoErr;
             }
             done += n as u64;
         }
         self.sync_if_writethrough()
     }
 
-    fn sync_if_writethrough(&self) -> u8 {
+    fn sync_if_writethrough(&self) -> Status {
         if self.writethrough {
             if let Err(e) = self.disk.borrow_mut().flush() {
                 self.host_error("syncing", &e);
-                return status::IOERR;
+                return Status::IoErr;
             }
         }
-        status::OK
+        Status::Ok
     }
 
     /// FLUSH: make every completed write durable on the host disk.
-    fn flush(&self) -> u8 {
+    fn flush(&self) -> Status {
         if self.readonly {
-            return status::OK;
+            return Status::Ok;
         }
         match self.disk.borrow_mut().flush() {
-            Ok(()) => status::OK,
+            Ok(()) => Status::Ok,
             Err(e) => {
                 self.host_error("flushing", &e);
-                status::IOERR
+                Status::IoErr
             }
         }
     }
 
     /// GET_ID: the serial, as much of its 20 bytes as fits.
-    fn get_id(&self, mem: &mut PhysicalMemory, mut writer: ChainCursor) -> (u8, u64) {
+    fn get_id(&self, mem: &mut PhysicalMemory, mut writer: ChainCursor) -> (Status, u64) {
         let n = (writer.remaining() as usize).min(SERIAL_LEN);
         match writer.write(mem, &self.serial[..n]) {
-            Ok(k) => (status::OK, k as u64),
-            Err(_) => (status::IOERR, 0),
+            Ok(k) => (Status::Ok, k as u64),
+            Err(_) => (Status::IoErr, 0),
         }
     }
 
     /// DISCARD and WRITE_ZEROES: segments `{le64 sector, le32 num_sectors, le32 flags}`
     /// (§5.2.6), checked as §5.2.6.2 requires.
-    fn discard_or_write_zeroes(&mut self, mem: &PhysicalMemory, mut reader: ChainCursor, zeroes: bool) -> u8 {
+    fn discard_or_write_zeroes(&mut self, mem: &PhysicalMemory, mut reader: ChainCursor, zeroes: bool) -> Status {
         let what = if zeroes { "write-zeroes" } else { "discard" };
         if self.readonly {
             tracing::debug!(target: "virtio", "virtio-blk: {what} on a read-only drive");
-            return status::IOERR;
+            return Status::IoErr;
         }
         let len = reader.remaining();
         let (max_seg, max_sectors) = if zeroes {
@@ -413,32 +540,30 @@ impl BlockDevice {
         };
         if len == 0 || len % 16 != 0 {
             tracing::warn!(target: "virtio", "virtio-blk: {what} with {len} bytes of segments");
-            return status::IOERR;
+            return Status::IoErr;
         }
         if len / 16 > u64::from(max_seg) {
             tracing::debug!(target: "virtio", "virtio-blk: {what} with {} segments (at most {max_seg})", len / 16);
-            return status::UNSUPP;
+            return Status::Unsupp;
         }
         for _ in 0..len / 16 {
             let mut seg = [0u8; 16];
             if reader.read(mem, &mut seg).ok() != Some(16) {
-                return status::IOERR;
+                return Status::IoErr;
             }
-            let sector = u64::from_le_bytes(seg[0..8].try_into().expect("8 bytes"));
-            let count = u32::from_le_bytes(seg[8..12].try_into().expect("4 bytes"));
-            let flags = u32::from_le_bytes(seg[12..16].try_into().expect("4 bytes"));
+            let Segment { sector, count, flags } = Segment::parse(&seg);
             // Unknown flags, or unmap on a discard, are UNSUPP (§5.2.6.2).
             let allowed = if zeroes { SEGMENT_FLAG_UNMAP } else { 0 };
             if flags & !allowed != 0 {
-                return status::UNSUPP;
+                return Status::Unsupp;
             }
             if count > max_sectors {
                 tracing::warn!(target: "virtio", "virtio-blk: {what} of {count} sectors (at most {max_sectors})");
-                return status::IOERR;
+                return Status::IoErr;
             }
             let Some(offset) = self.byte_range(sector, u64::from(count)) else {
                 tracing::warn!(target: "virtio", "virtio-blk: {what} at sector {sector} is past the end");
-                return status::IOERR;
+                return Status::IoErr;
             };
             if zeroes {
                 let len = u64::from(count) * SECTOR_SIZE;
@@ -447,7 +572,7 @@ impl BlockDevice {
                     let n = (len - done).min(CHUNK as u64) as usize;
                     if let Err(e) = self.disk.borrow_mut().write_at(offset + done, &ZEROS[..n]) {
                         self.host_error("writing zeros to", &e);
-                        return status::IOERR;
+                        return Status::IoErr;
                     }
                     done += n as u64;
                 }
@@ -456,7 +581,7 @@ impl BlockDevice {
         if zeroes {
             self.sync_if_writethrough()
         } else {
-            status::OK
+            Status::Ok
         }
     }
 }
@@ -1054,14 +1179,14 @@ mod tests {
     fn open_errors_are_one_line_messages() {
         let missing = std::env::temp_dir().join("armvex-virtio-no-such-image.img");
         let err = BlockDevice::open(&missing, true).err().unwrap();
-        assert!(err.starts_with("cannot open disk image "), "{err}");
-        assert!(err.contains("armvex-virtio-no-such-image.img"), "{err}");
-        assert!(!err.contains('\n'));
+        assert!(err.to_string().starts_with("cannot open disk image "), "{err}");
+        assert!(err.to_string().contains("armvex-virtio-no-such-image.img"), "{err}");
+        assert!(!err.to_string().contains('\n'));
         let dir = std::env::temp_dir();
         let err = BlockDevice::open(&dir, true).err().unwrap();
-        assert!(err.contains("is a directory"), "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
         let err = BlockDevice::open(&dir, false).err().unwrap();
-        assert!(err.contains("directory"), "{err}");
+        assert!(err.to_string().contains("directory"), "{err}");
     }
 
     #[test]
@@ -1090,6 +1215,43 @@ mod tests {
         assert_eq!(buf, [0; 8]);
         disk.read_config(u32::MAX, &mut buf[..4]);
         assert_eq!(buf[..4], [0; 4]);
+    }
+}
+
+/// Parsing a request apart from executing it.
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn every_header_type_has_a_kind_and_every_status_its_byte() {
+        let kinds = [
+            (0, RequestKind::In),
+            (1, RequestKind::Out),
+            (4, RequestKind::Flush),
+            (5, RequestKind::Flush),
+            (8, RequestKind::GetId),
+            (11, RequestKind::Discard),
+            (13, RequestKind::WriteZeroes),
+            (2, RequestKind::Unsupported(2)),
+            (u32::MAX, RequestKind::Unsupported(u32::MAX)),
+        ];
+        for (value, kind) in kinds {
+            assert_eq!(RequestKind::from_type(value), kind, "type {value}");
+        }
+        assert_eq!(
+            [Status::Ok.byte(), Status::IoErr.byte(), Status::Unsupp.byte()],
+            [0, 1, 2]
+        );
+        let seg = Segment::parse(&[1, 0, 0, 0, 0, 0, 0, 0x80, 7, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            seg,
+            Segment {
+                sector: 0x8000_0000_0000_0001,
+                count: 7,
+                flags: 1
+            }
+        );
     }
 }
 

@@ -79,6 +79,7 @@
 //! device turns them into an IOERR status for the guest. A disk never grows: nothing is ever
 //! written past its end.
 
+use crate::error::{DiskError, LockError};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -317,11 +318,19 @@ impl DiskImage {
     /// Open the image at `path`. ReadOnly and TemporaryOverlay open it read-only, never for
     /// writing; TemporaryOverlay also creates the overlay. Fails with a one-line message if the
     /// file cannot be opened or sized, or is a directory.
-    pub fn open(path: &Path, mode: DiskMode) -> Result<DiskImage, String> {
-        let shown = path.display();
+    pub fn open(path: &Path, mode: DiskMode) -> Result<DiskImage, DiskError> {
+        let shown = format!("disk image {}", path.display());
+        let host = |doing: &'static str| {
+            let file = shown.clone();
+            move |source| DiskError::Host { doing, file, source }
+        };
+        let unusable = |problem: &str| DiskError::Unusable {
+            file: shown.clone(),
+            problem: problem.to_string(),
+        };
         // Look before opening: opening a FIFO would wait for a writer, and a character
         // device such as /dev/null or /dev/zero is no disk.
-        let kind = std::fs::metadata(path).map_err(|e| format!("cannot open disk image {shown}: {e}"))?;
+        let kind = std::fs::metadata(path).map_err(host("cannot open"))?;
         let kind = kind.file_type();
         use std::os::unix::fs::FileTypeExt;
         let not_a_disk = if kind.is_fifo() {
@@ -334,40 +343,34 @@ impl DiskImage {
             None
         };
         if let Some(what) = not_a_disk {
-            return Err(format!("disk image {shown} is {what}, not a disk image"));
+            return Err(unusable(&format!("is {what}, not a disk image")));
         }
         let mut file = OpenOptions::new()
             .read(true)
             .write(mode == DiskMode::InPlace)
             .open(path)
-            .map_err(|e| format!("cannot open disk image {shown}: {e}"))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| format!("cannot examine disk image {shown}: {e}"))?;
+            .map_err(host("cannot open"))?;
+        let meta = file.metadata().map_err(host("cannot examine"))?;
         if meta.is_dir() {
-            return Err(format!("disk image {shown} is a directory"));
+            return Err(unusable("is a directory"));
         }
         // Seeking to the end also sizes block devices, whose metadata length is 0.
         let len = file
             .seek(SeekFrom::End(0))
-            .map_err(|e| format!("cannot determine the size of disk image {shown}: {e}"))?;
+            .map_err(host("cannot determine the size of"))?;
         if len == 0 {
-            return Err(format!(
-                "disk image {shown} is empty (a disk needs at least one 512-byte sector)"
-            ));
+            return Err(unusable("is empty (a disk needs at least one 512-byte sector)"));
         }
-        lock_image(&file, mode == DiskMode::InPlace).map_err(|e| format!("disk image {shown}: {e}"))?;
+        lock_image(&file, mode == DiskMode::InPlace).map_err(|error| DiskError::Lock {
+            file: shown.clone(),
+            error,
+        })?;
         let storage = match mode {
-            DiskMode::PersistentOverlay => {
-                return Err(format!(
-                    "disk image {shown}: an overlay file opens with its base (backing=)"
-                ));
-            }
+            DiskMode::PersistentOverlay => return Err(DiskError::OverlayNeedsBase { file: shown }),
             DiskMode::ReadOnly | DiskMode::InPlace => Storage::Direct(file),
             DiskMode::TemporaryOverlay => Storage::Overlaid {
                 base: Some(file),
-                overlay: Overlay::new(len)
-                    .map_err(|e| format!("cannot create the temporary overlay of disk image {shown}: {e}"))?,
+                overlay: Overlay::new(len).map_err(host("cannot create the temporary overlay of"))?,
             },
         };
         Ok(DiskImage {
@@ -386,33 +389,45 @@ impl DiskImage {
     /// `--drive file=OVERLAY,backing=BASE`): the base opened read-only (and never written),
     /// the overlay file created in the format of the module docs if it does not exist or is
     /// empty, else checked against the base. Fails with a one-line message.
-    pub fn open_persistent(overlay: &Path, base: &Path) -> Result<DiskImage, String> {
+    pub fn open_persistent(overlay: &Path, base: &Path) -> Result<DiskImage, DiskError> {
         // The base as a read-only drive first: the same checks, and a shared lock.
         let mut base_disk = DiskImage::open(base, DiskMode::ReadOnly)?;
-        let identity = base_disk
-            .base_identity()
-            .map_err(|e| format!("cannot read the base image {}: {e}", base.display()))?;
+        let identity = base_disk.base_identity().map_err(|source| DiskError::Host {
+            doing: "cannot read",
+            file: format!("the base image {}", base.display()),
+            source,
+        })?;
         let len = base_disk.len;
         let Storage::Direct(base_file) = base_disk.storage else {
-            return Err(format!("base image {} has no file", base.display()));
+            return Err(DiskError::Unusable {
+                file: format!("base image {}", base.display()),
+                problem: "has no file".into(),
+            });
         };
-        let shown = overlay.display();
+        let shown = format!("overlay {}", overlay.display());
+        let host = |doing: &'static str| {
+            let file = shown.clone();
+            move |source| DiskError::Host { doing, file, source }
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(overlay)
-            .map_err(|e| format!("cannot open overlay {shown}: {e}"))?;
-        if !file
-            .metadata()
-            .map_err(|e| format!("cannot examine overlay {shown}: {e}"))?
-            .is_file()
-        {
-            return Err(format!("overlay {shown} is not a regular file"));
+            .map_err(host("cannot open"))?;
+        if !file.metadata().map_err(host("cannot examine"))?.is_file() {
+            return Err(DiskError::Unusable {
+                file: shown,
+                problem: "is not a regular file".into(),
+            });
         }
-        lock_image(&file, true).map_err(|e| format!("overlay {shown}: {e}"))?;
-        let overlay_store = Overlay::open_file(file, &identity).map_err(|e| format!("overlay {shown}: {e}"))?;
+        lock_image(&file, true).map_err(|error| DiskError::Lock {
+            file: shown.clone(),
+            error,
+        })?;
+        let overlay_store =
+            Overlay::open_file(file, &identity).map_err(|problem| DiskError::Overlay { file: shown, problem })?;
         Ok(DiskImage {
             path: Some(overlay.to_path_buf()),
             mode: DiskMode::PersistentOverlay,
@@ -431,8 +446,12 @@ impl DiskImage {
     /// A disk of `len` bytes with no base file: it reads zeros until written, and its writes go
     /// to a throwaway overlay (mode TemporaryOverlay). For resuming snapshots that carry a
     /// whole disk.
-    pub fn temporary(len: u64) -> Result<DiskImage, String> {
-        let overlay = Overlay::new(len).map_err(|e| format!("cannot create a temporary disk of {len} bytes: {e}"))?;
+    pub fn temporary(len: u64) -> Result<DiskImage, DiskError> {
+        let overlay = Overlay::new(len).map_err(|source| DiskError::Host {
+            doing: "cannot create",
+            file: format!("a temporary disk of {len} bytes"),
+            source,
+        })?;
         Ok(DiskImage {
             path: None,
             mode: DiskMode::TemporaryOverlay,
@@ -933,7 +952,7 @@ impl Overlay {
 /// locks (`fcntl(F_OFD_SETLK)`), which belong to the open file, not the process: a second open
 /// in the same process conflicts too, and closing the file releases them. A file system that
 /// has no locks (some network ones) is used without them, as QEMU does.
-fn lock_image(file: &File, exclusive: bool) -> Result<(), String> {
+fn lock_image(file: &File, exclusive: bool) -> Result<(), LockError> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock is plain data; all-zero is a valid value before we fill it in.
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
@@ -948,12 +967,9 @@ fn lock_image(file: &File, exclusive: bool) -> Result<(), String> {
     }
     let e = io::Error::last_os_error();
     match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Err(format!(
-            "cannot get its {} lock: is another armvex or QEMU (or another --drive) using it?",
-            if exclusive { "write" } else { "read" }
-        )),
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Err(LockError::Busy { write: exclusive }),
         Some(libc::ENOLCK) | Some(libc::EINVAL) | Some(libc::ENOTSUP) => Ok(()),
-        _ => Err(format!("cannot lock it: {e}")),
+        _ => Err(LockError::Host(e)),
     }
 }
 
@@ -1372,12 +1388,15 @@ mod tests {
         for mode in [DiskMode::ReadOnly, DiskMode::InPlace, DiskMode::TemporaryOverlay] {
             let missing = std::env::temp_dir().join("armvex-disk-no-such-image.img");
             let e = DiskImage::open(&missing, mode).err().unwrap();
-            assert!(e.starts_with("cannot open disk image "), "{e}");
-            assert!(!e.contains('\n'));
+            assert!(e.to_string().starts_with("cannot open disk image "), "{e}");
+            assert!(!e.to_string().contains('\n'));
             let e = DiskImage::open(&std::env::temp_dir(), mode).err().unwrap();
-            assert!(e.contains("directory"), "{e}");
+            assert!(e.to_string().contains("directory"), "{e}");
             let e = DiskImage::open(Path::new("/dev/null"), mode).err().unwrap();
-            assert_eq!(e, "disk image /dev/null is a character device, not a disk image");
+            assert_eq!(
+                e.to_string(),
+                "disk image /dev/null is a character device, not a disk image"
+            );
         }
     }
 
@@ -1418,10 +1437,10 @@ mod tests {
         changed[LEN as usize / 2] ^= 1;
         std::fs::write(&base.path, &changed).unwrap();
         let e = DiskImage::open_persistent(&overlay.path, &base.path).err().unwrap();
-        assert!(e.contains("has changed since: refusing"), "{e}");
-        assert!(!e.contains('\n'));
+        assert!(e.to_string().contains("has changed since: refusing"), "{e}");
+        assert!(!e.to_string().contains('\n'));
         let e = DiskImage::open_persistent(&base.path, &overlay.path).err().unwrap();
-        assert!(e.contains("not an armvex overlay file"), "{e}");
+        assert!(e.to_string().contains("not an armvex overlay file"), "{e}");
     }
 
     #[test]
@@ -1432,11 +1451,12 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = DiskImage::open(&fifo, DiskMode::ReadOnly).err().unwrap();
         let _ = std::fs::remove_file(&fifo);
-        assert!(e.ends_with("is a FIFO, not a disk image"), "{e}");
+        assert!(e.to_string().ends_with("is a FIFO, not a disk image"), "{e}");
         let empty = TempImage::new("empty", &[]);
         let e = DiskImage::open(&empty.path, DiskMode::InPlace).err().unwrap();
         assert!(
-            e.ends_with("is empty (a disk needs at least one 512-byte sector)"),
+            e.to_string()
+                .ends_with("is empty (a disk needs at least one 512-byte sector)"),
             "{e}"
         );
     }
@@ -1448,17 +1468,18 @@ mod tests {
         for mode in [DiskMode::InPlace, DiskMode::ReadOnly, DiskMode::TemporaryOverlay] {
             let e = DiskImage::open(&image.path, mode).err().unwrap();
             assert!(
-                e.contains("is another armvex or QEMU (or another --drive) using it?"),
+                e.to_string()
+                    .contains("is another armvex or QEMU (or another --drive) using it?"),
                 "{mode:?}: {e}"
             );
-            assert!(!e.contains('\n'));
+            assert!(!e.to_string().contains('\n'));
         }
         drop(writer);
         // Readers share: read-only drives and overlays over the same base, but no writer.
         let reader = DiskImage::open(&image.path, DiskMode::ReadOnly).unwrap();
         let overlay = DiskImage::open(&image.path, DiskMode::TemporaryOverlay).unwrap();
         let e = DiskImage::open(&image.path, DiskMode::InPlace).err().unwrap();
-        assert!(e.contains("cannot get its write lock"), "{e}");
+        assert!(e.to_string().contains("cannot get its write lock"), "{e}");
         drop((reader, overlay));
         DiskImage::open(&image.path, DiskMode::InPlace).unwrap();
     }

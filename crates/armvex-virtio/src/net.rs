@@ -69,6 +69,7 @@
 //! connections) is not state: see `armvex_net::slirp`.
 
 use crate::device::{Queues, VirtioDevice};
+use crate::error::MacError;
 use crate::features::VERSION_1;
 use crate::queue::{DescriptorChain, QueueError};
 use armvex_bus::state::{self, StateError};
@@ -140,8 +141,68 @@ struct NetState {
     sent: u64,
 }
 
+/// The fields of `struct virtio_net_hdr` (§5.1.6) a transmitted frame's header carries that
+/// this device looks at (`hdr_len`, `gso_size` and `num_buffers` matter only with offloads it
+/// does not offer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NetHeader {
+    /// `flags`: NEEDS_CSUM asks the device to fill in a checksum.
+    flags: u8,
+    /// `gso_type`: must be GSO_NONE.
+    gso_type: u8,
+    /// `csum_start`: where the checksummed bytes start, from the frame's first byte.
+    csum_start: u16,
+    /// `csum_offset`: where the checksum goes, from `csum_start`.
+    csum_offset: u16,
+}
+
+impl NetHeader {
+    /// The fields of a 10- or 12-byte header.
+    fn parse(bytes: &[u8]) -> NetHeader {
+        NetHeader {
+            flags: bytes[0],
+            gso_type: bytes[1],
+            csum_start: u16::from_le_bytes([bytes[6], bytes[7]]),
+            csum_offset: u16::from_le_bytes([bytes[8], bytes[9]]),
+        }
+    }
+}
+
+/// Why a transmitted frame was dropped (the guest is not told: a real card drops such frames
+/// too). `Display` is the reason logged at `debug`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TxDrop {
+    /// Fewer readable bytes than the header.
+    ShortHeader { len: u64, header_len: usize },
+    /// A frame shorter than an Ethernet header or longer than the largest frame.
+    FrameLength(u64),
+    /// The chain's bytes could not be read.
+    Unreadable,
+    /// A segmentation offload type, which is not offered.
+    Gso(u8),
+    /// NEEDS_CSUM without the CSUM feature negotiated.
+    CsumNotNegotiated,
+    /// A checksum position outside the frame.
+    CsumOutside { start: usize, offset: usize, frame: usize },
+}
+
+impl std::fmt::Display for TxDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxDrop::ShortHeader { len, header_len } => write!(f, "{len} bytes, less than the {header_len}-byte header"),
+            TxDrop::FrameLength(n) => write!(f, "a frame of {n} bytes"),
+            TxDrop::Unreadable => write!(f, "unreadable"),
+            TxDrop::Gso(t) => write!(f, "GSO type {t} (segmentation offload is not offered)"),
+            TxDrop::CsumNotNegotiated => write!(f, "NEEDS_CSUM without CSUM negotiated"),
+            TxDrop::CsumOutside { start, offset, frame } => {
+                write!(f, "checksum at {start}+{offset} outside a frame of {frame}")
+            }
+        }
+    }
+}
+
 /// Parse a MAC address `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+pub fn parse_mac(s: &str) -> Result<[u8; 6], MacError> {
     let mut mac = [0u8; 6];
     let mut parts = s.split(':');
     for byte in &mut mac {
@@ -152,13 +213,13 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
         return Err(bad_mac(s));
     }
     if mac[0] & 1 != 0 {
-        return Err(format!("mac={s} is a multicast address"));
+        return Err(MacError::Multicast(s.to_string()));
     }
     Ok(mac)
 }
 
-fn bad_mac(s: &str) -> String {
-    format!("mac={s} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+fn bad_mac(s: &str) -> MacError {
+    MacError::Syntax(s.to_string())
 }
 
 /// The Internet checksum (RFC 1071) of `data` folded into 16 bits and complemented, as a
@@ -225,40 +286,49 @@ impl NetDevice {
 
     /// Send one chain's frame, or drop it with a reason.
     fn transmit_one(&mut self, chain: &DescriptorChain, queues: &mut Queues) {
+        if let Err(why) = self.send_frame(chain, queues) {
+            tracing::debug!(target: "virtio", "virtio-net: frame of chain {} dropped: {why}", chain.head);
+        }
+    }
+
+    /// Read the chain's header and frame, parse the header, apply the checksum it asks for
+    /// and send the frame.
+    fn send_frame(&mut self, chain: &DescriptorChain, queues: &mut Queues) -> Result<(), TxDrop> {
         let len = chain.readable_len();
-        let drop =
-            |why: String| tracing::debug!(target: "virtio", "virtio-net: frame of chain {} dropped: {why}", chain.head);
-        let Some(frame_len) = len.checked_sub(self.header_len as u64) else {
-            return drop(format!("{len} bytes, less than the {}-byte header", self.header_len));
-        };
+        let header_len = self.header_len;
+        let frame_len = len
+            .checked_sub(header_len as u64)
+            .ok_or(TxDrop::ShortHeader { len, header_len })?;
         if frame_len < MIN_FRAME as u64 || frame_len > MAX_FRAME as u64 {
-            return drop(format!("a frame of {frame_len} bytes"));
+            return Err(TxDrop::FrameLength(frame_len));
         }
         self.scratch.resize(len as usize, 0);
         if chain.reader().read(queues.memory(), &mut self.scratch).ok() != Some(len as usize) {
-            return drop("unreadable".into());
+            return Err(TxDrop::Unreadable);
         }
-        let (header, frame) = self.scratch.split_at_mut(self.header_len);
-        if header[1] != HDR_GSO_NONE {
-            return drop(format!("GSO type {} (segmentation offload is not offered)", header[1]));
+        let (header, frame) = self.scratch.split_at_mut(header_len);
+        let header = NetHeader::parse(header);
+        if header.gso_type != HDR_GSO_NONE {
+            return Err(TxDrop::Gso(header.gso_type));
         }
-        if header[0] & HDR_F_NEEDS_CSUM != 0 {
+        if header.flags & HDR_F_NEEDS_CSUM != 0 {
             if !self.checksum_offload {
-                return drop("NEEDS_CSUM without CSUM negotiated".into());
+                return Err(TxDrop::CsumNotNegotiated);
             }
-            let start = usize::from(u16::from_le_bytes([header[6], header[7]]));
-            let offset = usize::from(u16::from_le_bytes([header[8], header[9]]));
+            let (start, offset) = (usize::from(header.csum_start), usize::from(header.csum_offset));
             let at = start + offset;
             if start >= frame.len() || at + 2 > frame.len() {
-                return drop(format!(
-                    "checksum at {start}+{offset} outside a frame of {}",
-                    frame.len()
-                ));
+                return Err(TxDrop::CsumOutside {
+                    start,
+                    offset,
+                    frame: frame.len(),
+                });
             }
             let sum = internet_checksum(&frame[start..]);
             frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
         }
         self.port.send(frame);
+        Ok(())
     }
 
     /// A frame from the network: keep it (if there is room and the receive queue is live) and
@@ -1020,9 +1090,17 @@ mod tests {
             "5:54:00:ab:cd:0f",
             "zz:54:00:ab:cd:0f",
         ] {
-            assert!(parse_mac(bad).unwrap_err().contains("not a MAC address"), "{bad}");
+            assert!(
+                parse_mac(bad).unwrap_err().to_string().contains("not a MAC address"),
+                "{bad}"
+            );
         }
-        assert!(parse_mac("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
+        assert!(
+            parse_mac("01:00:5e:00:00:01")
+                .unwrap_err()
+                .to_string()
+                .contains("multicast")
+        );
     }
 
     #[test]

@@ -334,8 +334,9 @@ impl VirtioMmio {
     /// had set DRIVER_OK, the device is told the negotiated features again. The interrupt line
     /// is driven again, and a pending delayed interrupt re-armed, at the next bus access or
     /// timer callback (restore has no access to the bus).
-    pub fn restore(&mut self, state: TransportState) -> Result<(), String> {
-        self.check_fits(&state).map_err(|e| format!("{}: {e}", self.name))?;
+    pub fn restore(&mut self, state: TransportState) -> Result<(), StateError> {
+        self.check_fits(&state)
+            .map_err(|e| StateError(format!("{}: {e}", self.name)))?;
         self.state = state;
         self.resync = true;
         // The device derives per-driver settings from the negotiated features.

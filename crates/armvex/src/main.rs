@@ -460,7 +460,7 @@ impl ProfileRequest {
 
     fn run(&self, machine: &mut Machine) -> Result<RunEnd, String> {
         let mut profile = armvex_machine::profile::Profile::new(self.every);
-        let end = machine.run_profiled(&mut profile);
+        let end = machine.run_profiled(&mut profile).map_err(String::from);
         let report = profile.report(machine, &self.symbols);
         std::fs::write(&self.report, report).map_err(|e| format!("cannot write {}: {e}", self.report.display()))?;
         let folded = self.report.with_extension(
@@ -504,10 +504,10 @@ fn run_machine(
     inspector: Option<&armvex_inspect::InspectorServer>,
 ) -> Result<RunEnd, String> {
     if let Some(server) = inspector {
-        return machine.run_inspected(&mut server.machine_side());
+        return Ok(machine.run_inspected(&mut server.machine_side())?);
     }
     if let Some(options) = gdb {
-        return armvex_gdb::serve(machine, options);
+        return Ok(armvex_gdb::serve(machine, options)?);
     }
     if let Some(p) = profile {
         return p.run(machine);
@@ -547,7 +547,7 @@ fn run_machine(
             file.display()
         );
     }
-    end
+    end.map_err(String::from)
 }
 
 // ---- Devices chosen on the command line: --drive, --device, --netdev, --chardev, --rng-seed.
@@ -637,14 +637,16 @@ fn nic_option(i: usize, s: &str) -> Result<Option<(armvex_net::NetdevSpec, Devic
         }
     }
     netdev.insert(1, format!("id={id}"));
-    let netdev = armvex_net::NetdevSpec::parse(&netdev.join(",")).map_err(|e| e.replace("--netdev", "--nic"))?;
+    let netdev =
+        armvex_net::NetdevSpec::parse(&netdev.join(",")).map_err(|e| e.to_string().replace("--netdev", "--nic"))?;
     let model = match model {
         "lan9118" => "lan9118",
         "virtio-net" | "virtio-net-device" => "virtio-net",
         other => return Err(format!("--nic model={other}: the board's lan9118 or virtio-net")),
     };
     let mac = mac.map(|m| format!(",mac={m}")).unwrap_or_default();
-    let device = DeviceSpec::parse(&format!("{model},netdev={id}{mac}")).map_err(|e| e.replace("--device", "--nic"))?;
+    let device = DeviceSpec::parse(&format!("{model},netdev={id}{mac}"))
+        .map_err(|e| e.to_string().replace("--device", "--nic"))?;
     Ok(Some((netdev, device)))
 }
 
