@@ -236,7 +236,7 @@ pub fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 /// A machine of `board` with `kernel` (a bare-metal ELF with semihosting, or anything else,
 /// which is booted as Linux) and `drives`; its console output is thrown away.
 pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, String> {
-    Machine::new(MachineConfig {
+    Ok(Machine::new(MachineConfig {
         machine: board.into(),
         memory: Some(128 << 20),
         smp: 1,
@@ -257,7 +257,7 @@ pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Mac
         virtio_modern: true,
         max_instructions: None,
         trace: None,
-    })
+    })?)
 }
 
 /// Run `machine` until `instructions` have retired or the guest ends; how it stopped.
