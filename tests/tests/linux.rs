@@ -7,6 +7,9 @@ fn vexpress_a9_one_cpu() {
     let disk = scratch_disk("a9-smp1");
     let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
     assert_good_boot(&o, "vexpress-a9", "hello");
+    // The random pool is ready at once from the device tree's /chosen/rng-seed (without it,
+    // on armvex's instruction-counting clock, it never became ready without a virtio-rng).
+    o.expect("[    0.000000] random: crng init done");
     o.expect("smp: Brought up 1 node, 1 CPU");
     o.expect("[vda] 131072 512-byte logical blocks");
 }
@@ -24,6 +27,7 @@ fn vexpress_a15_two_cpus() {
     let disk = scratch_disk("a15-smp2");
     let o = boot(&Boot { machine: "vexpress-a15", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
     assert_good_boot(&o, "vexpress-a15", "hello");
+    o.expect("[    0.000000] random: crng init done");
     o.expect("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
     o.expect("smp: Brought up 1 node, 2 CPUs");
 }
