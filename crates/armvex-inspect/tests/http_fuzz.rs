@@ -230,14 +230,39 @@ fn seed() -> u64 {
     seed
 }
 
-/// The path of a request's first line, if it has one.
+/// The method and path of a request's first line, if it has one. Empty lines before the
+/// request line are skipped, as tiny_http does and RFC 9112 §2.2 asks of a server.
 fn path_of(request: &[u8]) -> Option<String> {
-    let line = request.split(|&b| b == b'\n').next()?;
+    let start = request.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line = request[start..].split(|&b| b == b'\n').next()?;
     let line = std::str::from_utf8(line).ok()?;
     let mut words = line.split_whitespace();
     let method = words.next()?;
     let path = words.next()?;
     Some(format!("{method} {}", path.split('?').next()?))
+}
+
+/// Whether a damaged request may have become a well-formed guest-changing command (a
+/// mutation of `POST /api/step?n=0` can read `POST /api/step?n=70`): its request line, past
+/// any leading white space, is a POST to the API that is not one of the templates' own
+/// request lines (whose parameters are all bad). Such requests are not sent: a command they
+/// carry would rightly reach the machine.
+fn may_be_a_valid_command(request: &[u8]) -> bool {
+    let Some(start) = request.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return false;
+    };
+    let line = request[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let words: Vec<&[u8]> = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() < 2 || words[0] != b"POST" || !words[1].starts_with(b"/api/") {
+        return false;
+    }
+    !TEMPLATES
+        .iter()
+        .any(|t| t.lines().next().is_some_and(|first| first.as_bytes() == line))
 }
 
 #[test]
@@ -249,6 +274,10 @@ fn random_and_damaged_requests_get_4xx_and_change_nothing() {
     let mut codes = std::collections::BTreeMap::<String, u64>::new();
     for case in 0..total {
         let request = mutate(&mut r);
+        if may_be_a_valid_command(&request) {
+            *codes.entry("skipped".into()).or_default() += 1;
+            continue;
+        }
         let code = send(address, &request);
         let shown = || String::from_utf8_lossy(&request[..request.len().min(300)]).into_owned();
         if let Some(c) = code {
