@@ -62,6 +62,28 @@ pub enum Group {
     DupCore,
 }
 
+impl Group {
+    /// Every group, in declaration order: `Group::ALL[g as usize] == g` (per-group counts
+    /// are arrays indexed by the discriminant).
+    pub const ALL: [Group; 15] = [
+        Group::ThreeSame,
+        Group::ShiftImm,
+        Group::ModImm,
+        Group::ThreeDiff,
+        Group::Scalar,
+        Group::Ext,
+        Group::Tbl,
+        Group::DupScalar,
+        Group::TwoMisc,
+        Group::LsMultiple,
+        Group::LsSingle,
+        Group::LsAllLanes,
+        Group::CoreToScalar,
+        Group::ScalarToCore,
+        Group::DupCore,
+    ];
+}
+
 /// A decoded Advanced SIMD instruction: its group and its A32 encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NeonOp {
@@ -426,4 +448,16 @@ fn decode_transfer(w: u32) -> Decoded {
         return UNDEF;
     }
     op(Group::ScalarToCore, w)
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::Group;
+
+    #[test]
+    fn all_lists_the_groups_in_discriminant_order() {
+        for (i, g) in Group::ALL.iter().enumerate() {
+            assert_eq!(*g as usize, i, "{g:?}");
+        }
+    }
 }

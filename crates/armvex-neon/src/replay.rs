@@ -31,7 +31,7 @@ pub struct Outcome {
     /// Alignment faults among them.
     pub aborts: usize,
     /// Executed (not UNDEFINED) instructions per [`crate::Group`], in declaration order.
-    pub per_group: [usize; 15],
+    pub per_group: [usize; crate::Group::ALL.len()],
     /// A description of the first mismatch, if any.
     pub mismatch: Option<String>,
 }

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
         eprintln!("usage: neon-replay CASE...");
         return ExitCode::from(2);
     }
-    let mut per_group = [0usize; 15];
+    let mut per_group = [0usize; armvex_neon::Group::ALL.len()];
     let (mut total, mut undef, mut aborts, mut bad, mut arm, mut thumb) = (0, 0, 0, 0, 0, 0);
     for f in &files {
         let text = match std::fs::read_to_string(f) {
@@ -48,25 +48,7 @@ fn main() -> ExitCode {
         files.len()
     );
     if std::env::var_os("NEON_STATS").is_some() {
-        use armvex_neon::Group::*;
-        let names = [
-            ThreeSame,
-            ShiftImm,
-            ModImm,
-            ThreeDiff,
-            Scalar,
-            Ext,
-            Tbl,
-            DupScalar,
-            TwoMisc,
-            LsMultiple,
-            LsSingle,
-            LsAllLanes,
-            CoreToScalar,
-            ScalarToCore,
-            DupCore,
-        ];
-        for (g, n) in names.iter().zip(per_group) {
+        for (g, n) in armvex_neon::Group::ALL.iter().zip(per_group) {
             println!("  {g:?}: {n}");
         }
     }
