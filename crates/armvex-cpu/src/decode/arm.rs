@@ -548,7 +548,10 @@ fn coprocessor_and_svc(w: u32, f: &Features) -> Decoded {
 }
 
 /// A5.7: unconditional instructions.
-fn unconditional(w: u32, _f: &Features) -> Decoded {
+fn unconditional(w: u32, f: &Features) -> Decoded {
+    if let Some(d) = super::neon::decode_a32(w, f) {
+        return d.cond(u32::from(COND_ALWAYS));
+    }
     let op1 = bits(w, 27, 20);
     let d = match op1 >> 5 {
         0b101 => {

@@ -254,7 +254,7 @@ fn vfp_arithmetic_transfers_and_fpscr() {
         r[8], 0x8000_0010,
         "N from the compare, IXC from sqrt and the conversion"
     );
-    assert_eq!(r[9], 0x0100_0011, "MVFR1 without Advanced SIMD");
+    assert_eq!(r[9], 0x0111_1111, "MVFR1 of the Cortex-A9, with Advanced SIMD");
     assert_eq!(cpu.mode(), crate::Mode::Supervisor);
 }
 

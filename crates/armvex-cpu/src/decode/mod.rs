@@ -1,6 +1,7 @@
 //! Decoders: from instruction encodings to predecoded [`Insn`](crate::insn::Insn)s.
 
 mod arm;
+mod neon;
 mod thumb;
 mod vfp;
 
@@ -18,6 +19,9 @@ pub struct Features {
     pub semihosting: bool,
     /// VFPv4's fused multiply-add (VFMA/VFMS/VFNMA/VFNMS).
     pub fused_multiply_add: bool,
+    /// Advanced SIMD (NEON), decoded by `armvex-neon` with these options; `None` makes
+    /// every Advanced SIMD encoding UNDEFINED.
+    pub neon: Option<armvex_neon::Features>,
 }
 
 impl Features {
@@ -27,6 +31,10 @@ impl Features {
             divide: model.has_divide(),
             semihosting,
             fused_multiply_add: model == CpuModel::CortexA15,
+            neon: Some(match model {
+                CpuModel::CortexA9 => armvex_neon::Features::CORTEX_A9,
+                CpuModel::CortexA15 => armvex_neon::Features::CORTEX_A15,
+            }),
         }
     }
 }
@@ -36,3 +44,6 @@ mod arm_tests;
 
 #[cfg(test)]
 mod thumb_tests;
+
+#[cfg(test)]
+mod neon_tests;

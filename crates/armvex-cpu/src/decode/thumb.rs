@@ -334,6 +334,9 @@ fn thumb_expand_imm_c(imm12: u32) -> (u32, Option<u32>) {
 /// Decode a 32-bit Thumb instruction from its two halfwords (A6.3).
 pub fn decode_thumb32(hw1: u16, hw2: u16, f: &Features) -> Decoded {
     let w = (u32::from(hw1) << 16) | u32::from(hw2);
+    if let Some(d) = super::neon::decode_t32(w, f) {
+        return d.len(4);
+    }
     let op1 = bits(w, 28, 27);
     let op2 = bits(w, 26, 20);
     let d = match op1 {

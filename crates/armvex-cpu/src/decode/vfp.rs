@@ -25,7 +25,7 @@ pub fn decode_vfp_arm(w: u32, f: &Features) -> Decoded {
     match op1 {
         0b1100 | 0b1101 if bits(w, 27, 21) == 0b1100010 => two_register_transfer(w),
         0b1100 | 0b1101 => load_store(w),
-        0b1110 if bit(w, 4) => single_register_transfer(w),
+        0b1110 if bit(w, 4) => single_register_transfer(w, f),
         0b1110 => data_processing(w, f),
         _ => undef(w),
     }
@@ -225,7 +225,7 @@ fn load_store(w: u32) -> Decoded {
 }
 
 /// A7.8: 8, 16 and 32-bit transfers between core and extension registers.
-fn single_register_transfer(w: u32) -> Decoded {
+fn single_register_transfer(w: u32, f: &Features) -> Decoded {
     let l = bit(w, 20);
     let c = bit(w, 8);
     let a = bits(w, 23, 21);
@@ -252,7 +252,7 @@ fn single_register_transfer(w: u32) -> Decoded {
                 .op(u32::from(l))
         }
         // 8/16-bit scalars and VDUP are Advanced SIMD.
-        _ => undef(w),
+        _ => super::neon::decode_a32(w, f).unwrap_or_else(|| undef(w)),
     }
 }
 

@@ -15,6 +15,7 @@
 //! | [`misc`]     | status registers, exceptions, hints, barriers, coprocessors        |
 //! | [`thumb`]    | IT, CBZ/CBNZ, TBB/TBH: the instructions only Thumb state has        |
 //! | [`vfp`]      | VFP floating point: arithmetic, conversions, transfers, loads/stores |
+//! | [`neon`]     | Advanced SIMD (NEON), executed by `armvex-neon`                     |
 
 pub mod branch;
 pub mod dataproc;
@@ -22,6 +23,7 @@ pub mod loadstore;
 pub mod media;
 pub mod misc;
 pub mod multiply;
+pub mod neon;
 pub mod thumb;
 pub mod vfp;
 

@@ -78,7 +78,7 @@ impl Cpu {
 
     /// The VFP may execute this instruction (CPACR and FPEXC.EN).
     #[inline]
-    fn vfp_enabled(&self) -> bool {
+    pub(crate) fn vfp_enabled(&self) -> bool {
         self.vfp.fpexc & FPEXC_EN != 0 && self.vfp_access_granted()
     }
 
@@ -101,14 +101,15 @@ impl Cpu {
         }
     }
 
-    /// MVFR0/MVFR1 as QEMU reports them, minus the Advanced SIMD fields: armvex has no NEON,
-    /// so Linux and glibc must not use it.
+    /// MVFR0/MVFR1 as QEMU 7.2 reports them (B4.1.101, B4.1.102). MVFR1's Advanced SIMD
+    /// fields (SIMDLS, SIMDInt, SIMDSP, SIMDHP; SIMDFMAC on the A15) say NEON is there:
+    /// Linux then sets HWCAP_NEON and `/proc/cpuinfo` lists `neon`.
     fn mvfr(&self, n: u32) -> u32 {
         match (self.model(), n) {
             (CpuModel::CortexA9, 0) => 0x1111_0222,
-            (CpuModel::CortexA9, _) => 0x0100_0011,
+            (CpuModel::CortexA9, _) => 0x0111_1111,
             (CpuModel::CortexA15, 0) => 0x1011_0222,
-            (CpuModel::CortexA15, _) => 0x1100_0011,
+            (CpuModel::CortexA15, _) => 0x1111_1111,
         }
     }
 }
