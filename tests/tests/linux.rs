@@ -96,3 +96,18 @@ fn two_identical_boots_are_identical() {
     assert_eq!(a.console, b.console, "console transcripts differ");
     assert_eq!(a.instructions(), b.instructions(), "instruction counts differ");
 }
+
+#[test]
+fn neon_user_program_matches_qemu_on_both_boards() {
+    // /test/neon.sh: the kernel lists `neon` (MVFR1), and tools/guest/neon/neon-sum.c, built
+    // for ARM and for Thumb, prints the checksum and FPSCR QEMU 7.2 prints on both cores.
+    for (machine, smp) in [("vexpress-a9", 1), ("vexpress-a15", 2)] {
+        let disk = scratch_disk(&format!("neon-{machine}"));
+        let o = boot(&Boot { machine, smp, test: "neon", disk: &disk, readonly: false, legacy_virtio: false });
+        assert_good_boot(&o, machine, "neon");
+        for isa in ["arm", "thumb"] {
+            o.expect(&format!("neon-sum-{isa}: fpscr 08000093"));
+            o.expect(&format!("neon-sum-{isa}: checksum cf2ee9ac"));
+        }
+    }
+}

@@ -9,6 +9,10 @@ from bit patterns of the instruction classes of one instruction set:
     --isa thumb  T32 integer, 16- and 32-bit encodings, run in Thumb state,
                  with IT blocks (isa/thumb.py)
     --isa vfp    VFPv3-D32 scalar floating point in ARM state (isa/vfp.py)
+    --isa neon   Advanced SIMD (NEON), A32 encodings in ARM state, UNDEFINED
+                 ones and alignment faults included (isa/neon.py)
+    --isa neon_thumb  the same words' T32 encodings in Thumb state
+                 (isa/neon_thumb.py)
 
 After every instruction the harness logs the state (arm: r0-r12, lr, CPSR;
 thumb: also SP; vfp: also SP, S0-S31, D16-D31 and FPSCR); at the end it
@@ -24,9 +28,10 @@ Usage:
         build, run under QEMU and armvex, compare; on a mismatch report the
         first differing unit (index, encoding, disassembly, setup, state
         before it, the differing values from each emulator)
-    tools/difftest/difftest.py --ci [--isa arm|thumb|vfp]
+    tools/difftest/difftest.py --ci [--isa arm|thumb|vfp|neon|neon_thumb]
         the ISA's fixed CI seed list, 2 in parallel: arm 24 seeds x 500,
-        thumb and vfp 24 seeds x 1000 units; prints e.g.
+        thumb and vfp 24 seeds x 1000 units, neon and neon_thumb 8 seeds x
+        300 (tools/test runs more: --seeds 1-40 --count 500); prints e.g.
         "difftest arm: 12000 instructions, 24 seeds, 0 mismatches" (the
         number of random instructions, IT instructions and their members
         included) and exits 1 on any mismatch.  Without --isa: arm.

@@ -110,8 +110,8 @@
 //!    element accesses without `:align` follow SCTLR.A as for LDR: the environment decides.
 //! 4. **ID registers** (as QEMU 7.2 reports them): Cortex-A9 MVFR0 = `0x11110222`,
 //!    MVFR1 = `0x01111111`; Cortex-A15 MVFR0 = `0x10110222`, MVFR1 = `0x11111111`.
-//!    `armvex-cpu` today reports MVFR1 with the Advanced SIMD fields cleared (`0x01000011`
-//!    and `0x11000011`); with NEON hooked up it must report the full values.
+//!    `armvex-cpu` reports these (before it ran NEON, MVFR1 had the Advanced SIMD fields
+//!    cleared: `0x01000011` and `0x11000011`).
 //!    MVFR1.SIMDLS/SIMDInt/SIMDSP (bits 15:8) = 1 tell an OS that NEON is there,
 //!    MVFR1.SIMDHP (23:20) the half-precision conversions, MVFR1.SIMDFMAC (31:28) VFMA/VFMS:
 //!    the A9 has no fused multiply-add, so pass [`Features::CORTEX_A9`] to the decoder there
@@ -123,12 +123,9 @@
 //!    and memory; there is no allocation, lock or dynamic call per instruction (the
 //!    environment is a generic parameter).
 //!
-//! The differential test then plugs into `tools/difftest/difftest.py --isa neon`:
-//! `tools/difftest/isa/neon.py` already has the module interface of the other ISAs (A32 at
-//! module level, `THUMB` for T32) and builds its programs with the shared `harness.py`;
-//! what is left is to list `neon` (and a `neon-thumb` module) in `isa/__init__.py`'s `ISAS`
-//! once armvex runs them. `difftest.py` runs `-M vexpress-a9`, whose QEMU core has NEON;
-//! `neon.py`'s `use_board()` shows how the harness moves to the A15's RAM at 0x80000000.
+//! `armvex-cpu` does all this (`exec/neon.rs`, `decode/neon.rs`), and the same random
+//! programs run through the whole CPU: `tools/difftest/difftest.py --isa neon` (A32) and
+//! `--isa neon_thumb` (T32) compare armvex with QEMU on `-M vexpress-a9`.
 
 mod decode;
 mod estimate;

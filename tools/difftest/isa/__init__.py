@@ -40,7 +40,7 @@ Optional:
 
 import importlib
 
-ISAS = ("arm", "thumb", "vfp")
+ISAS = ("arm", "thumb", "vfp", "neon", "neon_thumb")
 
 
 def load(name: str):

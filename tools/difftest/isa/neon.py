@@ -23,10 +23,11 @@ data buffer, at an address aligned to 1..32 bytes (mostly to the element
 size), and gives a register post-index Rm a small value.
 
 Two ISAs live here: ``ARM`` (A32, run in ARM state) and ``THUMB`` (the T32
-forms of the same words, run in Thumb state); the module itself is ``ARM``.
-The CPU does not run NEON yet (see crates/armvex-neon, Integration), so
+forms of the same words, run in Thumb state); the module itself is ``ARM``
+(``difftest.py --isa neon``), and ``isa/neon_thumb.py`` is ``THUMB``
+(``--isa neon_thumb``): both compare QEMU with armvex, the whole CPU.
 ``tools/difftest/neon.py`` compares QEMU with the ``neon-replay`` binary of
-``armvex-neon`` instead of with armvex.
+``armvex-neon`` alone, on the Cortex-A9 and the Cortex-A15.
 """
 
 from __future__ import annotations
@@ -463,10 +464,9 @@ def f32_bits(x: float) -> int:
     return struct.unpack("<I", struct.pack("<f", x))[0]
 
 
-# The module-level interface of isa/__init__.py (A32), so that difftest.py can run this ISA
-# against armvex once the CPU executes Advanced SIMD: add "neon" to isa.ISAS (and a
-# "neon-thumb" module doing the same with THUMB). difftest.py runs vexpress-a9 with
-# -cpu cortex-a9 by default, which has NEON in QEMU; the harness addresses fit that board.
+# The module-level interface of isa/__init__.py (A32: `difftest.py --isa neon`; the T32
+# forms are isa/neon_thumb.py). difftest.py runs vexpress-a9 with -cpu cortex-a9, which has
+# NEON in QEMU; the harness addresses fit that board.
 body_enter_asm = ARM.body_enter_asm
 init_asm = ARM.init_asm
 init_data_asm = ARM.init_data_asm
