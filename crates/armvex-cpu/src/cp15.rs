@@ -80,8 +80,11 @@ macro_rules! banked_registers {
 
 banked_registers!(
     sctlr, ttbr0, ttbr1, ttbcr, dacr, dfsr, ifsr, dfar, ifar, par, csselr, prrr, nmrr, vbar, fcseidr, contextidr,
-    tpidrurw, tpidruro, tpidrprw,
+    tpidrurw, tpidruro, tpidrprw, ttbr0_hi, ttbr1_hi, par_hi,
 );
+
+/// TTBCR.EAE: the long-descriptor (LPAE) translation table format (B4.1.153; A15 only).
+pub const TTBCR_EAE: u32 = 1 << 31;
 
 /// The SCR bits (B4.1.129).
 pub mod scr {
@@ -133,6 +136,12 @@ pub struct Cp15 {
     pub ttbr0: u32,
     pub ttbr1: u32,
     pub ttbcr: u32,
+    /// The high words of the 64-bit TTBR0/TTBR1 of the long-descriptor format (MCRR/MRRC;
+    /// BADDR[39:32] and the ASID in bits 55:48). The short-descriptor format ignores them.
+    pub ttbr0_hi: u32,
+    pub ttbr1_hi: u32,
+    /// The high word of the 64-bit PAR an address translation writes with TTBCR.EAE set.
+    pub par_hi: u32,
     pub dacr: u32,
     pub dfsr: u32,
     pub ifsr: u32,
@@ -182,6 +191,9 @@ impl Cp15 {
             ttbr0: 0,
             ttbr1: 0,
             ttbcr: 0,
+            ttbr0_hi: 0,
+            ttbr1_hi: 0,
+            par_hi: 0,
             dacr: 0,
             dfsr: 0,
             ifsr: 0,
@@ -254,6 +266,13 @@ impl Cp15 {
         } else {
             self.vbar
         }
+    }
+
+    /// The long-descriptor translation table format is in use (TTBCR.EAE; only the A15 can
+    /// set it): translation walks, fault status codes and PAR take their LPAE forms.
+    #[inline]
+    pub fn lpae(&self) -> bool {
+        self.ttbcr & TTBCR_EAE != 0
     }
 
     /// Short-descriptor PXN bits exist (cores with LPAE: the Cortex-A15).
@@ -488,10 +507,7 @@ impl Cp15 {
             (2, 0, 0, 2) => {
                 // The A15 keeps its LPAE fields (EAE and the long-descriptor controls).
                 // With EAE set the A15 keeps the long-descriptor (LPAE) fields instead.
-                self.ttbcr = v & if a15 && v & (1 << 31) != 0 { 0xffc7_3f87 } else { 0x37 };
-                if self.ttbcr & (1 << 31) != 0 {
-                    tracing::warn!("TTBCR.EAE set: long-descriptor (LPAE) translation is not implemented");
-                }
+                self.ttbcr = v & if a15 && v & TTBCR_EAE != 0 { 0xffc7_3f87 } else { 0x37 };
                 FlushTlb
             }
             (3, 0, 0, 0) => {

@@ -170,6 +170,7 @@ impl Cpu {
             self.dbg.retried = 1;
             return Flow::Stop;
         }
+        let fault = if self.cp15.lpae() { fault.in_lpae_format() } else { fault };
         self.cp15.dfsr = fault.fsr();
         self.cp15.dfar = fault.address;
         let lr = self.current_insn_addr().wrapping_add(8);
@@ -179,6 +180,7 @@ impl Cpu {
 
     /// Take a Prefetch Abort for the instruction at `addr` (the fetch itself faulted).
     pub(crate) fn prefetch_abort(&mut self, addr: u32, fault: Fault) {
+        let fault = if self.cp15.lpae() { fault.in_lpae_format() } else { fault };
         self.cp15.ifsr = fault.fsr() & !(1 << 11);
         self.cp15.ifar = fault.address;
         self.take_exception(Exception::PrefetchAbort, addr.wrapping_add(4));
@@ -188,7 +190,11 @@ impl Cpu {
     pub(crate) fn breakpoint(&mut self) -> Flow {
         self.restore_current_it();
         let addr = self.current_insn_addr();
-        self.cp15.ifsr = crate::mmu::fsc::DEBUG;
+        self.cp15.ifsr = if self.cp15.lpae() {
+            crate::mmu::LPAE_STATUS | crate::mmu::lfsc::DEBUG
+        } else {
+            crate::mmu::fsc::DEBUG
+        };
         self.take_exception(Exception::PrefetchAbort, addr.wrapping_add(4));
         Flow::Branch
     }

@@ -31,6 +31,7 @@ pub mod exception;
 pub mod exec;
 pub mod generic_timer;
 pub mod insn;
+pub mod lpae;
 pub mod memory;
 pub mod mmu;
 pub mod pmu;

@@ -1,4 +1,5 @@
-//! Address translation: the VMSAv7 short-descriptor format (ARM ARM B3.5).
+//! Address translation: the VMSAv7 short-descriptor format (ARM ARM B3.5); the
+//! long-descriptor (LPAE) format of the Cortex-A15 is [`crate::lpae`].
 //!
 //! With SCTLR.M clear, virtual addresses are physical addresses. With it set, a two-level walk
 //! translates them:
@@ -52,6 +53,9 @@ pub struct Translation {
     /// The descriptor's NS bit: a Secure mapping of Non-secure memory (reported in PAR.NS;
     /// vexpress has one physical address space for both).
     pub nonsecure: bool,
+    /// Long-descriptor format only, for the 64-bit PAR: the memory attributes MAIR gives the
+    /// descriptor's AttrIndx in bits 9:2, its shareability SH in bits 1:0.
+    pub attrs: u16,
 }
 
 /// Short-descriptor fault status codes (ARM ARM B3.13.3, Table B3-23).
@@ -80,6 +84,21 @@ pub struct Fault {
     pub address: u32,
     /// The access was a write.
     pub write: bool,
+}
+
+/// Marks [`Fault::status`] as a long-descriptor (LPAE) status: the 6-bit STATUS of B3.13.3
+/// (Table B3-24) in bits 5:0, and this bit, which is FSR.LPAE (bit 9) too.
+pub const LPAE_STATUS: u32 = 1 << 9;
+
+/// Long-descriptor fault status codes (ARM ARM B3.13.3, Table B3-24); the translation,
+/// access flag and permission faults add the lookup level (1-3).
+pub mod lfsc {
+    pub const TRANSLATION: u32 = 0b00_0100;
+    pub const ACCESS_FLAG: u32 = 0b00_1000;
+    pub const PERMISSION: u32 = 0b00_1100;
+    pub const EXTERNAL: u32 = 0b01_0000;
+    pub const ALIGNMENT: u32 = 0b10_0001;
+    pub const DEBUG: u32 = 0b10_0010;
 }
 
 /// Not an architectural fault: the status of [`Fault::watchpoint`], which stops the CPU for
@@ -113,10 +132,39 @@ impl Fault {
         }
     }
 
-    /// The short-descriptor FSR value: FS[3:0] in bits 3:0, FS[4] in bit 10, domain in 7:4,
+    /// The FSR value. Short-descriptor format: FS[3:0] in bits 3:0, FS[4] in bit 10, domain
+    /// in 7:4; long-descriptor format ([`LPAE_STATUS`]): STATUS in bits 5:0 and bit 9 set.
     /// WnR in bit 11 (data aborts only; the caller drops it for IFSR).
     pub fn fsr(&self) -> u32 {
-        (self.status & 0xf) | ((self.status & 0x10) << 6) | ((self.domain & 0xf) << 4) | (u32::from(self.write) << 11)
+        let wnr = u32::from(self.write) << 11;
+        if self.status & LPAE_STATUS != 0 {
+            return (self.status & 0x3f) | LPAE_STATUS | wnr;
+        }
+        (self.status & 0xf) | ((self.status & 0x10) << 6) | ((self.domain & 0xf) << 4) | wnr
+    }
+
+    /// This fault as the long-descriptor format reports it (TTBCR.EAE set): the faults that
+    /// are not from a walk (alignment, debug, external) get their long status codes; walk
+    /// faults already have them.
+    pub fn in_lpae_format(self) -> Fault {
+        if self.status & LPAE_STATUS != 0 || self.is_watchpoint() {
+            return self;
+        }
+        let status = match self.status {
+            fsc::ALIGNMENT => lfsc::ALIGNMENT,
+            fsc::DEBUG => lfsc::DEBUG,
+            _ => lfsc::EXTERNAL,
+        };
+        Fault {
+            status: LPAE_STATUS | status,
+            domain: 0,
+            ..self
+        }
+    }
+
+    /// The 6-bit long-descriptor STATUS of this fault (for the 64-bit PAR).
+    pub fn lpae_status(self) -> u32 {
+        self.in_lpae_format().status & 0x3f
     }
 }
 
@@ -135,6 +183,7 @@ pub fn translate(
             perms: perm::ALL,
             size: 1 << 32,
             nonsecure: false,
+            attrs: 0,
         });
     }
     let write = kind == Access::Write;
@@ -154,7 +203,9 @@ pub fn translate(
     };
     if walk.perms & allowed == 0 {
         return Err(Fault {
-            status: if walk.section {
+            status: if walk.level != 0 {
+                LPAE_STATUS | lfsc::PERMISSION | u32::from(walk.level)
+            } else if walk.section {
                 fsc::PERMISSION_SECTION
             } else {
                 fsc::PERMISSION_PAGE
@@ -169,6 +220,7 @@ pub fn translate(
         perms: walk.perms,
         size: walk.size,
         nonsecure: walk.nonsecure,
+        attrs: walk.attrs,
     })
 }
 
@@ -185,6 +237,11 @@ pub struct Walk {
     pub not_global: bool,
     /// NS bit of the level 1 descriptor (section, supersection or page table).
     pub nonsecure: bool,
+    /// Long-descriptor format: the level of the block or page descriptor (1-3, for fault
+    /// status codes); 0 for the short-descriptor format.
+    pub level: u8,
+    /// Long-descriptor format: [`Translation::attrs`].
+    pub attrs: u16,
 }
 
 fn read_descriptor(bus: &mut Bus, cpu: usize, pa: u32) -> u32 {
@@ -220,6 +277,9 @@ pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32
 /// [`walk`] with descriptors read by `read`; `for_debugger` ignores domain and access-flag
 /// faults (the mapping is reported with no permissions instead).
 fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32) -> u32) -> Result<Walk, Fault> {
+    if cp15.lpae() {
+        return crate::lpae::walk_with(cp15, va, for_debugger, read);
+    }
     let fault = |status: u32, domain: u32| Fault {
         status,
         domain,
@@ -282,6 +342,8 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
                 section: false,
                 not_global: ng,
                 nonsecure: l1 & (1 << 3) != 0,
+                level: 0,
+                attrs: 0,
             })
         }
         _ => {
@@ -312,6 +374,8 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
                 section: true,
                 not_global: ng,
                 nonsecure: l1 & (1 << 19) != 0,
+                level: 0,
+                attrs: 0,
             })
         }
     }

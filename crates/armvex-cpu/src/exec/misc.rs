@@ -370,32 +370,36 @@ pub fn coprocessor64(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             }
             written.then_some(0)
         }
-        // 64-bit TTBR0/TTBR1/PAR of the LPAE-capable A15 (the short-descriptor value, zero
-        // extended; writing sets the low word).
+        // The 64-bit TTBR0/TTBR1 (opc1 0/1) and PAR of the LPAE-capable A15 (B4.1.154,
+        // B4.1.155, B4.1.113): Rt the low word, Rt2 the high one (BADDR[39:32], the ASID).
         (15, 2) if a15 && privileged && opc1 <= 1 => {
-            let v = cpu.regs[d.rd as usize];
+            let (lo, hi) = (cpu.regs[d.rd as usize], cpu.regs[d.rs as usize]);
             let read = d.op == 1;
             let value = cpu.cp15.with_access_bank(|c| {
-                let ttbr = if opc1 == 0 { &mut c.ttbr0 } else { &mut c.ttbr1 };
+                let (ttbr, ttbr_hi) = if opc1 == 0 {
+                    (&mut c.ttbr0, &mut c.ttbr0_hi)
+                } else {
+                    (&mut c.ttbr1, &mut c.ttbr1_hi)
+                };
                 if !read {
-                    *ttbr = v;
+                    (*ttbr, *ttbr_hi) = (lo, hi);
                 }
-                *ttbr
+                (u64::from(*ttbr_hi) << 32) | u64::from(*ttbr)
             });
             if !read {
                 cpu.tlb.flush_all();
             }
-            Some(u64::from(value))
+            Some(value)
         }
         (15, 7) if a15 && privileged && opc1 == 0 => {
-            let v = cpu.regs[d.rd as usize];
+            let (lo, hi) = (cpu.regs[d.rd as usize], cpu.regs[d.rs as usize]);
             let read = d.op == 1;
-            Some(u64::from(cpu.cp15.with_access_bank(|c| {
+            Some(cpu.cp15.with_access_bank(|c| {
                 if !read {
-                    c.par = v;
+                    (c.par, c.par_hi) = (lo, hi);
                 }
-                c.par
-            })))
+                (u64::from(c.par_hi) << 32) | u64::from(c.par)
+            }))
         }
         // DBGDRAR, DBGDSAR: no memory-mapped debug.
         (14, 1 | 2) if d.op == 1 && privileged && opc1 == 0 => Some(0),
@@ -474,6 +478,25 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
             if other_world {
                 cpu.cp15.swap_worlds();
             }
+            if cpu.cp15.lpae() {
+                // The 64-bit PAR (B4.1.113, long-descriptor format): bit 11 (LPAE) set; on
+                // success PA[39:12], NS, SH in bits 8:7 and the MAIR attributes in 63:56;
+                // on a fault F and the fault's STATUS in bits 6:1.
+                let par: u64 = (1 << 11)
+                    | match result {
+                        Ok(t) => {
+                            let ns = u64::from(nonsecure || t.nonsecure) << 9;
+                            u64::from(t.pa & !0xfff)
+                                | ns
+                                | (u64::from(t.attrs & 3) << 7)
+                                | (u64::from(t.attrs >> 2) << 56)
+                        }
+                        Err(f) => 1 | (u64::from(f.lpae_status()) << 1),
+                    };
+                (cpu.cp15.par, cpu.cp15.par_hi) = (par as u32, (par >> 32) as u32);
+                return Flow::Next;
+            }
+            cpu.cp15.par_hi = 0;
             cpu.cp15.par = match result {
                 // PAR.NS (bit 9): the output address is Non-secure; a supersection reports
                 // PA[31:24] and the SS bit.
