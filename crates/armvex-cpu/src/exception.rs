@@ -170,7 +170,11 @@ impl Cpu {
             self.dbg.retried = 1;
             return Flow::Stop;
         }
-        let fault = if self.cp15.lpae() { fault.in_lpae_format() } else { fault };
+        let fault = if self.cp15.lpae() {
+            fault.in_lpae_format()
+        } else {
+            fault
+        };
         self.cp15.dfsr = fault.fsr();
         self.cp15.dfar = fault.address;
         let lr = self.current_insn_addr().wrapping_add(8);
@@ -180,7 +184,11 @@ impl Cpu {
 
     /// Take a Prefetch Abort for the instruction at `addr` (the fetch itself faulted).
     pub(crate) fn prefetch_abort(&mut self, addr: u32, fault: Fault) {
-        let fault = if self.cp15.lpae() { fault.in_lpae_format() } else { fault };
+        let fault = if self.cp15.lpae() {
+            fault.in_lpae_format()
+        } else {
+            fault
+        };
         self.cp15.ifsr = fault.fsr() & !(1 << 11);
         self.cp15.ifar = fault.address;
         self.take_exception(Exception::PrefetchAbort, addr.wrapping_add(4));

@@ -44,7 +44,12 @@ const ADDRESS_39_12: u64 = 0xff_ffff_f000;
 /// Walk the long-descriptor tables for `va` (see [`crate::mmu::walk`]; `read` reads a word
 /// of physical memory). `for_debugger` reports a mapping whose access flag is clear instead
 /// of faulting.
-pub(crate) fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32) -> u32) -> Result<Walk, Fault> {
+pub(crate) fn walk_with(
+    cp15: &Cp15,
+    va: u32,
+    for_debugger: bool,
+    mut read: impl FnMut(u32) -> u32,
+) -> Result<Walk, Fault> {
     let fault = |kind: u32, level: u32| Fault {
         status: LPAE_STATUS | kind | level,
         domain: 0,
@@ -130,8 +135,11 @@ pub(crate) fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl
     let read_only = ap & 2 != 0 || ap_table & 2 != 0;
     let xn = desc & (1 << 54) != 0 || xn_table;
     let pxn = desc & (1 << 53) != 0 || pxn_table;
-    let wxn = cp15.sctlr & sctlr::WXN != 0;
-    let uwxn = cp15.sctlr & sctlr::UWXN != 0;
+    let writable = !read_only;
+    // SCTLR.WXN: writable memory is execute-never; SCTLR.UWXN: memory PL0 can write is
+    // execute-never at PL1.
+    let wxn_forbids = cp15.sctlr & sctlr::WXN != 0 && writable;
+    let uwxn_forbids = cp15.sctlr & sctlr::UWXN != 0 && user && writable;
     let mut perms = perm::PRIV_READ;
     if !read_only {
         perms |= perm::PRIV_WRITE;
@@ -141,11 +149,11 @@ pub(crate) fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl
         if !read_only {
             perms |= perm::USER_WRITE;
         }
-        if !xn && !(wxn && !read_only) {
+        if !xn && !wxn_forbids {
             perms |= perm::USER_EXEC;
         }
     }
-    if !xn && !pxn && !(wxn && !read_only) && !(uwxn && user && !read_only) {
+    if !xn && !pxn && !wxn_forbids && !uwxn_forbids {
         perms |= perm::PRIV_EXEC;
     }
 
