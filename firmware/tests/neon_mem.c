@@ -1,6 +1,6 @@
 /*
- * neon_mem.c — Advanced SIMD element and structure loads and stores (ARM ARM A7.7,
- * A8.8.320-A8.8.407: VLD1-VLD4 and VST1-VST4, multiple structures, one lane, all lanes),
+ * neon_mem.c — Advanced SIMD element and structure loads and stores (ARM ARM A7.7, and
+ * A8.8's VLD1-VLD4 and VST1-VST4: multiple structures, one lane, all lanes),
  * with writeback (`!`) and register post-index, and the faults they take:
  *   - an `:align` qualifier the address does not meet: Alignment fault (DFSR 0x001, 0x801
  *     for a store) whatever SCTLR.A says;

@@ -5,7 +5,7 @@
 //! registers and memory through the [`NeonEnv`] the CPU gives it. This module adds what only
 //! the CPU knows:
 //!
-//! * **Whether Advanced SIMD may run** (ARM ARM B1.11.1, B4.1.40 CPACR, B4.1.111 NSACR): as
+//! * **Whether Advanced SIMD may run** (ARM ARM B1.11; B4.1.40 CPACR, B4.1.111 NSACR): as
 //!   for the VFP, CPACR must grant coprocessors 10 and 11 at the current privilege (and
 //!   NSACR.cp10 let the Non-secure world use them) and FPEXC.EN must be set. On top of that,
 //!   CPACR.ASEDIS (bit 31) and, in Non-secure state, NSACR.NSASEDIS (bit 15) disable the
@@ -15,7 +15,7 @@
 //! * **Memory through the MMU** with the current privilege: a structure load or store is a
 //!   sequence of element accesses of 1, 2, 4 or 8 bytes, each translated and checked like an
 //!   LDR of that size (an unaligned element follows SCTLR.A); an `:align` qualifier the
-//!   address does not meet is an Alignment fault whatever SCTLR.A says (A8.8.320). Either is
+//!   address does not meet is an Alignment fault whatever SCTLR.A says (A8.8, VLD1). Either is
 //!   a Data Abort. Elements already transferred when an access faults stay transferred; the
 //!   base register is written back only when the whole instruction completed.
 

@@ -101,7 +101,7 @@ impl Cpu {
         }
     }
 
-    /// MVFR0/MVFR1 as QEMU 7.2 reports them (B4.1.101, B4.1.102). MVFR1's Advanced SIMD
+    /// MVFR0/MVFR1 (the Media and VFP Feature Registers) as QEMU 7.2 reports them. MVFR1's Advanced SIMD
     /// fields (SIMDLS, SIMDInt, SIMDSP, SIMDHP; SIMDFMAC on the A15) say NEON is there:
     /// Linux then sets HWCAP_NEON and `/proc/cpuinfo` lists `neon`.
     fn mvfr(&self, n: u32) -> u32 {
