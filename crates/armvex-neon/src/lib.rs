@@ -154,6 +154,23 @@ pub trait NeonEnv {
     fn read(&mut self, addr: u32, bytes: u32) -> Result<u64, Self::Fault>;
     /// Write the low `bytes` bytes of `value` at `addr`, little-endian.
     fn write(&mut self, addr: u32, bytes: u32, value: u64) -> Result<(), Self::Fault>;
+
+    /// A fast path for a structure load: read the `buf.len()` bytes at `addr` (elements of
+    /// `ebytes` bytes each) in one go and return true, or do nothing and return false, and
+    /// the elements are then read one at a time with [`NeonEnv::read`]. Return true only if
+    /// reading the elements one by one could not have faulted and would have read the same
+    /// bytes (plain little-endian memory, no alignment check failing). The default has no
+    /// fast path.
+    fn read_contiguous(&mut self, addr: u32, buf: &mut [u8], ebytes: u32) -> bool {
+        let _ = (addr, buf, ebytes);
+        false
+    }
+
+    /// The same for a structure store: write `buf` at `addr` in one go, or nothing.
+    fn write_contiguous(&mut self, addr: u32, buf: &[u8], ebytes: u32) -> bool {
+        let _ = (addr, buf, ebytes);
+        false
+    }
 }
 
 /// Why an instruction stopped.

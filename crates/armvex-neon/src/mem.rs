@@ -104,17 +104,67 @@ pub(crate) fn multiple<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], w: u32) -> Re
     let mut addr = env.core_reg(rn);
     check_align(addr, alignment)?;
     let ebytes = esize / 8;
+    let total = 8 * n * regs;
+    let member = |r: usize, k: usize| if n == 1 { base + r } else { base + k * inc + r };
+    // The environment's fast path: all the bytes in one access, then (de)interleaved here
+    // in the same order as the element loop below.
+    let mut buf = [0u8; 32];
+    if load && env.read_contiguous(addr, &mut buf[..total], ebytes) {
+        if n == 1 {
+            // VLD1: each register is 8 consecutive bytes, whatever the element size.
+            for (r, bytes) in buf[..total].chunks_exact(8).enumerate() {
+                d[(base + r) & 31] = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+            }
+            writeback(env, w, total as u32);
+            return Ok(());
+        }
+        let mut at = 0;
+        for r in 0..regs {
+            for e in 0..elements {
+                for k in 0..n {
+                    let mut v = [0u8; 8];
+                    v[..ebytes as usize].copy_from_slice(&buf[at..at + ebytes as usize]);
+                    let reg = member(r, k) & 31;
+                    d[reg] = set_elem(d[reg], e, esize, u64::from_le_bytes(v));
+                    at += ebytes as usize;
+                }
+            }
+        }
+        writeback(env, w, total as u32);
+        return Ok(());
+    }
+    if !load {
+        if n == 1 {
+            for (r, bytes) in buf[..total].chunks_exact_mut(8).enumerate() {
+                bytes.copy_from_slice(&d[(base + r) & 31].to_le_bytes());
+            }
+        } else {
+            let mut at = 0;
+            for r in 0..regs {
+                for e in 0..elements {
+                    for k in 0..n {
+                        let v = elem(d[member(r, k) & 31], e, esize).to_le_bytes();
+                        buf[at..at + ebytes as usize].copy_from_slice(&v[..ebytes as usize]);
+                        at += ebytes as usize;
+                    }
+                }
+            }
+        }
+        if env.write_contiguous(addr, &buf[..total], ebytes) {
+            writeback(env, w, total as u32);
+            return Ok(());
+        }
+    }
     for r in 0..regs {
         for e in 0..elements {
             for k in 0..n {
                 // member k of the structure: register base + k*inc (+ r for VLD1/VLD2 pairs)
-                let reg = if n == 1 { base + r } else { base + k * inc + r };
-                access(env, d, load, addr, reg, e, esize)?;
+                access(env, d, load, addr, member(r, k), e, esize)?;
                 addr = addr.wrapping_add(ebytes);
             }
         }
     }
-    writeback(env, w, 8 * (n * regs) as u32);
+    writeback(env, w, total as u32);
     Ok(())
 }
 

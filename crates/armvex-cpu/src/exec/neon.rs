@@ -114,6 +114,14 @@ impl Env<'_> {
         let align = if self.cpu.cp15.alignment_checking() { 7 } else { 0 };
         AccessFlags { align, ..self.flags() }
     }
+
+    /// Whether `len` bytes at `addr`, as elements of `ebytes`, can be copied in one go: the
+    /// same page, little-endian data, and no element SCTLR.A would fault.
+    fn contiguous(&self, addr: u32, len: usize, ebytes: u32) -> bool {
+        !self.cpu.big_endian
+            && (addr & 0xfff) as usize + len <= 0x1000
+            && !(self.cpu.cp15.alignment_checking() && addr & (ebytes - 1) != 0)
+    }
 }
 
 impl NeonEnv for Env<'_> {
@@ -144,6 +152,36 @@ impl NeonEnv for Env<'_> {
             (first, second)
         };
         Ok(u64::from(lo) | (u64::from(hi) << 32))
+    }
+
+    /// The page through the TLB's fast path, as `load8` would find it: only a RAM page the
+    /// TLB maps for reading at the current privilege (watchpoints, devices and misses go one
+    /// element at a time through the slow path).
+    fn read_contiguous(&mut self, addr: u32, buf: &mut [u8], ebytes: u32) -> bool {
+        if !self.contiguous(addr, buf.len(), ebytes) {
+            return false;
+        }
+        let Some(host) = self.cpu.tlb_read_host(addr, 1) else {
+            return false;
+        };
+        // SAFETY: the TLB maps `addr`'s page to this host RAM page, and `addr..addr + len`
+        // lies inside that page (`contiguous`).
+        unsafe { std::ptr::copy_nonoverlapping(host, buf.as_mut_ptr(), buf.len()) };
+        true
+    }
+
+    /// As `read_contiguous`, through the TLB's write entries (never filled for pages that
+    /// hold predecoded code, so code is still invalidated by the slow path).
+    fn write_contiguous(&mut self, addr: u32, buf: &[u8], ebytes: u32) -> bool {
+        if !self.contiguous(addr, buf.len(), ebytes) {
+            return false;
+        }
+        let Some(host) = self.cpu.tlb_write_host(addr, 1) else {
+            return false;
+        };
+        // SAFETY: as in `read_contiguous`, for a writable RAM page.
+        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), host, buf.len()) };
+        true
     }
 
     fn write(&mut self, addr: u32, bytes: u32, value: u64) -> Result<(), Fault> {
