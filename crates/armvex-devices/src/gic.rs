@@ -1754,18 +1754,92 @@ mod tests {
         assert_eq!(r.dr(0, 0x304), 0);
     }
 
+    /// Whether every byte of `size` at distributor offset `off` is reserved or past the last
+    /// of 96 interrupt IDs on a GICv1 (where the active-state registers read only).
+    fn reserved_on_a9(off: u32, size: AccessSize) -> bool {
+        (off..off + size.bytes()).all(|o| {
+            let past = |base: u32, per_byte: u32| o >= base + 96 / per_byte;
+            match o {
+                GICD_IIDR_END..GICD_IGROUPR | GICD_NSACR..GICD_SGIR | GICD_SPENDSGIR_END..GICD_PIDR4 => true,
+                GICD_ISACTIVER..GICD_IPRIORITYR => true,
+                GICD_IGROUPR..GICD_ISACTIVER => past(o & !0x7f, 8),
+                GICD_IPRIORITYR..GICD_ITARGETSR => past(GICD_IPRIORITYR, 1),
+                GICD_ITARGETSR..GICD_ICFGR => past(GICD_ITARGETSR, 1),
+                GICD_ICFGR..GICD_NSACR => past(GICD_ICFGR, 4),
+                _ => o > GICD_SGIR && o < GICD_CPENDSGIR,
+            }
+        })
+    }
+
     #[test]
-    fn bad_offsets_and_sizes_do_not_panic() {
+    fn every_offset_and_size() {
+        let sizes = [Byte, AccessSize::Half, Word];
         let mut r = Rig::a9(2);
-        for off in (0..0x1004).step_by(1) {
-            for size in [Byte, AccessSize::Half, Word] {
+        let fresh = r.gic.state();
+        // Reserved distributor offsets, and IDs the GIC does not have: writes of every width
+        // change nothing, and reads (but the GICv1's ISACTIVER) are 0.
+        for off in 0..0x1004 {
+            for size in sizes {
+                if reserved_on_a9(off, size) {
+                    r.gic.dist_write(1, off, size, 0xffff_ffff, &mut r.lines);
+                }
+            }
+        }
+        // 0x00c..0x080, five bit-per-ID blocks of 0x80 bytes past 12, ISACTIVER/ICACTIVER,
+        // priorities and targets past 96, ICFGR past 24, 0xd00..0xf00, 0xf01..0xf10 and
+        // 0xf30..0xfd0.
+        let reserved = (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)).count();
+        assert_eq!(reserved, 116 + 5 * 116 + 256 + 2 * 928 + 232 + 512 + 15 + 160);
+        assert_eq!(r.gic.state(), fresh);
+        for off in (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)) {
+            for cpu in 0..2 {
+                assert_eq!(r.gic.dist_read(cpu, off, Byte), 0, "{off:#x}");
+            }
+        }
+        // Unknown CPU interface offsets read 0 and ignore writes; a CPU the GIC does not have
+        // is taken for CPU 0.
+        let known = [
+            0x00, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c, 0xd0, 0xd4, 0xd8, 0xdc, 0xe0, 0xe4, 0xe8, 0xec, 0xfc,
+        ];
+        for off in (0..0x2004).filter(|o| !known.contains(o)) {
+            for cpu in [0, 1, 5] {
+                r.gic.cpu_write(cpu, off, Byte, 0xffff_ffff, &mut r.lines);
+                assert_eq!(r.gic.cpu_read(cpu, off, Word, &mut r.lines), 0, "{off:#x}");
+            }
+        }
+        assert_eq!(r.gic.state(), fresh);
+        r.cw(5, GICC_PMR, 0xff);
+        assert_eq!(r.cr(0, GICC_PMR), 0xf8);
+        assert_eq!(r.cr(1, GICC_PMR), 0);
+        // All ones everywhere, of every width, from CPU 1, in address order: set-then-clear
+        // registers end clear, the others hold what their implemented bits keep.
+        for off in 0..0x1004 {
+            for size in sizes {
                 r.gic.dist_read(1, off, size);
                 r.gic.dist_write(1, off, size, 0xffff_ffff, &mut r.lines);
             }
         }
-        for off in 0..0x2004 {
-            r.gic.cpu_read(5, off, Byte, &mut r.lines);
-            r.gic.cpu_write(1, off, Byte, 0xffff_ffff, &mut r.lines);
+        assert_eq!(r.dr(1, GICD_CTLR), CTLR_EN_GRP0 | CTLR_EN_GRP1);
+        assert_eq!(r.dr(1, GICD_IGROUPR), 0xffff_ffff);
+        assert_eq!(r.dr(0, GICD_IGROUPR), 0, "private groups are banked");
+        assert_eq!(r.dr(1, GICD_IGROUPR + 8), 0xffff_ffff);
+        assert_eq!(r.dr(1, GICD_ISENABLER), 0x0000_ffff, "SGIs stay enabled");
+        assert_eq!(r.dr(1, GICD_ISENABLER + 8), 0, "cleared by ICENABLER");
+        assert_eq!(r.dr(1, GICD_ISPENDR + 8), 0, "cleared by ICPENDR");
+        assert_eq!(r.dr(1, GICD_IPRIORITYR + 92), 0xf8f8_f8f8);
+        assert_eq!(r.dr(0, GICD_IPRIORITYR), 0, "CPU 0's SGI priorities are its own");
+        assert_eq!(r.dr(1, GICD_ITARGETSR + 92), 0x0303_0303);
+        assert_eq!(r.dr(1, GICD_ICFGR + 20), 0xaaaa_aaaa, "all edge-triggered");
+        // GICD_SGIR sent SGI 15 to both CPUs; CPU 1's CPENDSGIR cleared only its own copy;
+        // SPENDSGIR set every SGI pending on CPU 1 with all eight source bits, as QEMU does.
+        assert_eq!(r.dr(1, GICD_ISPENDR), 0x0000_ffff);
+        assert_eq!(r.dr(0, GICD_ISPENDR), 1 << 15);
+        assert_eq!(r.gic.dist_read(0, GICD_SPENDSGIR + 15, Byte), 0b10, "from CPU 1");
+        assert_eq!(r.dr(1, GICD_SPENDSGIR), 0xffff_ffff);
+        for cpu in 0..2 {
+            for off in (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)) {
+                assert_eq!(r.gic.dist_read(cpu, off, Byte), 0, "{off:#x}");
+            }
         }
         assert!(
             Gic::new(GicConfig {

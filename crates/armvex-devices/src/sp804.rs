@@ -340,7 +340,7 @@ impl Device for Sp804 {
 mod tests {
     use super::*;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus, DeviceId, PhysicalMemory, RamRegionSpec};
 
     const BASE: u32 = 0x1001_1000;
     const IRQ: u32 = 34;
@@ -351,6 +351,11 @@ mod tests {
     }
 
     fn setup_clocked_at(hz: u64) -> Bus {
+        setup_with_id(hz).0
+    }
+
+    /// The bus and the timer's id on it.
+    fn setup_with_id(hz: u64) -> (Bus, DeviceId) {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
             base: 0x6000_0000,
@@ -358,9 +363,10 @@ mod tests {
         }])
         .unwrap();
         let mut bus = Bus::new(mem);
-        bus.add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, hz)))
+        let id = bus
+            .add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, hz)))
             .unwrap();
-        bus
+        (bus, id)
     }
 
     fn at(time: u64) -> Accessor {
@@ -502,12 +508,54 @@ mod tests {
     }
 
     #[test]
-    fn odd_accesses_do_not_panic() {
-        let mut bus = setup();
+    fn odd_accesses_reach_the_register_holding_them() {
+        use AccessSize::{Byte, Half};
+        let (mut bus, id) = setup_with_id(1_000_000);
+        let fresh = bus.device(id).unwrap().save_state();
+        // A fresh timer, byte by byte: a narrow read sees the low byte of the register holding
+        // it (TimerControl resets to 0x20: 32-bit), the ID bytes, 0 everywhere else.
         for off in 0..0x1000 {
-            bus.read(at(0), BASE + off, AccessSize::Byte);
-            bus.write(at(0), BASE + off, AccessSize::Half, 0xffff_ffff);
+            let expected = match off & !3 {
+                0x08 | 0x28 => 0x20,
+                0xfe0..=0xffc => u32::from(ID[((off - 0xfe0) / 4) as usize]),
+                _ => 0,
+            };
+            assert_eq!(bus.read(at(0), BASE + off, Byte), expected, "byte at {off:#x}");
         }
+        // Writes of every width outside the two counters (the ID registers included) change
+        // nothing.
+        for off in 0x40..0x1000 {
+            bus.write(at(0), BASE + off, Byte, 0xff);
+            bus.write(at(0), BASE + off, Half, 0xffff);
+            bus.write(at(0), BASE + off, Word, 0xffff_ffff);
+        }
+        assert_eq!(bus.device(id).unwrap().save_state(), fresh);
+        // Inside a counter, an unaligned write reaches the whole register holding it: a
+        // half-word at 0x19 is a TimerBGLoad of 0x1234, one at 0x2a a TimerControl of 0x00a2
+        // (enabled, free-running, interrupt enabled, 32-bit), which starts timer 2 from the
+        // maximum.
+        bus.write(at(0), BASE + 0x19, Half, 0x1234);
+        bus.write(at(0), BASE + 0x2a, Half, 0x00a2);
+        assert_eq!(bus.read(at(0), BASE + 0x00, Word), 0x1234);
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), 0x1234);
+        assert_eq!(bus.read(at(0), BASE + 0x0b, Byte), 0x20, "timer 1 untouched");
+        assert_eq!(bus.read(at(0), BASE + 0x28, Word), 0xa2);
+        assert_eq!(bus.read(at(0), BASE + 0x24, Word), 0xffff_ffff);
+        assert_eq!(bus.read(at(1000), BASE + 0x25, Byte), 0xfe, "one tick later, low byte");
+        // The read-only TimerValue and the unused word 0x1c ignore writes; a write anywhere
+        // in TimerIntClr clears the interrupt.
+        bus.write(at(1000), BASE + 0x26, Half, 0);
+        bus.write(at(1000), BASE + 0x3d, Byte, 0xff);
+        assert_eq!(bus.read(at(1000), BASE + 0x24, Word), 0xffff_fffe);
+        assert_eq!(bus.read(at(1000), BASE + 0x3c, Word), 0);
+        bus.write(at(0), BASE + 0x00, Word, 1);
+        bus.write(at(0), BASE + 0x08, Word, 0xe2);
+        bus.run_due_timers(1000);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(1000), BASE + 0x11, Byte), 1, "RIS");
+        bus.write(at(1000), BASE + 0x0f, Byte, 0);
+        assert!(!bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(1000), BASE + 0x10, Word), 0);
     }
 
     /// Timer 1 periodic every 10 ms with its status raised at 10 ms and not yet cleared;
