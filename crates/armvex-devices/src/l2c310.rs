@@ -118,20 +118,15 @@ impl Device for L2c310 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{bus_with_ram, bus_without_ram};
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1e00_a000;
     const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup() -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(L2c310::new())).unwrap();
         bus
     }
@@ -204,7 +199,7 @@ mod tests {
         crate::state_tests::check_damaged_states(&valid, |bytes| {
             let mut c = L2c310::new();
             c.load_state(bytes)?;
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             bus.add_device(BASE, 0x1000, Box::new(c)).unwrap();
             for off in (0..0x1000).step_by(4) {
                 bus.read(CPU0, BASE + off, Word);

@@ -1124,8 +1124,9 @@ fn ether_crc(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
     use std::sync::{Arc, Mutex};
 
     const BASE: u32 = 0x4e00_0000;
@@ -1141,7 +1142,7 @@ mod tests {
 
     fn setup() -> (Bus, usize, Arc<Mutex<Vec<Vec<u8>>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let card = Lan9118::new("lan9118", IRQ, DEFAULT_MAC, Box::new(Capture(sent.clone())));
         let id = bus.add_device(BASE, 0x10000, Box::new(card)).unwrap();
         (bus, id, sent)
@@ -1349,7 +1350,7 @@ mod tests {
         }
         assert_eq!(sent.lock().unwrap().len(), 1);
         // A card built with another MAC refuses the state.
-        let mut other = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut other = bus_without_ram();
         other
             .add_device(
                 BASE,

@@ -100,6 +100,8 @@ pub mod sp805;
 pub mod sp810;
 pub mod stub;
 pub mod sysregs;
+#[cfg(test)]
+mod test_support;
 
 pub use error::DeviceError;
 pub use gic::{Gic, GicConfig, GicLine, GicVersion};

@@ -453,19 +453,14 @@ impl Device for A15MpCore {
 mod tests {
     use super::*;
     use crate::gic::SPURIOUS;
+    use crate::test_support::{bus_with_ram, bus_without_ram};
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1e00_0000;
 
     fn a9_bus(cpus: usize) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x10_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x10_0000);
         let id = bus
             .add_device(BASE, A9MpCore::SIZE, Box::new(A9MpCore::new(cpus, 96).unwrap()))
             .unwrap();
@@ -591,13 +586,7 @@ mod tests {
 
     #[test]
     fn a15_gic_sees_generic_timer_ppis_from_the_bus() {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x8000_0000,
-            size: 0x10_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x8000_0000, 0x10_0000);
         let base = 0x2c00_0000;
         let id = bus
             .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
@@ -751,7 +740,7 @@ mod tests {
                 }
             }
             // The GIC and SCU through the bus.
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             let id = bus.add_device(BASE, A9MpCore::SIZE, Box::new(mpcore)).unwrap();
             bus.set_interrupt_controller(id);
             for cpu in 0..2 {
@@ -768,8 +757,7 @@ mod tests {
     }
 
     fn a15_bus() -> (Bus, u32) {
-        let mem = PhysicalMemory::new(&[]).unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_without_ram();
         let base = 0x2c00_0000;
         let id = bus
             .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
@@ -833,7 +821,7 @@ mod tests {
         crate::state_tests::check_damaged_states(&valid, |bytes| {
             let mut mpcore = A15MpCore::new(2, 160).unwrap();
             mpcore.load_state(bytes)?;
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             let id = bus.add_device(base, A15MpCore::SIZE, Box::new(mpcore)).unwrap();
             bus.set_interrupt_controller(id);
             for cpu in 0..2 {

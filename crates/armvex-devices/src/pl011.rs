@@ -446,8 +446,9 @@ impl Device for Pl011 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -469,13 +470,7 @@ mod tests {
     }
 
     fn setup() -> (Bus, usize, Sink) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         let sink = Sink::default();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Pl011::new("uart0", IRQ, Box::new(sink.clone()))))

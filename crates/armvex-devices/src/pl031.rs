@@ -211,8 +211,9 @@ impl Device for Pl031 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1001_7000;
     const IRQ: u32 = 36;
@@ -225,13 +226,7 @@ mod tests {
     }
 
     fn setup_started_at(start: u64) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(Pl031::new("rtc", IRQ, start)))
             .unwrap();
         bus

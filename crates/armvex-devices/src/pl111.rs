@@ -250,21 +250,16 @@ pub fn render(regs: &ClcdRegs, memory: &PhysicalMemory) -> Option<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram_named;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1001_f000;
     const VRAM: u32 = 0x4c00_0000;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup() -> (Bus, usize, Display) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "vram".into(),
-            base: VRAM,
-            size: 0x80_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram_named("vram", VRAM, 0x80_0000);
         let clcd = Pl111::new("clcd");
         let display = clcd.display();
         let id = bus.add_device(BASE, 0x1000, Box::new(clcd)).unwrap();

@@ -391,14 +391,15 @@ impl Device for Pl181 {
 mod tests {
     use super::*;
     use crate::sd::tests::card;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_5000;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup(card: SdCard) -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Pl181::new("mmci", [41, 42], card)))
             .unwrap();

@@ -339,8 +339,9 @@ impl Device for Sp804 {
 #[allow(clippy::identity_op)] // register offsets are spelled out, 0x00 included
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, DeviceId, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus, DeviceId};
 
     const BASE: u32 = 0x1001_1000;
     const IRQ: u32 = 34;
@@ -356,13 +357,7 @@ mod tests {
 
     /// The bus and the timer's id on it.
     fn setup_with_id(hz: u64) -> (Bus, DeviceId) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, hz)))
             .unwrap();

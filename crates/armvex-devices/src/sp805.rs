@@ -246,8 +246,9 @@ impl Device for Sp805 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_f000;
     const IRQ: u32 = 32;
@@ -258,7 +259,7 @@ mod tests {
     }
 
     fn setup() -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Sp805::new("wdt", Some(IRQ), HZ)))
             .unwrap();

@@ -448,21 +448,16 @@ impl Device for VexpressSysRegs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_0000;
     const START: u32 = 1 << 31;
     const WRITE: u32 = 1 << 30;
 
     fn setup(config: SysRegsConfig) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(VexpressSysRegs::new(config)))
             .unwrap();
         bus
