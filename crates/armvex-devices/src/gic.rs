@@ -195,6 +195,7 @@ pub enum GicVersion {
 /// The shape of one GIC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GicConfig {
+    /// The architecture version, which decides the CPU interface's size and registers.
     pub version: GicVersion,
     /// CPUs attached (1..=4).
     pub num_cpus: usize,
@@ -352,11 +353,15 @@ pub struct Gic {
 /// CPU: for private interrupts, that CPU's copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GicLine {
+    /// Enabled (`GICD_ISENABLER`).
     pub enabled: u8,
+    /// Pending: latched, or a level-sensitive line held high.
     pub pending: u8,
+    /// Active: acknowledged and not yet ended.
     pub active: u8,
     /// The input line is high.
     pub level: u8,
+    /// Edge-triggered (else level-sensitive, `GICD_ICFGR`).
     pub edge: bool,
     /// `GICD_ITARGETSR` (shared interrupts; 0 for private ones).
     pub targets: u8,

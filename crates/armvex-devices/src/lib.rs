@@ -78,6 +78,8 @@
 //!   restored clock is also the bus's to check. Host resources (the console writer) stay as
 //!   they are.
 
+#![warn(missing_docs)]
+
 use armvex_bus::{AccessSize, StateError};
 
 pub mod error;

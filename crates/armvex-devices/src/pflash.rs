@@ -75,8 +75,9 @@ pub struct CfiFlashConfig {
     pub bank_width: u32,
     /// Width of one chip in bytes (the bank holds `bank_width / device_width` chips).
     pub device_width: u32,
-    /// Manufacturer and device codes.
+    /// Manufacturer code (read in query mode at address 0).
     pub manufacturer: u16,
+    /// Device code (read in query mode at address 1).
     pub device: u16,
 }
 

@@ -38,10 +38,24 @@ const STAT_RXPARITY: u32 = 1 << 2;
 /// One piece of host input for a KMI, as bytes through [`Device::host_input`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KmiInput {
-    /// Linux input key code `code` pressed (`down`) or released.
-    Key { code: u16, down: bool },
-    /// Mouse movement (x right, y up), wheel, and the buttons now held.
-    Mouse { dx: i16, dy: i16, dz: i8, buttons: u8 },
+    /// A key pressed or released.
+    Key {
+        /// The Linux input key code.
+        code: u16,
+        /// Pressed (else released).
+        down: bool,
+    },
+    /// Mouse movement, wheel, and the buttons now held.
+    Mouse {
+        /// Movement to the right.
+        dx: i16,
+        /// Movement up.
+        dy: i16,
+        /// Wheel movement.
+        dz: i8,
+        /// The buttons held: bit 0 left, 1 right, 2 middle.
+        buttons: u8,
+    },
 }
 
 impl KmiInput {

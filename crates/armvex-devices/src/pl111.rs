@@ -54,12 +54,19 @@ const CR_LCDPWR: u32 = 1 << 11;
 /// The registers of a CLCD (what [`Pl111`] saves).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClcdRegs {
+    /// `LCDTiming0..3`: horizontal and vertical timing, clock and signal polarity.
     pub timing: [u32; 4],
+    /// `LCDUPBASE`: the frame buffer's (upper panel's) base address.
     pub upbase: u32,
+    /// `LCDLPBASE`: the lower panel's base address.
     pub lpbase: u32,
+    /// `LCDControl`: enable, bits per pixel, BGR, power.
     pub control: u32,
+    /// `LCDIMSC`: the interrupt mask.
     pub int_mask: u32,
+    /// `LCDRIS`: the raw interrupt status.
     pub int_status: u32,
+    /// The 256-entry colour palette, two entries per word.
     pub palette: Vec<u32>,
 }
 
@@ -83,8 +90,11 @@ pub type Display = Rc<RefCell<ClcdRegs>>;
 /// A picture: `width` × `height` pixels, 3 bytes (red, green, blue) each, row by row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
+    /// Pixels per row.
     pub width: u32,
+    /// Rows.
     pub height: u32,
+    /// `width * height * 3` bytes: red, green, blue of each pixel, row by row.
     pub rgb: Vec<u8>,
 }
 

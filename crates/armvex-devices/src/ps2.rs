@@ -140,6 +140,7 @@ impl Queue {
 /// A PS/2 keyboard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyboard {
+    /// The bytes for the host (the KMI) to read.
     pub queue: Queue,
     /// The command whose parameter byte comes next.
     write_cmd: Option<u8>,
@@ -241,6 +242,7 @@ impl Keyboard {
         self.leds
     }
 
+    /// Whether a saved keyboard is one this code could have made (its queue too).
     pub fn is_valid(&self) -> bool {
         self.queue.is_valid() && (1..=3).contains(&self.scancode_set)
     }
@@ -249,6 +251,7 @@ impl Keyboard {
 /// A PS/2 mouse.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mouse {
+    /// The bytes for the host (the KMI) to read.
     pub queue: Queue,
     write_cmd: Option<u8>,
     status: u8,
@@ -431,6 +434,7 @@ impl Mouse {
         sent
     }
 
+    /// Whether a saved mouse is one this code could have made (its queue).
     pub fn is_valid(&self) -> bool {
         self.queue.is_valid()
     }

@@ -147,15 +147,25 @@ use cmd::*;
 /// The card's states (§4.8; the numbers are those of the status register).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardState {
+    /// Switched off by CMD15 (status value 0xf).
     Inactive,
+    /// After power-up or CMD0 (`idle`, 0).
     Idle,
+    /// ACMD41 found the voltage acceptable (`ready`, 1).
     Ready,
+    /// CMD2 sent the CID (`ident`, 2).
     Identification,
+    /// The card has an RCA and is not selected (`stby`, 3).
     Standby,
+    /// Selected by CMD7, ready for data commands (`tran`, 4).
     Transfer,
+    /// Sending data to the host (`data`, 5).
     SendingData,
+    /// Receiving data from the host (`rcv`, 6).
     ReceivingData,
+    /// Writing what it received (`prg`, 7).
     Programming,
+    /// Deselected while programming (`dis`, 8).
     Disconnect,
 }
 
