@@ -28,7 +28,7 @@
 //! stopped value or next zero) and the two timer slots. The clock rate is part of each counter
 //! but comes from how the timer was built: a state from a timer clocked differently is refused.
 
-use crate::{ns_for_ticks, primecell_id, state_error, ticks_in, truncate};
+use crate::{PERIPH_ID0, PRIMECELL_ID_END, ns_for_ticks, primecell_id, state_error, ticks_in, truncate};
 use armvex_bus::{AccessSize, Device, DeviceContext, StateError, TimerSlot, state};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,32 @@ const CTRL_PERIODIC: u32 = 1 << 6;
 const CTRL_ENABLE: u32 = 1 << 7;
 
 const ID: [u8; 8] = [0x04, 0x18, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// Register offsets (DDI 0271 §3.2, Table 3-1). Each counter's registers are at its base:
+/// [`TIMER1`] or [`TIMER2`].
+pub mod regs {
+    /// Counter 1's registers.
+    pub const TIMER1: u32 = 0x00;
+    /// Counter 2's registers.
+    pub const TIMER2: u32 = 0x20;
+    /// The end of counter 2's registers.
+    pub const TIMER2_END: u32 = 0x40;
+    /// TimerXLoad: the reload value; writing it reloads the counter.
+    pub const TIMER_LOAD: u32 = 0x00;
+    /// TimerXValue: the current count, read-only.
+    pub const TIMER_VALUE: u32 = 0x04;
+    /// TimerXControl.
+    pub const TIMER_CONTROL: u32 = 0x08;
+    /// TimerXIntClr: any write clears the interrupt, write-only.
+    pub const TIMER_INTCLR: u32 = 0x0c;
+    /// TimerXRIS: the raw interrupt status.
+    pub const TIMER_RIS: u32 = 0x10;
+    /// TimerXMIS: the masked interrupt status.
+    pub const TIMER_MIS: u32 = 0x14;
+    /// TimerXBGLoad: the reload value, without reloading now.
+    pub const TIMER_BGLOAD: u32 = 0x18;
+}
+use regs::*;
 
 /// One of the two counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,25 +198,28 @@ impl Counter {
         (self.running && !self.int_level).then_some(self.next_zero)
     }
 
+    /// Read the register at `reg`, an offset from the counter's base with the low two bits
+    /// clear.
     fn read(&mut self, reg: u32, now: u64) -> u32 {
         self.advance(now);
         match reg {
-            0 | 6 => self.load,
-            1 => self.value(now),
-            2 => self.control,
-            4 => u32::from(self.int_level),
-            5 => u32::from(self.irq_level()),
+            TIMER_LOAD | TIMER_BGLOAD => self.load,
+            TIMER_VALUE => self.value(now),
+            TIMER_CONTROL => self.control,
+            TIMER_RIS => u32::from(self.int_level),
+            TIMER_MIS => u32::from(self.irq_level()),
             _ => {
-                tracing::debug!("SP804: read of unknown register {reg}");
+                tracing::debug!("SP804: read of unknown register {reg:#x}");
                 0
             }
         }
     }
 
+    /// Write the register at `reg` (as for [`Counter::read`]).
     fn write(&mut self, reg: u32, value: u32, now: u64) {
         self.advance(now);
         match reg {
-            0 => {
+            TIMER_LOAD => {
                 // The counter reloads at once; a running counter restarts from the new value.
                 self.load = value;
                 if self.running {
@@ -199,8 +228,8 @@ impl Counter {
                     self.count = self.limit();
                 }
             }
-            1 => tracing::debug!("SP804: write to read-only TimerValue ignored"),
-            2 => {
+            TIMER_VALUE => tracing::debug!("SP804: write to read-only TimerValue ignored"),
+            TIMER_CONTROL => {
                 let current = self.value(now);
                 self.control = value;
                 if value & CTRL_ENABLE != 0 {
@@ -211,10 +240,10 @@ impl Counter {
                     self.count = current;
                 }
             }
-            3 => self.int_level = false,
+            TIMER_INTCLR => self.int_level = false,
             // Only the next reload uses the new value.
-            6 => self.load = value,
-            _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg}"),
+            TIMER_BGLOAD => self.load = value,
+            _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg:#x}"),
         }
     }
 }
@@ -268,13 +297,13 @@ impl Device for Sp804 {
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let value = match offset {
-            0x00..=0x3f => {
-                let which = (offset >> 5) as usize;
-                let v = self.counters[which].read((offset & 0x1f) >> 2, ctx.now());
+            TIMER1..TIMER2_END => {
+                let which = (offset / TIMER2) as usize;
+                let v = self.counters[which].read((offset % TIMER2) & !3, ctx.now());
                 self.sync(ctx, which);
                 v
             }
-            0xfe0..=0xfff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            PERIPH_ID0..PRIMECELL_ID_END => primecell_id(&ID, offset & !3).unwrap_or(0),
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -285,9 +314,9 @@ impl Device for Sp804 {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset {
-            0x00..=0x3f => {
-                let which = (offset >> 5) as usize;
-                self.counters[which].write((offset & 0x1f) >> 2, value, ctx.now());
+            TIMER1..TIMER2_END => {
+                let which = (offset / TIMER2) as usize;
+                self.counters[which].write((offset % TIMER2) & !3, value, ctx.now());
                 self.sync(ctx, which);
             }
             _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
