@@ -29,6 +29,21 @@ use serde::{Deserialize, Serialize};
 
 const ID: [u8; 8] = [0x50, 0x10, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
+/// Register offsets (PL050 TRM, ARM DDI 0143, §3.2, Table 3-1).
+pub mod regs {
+    /// KMICR: control.
+    pub const KMICR: u32 = 0x00;
+    /// KMISTAT: status, read-only.
+    pub const KMISTAT: u32 = 0x04;
+    /// KMIDATA: received data (read), data to transmit (write).
+    pub const KMIDATA: u32 = 0x08;
+    /// KMICLKDIV: the clock divisor.
+    pub const KMICLKDIV: u32 = 0x0c;
+    /// KMIIR: interrupt status, read-only.
+    pub const KMIIR: u32 = 0x10;
+}
+use regs::*;
+
 const CR_RXINTREN: u32 = 0x10;
 const CR_TXINTREN: u32 = 0x08;
 const STAT_TXEMPTY: u32 = 1 << 6;
@@ -164,9 +179,9 @@ impl Device for Pl050 {
         if let Some(id) = primecell_id(&ID, offset & !3) {
             return id;
         }
-        let value = match offset >> 2 {
-            0 => self.s.cr,
-            1 => {
+        let value = match offset & !3 {
+            KMICR => self.s.cr,
+            KMISTAT => {
                 let parity = self.s.last.count_ones() & 1;
                 let mut stat = STAT_TXEMPTY;
                 if parity != 0 {
@@ -177,7 +192,7 @@ impl Device for Pl050 {
                 }
                 stat
             }
-            2 => {
+            KMIDATA => {
                 let (v, _) = match &mut self.s.ps2 {
                     Ps2::Keyboard(k) => k.queue.read(),
                     Ps2::Mouse(m) => m.queue.read(),
@@ -186,8 +201,8 @@ impl Device for Pl050 {
                 self.update(ctx);
                 u32::from(v)
             }
-            3 => self.s.clk,
-            4 => u32::from(self.s.pending) | 2,
+            KMICLKDIV => self.s.clk,
+            KMIIR => u32::from(self.s.pending) | 2,
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -197,13 +212,13 @@ impl Device for Pl050 {
     }
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
-        match offset >> 2 {
-            0 => self.s.cr = value & 0xff,
-            2 => match &mut self.s.ps2 {
+        match offset & !3 {
+            KMICR => self.s.cr = value & 0xff,
+            KMIDATA => match &mut self.s.ps2 {
                 Ps2::Keyboard(k) => k.write(value as u8),
                 Ps2::Mouse(m) => m.write(value as u8),
             },
-            3 => self.s.clk = value & 0xff,
+            KMICLKDIV => self.s.clk = value & 0xff,
             _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
         }
         self.update(ctx);
