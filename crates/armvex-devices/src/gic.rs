@@ -70,6 +70,118 @@ const CPU_CTLR_FIQ_EN: u32 = 1 << 3;
 const CPU_CTLR_CBPR: u32 = 1 << 4;
 const CPU_CTLR_EOIMODE: u32 = 1 << 9;
 
+/// Register offsets of the distributor (`GICD_*`, IHI 0048B §4.1.2, Table 4-1) and of the CPU
+/// interface (`GICC_*`, §4.1.3, Table 4-2). A register with a bit, a byte or two bits per
+/// interrupt ID is a block of words: its constant is the block's first byte, and the block
+/// ends where the next constant begins.
+pub mod regs {
+    /// Distributor Control Register (§4.3.1): enables groups 0 and 1.
+    pub const GICD_CTLR: u32 = 0x000;
+    /// Interrupt Controller Type Register (§4.3.2): IDs, CPUs, Security Extensions.
+    pub const GICD_TYPER: u32 = 0x004;
+    /// Distributor Implementer Identification Register (§4.3.3).
+    pub const GICD_IIDR: u32 = 0x008;
+    /// The end of `GICD_IIDR`; reserved up to `GICD_IGROUPR`.
+    pub const GICD_IIDR_END: u32 = 0x00c;
+    /// Interrupt Group Registers (§4.3.4), a bit per ID.
+    pub const GICD_IGROUPR: u32 = 0x080;
+    /// Interrupt Set-Enable Registers (§4.3.5), a bit per ID.
+    pub const GICD_ISENABLER: u32 = 0x100;
+    /// Interrupt Clear-Enable Registers (§4.3.6), a bit per ID.
+    pub const GICD_ICENABLER: u32 = 0x180;
+    /// Interrupt Set-Pending Registers (§4.3.7), a bit per ID.
+    pub const GICD_ISPENDR: u32 = 0x200;
+    /// Interrupt Clear-Pending Registers (§4.3.8), a bit per ID.
+    pub const GICD_ICPENDR: u32 = 0x280;
+    /// Interrupt Set-Active Registers (§4.3.9, GICv2), a bit per ID.
+    pub const GICD_ISACTIVER: u32 = 0x300;
+    /// Interrupt Clear-Active Registers (§4.3.10, GICv2), a bit per ID.
+    pub const GICD_ICACTIVER: u32 = 0x380;
+    /// Interrupt Priority Registers (§4.3.11), a byte per ID.
+    pub const GICD_IPRIORITYR: u32 = 0x400;
+    /// Interrupt Processor Targets Registers (§4.3.12), a byte per ID.
+    pub const GICD_ITARGETSR: u32 = 0x800;
+    /// Interrupt Configuration Registers (§4.3.13), two bits per ID.
+    pub const GICD_ICFGR: u32 = 0xc00;
+    /// Non-secure Access Control Registers (§4.3.14); not implemented (reads 0, writes
+    /// ignored), like the implementation-defined block before them.
+    pub const GICD_NSACR: u32 = 0xe00;
+    /// Software Generated Interrupt Register (§4.3.15), word writes only.
+    pub const GICD_SGIR: u32 = 0xf00;
+    /// SGI Clear-Pending Registers (§4.3.16), a byte per SGI: its source CPUs.
+    pub const GICD_CPENDSGIR: u32 = 0xf10;
+    /// SGI Set-Pending Registers (§4.3.17), a byte per SGI: its source CPUs.
+    pub const GICD_SPENDSGIR: u32 = 0xf20;
+    /// The end of `GICD_SPENDSGIR`.
+    pub const GICD_SPENDSGIR_END: u32 = 0xf30;
+    /// The first identification register, Peripheral ID4 (Table 4-1): twelve words, the
+    /// peripheral IDs 4..7 and 0..3 then the component IDs, up to the end of the window.
+    pub const GICD_PIDR4: u32 = 0xfd0;
+    /// The size of the distributor's register window.
+    pub const DIST_END: u32 = 0x1000;
+
+    /// CPU Interface Control Register (§4.4.1).
+    pub const GICC_CTLR: u32 = 0x00;
+    /// Interrupt Priority Mask Register (§4.4.2).
+    pub const GICC_PMR: u32 = 0x04;
+    /// Binary Point Register (§4.4.3).
+    pub const GICC_BPR: u32 = 0x08;
+    /// Interrupt Acknowledge Register (§4.4.4): reading it acknowledges.
+    pub const GICC_IAR: u32 = 0x0c;
+    /// End of Interrupt Register (§4.4.5).
+    pub const GICC_EOIR: u32 = 0x10;
+    /// Running Priority Register (§4.4.6).
+    pub const GICC_RPR: u32 = 0x14;
+    /// Highest Priority Pending Interrupt Register (§4.4.7).
+    pub const GICC_HPPIR: u32 = 0x18;
+    /// Aliased Binary Point Register (§4.4.8), for group 1.
+    pub const GICC_ABPR: u32 = 0x1c;
+    /// Active Priorities Registers (§4.4.12, GICv2), four words.
+    pub const GICC_APR: u32 = 0xd0;
+    /// Non-secure Active Priorities Registers (§4.4.13, GICv2), four words.
+    pub const GICC_NSAPR: u32 = 0xe0;
+    /// The end of `GICC_NSAPR`.
+    pub const GICC_NSAPR_END: u32 = 0xf0;
+    /// CPU Interface Identification Register (§4.4.14).
+    pub const GICC_IIDR: u32 = 0xfc;
+    /// Deactivate Interrupt Register (§4.4.15, GICv2).
+    pub const GICC_DIR: u32 = 0x1000;
+}
+use regs::*;
+
+/// `GICD_IIDR`, and the low half of `GICC_IIDR`: implementer ARM (JEP106 code 0x3b after 4
+/// continuation codes), revision and product 0.
+const IIDR_ARM: u32 = 0x43b;
+
+/// The distributor registers with one bit per interrupt ID (§4.3.4–§4.3.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BitRegister {
+    Group,
+    SetEnable,
+    ClearEnable,
+    SetPending,
+    ClearPending,
+    SetActive,
+    ClearActive,
+}
+
+/// Which bit-per-ID register distributor offset `offset` is in, and the ID of bit 0 of its
+/// byte; `None` if that ID is not below `num_irqs` or `offset` is in no such register.
+fn bit_register(offset: u32, num_irqs: usize) -> Option<(BitRegister, usize)> {
+    let (reg, base) = match offset {
+        GICD_IGROUPR..GICD_ISENABLER => (BitRegister::Group, GICD_IGROUPR),
+        GICD_ISENABLER..GICD_ICENABLER => (BitRegister::SetEnable, GICD_ISENABLER),
+        GICD_ICENABLER..GICD_ISPENDR => (BitRegister::ClearEnable, GICD_ICENABLER),
+        GICD_ISPENDR..GICD_ICPENDR => (BitRegister::SetPending, GICD_ISPENDR),
+        GICD_ICPENDR..GICD_ISACTIVER => (BitRegister::ClearPending, GICD_ICPENDR),
+        GICD_ISACTIVER..GICD_ICACTIVER => (BitRegister::SetActive, GICD_ISACTIVER),
+        GICD_ICACTIVER..GICD_IPRIORITYR => (BitRegister::ClearActive, GICD_ICACTIVER),
+        _ => return None,
+    };
+    let irq = ((offset - base) * 8) as usize;
+    (irq < num_irqs).then_some((reg, irq))
+}
+
 /// Which architecture version the GIC implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GicVersion {
@@ -83,6 +195,7 @@ pub enum GicVersion {
 /// The shape of one GIC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GicConfig {
+    /// The architecture version, which decides the CPU interface's size and registers.
     pub version: GicVersion,
     /// CPUs attached (1..=4).
     pub num_cpus: usize,
@@ -240,11 +353,15 @@ pub struct Gic {
 /// CPU: for private interrupts, that CPU's copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GicLine {
+    /// Enabled (`GICD_ISENABLER`).
     pub enabled: u8,
+    /// Pending: latched, or a level-sensitive line held high.
     pub pending: u8,
+    /// Active: acknowledged and not yet ended.
     pub active: u8,
     /// The input line is high.
     pub level: u8,
+    /// Edge-triggered (else level-sensitive, `GICD_ICFGR`).
     pub edge: bool,
     /// `GICD_ITARGETSR` (shared interrupts; 0 for private ones).
     pub targets: u8,
@@ -565,97 +682,61 @@ impl Gic {
         })
     }
 
+    /// `GICD_TYPER`: ITLinesNumber `[4:0]` (IDs / 32 - 1), CPUNumber `[7:5]`, SecurityExtn `[10]`.
+    fn typer(&self) -> u32 {
+        let lines = (self.num_irqs() / 32 - 1) as u32;
+        let cpus = (self.config.num_cpus - 1) as u32;
+        lines | (cpus << 5) | (u32::from(self.config.security_extensions) << 10)
+    }
+
     fn dist_read_byte(&self, cpu: usize, offset: u32) -> u8 {
-        let cm = 1u8 << cpu;
-        let n = self.num_irqs();
         let bad = || {
             tracing::debug!("GIC distributor: read of unknown offset {offset:#x}");
             0
         };
-        // For the bit-per-interrupt registers: the first of the 8 IDs in this byte.
-        let byte_irq = |base: u32| ((offset - base) * 8) as usize;
-        // Bits of 8 consecutive IDs, from a predicate.
-        let bits = |irq: usize, f: &dyn Fn(usize) -> bool| (0..8).fold(0u8, |a, i| a | (u8::from(f(irq + i)) << i));
+        // For the byte-per-ID registers: the ID of the byte, if the GIC has it.
+        let byte_irq = |base: u32| Some((offset - base) as usize).filter(|&irq| irq < self.num_irqs());
         match offset {
-            0x000 => self.ctlr as u8,
-            // GICD_TYPER: ITLinesNumber, CPUNumber, SecurityExtn.
-            0x004 => ((n / 32 - 1) | ((self.config.num_cpus - 1) << 5)) as u8,
-            0x005 => u8::from(self.config.security_extensions) << 2,
-            // GICD_IIDR: implementer ARM (JEP106 0x43b).
-            0x008 => 0x3b,
-            0x009 => 0x04,
-            0x001..=0x00b => 0,
-            0x080..=0x0ff => {
-                if !self.has_groups() {
-                    return 0;
-                }
-                let irq = byte_irq(0x080);
-                if irq >= n {
-                    return bad();
-                }
-                bits(irq, &|i| self.irqs[i].group & cm != 0)
+            GICD_CTLR..GICD_IIDR_END => {
+                let word = match offset & !3 {
+                    GICD_CTLR => self.ctlr,
+                    GICD_TYPER => self.typer(),
+                    _ => IIDR_ARM,
+                };
+                (word >> (8 * (offset & 3))) as u8
             }
-            0x100..=0x1ff => {
-                let irq = byte_irq(if offset < 0x180 { 0x100 } else { 0x180 });
-                if irq >= n {
-                    return bad();
-                }
-                bits(irq, &|i| self.irqs[i].enabled & cm != 0)
-            }
-            0x200..=0x2ff => {
-                let irq = byte_irq(if offset < 0x280 { 0x200 } else { 0x280 });
-                if irq >= n {
-                    return bad();
-                }
-                let mask = self.bank_mask(irq, cpu);
-                bits(irq, &|i| self.is_pending(i, mask))
-            }
-            0x300..=0x3ff => {
-                if offset >= 0x380 && self.config.version != GicVersion::V2 {
-                    return bad();
-                }
-                let irq = byte_irq(if offset < 0x380 { 0x300 } else { 0x380 });
-                if irq >= n {
-                    return bad();
-                }
-                let mask = self.bank_mask(irq, cpu);
-                bits(irq, &|i| self.irqs[i].active & mask != 0)
-            }
-            0x400..=0x7ff => {
-                let irq = (offset - 0x400) as usize;
-                if irq >= n {
-                    return bad();
-                }
-                self.priority(irq, cpu)
-            }
-            0x800..=0xbff => {
-                let irq = (offset - 0x800) as usize;
-                if irq >= n {
-                    return bad();
-                }
-                if irq < NR_PRIVATE {
-                    // Private interrupts target the reading CPU only.
-                    cm
-                } else if self.config.num_cpus == 1 {
-                    // Uniprocessor: RAZ/WI.
-                    0
-                } else {
-                    self.targets[irq]
-                }
-            }
-            0xc00..=0xeff => {
-                let irq = ((offset - 0xc00) * 4) as usize;
-                if irq >= n {
+            GICD_IGROUPR..GICD_ISENABLER if !self.has_groups() => 0,
+            GICD_ICACTIVER..GICD_IPRIORITYR if self.config.version != GicVersion::V2 => bad(),
+            GICD_IGROUPR..GICD_IPRIORITYR => match bit_register(offset, self.num_irqs()) {
+                Some((reg, irq)) => self.read_bits(cpu, reg, irq),
+                None => bad(),
+            },
+            GICD_IPRIORITYR..GICD_ITARGETSR => match byte_irq(GICD_IPRIORITYR) {
+                Some(irq) => self.priority(irq, cpu),
+                None => bad(),
+            },
+            GICD_ITARGETSR..GICD_ICFGR => match byte_irq(GICD_ITARGETSR) {
+                // Private interrupts target the reading CPU only.
+                Some(irq) if irq < NR_PRIVATE => 1 << cpu,
+                // Uniprocessor: RAZ/WI.
+                Some(_) if self.config.num_cpus == 1 => 0,
+                Some(irq) => self.targets[irq],
+                None => bad(),
+            },
+            GICD_ICFGR..GICD_NSACR => {
+                // Two bits per ID, of which the upper one is the trigger mode (1: edge).
+                let irq = ((offset - GICD_ICFGR) * 4) as usize;
+                if irq >= self.num_irqs() {
                     return bad();
                 }
                 (0..4).fold(0u8, |a, i| a | (u8::from(self.irqs[irq + i].edge) << (2 * i + 1)))
             }
-            // GICD_CPENDSGIR / GICD_SPENDSGIR: the source CPUs of each SGI pending here.
-            0xf10..=0xf2f => {
-                let irq = ((offset - 0xf10) % 16) as usize;
+            // The source CPUs of each SGI pending here, through either register.
+            GICD_CPENDSGIR..GICD_SPENDSGIR_END => {
+                let irq = ((offset - GICD_CPENDSGIR) % NR_SGIS as u32) as usize;
                 self.sgi_sources[irq][cpu]
             }
-            0xfd0..=0xfff => {
+            GICD_PIDR4..DIST_END => {
                 if offset & 3 != 0 {
                     return 0;
                 }
@@ -663,16 +744,33 @@ impl Gic {
                     GicVersion::V1 => [0x04, 0, 0, 0, 0x90, 0xb3, 0x1b, 0x00, 0x0d, 0xf0, 0x05, 0xb1],
                     GicVersion::V2 => [0x04, 0, 0, 0, 0x90, 0xb4, 0x2b, 0x00, 0x0d, 0xf0, 0x05, 0xb1],
                 };
-                id[((offset - 0xfd0) >> 2) as usize]
+                id[((offset - GICD_PIDR4) >> 2) as usize]
             }
             _ => bad(),
         }
     }
 
+    /// The byte of bit-per-ID register `reg` that starts at interrupt `irq`, as CPU `cpu` sees
+    /// it (its own copy of the private interrupts' state).
+    fn read_bits(&self, cpu: usize, reg: BitRegister, irq: usize) -> u8 {
+        let cm = 1u8 << cpu;
+        let mask = self.bank_mask(irq, cpu);
+        let bit = |i: usize| {
+            let s = &self.irqs[i];
+            match reg {
+                BitRegister::Group => s.group & cm != 0,
+                BitRegister::SetEnable | BitRegister::ClearEnable => s.enabled & cm != 0,
+                BitRegister::SetPending | BitRegister::ClearPending => self.is_pending(i, mask),
+                BitRegister::SetActive | BitRegister::ClearActive => s.active & mask != 0,
+            }
+        };
+        (0..8).fold(0u8, |a, i| a | (u8::from(bit(irq + i)) << i))
+    }
+
     /// Write `size` bytes of `value` at `offset` in the distributor window as CPU `cpu`.
     pub fn dist_write(&mut self, cpu: usize, offset: u32, size: AccessSize, value: u32, lines: &mut InterruptLines) {
         let cpu = self.cpu_index(cpu);
-        if offset == 0xf00 {
+        if offset == GICD_SGIR {
             if size == AccessSize::Word {
                 self.send_sgi(cpu, value);
             } else {
@@ -705,159 +803,102 @@ impl Gic {
     }
 
     fn dist_write_byte(&mut self, cpu: usize, offset: u32, value: u8) {
-        let cm = 1u8 << cpu;
-        let n = self.num_irqs();
-        let byte_irq = |base: u32| ((offset - base) * 8) as usize;
         let bad = || tracing::debug!("GIC distributor: write of {value:#x} to unknown offset {offset:#x}");
+        // For the byte-per-ID registers: the ID of the byte, if the GIC has it.
+        let byte_irq = |base: u32| Some((offset - base) as usize).filter(|&irq| irq < self.num_irqs());
         match offset {
-            0x000 => {
-                let mask = if self.has_groups() {
-                    CTLR_EN_GRP0 | CTLR_EN_GRP1
-                } else {
-                    CTLR_EN_GRP0
-                };
-                self.ctlr = u32::from(value) & mask;
-            }
-            0x001..=0x07f => {
-                if offset >= 0x00c {
-                    bad();
-                }
-            }
-            0x080..=0x0ff => {
-                if !self.has_groups() {
-                    return;
-                }
-                let irq = byte_irq(0x080);
-                if irq >= n {
-                    return bad();
-                }
-                for i in 0..8 {
-                    let mask = self.bank_mask(irq, cpu);
-                    if value & (1 << i) != 0 {
-                        self.irqs[irq + i].group |= mask;
+            // Only GICD_CTLR's low byte is writable: its other bytes are reserved, GICD_TYPER
+            // and GICD_IIDR are read-only.
+            GICD_CTLR..GICD_IIDR_END => {
+                if offset == GICD_CTLR {
+                    let mask = if self.has_groups() {
+                        CTLR_EN_GRP0 | CTLR_EN_GRP1
                     } else {
-                        self.irqs[irq + i].group &= !mask;
-                    }
+                        CTLR_EN_GRP0
+                    };
+                    self.ctlr = u32::from(value) & mask;
                 }
             }
-            0x100..=0x17f => {
-                let irq = byte_irq(0x100);
-                if irq >= n {
+            GICD_IGROUPR..GICD_ISENABLER if !self.has_groups() => {}
+            GICD_ISACTIVER..GICD_IPRIORITYR if self.config.version != GicVersion::V2 => bad(),
+            GICD_IGROUPR..GICD_IPRIORITYR => match bit_register(offset, self.num_irqs()) {
+                Some((reg, irq)) => self.write_bits(cpu, reg, irq, value),
+                None => bad(),
+            },
+            GICD_IPRIORITYR..GICD_ITARGETSR => match byte_irq(GICD_IPRIORITYR) {
+                Some(irq) => self.set_priority(irq, cpu, value),
+                None => bad(),
+            },
+            GICD_ITARGETSR..GICD_ICFGR => match byte_irq(GICD_ITARGETSR) {
+                Some(irq) => self.set_targets(irq, value),
+                None => bad(),
+            },
+            GICD_ICFGR..GICD_NSACR => {
+                let irq = ((offset - GICD_ICFGR) * 4) as usize;
+                if irq >= self.num_irqs() {
                     return bad();
                 }
-                let value = if irq < NR_SGIS { 0xff } else { value };
-                let mask = self.bank_mask(irq, cpu);
-                for i in 0..8 {
-                    if value & (1 << i) != 0 {
-                        self.irqs[irq + i].enabled |= mask;
-                    }
-                }
-            }
-            0x180..=0x1ff => {
-                let irq = byte_irq(0x180);
-                if irq >= n {
-                    return bad();
-                }
-                let value = if irq < NR_SGIS { 0 } else { value };
-                let mask = self.bank_mask(irq, cpu);
-                for i in 0..8 {
-                    if value & (1 << i) != 0 {
-                        self.irqs[irq + i].enabled &= !mask;
-                    }
-                }
-            }
-            0x200..=0x27f => {
-                let irq = byte_irq(0x200);
-                if irq >= n {
-                    return bad();
-                }
-                // SGIs are made pending through GICD_SGIR / GICD_SPENDSGIR only.
-                let value = if irq < NR_SGIS { 0 } else { value };
-                for i in 0..8 {
-                    if value & (1 << i) != 0 {
-                        let mask = if irq < NR_PRIVATE { cm } else { self.targets[irq + i] };
-                        self.irqs[irq + i].pending |= mask;
-                    }
-                }
-            }
-            0x280..=0x2ff => {
-                let irq = byte_irq(0x280);
-                if irq >= n {
-                    return bad();
-                }
-                let value = if irq < NR_SGIS { 0 } else { value };
-                for i in 0..8 {
-                    if value & (1 << i) != 0 {
-                        // As QEMU: clears the pending state for every CPU.
-                        self.irqs[irq + i].pending = 0;
-                    }
-                }
-            }
-            0x300..=0x3ff => {
-                if self.config.version != GicVersion::V2 {
-                    return bad();
-                }
-                let set = offset < 0x380;
-                let irq = byte_irq(if set { 0x300 } else { 0x380 });
-                if irq >= n {
-                    return bad();
-                }
-                let mask = self.bank_mask(irq, cpu);
-                for i in 0..8 {
-                    if value & (1 << i) != 0 {
-                        if set {
-                            self.irqs[irq + i].active |= mask;
-                        } else {
-                            self.irqs[irq + i].active &= !mask;
-                        }
-                    }
-                }
-            }
-            0x400..=0x7ff => {
-                let irq = (offset - 0x400) as usize;
-                if irq >= n {
-                    return bad();
-                }
-                self.set_priority(irq, cpu, value);
-            }
-            0x800..=0xbff => {
-                let irq = (offset - 0x800) as usize;
-                if irq >= n {
-                    return bad();
-                }
-                // Private targets are fixed; uniprocessor GICs ignore these writes.
-                if irq >= NR_PRIVATE && self.config.num_cpus > 1 {
-                    let targets = value & self.all_cpus;
-                    self.targets[irq] = targets;
-                    if self.irqs[irq].pending != 0 {
-                        // A pending interrupt moves with its target.
-                        self.irqs[irq].pending = targets;
-                    }
-                }
-            }
-            0xc00..=0xeff => {
-                let irq = ((offset - 0xc00) * 4) as usize;
-                if irq >= n {
-                    return bad();
-                }
+                // SGIs are always edge-triggered.
                 let value = if irq < NR_SGIS { value | 0xaa } else { value };
                 for i in 0..4 {
                     self.irqs[irq + i].edge = value & (2 << (2 * i)) != 0;
                 }
             }
-            0xf10..=0xf1f => {
-                let irq = (offset - 0xf10) as usize;
+            GICD_CPENDSGIR..GICD_SPENDSGIR => {
+                let irq = (offset - GICD_CPENDSGIR) as usize;
                 self.sgi_sources[irq][cpu] &= !value;
                 if self.sgi_sources[irq][cpu] == 0 {
-                    self.irqs[irq].pending &= !cm;
+                    self.irqs[irq].pending &= !(1 << cpu);
                 }
             }
-            0xf20..=0xf2f => {
-                let irq = (offset - 0xf20) as usize;
-                self.irqs[irq].pending |= cm;
+            GICD_SPENDSGIR..GICD_SPENDSGIR_END => {
+                let irq = (offset - GICD_SPENDSGIR) as usize;
+                self.irqs[irq].pending |= 1 << cpu;
                 self.sgi_sources[irq][cpu] |= value;
             }
             _ => bad(),
+        }
+    }
+
+    /// Write the byte of bit-per-ID register `reg` that starts at interrupt `irq` as CPU `cpu`:
+    /// each bit set in `value` sets (or clears) that state of its interrupt. SGIs are always
+    /// enabled, and made pending through `GICD_SGIR`/`GICD_SPENDSGIR` only.
+    fn write_bits(&mut self, cpu: usize, reg: BitRegister, irq: usize, value: u8) {
+        let mask = self.bank_mask(irq, cpu);
+        let sgis = irq < NR_SGIS;
+        for i in 0..8 {
+            let bit = value & (1 << i) != 0;
+            let s = &mut self.irqs[irq + i];
+            match reg {
+                BitRegister::Group if bit => s.group |= mask,
+                BitRegister::Group => s.group &= !mask,
+                BitRegister::SetEnable if bit || sgis => s.enabled |= mask,
+                BitRegister::ClearEnable if bit && !sgis => s.enabled &= !mask,
+                BitRegister::SetPending if bit && !sgis => {
+                    s.pending |= if irq < NR_PRIVATE {
+                        1 << cpu
+                    } else {
+                        self.targets[irq + i]
+                    }
+                }
+                // As QEMU: clears the pending state for every CPU.
+                BitRegister::ClearPending if bit && !sgis => s.pending = 0,
+                BitRegister::SetActive if bit => s.active |= mask,
+                BitRegister::ClearActive if bit => s.active &= !mask,
+                _ => {}
+            }
+        }
+    }
+
+    /// `GICD_ITARGETSR` of `irq`: private targets are fixed, and a uniprocessor GIC ignores
+    /// these writes. A pending interrupt moves with its target.
+    fn set_targets(&mut self, irq: usize, value: u8) {
+        if irq >= NR_PRIVATE && self.config.num_cpus > 1 {
+            let targets = value & self.all_cpus;
+            self.targets[irq] = targets;
+            if self.irqs[irq].pending != 0 {
+                self.irqs[irq].pending = targets;
+            }
         }
     }
 
@@ -1003,40 +1044,40 @@ impl Gic {
         let iface = self.cpus[cpu];
         let v2 = self.config.version == GicVersion::V2;
         match offset {
-            0x00 => iface.ctlr,
-            0x04 => u32::from(iface.priority_mask),
-            0x08 => u32::from(iface.bpr),
-            0x0c => {
+            GICC_CTLR => iface.ctlr,
+            GICC_PMR => u32::from(iface.priority_mask),
+            GICC_BPR => u32::from(iface.bpr),
+            GICC_IAR => {
                 let v = self.acknowledge(cpu);
                 tracing::trace!(target: "gic", "cpu{cpu}: acknowledge -> {v:#x}");
                 self.update(lines);
                 v
             }
-            0x14 => u32::from(iface.running_priority.min(0xff)),
-            0x18 => self.current_pending_irq(cpu),
-            0x1c => {
+            GICC_RPR => u32::from(iface.running_priority.min(0xff)),
+            GICC_HPPIR => self.current_pending_irq(cpu),
+            GICC_ABPR => {
                 if self.has_groups() {
                     u32::from(iface.abpr)
                 } else {
                     0
                 }
             }
-            0xd0..=0xdf if offset & 3 == 0 => {
+            GICC_APR..GICC_NSAPR if offset & 3 == 0 => {
                 if v2 {
-                    iface.apr[((offset - 0xd0) / 4) as usize]
+                    iface.apr[((offset - GICC_APR) / 4) as usize]
                 } else {
                     0
                 }
             }
-            0xe0..=0xef if offset & 3 == 0 => {
+            GICC_NSAPR..GICC_NSAPR_END if offset & 3 == 0 => {
                 if v2 && self.has_groups() {
-                    iface.nsapr[((offset - 0xe0) / 4) as usize]
+                    iface.nsapr[((offset - GICC_NSAPR) / 4) as usize]
                 } else {
                     0
                 }
             }
-            // GICC_IIDR: architecture version, implementer ARM.
-            0xfc => (if v2 { 2 } else { 1 } << 16) | 0x43b,
+            // Architecture version in [19:16].
+            GICC_IIDR => (if v2 { 2 } else { 1 } << 16) | IIDR_ARM,
             _ => {
                 tracing::debug!("GIC CPU interface: read of unknown offset {offset:#x}");
                 0
@@ -1049,7 +1090,7 @@ impl Gic {
         let cpu = self.cpu_index(cpu);
         let v2 = self.config.version == GicVersion::V2;
         match offset {
-            0x00 => {
+            GICC_CTLR => {
                 let mask = match (v2, self.config.security_extensions) {
                     (false, false) => 0x1,
                     (false, true) => 0x1f,
@@ -1058,30 +1099,30 @@ impl Gic {
                 };
                 self.cpus[cpu].ctlr = value & mask;
             }
-            0x04 => self.cpus[cpu].priority_mask = value as u8 & self.priority_bits_mask(),
-            0x08 => self.cpus[cpu].bpr = (value & 7) as u8,
-            0x10 => {
+            GICC_PMR => self.cpus[cpu].priority_mask = value as u8 & self.priority_bits_mask(),
+            GICC_BPR => self.cpus[cpu].bpr = (value & 7) as u8,
+            GICC_EOIR => {
                 tracing::trace!(target: "gic", "cpu{cpu}: end of interrupt {value:#x}");
                 self.end_of_interrupt(cpu, value);
             }
-            0x1c => {
+            GICC_ABPR => {
                 if self.has_groups() {
                     self.cpus[cpu].abpr = ((value & 7) as u8).max(1);
                 }
             }
-            0xd0..=0xdf if offset & 3 == 0 => {
+            GICC_APR..GICC_NSAPR if offset & 3 == 0 => {
                 if v2 {
-                    self.cpus[cpu].apr[((offset - 0xd0) / 4) as usize] = value;
+                    self.cpus[cpu].apr[((offset - GICC_APR) / 4) as usize] = value;
                     self.cpus[cpu].running_priority = self.priority_from_aprs(cpu);
                 }
             }
-            0xe0..=0xef if offset & 3 == 0 => {
+            GICC_NSAPR..GICC_NSAPR_END if offset & 3 == 0 => {
                 if v2 && self.has_groups() {
-                    self.cpus[cpu].nsapr[((offset - 0xe0) / 4) as usize] = value;
+                    self.cpus[cpu].nsapr[((offset - GICC_NSAPR) / 4) as usize] = value;
                     self.cpus[cpu].running_priority = self.priority_from_aprs(cpu);
                 }
             }
-            0x1000 if v2 => self.deactivate(cpu, value),
+            GICC_DIR if v2 => self.deactivate(cpu, value),
             _ => {
                 tracing::debug!("GIC CPU interface: write of {value:#x} to unknown offset {offset:#x}");
                 return;
@@ -1131,14 +1172,14 @@ mod tests {
         }
         /// Distributor and CPU interfaces on, priority mask open.
         fn enable(&mut self) {
-            self.dw(0, 0x000, 1);
+            self.dw(0, GICD_CTLR, 1);
             for cpu in 0..self.gic.config.num_cpus {
-                self.cw(cpu, 0x04, 0xf0);
-                self.cw(cpu, 0x00, 1);
+                self.cw(cpu, GICC_PMR, 0xf0);
+                self.cw(cpu, GICC_CTLR, 1);
             }
         }
         fn enable_irq(&mut self, cpu: usize, irq: u32) {
-            self.dw(cpu, 0x100 + 4 * (irq / 32), 1 << (irq % 32));
+            self.dw(cpu, GICD_ISENABLER + 4 * (irq / 32), 1 << (irq % 32));
         }
         fn spi(&mut self, id: u32, level: bool) {
             self.lines.set_spi(id, level);
@@ -1168,10 +1209,12 @@ mod tests {
         fn visible(&mut self) -> Vec<u32> {
             let mut v = Vec::new();
             for cpu in 0..self.gic.config.num_cpus {
-                v.extend((0..0x1000).map(|off| self.gic.dist_read(cpu, off, Byte)));
-                for off in [
-                    0x00, 0x04, 0x08, 0x14, 0x18, 0x1c, 0xd0, 0xd4, 0xd8, 0xdc, 0xe0, 0xe4, 0xe8, 0xec,
-                ] {
+                v.extend((0..DIST_END).map(|off| self.gic.dist_read(cpu, off, Byte)));
+                let aprs = (GICC_APR..GICC_NSAPR_END).step_by(4);
+                for off in [GICC_CTLR, GICC_PMR, GICC_BPR, GICC_RPR, GICC_HPPIR, GICC_ABPR]
+                    .into_iter()
+                    .chain(aprs)
+                {
                     v.push(self.cr(cpu, off));
                 }
                 v.push(u32::from(self.lines.cpu_irq(cpu)));
@@ -1716,18 +1759,92 @@ mod tests {
         assert_eq!(r.dr(0, 0x304), 0);
     }
 
+    /// Whether every byte of `size` at distributor offset `off` is reserved or past the last
+    /// of 96 interrupt IDs on a GICv1 (where the active-state registers read only).
+    fn reserved_on_a9(off: u32, size: AccessSize) -> bool {
+        (off..off + size.bytes()).all(|o| {
+            let past = |base: u32, per_byte: u32| o >= base + 96 / per_byte;
+            match o {
+                GICD_IIDR_END..GICD_IGROUPR | GICD_NSACR..GICD_SGIR | GICD_SPENDSGIR_END..GICD_PIDR4 => true,
+                GICD_ISACTIVER..GICD_IPRIORITYR => true,
+                GICD_IGROUPR..GICD_ISACTIVER => past(o & !0x7f, 8),
+                GICD_IPRIORITYR..GICD_ITARGETSR => past(GICD_IPRIORITYR, 1),
+                GICD_ITARGETSR..GICD_ICFGR => past(GICD_ITARGETSR, 1),
+                GICD_ICFGR..GICD_NSACR => past(GICD_ICFGR, 4),
+                _ => o > GICD_SGIR && o < GICD_CPENDSGIR,
+            }
+        })
+    }
+
     #[test]
-    fn bad_offsets_and_sizes_do_not_panic() {
+    fn every_offset_and_size() {
+        let sizes = [Byte, AccessSize::Half, Word];
         let mut r = Rig::a9(2);
-        for off in (0..0x1004).step_by(1) {
-            for size in [Byte, AccessSize::Half, Word] {
+        let fresh = r.gic.state();
+        // Reserved distributor offsets, and IDs the GIC does not have: writes of every width
+        // change nothing, and reads (but the GICv1's ISACTIVER) are 0.
+        for off in 0..0x1004 {
+            for size in sizes {
+                if reserved_on_a9(off, size) {
+                    r.gic.dist_write(1, off, size, 0xffff_ffff, &mut r.lines);
+                }
+            }
+        }
+        // 0x00c..0x080, five bit-per-ID blocks of 0x80 bytes past 12, ISACTIVER/ICACTIVER,
+        // priorities and targets past 96, ICFGR past 24, 0xd00..0xf00, 0xf01..0xf10 and
+        // 0xf30..0xfd0.
+        let reserved = (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)).count();
+        assert_eq!(reserved, 116 + 5 * 116 + 256 + 2 * 928 + 232 + 512 + 15 + 160);
+        assert_eq!(r.gic.state(), fresh);
+        for off in (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)) {
+            for cpu in 0..2 {
+                assert_eq!(r.gic.dist_read(cpu, off, Byte), 0, "{off:#x}");
+            }
+        }
+        // Unknown CPU interface offsets read 0 and ignore writes; a CPU the GIC does not have
+        // is taken for CPU 0.
+        let known = [
+            0x00, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c, 0xd0, 0xd4, 0xd8, 0xdc, 0xe0, 0xe4, 0xe8, 0xec, 0xfc,
+        ];
+        for off in (0..0x2004).filter(|o| !known.contains(o)) {
+            for cpu in [0, 1, 5] {
+                r.gic.cpu_write(cpu, off, Byte, 0xffff_ffff, &mut r.lines);
+                assert_eq!(r.gic.cpu_read(cpu, off, Word, &mut r.lines), 0, "{off:#x}");
+            }
+        }
+        assert_eq!(r.gic.state(), fresh);
+        r.cw(5, GICC_PMR, 0xff);
+        assert_eq!(r.cr(0, GICC_PMR), 0xf8);
+        assert_eq!(r.cr(1, GICC_PMR), 0);
+        // All ones everywhere, of every width, from CPU 1, in address order: set-then-clear
+        // registers end clear, the others hold what their implemented bits keep.
+        for off in 0..0x1004 {
+            for size in sizes {
                 r.gic.dist_read(1, off, size);
                 r.gic.dist_write(1, off, size, 0xffff_ffff, &mut r.lines);
             }
         }
-        for off in 0..0x2004 {
-            r.gic.cpu_read(5, off, Byte, &mut r.lines);
-            r.gic.cpu_write(1, off, Byte, 0xffff_ffff, &mut r.lines);
+        assert_eq!(r.dr(1, GICD_CTLR), CTLR_EN_GRP0 | CTLR_EN_GRP1);
+        assert_eq!(r.dr(1, GICD_IGROUPR), 0xffff_ffff);
+        assert_eq!(r.dr(0, GICD_IGROUPR), 0, "private groups are banked");
+        assert_eq!(r.dr(1, GICD_IGROUPR + 8), 0xffff_ffff);
+        assert_eq!(r.dr(1, GICD_ISENABLER), 0x0000_ffff, "SGIs stay enabled");
+        assert_eq!(r.dr(1, GICD_ISENABLER + 8), 0, "cleared by ICENABLER");
+        assert_eq!(r.dr(1, GICD_ISPENDR + 8), 0, "cleared by ICPENDR");
+        assert_eq!(r.dr(1, GICD_IPRIORITYR + 92), 0xf8f8_f8f8);
+        assert_eq!(r.dr(0, GICD_IPRIORITYR), 0, "CPU 0's SGI priorities are its own");
+        assert_eq!(r.dr(1, GICD_ITARGETSR + 92), 0x0303_0303);
+        assert_eq!(r.dr(1, GICD_ICFGR + 20), 0xaaaa_aaaa, "all edge-triggered");
+        // GICD_SGIR sent SGI 15 to both CPUs; CPU 1's CPENDSGIR cleared only its own copy;
+        // SPENDSGIR set every SGI pending on CPU 1 with all eight source bits, as QEMU does.
+        assert_eq!(r.dr(1, GICD_ISPENDR), 0x0000_ffff);
+        assert_eq!(r.dr(0, GICD_ISPENDR), 1 << 15);
+        assert_eq!(r.gic.dist_read(0, GICD_SPENDSGIR + 15, Byte), 0b10, "from CPU 1");
+        assert_eq!(r.dr(1, GICD_SPENDSGIR), 0xffff_ffff);
+        for cpu in 0..2 {
+            for off in (0..0x1000).filter(|&o| reserved_on_a9(o, Byte)) {
+                assert_eq!(r.gic.dist_read(cpu, off, Byte), 0, "{off:#x}");
+            }
         }
         assert!(
             Gic::new(GicConfig {

@@ -28,6 +28,37 @@ use serde::{Deserialize, Serialize};
 /// Cache ID of an ARM L2C-310 r3p2.
 pub const CACHE_ID: u32 = 0x4100_00c8;
 
+/// Register offsets (DDI 0246 §3.2, Table 3-1; the TRM numbers the groups reg0..reg15).
+pub mod regs {
+    /// reg0_cache_id: implementer, part and revision.
+    pub const REG0_CACHE_ID: u32 = 0x000;
+    /// reg0_cache_type: sizes and associativity.
+    pub const REG0_CACHE_TYPE: u32 = 0x004;
+    /// reg1_control: bit 0 enables the cache.
+    pub const REG1_CONTROL: u32 = 0x100;
+    /// reg1_aux_control: associativity, way size, policies.
+    pub const REG1_AUX_CONTROL: u32 = 0x104;
+    /// reg1_tag_ram_control: tag RAM latencies.
+    pub const REG1_TAG_RAM_CONTROL: u32 = 0x108;
+    /// reg1_data_ram_control: data RAM latencies.
+    pub const REG1_DATA_RAM_CONTROL: u32 = 0x10c;
+    /// reg7_cache_sync, the first of the cache maintenance operations.
+    pub const REG7_CACHE_SYNC: u32 = 0x730;
+    /// The last byte of the cache maintenance operations (reg7_clean_inv_way ends at 0x7ff).
+    pub const REG7_MAINTENANCE_LAST: u32 = 0x7ff;
+    /// reg12_addr_filtering_start.
+    pub const REG12_ADDR_FILTERING_START: u32 = 0xc00;
+    /// reg12_addr_filtering_end.
+    pub const REG12_ADDR_FILTERING_END: u32 = 0xc04;
+    /// reg15_debug_ctrl.
+    pub const REG15_DEBUG_CTRL: u32 = 0xf40;
+    /// reg15_prefetch_ctrl.
+    pub const REG15_PREFETCH_CTRL: u32 = 0xf60;
+    /// reg15_power_ctrl.
+    pub const REG15_POWER_CTRL: u32 = 0xf80;
+}
+use regs::*;
+
 /// An L2C-310 cache controller.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L2c310 {
@@ -68,21 +99,21 @@ impl Device for L2c310 {
 
     fn read(&mut self, _ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let value = match offset {
-            0x730..=0x7ff => 0,
-            0x000 => CACHE_ID,
-            0x004 => {
+            REG7_CACHE_SYNC..=REG7_MAINTENANCE_LAST => 0,
+            REG0_CACHE_ID => CACHE_ID,
+            REG0_CACHE_TYPE => {
                 // Way size (aux [19:17]) and associativity (aux bit 16) for both caches.
                 let bits = ((self.aux_ctrl & (7 << 17)) >> 15) | ((self.aux_ctrl & (1 << 16)) >> 16);
                 self.cache_type |= (bits << 18) | (bits << 6);
                 self.cache_type
             }
-            0x100 => self.ctrl,
-            0x104 => self.aux_ctrl,
-            0x108 => self.tag_ctrl,
-            0x10c => self.data_ctrl,
-            0xc00 => self.filter_start,
-            0xc04 => self.filter_end,
-            0xf40 | 0xf60 | 0xf80 => 0,
+            REG1_CONTROL => self.ctrl,
+            REG1_AUX_CONTROL => self.aux_ctrl,
+            REG1_TAG_RAM_CONTROL => self.tag_ctrl,
+            REG1_DATA_RAM_CONTROL => self.data_ctrl,
+            REG12_ADDR_FILTERING_START => self.filter_start,
+            REG12_ADDR_FILTERING_END => self.filter_end,
+            REG15_DEBUG_CTRL | REG15_PREFETCH_CTRL | REG15_POWER_CTRL => 0,
             _ => {
                 tracing::debug!("l2c-310: read of unknown offset {offset:#x}");
                 0
@@ -93,14 +124,14 @@ impl Device for L2c310 {
 
     fn write(&mut self, _ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset {
-            0x730..=0x7ff => {} // maintenance: nothing to maintain
-            0x100 => self.ctrl = value & 1,
-            0x104 => self.aux_ctrl = value,
-            0x108 => self.tag_ctrl = value,
-            0x10c => self.data_ctrl = value,
-            0xc00 => self.filter_start = value,
-            0xc04 => self.filter_end = value,
-            0xf40 | 0xf60 | 0xf80 => {}
+            REG7_CACHE_SYNC..=REG7_MAINTENANCE_LAST => {} // maintenance: nothing to maintain
+            REG1_CONTROL => self.ctrl = value & 1,
+            REG1_AUX_CONTROL => self.aux_ctrl = value,
+            REG1_TAG_RAM_CONTROL => self.tag_ctrl = value,
+            REG1_DATA_RAM_CONTROL => self.data_ctrl = value,
+            REG12_ADDR_FILTERING_START => self.filter_start = value,
+            REG12_ADDR_FILTERING_END => self.filter_end = value,
+            REG15_DEBUG_CTRL | REG15_PREFETCH_CTRL | REG15_POWER_CTRL => {}
             _ => tracing::debug!("l2c-310: write of {value:#x} to unknown offset {offset:#x}"),
         }
     }
@@ -118,20 +149,15 @@ impl Device for L2c310 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{bus_with_ram, bus_without_ram};
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1e00_a000;
     const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup() -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(L2c310::new())).unwrap();
         bus
     }
@@ -204,7 +230,7 @@ mod tests {
         crate::state_tests::check_damaged_states(&valid, |bytes| {
             let mut c = L2c310::new();
             c.load_state(bytes)?;
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             bus.add_device(BASE, 0x1000, Box::new(c)).unwrap();
             for off in (0..0x1000).step_by(4) {
                 bus.read(CPU0, BASE + off, Word);

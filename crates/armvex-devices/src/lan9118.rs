@@ -68,35 +68,78 @@ use armvex_net::{MIN_FRAME, NetBackend, NetPort};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// ID_REV: chip 0x0118, revision 1.
-pub const ID_REV: u32 = 0x0118_0001;
-/// BYTE_TEST: what the driver checks to see the bus's byte order.
-pub const BYTE_TEST: u32 = 0x8765_4321;
+/// What ID_REV reads: chip 0x0118, revision 1.
+pub const ID_REV_VALUE: u32 = 0x0118_0001;
+/// What BYTE_TEST reads: the driver checks it to see the bus's byte order.
+pub const BYTE_TEST_VALUE: u32 = 0x8765_4321;
 /// QEMU's default MAC address for the first card, the LAN9118's unless `mac=` says otherwise.
 pub const DEFAULT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
-const IRQ_CFG: u32 = 0x54;
-const INT_STS: u32 = 0x58;
-const INT_EN: u32 = 0x5c;
-const FIFO_INT: u32 = 0x68;
-const RX_CFG: u32 = 0x6c;
-const TX_CFG: u32 = 0x70;
-const HW_CFG: u32 = 0x74;
-const RX_DP_CTRL: u32 = 0x78;
-const RX_FIFO_INF: u32 = 0x7c;
-const TX_FIFO_INF: u32 = 0x80;
-const PMT_CTRL: u32 = 0x84;
-const GPIO_CFG: u32 = 0x88;
-const GPT_CFG: u32 = 0x8c;
-const GPT_CNT: u32 = 0x90;
-const WORD_SWAP: u32 = 0x98;
-const FREE_RUN: u32 = 0x9c;
-const RX_DROP: u32 = 0xa0;
-const MAC_CSR_CMD: u32 = 0xa4;
-const MAC_CSR_DATA: u32 = 0xa8;
-const AFC_CFG: u32 = 0xac;
-const E2P_CMD: u32 = 0xb0;
-const E2P_DATA: u32 = 0xb4;
+/// Register offsets of the system control and status registers and the FIFO ports (datasheet
+/// section 5, "Register Description").
+pub mod regs {
+    /// RX data FIFO port (0x00..0x20): reads the next word of the current frame.
+    pub const RX_DATA_FIFO: u32 = 0x00;
+    /// TX data FIFO port (0x20..0x40): TX command A, command B, then the buffer's words.
+    pub const TX_DATA_FIFO: u32 = 0x20;
+    /// RX status FIFO port: pops one status per received frame.
+    pub const RX_STATUS_FIFO: u32 = 0x40;
+    /// RX status FIFO peek: the next status, not popped.
+    pub const RX_STATUS_FIFO_PEEK: u32 = 0x44;
+    /// TX status FIFO port: pops one status per sent frame.
+    pub const TX_STATUS_FIFO: u32 = 0x48;
+    /// TX status FIFO peek.
+    pub const TX_STATUS_FIFO_PEEK: u32 = 0x4c;
+    /// Chip ID and revision ([`super::ID_REV_VALUE`]).
+    pub const ID_REV: u32 = 0x50;
+    /// Interrupt configuration: IRQ_EN, IRQ_POL, IRQ_TYPE; IRQ_INT reads the interrupt state.
+    pub const IRQ_CFG: u32 = 0x54;
+    /// Interrupt status, write 1 to clear.
+    pub const INT_STS: u32 = 0x58;
+    /// Interrupt enable mask.
+    pub const INT_EN: u32 = 0x5c;
+    /// Byte order test register ([`super::BYTE_TEST_VALUE`]).
+    pub const BYTE_TEST: u32 = 0x64;
+    /// FIFO levels that raise RSFL_INT / TSFL_INT.
+    pub const FIFO_INT: u32 = 0x68;
+    /// Receive configuration: end alignment, RX_DUMP, data offset.
+    pub const RX_CFG: u32 = 0x6c;
+    /// Transmit configuration: TXS_DUMP, TXD_DUMP, TX_ON, STOP_TX.
+    pub const TX_CFG: u32 = 0x70;
+    /// Hardware configuration: SRST resets the chip.
+    pub const HW_CFG: u32 = 0x74;
+    /// Receive datapath control: RX_FFWD skips the rest of the frame.
+    pub const RX_DP_CTRL: u32 = 0x78;
+    /// Receive FIFO information: used status entries and data bytes.
+    pub const RX_FIFO_INF: u32 = 0x7c;
+    /// Transmit FIFO information: status entries and free data space.
+    pub const TX_FIFO_INF: u32 = 0x80;
+    /// Power management control: READY.
+    pub const PMT_CTRL: u32 = 0x84;
+    /// General-purpose I/O configuration.
+    pub const GPIO_CFG: u32 = 0x88;
+    /// General-purpose timer configuration.
+    pub const GPT_CFG: u32 = 0x8c;
+    /// General-purpose timer count.
+    pub const GPT_CNT: u32 = 0x90;
+    /// Word swap (nothing to swap on a 32-bit bus).
+    pub const WORD_SWAP: u32 = 0x98;
+    /// The 25 MHz free-running counter.
+    pub const FREE_RUN: u32 = 0x9c;
+    /// Receiver dropped frames counter.
+    pub const RX_DROP: u32 = 0xa0;
+    /// MAC CSR synchronizer command: indirect access to the MAC registers.
+    pub const MAC_CSR_CMD: u32 = 0xa4;
+    /// MAC CSR synchronizer data.
+    pub const MAC_CSR_DATA: u32 = 0xa8;
+    /// Automatic flow control configuration.
+    pub const AFC_CFG: u32 = 0xac;
+    /// EEPROM command.
+    pub const E2P_CMD: u32 = 0xb0;
+    /// EEPROM data.
+    pub const E2P_DATA: u32 = 0xb4;
+}
+use regs::*;
 
 const IRQ_INT: u32 = 1 << 12;
 const IRQ_EN: u32 = 1 << 8;
@@ -813,24 +856,24 @@ impl Lan9118 {
     fn read_register(&mut self, ctx: &mut DeviceContext, offset: u32) -> u32 {
         let s = &self.s;
         match offset {
-            0x00..=0x1f => {
+            RX_DATA_FIFO..TX_DATA_FIFO => {
                 let v = self.rx_fifo_pop();
                 self.update(ctx);
                 v
             }
-            0x40 => {
+            RX_STATUS_FIFO => {
                 let v = self.s.rx_status.pop_front().unwrap_or(0);
                 self.update(ctx);
                 v
             }
-            0x44 => s.rx_status.front().copied().unwrap_or(0),
-            0x48 => self.s.tx_status.pop_front().unwrap_or(0),
-            0x4c => s.tx_status.front().copied().unwrap_or(0),
-            0x50 => ID_REV,
+            RX_STATUS_FIFO_PEEK => s.rx_status.front().copied().unwrap_or(0),
+            TX_STATUS_FIFO => self.s.tx_status.pop_front().unwrap_or(0),
+            TX_STATUS_FIFO_PEEK => s.tx_status.front().copied().unwrap_or(0),
+            ID_REV => ID_REV_VALUE,
             IRQ_CFG => s.irq_cfg,
             INT_STS => s.int_sts,
             INT_EN => s.int_en,
-            0x64 => BYTE_TEST,
+            BYTE_TEST => BYTE_TEST_VALUE,
             FIFO_INT => s.fifo_int,
             RX_CFG => s.rx_cfg,
             TX_CFG => s.tx_cfg,
@@ -859,7 +902,7 @@ impl Lan9118 {
 
     fn write_register(&mut self, ctx: &mut DeviceContext, offset: u32, value: u32) {
         match offset {
-            0x20..=0x3f => self.tx_fifo_push(value),
+            TX_DATA_FIFO..RX_STATUS_FIFO => self.tx_fifo_push(value),
             IRQ_CFG => {
                 let s = &mut self.s;
                 s.irq_cfg = (s.irq_cfg & IRQ_INT) | (value & (IRQ_EN | IRQ_POL | IRQ_TYPE));
@@ -1081,8 +1124,9 @@ fn ether_crc(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
     use std::sync::{Arc, Mutex};
 
     const BASE: u32 = 0x4e00_0000;
@@ -1098,7 +1142,7 @@ mod tests {
 
     fn setup() -> (Bus, usize, Arc<Mutex<Vec<Vec<u8>>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let card = Lan9118::new("lan9118", IRQ, DEFAULT_MAC, Box::new(Capture(sent.clone())));
         let id = bus.add_device(BASE, 0x10000, Box::new(card)).unwrap();
         (bus, id, sent)
@@ -1166,9 +1210,9 @@ mod tests {
     #[test]
     fn ids_and_reset_values() {
         let (mut bus, _, _) = setup();
-        assert_eq!(bus.read(T, BASE + 0x50, Word), ID_REV);
-        assert_eq!(bus.read(T, BASE + 0x64, Word), BYTE_TEST);
-        assert_eq!(bus.read(T, BASE + 0x164, Word), BYTE_TEST, "the window repeats");
+        assert_eq!(bus.read(T, BASE + ID_REV, Word), ID_REV_VALUE);
+        assert_eq!(bus.read(T, BASE + BYTE_TEST, Word), BYTE_TEST_VALUE);
+        assert_eq!(bus.read(T, BASE + 0x164, Word), BYTE_TEST_VALUE, "the window repeats");
         assert_eq!(bus.read(T, BASE + HW_CFG, Word), 0x0005_0004);
         assert_eq!(bus.read(T, BASE + PMT_CTRL, Word), 1);
         assert_eq!(bus.read(T, BASE + FIFO_INT, Word), 0x4800_0000);
@@ -1306,7 +1350,7 @@ mod tests {
         }
         assert_eq!(sent.lock().unwrap().len(), 1);
         // A card built with another MAC refuses the state.
-        let mut other = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut other = bus_without_ram();
         other
             .add_device(
                 BASE,

@@ -78,6 +78,8 @@
 //!   restored clock is also the bus's to check. Host resources (the console writer) stay as
 //!   they are.
 
+#![warn(missing_docs)]
+
 use armvex_bus::{AccessSize, StateError};
 
 pub mod error;
@@ -100,6 +102,8 @@ pub mod sp805;
 pub mod sp810;
 pub mod stub;
 pub mod sysregs;
+#[cfg(test)]
+mod test_support;
 
 pub use error::DeviceError;
 pub use gic::{Gic, GicConfig, GicLine, GicVersion};
@@ -133,11 +137,18 @@ pub(crate) fn truncate(value: u32, size: AccessSize) -> u32 {
     }
 }
 
-/// The PrimeCell identification registers at 0xfe0..0x1000: one ID byte per word, periph ID
-/// 0..3 then cell ID 0..3. `None` outside that window.
+/// The offset of `PeriphID0`, the first of every PrimeCell's identification registers: one ID
+/// byte per word, `PeriphID0..3` then `PCellID0..3`, up to [`PRIMECELL_ID_END`] (e.g. the
+/// PL011 TRM, ARM DDI 0183, §3.3.15 and §3.3.16).
+pub(crate) const PERIPH_ID0: u32 = 0xfe0;
+/// The end of the PrimeCell identification registers, and of a PrimeCell's 4 KiB window.
+pub(crate) const PRIMECELL_ID_END: u32 = 0x1000;
+
+/// The PrimeCell identification registers at [`PERIPH_ID0`]..[`PRIMECELL_ID_END`]: one ID byte
+/// per word, periph ID 0..3 then cell ID 0..3. `None` outside that window.
 pub(crate) fn primecell_id(id: &[u8; 8], offset: u32) -> Option<u32> {
-    if (0xfe0..0x1000).contains(&offset) {
-        id.get(((offset - 0xfe0) >> 2) as usize).map(|&b| u32::from(b))
+    if (PERIPH_ID0..PRIMECELL_ID_END).contains(&offset) {
+        id.get(((offset - PERIPH_ID0) >> 2) as usize).map(|&b| u32::from(b))
     } else {
         None
     }

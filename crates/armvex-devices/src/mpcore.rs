@@ -46,6 +46,38 @@ use private_timer::PrivateTimer;
 use scu::{Scu, ScuState};
 use serde::{Deserialize, Serialize};
 
+/// Where the blocks of the Cortex-A9 MPCore's private memory region start (DDI 0407 §1.5,
+/// the table above), from PERIPHBASE.
+pub mod a9_map {
+    /// The Snoop Control Unit's registers.
+    pub const SCU: u32 = 0x0000;
+    /// The GIC CPU interface (GICv1, 256 bytes).
+    pub const GIC_CPU: u32 = 0x0100;
+    /// The global timer.
+    pub const GLOBAL_TIMER: u32 = 0x0200;
+    /// The end of the global timer's registers; unmapped up to the private timer.
+    pub const GLOBAL_TIMER_END: u32 = 0x0220;
+    /// The calling CPU's private timer.
+    pub const PRIVATE_TIMER: u32 = 0x0600;
+    /// The calling CPU's watchdog.
+    pub const WATCHDOG: u32 = 0x0620;
+    /// The end of the watchdog's registers; unmapped up to the distributor.
+    pub const WATCHDOG_END: u32 = 0x0640;
+    /// The GIC distributor (4 KiB, up to the end of the region).
+    pub const GIC_DIST: u32 = 0x1000;
+}
+
+/// Where the modelled blocks of the Cortex-A15 MPCore's private memory region start (DDI
+/// 0438 §8.1), from PERIPHBASE.
+pub mod a15_map {
+    /// The GIC distributor (4 KiB).
+    pub const GIC_DIST: u32 = 0x1000;
+    /// The GIC CPU interface (GICv2, 8 KiB).
+    pub const GIC_CPU: u32 = 0x2000;
+    /// The end of the CPU interface; the virtualization interfaces follow, unmodelled.
+    pub const GIC_CPU_END: u32 = 0x4000;
+}
+
 /// The A9 MPCore's private timers, for timer slot bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PrivateKind {
@@ -180,31 +212,35 @@ impl Device for A9MpCore {
         let cpu = self.cpu(ctx);
         let now = ctx.now();
         let value = match offset {
-            0x000..=0x0ff => self.scu.read(offset),
-            0x100..=0x1ff => self.gic.cpu_read(cpu, offset - 0x100, size, ctx.irq_lines()),
-            0x200..=0x21f | 0x600..=0x63f if size != AccessSize::Word => {
+            a9_map::SCU..a9_map::GIC_CPU => self.scu.read(offset - a9_map::SCU),
+            a9_map::GIC_CPU..a9_map::GLOBAL_TIMER => {
+                self.gic.cpu_read(cpu, offset - a9_map::GIC_CPU, size, ctx.irq_lines())
+            }
+            a9_map::GLOBAL_TIMER..a9_map::GLOBAL_TIMER_END | a9_map::PRIVATE_TIMER..a9_map::WATCHDOG_END
+                if size != AccessSize::Word =>
+            {
                 tracing::debug!(
                     "A9 MPCore: {}-bit read of timer register {offset:#x}; reads 0",
                     size.bits()
                 );
                 0
             }
-            0x200..=0x21f => {
-                let v = self.global_timer.read(cpu, offset - 0x200, now);
+            a9_map::GLOBAL_TIMER..a9_map::GLOBAL_TIMER_END => {
+                let v = self.global_timer.read(cpu, offset - a9_map::GLOBAL_TIMER, now);
                 self.sync_global(ctx);
                 v
             }
-            0x600..=0x61f => {
-                let v = self.timers[cpu].read(offset - 0x600, now);
+            a9_map::PRIVATE_TIMER..a9_map::WATCHDOG => {
+                let v = self.timers[cpu].read(offset - a9_map::PRIVATE_TIMER, now);
                 self.sync_private(ctx, PrivateKind::Timer, cpu);
                 v
             }
-            0x620..=0x63f => {
-                let v = self.watchdogs[cpu].read(offset - 0x620, now);
+            a9_map::WATCHDOG..a9_map::WATCHDOG_END => {
+                let v = self.watchdogs[cpu].read(offset - a9_map::WATCHDOG, now);
                 self.sync_private(ctx, PrivateKind::Watchdog, cpu);
                 v
             }
-            0x1000..=0x1fff => return self.gic.dist_read(cpu, offset - 0x1000, size),
+            a9_map::GIC_DIST..A9MpCore::SIZE => return self.gic.dist_read(cpu, offset - a9_map::GIC_DIST, size),
             _ => {
                 tracing::debug!("A9 MPCore: read of unmapped offset {offset:#x}");
                 0
@@ -217,27 +253,35 @@ impl Device for A9MpCore {
         let cpu = self.cpu(ctx);
         let now = ctx.now();
         match offset {
-            0x000..=0x0ff => self.scu.write(offset, value),
-            0x100..=0x1ff => self.gic.cpu_write(cpu, offset - 0x100, size, value, ctx.irq_lines()),
-            0x200..=0x21f | 0x600..=0x63f if size != AccessSize::Word => {
+            a9_map::SCU..a9_map::GIC_CPU => self.scu.write(offset - a9_map::SCU, value),
+            a9_map::GIC_CPU..a9_map::GLOBAL_TIMER => {
+                self.gic
+                    .cpu_write(cpu, offset - a9_map::GIC_CPU, size, value, ctx.irq_lines())
+            }
+            a9_map::GLOBAL_TIMER..a9_map::GLOBAL_TIMER_END | a9_map::PRIVATE_TIMER..a9_map::WATCHDOG_END
+                if size != AccessSize::Word =>
+            {
                 tracing::debug!(
                     "A9 MPCore: {}-bit write to timer register {offset:#x}; ignored",
                     size.bits()
                 );
             }
-            0x200..=0x21f => {
-                self.global_timer.write(cpu, offset - 0x200, value, now);
+            a9_map::GLOBAL_TIMER..a9_map::GLOBAL_TIMER_END => {
+                self.global_timer.write(cpu, offset - a9_map::GLOBAL_TIMER, value, now);
                 self.sync_global(ctx);
             }
-            0x600..=0x61f => {
-                self.timers[cpu].write(offset - 0x600, value, now);
+            a9_map::PRIVATE_TIMER..a9_map::WATCHDOG => {
+                self.timers[cpu].write(offset - a9_map::PRIVATE_TIMER, value, now);
                 self.sync_private(ctx, PrivateKind::Timer, cpu);
             }
-            0x620..=0x63f => {
-                self.watchdogs[cpu].write(offset - 0x620, value, now);
+            a9_map::WATCHDOG..a9_map::WATCHDOG_END => {
+                self.watchdogs[cpu].write(offset - a9_map::WATCHDOG, value, now);
                 self.sync_private(ctx, PrivateKind::Watchdog, cpu);
             }
-            0x1000..=0x1fff => self.gic.dist_write(cpu, offset - 0x1000, size, value, ctx.irq_lines()),
+            a9_map::GIC_DIST..A9MpCore::SIZE => {
+                self.gic
+                    .dist_write(cpu, offset - a9_map::GIC_DIST, size, value, ctx.irq_lines())
+            }
             _ => tracing::debug!("A9 MPCore: write of {value:#x} to unmapped offset {offset:#x}"),
         }
     }
@@ -363,8 +407,11 @@ impl Device for A15MpCore {
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let cpu = ctx.cpu();
         match offset {
-            0x1000..=0x1fff => self.gic.dist_read(cpu, offset - 0x1000, size),
-            0x2000..=0x3fff => truncate(self.gic.cpu_read(cpu, offset - 0x2000, size, ctx.irq_lines()), size),
+            a15_map::GIC_DIST..a15_map::GIC_CPU => self.gic.dist_read(cpu, offset - a15_map::GIC_DIST, size),
+            a15_map::GIC_CPU..a15_map::GIC_CPU_END => truncate(
+                self.gic.cpu_read(cpu, offset - a15_map::GIC_CPU, size, ctx.irq_lines()),
+                size,
+            ),
             _ => {
                 tracing::debug!("A15 MPCore: read of unmodelled offset {offset:#x}");
                 0
@@ -375,8 +422,14 @@ impl Device for A15MpCore {
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
         let cpu = ctx.cpu();
         match offset {
-            0x1000..=0x1fff => self.gic.dist_write(cpu, offset - 0x1000, size, value, ctx.irq_lines()),
-            0x2000..=0x3fff => self.gic.cpu_write(cpu, offset - 0x2000, size, value, ctx.irq_lines()),
+            a15_map::GIC_DIST..a15_map::GIC_CPU => {
+                self.gic
+                    .dist_write(cpu, offset - a15_map::GIC_DIST, size, value, ctx.irq_lines())
+            }
+            a15_map::GIC_CPU..a15_map::GIC_CPU_END => {
+                self.gic
+                    .cpu_write(cpu, offset - a15_map::GIC_CPU, size, value, ctx.irq_lines())
+            }
             _ => tracing::debug!("A15 MPCore: write of {value:#x} to unmodelled offset {offset:#x}"),
         }
     }
@@ -400,19 +453,14 @@ impl Device for A15MpCore {
 mod tests {
     use super::*;
     use crate::gic::SPURIOUS;
+    use crate::test_support::{bus_with_ram, bus_without_ram};
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1e00_0000;
 
     fn a9_bus(cpus: usize) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x10_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x10_0000);
         let id = bus
             .add_device(BASE, A9MpCore::SIZE, Box::new(A9MpCore::new(cpus, 96).unwrap()))
             .unwrap();
@@ -538,13 +586,7 @@ mod tests {
 
     #[test]
     fn a15_gic_sees_generic_timer_ppis_from_the_bus() {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x8000_0000,
-            size: 0x10_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x8000_0000, 0x10_0000);
         let base = 0x2c00_0000;
         let id = bus
             .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
@@ -698,7 +740,7 @@ mod tests {
                 }
             }
             // The GIC and SCU through the bus.
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             let id = bus.add_device(BASE, A9MpCore::SIZE, Box::new(mpcore)).unwrap();
             bus.set_interrupt_controller(id);
             for cpu in 0..2 {
@@ -715,8 +757,7 @@ mod tests {
     }
 
     fn a15_bus() -> (Bus, u32) {
-        let mem = PhysicalMemory::new(&[]).unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_without_ram();
         let base = 0x2c00_0000;
         let id = bus
             .add_device(base, A15MpCore::SIZE, Box::new(A15MpCore::new(2, 160).unwrap()))
@@ -780,7 +821,7 @@ mod tests {
         crate::state_tests::check_damaged_states(&valid, |bytes| {
             let mut mpcore = A15MpCore::new(2, 160).unwrap();
             mpcore.load_state(bytes)?;
-            let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+            let mut bus = bus_without_ram();
             let id = bus.add_device(base, A15MpCore::SIZE, Box::new(mpcore)).unwrap();
             bus.set_interrupt_controller(id);
             for cpu in 0..2 {

@@ -75,8 +75,9 @@ pub struct CfiFlashConfig {
     pub bank_width: u32,
     /// Width of one chip in bytes (the bank holds `bank_width / device_width` chips).
     pub device_width: u32,
-    /// Manufacturer and device codes.
+    /// Manufacturer code (read in query mode at address 0).
     pub manufacturer: u16,
+    /// Device code (read in query mode at address 1).
     pub device: u16,
 }
 
@@ -132,6 +133,41 @@ impl CfiFlashConfig {
 const STATUS_READY: u8 = 0x80;
 const STATUS_ERASE_ERROR: u8 = 0x20;
 const STATUS_PROGRAM_ERROR: u8 = 0x10;
+
+/// The command codes (Intel's command set, as in the module docs' table; QEMU
+/// `hw/block/pflash_cfi01.c`).
+mod cmd {
+    /// Not a CFI command: the command register in read-array mode (QEMU's reset value), which
+    /// also reads the array when written.
+    pub const ARRAY_MODE: u8 = 0x00;
+    /// Lock a block (second cycle of LOCK_SETUP).
+    pub const LOCK_BLOCK: u8 = 0x01;
+    /// Word program, alternative code.
+    pub const PROGRAM_ALT: u8 = 0x10;
+    /// Block erase (then CONFIRM).
+    pub const BLOCK_ERASE: u8 = 0x20;
+    /// Word program: the next cycle's data is stored.
+    pub const PROGRAM: u8 = 0x40;
+    /// Clear the status register.
+    pub const CLEAR_STATUS: u8 = 0x50;
+    /// Block lock setup (then LOCK_BLOCK, or CONFIRM to unlock).
+    pub const LOCK_SETUP: u8 = 0x60;
+    /// Read the status register.
+    pub const READ_STATUS: u8 = 0x70;
+    /// Read the identifier (manufacturer and device codes).
+    pub const READ_IDENTIFIER: u8 = 0x90;
+    /// CFI query: read the CFI table.
+    pub const CFI_QUERY: u8 = 0x98;
+    /// Confirm an erase, an unlock or a buffered write.
+    pub const CONFIRM: u8 = 0xd0;
+    /// Write to buffer: count - 1, the words, then CONFIRM.
+    pub const WRITE_TO_BUFFER: u8 = 0xe8;
+    /// AMD's reset, read as read array.
+    pub const AMD_RESET: u8 = 0xf0;
+    /// Read array.
+    pub const READ_ARRAY: u8 = 0xff;
+}
+use cmd::*;
 
 /// What [`CfiFlash`] saves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,14 +273,14 @@ impl CfiFlash {
             w
         };
         match self.s.cmd {
-            0x00 => RomView::Array,
-            0x90 => {
+            ARRAY_MODE => RomView::Array,
+            READ_IDENTIFIER => {
                 let mut words = vec![0u32; 256];
                 words[0] = both(u32::from(self.config.manufacturer));
                 words[1] = both(u32::from(self.config.device));
                 RomView::Words { words, repeat: true }
             }
-            0x98 => RomView::Words {
+            CFI_QUERY => RomView::Words {
                 words: self.cfi.iter().map(|&b| both(u32::from(b))).collect(),
                 repeat: false,
             },
@@ -256,7 +292,7 @@ impl CfiFlash {
     }
 
     fn read_array(&mut self) {
-        self.s.cmd = 0;
+        self.s.cmd = ARRAY_MODE;
         self.s.wcycle = 0;
         self.s.buffer = None;
     }
@@ -302,12 +338,12 @@ impl CfiFlash {
         let cmd = value as u8;
         match self.s.wcycle {
             0 => match cmd {
-                0x00 | 0xf0 | 0xff => self.read_array(),
-                0x10 | 0x40 | 0x60 | 0x98 => {
+                ARRAY_MODE | AMD_RESET | READ_ARRAY => self.read_array(),
+                PROGRAM_ALT | PROGRAM | LOCK_SETUP | CFI_QUERY => {
                     self.s.cmd = cmd;
                     self.s.wcycle = 1;
                 }
-                0x20 => {
+                BLOCK_ERASE => {
                     let block = offset & !(self.config.sector_size - 1);
                     if self.read_only {
                         self.s.status |= STATUS_ERASE_ERROR;
@@ -320,12 +356,12 @@ impl CfiFlash {
                     self.s.cmd = cmd;
                     self.s.wcycle = 1;
                 }
-                0x50 => {
+                CLEAR_STATUS => {
                     self.s.status = 0;
                     self.read_array();
                 }
-                0x70 | 0x90 => self.s.cmd = cmd,
-                0xe8 => {
+                READ_STATUS | READ_IDENTIFIER => self.s.cmd = cmd,
+                WRITE_TO_BUFFER => {
                     self.s.status |= STATUS_READY;
                     self.s.cmd = cmd;
                     self.s.wcycle = 1;
@@ -333,17 +369,17 @@ impl CfiFlash {
                 _ => self.unknown(offset, value),
             },
             1 => match self.s.cmd {
-                0x10 | 0x40 => {
+                PROGRAM_ALT | PROGRAM => {
                     self.program(ctx, offset, size, value);
                     self.flush();
                     self.s.wcycle = 0;
                 }
-                0x20 | 0x60 if cmd == 0xd0 || (self.s.cmd == 0x60 && cmd == 0x01) => {
+                BLOCK_ERASE | LOCK_SETUP if cmd == CONFIRM || (self.s.cmd == LOCK_SETUP && cmd == LOCK_BLOCK) => {
                     self.s.wcycle = 0;
                     self.s.status |= STATUS_READY;
                 }
-                0x20 if cmd != 0xff => self.unknown(offset, value),
-                0xe8 => {
+                BLOCK_ERASE if cmd != READ_ARRAY => self.unknown(offset, value),
+                WRITE_TO_BUFFER => {
                     let bits = 8 * self.config.device_width;
                     self.s.counter = u64::from(value & (u32::MAX >> (32 - bits)));
                     self.s.wcycle = 2;
@@ -356,10 +392,10 @@ impl CfiFlash {
                     self.s.buffer = Some((window, bytes));
                 }
                 // In query mode only read array leaves (QEMU stays in it otherwise).
-                0x98 if cmd != 0xff => {}
+                CFI_QUERY if cmd != READ_ARRAY => {}
                 _ => self.read_array(),
             },
-            2 if self.s.cmd == 0xe8 => {
+            2 if self.s.cmd == WRITE_TO_BUFFER => {
                 match &mut self.s.buffer {
                     Some((window, bytes)) if !self.read_only => {
                         let n = size.bytes();
@@ -378,7 +414,7 @@ impl CfiFlash {
                 }
                 self.s.counter = self.s.counter.wrapping_sub(1);
             }
-            3 if self.s.cmd == 0xe8 && cmd == 0xd0 && self.s.status & STATUS_PROGRAM_ERROR == 0 => {
+            3 if self.s.cmd == WRITE_TO_BUFFER && cmd == CONFIRM && self.s.status & STATUS_PROGRAM_ERROR == 0 => {
                 if let Some((window, bytes)) = self.s.buffer.take() {
                     self.store(ctx, window, &bytes);
                     self.flush();
@@ -386,7 +422,7 @@ impl CfiFlash {
                 self.s.wcycle = 0;
                 self.s.status |= STATUS_READY;
             }
-            3 if self.s.cmd == 0xe8 => self.read_array(),
+            3 if self.s.cmd == WRITE_TO_BUFFER => self.read_array(),
             _ => self.unknown(offset, value),
         }
     }
@@ -437,7 +473,17 @@ impl Device for CfiFlash {
 
     fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         let s: FlashState = state::decode(bytes, &self.name)?;
-        let known = [0x00, 0x10, 0x20, 0x40, 0x60, 0x70, 0x90, 0x98, 0xe8];
+        let known = [
+            ARRAY_MODE,
+            PROGRAM_ALT,
+            BLOCK_ERASE,
+            PROGRAM,
+            LOCK_SETUP,
+            READ_STATUS,
+            READ_IDENTIFIER,
+            CFI_QUERY,
+            WRITE_TO_BUFFER,
+        ];
         if !known.contains(&s.cmd) || s.wcycle > 3 {
             return Err(state_error(&self.name, "holds a command the flash cannot be in"));
         }

@@ -29,8 +29,8 @@
 //! Output is written to the host byte by byte and flushed at each newline and, so that prompts
 //! without a newline appear, a short while (100 µs of virtual time) after the last byte.
 //!
-//! Registers are 32 bits wide and decoded by `offset >> 2`, as QEMU does: a narrow access
-//! reaches the register containing it and sees its low bits.
+//! Registers are 32 bits wide and decoded by their word (`offset & !3`), as QEMU does: a
+//! narrow access reaches the register containing it and sees its low bits.
 //!
 //! Saved state: every register, the receive FIFO (all 16 slots, since a stale slot can be read
 //! back, with its read position, count and trigger level), host input still waiting for room,
@@ -38,13 +38,46 @@
 //! whether writing to it has failed (which only keeps the warning from repeating). Bytes the
 //! guest has transmitted are already the host's, so a restored UART sends only what comes next.
 
-use crate::{primecell_id, state_error, truncate};
+use crate::{PERIPH_ID0, PRIMECELL_ID_END, primecell_id, state_error, truncate};
 use armvex_bus::{AccessSize, Device, DeviceContext, StateError, TimerSlot, state};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write;
 
 const FIFO_DEPTH: usize = 16;
+
+/// Register offsets (DDI 0183 §3.2, Table 3-1).
+pub mod regs {
+    /// Data Register (§3.3.1): a write transmits, a read takes the oldest received character.
+    pub const UARTDR: u32 = 0x000;
+    /// Receive Status Register / Error Clear Register (§3.3.2).
+    pub const UARTRSR: u32 = 0x004;
+    /// Flag Register (§3.3.3), read-only.
+    pub const UARTFR: u32 = 0x018;
+    /// IrDA Low-Power Counter Register (§3.3.4).
+    pub const UARTILPR: u32 = 0x020;
+    /// Integer Baud Rate Register (§3.3.5).
+    pub const UARTIBRD: u32 = 0x024;
+    /// Fractional Baud Rate Register (§3.3.6).
+    pub const UARTFBRD: u32 = 0x028;
+    /// Line Control Register (§3.3.7).
+    pub const UARTLCR_H: u32 = 0x02c;
+    /// Control Register (§3.3.8).
+    pub const UARTCR: u32 = 0x030;
+    /// Interrupt FIFO Level Select Register (§3.3.9).
+    pub const UARTIFLS: u32 = 0x034;
+    /// Interrupt Mask Set/Clear Register (§3.3.10).
+    pub const UARTIMSC: u32 = 0x038;
+    /// Raw Interrupt Status Register (§3.3.11).
+    pub const UARTRIS: u32 = 0x03c;
+    /// Masked Interrupt Status Register (§3.3.12).
+    pub const UARTMIS: u32 = 0x040;
+    /// Interrupt Clear Register (§3.3.13), write-only.
+    pub const UARTICR: u32 = 0x044;
+    /// DMA Control Register (§3.3.14).
+    pub const UARTDMACR: u32 = 0x048;
+}
+use regs::*;
 
 // UARTFR bits.
 const FR_TXFE: u32 = 1 << 7;
@@ -223,8 +256,8 @@ impl Device for Pl011 {
     }
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
-        let value = match offset >> 2 {
-            0 => {
+        let value = match offset & !3 {
+            UARTDR => {
                 // UARTDR: the oldest received character (QEMU returns the stale slot when empty).
                 self.flags &= !FR_RXFF;
                 let c = self.read_fifo[self.read_pos];
@@ -243,19 +276,19 @@ impl Device for Pl011 {
                 self.update(ctx);
                 c
             }
-            1 => self.rsr,
-            6 => self.flags,
-            8 => self.ilpr,
-            9 => self.ibrd,
-            10 => self.fbrd,
-            11 => self.lcr,
-            12 => self.cr,
-            13 => self.ifl,
-            14 => self.int_enabled,
-            15 => self.int_level,
-            16 => self.int_level & self.int_enabled,
-            18 => self.dmacr,
-            0x3f8..=0x3ff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            UARTRSR => self.rsr,
+            UARTFR => self.flags,
+            UARTILPR => self.ilpr,
+            UARTIBRD => self.ibrd,
+            UARTFBRD => self.fbrd,
+            UARTLCR_H => self.lcr,
+            UARTCR => self.cr,
+            UARTIFLS => self.ifl,
+            UARTIMSC => self.int_enabled,
+            UARTRIS => self.int_level,
+            UARTMIS => self.int_level & self.int_enabled,
+            UARTDMACR => self.dmacr,
+            PERIPH_ID0..PRIMECELL_ID_END => primecell_id(&ID, offset & !3).unwrap_or(0),
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -265,17 +298,17 @@ impl Device for Pl011 {
     }
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
-        match offset >> 2 {
-            0 => {
+        match offset & !3 {
+            UARTDR => {
                 self.transmit(ctx, value as u8);
                 self.int_level |= INT_TX;
             }
-            1 => self.rsr = 0,
-            6 => {} // UARTFR is read-only
-            8 => self.ilpr = value,
-            9 => self.ibrd = value,
-            10 => self.fbrd = value,
-            11 => {
+            UARTRSR => self.rsr = 0,
+            UARTFR => {} // UARTFR is read-only
+            UARTILPR => self.ilpr = value,
+            UARTIBRD => self.ibrd = value,
+            UARTFBRD => self.fbrd = value,
+            UARTLCR_H => {
                 // Turning the FIFOs on or off empties the receive FIFO (the flags stay).
                 if (self.lcr ^ value) & LCR_FEN != 0 {
                     self.read_count = 0;
@@ -284,14 +317,14 @@ impl Device for Pl011 {
                 self.lcr = value;
                 self.read_trigger = 1;
             }
-            12 => self.cr = value,
-            13 => {
+            UARTCR => self.cr = value,
+            UARTIFLS => {
                 self.ifl = value;
                 self.read_trigger = 1;
             }
-            14 => self.int_enabled = value,
-            17 => self.int_level &= !value,
-            18 => {
+            UARTIMSC => self.int_enabled = value,
+            UARTICR => self.int_level &= !value,
+            UARTDMACR => {
                 self.dmacr = value;
                 if value & 3 != 0 {
                     tracing::debug!("{}: DMA requested; not implemented", self.name);
@@ -413,8 +446,9 @@ impl Device for Pl011 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -436,13 +470,7 @@ mod tests {
     }
 
     fn setup() -> (Bus, usize, Sink) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         let sink = Sink::default();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Pl011::new("uart0", IRQ, Box::new(sink.clone()))))

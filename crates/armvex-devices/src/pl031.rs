@@ -18,11 +18,32 @@
 //! clock and not the time it was itself built with), the match, load and mask registers, the
 //! raw interrupt status and the alarm's timer slot.
 
-use crate::{NS_PER_SEC, primecell_id, state_error, truncate};
+use crate::{NS_PER_SEC, PERIPH_ID0, PRIMECELL_ID_END, primecell_id, state_error, truncate};
 use armvex_bus::{AccessSize, Device, DeviceContext, StateError, TimerSlot, state};
 use serde::{Deserialize, Serialize};
 
 const ID: [u8; 8] = [0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// Register offsets (DDI 0224 §3.2, Table 3-1).
+pub mod regs {
+    /// Data Register (§3.3.1): the counter, read-only.
+    pub const RTCDR: u32 = 0x00;
+    /// Match Register (§3.3.2): the alarm value.
+    pub const RTCMR: u32 = 0x04;
+    /// Load Register (§3.3.3): a write sets the counter.
+    pub const RTCLR: u32 = 0x08;
+    /// Control Register (§3.3.4): bit 0 starts the clock (always running here).
+    pub const RTCCR: u32 = 0x0c;
+    /// Interrupt Mask Set/Clear Register (§3.3.5).
+    pub const RTCIMSC: u32 = 0x10;
+    /// Raw Interrupt Status Register (§3.3.6), read-only.
+    pub const RTCRIS: u32 = 0x14;
+    /// Masked Interrupt Status Register (§3.3.7), read-only.
+    pub const RTCMIS: u32 = 0x18;
+    /// Interrupt Clear Register (§3.3.8), write-only.
+    pub const RTCICR: u32 = 0x1c;
+}
+use regs::*;
 
 /// A PL031 real-time clock.
 pub struct Pl031 {
@@ -97,14 +118,14 @@ impl Device for Pl031 {
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let value = match offset {
-            0x00 => self.count(ctx.now()),
-            0x04 => self.mr,
-            0x08 => self.lr,
-            0x0c => 1,
-            0x10 => self.im,
-            0x14 => self.is,
-            0x18 => self.is & self.im,
-            0xfe0..=0xfff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            RTCDR => self.count(ctx.now()),
+            RTCMR => self.mr,
+            RTCLR => self.lr,
+            RTCCR => 1,
+            RTCIMSC => self.im,
+            RTCRIS => self.is,
+            RTCMIS => self.is & self.im,
+            PERIPH_ID0..PRIMECELL_ID_END => primecell_id(&ID, offset & !3).unwrap_or(0),
             _ => {
                 tracing::debug!("{}: read of unknown or write-only offset {offset:#x}", self.name);
                 0
@@ -115,19 +136,19 @@ impl Device for Pl031 {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset {
-            0x04 => {
+            RTCMR => {
                 self.mr = value;
                 self.set_alarm(ctx);
             }
-            0x08 => {
+            RTCLR => {
                 self.lr = value;
                 let now = self.count(ctx.now());
                 self.tick_offset = self.tick_offset.wrapping_add(value.wrapping_sub(now));
                 self.set_alarm(ctx);
             }
-            0x0c => {} // the clock is always enabled
-            0x10 => self.im = value & 1,
-            0x1c => self.is &= !value,
+            RTCCR => {} // the clock is always enabled
+            RTCIMSC => self.im = value & 1,
+            RTCICR => self.is &= !value,
             _ => tracing::debug!(
                 "{}: write of {value:#x} to unknown or read-only offset {offset:#x}",
                 self.name
@@ -190,8 +211,9 @@ impl Device for Pl031 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1001_7000;
     const IRQ: u32 = 36;
@@ -204,13 +226,7 @@ mod tests {
     }
 
     fn setup_started_at(start: u64) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(Pl031::new("rtc", IRQ, start)))
             .unwrap();
         bus

@@ -217,15 +217,16 @@ impl Device for Pl041 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_4000;
     const IRQ: u32 = 43;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup() -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus.add_device(BASE, 0x1000, Box::new(Pl041::new("aaci", IRQ))).unwrap();
         (bus, id)
     }

@@ -29,6 +29,21 @@ use serde::{Deserialize, Serialize};
 
 const ID: [u8; 8] = [0x50, 0x10, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
+/// Register offsets (PL050 TRM, ARM DDI 0143, §3.2, Table 3-1).
+pub mod regs {
+    /// KMICR: control.
+    pub const KMICR: u32 = 0x00;
+    /// KMISTAT: status, read-only.
+    pub const KMISTAT: u32 = 0x04;
+    /// KMIDATA: received data (read), data to transmit (write).
+    pub const KMIDATA: u32 = 0x08;
+    /// KMICLKDIV: the clock divisor.
+    pub const KMICLKDIV: u32 = 0x0c;
+    /// KMIIR: interrupt status, read-only.
+    pub const KMIIR: u32 = 0x10;
+}
+use regs::*;
+
 const CR_RXINTREN: u32 = 0x10;
 const CR_TXINTREN: u32 = 0x08;
 const STAT_TXEMPTY: u32 = 1 << 6;
@@ -38,10 +53,24 @@ const STAT_RXPARITY: u32 = 1 << 2;
 /// One piece of host input for a KMI, as bytes through [`Device::host_input`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KmiInput {
-    /// Linux input key code `code` pressed (`down`) or released.
-    Key { code: u16, down: bool },
-    /// Mouse movement (x right, y up), wheel, and the buttons now held.
-    Mouse { dx: i16, dy: i16, dz: i8, buttons: u8 },
+    /// A key pressed or released.
+    Key {
+        /// The Linux input key code.
+        code: u16,
+        /// Pressed (else released).
+        down: bool,
+    },
+    /// Mouse movement, wheel, and the buttons now held.
+    Mouse {
+        /// Movement to the right.
+        dx: i16,
+        /// Movement up.
+        dy: i16,
+        /// Wheel movement.
+        dz: i8,
+        /// The buttons held: bit 0 left, 1 right, 2 middle.
+        buttons: u8,
+    },
 }
 
 impl KmiInput {
@@ -150,9 +179,9 @@ impl Device for Pl050 {
         if let Some(id) = primecell_id(&ID, offset & !3) {
             return id;
         }
-        let value = match offset >> 2 {
-            0 => self.s.cr,
-            1 => {
+        let value = match offset & !3 {
+            KMICR => self.s.cr,
+            KMISTAT => {
                 let parity = self.s.last.count_ones() & 1;
                 let mut stat = STAT_TXEMPTY;
                 if parity != 0 {
@@ -163,7 +192,7 @@ impl Device for Pl050 {
                 }
                 stat
             }
-            2 => {
+            KMIDATA => {
                 let (v, _) = match &mut self.s.ps2 {
                     Ps2::Keyboard(k) => k.queue.read(),
                     Ps2::Mouse(m) => m.queue.read(),
@@ -172,8 +201,8 @@ impl Device for Pl050 {
                 self.update(ctx);
                 u32::from(v)
             }
-            3 => self.s.clk,
-            4 => u32::from(self.s.pending) | 2,
+            KMICLKDIV => self.s.clk,
+            KMIIR => u32::from(self.s.pending) | 2,
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -183,13 +212,13 @@ impl Device for Pl050 {
     }
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
-        match offset >> 2 {
-            0 => self.s.cr = value & 0xff,
-            2 => match &mut self.s.ps2 {
+        match offset & !3 {
+            KMICR => self.s.cr = value & 0xff,
+            KMIDATA => match &mut self.s.ps2 {
                 Ps2::Keyboard(k) => k.write(value as u8),
                 Ps2::Mouse(m) => m.write(value as u8),
             },
-            3 => self.s.clk = value & 0xff,
+            KMICLKDIV => self.s.clk = value & 0xff,
             _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
         }
         self.update(ctx);
@@ -240,15 +269,16 @@ impl Device for Pl050 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_6000;
     const IRQ: u32 = 44;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup(mouse: bool) -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Pl050::new("kmi", IRQ, mouse)))
             .unwrap();

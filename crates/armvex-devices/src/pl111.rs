@@ -45,6 +45,37 @@ use std::rc::Rc;
 
 const ID: [u8; 8] = [0x11, 0x11, 0x24, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
+/// Register offsets (PL111 TRM, ARM DDI 0293, §3.2, Table 3-1).
+pub mod regs {
+    /// LCDTiming0..3, four words: horizontal, vertical, clock and signal polarity, line end.
+    pub const LCD_TIMING0: u32 = 0x000;
+    /// The last timing register.
+    pub const LCD_TIMING3: u32 = 0x00c;
+    /// LCDUPBASE: upper panel frame base address.
+    pub const LCD_UPBASE: u32 = 0x010;
+    /// LCDLPBASE: lower panel frame base address.
+    pub const LCD_LPBASE: u32 = 0x014;
+    /// LCDControl.
+    pub const LCD_CONTROL: u32 = 0x018;
+    /// LCDIMSC: interrupt mask set/clear.
+    pub const LCD_IMSC: u32 = 0x01c;
+    /// LCDRIS: raw interrupt status.
+    pub const LCD_RIS: u32 = 0x020;
+    /// LCDMIS: masked interrupt status.
+    pub const LCD_MIS: u32 = 0x024;
+    /// LCDICR: interrupt clear, write-only.
+    pub const LCD_ICR: u32 = 0x028;
+    /// LCDUPCURR: the upper panel's current address (here: its base).
+    pub const LCD_UPCURR: u32 = 0x02c;
+    /// LCDLPCURR: the lower panel's current address (here: its base).
+    pub const LCD_LPCURR: u32 = 0x030;
+    /// LCDPalette: 128 words, two 16-bit entries each.
+    pub const LCD_PALETTE: u32 = 0x200;
+    /// The palette's last word.
+    pub const LCD_PALETTE_LAST: u32 = 0x3fc;
+}
+use regs::*;
+
 const CR_LCDEN: u32 = 1 << 0;
 const CR_BGR: u32 = 1 << 8;
 const CR_BEBO: u32 = 1 << 9;
@@ -54,12 +85,19 @@ const CR_LCDPWR: u32 = 1 << 11;
 /// The registers of a CLCD (what [`Pl111`] saves).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClcdRegs {
+    /// `LCDTiming0..3`: horizontal and vertical timing, clock and signal polarity.
     pub timing: [u32; 4],
+    /// `LCDUPBASE`: the frame buffer's (upper panel's) base address.
     pub upbase: u32,
+    /// `LCDLPBASE`: the lower panel's base address.
     pub lpbase: u32,
+    /// `LCDControl`: enable, bits per pixel, BGR, power.
     pub control: u32,
+    /// `LCDIMSC`: the interrupt mask.
     pub int_mask: u32,
+    /// `LCDRIS`: the raw interrupt status.
     pub int_status: u32,
+    /// The 256-entry colour palette, two entries per word.
     pub palette: Vec<u32>,
 }
 
@@ -83,8 +121,11 @@ pub type Display = Rc<RefCell<ClcdRegs>>;
 /// A picture: `width` × `height` pixels, 3 bytes (red, green, blue) each, row by row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
+    /// Pixels per row.
     pub width: u32,
+    /// Rows.
     pub height: u32,
+    /// `width * height * 3` bytes: red, green, blue of each pixel, row by row.
     pub rgb: Vec<u8>,
 }
 
@@ -120,16 +161,16 @@ impl Device for Pl111 {
         }
         let r = self.regs.borrow();
         let value = match offset & !3 {
-            o @ 0x200..=0x3fc => r.palette[((o - 0x200) >> 2) as usize],
-            o @ 0x00..=0x0c => r.timing[(o >> 2) as usize],
-            0x10 => r.upbase,
-            0x14 => r.lpbase,
-            0x18 => r.control,
-            0x1c => r.int_mask,
-            0x20 => r.int_status,
-            0x24 => r.int_status & r.int_mask,
-            0x2c => r.upbase,
-            0x30 => r.lpbase,
+            o @ LCD_PALETTE..=LCD_PALETTE_LAST => r.palette[((o - LCD_PALETTE) >> 2) as usize],
+            o @ LCD_TIMING0..=LCD_TIMING3 => r.timing[((o - LCD_TIMING0) >> 2) as usize],
+            LCD_UPBASE => r.upbase,
+            LCD_LPBASE => r.lpbase,
+            LCD_CONTROL => r.control,
+            LCD_IMSC => r.int_mask,
+            LCD_RIS => r.int_status,
+            LCD_MIS => r.int_status & r.int_mask,
+            LCD_UPCURR => r.upbase,
+            LCD_LPCURR => r.lpbase,
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -141,13 +182,13 @@ impl Device for Pl111 {
     fn write(&mut self, _ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         let mut r = self.regs.borrow_mut();
         match offset & !3 {
-            o @ 0x200..=0x3fc => r.palette[((o - 0x200) >> 2) as usize] = value,
-            o @ 0x00..=0x0c => r.timing[(o >> 2) as usize] = value,
-            0x10 => r.upbase = value,
-            0x14 => r.lpbase = value,
-            0x18 => r.control = value,
-            0x1c => r.int_mask = value,
-            0x28 => r.int_status &= !value,
+            o @ LCD_PALETTE..=LCD_PALETTE_LAST => r.palette[((o - LCD_PALETTE) >> 2) as usize] = value,
+            o @ LCD_TIMING0..=LCD_TIMING3 => r.timing[((o - LCD_TIMING0) >> 2) as usize] = value,
+            LCD_UPBASE => r.upbase = value,
+            LCD_LPBASE => r.lpbase = value,
+            LCD_CONTROL => r.control = value,
+            LCD_IMSC => r.int_mask = value,
+            LCD_ICR => r.int_status &= !value,
             _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
         }
     }
@@ -250,21 +291,16 @@ pub fn render(regs: &ClcdRegs, memory: &PhysicalMemory) -> Option<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram_named;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1001_f000;
     const VRAM: u32 = 0x4c00_0000;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup() -> (Bus, usize, Display) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "vram".into(),
-            base: VRAM,
-            size: 0x80_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram_named("vram", VRAM, 0x80_0000);
         let clcd = Pl111::new("clcd");
         let display = clcd.display();
         let id = bus.add_device(BASE, 0x1000, Box::new(clcd)).unwrap();

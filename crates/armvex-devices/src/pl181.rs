@@ -44,6 +44,51 @@ use armvex_bus::{AccessSize, Device, DeviceContext, StateError, state};
 use serde::{Deserialize, Serialize};
 
 const ID: [u8; 8] = [0x81, 0x11, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// Register offsets (PL181 TRM, ARM DDI 0172, §3.2, Table 3-1).
+pub mod regs {
+    /// MCIPower: power control.
+    pub const MCI_POWER: u32 = 0x00;
+    /// MCIClock: clock control.
+    pub const MCI_CLOCK: u32 = 0x04;
+    /// MCIArgument: the command's argument.
+    pub const MCI_ARGUMENT: u32 = 0x08;
+    /// MCICommand: index, response type, enable; writing it sends the command.
+    pub const MCI_COMMAND: u32 = 0x0c;
+    /// MCIRespCmd: the index of the last command answered.
+    pub const MCI_RESPCMD: u32 = 0x10;
+    /// MCIResponse0: the first word of the response.
+    pub const MCI_RESPONSE0: u32 = 0x14;
+    /// MCIResponse1.
+    pub const MCI_RESPONSE1: u32 = 0x18;
+    /// MCIResponse2.
+    pub const MCI_RESPONSE2: u32 = 0x1c;
+    /// MCIResponse3.
+    pub const MCI_RESPONSE3: u32 = 0x20;
+    /// MCIDataTimer: the data timeout.
+    pub const MCI_DATATIMER: u32 = 0x24;
+    /// MCIDataLength: the bytes to transfer.
+    pub const MCI_DATALENGTH: u32 = 0x28;
+    /// MCIDataCtrl: enable, direction, mode, block size.
+    pub const MCI_DATACTRL: u32 = 0x2c;
+    /// MCIDataCnt: the bytes left.
+    pub const MCI_DATACNT: u32 = 0x30;
+    /// MCIStatus.
+    pub const MCI_STATUS: u32 = 0x34;
+    /// MCIClear: clears static status bits, write-only.
+    pub const MCI_CLEAR: u32 = 0x38;
+    /// MCIMask0: interrupt mask of the first interrupt.
+    pub const MCI_MASK0: u32 = 0x3c;
+    /// MCIMask1: interrupt mask of the second interrupt.
+    pub const MCI_MASK1: u32 = 0x40;
+    /// MCIFifoCnt: the words left to transfer through the FIFO.
+    pub const MCI_FIFOCNT: u32 = 0x48;
+    /// MCIFIFO: the data FIFO, sixteen words of one port.
+    pub const MCI_FIFO: u32 = 0x80;
+    /// The FIFO's last word.
+    pub const MCI_FIFO_LAST: u32 = 0xbc;
+}
+use regs::*;
 const FIFO_LEN: usize = 16;
 
 const CMD_INDEX: u32 = 0x3f;
@@ -273,32 +318,32 @@ impl Device for Pl181 {
             return id;
         }
         let value = match offset & !3 {
-            0x00 => self.r.power,
-            0x04 => self.r.clock,
-            0x08 => self.r.cmdarg,
-            0x0c => self.r.cmd,
-            0x10 => self.r.respcmd,
-            0x14 => self.r.response[0],
-            0x18 => self.r.response[1],
-            0x1c => self.r.response[2],
-            0x20 => self.r.response[3],
-            0x24 => self.r.datatimer,
-            0x28 => self.r.datalength,
-            0x2c => self.r.datactrl,
-            0x30 => self.r.datacnt,
-            0x34 => {
+            MCI_POWER => self.r.power,
+            MCI_CLOCK => self.r.clock,
+            MCI_ARGUMENT => self.r.cmdarg,
+            MCI_COMMAND => self.r.cmd,
+            MCI_RESPCMD => self.r.respcmd,
+            MCI_RESPONSE0 => self.r.response[0],
+            MCI_RESPONSE1 => self.r.response[1],
+            MCI_RESPONSE2 => self.r.response[2],
+            MCI_RESPONSE3 => self.r.response[3],
+            MCI_DATATIMER => self.r.datatimer,
+            MCI_DATALENGTH => self.r.datalength,
+            MCI_DATACTRL => self.r.datactrl,
+            MCI_DATACNT => self.r.datacnt,
+            MCI_STATUS => {
                 let v = self.r.status;
                 self.end_deferral(ctx);
                 v
             }
-            0x3c => self.r.mask[0],
-            0x40 => self.r.mask[1],
-            0x48 => {
+            MCI_MASK0 => self.r.mask[0],
+            MCI_MASK1 => self.r.mask[1],
+            MCI_FIFOCNT => {
                 let v = self.r.datacnt.div_ceil(4);
                 self.end_deferral(ctx);
                 v
             }
-            0x80..=0xbc => {
+            MCI_FIFO..=MCI_FIFO_LAST => {
                 if self.r.fifo_len == 0 {
                     tracing::debug!("{}: read of an empty FIFO", self.name);
                     0
@@ -320,10 +365,10 @@ impl Device for Pl181 {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset & !3 {
-            0x00 => self.r.power = value & 0xff,
-            0x04 => self.r.clock = value & 0xff,
-            0x08 => self.r.cmdarg = value,
-            0x0c => {
+            MCI_POWER => self.r.power = value & 0xff,
+            MCI_CLOCK => self.r.clock = value & 0xff,
+            MCI_ARGUMENT => self.r.cmdarg = value,
+            MCI_COMMAND => {
                 self.r.cmd = value;
                 if value & CMD_ENABLE != 0 {
                     if value & CMD_INTERRUPT != 0 {
@@ -338,19 +383,19 @@ impl Device for Pl181 {
                     self.r.cmd &= !CMD_ENABLE;
                 }
             }
-            0x24 => self.r.datatimer = value,
-            0x28 => self.r.datalength = value & 0xffff,
-            0x2c => {
+            MCI_DATATIMER => self.r.datatimer = value,
+            MCI_DATALENGTH => self.r.datalength = value & 0xffff,
+            MCI_DATACTRL => {
                 self.r.datactrl = value & 0xff;
                 if value & DATA_ENABLE != 0 {
                     self.r.datacnt = self.r.datalength;
                     self.fifo_run();
                 }
             }
-            0x38 => self.r.status &= !(value & 0x7ff),
-            0x3c => self.r.mask[0] = value,
-            0x40 => self.r.mask[1] = value,
-            0x80..=0xbc => {
+            MCI_CLEAR => self.r.status &= !(value & 0x7ff),
+            MCI_MASK0 => self.r.mask[0] = value,
+            MCI_MASK1 => self.r.mask[1] = value,
+            MCI_FIFO..=MCI_FIFO_LAST => {
                 if self.r.datacnt == 0 {
                     tracing::debug!("{}: FIFO write with no transfer", self.name);
                 } else {
@@ -391,14 +436,15 @@ impl Device for Pl181 {
 mod tests {
     use super::*;
     use crate::sd::tests::card;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_5000;
     const T: Accessor = Accessor { cpu: 0, time: 0 };
 
     fn setup(card: SdCard) -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Pl181::new("mmci", [41, 42], card)))
             .unwrap();

@@ -67,11 +67,12 @@ impl Device for PrimeCellIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use crate::test_support::bus_without_ram;
+    use armvex_bus::Accessor;
 
     #[test]
     fn ids_and_nothing_else() {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let base = 0x100e_1000;
         bus.add_device(base, 0x1000, Box::new(PrimeCellIds::new("smc", PL354_ID)))
             .unwrap();

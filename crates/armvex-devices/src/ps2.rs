@@ -40,6 +40,67 @@ const REPLY_RESEND: u8 = 0xfe;
 const REPLY_POR: u8 = 0xaa;
 const REPLY_ID: u8 = 0xab;
 
+/// The keyboard's commands (IBM PS/2 Technical Reference, keyboard commands; the subset QEMU
+/// implements).
+mod kbd_cmd {
+    /// Set the LEDs from the next byte.
+    pub const SET_LEDS: u8 = 0xed;
+    /// Echo: answers 0xee.
+    pub const ECHO: u8 = 0xee;
+    /// Select (1..3) or query (0) the scan code set in the next byte.
+    pub const SCANCODE: u8 = 0xf0;
+    /// Identify: ACK, 0xab 0x83.
+    pub const GET_ID: u8 = 0xf2;
+    /// Typematic rate and delay in the next byte.
+    pub const SET_RATE: u8 = 0xf3;
+    /// Enable scanning.
+    pub const ENABLE: u8 = 0xf4;
+    /// Reset to defaults and disable scanning.
+    pub const RESET_DISABLE: u8 = 0xf5;
+    /// Reset to defaults and enable scanning.
+    pub const RESET_ENABLE: u8 = 0xf6;
+    /// Set all keys make/break (acknowledged, no effect).
+    pub const SET_MAKE_BREAK: u8 = 0xfa;
+    /// Set a key's type from the next byte (acknowledged, no effect).
+    pub const SET_TYPEMATIC: u8 = 0xfc;
+    /// Reset: ACK then the power-on self-test result 0xaa.
+    pub const RESET: u8 = 0xff;
+}
+
+/// The mouse's commands (IBM PS/2 Technical Reference, auxiliary device commands).
+mod mouse_cmd {
+    /// Scaling 1:1.
+    pub const SET_SCALE11: u8 = 0xe6;
+    /// Scaling 2:1.
+    pub const SET_SCALE21: u8 = 0xe7;
+    /// Resolution in the next byte.
+    pub const SET_RES: u8 = 0xe8;
+    /// Status request: ACK, status, resolution, sample rate.
+    pub const STATUS: u8 = 0xe9;
+    /// Stream mode.
+    pub const SET_STREAM: u8 = 0xea;
+    /// Read data: one movement packet now.
+    pub const POLL: u8 = 0xeb;
+    /// Leave wrap mode.
+    pub const RESET_WRAP: u8 = 0xec;
+    /// Wrap mode: echo every byte but RESET_WRAP and RESET.
+    pub const SET_WRAP: u8 = 0xee;
+    /// Remote mode.
+    pub const SET_REMOTE: u8 = 0xf0;
+    /// Identify: ACK and the mouse type.
+    pub const GET_TYPE: u8 = 0xf2;
+    /// Sample rate in the next byte (also the IntelliMouse knock).
+    pub const SET_SAMPLE: u8 = 0xf3;
+    /// Enable reporting.
+    pub const ENABLE: u8 = 0xf4;
+    /// Disable reporting.
+    pub const DISABLE: u8 = 0xf5;
+    /// Defaults: 100 samples/s, resolution 2, status 0.
+    pub const SET_DEFAULT: u8 = 0xf6;
+    /// Reset: ACK, 0xaa, the mouse type.
+    pub const RESET: u8 = 0xff;
+}
+
 /// The output queue of a PS/2 device (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue {
@@ -140,6 +201,7 @@ impl Queue {
 /// A PS/2 keyboard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyboard {
+    /// The bytes for the host (the KMI) to read.
     pub queue: Queue,
     /// The command whose parameter byte comes next.
     write_cmd: Option<u8>,
@@ -173,35 +235,36 @@ impl Keyboard {
         self.queue.reset_replies();
         match self.write_cmd.take() {
             None => match val {
+                // Two bytes QEMU answers without naming them.
                 0x00 => self.queue.reply(&[REPLY_ACK]),
                 0x05 => self.queue.reply(&[REPLY_RESEND]),
-                0xf2 => self.queue.reply(&[REPLY_ACK, REPLY_ID, 0x83]),
-                0xee => self.queue.reply(&[0xee]),
-                0xf4 => {
+                kbd_cmd::GET_ID => self.queue.reply(&[REPLY_ACK, REPLY_ID, 0x83]),
+                kbd_cmd::ECHO => self.queue.reply(&[kbd_cmd::ECHO]),
+                kbd_cmd::ENABLE => {
                     self.scan_enabled = true;
                     self.queue.reply(&[REPLY_ACK]);
                 }
-                0xf0 | 0xed | 0xf3 | 0xfc => {
+                kbd_cmd::SCANCODE | kbd_cmd::SET_LEDS | kbd_cmd::SET_RATE | kbd_cmd::SET_TYPEMATIC => {
                     self.write_cmd = Some(val);
                     self.queue.reply(&[REPLY_ACK]);
                 }
-                0xf5 => {
+                kbd_cmd::RESET_DISABLE => {
                     self.reset();
                     self.scan_enabled = false;
                     self.queue.reply(&[REPLY_ACK]);
                 }
-                0xf6 => {
+                kbd_cmd::RESET_ENABLE => {
                     self.reset();
                     self.queue.reply(&[REPLY_ACK]);
                 }
-                0xff => {
+                kbd_cmd::RESET => {
                     self.reset();
                     self.queue.reply(&[REPLY_ACK, REPLY_POR]);
                 }
-                0xfa => self.queue.reply(&[REPLY_ACK]),
+                kbd_cmd::SET_MAKE_BREAK => self.queue.reply(&[REPLY_ACK]),
                 _ => self.queue.reply(&[REPLY_RESEND]),
             },
-            Some(0xf0) => match val {
+            Some(kbd_cmd::SCANCODE) => match val {
                 0 => self.queue.reply(&[REPLY_ACK, self.scancode_set]),
                 1..=3 => {
                     self.scancode_set = val;
@@ -209,7 +272,7 @@ impl Keyboard {
                 }
                 _ => self.queue.reply(&[REPLY_RESEND]),
             },
-            Some(0xed) => {
+            Some(kbd_cmd::SET_LEDS) => {
                 self.leds = val;
                 self.queue.reply(&[REPLY_ACK]);
             }
@@ -241,6 +304,7 @@ impl Keyboard {
         self.leds
     }
 
+    /// Whether a saved keyboard is one this code could have made (its queue too).
     pub fn is_valid(&self) -> bool {
         self.queue.is_valid() && (1..=3).contains(&self.scancode_set)
     }
@@ -249,6 +313,7 @@ impl Keyboard {
 /// A PS/2 mouse.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mouse {
+    /// The bytes for the host (the KMI) to read.
     pub queue: Queue,
     write_cmd: Option<u8>,
     status: u8,
@@ -274,68 +339,68 @@ impl Mouse {
         match self.write_cmd.take() {
             None => {
                 if self.wrap {
-                    if val == 0xec {
+                    if val == mouse_cmd::RESET_WRAP {
                         self.wrap = false;
                         self.queue.push(REPLY_ACK);
                         return;
-                    } else if val != 0xff {
+                    } else if val != mouse_cmd::RESET {
                         self.queue.push(val);
                         return;
                     }
                 }
                 match val {
-                    0xe6 => {
+                    mouse_cmd::SET_SCALE11 => {
                         self.status &= !MOUSE_STATUS_SCALE21;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xe7 => {
+                    mouse_cmd::SET_SCALE21 => {
                         self.status |= MOUSE_STATUS_SCALE21;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xea => {
+                    mouse_cmd::SET_STREAM => {
                         self.status &= !MOUSE_STATUS_REMOTE;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xee => {
+                    mouse_cmd::SET_WRAP => {
                         self.wrap = true;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xf0 => {
+                    mouse_cmd::SET_REMOTE => {
                         self.status |= MOUSE_STATUS_REMOTE;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xf2 => {
+                    mouse_cmd::GET_TYPE => {
                         self.queue.push(REPLY_ACK);
                         self.queue.push(self.mouse_type);
                     }
-                    0xe8 | 0xf3 => {
+                    mouse_cmd::SET_RES | mouse_cmd::SET_SAMPLE => {
                         self.write_cmd = Some(val);
                         self.queue.push(REPLY_ACK);
                     }
-                    0xe9 => {
+                    mouse_cmd::STATUS => {
                         for b in [REPLY_ACK, self.status, self.resolution, self.sample_rate] {
                             self.queue.push(b);
                         }
                     }
-                    0xeb => {
+                    mouse_cmd::POLL => {
                         self.queue.push(REPLY_ACK);
                         self.send_packet();
                     }
-                    0xf4 => {
+                    mouse_cmd::ENABLE => {
                         self.status |= MOUSE_STATUS_ENABLED;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xf5 => {
+                    mouse_cmd::DISABLE => {
                         self.status &= !MOUSE_STATUS_ENABLED;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xf6 => {
+                    mouse_cmd::SET_DEFAULT => {
                         self.sample_rate = 100;
                         self.resolution = 2;
                         self.status = 0;
                         self.queue.push(REPLY_ACK);
                     }
-                    0xff => {
+                    mouse_cmd::RESET => {
                         self.sample_rate = 100;
                         self.resolution = 2;
                         self.status = 0;
@@ -348,7 +413,7 @@ impl Mouse {
                     _ => {}
                 }
             }
-            Some(0xf3) => {
+            Some(mouse_cmd::SET_SAMPLE) => {
                 self.sample_rate = val;
                 self.detect_state = match (self.detect_state, val) {
                     (0, 200) => 1,
@@ -431,6 +496,7 @@ impl Mouse {
         sent
     }
 
+    /// Whether a saved mouse is one this code could have made (its queue).
     pub fn is_valid(&self) -> bool {
         self.queue.is_valid()
     }

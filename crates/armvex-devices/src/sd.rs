@@ -72,18 +72,100 @@ const POWER_UP_NS: u64 = 500_000;
 /// The relative card address a card gives itself (as QEMU's).
 const RCA: u16 = 0x4567;
 
+/// Command numbers (SD Physical Layer Simplified Specification §4.7.4, "Detailed Command
+/// Description"): `CMDn` as the host sends them, and the application-specific `ACMDn`, which
+/// follow a CMD55 and reuse the same numbers.
+pub mod cmd {
+    /// CMD0: reset to idle.
+    pub const GO_IDLE_STATE: u8 = 0;
+    /// CMD2: every card in the ready state sends its CID.
+    pub const ALL_SEND_CID: u8 = 2;
+    /// CMD3: the card publishes a new relative address (RCA).
+    pub const SEND_RELATIVE_ADDR: u8 = 3;
+    /// CMD4: program the DSR (this card has none).
+    pub const SET_DSR: u8 = 4;
+    /// CMD5: SDIO's IO_SEND_OP_COND; a memory card does not answer it.
+    pub const IO_SEND_OP_COND: u8 = 5;
+    /// CMD6: check or switch a card function (64 bytes of switch status).
+    pub const SWITCH_FUNC: u8 = 6;
+    /// CMD7: select the card with the RCA given, deselect the others.
+    pub const SELECT_CARD: u8 = 7;
+    /// CMD8: the interface condition (voltage and check pattern).
+    pub const SEND_IF_COND: u8 = 8;
+    /// CMD9: the addressed card sends its CSD.
+    pub const SEND_CSD: u8 = 9;
+    /// CMD10: the addressed card sends its CID.
+    pub const SEND_CID: u8 = 10;
+    /// CMD12: stop a multiple-block transfer.
+    pub const STOP_TRANSMISSION: u8 = 12;
+    /// CMD13: the addressed card sends its status.
+    pub const SEND_STATUS: u8 = 13;
+    /// CMD15: the addressed card goes inactive.
+    pub const GO_INACTIVE_STATE: u8 = 15;
+    /// CMD16: the block length of a standard-capacity card.
+    pub const SET_BLOCKLEN: u8 = 16;
+    /// CMD17: read one block.
+    pub const READ_SINGLE_BLOCK: u8 = 17;
+    /// CMD18: read blocks until CMD12.
+    pub const READ_MULTIPLE_BLOCK: u8 = 18;
+    /// CMD24: write one block.
+    pub const WRITE_BLOCK: u8 = 24;
+    /// CMD25: write blocks until CMD12.
+    pub const WRITE_MULTIPLE_BLOCK: u8 = 25;
+    /// CMD55: the next command is an application command (ACMD).
+    pub const APP_CMD: u8 = 55;
+
+    /// ACMD6: the data bus width (kept in the SD status).
+    pub const SET_BUS_WIDTH: u8 = 6;
+    /// ACMD13: the card sends its SD status (64 bytes).
+    pub const SD_STATUS: u8 = 13;
+    /// ACMD18: SECURE_READ_MULTI_BLOCK (part of the security features, not supported).
+    pub const SECURE_READ_MULTI_BLOCK: u8 = 18;
+    /// ACMD22: the card sends the number of blocks written well (4 bytes).
+    pub const SEND_NUM_WR_BLOCKS: u8 = 22;
+    /// ACMD23: the number of blocks to pre-erase before a write.
+    pub const SET_WR_BLK_ERASE_COUNT: u8 = 23;
+    /// ACMD25: SECURE_WRITE_MULT_BLOCK (security, not supported).
+    pub const SECURE_WRITE_MULT_BLOCK: u8 = 25;
+    /// ACMD26: SECURE_WRITE_MKB (security, not supported).
+    pub const SECURE_WRITE_MKB: u8 = 26;
+    /// ACMD38: SECURE_ERASE (security, not supported).
+    pub const SECURE_ERASE: u8 = 38;
+    /// ACMD41: the host's capacity support and voltage window; the card answers its OCR.
+    pub const SD_SEND_OP_COND: u8 = 41;
+    /// ACMD42: connect or disconnect the pull-up on DAT3.
+    pub const SET_CLR_CARD_DETECT: u8 = 42;
+    /// ACMD43: the first of the application commands reserved for the security features.
+    pub const SECURITY_FIRST: u8 = 43;
+    /// ACMD49: the last of them.
+    pub const SECURITY_LAST: u8 = 49;
+    /// ACMD51: the card sends its SCR (8 bytes).
+    pub const SEND_SCR: u8 = 51;
+}
+use cmd::*;
+
 /// The card's states (§4.8; the numbers are those of the status register).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardState {
+    /// Switched off by CMD15 (status value 0xf).
     Inactive,
+    /// After power-up or CMD0 (`idle`, 0).
     Idle,
+    /// ACMD41 found the voltage acceptable (`ready`, 1).
     Ready,
+    /// CMD2 sent the CID (`ident`, 2).
     Identification,
+    /// The card has an RCA and is not selected (`stby`, 3).
     Standby,
+    /// Selected by CMD7, ready for data commands (`tran`, 4).
     Transfer,
+    /// Sending data to the host (`data`, 5).
     SendingData,
+    /// Receiving data from the host (`rcv`, 6).
     ReceivingData,
+    /// Writing what it received (`prg`, 7).
     Programming,
+    /// Deselected while programming (`dis`, 8).
     Disconnect,
 }
 
@@ -393,29 +475,29 @@ impl SdCard {
         let state = self.s.state;
         let selected = rca == self.s.rca;
         match cmd {
-            0 => {
+            GO_IDLE_STATE => {
                 if state != Inactive {
                     self.reset();
                 }
                 Response::None
             }
-            2 if state == Ready => {
+            ALL_SEND_CID if state == Ready => {
                 self.s.state = Identification;
                 Response::R2Cid
             }
-            3 if matches!(state, Identification | Standby) => {
+            SEND_RELATIVE_ADDR if matches!(state, Identification | Standby) => {
                 self.s.state = Standby;
                 self.s.rca = self.s.rca.wrapping_add(RCA);
                 Response::R6
             }
-            4 if state == Standby => Response::Illegal,
-            5 => Response::Illegal,
-            6 if state.transfer_mode() => {
+            SET_DSR if state == Standby => Response::Illegal,
+            IO_SEND_OP_COND => Response::Illegal,
+            SWITCH_FUNC if state.transfer_mode() => {
                 self.function_switch(arg);
                 self.start_sending(0);
                 Response::R1
             }
-            7 => match state {
+            SELECT_CARD => match state {
                 Standby if !selected => Response::None,
                 Standby => {
                     self.s.state = Transfer;
@@ -436,7 +518,7 @@ impl SdCard {
                 }
                 _ => Response::Illegal,
             },
-            8 if state == Idle => {
+            SEND_IF_COND if state == Idle => {
                 self.s.vhs = 0;
                 let above = arg & !0xff;
                 // Exactly one voltage bit must be set, else no response.
@@ -446,16 +528,16 @@ impl SdCard {
                 self.s.vhs = arg;
                 Response::R7
             }
-            9 | 10 if state == Standby => {
+            SEND_CSD | SEND_CID if state == Standby => {
                 if !selected {
                     Response::None
-                } else if cmd == 9 {
+                } else if cmd == SEND_CSD {
                     Response::R2Csd
                 } else {
                     Response::R2Cid
                 }
             }
-            12 => match state {
+            STOP_TRANSMISSION => match state {
                 SendingData => {
                     self.s.state = Transfer;
                     Response::R1
@@ -467,20 +549,20 @@ impl SdCard {
                 }
                 _ => Response::Illegal,
             },
-            13 if state.transfer_mode() => {
+            SEND_STATUS if state.transfer_mode() => {
                 if selected {
                     Response::R1
                 } else {
                     Response::None
                 }
             }
-            15 if state.transfer_mode() => {
+            GO_INACTIVE_STATE if state.transfer_mode() => {
                 if selected {
                     self.s.state = Inactive;
                 }
                 Response::None
             }
-            16 if state == Transfer => {
+            SET_BLOCKLEN if state == Transfer => {
                 if arg > 512 {
                     self.s.status |= BLOCK_LEN_ERROR;
                 } else {
@@ -488,13 +570,13 @@ impl SdCard {
                 }
                 Response::R1
             }
-            17 | 18 if state == Transfer => {
+            READ_SINGLE_BLOCK | READ_MULTIPLE_BLOCK if state == Transfer => {
                 if self.in_range(addr, u64::from(self.s.blk_len)) {
                     self.start_sending(addr);
                 }
                 Response::R1
             }
-            24 | 25 if state == Transfer => {
+            WRITE_BLOCK | WRITE_MULTIPLE_BLOCK if state == Transfer => {
                 if self.in_range(addr, u64::from(self.s.blk_len)) {
                     self.s.state = ReceivingData;
                     self.s.data_start = addr;
@@ -506,7 +588,7 @@ impl SdCard {
                 }
                 Response::R1
             }
-            55 => {
+            cmd::APP_CMD => {
                 if matches!(state, Ready | Identification | Inactive) {
                     return Response::Illegal;
                 }
@@ -529,22 +611,22 @@ impl SdCard {
         self.s.status |= APP_CMD;
         let state = self.s.state;
         match cmd {
-            6 if state == Transfer => {
+            SET_BUS_WIDTH if state == Transfer => {
                 self.s.sd_status[0] = (self.s.sd_status[0] & 0x3f) | (((arg & 3) as u8) << 6);
                 Response::R1
             }
-            13 | 51 if state == Transfer => {
+            SD_STATUS | SEND_SCR if state == Transfer => {
                 self.start_sending(0);
                 Response::R1
             }
-            22 if state == Transfer => {
+            SEND_NUM_WR_BLOCKS if state == Transfer => {
                 let n = self.s.blk_written.to_le_bytes();
                 self.s.data[..4].copy_from_slice(&n);
                 self.start_sending(0);
                 Response::R1
             }
-            23 | 42 if state == Transfer => Response::R1,
-            41 if state == Idle => {
+            SET_WR_BLK_ERASE_COUNT | SET_CLR_CARD_DETECT if state == Transfer => Response::R1,
+            SD_SEND_OP_COND if state == Idle => {
                 if self.s.ocr & OCR_POWER_UP == 0 {
                     if arg & ACMD41_ENQUIRY_MASK != 0 {
                         self.power_up();
@@ -557,8 +639,20 @@ impl SdCard {
                 }
                 Response::R3
             }
-            6 | 13 | 22 | 23 | 41 | 42 | 51 => Response::Illegal,
-            18 | 25 | 26 | 38 | 43..=49 => Response::Illegal,
+            // Application commands the card knows, in a state that does not allow them.
+            SET_BUS_WIDTH
+            | SD_STATUS
+            | SEND_NUM_WR_BLOCKS
+            | SET_WR_BLK_ERASE_COUNT
+            | SD_SEND_OP_COND
+            | SET_CLR_CARD_DETECT
+            | SEND_SCR => Response::Illegal,
+            // The security features, not supported.
+            SECURE_READ_MULTI_BLOCK
+            | SECURE_WRITE_MULT_BLOCK
+            | SECURE_WRITE_MKB
+            | SECURE_ERASE
+            | SECURITY_FIRST..=SECURITY_LAST => Response::Illegal,
             _ => self.normal_command(cmd, arg),
         }
     }
@@ -628,23 +722,24 @@ impl SdCard {
         let off = self.s.data_offset as usize;
         let ret;
         match self.s.current_cmd {
-            6 => {
+            SWITCH_FUNC => {
                 ret = self.s.data[off % 64];
                 self.s.data_offset += 1;
                 if self.s.data_offset >= 64 {
                     self.s.state = CardState::Transfer;
                 }
             }
-            13 => {
+            SD_STATUS => {
                 ret = self.s.sd_status[off % 64];
                 self.s.data_offset += 1;
                 if self.s.data_offset >= 64 {
                     self.s.state = CardState::Transfer;
                 }
             }
-            17 | 18 => {
+            READ_SINGLE_BLOCK | READ_MULTIPLE_BLOCK => {
                 if off == 0 {
-                    if self.s.current_cmd == 18 && !self.in_range(self.s.data_start, u64::from(io_len)) {
+                    if self.s.current_cmd == READ_MULTIPLE_BLOCK && !self.in_range(self.s.data_start, u64::from(io_len))
+                    {
                         return 0;
                     }
                     self.read_block(self.s.data_start, io_len);
@@ -652,7 +747,7 @@ impl SdCard {
                 ret = self.s.data.get(off).copied().unwrap_or(0);
                 self.s.data_offset += 1;
                 if self.s.data_offset >= io_len {
-                    if self.s.current_cmd == 17 {
+                    if self.s.current_cmd == READ_SINGLE_BLOCK {
                         self.s.state = CardState::Transfer;
                     } else {
                         self.s.data_start += u64::from(io_len);
@@ -660,14 +755,14 @@ impl SdCard {
                     }
                 }
             }
-            22 => {
+            SEND_NUM_WR_BLOCKS => {
                 ret = self.s.data[off % 4];
                 self.s.data_offset += 1;
                 if self.s.data_offset >= 4 {
                     self.s.state = CardState::Transfer;
                 }
             }
-            51 => {
+            SEND_SCR => {
                 ret = self.s.scr[off % 8];
                 self.s.data_offset += 1;
                 if self.s.data_offset >= 8 {
@@ -689,8 +784,8 @@ impl SdCard {
         }
         let blk_len = self.s.blk_len.min(512);
         match self.s.current_cmd {
-            24 | 25 => {
-                if self.s.current_cmd == 25
+            WRITE_BLOCK | WRITE_MULTIPLE_BLOCK => {
+                if self.s.current_cmd == WRITE_MULTIPLE_BLOCK
                     && self.s.data_offset == 0
                     && !self.in_range(self.s.data_start, u64::from(blk_len))
                 {
@@ -706,7 +801,7 @@ impl SdCard {
                     self.write_block(self.s.data_start, n);
                     self.s.blk_written = self.s.blk_written.wrapping_add(1);
                     self.s.csd[14] |= 0x40;
-                    if self.s.current_cmd == 24 {
+                    if self.s.current_cmd == WRITE_BLOCK {
                         self.s.state = CardState::Transfer;
                         self.flush();
                     } else {

@@ -28,7 +28,7 @@
 //! stopped value or next zero) and the two timer slots. The clock rate is part of each counter
 //! but comes from how the timer was built: a state from a timer clocked differently is refused.
 
-use crate::{ns_for_ticks, primecell_id, state_error, ticks_in, truncate};
+use crate::{PERIPH_ID0, PRIMECELL_ID_END, ns_for_ticks, primecell_id, state_error, ticks_in, truncate};
 use armvex_bus::{AccessSize, Device, DeviceContext, StateError, TimerSlot, state};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,32 @@ const CTRL_PERIODIC: u32 = 1 << 6;
 const CTRL_ENABLE: u32 = 1 << 7;
 
 const ID: [u8; 8] = [0x04, 0x18, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+
+/// Register offsets (DDI 0271 §3.2, Table 3-1). Each counter's registers are at its base:
+/// [`TIMER1`] or [`TIMER2`].
+pub mod regs {
+    /// Counter 1's registers.
+    pub const TIMER1: u32 = 0x00;
+    /// Counter 2's registers.
+    pub const TIMER2: u32 = 0x20;
+    /// The end of counter 2's registers.
+    pub const TIMER2_END: u32 = 0x40;
+    /// TimerXLoad: the reload value; writing it reloads the counter.
+    pub const TIMER_LOAD: u32 = 0x00;
+    /// TimerXValue: the current count, read-only.
+    pub const TIMER_VALUE: u32 = 0x04;
+    /// TimerXControl.
+    pub const TIMER_CONTROL: u32 = 0x08;
+    /// TimerXIntClr: any write clears the interrupt, write-only.
+    pub const TIMER_INTCLR: u32 = 0x0c;
+    /// TimerXRIS: the raw interrupt status.
+    pub const TIMER_RIS: u32 = 0x10;
+    /// TimerXMIS: the masked interrupt status.
+    pub const TIMER_MIS: u32 = 0x14;
+    /// TimerXBGLoad: the reload value, without reloading now.
+    pub const TIMER_BGLOAD: u32 = 0x18;
+}
+use regs::*;
 
 /// One of the two counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,25 +198,28 @@ impl Counter {
         (self.running && !self.int_level).then_some(self.next_zero)
     }
 
+    /// Read the register at `reg`, an offset from the counter's base with the low two bits
+    /// clear.
     fn read(&mut self, reg: u32, now: u64) -> u32 {
         self.advance(now);
         match reg {
-            0 | 6 => self.load,
-            1 => self.value(now),
-            2 => self.control,
-            4 => u32::from(self.int_level),
-            5 => u32::from(self.irq_level()),
+            TIMER_LOAD | TIMER_BGLOAD => self.load,
+            TIMER_VALUE => self.value(now),
+            TIMER_CONTROL => self.control,
+            TIMER_RIS => u32::from(self.int_level),
+            TIMER_MIS => u32::from(self.irq_level()),
             _ => {
-                tracing::debug!("SP804: read of unknown register {reg}");
+                tracing::debug!("SP804: read of unknown register {reg:#x}");
                 0
             }
         }
     }
 
+    /// Write the register at `reg` (as for [`Counter::read`]).
     fn write(&mut self, reg: u32, value: u32, now: u64) {
         self.advance(now);
         match reg {
-            0 => {
+            TIMER_LOAD => {
                 // The counter reloads at once; a running counter restarts from the new value.
                 self.load = value;
                 if self.running {
@@ -199,8 +228,8 @@ impl Counter {
                     self.count = self.limit();
                 }
             }
-            1 => tracing::debug!("SP804: write to read-only TimerValue ignored"),
-            2 => {
+            TIMER_VALUE => tracing::debug!("SP804: write to read-only TimerValue ignored"),
+            TIMER_CONTROL => {
                 let current = self.value(now);
                 self.control = value;
                 if value & CTRL_ENABLE != 0 {
@@ -211,10 +240,10 @@ impl Counter {
                     self.count = current;
                 }
             }
-            3 => self.int_level = false,
+            TIMER_INTCLR => self.int_level = false,
             // Only the next reload uses the new value.
-            6 => self.load = value,
-            _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg}"),
+            TIMER_BGLOAD => self.load = value,
+            _ => tracing::debug!("SP804: write of {value:#x} to unknown register {reg:#x}"),
         }
     }
 }
@@ -268,13 +297,13 @@ impl Device for Sp804 {
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let value = match offset {
-            0x00..=0x3f => {
-                let which = (offset >> 5) as usize;
-                let v = self.counters[which].read((offset & 0x1f) >> 2, ctx.now());
+            TIMER1..TIMER2_END => {
+                let which = (offset / TIMER2) as usize;
+                let v = self.counters[which].read((offset % TIMER2) & !3, ctx.now());
                 self.sync(ctx, which);
                 v
             }
-            0xfe0..=0xfff => primecell_id(&ID, offset & !3).unwrap_or(0),
+            PERIPH_ID0..PRIMECELL_ID_END => primecell_id(&ID, offset & !3).unwrap_or(0),
             _ => {
                 tracing::debug!("{}: read of unknown offset {offset:#x}", self.name);
                 0
@@ -285,9 +314,9 @@ impl Device for Sp804 {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset {
-            0x00..=0x3f => {
-                let which = (offset >> 5) as usize;
-                self.counters[which].write((offset & 0x1f) >> 2, value, ctx.now());
+            TIMER1..TIMER2_END => {
+                let which = (offset / TIMER2) as usize;
+                self.counters[which].write((offset % TIMER2) & !3, value, ctx.now());
                 self.sync(ctx, which);
             }
             _ => tracing::debug!("{}: write of {value:#x} to unknown offset {offset:#x}", self.name),
@@ -339,8 +368,9 @@ impl Device for Sp804 {
 #[allow(clippy::identity_op)] // register offsets are spelled out, 0x00 included
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus, DeviceId};
 
     const BASE: u32 = 0x1001_1000;
     const IRQ: u32 = 34;
@@ -351,16 +381,16 @@ mod tests {
     }
 
     fn setup_clocked_at(hz: u64) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
-        bus.add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, hz)))
+        setup_with_id(hz).0
+    }
+
+    /// The bus and the timer's id on it.
+    fn setup_with_id(hz: u64) -> (Bus, DeviceId) {
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
+        let id = bus
+            .add_device(BASE, 0x1000, Box::new(Sp804::new("timer01", IRQ, hz)))
             .unwrap();
-        bus
+        (bus, id)
     }
 
     fn at(time: u64) -> Accessor {
@@ -502,12 +532,54 @@ mod tests {
     }
 
     #[test]
-    fn odd_accesses_do_not_panic() {
-        let mut bus = setup();
+    fn odd_accesses_reach_the_register_holding_them() {
+        use AccessSize::{Byte, Half};
+        let (mut bus, id) = setup_with_id(1_000_000);
+        let fresh = bus.device(id).unwrap().save_state();
+        // A fresh timer, byte by byte: a narrow read sees the low byte of the register holding
+        // it (TimerControl resets to 0x20: 32-bit), the ID bytes, 0 everywhere else.
         for off in 0..0x1000 {
-            bus.read(at(0), BASE + off, AccessSize::Byte);
-            bus.write(at(0), BASE + off, AccessSize::Half, 0xffff_ffff);
+            let expected = match off & !3 {
+                0x08 | 0x28 => 0x20,
+                0xfe0..=0xffc => u32::from(ID[((off - 0xfe0) / 4) as usize]),
+                _ => 0,
+            };
+            assert_eq!(bus.read(at(0), BASE + off, Byte), expected, "byte at {off:#x}");
         }
+        // Writes of every width outside the two counters (the ID registers included) change
+        // nothing.
+        for off in 0x40..0x1000 {
+            bus.write(at(0), BASE + off, Byte, 0xff);
+            bus.write(at(0), BASE + off, Half, 0xffff);
+            bus.write(at(0), BASE + off, Word, 0xffff_ffff);
+        }
+        assert_eq!(bus.device(id).unwrap().save_state(), fresh);
+        // Inside a counter, an unaligned write reaches the whole register holding it: a
+        // half-word at 0x19 is a TimerBGLoad of 0x1234, one at 0x2a a TimerControl of 0x00a2
+        // (enabled, free-running, interrupt enabled, 32-bit), which starts timer 2 from the
+        // maximum.
+        bus.write(at(0), BASE + 0x19, Half, 0x1234);
+        bus.write(at(0), BASE + 0x2a, Half, 0x00a2);
+        assert_eq!(bus.read(at(0), BASE + 0x00, Word), 0x1234);
+        assert_eq!(bus.read(at(0), BASE + 0x18, Word), 0x1234);
+        assert_eq!(bus.read(at(0), BASE + 0x0b, Byte), 0x20, "timer 1 untouched");
+        assert_eq!(bus.read(at(0), BASE + 0x28, Word), 0xa2);
+        assert_eq!(bus.read(at(0), BASE + 0x24, Word), 0xffff_ffff);
+        assert_eq!(bus.read(at(1000), BASE + 0x25, Byte), 0xfe, "one tick later, low byte");
+        // The read-only TimerValue and the unused word 0x1c ignore writes; a write anywhere
+        // in TimerIntClr clears the interrupt.
+        bus.write(at(1000), BASE + 0x26, Half, 0);
+        bus.write(at(1000), BASE + 0x3d, Byte, 0xff);
+        assert_eq!(bus.read(at(1000), BASE + 0x24, Word), 0xffff_fffe);
+        assert_eq!(bus.read(at(1000), BASE + 0x3c, Word), 0);
+        bus.write(at(0), BASE + 0x00, Word, 1);
+        bus.write(at(0), BASE + 0x08, Word, 0xe2);
+        bus.run_due_timers(1000);
+        assert!(bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(1000), BASE + 0x11, Byte), 1, "RIS");
+        bus.write(at(1000), BASE + 0x0f, Byte, 0);
+        assert!(!bus.irq.spi_level(IRQ));
+        assert_eq!(bus.read(at(1000), BASE + 0x10, Word), 0);
     }
 
     /// Timer 1 periodic every 10 ms with its status raised at 10 ms and not yet cleared;

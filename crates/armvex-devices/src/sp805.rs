@@ -36,6 +36,29 @@ const UNLOCK: u32 = 0x1acc_e551;
 const CTRL_INTEN: u32 = 1;
 const CTRL_RESEN: u32 = 2;
 
+/// Register offsets (DDI 0270 §3.2, Table 3-1).
+pub mod regs {
+    /// WdogLoad: the count to start from.
+    pub const WDOG_LOAD: u32 = 0x000;
+    /// WdogValue: the current count, read-only.
+    pub const WDOG_VALUE: u32 = 0x004;
+    /// WdogControl: INTEN (bit 0), RESEN (bit 1).
+    pub const WDOG_CONTROL: u32 = 0x008;
+    /// WdogIntClr: any write clears the interrupt and reloads, write-only.
+    pub const WDOG_INTCLR: u32 = 0x00c;
+    /// WdogRIS: the raw interrupt status.
+    pub const WDOG_RIS: u32 = 0x010;
+    /// WdogMIS: the masked interrupt status.
+    pub const WDOG_MIS: u32 = 0x014;
+    /// WdogLock: 0x1ACCE551 unlocks the other registers, anything else locks them.
+    pub const WDOG_LOCK: u32 = 0xc00;
+    /// WdogITCR: integration test control.
+    pub const WDOG_ITCR: u32 = 0xf00;
+    /// WdogITOP: integration test output set, write-only.
+    pub const WDOG_ITOP: u32 = 0xf04;
+}
+use regs::*;
+
 /// What [`Sp805`] saves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Sp805State {
@@ -138,13 +161,13 @@ impl Device for Sp805 {
             return id;
         }
         let value = match offset & !3 {
-            0x000 => self.s.load,
-            0x004 => self.value(ctx.now()),
-            0x008 => self.s.control,
-            0x010 => u32::from(self.s.raw_interrupt),
-            0x014 => u32::from(self.s.raw_interrupt && self.s.control & CTRL_INTEN != 0),
-            0xc00 => u32::from(self.s.locked),
-            0xf00 => self.s.itcr,
+            WDOG_LOAD => self.s.load,
+            WDOG_VALUE => self.value(ctx.now()),
+            WDOG_CONTROL => self.s.control,
+            WDOG_RIS => u32::from(self.s.raw_interrupt),
+            WDOG_MIS => u32::from(self.s.raw_interrupt && self.s.control & CTRL_INTEN != 0),
+            WDOG_LOCK => u32::from(self.s.locked),
+            WDOG_ITCR => self.s.itcr,
             _ => {
                 tracing::debug!("{}: read of unknown or write-only offset {offset:#x}", self.name);
                 0
@@ -155,7 +178,7 @@ impl Device for Sp805 {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         let offset = offset & !3;
-        if offset == 0xc00 {
+        if offset == WDOG_LOCK {
             self.s.locked = value != UNLOCK;
             return;
         }
@@ -167,11 +190,11 @@ impl Device for Sp805 {
             return;
         }
         match offset {
-            0x000 => {
+            WDOG_LOAD => {
                 self.s.load = value;
                 self.restart(ctx, value);
             }
-            0x008 => {
+            WDOG_CONTROL => {
                 let was_running = self.s.control & CTRL_INTEN != 0;
                 let now = ctx.now();
                 let count = self.value(now);
@@ -185,12 +208,12 @@ impl Device for Sp805 {
                     self.schedule(ctx);
                 }
             }
-            0x00c => {
+            WDOG_INTCLR => {
                 self.s.raw_interrupt = false;
                 self.restart(ctx, self.s.load);
             }
-            0xf00 => self.s.itcr = value & 1,
-            0xf04 => self.s.itop = value & 3,
+            WDOG_ITCR => self.s.itcr = value & 1,
+            WDOG_ITOP => self.s.itop = value & 3,
             _ => tracing::debug!(
                 "{}: write of {value:#x} to unknown or read-only offset {offset:#x}",
                 self.name
@@ -246,8 +269,9 @@ impl Device for Sp805 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_without_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_f000;
     const IRQ: u32 = 32;
@@ -258,7 +282,7 @@ mod tests {
     }
 
     fn setup() -> (Bus, usize) {
-        let mut bus = Bus::new(PhysicalMemory::new(&[]).unwrap());
+        let mut bus = bus_without_ram();
         let id = bus
             .add_device(BASE, 0x1000, Box::new(Sp805::new("wdt", Some(IRQ), HZ)))
             .unwrap();

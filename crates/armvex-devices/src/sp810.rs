@@ -76,16 +76,11 @@ impl Device for Sp810 {
 mod tests {
     use super::*;
     use crate::state_tests::{check_damaged_states, load_device};
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use crate::test_support::bus_with_ram;
+    use armvex_bus::{Accessor, Bus};
 
     fn setup() -> (Bus, u32) {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         let base = 0x1000_1000;
         bus.add_device(base, 0x1000, Box::new(Sp810::new("sysctl"))).unwrap();
         (bus, base)

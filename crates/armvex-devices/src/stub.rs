@@ -58,17 +58,12 @@ impl Device for ZeroStub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use crate::test_support::bus_with_ram;
+    use armvex_bus::Accessor;
 
     #[test]
     fn everything_reads_zero() {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         let base = 0x1000_5000;
         bus.add_device(base, 0x1000, Box::new(ZeroStub::new("mmci"))).unwrap();
         let cpu0 = Accessor { cpu: 0, time: 0 };

@@ -42,11 +42,81 @@ use serde::{Deserialize, Serialize};
 /// The value QEMU's vexpress boards report in SYS_ID (HBI-0190, revision B, FPGA build).
 pub const VEXPRESS_SYS_ID: u32 = 0x1190_f500;
 
-/// Offset of SYS_FLAGS (reads; writes set bits) in the register block. The boot loader's
-/// secondary CPUs poll it for their entry address (see `armvex_machine::boot`).
-pub const SYS_FLAGS: u32 = 0x30;
-/// Offset of SYS_FLAGSCLR (writes clear bits of SYS_FLAGS).
-pub const SYS_FLAGSCLR: u32 = 0x34;
+/// Register offsets (DUI 0447 §4.3 "Register descriptions"; the registers the vexpress
+/// inherited from the Versatile boards carry QEMU's `arm_sysctl.c` names).
+pub mod regs {
+    /// System identification (§4.3).
+    pub const SYS_ID: u32 = 0x00;
+    /// User switches (§4.3).
+    pub const SYS_SW: u32 = 0x04;
+    /// User LEDs (§4.3).
+    pub const SYS_LED: u32 = 0x08;
+    /// The first of the legacy oscillator registers OSC0..OSC4.
+    pub const SYS_OSC0: u32 = 0x0c;
+    /// The last legacy oscillator register.
+    pub const SYS_OSC4: u32 = 0x1c;
+    /// Lock for the registers that need it: 0xa05f unlocks.
+    pub const SYS_LOCK: u32 = 0x20;
+    /// 100 Hz counter (§4.3).
+    pub const SYS_100HZ: u32 = 0x24;
+    /// Legacy configuration data 1.
+    pub const SYS_CFGDATA1: u32 = 0x28;
+    /// Legacy configuration data 2.
+    pub const SYS_CFGDATA2: u32 = 0x2c;
+    /// SYS_FLAGS / SYS_FLAGSSET (§4.3): reads the flags, writes set bits. The boot loader's
+    /// secondary CPUs poll it for their entry address (see `armvex_machine::boot`).
+    pub const SYS_FLAGS: u32 = 0x30;
+    /// SYS_FLAGSCLR (§4.3): writes clear bits of SYS_FLAGS.
+    pub const SYS_FLAGSCLR: u32 = 0x34;
+    /// SYS_NVFLAGS / SYS_NVFLAGSSET (§4.3): flags that survive a reboot; writes set bits.
+    pub const SYS_NVFLAGS: u32 = 0x38;
+    /// SYS_NVFLAGSCLR (§4.3): writes clear bits of SYS_NVFLAGS.
+    pub const SYS_NVFLAGSCLR: u32 = 0x3c;
+    /// Legacy reset control.
+    pub const SYS_RESETCTL: u32 = 0x40;
+    /// Legacy PCI control.
+    pub const SYS_PCICTL: u32 = 0x44;
+    /// MMC card detect and write protect (§4.3).
+    pub const SYS_MCI: u32 = 0x48;
+    /// Flash control (§4.3).
+    pub const SYS_FLASH: u32 = 0x4c;
+    /// Legacy CLCD control.
+    pub const SYS_CLCD: u32 = 0x50;
+    /// Legacy CLCD serial control.
+    pub const SYS_CLCDSER: u32 = 0x54;
+    /// Boot select switches (SYS_CFGSW in §4.3).
+    pub const SYS_BOOTCS: u32 = 0x58;
+    /// Free-running 24 MHz counter (§4.3).
+    pub const SYS_24MHZ: u32 = 0x5c;
+    /// Miscellaneous control (§4.3).
+    pub const SYS_MISC: u32 = 0x60;
+    /// The first DMA peripheral map register (SYS_DMA in §4.3).
+    pub const SYS_DMAPSR0: u32 = 0x64;
+    /// Legacy PLD control, the last register of the DMA/IO block.
+    pub const SYS_PLDCTL: u32 = 0x74;
+    /// Legacy bus ID.
+    pub const SYS_BUSID: u32 = 0x80;
+    /// Daughterboard 1 identification (§4.3).
+    pub const SYS_PROCID0: u32 = 0x84;
+    /// Daughterboard 2 identification (§4.3).
+    pub const SYS_PROCID1: u32 = 0x88;
+    /// The first legacy oscillator reset register.
+    pub const SYS_OSCRESET0: u32 = 0x8c;
+    /// The last legacy oscillator reset register.
+    pub const SYS_OSCRESET4: u32 = 0x9c;
+    /// Configuration bus data (§4.3).
+    pub const SYS_CFGDATA: u32 = 0xa0;
+    /// Configuration bus control: starts a transfer (§4.3).
+    pub const SYS_CFGCTRL: u32 = 0xa4;
+    /// Configuration bus status (§4.3).
+    pub const SYS_CFGSTAT: u32 = 0xa8;
+    /// The first legacy test oscillator register.
+    pub const SYS_TEST_OSC0: u32 = 0xc0;
+    /// The last legacy test oscillator register.
+    pub const SYS_TEST_OSC4: u32 = 0xd0;
+}
+use regs::*;
+pub use regs::{SYS_FLAGS, SYS_FLAGSCLR};
 
 const LOCK_VALUE: u32 = 0xa05f;
 
@@ -233,25 +303,32 @@ impl Device for VexpressSysRegs {
 
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
         let value = match offset {
-            0x00 => self.config.sys_id,
-            0x08 => self.leds,
-            0x20 => self.lock,
-            0x28 => self.cfgdata1,
-            0x2c => self.cfgdata2,
+            SYS_ID => self.config.sys_id,
+            SYS_LED => self.leds,
+            SYS_LOCK => self.lock,
+            SYS_CFGDATA1 => self.cfgdata1,
+            SYS_CFGDATA2 => self.cfgdata2,
             SYS_FLAGS => self.flags,
-            0x38 => self.nvflags,
-            0x44 => 1,
-            0x48 => self.config.mci,
+            SYS_NVFLAGS => self.nvflags,
+            SYS_PCICTL => 1,
+            SYS_MCI => self.config.mci,
             // 24 MHz counter: ticks since virtual time 0, 32 bits.
-            0x5c => (u128::from(ctx.now()) * 24_000_000 / u128::from(NS_PER_SEC)) as u32,
-            0x84 => self.config.proc_id,
-            0x88 => 0xff00_0000,
-            0xa0 => self.cfgdata,
-            0xa4 => self.cfgctrl,
-            0xa8 => self.cfgstat,
+            SYS_24MHZ => (u128::from(ctx.now()) * 24_000_000 / u128::from(NS_PER_SEC)) as u32,
+            SYS_PROCID0 => self.config.proc_id,
+            SYS_PROCID1 => 0xff00_0000,
+            SYS_CFGDATA => self.cfgdata,
+            SYS_CFGCTRL => self.cfgctrl,
+            SYS_CFGSTAT => self.cfgstat,
             // Switches, oscillators, 100 Hz counter, reset control, flash, CLCD, boot select,
             // misc, DMA, oscillator reset and test registers: zero on the vexpress.
-            0x04 | 0x0c..=0x1c | 0x24 | 0x40 | 0x4c..=0x58 | 0x60..=0x80 | 0x8c..=0x9c | 0xc0..=0xd0
+            SYS_SW
+            | SYS_OSC0..=SYS_OSC4
+            | SYS_100HZ
+            | SYS_RESETCTL
+            | SYS_FLASH..=SYS_BOOTCS
+            | SYS_MISC..=SYS_BUSID
+            | SYS_OSCRESET0..=SYS_OSCRESET4
+            | SYS_TEST_OSC0..=SYS_TEST_OSC4
                 if offset & 3 == 0 =>
             {
                 0
@@ -266,24 +343,32 @@ impl Device for VexpressSysRegs {
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, _size: AccessSize, value: u32) {
         match offset {
-            0x08 => self.leds = value,
-            0x20 => self.lock = if value == LOCK_VALUE { value } else { value & 0x7fff },
-            0x28 => self.cfgdata1 = value,
-            0x2c => self.cfgdata2 = value,
+            SYS_LED => self.leds = value,
+            SYS_LOCK => self.lock = if value == LOCK_VALUE { value } else { value & 0x7fff },
+            SYS_CFGDATA1 => self.cfgdata1 = value,
+            SYS_CFGDATA2 => self.cfgdata2 = value,
             SYS_FLAGS => self.flags |= value,
             SYS_FLAGSCLR => self.flags &= !value,
-            0x38 => self.nvflags |= value,
-            0x3c => self.nvflags &= !value,
-            0xa0 => self.cfgdata = value,
-            0xa4 => {
+            SYS_NVFLAGS => self.nvflags |= value,
+            SYS_NVFLAGSCLR => self.nvflags &= !value,
+            SYS_CFGDATA => self.cfgdata = value,
+            SYS_CFGCTRL => {
                 // Bits [19:18] are RAZ/WI and the start bit always reads as zero.
                 self.cfgctrl = value & !((3 << 18) | (1 << 31));
                 if value & (1 << 31) != 0 {
                     self.cfg_transfer(ctx);
                 }
             }
-            0xa8 => self.cfgstat = value & 3,
-            0x0c..=0x1c | 0x40 | 0x44 | 0x4c | 0x50 | 0x54 | 0x64..=0x74 | 0x80..=0x9c if offset & 3 == 0 => {}
+            SYS_CFGSTAT => self.cfgstat = value & 3,
+            SYS_OSC0..=SYS_OSC4
+            | SYS_RESETCTL
+            | SYS_PCICTL
+            | SYS_FLASH
+            | SYS_CLCD
+            | SYS_CLCDSER
+            | SYS_DMAPSR0..=SYS_PLDCTL
+            | SYS_BUSID..=SYS_OSCRESET4
+                if offset & 3 == 0 => {}
             _ => tracing::debug!("sysregs: write of {value:#x} to unknown or read-only offset {offset:#x}"),
         }
     }
@@ -363,21 +448,16 @@ impl Device for VexpressSysRegs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::bus_with_ram;
     use AccessSize::Word;
-    use armvex_bus::{Accessor, Bus, PhysicalMemory, RamRegionSpec};
+    use armvex_bus::{Accessor, Bus};
 
     const BASE: u32 = 0x1000_0000;
     const START: u32 = 1 << 31;
     const WRITE: u32 = 1 << 30;
 
     fn setup(config: SysRegsConfig) -> Bus {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x6000_0000,
-            size: 0x1000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
+        let mut bus = bus_with_ram(0x6000_0000, 0x1000);
         bus.add_device(BASE, 0x1000, Box::new(VexpressSysRegs::new(config)))
             .unwrap();
         bus

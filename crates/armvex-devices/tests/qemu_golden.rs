@@ -12,8 +12,10 @@
 //! found"). Left out of the probes: the SP810 (unmapped in QEMU, armvex keeps `SCCTRL`), and
 //! the devices armvex stubs (PL041, PL050, PL181, PL111).
 //!
-//! How to regenerate: turn each sequence into a C program (`printf("%08x\n", load)` per `R`)
-//! built with `firmware/`'s Makefile and run it as `tools/fwtest` runs tests under QEMU.
+//! How to regenerate: `tools/difftest/devices_golden.py` turns each table into a C program
+//! (`printf("%08x\n", load)` per `R` and `X`) built with `firmware/`'s startup code, runs it
+//! under QEMU as `tools/fwtest` does and writes QEMU's values back here (`--check` only
+//! compares). To add a probe, add its line with any value and run the script.
 
 use armvex_bus::{AccessSize, Accessor, Bus, PhysicalMemory, RamRegionSpec};
 use armvex_devices::{A9MpCore, A15MpCore, L2c310, Pl011, Pl031, Sp804, SysRegsConfig, VexpressSysRegs};

@@ -28,6 +28,25 @@ const CTRL_AUTO_INCREMENT: u32 = 1 << 3;
 /// The control bits each CPU has its own copy of.
 const CTRL_BANKED: u32 = CTRL_COMP_ENABLE | CTRL_IRQ_ENABLE | CTRL_AUTO_INCREMENT;
 
+/// Register offsets from the global timer's base (DDI 0407 §4.3 "Global timer registers").
+pub mod regs {
+    /// Global Timer Counter Register, low word.
+    pub const COUNTER_LOW: u32 = 0x00;
+    /// Global Timer Counter Register, high word.
+    pub const COUNTER_HIGH: u32 = 0x04;
+    /// Global Timer Control Register (enable and prescaler shared, the rest per CPU).
+    pub const CONTROL: u32 = 0x08;
+    /// Global Timer Interrupt Status Register (the CPU's event flag; write 1 to clear).
+    pub const INTERRUPT_STATUS: u32 = 0x0c;
+    /// Comparator Value Register, low word (per CPU).
+    pub const COMPARATOR_LOW: u32 = 0x10;
+    /// Comparator Value Register, high word (per CPU).
+    pub const COMPARATOR_HIGH: u32 = 0x14;
+    /// Auto-increment Register (per CPU).
+    pub const AUTO_INCREMENT: u32 = 0x18;
+}
+use regs::*;
+
 /// One CPU's comparator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Comparator {
@@ -117,13 +136,13 @@ impl GlobalTimer {
         self.advance(now);
         let c = &self.comparators[cpu];
         match offset {
-            0x00 => self.counter(now) as u32,
-            0x04 => (self.counter(now) >> 32) as u32,
-            0x08 => self.control | c.control,
-            0x0c => u32::from(c.event),
-            0x10 => c.compare as u32,
-            0x14 => (c.compare >> 32) as u32,
-            0x18 => c.increment,
+            COUNTER_LOW => self.counter(now) as u32,
+            COUNTER_HIGH => (self.counter(now) >> 32) as u32,
+            CONTROL => self.control | c.control,
+            INTERRUPT_STATUS => u32::from(c.event),
+            COMPARATOR_LOW => c.compare as u32,
+            COMPARATOR_HIGH => (c.compare >> 32) as u32,
+            AUTO_INCREMENT => c.increment,
             _ => {
                 tracing::debug!("A9 global timer: read of unknown offset {offset:#x}");
                 0
@@ -137,30 +156,30 @@ impl GlobalTimer {
         let set_low = |v: u64| (v & !0xffff_ffff) | u64::from(value);
         let set_high = |v: u64| (v & 0xffff_ffff) | (u64::from(value) << 32);
         match offset {
-            0x00 | 0x04 => {
+            COUNTER_LOW | COUNTER_HIGH => {
                 if self.enabled() {
                     tracing::debug!("A9 global timer: counter written while running; ignored");
-                } else if offset == 0 {
+                } else if offset == COUNTER_LOW {
                     self.count = set_low(self.count);
                 } else {
                     self.count = set_high(self.count);
                 }
             }
-            0x08 => {
+            CONTROL => {
                 // Freeze the counter at `now`, then apply the new enable and prescaler.
                 self.count = self.counter(now);
                 self.since = now;
                 self.control = value & !CTRL_BANKED;
                 self.comparators[cpu].control = value & CTRL_BANKED;
             }
-            0x0c => {
+            INTERRUPT_STATUS => {
                 if value & 1 != 0 {
                     self.comparators[cpu].event = false;
                 }
             }
-            0x10 => self.comparators[cpu].compare = set_low(self.comparators[cpu].compare),
-            0x14 => self.comparators[cpu].compare = set_high(self.comparators[cpu].compare),
-            0x18 => self.comparators[cpu].increment = value,
+            COMPARATOR_LOW => self.comparators[cpu].compare = set_low(self.comparators[cpu].compare),
+            COMPARATOR_HIGH => self.comparators[cpu].compare = set_high(self.comparators[cpu].compare),
+            AUTO_INCREMENT => self.comparators[cpu].increment = value,
             _ => tracing::debug!("A9 global timer: write of {value:#x} to unknown offset {offset:#x}"),
         }
         self.advance(now);

@@ -25,6 +25,20 @@ const CTRL_AUTO_RELOAD: u32 = 1 << 1;
 /// Control register: interrupt enable.
 const CTRL_IRQ_ENABLE: u32 = 1 << 2;
 
+/// Register offsets from the timer's (or watchdog's, in timer mode) base (DDI 0407 §4.2
+/// "Private timer and watchdog registers").
+pub mod regs {
+    /// Load Register: the reload value; writing it also sets the counter.
+    pub const LOAD: u32 = 0x00;
+    /// Counter Register.
+    pub const COUNTER: u32 = 0x04;
+    /// Control Register: enable, auto-reload, IT enable, prescaler `[15:8]`.
+    pub const CONTROL: u32 = 0x08;
+    /// Interrupt Status Register: the event flag, write 1 to clear.
+    pub const INTERRUPT_STATUS: u32 = 0x0c;
+}
+use regs::*;
+
 /// Nanoseconds per PERIPHCLK tick (100 MHz, as in QEMU).
 pub const PERIPHCLK_TICK_NS: u64 = 10;
 
@@ -133,10 +147,10 @@ impl PrivateTimer {
     pub fn read(&mut self, offset: u32, now: u64) -> u32 {
         self.advance(now);
         match offset {
-            0x00 => self.load,
-            0x04 => self.counter(now),
-            0x08 => self.control,
-            0x0c => u32::from(self.event),
+            LOAD => self.load,
+            COUNTER => self.counter(now),
+            CONTROL => self.control,
+            INTERRUPT_STATUS => u32::from(self.event),
             _ => {
                 tracing::debug!("A9 private timer: read of unknown offset {offset:#x}");
                 0
@@ -148,21 +162,21 @@ impl PrivateTimer {
     pub fn write(&mut self, offset: u32, value: u32, now: u64) {
         self.advance(now);
         match offset {
-            0x00 => {
+            LOAD => {
                 self.load = value;
                 self.start(value, now);
             }
-            0x04 => {
+            COUNTER => {
                 let reload_now = value == 0 && self.control & (CTRL_ENABLE | CTRL_AUTO_RELOAD) == 3;
                 self.start(if reload_now { self.load } else { value }, now);
             }
-            0x08 => {
+            CONTROL => {
                 let current = self.counter(now);
                 self.control = value;
                 let reload_now = current == 0 && value & CTRL_AUTO_RELOAD != 0;
                 self.start(if reload_now { self.load } else { current }, now);
             }
-            0x0c => {
+            INTERRUPT_STATUS => {
                 if value & 1 != 0 {
                     self.event = false;
                 }

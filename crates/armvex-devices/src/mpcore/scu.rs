@@ -13,6 +13,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Register offsets (DDI 0407 §2.2 "SCU registers").
+pub mod regs {
+    /// SCU Control Register: bit 0 enables the SCU.
+    pub const SCU_CONTROL: u32 = 0x00;
+    /// SCU Configuration Register: CPUs in SMP mode and the number of CPUs, read-only.
+    pub const SCU_CONFIG: u32 = 0x04;
+    /// SCU CPU Power Status Register, a byte per CPU (one word here, as in QEMU).
+    pub const SCU_CPU_POWER_STATUS: u32 = 0x08;
+    /// The last byte of the power status register.
+    pub const SCU_CPU_POWER_STATUS_END: u32 = 0x0b;
+    /// SCU Invalidate All Registers in Secure State (does nothing here).
+    pub const SCU_INVALIDATE_ALL: u32 = 0x0c;
+}
+use regs::*;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Scu {
     num_cpus: usize,
@@ -54,20 +69,20 @@ impl Scu {
 
     pub fn read(&self, offset: u32) -> u32 {
         match offset {
-            0x00 => self.control,
+            SCU_CONTROL => self.control,
             // Configuration: CPUs in SMP mode [7:4], number of CPUs - 1 [1:0].
-            0x04 => (((1u32 << self.num_cpus) - 1) << 4) | (self.num_cpus as u32 - 1),
-            0x08 => self.power_status,
+            SCU_CONFIG => (((1u32 << self.num_cpus) - 1) << 4) | (self.num_cpus as u32 - 1),
+            SCU_CPU_POWER_STATUS => self.power_status,
             _ => 0,
         }
     }
 
     pub fn write(&mut self, offset: u32, value: u32) {
         match offset {
-            0x00 => self.control = value & 1,
-            0x08..=0x0b => self.power_status = value,
+            SCU_CONTROL => self.control = value & 1,
+            SCU_CPU_POWER_STATUS..=SCU_CPU_POWER_STATUS_END => self.power_status = value,
             // Configuration is read-only; invalidate-all has nothing to invalidate.
-            0x04 | 0x0c => {}
+            SCU_CONFIG | SCU_INVALIDATE_ALL => {}
             _ => tracing::debug!("A9 SCU: write of {value:#x} to unimplemented offset {offset:#x}"),
         }
     }
