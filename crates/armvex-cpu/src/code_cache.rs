@@ -17,7 +17,7 @@
 use crate::decode::{Features, decode_arm, decode_thumb_page};
 use crate::exec::branch::fused_compare_branch;
 use crate::insn::{COND_ALWAYS, Decoded, Insn};
-use crate::thread::{END_OF_PAGE, link_condition_runs};
+use crate::thread::{Check, END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
 
 /// Number of ARM instructions in a page.
@@ -46,7 +46,13 @@ impl CodePage {
         let mut families = Vec::with_capacity(slots);
         for (i, d) in decoded.enumerate() {
             let (insn, ops) = d.finish_with_family((i * slot_bytes) as u32, thumb);
-            checked.push(insn.cond() < COND_ALWAYS && !ops.own_condition);
+            checked.push(if insn.cond() >= COND_ALWAYS || ops.own_condition {
+                Check::None
+            } else if ops.checks_inline(&insn) {
+                Check::Inline(ops)
+            } else {
+                Check::Shared
+            });
             families.push(ops);
             insns.push(insn);
             raw.push(d.raw);

@@ -111,9 +111,11 @@ pub struct Insn {
     /// on ([`Insn::run`], see [`crate::thread`]).
     pub cond_run: u16,
     /// For a conditional ARM instruction whose `exec` is a run check (see
-    /// [`crate::thread`]): how many slots on the first instruction is that does not fail
-    /// when this one's condition fails (this one and the ones after it with the same
-    /// condition fail together). 1 otherwise.
+    /// [`crate::thread`]) or checks the condition itself: in bits 6:0, how many slots on the
+    /// first instruction is that does not fail when this one's condition fails (this one and
+    /// the ones after it with the same condition fail together); bit 7 set if that
+    /// instruction is to be entered through its `then` (its condition holds then). 1
+    /// otherwise.
     pub skip: u8,
     /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
     /// for a 32-bit Thumb instruction).

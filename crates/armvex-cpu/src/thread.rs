@@ -179,6 +179,12 @@ pub trait Op {
     /// their place in the page when they are decoded (e.g. one shift type of a
     /// shifted-register operand, or a branch whose target is in the same page).
     const REFINE: Option<Refine> = None;
+    /// True for the hot families whose conditional instructions get handlers that check
+    /// the condition themselves ([`checked`]), one per condition code, rather than a shared
+    /// condition check that jumps on to the instruction's handler: one indirect jump
+    /// instead of two, and a host branch on the flags per family and condition, which the
+    /// branch predictor tells apart.
+    const INLINE_CONDITION: bool = false;
     /// Execute one instruction, or return [`Flow::Slow`] having changed nothing, for
     /// [`Op::slow`] to do it. A step should keep every call out of its common path and leave
     /// the rest to `slow`: a threaded handler whose common path calls nothing needs no stack
@@ -221,6 +227,10 @@ pub struct Ops {
     pub reads: u8,
     /// See [`Op::REFINE`].
     pub refine: Option<Refine>,
+    /// For [`Op::INLINE_CONDITION`] families: `fast` with the check of each condition code
+    /// (but "always") built in ([`checked`]): going on to the next instruction when it
+    /// fails, and (the second table) past a run of instructions with the same condition.
+    pub checked: Option<&'static [[Handler; 14]; 2]>,
     /// The handlers check the condition code themselves (hand-written families).
     pub own_condition: bool,
     /// The instruction ends its run: its handler checks the budget for the instruction it
@@ -239,24 +249,46 @@ impl Ops {
     }
 
     /// The handlers for `insn`: its `exec` (the condition check of its condition code, if it
-    /// has one) and its `then`.
+    /// has one, or the handler with that check built in, see [`Ops::checks_inline`]) and its
+    /// `then`.
     pub fn select(&self, insn: &Insn) -> (Handler, Handler) {
-        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
-        let reads_pc = named(reads::RD, insn.rd)
-            || named(reads::RN, insn.rn)
-            || named(reads::RM, insn.rm)
-            || named(reads::RS, insn.rs);
-        let handler = match (!self.sync && reads_pc, insn.slots() == 2) {
+        let handler = match (self.needs_full(insn), insn.slots() == 2) {
             (false, false) => self.fast,
             (false, true) => self.fast_wide,
             (true, false) => self.full,
             (true, true) => self.full_wide,
         };
         if insn.cond() != COND_ALWAYS && !self.own_condition {
-            (CONDITION_CHECKS[usize::from(insn.cond().min(COND_ALWAYS))], handler)
+            let cond = usize::from(insn.cond().min(COND_ALWAYS));
+            match self.checked {
+                Some(checked) if self.checks_inline(insn) => (checked[0][cond], handler),
+                _ => (CONDITION_CHECKS[cond], handler),
+            }
         } else {
             (handler, handler)
         }
+    }
+
+    /// True if `insn` needs the `full` variant: the family does not sync the PC and the
+    /// instruction names R15 in a register field it reads.
+    fn needs_full(&self, insn: &Insn) -> bool {
+        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
+        let reads_pc = named(reads::RD, insn.rd)
+            || named(reads::RN, insn.rn)
+            || named(reads::RM, insn.rm)
+            || named(reads::RS, insn.rs);
+        !self.sync && reads_pc
+    }
+
+    /// True if `insn`, a conditional instruction of this family, gets a handler that checks
+    /// its condition itself ([`Op::INLINE_CONDITION`], [`checked`]): one slot long, not the
+    /// `full` variant.
+    pub fn checks_inline(&self, insn: &Insn) -> bool {
+        self.checked.is_some()
+            && !self.own_condition
+            && insn.cond() < COND_ALWAYS
+            && insn.slots() == 1
+            && !self.needs_full(insn)
     }
 
     /// A family whose handlers are all `handler`, which checks conditions itself (for
@@ -272,6 +304,7 @@ impl Ops {
             sync: true,
             reads: reads::ALL,
             refine: None,
+            checked: None,
             own_condition: true,
             ends_run: false,
         }
@@ -299,14 +332,66 @@ impl<O: Op> OpsOf for O {
         sync: O::SYNC,
         reads: O::READS,
         refine: O::REFINE,
+        checked: if O::INLINE_CONDITION {
+            Some(&[
+                [
+                    checked::<O, 0, false>,
+                    checked::<O, 1, false>,
+                    checked::<O, 2, false>,
+                    checked::<O, 3, false>,
+                    checked::<O, 4, false>,
+                    checked::<O, 5, false>,
+                    checked::<O, 6, false>,
+                    checked::<O, 7, false>,
+                    checked::<O, 8, false>,
+                    checked::<O, 9, false>,
+                    checked::<O, 10, false>,
+                    checked::<O, 11, false>,
+                    checked::<O, 12, false>,
+                    checked::<O, 13, false>,
+                ],
+                [
+                    checked::<O, 0, true>,
+                    checked::<O, 1, true>,
+                    checked::<O, 2, true>,
+                    checked::<O, 3, true>,
+                    checked::<O, 4, true>,
+                    checked::<O, 5, true>,
+                    checked::<O, 6, true>,
+                    checked::<O, 7, true>,
+                    checked::<O, 8, true>,
+                    checked::<O, 9, true>,
+                    checked::<O, 10, true>,
+                    checked::<O, 11, true>,
+                    checked::<O, 12, true>,
+                    checked::<O, 13, true>,
+                ],
+            ])
+        } else {
+            None
+        },
         own_condition: false,
         ends_run: false,
     };
 }
 
 /// The [`Ops`] of a step function: `op!(path)`, `op!(nosync path)` for a family that never
-/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads.
+/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads,
+/// `op!(checked nosync(READS) path)` for such a family with [`Op::INLINE_CONDITION`].
 macro_rules! op {
+    (checked nosync($reads:expr) $f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            const SYNC: bool = false;
+            const READS: u8 = $reads;
+            const INLINE_CONDITION: bool = true;
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
     (nosync($reads:expr) $f:path) => {{
         struct O;
         impl $crate::thread::Op for O {
@@ -400,6 +485,70 @@ unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
 
+/// The handler of a conditional instruction of an [`Op::INLINE_CONDITION`] family with
+/// condition code `COND`: [`fast`] if the condition holds, else on to the next instruction
+/// or, with `SKIPS`, as [`condition_failed`] goes. The same as [`condition_check`] followed
+/// by `fast`, with one indirect jump fewer.
+///
+/// # Safety
+/// See [`Handler`]; the instruction is one slot long, and with `SKIPS`, its `skip` is as
+/// [`link_condition_runs`] leaves it.
+unsafe fn checked<O: Op, const COND: u8, const SKIPS: bool>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    rem: u64,
+) -> u64 {
+    if cpu.condition_holds::<COND>() {
+        // SAFETY: the caller's contract.
+        return unsafe { fast::<O, 1>(cpu, bus, d, rem) };
+    }
+    if SKIPS {
+        // SAFETY: the caller's contract.
+        unsafe { condition_failed(cpu, bus, d, rem) }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { dispatch_to::<1>(cpu, bus, d, rem, Flow::Next) }
+    }
+}
+
+/// Go on after the condition of the instruction at `d` failed, `d` starting a run of
+/// instructions with its condition (see [`link_condition_runs`]): past them, into the `then`
+/// or the `exec` of the instruction after them as `skip` says ([`Insn::skip`]), as
+/// [`condition_check`] does.
+///
+/// # Safety
+/// See [`Handler`]; `d`'s `skip` is as [`link_condition_runs`] leaves it.
+#[inline(always)]
+unsafe fn condition_failed(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let (skip, run) = unsafe { ((*d).skip, (*d).run()) };
+    let count = usize::from(skip & SKIP_COUNT);
+    // As in `condition_check`: the skipped instructions are paid for unless the budget ends
+    // inside them.
+    if rem.wrapping_add(run) > count as u64 {
+        // SAFETY: `link_condition_runs` found the slot `count` on in the page's array; `then`
+        // follows `exec` in an `Insn`, and its `then` is right for it when this condition
+        // fails if `skip` says so.
+        return unsafe {
+            let next = d.add(count);
+            let handler = next.cast::<Handler>().add(usize::from(skip >> 7)).read();
+            handler(cpu, bus, next, rem)
+        };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_to::<1>(cpu, bus, d, rem, Flow::Next) }
+}
+
+const _: () = assert!(
+    std::mem::offset_of!(Insn, exec) == 0 && std::mem::offset_of!(Insn, then) == std::mem::size_of::<Handler>()
+);
+
+/// [`Insn::skip`]: the bits holding the number of slots to skip.
+pub(crate) const SKIP_COUNT: u8 = 0x7f;
+/// [`Insn::skip`]: the instruction after the skipped ones is entered through its `then`.
+pub(crate) const SKIP_THEN: u8 = 0x80;
+
 /// How a condition check goes on when the condition fails (see [`condition_check`]).
 mod on_fail {
     /// To the next instruction.
@@ -443,7 +592,7 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     }
     if ON_FAIL != on_fail::NEXT {
         // SAFETY: `d` points at a live instruction (the caller's contract).
-        let (skip, run) = unsafe { (u64::from((*d).skip), (*d).run()) };
+        let (skip, run) = unsafe { (u64::from((*d).skip & SKIP_COUNT), (*d).run()) };
         // The skipped instructions are in this run (see `link_condition_runs`), which is
         // paid for, unless the budget ends inside it: then only if it ends past them.
         if rem.wrapping_add(run) > skip {
@@ -494,49 +643,69 @@ static RUN_CHECKS_THEN: [Handler; 15] = condition_checks!(on_fail::SKIP_THEN);
 static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
 
 /// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
-/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
-/// slot `i`'s `exec` is the plain condition check of its condition code.
+/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says how
+/// slot `i` checks its condition ([`Check`]). A slot whose handler checks its condition
+/// itself ([`checked`]) keeps its handler and gets the run in its `skip`.
 ///
 /// A run of the same condition stops before an instruction that ends its run (`ends[i]`, a
 /// B<cond> with that condition, say): skipping it would skip into the next run, which is
 /// not paid for.
-pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[bool]) {
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[Check], ends: &[bool]) {
+    const MAX: usize = SKIP_COUNT as usize;
     let slots = checked.len();
     debug_assert!(insns.len() > slots);
     // From the end of the page back, so that each slot's count follows from the next one's
-    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 255 steps).
+    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 127 steps).
     let mut next_skip = 0;
     for i in (0..slots).rev() {
         let cond = insns[i].cond();
         // This slot and the ones after it with the same condition, up to one that ends its
-        // run, at most 255.
+        // run, at most 127.
         let skip = if i + 1 < slots && insns[i + 1].cond() == cond && !ends[i + 1] {
-            (next_skip + 1).min(usize::from(u8::MAX))
+            (next_skip + 1).min(MAX)
         } else {
             1
         };
         next_skip = skip;
-        if !checked[i] || cond >= COND_ALWAYS {
+        if matches!(checked[i], Check::None) || cond >= COND_ALWAYS {
             continue;
         }
         debug_assert_eq!(
             skip,
-            (1..usize::from(u8::MAX))
+            (1..MAX)
                 .find(|&k| i + k >= slots || insns[i + k].cond() != cond || ends[i + k])
-                .unwrap_or(usize::from(u8::MAX))
+                .unwrap_or(MAX)
         );
         // The instruction after the run: the sentinel at the end of the page at the latest.
         let after = insns[i + skip].cond();
         let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
-        let exec = match (skip, then_holds) {
+        let (exec, then) = match (skip, then_holds) {
             (1, false) => continue,
             (1, true) if after == COND_ALWAYS => continue,
-            (_, true) => RUN_CHECKS_THEN[usize::from(cond)],
-            (_, false) => RUN_CHECKS_EXEC[usize::from(cond)],
+            (_, true) => (RUN_CHECKS_THEN[usize::from(cond)], SKIP_THEN),
+            (_, false) => (RUN_CHECKS_EXEC[usize::from(cond)], 0),
         };
-        insns[i].exec = exec;
-        insns[i].skip = skip as u8;
+        match checked[i] {
+            Check::Shared => insns[i].exec = exec,
+            Check::Inline(family) => {
+                let checked = family.checked.expect("a family checking its conditions");
+                insns[i].exec = checked[1][usize::from(cond)];
+            }
+            Check::None => {}
+        }
+        insns[i].skip = skip as u8 | then;
     }
+}
+
+/// How a slot checks its condition (see [`link_condition_runs`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Check {
+    /// It has none, or its handler is written by hand (B, BL).
+    None,
+    /// Its `exec` is the shared check of its condition code ([`condition_check`]).
+    Shared,
+    /// Its `exec` checks the condition itself ([`checked`]), a handler of this family.
+    Inline(&'static Ops),
 }
 
 /// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so

@@ -153,6 +153,7 @@ struct Single<const KIND: u8, const MODE: u8, const OFF: u8>;
 
 impl<const KIND: u8, const MODE: u8, const OFF: u8> Op for Single<KIND, MODE, OFF> {
     const SYNC: bool = false;
+    const INLINE_CONDITION: bool = KIND <= STRH && MODE <= mode::POST;
     const REFINE: Option<Refine> = if OFF == offset::REG {
         Some(refine_register_offset::<KIND, MODE>)
     } else {
@@ -506,6 +507,7 @@ struct Ldm<const FLAGS: u8>;
 
 impl<const FLAGS: u8> Op for Ldm<FLAGS> {
     const SYNC: bool = false;
+    const INLINE_CONDITION: bool = true;
     const READS: u8 = reads::RN;
     const REFINE: Option<Refine> = Some(refine_ldm);
     #[inline(always)]
@@ -523,6 +525,7 @@ struct Stm<const PC: bool, const FLAGS: u8>;
 
 impl<const PC: bool, const FLAGS: u8> Op for Stm<PC, FLAGS> {
     const SYNC: bool = PC;
+    const INLINE_CONDITION: bool = true;
     const READS: u8 = reads::RN;
     const REFINE: Option<Refine> = Some(if PC { refine_stm::<true> } else { refine_stm::<false> });
     #[inline(always)]
