@@ -871,7 +871,7 @@ impl Cpu {
 
 /// A plain branch to `regs[15]`, with `left` budget after it: go on there if it is in the
 /// same page and the budget covers the target's run, moving time on as the block loop would;
-/// return to the loop otherwise.
+/// if it is in another page, as [`jump_out`] goes; return to the loop otherwise.
 ///
 /// # Safety
 /// See [`Handler`].
@@ -889,8 +889,61 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
             // SAFETY: `next` is a live instruction of the same page.
             return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
         }
+        return leave_chain(cpu, left, Flow::Jump);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { jump_out(cpu, bus, target, left) }
+}
+
+/// A plain branch to `target`, in another page than the block's, with `left` budget after
+/// it: go on there if the block loop would do nothing but go on there, that is if the
+/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is in ARM
+/// state, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
+/// and knows its decoded code ([`crate::memory::FetchEntry::code`]), and the budget covers
+/// the target's run; the block goes on in that page (`block_va`, `block_page`), with time
+/// moved on as the block loop would. Return to the loop otherwise, with `regs[15]` =
+/// `target`.
+///
+/// Most blocks of the kernel's xz decompressor end with a branch between its two pages (a
+/// call of the range coder, a return); going back to the block loop costs about 120 host
+/// instructions each time.
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(never)]
+pub(crate) unsafe fn jump_out(cpu: &mut Cpu, bus: &mut Bus, target: u32, left: u64) -> u64 {
+    cpu.regs[15] = target;
+    if cpu.chain_pages && !cpu.thumb && cpu.between_blocks_is_nothing(bus) {
+        if let Some(page) = cpu.known_arm_code(target) {
+            // SAFETY: `page` is the array of a live decoded ARM page (its generation is the
+            // code cache's), and the slot of an offset below 4096 is inside it.
+            let next = unsafe { page.add(((target & 0xfff) >> 2) as usize) };
+            // SAFETY: as above.
+            let run = unsafe { (*next).run() };
+            if left >= run {
+                cpu.block_va = target & !0xfff;
+                cpu.block_page = page;
+                debug_assert_eq!(cpu.slot_shift, 2);
+                cpu.local_time = cpu.time_origin.wrapping_sub(left);
+                // SAFETY: `next` is a live instruction of the block's page now.
+                return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+            }
+        }
     }
     leave_chain(cpu, left, Flow::Jump)
+}
+
+impl Cpu {
+    /// True if the block loop, starting a block now, would do nothing before it: no decoded
+    /// code or write TLB entries to drop, no FIQ or IRQ to take (see [`crate::run`]).
+    #[inline(always)]
+    fn between_blocks_is_nothing(&self, bus: &Bus) -> bool {
+        !self.flush_code_cache
+            && !bus.memory.has_invalidated()
+            && bus.memory.code_epoch() == self.seen_code_epoch
+            && (self.mask_f || !bus.irq.cpu_fiq(self.config.index))
+            && (self.mask_i || !bus.irq.cpu_irq(self.config.index))
+    }
 }
 
 /// The handler of the sentinel slots after the last instruction of a page: the straight

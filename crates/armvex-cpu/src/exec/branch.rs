@@ -103,8 +103,12 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
             return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
         }
     }
-    cpu.regs[15] = target;
-    crate::thread::leave_chain(cpu, left, Flow::Jump)
+    if LOCAL {
+        cpu.regs[15] = target;
+        return crate::thread::leave_chain(cpu, left, Flow::Jump);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { crate::thread::jump_out(cpu, bus, target, left) }
 }
 
 macro_rules! branch_ops {
