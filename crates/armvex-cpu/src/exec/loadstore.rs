@@ -595,33 +595,25 @@ fn ldm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
     let Some(host) = block_host(cpu, start, count, false) else {
         return Flow::Slow;
     };
-    let rn = usize::from(d.rn);
-    let mut loaded_base = None;
-    let mut new_pc = 0;
+    // Nothing can fault from here on, so the order in which registers are written does not
+    // show: each register gets its word, the base included (its loaded value wins over the
+    // written-back address, as in `ldm`), and the PC's word goes to `regs[15]` until it is
+    // written as a branch.
     let mut l = list;
     let mut p = host as *const u8;
     while l != 0 {
-        let r = l.trailing_zeros() as usize;
+        let r = (l.trailing_zeros() & 15) as usize;
         l &= l - 1;
         // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page.
-        let value = unsafe { crate::memory::read_host(p, 4) };
+        cpu.regs[r] = unsafe { crate::memory::read_host(p, 4) };
         // SAFETY: at most one past the transfer, in or just past its page (never read).
         p = p.wrapping_add(4);
-        if r == 15 {
-            new_pc = value;
-        } else if r == rn {
-            loaded_base = Some(value);
-        } else {
-            cpu.regs[r] = value;
-        }
     }
-    if FLAGS & block::WRITEBACK != 0 {
+    if FLAGS & block::WRITEBACK != 0 && list & (1 << d.rn) == 0 {
         cpu.set_r(d.rn, wb);
     }
-    if let Some(value) = loaded_base {
-        cpu.regs[rn] = value;
-    }
     if list & (1 << 15) != 0 {
+        let new_pc = cpu.regs[15];
         return cpu.bx_write_pc(new_pc);
     }
     Flow::Next
