@@ -142,7 +142,7 @@
 //! anywhere finds the state an unbroken run would have there.
 
 use crate::cpu::Cpu;
-use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
+use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, SPARE, Spare, Step};
 use armvex_bus::Bus;
 
 /// The most instructions the block loop lets one chain of handlers run. Only a bound on the
@@ -448,7 +448,7 @@ impl Cpu {
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if O::SYNC {
@@ -462,7 +462,7 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     let flow = O::step(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, SPARE, rem) };
     }
     // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
@@ -472,14 +472,14 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     cpu.sync_pc(insn);
     let flow = O::step_pc(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, SPARE, rem) };
     }
     // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
@@ -497,11 +497,12 @@ unsafe fn checked<O: Op, const COND: u8, const SKIPS: bool>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
+    _: Spare,
     rem: u64,
 ) -> u64 {
     if cpu.condition_holds::<COND>() {
         // SAFETY: the caller's contract.
-        return unsafe { fast::<O, 1>(cpu, bus, d, rem) };
+        return unsafe { fast::<O, 1>(cpu, bus, d, SPARE, rem) };
     }
     if SKIPS {
         // SAFETY: the caller's contract.
@@ -533,7 +534,7 @@ unsafe fn condition_failed(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u6
         return unsafe {
             let next = d.add(count);
             let handler = next.cast::<Handler>().add(usize::from(skip >> 7)).read();
-            handler(cpu, bus, next, rem)
+            handler(cpu, bus, next, SPARE, rem)
         };
     }
     // SAFETY: the caller's contract.
@@ -584,11 +585,12 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
+    _: Spare,
     rem: u64,
 ) -> u64 {
     if cpu.condition_holds::<COND>() {
         // SAFETY: the caller's contract; `then` runs the same instruction.
-        return unsafe { ((*d).then)(cpu, bus, d, rem) };
+        return unsafe { ((*d).then)(cpu, bus, d, SPARE, rem) };
     }
     if ON_FAIL != on_fail::NEXT {
         // SAFETY: `d` points at a live instruction (the caller's contract).
@@ -602,9 +604,9 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
             // for it when `COND` fails (the caller's contract).
             return unsafe {
                 if ON_FAIL == on_fail::SKIP_THEN {
-                    ((*next).then)(cpu, bus, next, rem)
+                    ((*next).then)(cpu, bus, next, SPARE, rem)
                 } else {
-                    ((*next).exec)(cpu, bus, next, rem)
+                    ((*next).exec)(cpu, bus, next, SPARE, rem)
                 }
             };
         }
@@ -715,7 +717,13 @@ pub(crate) enum Check {
 /// See [`Handler`].
 #[cold]
 #[inline(never)]
-unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn slow_path<O: Op, const SLOTS: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    _: Spare,
+    rem: u64,
+) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let flow = O::slow(cpu, bus, unsafe { &*d });
     // SAFETY: the caller's contract.
@@ -762,7 +770,7 @@ unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, next: *const Insn, rem: u64, flow: Flow) -> u64 {
     match flow {
         // SAFETY: `next` is a live instruction of the same page.
-        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, rem) },
+        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, SPARE, rem) },
         // SAFETY: the caller's contract.
         Flow::Jump => unsafe { jump(cpu, bus, left_after(d, rem)) },
         // SAFETY: as above.
@@ -793,7 +801,7 @@ pub(crate) unsafe fn enter(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, left
     let run = unsafe { (*next).run() };
     if left >= run {
         // SAFETY: the caller's contract.
-        return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+        return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
     }
     stop_chain(cpu, left, next)
 }
@@ -832,7 +840,7 @@ impl Cpu {
         let run = unsafe { (*d).run() };
         let left = if budget >= run {
             // SAFETY: the caller's contract.
-            unsafe { ((*d).exec)(self, bus, d, budget - run) }
+            unsafe { ((*d).exec)(self, bus, d, SPARE, budget - run) }
         } else {
             // SAFETY: the caller's contract.
             unsafe { self.run_partial(bus, d, budget, run) }
@@ -862,7 +870,7 @@ impl Cpu {
             let saved = ((*stop).exec, (*stop).then);
             (*stop).exec = end_of_page;
             (*stop).then = end_of_page;
-            let left = ((*d).exec)(self, bus, d, budget.wrapping_sub(run));
+            let left = ((*d).exec)(self, bus, d, SPARE, budget.wrapping_sub(run));
             ((*stop).exec, (*stop).then) = saved;
             left
         }
@@ -887,7 +895,7 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
         if left >= run {
             cpu.local_time = cpu.time_origin.wrapping_sub(left);
             // SAFETY: `next` is a live instruction of the same page.
-            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+            return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
         }
         return leave_chain(cpu, left, Flow::Jump);
     }
@@ -926,7 +934,7 @@ pub(crate) unsafe fn jump_out(cpu: &mut Cpu, bus: &mut Bus, target: u32, left: u
                 debug_assert_eq!(cpu.slot_shift, 2);
                 cpu.local_time = cpu.time_origin.wrapping_sub(left);
                 // SAFETY: `next` is a live instruction of the block's page now.
-                return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+                return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
             }
         }
     }
@@ -953,7 +961,7 @@ impl Cpu {
 ///
 /// # Safety
 /// See [`Handler`].
-pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: the caller's contract.
     stop_chain(cpu, rem.wrapping_add(unsafe { (*d).run() }), d)
 }
