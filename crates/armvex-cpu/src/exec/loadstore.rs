@@ -36,9 +36,9 @@ pub mod mode {
     pub const OFFSET: u8 = 0;
     /// [Rn, offset]!
     pub const PRE: u8 = 1;
-    /// [Rn], offset
+    /// \[Rn\], offset
     pub const POST: u8 = 2;
-    /// [Rn], offset with User-mode permissions (ARM LDRT and friends).
+    /// \[Rn\], offset with User-mode permissions (ARM LDRT and friends).
     pub const POST_USER: u8 = 3;
     /// [Rn, offset] with User-mode permissions (Thumb LDRT and friends).
     pub const OFFSET_USER: u8 = 4;
