@@ -17,7 +17,7 @@
 use crate::decode::{Features, decode_arm, decode_thumb_page};
 use crate::exec::branch::fused_compare_branch;
 use crate::insn::{COND_ALWAYS, Decoded, Insn};
-use crate::thread::{END_OF_PAGE, link_condition_runs};
+use crate::thread::{Check, END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
 
 /// Number of ARM instructions in a page.
@@ -46,7 +46,13 @@ impl CodePage {
         let mut families = Vec::with_capacity(slots);
         for (i, d) in decoded.enumerate() {
             let (insn, ops) = d.finish_with_family((i * slot_bytes) as u32, thumb);
-            checked.push(insn.cond() < COND_ALWAYS && !ops.own_condition);
+            checked.push(if insn.cond() >= COND_ALWAYS || ops.own_condition {
+                Check::None
+            } else if ops.checks_inline(&insn) {
+                Check::Inline(ops)
+            } else {
+                Check::Shared
+            });
             families.push(ops);
             insns.push(insn);
             raw.push(d.raw);
@@ -99,10 +105,23 @@ impl CodePage {
     }
 }
 
+/// The source of [`CodeCache::generation`]s: each cache and each drop of its pages takes a
+/// new one, so a generation names one set of live pages of one cache.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn new_generation() -> u64 {
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The predecoded pages of a machine.
 pub struct CodeCache {
     arm: Vec<Option<CodePage>>,
     thumb: Vec<Option<CodePage>>,
+    /// Changes whenever pages are dropped (never 0): a pointer to a decoded page taken while
+    /// the generation was `g` is valid while it still is `g` (see
+    /// [`crate::memory::FetchEntry::code`]). Decoding a page leaves it as it is: that moves
+    /// no other page.
+    generation: u64,
     features: Features,
     /// Number of pages decoded so far (for `--stats`).
     pub pages_decoded: u64,
@@ -114,9 +133,16 @@ impl CodeCache {
         CodeCache {
             arm: (0..pages).map(|_| None).collect(),
             thumb: (0..pages).map(|_| None).collect(),
+            generation: new_generation(),
             features,
             pages_decoded: 0,
         }
+    }
+
+    /// See [`CodeCache::generation`](CodeCache).
+    #[inline(always)]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The decoded ARM page for RAM page `index` at host address `host`, decoding it if needed.
@@ -168,6 +194,7 @@ impl CodeCache {
         while let Some(index) = memory.pop_invalidated() {
             self.arm[index as usize] = None;
             self.thumb[index as usize] = None;
+            self.generation = new_generation();
         }
     }
 
@@ -175,6 +202,7 @@ impl CodeCache {
     pub fn clear(&mut self, memory: &mut PhysicalMemory) {
         self.arm.iter_mut().for_each(|p| *p = None);
         self.thumb.iter_mut().for_each(|p| *p = None);
+        self.generation = new_generation();
         memory.clear_code_marks();
     }
 }

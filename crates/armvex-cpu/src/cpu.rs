@@ -171,6 +171,12 @@ pub struct Cpu {
     pub(crate) chain_flow: crate::insn::Flow,
     /// Where the last chain of handlers stopped (see [`crate::insn::ChainEnd::next`]).
     pub(crate) chain_next: *const crate::insn::Insn,
+    /// The generation of the code cache the current block executes from (see
+    /// [`crate::memory::FetchEntry::code`]), set at every block start; 0 before the first.
+    pub(crate) code_generation: u64,
+    /// True while chains may go on into another page by themselves: in runs without a
+    /// debugger checking blocks or a tracer (see [`crate::thread`]).
+    pub(crate) chain_pages: bool,
 }
 
 impl Cpu {
@@ -220,6 +226,8 @@ impl Cpu {
             time_origin: 0,
             chain_flow: crate::insn::Flow::Next,
             chain_next: std::ptr::null(),
+            code_generation: 0,
+            chain_pages: false,
         };
         cpu.reset();
         cpu

@@ -66,7 +66,21 @@ pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
 /// `d` must point at an instruction of a decoded page (or a copy of one, see
 /// [`crate::thread`]) that stays alive and unchanged during the call, and the CPU's block
 /// fields (`block_va`, `block_page`, `slot_shift`, `time_origin`) must describe that page.
-pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, u64) -> u64;
+///
+/// The fourth argument ([`Spare`]) carries nothing: it keeps the register of the fourth
+/// integer argument free, so that `rem` comes fifth. On x86-64 the fourth is `rcx`, whose
+/// low byte `cl` is the only register a shift by a variable amount can take its amount from
+/// (and shifts by an operand field of the instruction are everywhere: `lsl r2, r2, #1`,
+/// `add ip, r2, r6, lsl #1`, `ldrh r5, [r0, lr]`, `uxth`); with `rem` there, each such
+/// handler moved it out of the way and back, two host instructions for nothing.
+pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, Spare, u64) -> u64;
+
+/// The unused fourth argument of a [`Handler`]: uninitialised, so that passing it costs
+/// nothing.
+pub type Spare = std::mem::MaybeUninit<u64>;
+
+/// The value every caller of a [`Handler`] passes as its [`Spare`].
+pub const SPARE: Spare = std::mem::MaybeUninit::uninit();
 
 /// Where a chain of threaded handlers stopped: what the handler returned, and the CPU's
 /// `chain_next` (see [`Cpu::run_chain`](crate::cpu::Cpu)).
@@ -111,9 +125,11 @@ pub struct Insn {
     /// on ([`Insn::run`], see [`crate::thread`]).
     pub cond_run: u16,
     /// For a conditional ARM instruction whose `exec` is a run check (see
-    /// [`crate::thread`]): how many slots on the first instruction is that does not fail
-    /// when this one's condition fails (this one and the ones after it with the same
-    /// condition fail together). 1 otherwise.
+    /// [`crate::thread`]) or checks the condition itself: in bits 6:0, how many slots on the
+    /// first instruction is that does not fail when this one's condition fails (this one and
+    /// the ones after it with the same condition fail together); bit 7 set if that
+    /// instruction is to be entered through its `then` (its condition holds then). 1
+    /// otherwise.
     pub skip: u8,
     /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
     /// for a 32-bit Thumb instruction).

@@ -56,6 +56,11 @@ pub struct FetchEntry {
     pub tag: u32,
     pub page: u32,
     pub host: *const u8,
+    /// The decoded ARM page of `page`, valid if `code_generation` is the code cache's
+    /// generation (see [`crate::code_cache::CodeCache`]), for a chain of handlers to go on
+    /// into the page without coming back to the block loop ([`crate::thread`]).
+    pub code: *const crate::insn::Insn,
+    pub code_generation: u64,
 }
 
 impl Default for FetchEntry {
@@ -64,6 +69,8 @@ impl Default for FetchEntry {
             tag: INVALID_TAG,
             page: 0,
             host: std::ptr::null(),
+            code: std::ptr::null(),
+            code_generation: 0,
         }
     }
 }
@@ -505,6 +512,23 @@ impl Cpu {
         self.fetch_page_slow(bus, va)
     }
 
+    /// Remember in the fetch TLB entry of `va` (just used by [`Cpu::fetch_page`]) that its
+    /// page's decoded ARM code is at `code` in code cache generation `generation`.
+    #[inline(always)]
+    pub(crate) fn note_arm_code(&mut self, va: u32, code: *const crate::insn::Insn, generation: u64) {
+        let e = &mut self.tlb.fetch[self.privilege_index][tlb_index(va)];
+        e.code = code;
+        e.code_generation = generation;
+    }
+
+    /// The decoded ARM page of the page of `va` if the fetch TLB maps it and knows it (see
+    /// [`FetchEntry::code`]).
+    #[inline(always)]
+    pub(crate) fn known_arm_code(&self, va: u32) -> Option<*const crate::insn::Insn> {
+        let e = &self.tlb.fetch[self.privilege_index][tlb_index(va)];
+        (e.tag == va & PAGE_MASK && e.code_generation == self.code_generation).then_some(e.code)
+    }
+
     #[cold]
     #[inline(never)]
     fn fetch_page_slow(&mut self, bus: &mut Bus, va: u32) -> Result<(u32, *const u8), Fault> {
@@ -532,6 +556,7 @@ impl Cpu {
             tag: va & PAGE_MASK,
             page: page.index,
             host: page.host,
+            ..FetchEntry::default()
         };
         Ok((page.index, page.host))
     }

@@ -4,14 +4,14 @@
 //! With SCTLR.M clear, virtual addresses are physical addresses. With it set, a two-level walk
 //! translates them:
 //!
-//! * **Level 1** (4096 word entries, indexed by VA[31:20], from TTBR0 or TTBR1 as TTBCR.N
+//! * **Level 1** (4096 word entries, indexed by VA\[31:20\], from TTBR0 or TTBR1 as TTBCR.N
 //!   splits the address space) holds *sections* (1 MiB), *supersections* (16 MiB) or a pointer
 //!   to a level 2 table.
-//! * **Level 2** (256 entries, indexed by VA[19:12]) holds *small pages* (4 KiB) or *large
+//! * **Level 2** (256 entries, indexed by VA\[19:12\]) holds *small pages* (4 KiB) or *large
 //!   pages* (64 KiB, replicated over 16 entries).
 //!
 //! Each mapping names a *domain* (DACR: no access / client / manager), access permissions
-//! AP[2:0] (or the simplified model with an access flag when SCTLR.AFE is set), execute-never
+//! AP\[2:0\] (or the simplified model with an access flag when SCTLR.AFE is set), execute-never
 //! bits XN/PXN, and the not-global bit nG. Faults are reported with the fault status codes of
 //! B3.13.3, which the exception code writes to DFSR/IFSR.
 //!
@@ -132,8 +132,8 @@ impl Fault {
         }
     }
 
-    /// The FSR value. Short-descriptor format: FS[3:0] in bits 3:0, FS[4] in bit 10, domain
-    /// in 7:4; long-descriptor format ([`LPAE_STATUS`]): STATUS in bits 5:0 and bit 9 set.
+    /// The FSR value. Short-descriptor format: FS\[3:0\] in bits 3:0, FS\[4\] in bit 10,
+    /// domain in 7:4; long-descriptor format ([`LPAE_STATUS`]): STATUS in bits 5:0 and bit 9 set.
     /// WnR in bit 11 (data aborts only; the caller drops it for IFSR).
     pub fn fsr(&self) -> u32 {
         let wnr = u32::from(self.write) << 11;

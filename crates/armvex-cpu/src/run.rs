@@ -54,6 +54,8 @@ impl Cpu {
         self.exit = Exit::Budget;
         let tracing = self.tracer.is_some();
         let checking = debug.checking();
+        // A debugger checks every block start, and a tracer runs one instruction at a time.
+        self.chain_pages = !tracing && !checking;
         while self.icount < stop_at {
             if std::mem::take(&mut self.dbg.resume_mid_block) {
                 // Continue the block a debugger stop interrupted: no between-block work, and
@@ -144,6 +146,10 @@ impl Cpu {
             code.arm_page(&mut bus.memory, index, host)
         };
         let (slots, raw) = (page.as_mut_ptr().cast_const(), page.raw_ptr());
+        self.code_generation = code.generation();
+        if !THUMB {
+            self.note_arm_code(pc, slots, self.code_generation);
+        }
         self.sync_code_epoch(bus);
         self.block::<THUMB, CHECKED>(bus, slots, raw, pc, remaining, debug)
     }
@@ -195,8 +201,6 @@ impl Cpu {
         self.block_va = pc & !0xfff;
         self.block_page = page;
         self.slot_shift = shift;
-        // The first sentinel: slots at or past it end the page.
-        let sentinel = page.wrapping_add(slot_count);
         let time_base = self.local_time.wrapping_add(std::mem::take(&mut self.dbg.time_carry));
         let mut done = 0u64;
         let mut first = true;
@@ -237,6 +241,11 @@ impl Cpu {
                 done += chunk - end.left;
                 end
             };
+            // A chain may have gone on into another page (see `crate::thread::jump`): the
+            // block is in that page now.
+            let page = self.block_page;
+            // The first sentinel: slots at or past it end the page.
+            let sentinel = page.wrapping_add(slot_count);
             if !end.next.is_null() {
                 // The straight line goes on at `end.next`.
                 // SAFETY: chains only stop at slots of the page's array.

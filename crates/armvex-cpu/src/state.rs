@@ -127,7 +127,7 @@ pub mod psr {
     pub const VALID: u32 = 0xff0f_ffff;
 }
 
-/// Splits an ITSTATE byte into the CPSR bits that hold it (IT[1:0] in 26:25, IT[7:2] in 15:10).
+/// Splits an ITSTATE byte into the CPSR bits that hold it (IT\[1:0\] in 26:25, IT\[7:2\] in 15:10).
 #[inline]
 pub fn it_to_psr(it: u8) -> u32 {
     (u32::from(it & 3) << 25) | (u32::from(it >> 2) << 10)

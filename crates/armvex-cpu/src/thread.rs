@@ -142,7 +142,7 @@
 //! anywhere finds the state an unbroken run would have there.
 
 use crate::cpu::Cpu;
-use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, Step};
+use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, SPARE, Spare, Step};
 use armvex_bus::Bus;
 
 /// The most instructions the block loop lets one chain of handlers run. Only a bound on the
@@ -179,6 +179,12 @@ pub trait Op {
     /// their place in the page when they are decoded (e.g. one shift type of a
     /// shifted-register operand, or a branch whose target is in the same page).
     const REFINE: Option<Refine> = None;
+    /// True for the hot families whose conditional instructions get handlers that check
+    /// the condition themselves ([`checked`]), one per condition code, rather than a shared
+    /// condition check that jumps on to the instruction's handler: one indirect jump
+    /// instead of two, and a host branch on the flags per family and condition, which the
+    /// branch predictor tells apart.
+    const INLINE_CONDITION: bool = false;
     /// Execute one instruction, or return [`Flow::Slow`] having changed nothing, for
     /// [`Op::slow`] to do it. A step should keep every call out of its common path and leave
     /// the rest to `slow`: a threaded handler whose common path calls nothing needs no stack
@@ -221,6 +227,10 @@ pub struct Ops {
     pub reads: u8,
     /// See [`Op::REFINE`].
     pub refine: Option<Refine>,
+    /// For [`Op::INLINE_CONDITION`] families: `fast` with the check of each condition code
+    /// (but "always") built in ([`checked`]): going on to the next instruction when it
+    /// fails, and (the second table) past a run of instructions with the same condition.
+    pub checked: Option<&'static [[Handler; 14]; 2]>,
     /// The handlers check the condition code themselves (hand-written families).
     pub own_condition: bool,
     /// The instruction ends its run: its handler checks the budget for the instruction it
@@ -239,24 +249,46 @@ impl Ops {
     }
 
     /// The handlers for `insn`: its `exec` (the condition check of its condition code, if it
-    /// has one) and its `then`.
+    /// has one, or the handler with that check built in, see [`Ops::checks_inline`]) and its
+    /// `then`.
     pub fn select(&self, insn: &Insn) -> (Handler, Handler) {
-        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
-        let reads_pc = named(reads::RD, insn.rd)
-            || named(reads::RN, insn.rn)
-            || named(reads::RM, insn.rm)
-            || named(reads::RS, insn.rs);
-        let handler = match (!self.sync && reads_pc, insn.slots() == 2) {
+        let handler = match (self.needs_full(insn), insn.slots() == 2) {
             (false, false) => self.fast,
             (false, true) => self.fast_wide,
             (true, false) => self.full,
             (true, true) => self.full_wide,
         };
         if insn.cond() != COND_ALWAYS && !self.own_condition {
-            (CONDITION_CHECKS[usize::from(insn.cond().min(COND_ALWAYS))], handler)
+            let cond = usize::from(insn.cond().min(COND_ALWAYS));
+            match self.checked {
+                Some(checked) if self.checks_inline(insn) => (checked[0][cond], handler),
+                _ => (CONDITION_CHECKS[cond], handler),
+            }
         } else {
             (handler, handler)
         }
+    }
+
+    /// True if `insn` needs the `full` variant: the family does not sync the PC and the
+    /// instruction names R15 in a register field it reads.
+    fn needs_full(&self, insn: &Insn) -> bool {
+        let named = |mask: u8, r: u8| self.reads & mask != 0 && r == 15;
+        let reads_pc = named(reads::RD, insn.rd)
+            || named(reads::RN, insn.rn)
+            || named(reads::RM, insn.rm)
+            || named(reads::RS, insn.rs);
+        !self.sync && reads_pc
+    }
+
+    /// True if `insn`, a conditional instruction of this family, gets a handler that checks
+    /// its condition itself ([`Op::INLINE_CONDITION`], [`checked`]): one slot long, not the
+    /// `full` variant.
+    pub fn checks_inline(&self, insn: &Insn) -> bool {
+        self.checked.is_some()
+            && !self.own_condition
+            && insn.cond() < COND_ALWAYS
+            && insn.slots() == 1
+            && !self.needs_full(insn)
     }
 
     /// A family whose handlers are all `handler`, which checks conditions itself (for
@@ -272,6 +304,7 @@ impl Ops {
             sync: true,
             reads: reads::ALL,
             refine: None,
+            checked: None,
             own_condition: true,
             ends_run: false,
         }
@@ -299,14 +332,66 @@ impl<O: Op> OpsOf for O {
         sync: O::SYNC,
         reads: O::READS,
         refine: O::REFINE,
+        checked: if O::INLINE_CONDITION {
+            Some(&[
+                [
+                    checked::<O, 0, false>,
+                    checked::<O, 1, false>,
+                    checked::<O, 2, false>,
+                    checked::<O, 3, false>,
+                    checked::<O, 4, false>,
+                    checked::<O, 5, false>,
+                    checked::<O, 6, false>,
+                    checked::<O, 7, false>,
+                    checked::<O, 8, false>,
+                    checked::<O, 9, false>,
+                    checked::<O, 10, false>,
+                    checked::<O, 11, false>,
+                    checked::<O, 12, false>,
+                    checked::<O, 13, false>,
+                ],
+                [
+                    checked::<O, 0, true>,
+                    checked::<O, 1, true>,
+                    checked::<O, 2, true>,
+                    checked::<O, 3, true>,
+                    checked::<O, 4, true>,
+                    checked::<O, 5, true>,
+                    checked::<O, 6, true>,
+                    checked::<O, 7, true>,
+                    checked::<O, 8, true>,
+                    checked::<O, 9, true>,
+                    checked::<O, 10, true>,
+                    checked::<O, 11, true>,
+                    checked::<O, 12, true>,
+                    checked::<O, 13, true>,
+                ],
+            ])
+        } else {
+            None
+        },
         own_condition: false,
         ends_run: false,
     };
 }
 
 /// The [`Ops`] of a step function: `op!(path)`, `op!(nosync path)` for a family that never
-/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads.
+/// needs the PC, `op!(nosync(READS) path)` to say which fields are registers it reads,
+/// `op!(checked nosync(READS) path)` for such a family with [`Op::INLINE_CONDITION`].
 macro_rules! op {
+    (checked nosync($reads:expr) $f:path) => {{
+        struct O;
+        impl $crate::thread::Op for O {
+            const SYNC: bool = false;
+            const READS: u8 = $reads;
+            const INLINE_CONDITION: bool = true;
+            #[inline(always)]
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+                $f(cpu, bus, d)
+            }
+        }
+        <O as $crate::thread::OpsOf>::OPS
+    }};
     (nosync($reads:expr) $f:path) => {{
         struct O;
         impl $crate::thread::Op for O {
@@ -363,7 +448,7 @@ impl Cpu {
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if O::SYNC {
@@ -377,7 +462,7 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
     let flow = O::step(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, SPARE, rem) };
     }
     // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
@@ -387,18 +472,83 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 ///
 /// # Safety
 /// See [`Handler`].
-unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn full<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     cpu.sync_pc(insn);
     let flow = O::step_pc(cpu, bus, insn);
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
-        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, rem) };
+        return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, SPARE, rem) };
     }
     // SAFETY: the caller's contract (the instruction is `SLOTS` slots long).
     unsafe { dispatch_to::<SLOTS>(cpu, bus, d, rem, flow) }
 }
+
+/// The handler of a conditional instruction of an [`Op::INLINE_CONDITION`] family with
+/// condition code `COND`: [`fast`] if the condition holds, else on to the next instruction
+/// or, with `SKIPS`, as [`condition_failed`] goes. The same as [`condition_check`] followed
+/// by `fast`, with one indirect jump fewer.
+///
+/// # Safety
+/// See [`Handler`]; the instruction is one slot long, and with `SKIPS`, its `skip` is as
+/// [`link_condition_runs`] leaves it.
+unsafe fn checked<O: Op, const COND: u8, const SKIPS: bool>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    _: Spare,
+    rem: u64,
+) -> u64 {
+    if cpu.condition_holds::<COND>() {
+        // SAFETY: the caller's contract.
+        return unsafe { fast::<O, 1>(cpu, bus, d, SPARE, rem) };
+    }
+    if SKIPS {
+        // SAFETY: the caller's contract.
+        unsafe { condition_failed(cpu, bus, d, rem) }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { dispatch_to::<1>(cpu, bus, d, rem, Flow::Next) }
+    }
+}
+
+/// Go on after the condition of the instruction at `d` failed, `d` starting a run of
+/// instructions with its condition (see [`link_condition_runs`]): past them, into the `then`
+/// or the `exec` of the instruction after them as `skip` says ([`Insn::skip`]), as
+/// [`condition_check`] does.
+///
+/// # Safety
+/// See [`Handler`]; `d`'s `skip` is as [`link_condition_runs`] leaves it.
+#[inline(always)]
+unsafe fn condition_failed(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let (skip, run) = unsafe { ((*d).skip, (*d).run()) };
+    let count = usize::from(skip & SKIP_COUNT);
+    // As in `condition_check`: the skipped instructions are paid for unless the budget ends
+    // inside them.
+    if rem.wrapping_add(run) > count as u64 {
+        // SAFETY: `link_condition_runs` found the slot `count` on in the page's array; `then`
+        // follows `exec` in an `Insn`, and its `then` is right for it when this condition
+        // fails if `skip` says so.
+        return unsafe {
+            let next = d.add(count);
+            let handler = next.cast::<Handler>().add(usize::from(skip >> 7)).read();
+            handler(cpu, bus, next, SPARE, rem)
+        };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dispatch_to::<1>(cpu, bus, d, rem, Flow::Next) }
+}
+
+const _: () = assert!(
+    std::mem::offset_of!(Insn, exec) == 0 && std::mem::offset_of!(Insn, then) == std::mem::size_of::<Handler>()
+);
+
+/// [`Insn::skip`]: the bits holding the number of slots to skip.
+pub(crate) const SKIP_COUNT: u8 = 0x7f;
+/// [`Insn::skip`]: the instruction after the skipped ones is entered through its `then`.
+pub(crate) const SKIP_THEN: u8 = 0x80;
 
 /// How a condition check goes on when the condition fails (see [`condition_check`]).
 mod on_fail {
@@ -435,15 +585,16 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
+    _: Spare,
     rem: u64,
 ) -> u64 {
     if cpu.condition_holds::<COND>() {
         // SAFETY: the caller's contract; `then` runs the same instruction.
-        return unsafe { ((*d).then)(cpu, bus, d, rem) };
+        return unsafe { ((*d).then)(cpu, bus, d, SPARE, rem) };
     }
     if ON_FAIL != on_fail::NEXT {
         // SAFETY: `d` points at a live instruction (the caller's contract).
-        let (skip, run) = unsafe { (u64::from((*d).skip), (*d).run()) };
+        let (skip, run) = unsafe { (u64::from((*d).skip & SKIP_COUNT), (*d).run()) };
         // The skipped instructions are in this run (see `link_condition_runs`), which is
         // paid for, unless the budget ends inside it: then only if it ends past them.
         if rem.wrapping_add(run) > skip {
@@ -453,9 +604,9 @@ unsafe fn condition_check<const COND: u8, const ON_FAIL: u8>(
             // for it when `COND` fails (the caller's contract).
             return unsafe {
                 if ON_FAIL == on_fail::SKIP_THEN {
-                    ((*next).then)(cpu, bus, next, rem)
+                    ((*next).then)(cpu, bus, next, SPARE, rem)
                 } else {
-                    ((*next).exec)(cpu, bus, next, rem)
+                    ((*next).exec)(cpu, bus, next, SPARE, rem)
                 }
             };
         }
@@ -494,49 +645,69 @@ static RUN_CHECKS_THEN: [Handler; 15] = condition_checks!(on_fail::SKIP_THEN);
 static RUN_CHECKS_EXEC: [Handler; 15] = condition_checks!(on_fail::SKIP_EXEC);
 
 /// Give the conditional instructions of a decoded ARM page (`insns`: its slots, then the
-/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says that
-/// slot `i`'s `exec` is the plain condition check of its condition code.
+/// sentinels) the run checks of [`condition_check`] where they pay: `checked[i]` says how
+/// slot `i` checks its condition ([`Check`]). A slot whose handler checks its condition
+/// itself ([`checked`]) keeps its handler and gets the run in its `skip`.
 ///
 /// A run of the same condition stops before an instruction that ends its run (`ends[i]`, a
 /// B<cond> with that condition, say): skipping it would skip into the next run, which is
 /// not paid for.
-pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[bool]) {
+pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[Check], ends: &[bool]) {
+    const MAX: usize = SKIP_COUNT as usize;
     let slots = checked.len();
     debug_assert!(insns.len() > slots);
     // From the end of the page back, so that each slot's count follows from the next one's
-    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 255 steps).
+    // (a page of zeros is 1024 ANDEQs: counting forward from each would take 1024 * 127 steps).
     let mut next_skip = 0;
     for i in (0..slots).rev() {
         let cond = insns[i].cond();
         // This slot and the ones after it with the same condition, up to one that ends its
-        // run, at most 255.
+        // run, at most 127.
         let skip = if i + 1 < slots && insns[i + 1].cond() == cond && !ends[i + 1] {
-            (next_skip + 1).min(usize::from(u8::MAX))
+            (next_skip + 1).min(MAX)
         } else {
             1
         };
         next_skip = skip;
-        if !checked[i] || cond >= COND_ALWAYS {
+        if matches!(checked[i], Check::None) || cond >= COND_ALWAYS {
             continue;
         }
         debug_assert_eq!(
             skip,
-            (1..usize::from(u8::MAX))
+            (1..MAX)
                 .find(|&k| i + k >= slots || insns[i + k].cond() != cond || ends[i + k])
-                .unwrap_or(usize::from(u8::MAX))
+                .unwrap_or(MAX)
         );
         // The instruction after the run: the sentinel at the end of the page at the latest.
         let after = insns[i + skip].cond();
         let then_holds = after == cond ^ 1 || after == COND_ALWAYS;
-        let exec = match (skip, then_holds) {
+        let (exec, then) = match (skip, then_holds) {
             (1, false) => continue,
             (1, true) if after == COND_ALWAYS => continue,
-            (_, true) => RUN_CHECKS_THEN[usize::from(cond)],
-            (_, false) => RUN_CHECKS_EXEC[usize::from(cond)],
+            (_, true) => (RUN_CHECKS_THEN[usize::from(cond)], SKIP_THEN),
+            (_, false) => (RUN_CHECKS_EXEC[usize::from(cond)], 0),
         };
-        insns[i].exec = exec;
-        insns[i].skip = skip as u8;
+        match checked[i] {
+            Check::Shared => insns[i].exec = exec,
+            Check::Inline(family) => {
+                let checked = family.checked.expect("a family checking its conditions");
+                insns[i].exec = checked[1][usize::from(cond)];
+            }
+            Check::None => {}
+        }
+        insns[i].skip = skip as u8 | then;
     }
+}
+
+/// How a slot checks its condition (see [`link_condition_runs`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Check {
+    /// It has none, or its handler is written by hand (B, BL).
+    None,
+    /// Its `exec` is the shared check of its condition code ([`condition_check`]).
+    Shared,
+    /// Its `exec` checks the condition itself ([`checked`]), a handler of this family.
+    Inline(&'static Ops),
 }
 
 /// The slow step of the instruction at `d`, then on as [`dispatch`] goes. Out of line, so
@@ -546,7 +717,13 @@ pub(crate) fn link_condition_runs(insns: &mut [Insn], checked: &[bool], ends: &[
 /// See [`Handler`].
 #[cold]
 #[inline(never)]
-unsafe fn slow_path<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn slow_path<O: Op, const SLOTS: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    _: Spare,
+    rem: u64,
+) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let flow = O::slow(cpu, bus, unsafe { &*d });
     // SAFETY: the caller's contract.
@@ -593,7 +770,7 @@ unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, next: *const Insn, rem: u64, flow: Flow) -> u64 {
     match flow {
         // SAFETY: `next` is a live instruction of the same page.
-        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, rem) },
+        Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, SPARE, rem) },
         // SAFETY: the caller's contract.
         Flow::Jump => unsafe { jump(cpu, bus, left_after(d, rem)) },
         // SAFETY: as above.
@@ -624,7 +801,7 @@ pub(crate) unsafe fn enter(cpu: &mut Cpu, bus: &mut Bus, next: *const Insn, left
     let run = unsafe { (*next).run() };
     if left >= run {
         // SAFETY: the caller's contract.
-        return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+        return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
     }
     stop_chain(cpu, left, next)
 }
@@ -663,7 +840,7 @@ impl Cpu {
         let run = unsafe { (*d).run() };
         let left = if budget >= run {
             // SAFETY: the caller's contract.
-            unsafe { ((*d).exec)(self, bus, d, budget - run) }
+            unsafe { ((*d).exec)(self, bus, d, SPARE, budget - run) }
         } else {
             // SAFETY: the caller's contract.
             unsafe { self.run_partial(bus, d, budget, run) }
@@ -693,7 +870,7 @@ impl Cpu {
             let saved = ((*stop).exec, (*stop).then);
             (*stop).exec = end_of_page;
             (*stop).then = end_of_page;
-            let left = ((*d).exec)(self, bus, d, budget.wrapping_sub(run));
+            let left = ((*d).exec)(self, bus, d, SPARE, budget.wrapping_sub(run));
             ((*stop).exec, (*stop).then) = saved;
             left
         }
@@ -702,7 +879,7 @@ impl Cpu {
 
 /// A plain branch to `regs[15]`, with `left` budget after it: go on there if it is in the
 /// same page and the budget covers the target's run, moving time on as the block loop would;
-/// return to the loop otherwise.
+/// if it is in another page, as [`jump_out`] goes; return to the loop otherwise.
 ///
 /// # Safety
 /// See [`Handler`].
@@ -718,10 +895,63 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
         if left >= run {
             cpu.local_time = cpu.time_origin.wrapping_sub(left);
             // SAFETY: `next` is a live instruction of the same page.
-            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+            return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
+        }
+        return leave_chain(cpu, left, Flow::Jump);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { jump_out(cpu, bus, target, left) }
+}
+
+/// A plain branch to `target`, in another page than the block's, with `left` budget after
+/// it: go on there if the block loop would do nothing but go on there, that is if the
+/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is in ARM
+/// state, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
+/// and knows its decoded code ([`crate::memory::FetchEntry::code`]), and the budget covers
+/// the target's run; the block goes on in that page (`block_va`, `block_page`), with time
+/// moved on as the block loop would. Return to the loop otherwise, with `regs[15]` =
+/// `target`.
+///
+/// Most blocks of the kernel's xz decompressor end with a branch between its two pages (a
+/// call of the range coder, a return); going back to the block loop costs about 120 host
+/// instructions each time.
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(never)]
+pub(crate) unsafe fn jump_out(cpu: &mut Cpu, bus: &mut Bus, target: u32, left: u64) -> u64 {
+    cpu.regs[15] = target;
+    if cpu.chain_pages && !cpu.thumb && cpu.between_blocks_is_nothing(bus) {
+        if let Some(page) = cpu.known_arm_code(target) {
+            // SAFETY: `page` is the array of a live decoded ARM page (its generation is the
+            // code cache's), and the slot of an offset below 4096 is inside it.
+            let next = unsafe { page.add(((target & 0xfff) >> 2) as usize) };
+            // SAFETY: as above.
+            let run = unsafe { (*next).run() };
+            if left >= run {
+                cpu.block_va = target & !0xfff;
+                cpu.block_page = page;
+                debug_assert_eq!(cpu.slot_shift, 2);
+                cpu.local_time = cpu.time_origin.wrapping_sub(left);
+                // SAFETY: `next` is a live instruction of the block's page now.
+                return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
+            }
         }
     }
     leave_chain(cpu, left, Flow::Jump)
+}
+
+impl Cpu {
+    /// True if the block loop, starting a block now, would do nothing before it: no decoded
+    /// code or write TLB entries to drop, no FIQ or IRQ to take (see [`crate::run`]).
+    #[inline(always)]
+    fn between_blocks_is_nothing(&self, bus: &Bus) -> bool {
+        !self.flush_code_cache
+            && !bus.memory.has_invalidated()
+            && bus.memory.code_epoch() == self.seen_code_epoch
+            && (self.mask_f || !bus.irq.cpu_fiq(self.config.index))
+            && (self.mask_i || !bus.irq.cpu_irq(self.config.index))
+    }
 }
 
 /// The handler of the sentinel slots after the last instruction of a page: the straight
@@ -731,7 +961,7 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
 ///
 /// # Safety
 /// See [`Handler`].
-pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+pub unsafe fn end_of_page(cpu: &mut Cpu, _bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: the caller's contract.
     stop_chain(cpu, rem.wrapping_add(unsafe { (*d).run() }), d)
 }

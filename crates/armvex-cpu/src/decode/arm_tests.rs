@@ -177,6 +177,99 @@ fn condition_runs_and_compare_branch_stop_exactly() {
     }
 }
 
+/// A program in two pages: `page0` at RAM, `page1` at RAM + 0x1000 (page 0 padded with
+/// NOPs). A chain goes on into a page only if its budget covers the run it enters there
+/// (up to a B or the end of the page), so the functions in page 1 end with a B.
+fn two_pages(page0: &[u32], page1: &[u32]) -> Vec<u32> {
+    let mut prog = page0.to_vec();
+    prog.resize(0x400, 0xe1a00000); // mov r0, r0
+    prog.extend_from_slice(page1);
+    prog
+}
+
+/// Chains go on across pages (a call and its return, see `crate::thread::jump_out`): exact
+/// counts and PCs at every budget, and the same end state when the run is cut anywhere and
+/// resumed, with the same code cache or a new one.
+#[test]
+fn chains_across_pages_stop_exactly() {
+    let prog = two_pages(
+        &[
+            0xe3a00000, // mov r0, #0
+            0xe3a01000, // mov r1, #0
+            0xeb0003fc, // loop: bl func (RAM + 0x1000)
+            0xe2800001, // add r0, r0, #1
+            0xe3500005, // cmp r0, #5
+            0x1afffffb, // bne loop
+            0xe3a02007, // mov r2, #7
+        ],
+        &[
+            0xe2811002, // func: add r1, r1, #2
+            0xe12fff1e, // bx lr
+            0xeafffffe, // b .  (ends the run: a budget can cover it)
+        ],
+    );
+    let mut slots = vec![0, 1];
+    for _ in 0..5 {
+        slots.extend([2, 0x400, 0x401, 3, 4, 5]);
+    }
+    slots.extend([6, 7]);
+    let total = slots.len() as u64 - 1;
+    let expect = |cpu: &crate::Cpu| {
+        assert_eq!(&cpu.regs[..3], &[5, 10, 7], "r0..r2 after the whole program");
+    };
+    let (cpu, _, _) = run_arm(&prog, &[], total);
+    expect(&cpu);
+    assert_eq!(cpu.instructions(), total);
+    assert_eq!(cpu.pc(), RAM + 4 * 7);
+    for n in 1..total {
+        for same_cache in [false, true] {
+            let (mut cpu, mut bus) = crate::testutil::machine(crate::CpuModel::CortexA9);
+            let bytes: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
+            bus.memory.write_bytes(RAM, &bytes).unwrap();
+            cpu.regs[15] = RAM;
+            let features = || crate::Features::for_model(crate::CpuModel::CortexA9, true);
+            let mut code = crate::CodeCache::new(bus.memory.total_pages(), features());
+            cpu.run(&mut bus, &mut code, n, 0);
+            assert_eq!(cpu.instructions(), n, "budget {n}");
+            assert_eq!(cpu.pc(), RAM + 4 * slots[n as usize], "PC after {n} instructions");
+            if !same_cache {
+                code = crate::CodeCache::new(bus.memory.total_pages(), features());
+            }
+            cpu.run(&mut bus, &mut code, total - n, 0);
+            assert_eq!(cpu.instructions(), total, "budget {n}, then the rest");
+            expect(&cpu);
+        }
+    }
+}
+
+/// A store into the code of another page is seen by the next call into that page, which
+/// a chain makes without coming back to the block loop otherwise.
+#[test]
+fn chains_across_pages_see_code_written_there() {
+    let prog = two_pages(
+        &[
+            0xe59f3014, // ldr r3, [pc, #0x14]  (the new instruction)
+            0xe59f4014, // ldr r4, [pc, #0x14]  (RAM + 0x1000)
+            0xeb0003fc, // bl func
+            0xe5843000, // str r3, [r4]
+            0xe1a05001, // mov r5, r1
+            0xeb0003f9, // bl func
+            0xe1a06001, // mov r6, r1
+            0xe3a01009, // .word: mov r1, #9
+            RAM + 0x1000,
+        ],
+        &[
+            0xe3a01001, // func: mov r1, #1
+            0xe12fff1e, // bx lr
+            0xeafffffe, // b .
+        ],
+    );
+    let (cpu, _, _) = run_arm(&prog, &[], 11);
+    assert_eq!(cpu.instructions(), 11);
+    assert_eq!((cpu.regs[5], cpu.regs[6]), (1, 9));
+    assert_eq!(cpu.pc(), RAM + 4 * 7);
+}
+
 #[test]
 fn undefined_instruction_takes_the_exception() {
     let prog = [

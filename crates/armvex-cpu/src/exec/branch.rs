@@ -13,7 +13,7 @@
 
 use crate::cpu::Cpu;
 use crate::exec::dataproc::{self, handler_form, opcode};
-use crate::insn::{COND_ALWAYS, Flow, Handler, Insn};
+use crate::insn::{COND_ALWAYS, Flow, Handler, Insn, SPARE, Spare};
 use crate::thread::{Op, Ops, OpsOf, Refine, enter, op, reads};
 use armvex_bus::Bus;
 
@@ -68,6 +68,7 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
+    _: Spare,
     rem: u64,
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
@@ -100,11 +101,15 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
         if left >= run {
             cpu.local_time = cpu.time_origin.wrapping_sub(left);
             // SAFETY: `next` is a live instruction of the same page.
-            return unsafe { ((*next).exec)(cpu, bus, next, left - run) };
+            return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
         }
     }
-    cpu.regs[15] = target;
-    crate::thread::leave_chain(cpu, left, Flow::Jump)
+    if LOCAL {
+        cpu.regs[15] = target;
+        return crate::thread::leave_chain(cpu, left, Flow::Jump);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { crate::thread::jump_out(cpu, bus, target, left) }
 }
 
 macro_rules! branch_ops {
@@ -243,6 +248,7 @@ unsafe fn compare_branch<const OP: u8, const HF: u8, const COND: u8>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
+    _: Spare,
     rem: u64,
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
@@ -254,10 +260,10 @@ unsafe fn compare_branch<const OP: u8, const HF: u8, const COND: u8>(
     // stops the chain (see `Cpu::run_chain`).
     if (rem as i64) < 0 {
         // SAFETY: `b` is a live instruction of the same page.
-        return unsafe { ((*b).exec)(cpu, bus, b, rem) };
+        return unsafe { ((*b).exec)(cpu, bus, b, SPARE, rem) };
     }
     // SAFETY: `b` is a B with condition `COND`, without link, to a target in the page.
-    unsafe { branch_threaded::<COND, false, true>(cpu, bus, b, rem) }
+    unsafe { branch_threaded::<COND, false, true>(cpu, bus, b, SPARE, rem) }
 }
 
 macro_rules! compare_branch_conds {

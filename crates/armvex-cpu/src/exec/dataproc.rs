@@ -246,9 +246,26 @@ macro_rules! forms {
         ]
     };
 }
+/// The forms of [`dp`] with [`crate::thread::Op::INLINE_CONDITION`]: the immediate, the
+/// register, and the register shifted by an immediate LSL, LSR or ASR (the others are rare
+/// enough conditional to share the condition checks).
+macro_rules! checked_forms {
+    ($h:ident, $($c:literal),*) => {
+        [
+            op!(checked nosync(DP_READS) $h::<$($c,)* 0>),
+            op!(checked nosync(DP_READS) $h::<$($c,)* 1>),
+            op!(checked nosync(DP_READS) $h::<$($c,)* 2>),
+            op!(checked nosync(DP_READS) $h::<$($c,)* 3>),
+            op!(checked nosync(DP_READS) $h::<$($c,)* 4>),
+            op!(nosync(DP_READS) $h::<$($c,)* 5>),
+            op!(nosync(DP_READS) $h::<$($c,)* 6>),
+            op!(nosync(DP_READS) $h::<$($c,)* 7>),
+        ]
+    };
+}
 macro_rules! table {
     ($($op:literal)*) => {
-        [$([forms!(dp, $op, false), forms!(dp, $op, true)]),*]
+        [$([checked_forms!(dp, $op, false), forms!(dp, $op, true)]),*]
     };
 }
 

@@ -36,9 +36,9 @@ pub mod mode {
     pub const OFFSET: u8 = 0;
     /// [Rn, offset]!
     pub const PRE: u8 = 1;
-    /// [Rn], offset
+    /// \[Rn\], offset
     pub const POST: u8 = 2;
-    /// [Rn], offset with User-mode permissions (ARM LDRT and friends).
+    /// \[Rn\], offset with User-mode permissions (ARM LDRT and friends).
     pub const POST_USER: u8 = 3;
     /// [Rn, offset] with User-mode permissions (Thumb LDRT and friends).
     pub const OFFSET_USER: u8 = 4;
@@ -153,6 +153,7 @@ struct Single<const KIND: u8, const MODE: u8, const OFF: u8>;
 
 impl<const KIND: u8, const MODE: u8, const OFF: u8> Op for Single<KIND, MODE, OFF> {
     const SYNC: bool = false;
+    const INLINE_CONDITION: bool = KIND <= STRH && MODE <= mode::POST;
     const REFINE: Option<Refine> = if OFF == offset::REG {
         Some(refine_register_offset::<KIND, MODE>)
     } else {
@@ -506,6 +507,7 @@ struct Ldm<const FLAGS: u8>;
 
 impl<const FLAGS: u8> Op for Ldm<FLAGS> {
     const SYNC: bool = false;
+    const INLINE_CONDITION: bool = true;
     const READS: u8 = reads::RN;
     const REFINE: Option<Refine> = Some(refine_ldm);
     #[inline(always)]
@@ -523,6 +525,7 @@ struct Stm<const PC: bool, const FLAGS: u8>;
 
 impl<const PC: bool, const FLAGS: u8> Op for Stm<PC, FLAGS> {
     const SYNC: bool = PC;
+    const INLINE_CONDITION: bool = true;
     const READS: u8 = reads::RN;
     const REFINE: Option<Refine> = Some(if PC { refine_stm::<true> } else { refine_stm::<false> });
     #[inline(always)]
@@ -592,33 +595,25 @@ fn ldm_fast<const FLAGS: u8>(cpu: &mut Cpu, d: &Insn) -> Flow {
     let Some(host) = block_host(cpu, start, count, false) else {
         return Flow::Slow;
     };
-    let rn = usize::from(d.rn);
-    let mut loaded_base = None;
-    let mut new_pc = 0;
+    // Nothing can fault from here on, so the order in which registers are written does not
+    // show: each register gets its word, the base included (its loaded value wins over the
+    // written-back address, as in `ldm`), and the PC's word goes to `regs[15]` until it is
+    // written as a branch.
     let mut l = list;
     let mut p = host as *const u8;
     while l != 0 {
-        let r = l.trailing_zeros() as usize;
+        let r = (l.trailing_zeros() & 15) as usize;
         l &= l - 1;
         // SAFETY: `block_host` checked that the TLB maps the whole transfer, in one page.
-        let value = unsafe { crate::memory::read_host(p, 4) };
+        cpu.regs[r] = unsafe { crate::memory::read_host(p, 4) };
         // SAFETY: at most one past the transfer, in or just past its page (never read).
         p = p.wrapping_add(4);
-        if r == 15 {
-            new_pc = value;
-        } else if r == rn {
-            loaded_base = Some(value);
-        } else {
-            cpu.regs[r] = value;
-        }
     }
-    if FLAGS & block::WRITEBACK != 0 {
+    if FLAGS & block::WRITEBACK != 0 && list & (1 << d.rn) == 0 {
         cpu.set_r(d.rn, wb);
     }
-    if let Some(value) = loaded_base {
-        cpu.regs[rn] = value;
-    }
     if list & (1 << 15) != 0 {
+        let new_pc = cpu.regs[15];
         return cpu.bx_write_pc(new_pc);
     }
     Flow::Next

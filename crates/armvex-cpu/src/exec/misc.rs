@@ -170,7 +170,7 @@ pub fn srs(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
-/// RFE: load PC and CPSR from [`rn`]; `op2` as for SRS.
+/// RFE: load PC and CPSR from `[rn]`; `op2` as for SRS.
 pub fn rfe(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     if cpu.mode() == Mode::User {
         return cpu.undefined();

@@ -3,7 +3,7 @@
 
 use super::mem;
 use crate::cpu::Cpu;
-use crate::insn::{Flow, Insn};
+use crate::insn::{Flow, Insn, Spare};
 use crate::thread::Ops;
 use armvex_bus::Bus;
 
@@ -18,7 +18,7 @@ pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 ///
 /// # Safety
 /// See [`crate::insn::Handler`].
-unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     it(cpu, bus, insn);

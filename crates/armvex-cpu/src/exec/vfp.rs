@@ -424,7 +424,7 @@ pub fn mov_core_single(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
-/// VMOV between a core register and a 32-bit scalar Dn[x]: `rd` = core register, `rn` = D
+/// VMOV between a core register and a 32-bit scalar Dn\[x\]: `rd` = core register, `rn` = D
 /// register, `imm` = x, `op` = 1 to the core register.
 pub fn mov_core_scalar(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     check_vfp!(cpu);
