@@ -98,6 +98,12 @@ pub trait Device {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+
+    /// This device as a mutable [`std::any::Any`], for a test or tool that built the device
+    /// and wants it back whole (see [`crate::Bus::device_as_mut`]). `None` by default.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 /// What a device may touch while it handles an access or a timer.
@@ -237,6 +243,11 @@ impl DeviceMap {
 
     pub(crate) fn device_mut(&mut self, id: DeviceId) -> &mut dyn Device {
         self.mappings[id].device.as_mut()
+    }
+
+    /// How many devices there are (ids are `0..len`).
+    pub(crate) fn len(&self) -> usize {
+        self.mappings.len()
     }
 
     pub(crate) fn device(&self, id: DeviceId) -> Option<&dyn Device> {
