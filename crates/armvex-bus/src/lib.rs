@@ -292,7 +292,7 @@ impl Bus {
         Ok(())
     }
 
-    /// Device `id`, to look at (an inspector downcasts it through [`Device::as_any`]).
+    /// Device `id`, to look at (an inspector that knows its type uses [`Bus::device_as`]).
     pub fn device(&self, id: DeviceId) -> Option<&dyn Device> {
         self.devices.device(id)
     }

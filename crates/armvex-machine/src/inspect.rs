@@ -374,7 +374,7 @@ impl Machine {
         let virtio = map
             .iter()
             .filter_map(|(id, base, _, name)| {
-                let t = self.bus.device(*id)?.as_any()?.downcast_ref::<VirtioMmio>()?;
+                let t = self.bus.device_as::<VirtioMmio>(*id)?;
                 Some((*base, name.to_string(), t))
             })
             .enumerate()
@@ -638,10 +638,8 @@ impl Machine {
 
     fn irq_views(&self, devices: &[DeviceView]) -> Vec<IrqView> {
         let Some(gic) = self.bus.device_map().iter().find_map(|(id, ..)| {
-            let any = self.bus.device(*id)?.as_any()?;
-            any.downcast_ref::<armvex_devices::A9MpCore>()
-                .map(|m| m.gic())
-                .or_else(|| any.downcast_ref::<armvex_devices::A15MpCore>().map(|m| m.gic()))
+            (self.bus.device_as::<armvex_devices::A9MpCore>(*id).map(|m| m.gic()))
+                .or_else(|| self.bus.device_as::<armvex_devices::A15MpCore>(*id).map(|m| m.gic()))
         }) else {
             return Vec::new();
         };

@@ -258,6 +258,14 @@ impl SplitQueue {
         }
     }
 
+    /// Follow the ring features of `negotiated` (EVENT_IDX, INDIRECT_DESC): the transport
+    /// calls this when the queue goes live and when the driver sets DRIVER_OK, not per
+    /// notification.
+    pub fn use_features(&mut self, negotiated: u64) {
+        self.event_idx = negotiated & crate::features::EVENT_IDX != 0;
+        self.indirect = negotiated & crate::features::INDIRECT_DESC != 0;
+    }
+
     /// Back to the state after reset (§2.7: a reset queue is not ready and forgets its rings).
     pub fn reset(&mut self) {
         *self = SplitQueue::new(self.max_size);

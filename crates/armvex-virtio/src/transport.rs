@@ -461,6 +461,10 @@ impl VirtioMmio {
         }
         if new & status::DRIVER_OK != 0 && old & status::DRIVER_OK == 0 {
             let negotiated = self.negotiated_features();
+            // A legacy driver may have made its queues live before writing its features.
+            for q in self.state.queues.iter_mut().filter(|q| q.ready) {
+                q.use_features(negotiated);
+            }
             if let Some(b) = &mut self.device {
                 b.activate(negotiated);
             }
@@ -564,15 +568,10 @@ impl VirtioMmio {
         what: &str,
         work: impl FnOnce(&mut dyn VirtioDevice, &mut Queues) -> Result<(), QueueError>,
     ) {
-        let negotiated = self.negotiated_features();
         let Some(device) = self.device.as_mut() else {
             return;
         };
         let s = &mut self.state;
-        for q in &mut s.queues {
-            q.event_idx = negotiated & EVENT_IDX != 0;
-            q.indirect = negotiated & INDIRECT_DESC != 0;
-        }
         let running = s.status & status::DRIVER_OK != 0 && s.status & status::DEVICE_NEEDS_RESET == 0;
         let mut queues = Queues::new(&mut s.queues, ctx.memory, running);
         let worked = work(device.as_mut(), &mut queues);
@@ -708,8 +707,7 @@ impl VirtioMmio {
                     q.legacy_align = align;
                     return;
                 }
-                q.event_idx = negotiated & EVENT_IDX != 0;
-                q.indirect = negotiated & INDIRECT_DESC != 0;
+                q.use_features(negotiated);
                 if let Err(e) = q.enable_legacy(ctx.memory, value, page_size) {
                     q.ready = false;
                     self.needs_reset(ctx, format!("queue {sel}: {e}"));
@@ -723,8 +721,7 @@ impl VirtioMmio {
                 if value & 1 == 0 {
                     q.ready = false;
                 } else if !q.ready {
-                    q.event_idx = negotiated & EVENT_IDX != 0;
-                    q.indirect = negotiated & INDIRECT_DESC != 0;
+                    q.use_features(negotiated);
                     if let Err(e) = q.enable(ctx.memory) {
                         self.needs_reset(ctx, format!("queue {sel}: {e}"));
                     }
@@ -780,6 +777,10 @@ impl Device for VirtioMmio {
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
     }
 
@@ -1038,7 +1039,7 @@ mod tests {
             assert_eq!(m.rd_sized(regs::CONFIG, AccessSize::Byte), 0);
             m.wr(regs::QUEUE_NOTIFY, 0);
             assert!(!m.irq());
-            assert_eq!(m.transport.borrow().name(), "virtio-mmio:empty");
+            assert_eq!(m.transport().name(), "virtio-mmio:empty");
         }
         assert_eq!(VirtioMmio::new(false, IRQ, None).with_name("virtio3").name(), "virtio3");
     }
@@ -1088,10 +1089,10 @@ mod tests {
             "ACCESS_PLATFORM was not offered"
         );
         assert!(attempt(&mut m, VERSION_1 | EVENT_IDX | 1));
-        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+        assert_eq!(m.transport().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
         // Features are frozen once FEATURES_OK is accepted.
         m.wr(regs::DRIVER_FEATURES, 0);
-        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+        assert_eq!(m.transport().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
     }
 
     #[test]
@@ -1321,6 +1322,47 @@ mod tests {
         m.wr(regs::QUEUE_PFN, 0);
         assert!(!m.state().queues[0].ready);
         assert_eq!(m.state().queues[0].size, 16);
+    }
+
+    #[test]
+    fn queues_take_the_ring_features_when_they_go_live_or_at_driver_ok() {
+        let flags = |m: &Machine, q: usize| {
+            let s = m.state();
+            (s.queues[q].event_idx, s.queues[q].indirect)
+        };
+        // Modern: features are fixed before QueueReady; no notification is needed.
+        let (mut m, _) = greedy_ready(VERSION_1 | EVENT_IDX | INDIRECT_DESC);
+        assert_eq!(flags(&m, 0), (true, true));
+        assert_eq!(flags(&m, 1), (false, false), "queue 1 is not live");
+        // A queue made live after DRIVER_OK takes them as it goes live.
+        m.wr(regs::QUEUE_SEL, 1);
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_DESC_LOW, RING + 0x4000);
+        m.wr(regs::QUEUE_DRIVER_LOW, RING + 0x5000);
+        m.wr(regs::QUEUE_DEVICE_LOW, RING + 0x6000);
+        m.wr(regs::QUEUE_READY, 1);
+        assert_eq!(flags(&m, 1), (true, true));
+        let (m, _) = greedy_ready(VERSION_1 | INDIRECT_DESC);
+        assert_eq!(flags(&m, 0), (false, true));
+
+        // Legacy: a queue made live before the features were written takes them at DRIVER_OK.
+        let mut m = greedy(false);
+        m.wr(regs::GUEST_PAGE_SIZE, 4096);
+        m.wr(regs::STATUS, 0);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::QUEUE_SEL, 0);
+        m.wr(regs::QUEUE_NUM, 8);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        assert_eq!(flags(&m, 0), (false, false));
+        m.wr(regs::DRIVER_FEATURES, EVENT_IDX as u32);
+        assert_eq!(flags(&m, 0), (false, false), "not before DRIVER_OK");
+        m.add_status(status::DRIVER_OK);
+        assert_eq!(flags(&m, 0), (true, false));
+        // Features written after DRIVER_OK (a driver bug) reach neither the device nor the
+        // queues, and a notification does not change that.
+        m.wr(regs::DRIVER_FEATURES, INDIRECT_DESC as u32);
+        m.wr(regs::QUEUE_NOTIFY, 0);
+        assert_eq!(flags(&m, 0), (true, false));
     }
 
     #[test]
@@ -1566,7 +1608,7 @@ mod tests {
             &legacy,
             "snapshot has device ID 2, this transport has 0",
         );
-        refuse(&mut greedy(false).transport.borrow_mut(), &legacy, "device ID 2");
+        refuse(greedy(false).transport_mut(), &legacy, "device ID 2");
         refuse(
             &mut VirtioMmio::new(false, IRQ, blk(true)),
             &legacy,
@@ -1614,7 +1656,7 @@ mod tests {
         let (mut m, mut ring) = greedy_ready(VERSION_1 | EVENT_IDX | INDIRECT_DESC);
         let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
         ring.submit(&mut m, head);
-        let good = m.transport.borrow().save_state();
+        let good = m.transport().save_state();
         let ram = m.peek(RAM_BASE, RAM_SIZE as usize);
         let mut rng = Rng(0xdead_beef);
         let (mut loaded, mut refused) = (0, 0);
