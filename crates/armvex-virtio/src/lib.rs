@@ -60,6 +60,8 @@ pub mod console;
 pub mod device;
 pub mod disk;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod net;
 pub mod queue;
 pub mod rng;

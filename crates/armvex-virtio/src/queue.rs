@@ -664,92 +664,10 @@ impl<'a> ChainCursor<'a> {
     }
 }
 
-/// Feed arbitrary bytes through the queue parser, as the `cargo fuzz` target
-/// (`crates/armvex-virtio/fuzz`) and a unit test do. Never panics, whatever `data` holds —
-/// that is what fuzzing checks — and asserts the parser's promises about every chain it
-/// accepts (buffers in RAM, readable before writable, no more buffers than the queue size).
-///
-/// Layout of `data`: bytes 0..2 the queue size (`QueueNum`, unchecked: bad sizes must be
-/// refused), byte 2 flags (bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 legacy layout, bit 3
-/// misplace the used ring outside RAM), the rest copied into a 64 KiB RAM at
-/// [`FUZZ_RAM_BASE`]: descriptor table at +0, available ring at +0x1000, used ring at +0x2000
-/// (modern), or the legacy layout from page frame `FUZZ_RAM_BASE / 4096`.
-pub fn fuzz_split_queue(data: &[u8]) {
-    let Some((header, image)) = data.split_at_checked(3) else {
-        return;
-    };
-    let size = u16::from_le_bytes([header[0], header[1]]);
-    let flags = header[2];
-    let mut mem = PhysicalMemory::new(&[armvex_bus::RamRegionSpec {
-        name: "fuzz-ram".into(),
-        base: FUZZ_RAM_BASE,
-        size: FUZZ_RAM_SIZE,
-    }])
-    .expect("a 64 KiB RAM can be mapped");
-    let image = &image[..image.len().min(FUZZ_RAM_SIZE as usize)];
-    mem.write_bytes(FUZZ_RAM_BASE, image).expect("the image fits in RAM");
-
-    let mut q = SplitQueue::new(256);
-    q.event_idx = flags & 1 != 0;
-    q.indirect = flags & 2 != 0;
-    if q.set_size(u32::from(size)).is_err() {
-        return;
-    }
-    let base = u64::from(FUZZ_RAM_BASE);
-    let enabled = if flags & 4 != 0 {
-        q.enable_legacy(&mem, FUZZ_RAM_BASE / 4096, 4096)
-    } else {
-        q.desc_addr = base;
-        q.avail_addr = base + 0x1000;
-        q.used_addr = if flags & 8 != 0 {
-            base + u64::from(FUZZ_RAM_SIZE)
-        } else {
-            base + 0x2000
-        };
-        q.enable(&mem)
-    };
-    if enabled.is_err() {
-        return;
-    }
-    let mut scratch = [0u8; 256];
-    for _ in 0..(2 * usize::from(q.size) + 2) {
-        let chain = match q.pop(&mut mem) {
-            Ok(Some(chain)) => chain,
-            Ok(None) | Err(_) => break,
-        };
-        assert!(chain.buffers.len() <= usize::from(q.size));
-        assert!(
-            chain
-                .buffers
-                .iter()
-                .all(|b| ram_contains(&mem, u64::from(b.addr), u64::from(b.len)))
-        );
-        let first_writable = chain
-            .buffers
-            .iter()
-            .position(|b| b.writable)
-            .unwrap_or(chain.buffers.len());
-        assert!(chain.buffers[first_writable..].iter().all(|b| b.writable));
-        // Act like a device: consume the readable bytes, fill part of the writable ones.
-        let mut reader = chain.reader();
-        while reader.read(&mem, &mut scratch).expect("validated buffers are in RAM") > 0 {}
-        let mut writer = chain.writer().limit(u64::from(scratch[0]) * 4);
-        let written = writer.write(&mut mem, &scratch).expect("validated buffers are in RAM");
-        if q.add_used(&mut mem, chain.head, written as u32).is_err() {
-            break;
-        }
-        let _ = q.should_notify(&mem);
-    }
-}
-
-/// Where [`fuzz_split_queue`] places its RAM.
-pub const FUZZ_RAM_BASE: u32 = 0x4000_0000;
-/// Size of the RAM of [`fuzz_split_queue`].
-pub const FUZZ_RAM_SIZE: u32 = 0x1_0000;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzzing::{FUZZ_RAM_BASE, FUZZ_RAM_SIZE, fuzz_split_queue};
     use crate::testing::Rng;
     use armvex_bus::RamRegionSpec;
 
