@@ -16,6 +16,8 @@
 //! Data flows CPU → bus → device: the CPU crate calls into this crate, devices are called by it,
 //! and nothing here knows which board it is part of.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod error;
 pub mod irq;
@@ -64,8 +66,11 @@ pub struct Bus {
 /// separately.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusState {
+    /// The virtual clock, with every device timer's deadline.
     pub clock: VirtualClock,
+    /// The level of every interrupt line and CPU input.
     pub irq: InterruptLines,
+    /// Power-off and reboot requests not yet handled by the machine.
     pub requests: Vec<MachineRequest>,
     /// Each device's name and [`Device::save_state`], in device-id order.
     pub devices: Vec<(String, Vec<u8>)>,
@@ -75,7 +80,9 @@ pub struct BusState {
 /// GIC CPU interface depend on it) and that CPU's local virtual time in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accessor {
+    /// Index of the CPU making the access (0 for timer callbacks and host input).
     pub cpu: usize,
+    /// That CPU's local virtual time, in nanoseconds.
     pub time: u64,
 }
 

@@ -14,8 +14,11 @@ use crate::{Accessor, MachineRequest};
 /// The width of a bus access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccessSize {
+    /// 8 bits (LDRB/STRB).
     Byte,
+    /// 16 bits (LDRH/STRH).
     Half,
+    /// 32 bits (LDR/STR).
     Word,
 }
 

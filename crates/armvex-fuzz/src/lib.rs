@@ -154,7 +154,7 @@ pub mod a32 {
     pub fn mov32(rd: u32, value: u32) -> [u32; 2] {
         [movw(rd, value & 0xffff), movt(rd, value >> 16)]
     }
-    /// STR/STRH/STRB Rt, [Rn] for a 4-, 2- or 1-byte access.
+    /// STR/STRH/STRB Rt, \[Rn\] for a 4-, 2- or 1-byte access.
     pub fn store(size: u32, rt: u32, rn: u32) -> u32 {
         match size {
             1 => 0xe5c0_0000 | rn << 16 | rt << 12,
@@ -162,7 +162,7 @@ pub mod a32 {
             _ => 0xe580_0000 | rn << 16 | rt << 12,
         }
     }
-    /// LDR/LDRH/LDRB Rt, [Rn] for a 4-, 2- or 1-byte access.
+    /// LDR/LDRH/LDRB Rt, \[Rn\] for a 4-, 2- or 1-byte access.
     pub fn load(size: u32, rt: u32, rn: u32) -> u32 {
         match size {
             1 => 0xe5d0_0000 | rn << 16 | rt << 12,

@@ -8,7 +8,7 @@
 //! ## Two threads, one narrow bridge
 //!
 //! The machine runs on the main thread; this crate's HTTP server ([`tiny_http`], a small
-//! blocking server: no async runtime) on its own. They share only a [`Bridge`]:
+//! blocking server: no async runtime) on its own. They share only a `Bridge`:
 //!
 //! * a flag, `attention`, that the run loop reads once per round (an atomic load: nothing on
 //!   the per-instruction path). The server sets it when it has a command or wants a view;

@@ -55,6 +55,8 @@
 //! nanoseconds later through a bus timer. Either way the same guest run produces the same
 //! interrupts at the same instruction counts.
 
+#![warn(missing_docs)]
+
 pub mod blk;
 pub mod console;
 pub mod device;

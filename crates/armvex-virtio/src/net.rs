@@ -94,14 +94,23 @@ pub const DEFAULT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
 /// Feature bits of virtio-net (§5.1.3).
 pub mod feature {
+    /// The device completes checksums the driver leaves partial on transmit.
     pub const CSUM: u64 = 1 << 0;
+    /// The driver accepts received packets with partial checksums.
     pub const GUEST_CSUM: u64 = 1 << 1;
+    /// The configuration has the maximum MTU.
     pub const MTU: u64 = 1 << 3;
+    /// The configuration has the card's MAC address.
     pub const MAC: u64 = 1 << 5;
+    /// The driver accepts TCPv4 segmentation offload on receive (not offered).
     pub const GUEST_TSO4: u64 = 1 << 7;
+    /// The device segments TCPv4 on transmit (not offered).
     pub const HOST_TSO4: u64 = 1 << 11;
+    /// A received frame may span several receive buffers.
     pub const MRG_RXBUF: u64 = 1 << 15;
+    /// The configuration has the link status.
     pub const STATUS: u64 = 1 << 16;
+    /// A control queue (not offered).
     pub const CTRL_VQ: u64 = 1 << 17;
 }
 

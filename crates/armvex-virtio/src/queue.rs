@@ -64,39 +64,106 @@ pub const LEGACY_DEFAULT_ALIGN: u32 = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueError {
     /// Queue size zero, above the device's maximum, or not a power of two (§2.7).
-    BadSize { size: u32, max: u16 },
+    BadSize {
+        /// The size written.
+        size: u32,
+        /// The device's maximum.
+        max: u16,
+    },
     /// A ring area is not aligned as §2.7 requires (descriptors 16, available 2, used 4).
-    Misaligned { area: &'static str, addr: u64 },
+    Misaligned {
+        /// Which area.
+        area: &'static str,
+        /// Its address.
+        addr: u64,
+    },
     /// Legacy `QueueAlign` that is not a power of two.
     BadLegacyAlign(u32),
     /// Legacy `GuestPageSize` that is not a power of two.
     BadPageSize(u32),
     /// A ring (descriptor table, available or used ring) is not wholly in RAM.
-    RingOutsideRam { area: &'static str, addr: u64 },
+    RingOutsideRam {
+        /// Which area.
+        area: &'static str,
+        /// Its address.
+        addr: u64,
+    },
     /// The available index moved by more than the queue size since the device last looked.
-    AvailIndexJump { from: u16, to: u16 },
+    AvailIndexJump {
+        /// The index the device had reached.
+        from: u16,
+        /// The index the driver published.
+        to: u16,
+    },
     /// The available ring names a head beyond the descriptor table.
-    HeadOutOfRange { head: u16, size: u16 },
+    HeadOutOfRange {
+        /// The head named.
+        head: u16,
+        /// The queue size.
+        size: u16,
+    },
     /// A descriptor's `next` points beyond its table.
-    NextOutOfRange { head: u16, next: u16 },
+    NextOutOfRange {
+        /// The chain's head.
+        head: u16,
+        /// The `next` index.
+        next: u16,
+    },
     /// A descriptor (or indirect table) is not wholly in RAM.
-    DescriptorOutsideRam { head: u16, addr: u64 },
+    DescriptorOutsideRam {
+        /// The chain's head.
+        head: u16,
+        /// Address of the descriptor or table.
+        addr: u64,
+    },
     /// A data buffer is not wholly in RAM.
-    BufferOutsideRam { head: u16, addr: u64, len: u32 },
+    BufferOutsideRam {
+        /// The chain's head.
+        head: u16,
+        /// The buffer's address.
+        addr: u64,
+        /// Its length.
+        len: u32,
+    },
     /// Following `next` revisits a descriptor.
-    Loop { head: u16 },
+    Loop {
+        /// The chain's head.
+        head: u16,
+    },
     /// More buffers in one chain than the queue size (§2.7.5.3.1).
-    ChainTooLong { head: u16, size: u16 },
+    ChainTooLong {
+        /// The chain's head.
+        head: u16,
+        /// The queue size.
+        size: u16,
+    },
     /// `INDIRECT` used without `VIRTIO_F_INDIRECT_DESC` negotiated.
-    IndirectNotNegotiated { head: u16 },
+    IndirectNotNegotiated {
+        /// The chain's head.
+        head: u16,
+    },
     /// An indirect table inside an indirect table.
-    NestedIndirect { head: u16 },
+    NestedIndirect {
+        /// The chain's head.
+        head: u16,
+    },
     /// `INDIRECT` together with `NEXT` (§2.7.5.3.1).
-    IndirectWithNext { head: u16 },
+    IndirectWithNext {
+        /// The chain's head.
+        head: u16,
+    },
     /// Indirect table length zero, not a multiple of 16, or more entries than the queue size.
-    BadIndirectLength { head: u16, len: u32 },
+    BadIndirectLength {
+        /// The chain's head.
+        head: u16,
+        /// The table's length in bytes.
+        len: u32,
+    },
     /// A device-readable buffer after a device-writable one (§2.7.4.2).
-    ReadableAfterWritable { head: u16 },
+    ReadableAfterWritable {
+        /// The chain's head.
+        head: u16,
+    },
 }
 
 impl std::fmt::Display for QueueError {
@@ -520,7 +587,9 @@ struct RawDescriptor {
 /// One guest buffer of a validated chain: wholly inside RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Buffer {
+    /// Guest physical address of the buffer.
     pub addr: u32,
+    /// Its length in bytes.
     pub len: u32,
     /// Device-writable (otherwise device-readable).
     pub writable: bool,
@@ -530,7 +599,9 @@ pub struct Buffer {
 /// chain order, device-readable ones first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DescriptorChain {
+    /// Index of the chain's head descriptor.
     pub head: u16,
+    /// The buffers, device-readable ones first.
     pub buffers: Vec<Buffer>,
 }
 

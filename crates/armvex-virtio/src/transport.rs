@@ -94,50 +94,85 @@ pub const VENDOR_ID: u32 = 0x554d_4551;
 
 /// Register offsets (§4.2.2, legacy §4.2.4).
 pub mod regs {
+    /// R: 0x74726976, "virt" in little-endian ASCII.
     pub const MAGIC_VALUE: u32 = 0x000;
+    /// R: the layout, 1 (legacy) or 2 (modern).
     pub const VERSION: u32 = 0x004;
+    /// R: the device type (2 block, 1 network, ...); 0 for an empty slot.
     pub const DEVICE_ID: u32 = 0x008;
+    /// R: the subsystem vendor ID (QEMU's).
     pub const VENDOR_ID: u32 = 0x00c;
+    /// R: the 32 offered feature bits chosen by DeviceFeaturesSel.
     pub const DEVICE_FEATURES: u32 = 0x010;
+    /// W: which word of the offered features DeviceFeatures shows.
     pub const DEVICE_FEATURES_SEL: u32 = 0x014;
+    /// W: the 32 accepted feature bits chosen by DriverFeaturesSel.
     pub const DRIVER_FEATURES: u32 = 0x020;
+    /// W: which word of the accepted features DriverFeatures sets.
     pub const DRIVER_FEATURES_SEL: u32 = 0x024;
     /// Legacy only.
     pub const GUEST_PAGE_SIZE: u32 = 0x028;
+    /// W: the queue the Queue* registers refer to.
     pub const QUEUE_SEL: u32 = 0x030;
+    /// R: the largest size the selected queue accepts (0: no such queue).
     pub const QUEUE_NUM_MAX: u32 = 0x034;
+    /// W: the size the driver chose for the selected queue.
     pub const QUEUE_NUM: u32 = 0x038;
     /// Legacy only.
     pub const QUEUE_ALIGN: u32 = 0x03c;
     /// Legacy only.
     pub const QUEUE_PFN: u32 = 0x040;
+    /// RW, modern: the selected queue is live.
     pub const QUEUE_READY: u32 = 0x044;
+    /// W: the index of a queue with new available buffers.
     pub const QUEUE_NOTIFY: u32 = 0x050;
+    /// R: why the interrupt is raised (bit 0 used buffer, bit 1 configuration change).
     pub const INTERRUPT_STATUS: u32 = 0x060;
+    /// W: the InterruptStatus bits the driver has handled.
     pub const INTERRUPT_ACK: u32 = 0x064;
+    /// RW: the device status bits ([`super::status`]); writing 0 resets.
     pub const STATUS: u32 = 0x070;
+    /// W, modern: descriptor table address of the selected queue, bits 0..31.
     pub const QUEUE_DESC_LOW: u32 = 0x080;
+    /// W, modern: descriptor table address, bits 32..63.
     pub const QUEUE_DESC_HIGH: u32 = 0x084;
+    /// W, modern: available ring (driver area) address, bits 0..31.
     pub const QUEUE_DRIVER_LOW: u32 = 0x090;
+    /// W, modern: available ring address, bits 32..63.
     pub const QUEUE_DRIVER_HIGH: u32 = 0x094;
+    /// W, modern: used ring (device area) address, bits 0..31.
     pub const QUEUE_DEVICE_LOW: u32 = 0x0a0;
+    /// W, modern: used ring address, bits 32..63.
     pub const QUEUE_DEVICE_HIGH: u32 = 0x0a4;
+    /// W, modern: the shared memory region the SHMLen/SHMBase registers describe.
     pub const SHM_SEL: u32 = 0x0ac;
+    /// R, modern: length of the selected shared memory region, bits 0..31 (-1: none).
     pub const SHM_LEN_LOW: u32 = 0x0b0;
+    /// R, modern: its length, bits 32..63.
     pub const SHM_LEN_HIGH: u32 = 0x0b4;
+    /// R, modern: its base address, bits 0..31.
     pub const SHM_BASE_LOW: u32 = 0x0b8;
+    /// R, modern: its base address, bits 32..63.
     pub const SHM_BASE_HIGH: u32 = 0x0bc;
+    /// R, modern: changes whenever the device changes its configuration space.
     pub const CONFIG_GENERATION: u32 = 0x0fc;
+    /// The device-specific configuration space starts here.
     pub const CONFIG: u32 = 0x100;
 }
 
 /// Device status bits (§2.1).
 pub mod status {
+    /// The guest has noticed the device.
     pub const ACKNOWLEDGE: u32 = 1;
+    /// The guest has a driver for it.
     pub const DRIVER: u32 = 2;
+    /// The driver is set up and ready to drive the device.
     pub const DRIVER_OK: u32 = 4;
+    /// Modern: the driver has written its features (the device may refuse them by clearing this).
     pub const FEATURES_OK: u32 = 8;
+    /// Set by the device: it cannot go on until the driver resets it.
     pub const DEVICE_NEEDS_RESET: u32 = 64;
+    /// Set by the driver: it gave up on the device.
     pub const FAILED: u32 = 128;
 }
 
@@ -157,18 +192,25 @@ pub struct TransportState {
     pub device_id: u32,
     /// Device status (§2.1).
     pub status: u32,
+    /// DeviceFeaturesSel.
     pub device_features_sel: u32,
+    /// DriverFeaturesSel.
     pub driver_features_sel: u32,
     /// What the driver wrote to DriverFeatures, both words.
     pub driver_features: u64,
     /// Legacy GuestPageSize (survives reset).
     pub guest_page_size: u32,
+    /// QueueSel.
     pub queue_sel: u32,
+    /// InterruptStatus: the reasons for the raised interrupt not yet acknowledged.
     pub interrupt_status: u32,
+    /// ConfigGeneration.
     pub config_generation: u32,
+    /// SHMSel.
     pub shm_sel: u32,
     /// With a delayed interrupt: the virtual time at which the used-buffer interrupt is due.
     pub pending_interrupt_at: Option<u64>,
+    /// The device's queues, in index order.
     pub queues: Vec<SplitQueue>,
 }
 
@@ -198,9 +240,11 @@ const RECENT_CHAINS: usize = 16;
 /// A chain as the device found it at a QueueNotify (see [`VirtioMmio::recent_chains`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecentChain {
+    /// The queue it was taken from.
     pub queue: usize,
     /// Its free-running index in the available ring.
     pub avail_index: u16,
+    /// Its head descriptor index.
     pub head: u16,
     /// Its buffers (an indirect table followed).
     pub buffers: Vec<crate::queue::Buffer>,
