@@ -6,21 +6,42 @@ use std::process::{Command, Stdio};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
 }
 
 /// The armvex binary ($ARMVEX, or target/release/armvex).
 pub fn armvex() -> PathBuf {
-    let p = std::env::var_os("ARMVEX").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/armvex"));
-    assert!(p.is_file(), "{} not found: build it with `cargo build --release`", p.display());
+    let p = std::env::var_os("ARMVEX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/armvex"));
+    assert!(
+        p.is_file(),
+        "{} not found: build it with `cargo build --release`",
+        p.display()
+    );
     p
 }
 
 /// The guest directory ($ARMVEX_GUEST_DIR, or out/guest), checked for the files we need.
 pub fn guest() -> PathBuf {
-    let d = std::env::var_os("ARMVEX_GUEST_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("out/guest"));
-    for f in ["vmlinuz", "initramfs.cpio.gz", "rootfs.img", "vexpress-v2p-ca9.dtb", "vexpress-v2p-ca15-tc1.dtb"] {
-        assert!(d.join(f).is_file(), "{} missing: build the guest with `tools/guest/build`", d.join(f).display());
+    let d = std::env::var_os("ARMVEX_GUEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("out/guest"));
+    for f in [
+        "vmlinuz",
+        "initramfs.cpio.gz",
+        "rootfs.img",
+        "vexpress-v2p-ca9.dtb",
+        "vexpress-v2p-ca15-tc1.dtb",
+    ] {
+        assert!(
+            d.join(f).is_file(),
+            "{} missing: build the guest with `tools/guest/build`",
+            d.join(f).display()
+        );
     }
     d
 }
@@ -57,25 +78,42 @@ impl Outcome {
     pub fn instructions(&self) -> u64 {
         self.stderr
             .lines()
-            .find_map(|l| l.strip_prefix("armvex: ").and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix("armvex: ")
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+            })
             .unwrap_or_else(|| panic!("no --stats line in stderr:\n{}", self.stderr))
     }
 
     /// Assert the console contains `text`.
     pub fn expect(&self, text: &str) {
-        assert!(self.console.contains(text), "console lacks {text:?}; it was:\n{}\nstderr:\n{}", self.console, self.stderr);
+        assert!(
+            self.console.contains(text),
+            "console lacks {text:?}; it was:\n{}\nstderr:\n{}",
+            self.console,
+            self.stderr
+        );
     }
 
     /// Assert the console does not contain `text`.
     pub fn refuse(&self, text: &str) {
-        assert!(!self.console.contains(text), "console contains {text:?}:\n{}", self.console);
+        assert!(
+            !self.console.contains(text),
+            "console contains {text:?}:\n{}",
+            self.console
+        );
     }
 }
 
 /// Boot the guest (with a fixed RTC start time, so that runs are reproducible).
 pub fn boot(b: &Boot) -> Outcome {
     let g = guest();
-    let dtb = if b.machine == "vexpress-a15" { "vexpress-v2p-ca15-tc1.dtb" } else { "vexpress-v2p-ca9.dtb" };
+    let dtb = if b.machine == "vexpress-a15" {
+        "vexpress-v2p-ca15-tc1.dtb"
+    } else {
+        "vexpress-v2p-ca9.dtb"
+    };
     let mode = if b.readonly { "ro" } else { "rw" };
     let mut drive = format!("file={}", b.disk.display());
     if b.readonly {
@@ -89,7 +127,13 @@ pub fn boot(b: &Boot) -> Outcome {
         .arg(g.join(dtb))
         .arg("--initrd")
         .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 root=/dev/vda {mode} armvex.test={} armvex.smp={}", b.test, b.smp)])
+        .args([
+            "--append",
+            &format!(
+                "console=ttyAMA0 root=/dev/vda {mode} armvex.test={} armvex.smp={}",
+                b.test, b.smp
+            ),
+        ])
         .args(["--drive", &drive])
         .args(["--virtio-mmio", if b.legacy_virtio { "legacy" } else { "modern" }])
         .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
@@ -106,7 +150,11 @@ pub fn boot(b: &Boot) -> Outcome {
 /// The checks every good boot passes: the right board, all CPUs, no GIC complaint, the
 /// test's PASS line and a clean power-off (exit status 0).
 pub fn assert_good_boot(o: &Outcome, machine: &str, test: &str) {
-    let model = if machine == "vexpress-a15" { "Machine model: V2P-CA15" } else { "Machine model: V2P-CA9" };
+    let model = if machine == "vexpress-a15" {
+        "Machine model: V2P-CA15"
+    } else {
+        "Machine model: V2P-CA9"
+    };
     o.expect(model);
     o.refuse("GIC CPU mask not found");
     o.refuse("Kernel panic");

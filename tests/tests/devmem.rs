@@ -97,7 +97,7 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
     let got_to = console
         .lines()
         .filter_map(|l| l.strip_prefix("devmem: window "))
-        .last()
+        .next_back()
         .unwrap_or("(none)")
         .to_string();
     let passed = console.contains("ARMVEX-TEST devmem PASS");
@@ -105,7 +105,11 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
         "devmem: {machine} --smp {smp}, seed {seed}: exit {:?} after {:.1} s; last window {got_to}; {}; stderr: {}",
         status.code(),
         started.elapsed().as_secs_f64(),
-        if passed { "the guest survived every window" } else { "the guest did not get to the end" },
+        if passed {
+            "the guest survived every window"
+        } else {
+            "the guest did not get to the end"
+        },
         stderr.trim().replace('\n', " | ")
     );
     assert!(
@@ -116,11 +120,16 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
         !stderr.contains("panicked") && status.code() != Some(101),
         "{machine}: armvex panicked (seed {seed}):\n{stderr}"
     );
-    let code = status.code().unwrap_or_else(|| panic!("{machine}: armvex killed by a signal ({status:?}), seed {seed}"));
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{machine}: armvex killed by a signal ({status:?}), seed {seed}"));
     // 0: the guest powered off or rebooted (--no-reboot), or --max-instructions; otherwise a
     // one-line error from armvex (a guest that deadlocked itself).
     if code != 0 {
-        let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("armvex: ") || l.contains("error")).collect();
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("armvex: ") || l.contains("error"))
+            .collect();
         assert!(
             stderr.lines().any(|l| l.starts_with("armvex: ")) && errors.len() <= 1,
             "{machine}: exit {code} without a one-line message (seed {seed}):\n{stderr}"

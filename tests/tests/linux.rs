@@ -1,11 +1,18 @@
 //! Debian's armmp kernel on both boards, with its root file system on virtio-blk.
 
-use armvex_e2e::{assert_good_boot, boot, scratch_disk, Boot};
+use armvex_e2e::{Boot, assert_good_boot, boot, scratch_disk};
 
 #[test]
 fn vexpress_a9_one_cpu() {
     let disk = scratch_disk("a9-smp1");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot {
+        machine: "vexpress-a9",
+        smp: 1,
+        test: "hello",
+        disk: &disk,
+        readonly: false,
+        legacy_virtio: false,
+    });
     assert_good_boot(&o, "vexpress-a9", "hello");
     // The random pool is ready at once from the device tree's /chosen/rng-seed (without it,
     // on armvex's instruction-counting clock, it never became ready without a virtio-rng).
@@ -17,7 +24,14 @@ fn vexpress_a9_one_cpu() {
 #[test]
 fn vexpress_a9_two_cpus() {
     let disk = scratch_disk("a9-smp2");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot {
+        machine: "vexpress-a9",
+        smp: 2,
+        test: "hello",
+        disk: &disk,
+        readonly: false,
+        legacy_virtio: false,
+    });
     assert_good_boot(&o, "vexpress-a9", "hello");
     o.expect("smp: Brought up 1 node, 2 CPUs");
 }
@@ -25,7 +39,14 @@ fn vexpress_a9_two_cpus() {
 #[test]
 fn vexpress_a15_two_cpus() {
     let disk = scratch_disk("a15-smp2");
-    let o = boot(&Boot { machine: "vexpress-a15", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot {
+        machine: "vexpress-a15",
+        smp: 2,
+        test: "hello",
+        disk: &disk,
+        readonly: false,
+        legacy_virtio: false,
+    });
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("[    0.000000] random: crng init done");
     o.expect("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
@@ -37,7 +58,14 @@ fn vexpress_a15_four_cpus() {
     // The CoreTile A15x2 device tree describes two CPUs; armvex adds cpu@2 and cpu@3 to it
     // (QEMU doesn't, and Linux starts only two there), so Linux starts all four.
     let disk = scratch_disk("a15-smp4");
-    let o = boot(&Boot { machine: "vexpress-a15", smp: 4, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot {
+        machine: "vexpress-a15",
+        smp: 4,
+        test: "hello",
+        disk: &disk,
+        readonly: false,
+        legacy_virtio: false,
+    });
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("CPU3: thread -1, cpu 3, socket 0, mpidr 80000003");
     o.expect("smp: Brought up 1 node, 4 CPUs");
@@ -47,7 +75,16 @@ fn vexpress_a15_four_cpus() {
 #[test]
 fn files_persist_across_boots_and_reach_the_image() {
     let disk = scratch_disk("fs-persist");
-    let run = || boot(&Boot { machine: "vexpress-a15", smp: 2, test: "fs", disk: &disk, readonly: false, legacy_virtio: false });
+    let run = || {
+        boot(&Boot {
+            machine: "vexpress-a15",
+            smp: 2,
+            test: "fs",
+            disk: &disk,
+            readonly: false,
+            legacy_virtio: false,
+        })
+    };
     let first = run();
     assert_good_boot(&first, "vexpress-a15", "fs");
     first.expect("fs: first boot");
@@ -89,7 +126,14 @@ fn two_identical_boots_are_identical() {
     let pristine = std::fs::read(&disk).unwrap();
     let run = || {
         std::fs::write(&disk, &pristine).unwrap();
-        boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false })
+        boot(&Boot {
+            machine: "vexpress-a9",
+            smp: 2,
+            test: "hello",
+            disk: &disk,
+            readonly: false,
+            legacy_virtio: false,
+        })
     };
     let (a, b) = (run(), run());
     assert_good_boot(&a, "vexpress-a9", "hello");
