@@ -28,7 +28,6 @@
 use armvex_machine::console::HostInput;
 use armvex_machine::devices::DriveSpec;
 use armvex_machine::{Machine, MachineConfig, RunGoal, Stop};
-use armvex_semihosting::Console;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -237,26 +236,11 @@ pub fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 /// which is booted as Linux) and `drives`; its console output is thrown away.
 pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, String> {
     Ok(Machine::new(MachineConfig {
-        machine: board.into(),
         memory: Some(128 << 20),
-        smp: 1,
-        kernel: Some(kernel.to_path_buf()),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(std::io::sink()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: "fuzz".into(),
-        console: Box::new(std::io::sink()),
         input: HostInput::none(1_700_000_000),
         drives,
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
+        ..MachineConfig::bare_metal(board, kernel, Box::new(std::io::sink()))
     })?)
 }
 
