@@ -106,17 +106,51 @@ fn files_persist_across_boots_and_reach_the_image() {
 #[test]
 fn legacy_virtio_mmio_transport() {
     let disk = scratch_disk("legacy");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: false, legacy_virtio: true });
+    let o = boot(&Boot {
+        machine: "vexpress-a9",
+        smp: 1,
+        test: "fs",
+        disk: &disk,
+        readonly: false,
+        legacy_virtio: true,
+    });
     assert_good_boot(&o, "vexpress-a9", "fs");
 }
 
 #[test]
 fn read_only_drive_mounts_read_only_and_refuses_writes() {
     let disk = scratch_disk("readonly");
+    let run = |readonly| {
+        boot(&Boot {
+            machine: "vexpress-a9",
+            smp: 1,
+            test: "fs",
+            disk: &disk,
+            readonly,
+            legacy_virtio: false,
+        })
+    };
+    // A read-write boot first leaves files for the read-only boot to check (fs.sh's
+    // "previous read-write boot" branch): read cold from the disk, and again after the page
+    // cache is dropped.
+    let rw = run(false);
+    assert_good_boot(&rw, "vexpress-a9", "fs");
+    rw.expect("fs: this was boot 1");
     let before = std::fs::read(&disk).unwrap();
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: true, legacy_virtio: false });
+    let o = run(true);
     assert_good_boot(&o, "vexpress-a9", "fs");
     o.expect("mounted ro");
+    o.expect("fs: creating a file fails as it should");
+    o.expect("fs: remount read-write refused as it should");
+    o.expect("fs: files from a previous boot (boots so far: 1):");
+    let pattern = "fs: 9ba9021fcbace935a5900fd48e98302e9c48cb6e51db2bc05c6f211b931adb0c  /data/pattern.bin";
+    assert_eq!(
+        o.console.matches(pattern).count(),
+        2,
+        "the pattern file is checked before and after dropping caches:\n{}",
+        o.console
+    );
+    o.expect("fs: b675be36a5fe4f39314c34552112230e391d3d4797d234fd38ae2eec893d2c02  /data/note.txt");
     assert!(std::fs::read(&disk).unwrap() == before, "a read-only image changed");
 }
 
