@@ -46,6 +46,38 @@ pub fn guest() -> PathBuf {
     d
 }
 
+/// Debian's device tree for `machine`: the CoreTile A15x2's for vexpress-a15, else the A9x4's.
+pub fn dtb(machine: &str) -> &'static str {
+    if machine == "vexpress-a15" {
+        "vexpress-v2p-ca15-tc1.dtb"
+    } else {
+        "vexpress-v2p-ca9.dtb"
+    }
+}
+
+/// The start of every Linux boot of the guest: `armvex run` on `machine` (with `--smp` when
+/// `smp` says) and 512 MiB, the guest's kernel, device tree `dtb` and initramfs, the kernel
+/// command line `console=ttyAMA0 {append}`, the RTC at a fixed time (so that runs are
+/// reproducible) and no standard input. Callers add the drives and their own options.
+pub fn linux_command(machine: &str, smp: Option<u32>, dtb: &str, append: &str) -> Command {
+    let g = guest();
+    let mut c = Command::new(armvex());
+    c.args(["run", "--machine", machine]);
+    if let Some(n) = smp {
+        c.args(["--smp", &n.to_string()]);
+    }
+    c.args(["-m", "512M", "--kernel"])
+        .arg(g.join("vmlinuz"))
+        .arg("--dtb")
+        .arg(g.join(dtb))
+        .arg("--initrd")
+        .arg(g.join("initramfs.cpio.gz"))
+        .args(["--append", &format!("console=ttyAMA0 {append}")])
+        .args(["--rtc-base", "1700000000"])
+        .stdin(Stdio::null());
+    c
+}
+
 /// A private copy of the root image for one test.
 pub fn scratch_disk(name: &str) -> PathBuf {
     let dir = root().join("target/e2e");
@@ -108,36 +140,16 @@ impl Outcome {
 
 /// Boot the guest (with a fixed RTC start time, so that runs are reproducible).
 pub fn boot(b: &Boot) -> Outcome {
-    let g = guest();
-    let dtb = if b.machine == "vexpress-a15" {
-        "vexpress-v2p-ca15-tc1.dtb"
-    } else {
-        "vexpress-v2p-ca9.dtb"
-    };
     let mode = if b.readonly { "ro" } else { "rw" };
     let mut drive = format!("file={}", b.disk.display());
     if b.readonly {
         drive.push_str(",readonly=on");
     }
-    let out = Command::new(armvex())
-        .args(["run", "--machine", b.machine, "--smp", &b.smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!(
-                "console=ttyAMA0 root=/dev/vda {mode} armvex.test={} armvex.smp={}",
-                b.test, b.smp
-            ),
-        ])
+    let append = format!("root=/dev/vda {mode} armvex.test={} armvex.smp={}", b.test, b.smp);
+    let out = linux_command(b.machine, Some(b.smp), dtb(b.machine), &append)
         .args(["--drive", &drive])
         .args(["--virtio-mmio", if b.legacy_virtio { "legacy" } else { "modern" }])
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .stdin(Stdio::null())
+        .args(["--no-reboot", "--stats"])
         .output()
         .expect("run armvex");
     Outcome {

@@ -6,7 +6,7 @@
 //! The SD card's throughput is measured by `sd_throughput` (ignored by default: run it
 //! with `tools/test --long`).
 
-use armvex_e2e::{Outcome, armvex, assert_good_boot, guest, root};
+use armvex_e2e::{Outcome, assert_good_boot, dtb, guest, linux_command, root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -21,33 +21,15 @@ fn image(name: &str) -> PathBuf {
 
 /// Boot the guest on `machine` with `append` added to the command line and `extra` options.
 fn boot(machine: &str, smp: u32, dtb: &str, append: &str, extra: &[&str]) -> Outcome {
-    let g = guest();
-    let out = Command::new(armvex())
-        .args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 {append} armvex.smp={smp}")])
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+    let out = linux_command(machine, Some(smp), dtb, &format!("{append} armvex.smp={smp}"))
+        .args(["--no-reboot", "--stats"])
         .args(extra)
-        .stdin(Stdio::null())
         .output()
         .expect("run armvex");
     Outcome {
         status: out.status.code(),
         console: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn dtb(machine: &str) -> &'static str {
-    if machine == "vexpress-a15" {
-        "vexpress-v2p-ca15-tc1.dtb"
-    } else {
-        "vexpress-v2p-ca9.dtb"
     }
 }
 
@@ -392,21 +374,10 @@ fn root_on_the_sd_card_survives_a_reboot() {
         .output();
     let out = out.expect("run debugfs (e2fsprogs)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let g = guest();
-    let out = Command::new(armvex())
-        .args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=sdreboot armvex.smp=1",
-        ])
-        .args(["--rtc-base", "1700000000", "--sd"])
+    let append = "root=/dev/mmcblk0 rw armvex.test=sdreboot armvex.smp=1";
+    let out = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", append)
+        .arg("--sd")
         .arg(&disk)
-        .stdin(Stdio::null())
         .output()
         .expect("run armvex");
     let o = Outcome {

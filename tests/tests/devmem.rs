@@ -13,9 +13,9 @@
 //! hang; and the root image, on a `snapshot=on` drive, must be byte-identical afterwards.
 //! The seed is printed (`ARMVEX_DEVMEM_SEED` repeats a run).
 
-use armvex_e2e::{armvex, guest, root};
+use armvex_e2e::{guest, linux_command, root};
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Accesses per register window.
@@ -45,25 +45,13 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
     let image = dir.join(format!("devmem-{machine}.img"));
     std::fs::copy(g.join("rootfs.img"), &image).expect("copy rootfs.img");
     let before = std::fs::read(&image).expect("read the image");
-    let mut child = Command::new(armvex())
-        .args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!(
-                "console=ttyAMA0 root=/dev/vda rw iomem=relaxed armvex.test=devmem armvex.seed={seed} armvex.devmem={PER_WINDOW}"
-            ),
-        ])
+    let append =
+        format!("root=/dev/vda rw iomem=relaxed armvex.test=devmem armvex.seed={seed} armvex.devmem={PER_WINDOW}");
+    let mut child = linux_command(machine, Some(smp), dtb, &append)
         .arg("--drive")
         .arg(format!("file={},snapshot=on", image.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+        .args(["--no-reboot", "--stats"])
         .args(["--max-instructions", "40000000000"])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

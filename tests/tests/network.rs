@@ -4,7 +4,7 @@
 //! session replayed exactly with the host's server gone, virtio-rng read without rngd, and
 //! hvc0 output reaching a --chardev file. All traffic stays on 127.0.0.1.
 
-use armvex_e2e::{armvex, guest, scratch_disk};
+use armvex_e2e::{dtb, linux_command, scratch_disk};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
@@ -92,29 +92,12 @@ fn test_file(len: usize) -> (Vec<u8>, String) {
 
 /// The armvex command for a test boot of `test` with `extra` options and kernel parameters.
 fn command(machine: &str, smp: u32, test: &str, disk: &Path, append: &str, extra: &[String]) -> Command {
-    let g = guest();
-    let dtb = if machine == "vexpress-a15" {
-        "vexpress-v2p-ca15-tc1.dtb"
-    } else {
-        "vexpress-v2p-ca9.dtb"
-    };
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} {append}"),
-        ])
-        .arg("--drive")
+    let append = format!("root=/dev/vda rw armvex.test={test} {append}");
+    let mut c = linux_command(machine, Some(smp), dtb(machine), &append);
+    c.arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .args(extra)
-        .stdin(Stdio::null());
+        .args(["--no-reboot", "--stats"])
+        .args(extra);
     c
 }
 

@@ -6,11 +6,11 @@
 //! * **Host I/O errors**: a disk image on a full host file system gives the guest I/O errors
 //!   (never silently dropped writes), is said once on stderr, and armvex carries on.
 
-use armvex_e2e::{Outcome, armvex, guest, root};
+use armvex_e2e::{Outcome, armvex, guest, linux_command, root};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A private copy of the root image with `tests/guest/crash.sh` installed as /test/crash.sh.
 fn crash_image(name: &str) -> PathBuf {
@@ -45,22 +45,11 @@ fn crash_image(name: &str) -> PathBuf {
 
 /// The command that boots the a9 guest on `disk` running the crash test with `files` files.
 fn crash_boot(disk: &Path, files: u32) -> Command {
-    let g = guest();
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test=crash armvex.crash_files={files}"),
-        ])
-        .arg("--drive")
+    let append = format!("root=/dev/vda rw armvex.test=crash armvex.crash_files={files}");
+    let mut c = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", &append);
+    c.arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .stdin(Stdio::null());
+        .args(["--no-reboot", "--stats"]);
     c
 }
 
@@ -323,20 +312,9 @@ fn base_image(name: &str) -> PathBuf {
 
 /// Boot the a9 guest running `test` with `drive` as its root drive and `append` added.
 fn boot_with_drive(drive: &str, test: &str, append: &str, no_reboot: bool) -> Outcome {
-    let g = guest();
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} {append}"),
-        ])
-        .args(["--drive", drive, "--rtc-base", "1700000000"])
-        .stdin(Stdio::null());
+    let append = format!("root=/dev/vda rw armvex.test={test} {append}");
+    let mut c = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", &append);
+    c.args(["--drive", drive]);
     if no_reboot {
         c.arg("--no-reboot");
     }
