@@ -27,7 +27,7 @@
 
 use armvex_machine::console::HostInput;
 use armvex_machine::devices::DriveSpec;
-use armvex_machine::{Machine, MachineConfig, RunGoal, Stop};
+use armvex_machine::{Machine, MachineConfig, MachineError, RunGoal, Stop};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -234,18 +234,18 @@ pub fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 
 /// A machine of `board` with `kernel` (a bare-metal ELF with semihosting, or anything else,
 /// which is booted as Linux) and `drives`; its console output is thrown away.
-pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, String> {
-    Ok(Machine::new(MachineConfig {
+pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, MachineError> {
+    Machine::new(MachineConfig {
         memory: Some(128 << 20),
         cmdline: "fuzz".into(),
         input: HostInput::none(1_700_000_000),
         drives,
         ..MachineConfig::bare_metal(board, kernel, Box::new(std::io::sink()))
-    })?)
+    })
 }
 
 /// Run `machine` until `instructions` have retired or the guest ends; how it stopped.
-pub fn run(machine: &mut Machine, instructions: u64) -> Result<Stop, String> {
+pub fn run(machine: &mut Machine, instructions: u64) -> Result<Stop, MachineError> {
     let goal = RunGoal {
         position: Some(machine.position() + instructions),
         ..RunGoal::default()

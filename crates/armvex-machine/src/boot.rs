@@ -15,6 +15,7 @@
 //! QEMU (whose vexpress boards enable the Security Extensions and boot Linux in Secure state).
 
 use crate::dtb::Node;
+use crate::error::MachineError;
 use crate::loader::LoadedImage;
 use armvex_bus::PhysicalMemory;
 // CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), which a uImage header carries for itself:
@@ -115,7 +116,7 @@ pub fn load_linux(
     memory: &mut PhysicalMemory,
     files: &LinuxBootFiles,
     board: &BoardBootInfo,
-) -> Result<LinuxLayout, String> {
+) -> Result<LinuxLayout, MachineError> {
     let kernel_data = read(files.kernel, "kernel")?;
     let kernel = kernel_placement(&kernel_data, files.kernel, board)?;
     let kernel_end = u64::from(kernel.addr) + kernel.payload.len() as u64;
@@ -371,6 +372,17 @@ fn atags(board: &BoardBootInfo, cmdline: &str, initrd: Option<(u32, u32)>) -> Ve
 /// clock source) gives up; `getrandom()` and `/dev/random` then block until a virtio-rng
 /// delivers. Under QEMU the same loop reads the host's clock and succeeds in ~15 s.
 pub fn patch_dtb(
+    data: &[u8],
+    board: &BoardBootInfo,
+    cmdline: &str,
+    initrd: Option<(u32, u32)>,
+    rng_seed: Option<&[u8]>,
+) -> Result<Vec<u8>, MachineError> {
+    patched_tree(data, board, cmdline, initrd, rng_seed).map_err(MachineError::Invalid)
+}
+
+/// [`patch_dtb`]'s work, with its errors as messages.
+fn patched_tree(
     data: &[u8],
     board: &BoardBootInfo,
     cmdline: &str,
@@ -729,7 +741,7 @@ mod tests {
         };
         let result = load_linux(&mut memory, &files, &info);
         std::fs::remove_dir_all(&dir).unwrap();
-        result.map(|layout| (layout, memory))
+        result.map(|layout| (layout, memory)).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -763,6 +775,7 @@ mod tests {
         assert!(
             patch_dtb(b"this is not a dtb at all", &board(), "", None, None)
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid device tree")
         );
     }
