@@ -78,6 +78,19 @@ pub fn linux_command(machine: &str, smp: Option<u32>, dtb: &str, append: &str) -
     c
 }
 
+/// A random test's seed: `$var` if it is set, else `from_clock` of the time since 1970.
+/// Printed (`{label}: {var}={seed}`) so that a failing run can be repeated.
+pub fn seed(var: &str, label: &str, from_clock: impl FnOnce(std::time::Duration) -> u64) -> u64 {
+    let seed = std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(from_clock)
+            .unwrap_or(1)
+    });
+    eprintln!("{label}: {var}={seed}");
+    seed
+}
+
 /// A private copy of the root image for one test.
 pub fn scratch_disk(name: &str) -> PathBuf {
     let dir = root().join("target/e2e");
@@ -96,6 +109,21 @@ pub struct Boot<'a> {
     pub disk: &'a Path,
     pub readonly: bool,
     pub legacy_virtio: bool,
+}
+
+impl<'a> Boot<'a> {
+    /// A boot of `machine` with `smp` CPUs running `test` on `disk`, read-write, on modern
+    /// virtio-mmio transports.
+    pub fn new(machine: &'a str, smp: u32, test: &'a str, disk: &'a Path) -> Boot<'a> {
+        Boot {
+            machine,
+            smp,
+            test,
+            disk,
+            readonly: false,
+            legacy_virtio: false,
+        }
+    }
 }
 
 /// What a boot printed and how it ended.

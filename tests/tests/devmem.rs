@@ -24,17 +24,7 @@ const PER_WINDOW: u32 = 64;
 const HANG: u64 = 600;
 
 fn seed() -> u64 {
-    let seed = std::env::var("ARMVEX_DEVMEM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() % 1_000_000)
-                .unwrap_or(1)
-        });
-    eprintln!("devmem: ARMVEX_DEVMEM_SEED={seed}");
-    seed
+    armvex_e2e::seed("ARMVEX_DEVMEM_SEED", "devmem", |d| d.as_secs() % 1_000_000)
 }
 
 /// Boot `machine` with `smp` CPUs into the devmem test; check armvex's end and the image.

@@ -5,14 +5,7 @@ use armvex_e2e::{Boot, assert_good_boot, boot, scratch_disk};
 #[test]
 fn vexpress_a9_one_cpu() {
     let disk = scratch_disk("a9-smp1");
-    let o = boot(&Boot {
-        machine: "vexpress-a9",
-        smp: 1,
-        test: "hello",
-        disk: &disk,
-        readonly: false,
-        legacy_virtio: false,
-    });
+    let o = boot(&Boot::new("vexpress-a9", 1, "hello", &disk));
     assert_good_boot(&o, "vexpress-a9", "hello");
     // The random pool is ready at once from the device tree's /chosen/rng-seed (without it,
     // on armvex's instruction-counting clock, it never became ready without a virtio-rng).
@@ -24,14 +17,7 @@ fn vexpress_a9_one_cpu() {
 #[test]
 fn vexpress_a9_two_cpus() {
     let disk = scratch_disk("a9-smp2");
-    let o = boot(&Boot {
-        machine: "vexpress-a9",
-        smp: 2,
-        test: "hello",
-        disk: &disk,
-        readonly: false,
-        legacy_virtio: false,
-    });
+    let o = boot(&Boot::new("vexpress-a9", 2, "hello", &disk));
     assert_good_boot(&o, "vexpress-a9", "hello");
     o.expect("smp: Brought up 1 node, 2 CPUs");
 }
@@ -39,14 +25,7 @@ fn vexpress_a9_two_cpus() {
 #[test]
 fn vexpress_a15_two_cpus() {
     let disk = scratch_disk("a15-smp2");
-    let o = boot(&Boot {
-        machine: "vexpress-a15",
-        smp: 2,
-        test: "hello",
-        disk: &disk,
-        readonly: false,
-        legacy_virtio: false,
-    });
+    let o = boot(&Boot::new("vexpress-a15", 2, "hello", &disk));
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("[    0.000000] random: crng init done");
     o.expect("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
@@ -58,14 +37,7 @@ fn vexpress_a15_four_cpus() {
     // The CoreTile A15x2 device tree describes two CPUs; armvex adds cpu@2 and cpu@3 to it
     // (QEMU doesn't, and Linux starts only two there), so Linux starts all four.
     let disk = scratch_disk("a15-smp4");
-    let o = boot(&Boot {
-        machine: "vexpress-a15",
-        smp: 4,
-        test: "hello",
-        disk: &disk,
-        readonly: false,
-        legacy_virtio: false,
-    });
+    let o = boot(&Boot::new("vexpress-a15", 4, "hello", &disk));
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("CPU3: thread -1, cpu 3, socket 0, mpidr 80000003");
     o.expect("smp: Brought up 1 node, 4 CPUs");
@@ -75,16 +47,7 @@ fn vexpress_a15_four_cpus() {
 #[test]
 fn files_persist_across_boots_and_reach_the_image() {
     let disk = scratch_disk("fs-persist");
-    let run = || {
-        boot(&Boot {
-            machine: "vexpress-a15",
-            smp: 2,
-            test: "fs",
-            disk: &disk,
-            readonly: false,
-            legacy_virtio: false,
-        })
-    };
+    let run = || boot(&Boot::new("vexpress-a15", 2, "fs", &disk));
     let first = run();
     assert_good_boot(&first, "vexpress-a15", "fs");
     first.expect("fs: first boot");
@@ -107,12 +70,8 @@ fn files_persist_across_boots_and_reach_the_image() {
 fn legacy_virtio_mmio_transport() {
     let disk = scratch_disk("legacy");
     let o = boot(&Boot {
-        machine: "vexpress-a9",
-        smp: 1,
-        test: "fs",
-        disk: &disk,
-        readonly: false,
         legacy_virtio: true,
+        ..Boot::new("vexpress-a9", 1, "fs", &disk)
     });
     assert_good_boot(&o, "vexpress-a9", "fs");
 }
@@ -122,12 +81,8 @@ fn read_only_drive_mounts_read_only_and_refuses_writes() {
     let disk = scratch_disk("readonly");
     let run = |readonly| {
         boot(&Boot {
-            machine: "vexpress-a9",
-            smp: 1,
-            test: "fs",
-            disk: &disk,
             readonly,
-            legacy_virtio: false,
+            ..Boot::new("vexpress-a9", 1, "fs", &disk)
         })
     };
     // A read-write boot first leaves files for the read-only boot to check (fs.sh's
@@ -160,14 +115,7 @@ fn two_identical_boots_are_identical() {
     let pristine = std::fs::read(&disk).unwrap();
     let run = || {
         std::fs::write(&disk, &pristine).unwrap();
-        boot(&Boot {
-            machine: "vexpress-a9",
-            smp: 2,
-            test: "hello",
-            disk: &disk,
-            readonly: false,
-            legacy_virtio: false,
-        })
+        boot(&Boot::new("vexpress-a9", 2, "hello", &disk))
     };
     let (a, b) = (run(), run());
     assert_good_boot(&a, "vexpress-a9", "hello");

@@ -18,29 +18,30 @@ fn crash_image(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create target/e2e");
     let p = dir.join(format!("reliability-{name}.img"));
     std::fs::copy(guest().join("rootfs.img"), &p).expect("copy rootfs.img");
-    let script = root().join("tests/guest/crash.sh");
-    let commands = dir.join(format!("reliability-{name}.debugfs"));
+    install_test_script(&p, &root().join("tests/guest/crash.sh"), "crash.sh");
+    p
+}
+
+/// Write the host file `script` into `image` as /test/`name`, executable (with debugfs).
+fn install_test_script(image: &Path, script: &Path, name: &str) {
+    let commands = image.with_extension("debugfs");
     std::fs::write(
         &commands,
-        format!(
-            "cd /test\nwrite {} crash.sh\nsif crash.sh mode 0100755\n",
-            script.display()
-        ),
+        format!("cd /test\nwrite {} {name}\nsif {name} mode 0100755\n", script.display()),
     )
     .unwrap();
     let out = Command::new("debugfs")
         .arg("-w")
         .arg("-f")
         .arg(&commands)
-        .arg(&p)
-        .output();
-    let out = out.expect("run debugfs (e2fsprogs)");
+        .arg(image)
+        .output()
+        .expect("run debugfs (e2fsprogs)");
     assert!(
         out.status.success(),
         "debugfs: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    p
 }
 
 /// The command that boots the a9 guest on `disk` running the crash test with `files` files.
@@ -112,17 +113,7 @@ fn e2fsck(args: &[&str], disk: &Path) -> (i32, String) {
 #[test]
 fn killed_at_random_instants_no_fsynced_file_is_lost() {
     const KILLS: usize = 20;
-    let seed = std::env::var("ARMVEX_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test: ARMVEX_CRASH_SEED={seed}");
+    let seed = armvex_e2e::seed("ARMVEX_CRASH_SEED", "crash test", |d| d.as_nanos() as u64 | 1);
     // Where the write loop starts and ends, in instructions (the boot is deterministic).
     let files = 60;
     let (start, end) = std::thread::scope(|s| {
@@ -388,23 +379,7 @@ fn snapshot_on_keeps_its_base_unchanged_under_100_mib_and_a_reboot() {
          sleep 30\n",
     )
     .unwrap();
-    let commands = root().join("target/e2e/reliability-cowreboot.debugfs");
-    std::fs::write(
-        &commands,
-        format!(
-            "cd /test\nwrite {} cowreboot.sh\nsif cowreboot.sh mode 0100755\n",
-            script.display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("debugfs")
-        .arg("-w")
-        .arg("-f")
-        .arg(&commands)
-        .arg(&base)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    install_test_script(&base, &script, "cowreboot.sh");
     let pristine = std::fs::read(&base).unwrap();
     let o = boot_with_drive(
         &format!("file={},snapshot=on", base.display()),
