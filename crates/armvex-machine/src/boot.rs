@@ -244,15 +244,9 @@ fn load_initrd(
     board: &BoardBootInfo,
 ) -> Result<(u32, u32), String> {
     let data = read(path, "initrd")?;
-    if start + data.len() as u64 > u64::from(board.ram_base) + board.ram_size {
-        return Err(format!(
-            "initrd {} ({} bytes) does not fit in RAM",
-            path.display(),
-            data.len()
-        ));
-    }
-    put(memory, start as u32, &data, "initrd")?;
-    Ok((start as u32, start as u32 + data.len() as u32))
+    place(memory, board, start, &data, "initrd", || {
+        format!("initrd {} ({} bytes) does not fit in RAM", path.display(), data.len())
+    })
 }
 
 /// Load the device tree at `at`, patched for this machine (see [`patch_dtb`]); returns the
@@ -268,11 +262,26 @@ fn load_dtb(
     let data = read(path, "device tree")?;
     let patched = patch_dtb(&data, board, files.cmdline, initrd, files.rng_seed)
         .map_err(|e| format!("device tree {}: {e}", path.display()))?;
-    if at + patched.len() as u64 > u64::from(board.ram_base) + board.ram_size {
-        return Err(format!("device tree {} does not fit in RAM", path.display()));
+    place(memory, board, at, &patched, "device tree", || {
+        format!("device tree {} does not fit in RAM", path.display())
+    })
+}
+
+/// Put `data` (the `what`) at `at` if it ends inside RAM, else fail with `too_big()`; returns
+/// the range it fills.
+fn place(
+    memory: &mut PhysicalMemory,
+    board: &BoardBootInfo,
+    at: u64,
+    data: &[u8],
+    what: &str,
+    too_big: impl FnOnce() -> String,
+) -> Result<(u32, u32), String> {
+    if at + data.len() as u64 > u64::from(board.ram_base) + board.ram_size {
+        return Err(too_big());
     }
-    put(memory, at as u32, &patched, "device tree")?;
-    Ok((at as u32, at as u32 + patched.len() as u32))
+    put(memory, at as u32, data, what)?;
+    Ok((at as u32, at as u32 + data.len() as u32))
 }
 
 /// The boot stub at the RAM base (QEMU's "world's second smallest bootloader"): R0 = 0,
