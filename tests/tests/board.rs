@@ -6,7 +6,7 @@
 //! The SD card's throughput is measured by `sd_throughput` (ignored by default: run it
 //! with `tools/test --long`).
 
-use armvex_e2e::{Outcome, armvex, assert_good_boot, guest, root};
+use armvex_e2e::{Outcome, assert_good_boot, dtb, guest, linux_command, root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -21,19 +21,9 @@ fn image(name: &str) -> PathBuf {
 
 /// Boot the guest on `machine` with `append` added to the command line and `extra` options.
 fn boot(machine: &str, smp: u32, dtb: &str, append: &str, extra: &[&str]) -> Outcome {
-    let g = guest();
-    let out = Command::new(armvex())
-        .args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 {append} armvex.smp={smp}")])
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+    let out = linux_command(machine, Some(smp), dtb, &format!("{append} armvex.smp={smp}"))
+        .args(["--no-reboot", "--stats"])
         .args(extra)
-        .stdin(Stdio::null())
         .output()
         .expect("run armvex");
     Outcome {
@@ -43,15 +33,19 @@ fn boot(machine: &str, smp: u32, dtb: &str, append: &str, extra: &[&str]) -> Out
     }
 }
 
-fn dtb(machine: &str) -> &'static str {
-    if machine == "vexpress-a15" { "vexpress-v2p-ca15-tc1.dtb" } else { "vexpress-v2p-ca9.dtb" }
-}
-
 /// Root on /dev/mmcblk0: written in one boot, read back in the next, and in the image.
 fn sd_root(machine: &str, smp: u32) {
     let disk = image(&format!("sd-{machine}"));
     let sd = disk.display().to_string();
-    let run = || boot(machine, smp, dtb(machine), "root=/dev/mmcblk0 rw armvex.test=fs", &["--sd", &sd]);
+    let run = || {
+        boot(
+            machine,
+            smp,
+            dtb(machine),
+            "root=/dev/mmcblk0 rw armvex.test=fs",
+            &["--sd", &sd],
+        )
+    };
     let first = run();
     assert_good_boot(&first, machine, "fs");
     first.expect("mmcblk0: mmc0:4567 ARMVX 64.0 MiB");
@@ -86,7 +80,13 @@ fn a_read_only_sd_card_mounts_read_only() {
     let disk = image("sd-ro");
     let before = std::fs::read(&disk).unwrap();
     let sd = format!("{},readonly=on", disk.display());
-    let o = boot("vexpress-a9", 1, dtb("vexpress-a9"), "root=/dev/mmcblk0 ro armvex.test=fs", &["--sd", &sd]);
+    let o = boot(
+        "vexpress-a9",
+        1,
+        dtb("vexpress-a9"),
+        "root=/dev/mmcblk0 ro armvex.test=fs",
+        &["--sd", &sd],
+    );
     assert_good_boot(&o, "vexpress-a9", "fs");
     o.expect("mounted ro");
     o.expect("device read-only: 1");
@@ -100,7 +100,13 @@ fn a_read_only_sd_card_mounts_read_only() {
 fn every_device_is_bound_or_skipped_vexpress_a9() {
     let disk = image("devices");
     let sd = disk.display().to_string();
-    let o = boot("vexpress-a9", 1, dtb("vexpress-a9"), "root=/dev/mmcblk0 rw armvex.test=devices", &["--sd", &sd]);
+    let o = boot(
+        "vexpress-a9",
+        1,
+        dtb("vexpress-a9"),
+        "root=/dev/mmcblk0 rw armvex.test=devices",
+        &["--sd", &sd],
+    );
     assert_good_boot(&o, "vexpress-a9", "devices");
     o.refuse("deferred probe pending");
     for bound in [
@@ -128,7 +134,13 @@ fn the_clcd_shows_the_framebuffer_console() {
     let drive = format!("file={}", disk.display());
     let pristine = std::fs::read(&disk).unwrap();
     let args = "root=/dev/vda rw armvex.test=screen";
-    let first = boot("vexpress-a9", 1, "vexpress-v2p-ca9-clcd.dtb", args, &["--drive", &drive]);
+    let first = boot(
+        "vexpress-a9",
+        1,
+        "vexpress-v2p-ca9-clcd.dtb",
+        args,
+        &["--drive", &drive],
+    );
     assert_good_boot(&first, "vexpress-a9", "screen");
     first.expect("screen: fb0 CLCD FB 640,480 16 bpp");
     // The same boot again, with a screenshot one instruction before its end.
@@ -147,7 +159,12 @@ fn the_clcd_shows_the_framebuffer_console() {
     assert_eq!(second.instructions(), first.instructions());
     assert!(second.stderr.contains("clcd (640x480)"), "{}", second.stderr);
     let reference = root().join("tests/reference/clcd-fbcon-vexpress-a9.png");
-    assert_eq!(pixels(&shot), pixels(&reference), "the screen differs from {}", reference.display());
+    assert_eq!(
+        pixels(&shot),
+        pixels(&reference),
+        "the screen differs from {}",
+        reference.display()
+    );
 }
 
 /// The width, height and RGB bytes of a PNG (decoded with the same crate armvex writes with).
@@ -250,13 +267,19 @@ fn sd_throughput() {
         .arg(g.join("vexpress-v2p-ca9.dtb"))
         .arg("-initrd")
         .arg(g.join("initramfs.cpio.gz"))
-        .args(["-append", "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=dd armvex.dd_mb=16"])
+        .args([
+            "-append",
+            "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=dd armvex.dd_mb=16",
+        ])
         .args(["-drive", &format!("if=sd,format=raw,file={}", disk.display())])
         .stdin(Stdio::null())
         .output();
     match qemu {
         Ok(q) => {
-            for line in String::from_utf8_lossy(&q.stdout).lines().filter(|l| l.starts_with("dd: ")) {
+            for line in String::from_utf8_lossy(&q.stdout)
+                .lines()
+                .filter(|l| l.starts_with("dd: "))
+            {
                 eprintln!("qemu {line}");
             }
         }
@@ -351,21 +374,10 @@ fn root_on_the_sd_card_survives_a_reboot() {
         .output();
     let out = out.expect("run debugfs (e2fsprogs)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let g = guest();
-    let out = Command::new(armvex())
-        .args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            "console=ttyAMA0 root=/dev/mmcblk0 rw armvex.test=sdreboot armvex.smp=1",
-        ])
-        .args(["--rtc-base", "1700000000", "--sd"])
+    let append = "root=/dev/mmcblk0 rw armvex.test=sdreboot armvex.smp=1";
+    let out = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", append)
+        .arg("--sd")
         .arg(&disk)
-        .stdin(Stdio::null())
         .output()
         .expect("run armvex");
     let o = Outcome {

@@ -14,10 +14,18 @@ use std::time::{Duration, Instant};
 /// The guest kernel's symbols as an ELF for gdb, and the address of `name`.
 fn kernel_symbols() -> PathBuf {
     let kallsyms = guest().join("kallsyms");
-    assert!(kallsyms.is_file(), "{} missing: run tools/guest/kallsyms", kallsyms.display());
+    assert!(
+        kallsyms.is_file(),
+        "{} missing: run tools/guest/kallsyms",
+        kallsyms.display()
+    );
     let elf = root().join("target/e2e/kernel-syms.elf");
     std::fs::create_dir_all(elf.parent().unwrap()).unwrap();
-    let out = Command::new(root().join("tools/kallsyms-elf")).arg(&kallsyms).arg(&elf).output().unwrap();
+    let out = Command::new(root().join("tools/kallsyms-elf"))
+        .arg(&kallsyms)
+        .arg(&elf)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     elf
 }
@@ -59,7 +67,10 @@ fn start(disk: &Path, append: &str, extra: &[&str], stdin: Stdio) -> (Child, Opt
     if extra.contains(&"-S") {
         let mut line = String::new();
         err.read_line(&mut line).unwrap();
-        port = line.trim().rsplit_once(':').and_then(|(_, p)| p.trim_end_matches(')').parse().ok());
+        port = line
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.trim_end_matches(')').parse().ok());
         assert!(port.is_some(), "no port in {line:?}");
     }
     // armvex's stderr is kept in a file next to the disk for the test's messages.
@@ -73,9 +84,17 @@ fn start(disk: &Path, append: &str, extra: &[&str], stdin: Stdio) -> (Child, Opt
 }
 
 fn gdb(symbols: &Path, port: u16, commands: &[&str]) -> String {
-    let mut args: Vec<String> = vec!["-q".into(), "-batch".into(), "-nx".into(), symbols.display().to_string()];
+    let mut args: Vec<String> = vec![
+        "-q".into(),
+        "-batch".into(),
+        "-nx".into(),
+        symbols.display().to_string(),
+    ];
     let target = format!("target remote :{port}");
-    for c in ["set pagination off", "set confirm off", &target].into_iter().chain(commands.iter().copied()) {
+    for c in ["set pagination off", "set confirm off", &target]
+        .into_iter()
+        .chain(commands.iter().copied())
+    {
         args.push("-ex".into());
         args.push(c.to_string());
     }
@@ -90,7 +109,11 @@ fn gdb(symbols: &Path, port: u16, commands: &[&str]) -> String {
 /// The positions `monitor icount` printed, in order.
 fn positions(out: &str) -> Vec<u64> {
     out.lines()
-        .filter_map(|l| l.strip_prefix("position ").and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()))
+        .filter_map(|l| {
+            l.strip_prefix("position ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+        })
         .collect()
 }
 
@@ -130,7 +153,11 @@ fn gdb_reverse_execution_over_a_whole_boot() {
         &["--gdb", "tcp::0", "-S"],
         Stdio::null(),
     );
-    let mut commands: Vec<String> = vec!["break machine_power_off".into(), "continue".into(), "monitor icount".into()];
+    let mut commands: Vec<String> = vec![
+        "break machine_power_off".into(),
+        "continue".into(),
+        "monitor icount".into(),
+    ];
     commands.extend(timed("reverse-stepi", "reverse-stepi"));
     commands.push("monitor icount".into());
     commands.push("break start_kernel".into());
@@ -143,11 +170,17 @@ fn gdb_reverse_execution_over_a_whole_boot() {
     let mut child = child;
     let status = child.wait().unwrap();
     eprintln!("{out}");
-    assert!(out.contains(&format!("Breakpoint 1, {power_off:#010x} in machine_power_off ()")), "{out}");
+    assert!(
+        out.contains(&format!("Breakpoint 1, {power_off:#010x} in machine_power_off ()")),
+        "{out}"
+    );
     let p = positions(&out);
     assert_eq!(p.len(), 4, "{out}");
     assert_eq!(p[1], p[0] - 1, "reverse-stepi went back one instruction");
-    assert!(out.contains(&format!("Breakpoint 2, {start_kernel:#010x} in start_kernel ()")), "{out}");
+    assert!(
+        out.contains(&format!("Breakpoint 2, {start_kernel:#010x} in start_kernel ()")),
+        "{out}"
+    );
     assert!(out.contains(&format!("= {start_kernel:#x}")), "{out}");
     assert!(p[2] > 1_000_000_000 && p[2] < p[1], "start_kernel at {}", p[2]);
     assert_eq!(p[3], p[0], "forward again, the same power-off");
@@ -222,7 +255,11 @@ fn a_recorded_console_session_replays_exactly_and_under_gdb() {
         Stdio::null(),
     );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), recorded_console, "the replay printed something else");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        recorded_console,
+        "the replay printed something else"
+    );
 
     // Replayed under gdb: stop where the typed line is echoed back by the TTY layer, go back
     // to the previous such point, forward again.
@@ -259,9 +296,15 @@ fn a_recorded_console_session_replays_exactly_and_under_gdb() {
     let status = child.wait().unwrap();
     let p = positions(&out);
     assert_eq!(p.len(), 4, "{out}");
-    assert!(p[0] > p[1] && p[1] > p[2], "two input deliveries before the power-off: {p:?}\n{out}");
+    assert!(
+        p[0] > p[1] && p[1] > p[2],
+        "two input deliveries before the power-off: {p:?}\n{out}"
+    );
     assert_eq!(p[3], p[0], "forward again to the same power-off: {out}");
     assert!(out.contains("in n_tty_receive_buf_common ()"), "{out}");
-    assert_eq!(console, recorded_console, "under gdb, the replay printed something else");
+    assert_eq!(
+        console, recorded_console,
+        "under gdb, the replay printed something else"
+    );
     assert_eq!(status.code(), Some(0), "{out}");
 }

@@ -13,9 +13,9 @@
 //! hang; and the root image, on a `snapshot=on` drive, must be byte-identical afterwards.
 //! The seed is printed (`ARMVEX_DEVMEM_SEED` repeats a run).
 
-use armvex_e2e::{armvex, guest, root};
+use armvex_e2e::{guest, linux_command, root};
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Accesses per register window.
@@ -24,17 +24,7 @@ const PER_WINDOW: u32 = 64;
 const HANG: u64 = 600;
 
 fn seed() -> u64 {
-    let seed = std::env::var("ARMVEX_DEVMEM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() % 1_000_000)
-                .unwrap_or(1)
-        });
-    eprintln!("devmem: ARMVEX_DEVMEM_SEED={seed}");
-    seed
+    armvex_e2e::seed("ARMVEX_DEVMEM_SEED", "devmem", |d| d.as_secs() % 1_000_000)
 }
 
 /// Boot `machine` with `smp` CPUs into the devmem test; check armvex's end and the image.
@@ -45,25 +35,13 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
     let image = dir.join(format!("devmem-{machine}.img"));
     std::fs::copy(g.join("rootfs.img"), &image).expect("copy rootfs.img");
     let before = std::fs::read(&image).expect("read the image");
-    let mut child = Command::new(armvex())
-        .args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!(
-                "console=ttyAMA0 root=/dev/vda rw iomem=relaxed armvex.test=devmem armvex.seed={seed} armvex.devmem={PER_WINDOW}"
-            ),
-        ])
+    let append =
+        format!("root=/dev/vda rw iomem=relaxed armvex.test=devmem armvex.seed={seed} armvex.devmem={PER_WINDOW}");
+    let mut child = linux_command(machine, Some(smp), dtb, &append)
         .arg("--drive")
         .arg(format!("file={},snapshot=on", image.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
+        .args(["--no-reboot", "--stats"])
         .args(["--max-instructions", "40000000000"])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -97,7 +75,7 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
     let got_to = console
         .lines()
         .filter_map(|l| l.strip_prefix("devmem: window "))
-        .last()
+        .next_back()
         .unwrap_or("(none)")
         .to_string();
     let passed = console.contains("ARMVEX-TEST devmem PASS");
@@ -105,7 +83,11 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
         "devmem: {machine} --smp {smp}, seed {seed}: exit {:?} after {:.1} s; last window {got_to}; {}; stderr: {}",
         status.code(),
         started.elapsed().as_secs_f64(),
-        if passed { "the guest survived every window" } else { "the guest did not get to the end" },
+        if passed {
+            "the guest survived every window"
+        } else {
+            "the guest did not get to the end"
+        },
         stderr.trim().replace('\n', " | ")
     );
     assert!(
@@ -116,11 +98,16 @@ fn attack(machine: &str, smp: u32, dtb: &str, seed: u64) {
         !stderr.contains("panicked") && status.code() != Some(101),
         "{machine}: armvex panicked (seed {seed}):\n{stderr}"
     );
-    let code = status.code().unwrap_or_else(|| panic!("{machine}: armvex killed by a signal ({status:?}), seed {seed}"));
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{machine}: armvex killed by a signal ({status:?}), seed {seed}"));
     // 0: the guest powered off or rebooted (--no-reboot), or --max-instructions; otherwise a
     // one-line error from armvex (a guest that deadlocked itself).
     if code != 0 {
-        let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("armvex: ") || l.contains("error")).collect();
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("armvex: ") || l.contains("error"))
+            .collect();
         assert!(
             stderr.lines().any(|l| l.starts_with("armvex: ")) && errors.len() <= 1,
             "{machine}: exit {code} without a one-line message (seed {seed}):\n{stderr}"

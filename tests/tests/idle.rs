@@ -73,6 +73,9 @@ fn an_idle_shell_follows_the_wall_clock_and_costs_no_cpu() {
     let status = child.wait().unwrap();
     eprintln!("idle 8 s: {cpu_idle:.2} s of CPU; guest date {guest_date}, host date {host_date}");
     assert!(cpu_idle < 0.4, "an idle guest used {cpu_idle} s of CPU in 8 s");
-    assert!(guest_date.abs_diff(host_date) <= 3, "guest date {guest_date}, host date {host_date}");
+    assert!(
+        guest_date.abs_diff(host_date) <= 3,
+        "guest date {guest_date}, host date {host_date}"
+    );
     assert!(status.success());
 }

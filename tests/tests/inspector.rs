@@ -4,7 +4,7 @@
 //! watched, paused and stepped prints the same console bytes and retires the same number of
 //! instructions as a run without the inspector.
 
-use armvex_e2e::{armvex, guest, scratch_disk};
+use armvex_e2e::{armvex, guest, linux_command, scratch_disk};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -18,23 +18,11 @@ fn dd_boot(disk: &std::path::Path, inspect: bool) -> Command {
 
 /// A boot running the guest's test `test` (and what follows it on the command line).
 fn guest_boot(disk: &std::path::Path, test: &str, inspect: bool) -> Command {
-    let g = guest();
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", "vexpress-a9", "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} armvex.smp=1"),
-        ])
-        .arg("--drive")
+    let append = format!("root=/dev/vda rw armvex.test={test} armvex.smp=1");
+    let mut c = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", &append);
+    c.arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .stdin(Stdio::null())
+        .args(["--no-reboot", "--stats"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if inspect {

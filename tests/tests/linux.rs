@@ -1,11 +1,11 @@
 //! Debian's armmp kernel on both boards, with its root file system on virtio-blk.
 
-use armvex_e2e::{assert_good_boot, boot, scratch_disk, Boot};
+use armvex_e2e::{Boot, assert_good_boot, boot, scratch_disk};
 
 #[test]
 fn vexpress_a9_one_cpu() {
     let disk = scratch_disk("a9-smp1");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot::new("vexpress-a9", 1, "hello", &disk));
     assert_good_boot(&o, "vexpress-a9", "hello");
     // The random pool is ready at once from the device tree's /chosen/rng-seed (without it,
     // on armvex's instruction-counting clock, it never became ready without a virtio-rng).
@@ -17,7 +17,7 @@ fn vexpress_a9_one_cpu() {
 #[test]
 fn vexpress_a9_two_cpus() {
     let disk = scratch_disk("a9-smp2");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot::new("vexpress-a9", 2, "hello", &disk));
     assert_good_boot(&o, "vexpress-a9", "hello");
     o.expect("smp: Brought up 1 node, 2 CPUs");
 }
@@ -25,7 +25,7 @@ fn vexpress_a9_two_cpus() {
 #[test]
 fn vexpress_a15_two_cpus() {
     let disk = scratch_disk("a15-smp2");
-    let o = boot(&Boot { machine: "vexpress-a15", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot::new("vexpress-a15", 2, "hello", &disk));
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("[    0.000000] random: crng init done");
     o.expect("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
@@ -37,7 +37,7 @@ fn vexpress_a15_four_cpus() {
     // The CoreTile A15x2 device tree describes two CPUs; armvex adds cpu@2 and cpu@3 to it
     // (QEMU doesn't, and Linux starts only two there), so Linux starts all four.
     let disk = scratch_disk("a15-smp4");
-    let o = boot(&Boot { machine: "vexpress-a15", smp: 4, test: "hello", disk: &disk, readonly: false, legacy_virtio: false });
+    let o = boot(&Boot::new("vexpress-a15", 4, "hello", &disk));
     assert_good_boot(&o, "vexpress-a15", "hello");
     o.expect("CPU3: thread -1, cpu 3, socket 0, mpidr 80000003");
     o.expect("smp: Brought up 1 node, 4 CPUs");
@@ -47,7 +47,7 @@ fn vexpress_a15_four_cpus() {
 #[test]
 fn files_persist_across_boots_and_reach_the_image() {
     let disk = scratch_disk("fs-persist");
-    let run = || boot(&Boot { machine: "vexpress-a15", smp: 2, test: "fs", disk: &disk, readonly: false, legacy_virtio: false });
+    let run = || boot(&Boot::new("vexpress-a15", 2, "fs", &disk));
     let first = run();
     assert_good_boot(&first, "vexpress-a15", "fs");
     first.expect("fs: first boot");
@@ -69,17 +69,43 @@ fn files_persist_across_boots_and_reach_the_image() {
 #[test]
 fn legacy_virtio_mmio_transport() {
     let disk = scratch_disk("legacy");
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: false, legacy_virtio: true });
+    let o = boot(&Boot {
+        legacy_virtio: true,
+        ..Boot::new("vexpress-a9", 1, "fs", &disk)
+    });
     assert_good_boot(&o, "vexpress-a9", "fs");
 }
 
 #[test]
 fn read_only_drive_mounts_read_only_and_refuses_writes() {
     let disk = scratch_disk("readonly");
+    let run = |readonly| {
+        boot(&Boot {
+            readonly,
+            ..Boot::new("vexpress-a9", 1, "fs", &disk)
+        })
+    };
+    // A read-write boot first leaves files for the read-only boot to check (fs.sh's
+    // "previous read-write boot" branch): read cold from the disk, and again after the page
+    // cache is dropped.
+    let rw = run(false);
+    assert_good_boot(&rw, "vexpress-a9", "fs");
+    rw.expect("fs: this was boot 1");
     let before = std::fs::read(&disk).unwrap();
-    let o = boot(&Boot { machine: "vexpress-a9", smp: 1, test: "fs", disk: &disk, readonly: true, legacy_virtio: false });
+    let o = run(true);
     assert_good_boot(&o, "vexpress-a9", "fs");
     o.expect("mounted ro");
+    o.expect("fs: creating a file fails as it should");
+    o.expect("fs: remount read-write refused as it should");
+    o.expect("fs: files from a previous boot (boots so far: 1):");
+    let pattern = "fs: 9ba9021fcbace935a5900fd48e98302e9c48cb6e51db2bc05c6f211b931adb0c  /data/pattern.bin";
+    assert_eq!(
+        o.console.matches(pattern).count(),
+        2,
+        "the pattern file is checked before and after dropping caches:\n{}",
+        o.console
+    );
+    o.expect("fs: b675be36a5fe4f39314c34552112230e391d3d4797d234fd38ae2eec893d2c02  /data/note.txt");
     assert!(std::fs::read(&disk).unwrap() == before, "a read-only image changed");
 }
 
@@ -89,7 +115,7 @@ fn two_identical_boots_are_identical() {
     let pristine = std::fs::read(&disk).unwrap();
     let run = || {
         std::fs::write(&disk, &pristine).unwrap();
-        boot(&Boot { machine: "vexpress-a9", smp: 2, test: "hello", disk: &disk, readonly: false, legacy_virtio: false })
+        boot(&Boot::new("vexpress-a9", 2, "hello", &disk))
     };
     let (a, b) = (run(), run());
     assert_good_boot(&a, "vexpress-a9", "hello");

@@ -4,7 +4,7 @@
 //! session replayed exactly with the host's server gone, virtio-rng read without rngd, and
 //! hvc0 output reaching a --chardev file. All traffic stays on 127.0.0.1.
 
-use armvex_e2e::{armvex, guest, scratch_disk};
+use armvex_e2e::{dtb, linux_command, scratch_disk};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
@@ -37,11 +37,18 @@ impl HttpServer {
                 while !request.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
                     request.push(byte[0]);
                 }
-                let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                    body.len()
+                );
                 let _ = s.write_all(head.as_bytes()).and_then(|_| s.write_all(&body));
             }
         });
-        HttpServer { port, stop, thread: Some(thread) }
+        HttpServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -75,40 +82,43 @@ fn test_file(len: usize) -> (Vec<u8>, String) {
     std::fs::write(&path, &body).unwrap();
     let out = Command::new("sha256sum").arg(&path).output().expect("sha256sum");
     let _ = std::fs::remove_file(&path);
-    let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string();
+    let sum = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     (body, sum)
 }
 
 /// The armvex command for a test boot of `test` with `extra` options and kernel parameters.
 fn command(machine: &str, smp: u32, test: &str, disk: &Path, append: &str, extra: &[String]) -> Command {
-    let g = guest();
-    let dtb = if machine == "vexpress-a15" { "vexpress-v2p-ca15-tc1.dtb" } else { "vexpress-v2p-ca9.dtb" };
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", machine, "--smp", &smp.to_string(), "-m", "512M"])
-        .arg("--kernel")
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join(dtb))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} {append}")])
-        .arg("--drive")
+    let append = format!("root=/dev/vda rw armvex.test={test} {append}");
+    let mut c = linux_command(machine, Some(smp), dtb(machine), &append);
+    c.arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .args(extra)
-        .stdin(Stdio::null());
+        .args(["--no-reboot", "--stats"])
+        .args(extra);
     c
 }
 
 fn instructions(stderr: &str) -> u64 {
     stderr
         .lines()
-        .find_map(|l| l.strip_prefix("armvex: ").and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("armvex: ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+        })
         .unwrap_or_else(|| panic!("no --stats line in stderr:\n{stderr}"))
 }
 
 fn net_options(extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = vec!["--netdev".into(), "user,id=n0".into(), "--device".into(), "virtio-net,netdev=n0".into()];
+    let mut v: Vec<String> = vec![
+        "--netdev".into(),
+        "user,id=n0".into(),
+        "--device".into(),
+        "virtio-net,netdev=n0".into(),
+    ];
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -157,12 +167,22 @@ fn dhcp_a_download_from_the_host_and_a_host_client_through_hostfwd() {
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(console.contains("ARMVEX-TEST net PASS"), "console:\n{console}\nstderr:\n{stderr}");
+    assert!(
+        console.contains("ARMVEX-TEST net PASS"),
+        "console:\n{console}\nstderr:\n{stderr}"
+    );
     assert!(console.contains("net: eth0 address 10.0.2.15/24"));
     assert!(console.contains(&format!("sha256 {sum}")));
     assert!(console.contains("net: served one client on 7777"));
-    assert_eq!(echoed.as_deref(), Some("ping through hostfwd\n"), "the guest echoed the host client");
-    assert!(stderr.contains(&format!("hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:7777")), "{stderr}");
+    assert_eq!(
+        echoed.as_deref(),
+        Some("ping through hostfwd\n"),
+        "the guest echoed the host client"
+    );
+    assert!(
+        stderr.contains(&format!("hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:7777")),
+        "{stderr}"
+    );
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
@@ -173,22 +193,33 @@ fn a_recorded_networked_session_replays_exactly_without_the_network() {
     let disk = scratch_disk("net-record");
     let pristine = std::fs::read(&disk).unwrap();
     let recording = disk.with_extension("rec");
-    let append = format!("armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}", server.port);
+    let append = format!(
+        "armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}",
+        server.port
+    );
     let run = |io: &str| {
         std::fs::write(&disk, &pristine).unwrap();
         let mut extra = net_options(&["--device", "virtio-rng", io]);
         extra.push(recording.display().to_string());
-        let out = command("vexpress-a15", 2, "net", &disk, &append, &extra).output().expect("run armvex");
+        let out = command("vexpress-a15", 2, "net", &disk, &append, &extra)
+            .output()
+            .expect("run armvex");
         let console = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(console.contains("ARMVEX-TEST net PASS"), "{io}: console:\n{console}\nstderr:\n{stderr}");
+        assert!(
+            console.contains("ARMVEX-TEST net PASS"),
+            "{io}: console:\n{console}\nstderr:\n{stderr}"
+        );
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         (console, instructions(&stderr))
     };
     let recorded = run("--record");
     let text = std::fs::read_to_string(&recording).unwrap();
     let frames = text.lines().filter(|l| l.contains(" device n0 ")).count();
-    assert!(frames > 150, "the recording holds the frames from the network ({frames})");
+    assert!(
+        frames > 150,
+        "the recording holds the frames from the network ({frames})"
+    );
     // The host's server is gone: what the guest downloads comes from the recording.
     drop(server);
     let replayed = run("--replay");
@@ -215,10 +246,15 @@ fn hwrng_without_rngd_and_hvc0_output_to_a_chardev_file() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = command("vexpress-a9", 1, "virtio", &disk, "", &extra).output().expect("run armvex");
+    let out = command("vexpress-a9", 1, "virtio", &disk, "", &extra)
+        .output()
+        .expect("run armvex");
     let console = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(console.contains("ARMVEX-TEST virtio PASS"), "console:\n{console}\nstderr:\n{stderr}");
+    assert!(
+        console.contains("ARMVEX-TEST virtio PASS"),
+        "console:\n{console}\nstderr:\n{stderr}"
+    );
     assert!(console.contains("virtio: hwrng virtio_rng"));
     // hvc0 is a tty with the standard settings (OPOST, ONLCR): the guest's "\n" is "\r\n".
     assert_eq!(std::fs::read_to_string(&hvc).unwrap(), "hvc0: hello from the guest\r\n");
@@ -233,25 +269,59 @@ fn bad_device_options_are_one_line_errors() {
         (vec!["--device", "virtio-gpu"], "--device virtio-gpu: unknown kind"),
         (vec!["--device", "virtio-net"], "--device virtio-net needs netdev=ID"),
         (vec!["--device", "virtio-net,netdev=n9"], "there is no --netdev id=n9"),
-        (vec!["--device", "virtio-rng,slot=1", "--device", "virtio-rng,slot=1"], "--device virtio-rng slot=1 is used twice"),
-        (vec!["--drive", &second, "--device", "virtio-rng,slot=2"], "slot=2: the transport is taken by --drive"),
-        (vec!["--device", "virtio-rng,slot=7"], "slot=7: the board has transports 0 to 3"),
         (
-            vec!["--device", "virtio-rng", "--device", "virtio-rng", "--device", "virtio-rng", "--device", "virtio-rng"],
+            vec!["--device", "virtio-rng,slot=1", "--device", "virtio-rng,slot=1"],
+            "--device virtio-rng slot=1 is used twice",
+        ),
+        (
+            vec!["--drive", &second, "--device", "virtio-rng,slot=2"],
+            "slot=2: the transport is taken by --drive",
+        ),
+        (
+            vec!["--device", "virtio-rng,slot=7"],
+            "slot=7: the board has transports 0 to 3",
+        ),
+        (
+            vec![
+                "--device",
+                "virtio-rng",
+                "--device",
+                "virtio-rng",
+                "--device",
+                "virtio-rng",
+                "--device",
+                "virtio-rng",
+            ],
             "no free virtio-mmio transport",
         ),
         (vec!["--netdev", "user,id=n0,hostfwd=tcp::1-:0"], "guest port 0"),
         (vec!["--drive", "id=d1,file=/nonexistent"], "--drive id=d1 is not used"),
         (vec!["--device", "lan9118"], "--device lan9118 needs netdev=ID"),
-        (vec!["--device", "lan9118,netdev=n0,slot=1"], "on no virtio-mmio transport"),
-        (vec!["--nic", "user", "--nic", "user"], "the board has one LAN9118, given twice"),
-        (vec!["--nic", "user,mtu=9000"], "the LAN9118 carries Ethernet frames of 1500 bytes"),
+        (
+            vec!["--device", "lan9118,netdev=n0,slot=1"],
+            "on no virtio-mmio transport",
+        ),
+        (
+            vec!["--nic", "user", "--nic", "user"],
+            "the board has one LAN9118, given twice",
+        ),
+        (
+            vec!["--nic", "user,mtu=9000"],
+            "the LAN9118 carries Ethernet frames of 1500 bytes",
+        ),
         (vec!["--nic", "user,model=e1000"], "--nic model=e1000"),
         (vec!["--nic", "socket"], "--nic socket"),
     ] {
-        let out = command("vexpress-a9", 1, "hello", &disk, "", &extra.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .output()
-            .unwrap();
+        let out = command(
+            "vexpress-a9",
+            1,
+            "hello",
+            &disk,
+            "",
+            &extra.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .output()
+        .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
         assert!(stderr.contains(says), "{extra:?}: {stderr}");
@@ -273,12 +343,23 @@ fn lan9118_dhcp_and_a_download_without_virtio_net() {
             "modules_load=smsc911x armvex.net_ping=10.0.2.2 armvex.net_url=http://10.0.2.2:{}/file armvex.net_sha256={sum}",
             server.port
         );
-        let options = vec!["--nic".to_string(), format!("user,hostfwd=tcp:127.0.0.1:{forwarded}-:22")];
-        let out = command(machine, 1, "net", &disk, &append, &options).output().expect("run armvex");
+        let options = vec![
+            "--nic".to_string(),
+            format!("user,hostfwd=tcp:127.0.0.1:{forwarded}-:22"),
+        ];
+        let out = command(machine, 1, "net", &disk, &append, &options)
+            .output()
+            .expect("run armvex");
         let console = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(console.contains("ARMVEX-TEST net PASS"), "{machine}: console:\n{console}\nstderr:\n{stderr}");
-        assert!(console.contains("net: eth0 driver smsc911x, mac 52:54:00:12:34:56"), "{machine}: {console}");
+        assert!(
+            console.contains("ARMVEX-TEST net PASS"),
+            "{machine}: console:\n{console}\nstderr:\n{stderr}"
+        );
+        assert!(
+            console.contains("net: eth0 driver smsc911x, mac 52:54:00:12:34:56"),
+            "{machine}: {console}"
+        );
         assert!(console.contains("net: eth0 address 10.0.2.15/24"));
         assert!(
             console.contains("net: ping 10.0.2.2: 3 packets transmitted, 3 packets received, 0% packet loss"),
@@ -286,7 +367,12 @@ fn lan9118_dhcp_and_a_download_without_virtio_net() {
         );
         assert!(console.contains(&format!("sha256 {sum}")));
         assert!(!console.contains("virtio_net"), "{machine}: no virtio-net card");
-        assert!(stderr.contains(&format!("netdev nic0: hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:22")), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "netdev nic0: hostfwd tcp 127.0.0.1:{forwarded} -> guest 10.0.2.15:22"
+            )),
+            "{stderr}"
+        );
         assert_eq!(out.status.code(), Some(0), "{machine}: {stderr}");
     }
 }

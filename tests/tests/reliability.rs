@@ -6,11 +6,11 @@
 //! * **Host I/O errors**: a disk image on a full host file system gives the guest I/O errors
 //!   (never silently dropped writes), is said once on stderr, and armvex carries on.
 
-use armvex_e2e::{Outcome, armvex, guest, root};
+use armvex_e2e::{Outcome, armvex, guest, linux_command, root};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A private copy of the root image with `tests/guest/crash.sh` installed as /test/crash.sh.
 fn crash_image(name: &str) -> PathBuf {
@@ -18,34 +18,39 @@ fn crash_image(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create target/e2e");
     let p = dir.join(format!("reliability-{name}.img"));
     std::fs::copy(guest().join("rootfs.img"), &p).expect("copy rootfs.img");
-    let script = root().join("tests/guest/crash.sh");
-    let commands = dir.join(format!("reliability-{name}.debugfs"));
-    std::fs::write(&commands, format!("cd /test\nwrite {} crash.sh\nsif crash.sh mode 0100755\n", script.display()))
-        .unwrap();
-    let out = Command::new("debugfs").arg("-w").arg("-f").arg(&commands).arg(&p).output();
-    let out = out.expect("run debugfs (e2fsprogs)");
-    assert!(out.status.success(), "debugfs: {}", String::from_utf8_lossy(&out.stderr));
+    install_test_script(&p, &root().join("tests/guest/crash.sh"), "crash.sh");
     p
+}
+
+/// Write the host file `script` into `image` as /test/`name`, executable (with debugfs).
+fn install_test_script(image: &Path, script: &Path, name: &str) {
+    let commands = image.with_extension("debugfs");
+    std::fs::write(
+        &commands,
+        format!("cd /test\nwrite {} {name}\nsif {name} mode 0100755\n", script.display()),
+    )
+    .unwrap();
+    let out = Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&commands)
+        .arg(image)
+        .output()
+        .expect("run debugfs (e2fsprogs)");
+    assert!(
+        out.status.success(),
+        "debugfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The command that boots the a9 guest on `disk` running the crash test with `files` files.
 fn crash_boot(disk: &Path, files: u32) -> Command {
-    let g = guest();
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args([
-            "--append",
-            &format!("console=ttyAMA0 root=/dev/vda rw armvex.test=crash armvex.crash_files={files}"),
-        ])
-        .arg("--drive")
+    let append = format!("root=/dev/vda rw armvex.test=crash armvex.crash_files={files}");
+    let mut c = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", &append);
+    c.arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .stdin(Stdio::null());
+        .args(["--no-reboot", "--stats"]);
     c
 }
 
@@ -86,8 +91,16 @@ impl Rng {
 }
 
 fn e2fsck(args: &[&str], disk: &Path) -> (i32, String) {
-    let out = Command::new("e2fsck").args(args).arg(disk).output().expect("run e2fsck (e2fsprogs)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("e2fsck")
+        .args(args)
+        .arg(disk)
+        .output()
+        .expect("run e2fsck (e2fsprogs)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -100,29 +113,33 @@ fn e2fsck(args: &[&str], disk: &Path) -> (i32, String) {
 #[test]
 fn killed_at_random_instants_no_fsynced_file_is_lost() {
     const KILLS: usize = 20;
-    let seed = std::env::var("ARMVEX_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    eprintln!("crash test: ARMVEX_CRASH_SEED={seed}");
+    let seed = armvex_e2e::seed("ARMVEX_CRASH_SEED", "crash test", |d| d.as_nanos() as u64 | 1);
     // Where the write loop starts and ends, in instructions (the boot is deterministic).
     let files = 60;
     let (start, end) = std::thread::scope(|s| {
         let start = s.spawn(|| calibrate(0));
         (start.join().unwrap(), calibrate(files))
     });
-    assert!(end > start, "the loop of {files} files retired no instructions ({start}, {end})");
+    assert!(
+        end > start,
+        "the loop of {files} files retired no instructions ({start}, {end})"
+    );
     let mut rng = Rng(seed);
     // Mostly inside the loop; a few just before it (the boot, mkdir) and near its end.
     let span = (end - start) * 11 / 10;
-    let instants: Vec<u64> =
-        (0..KILLS).map(|_| (start - (end - start) / 20 + rng.next() % span).min(end - 1)).collect();
+    let instants: Vec<u64> = (0..KILLS)
+        .map(|_| (start - (end - start) / 20 + rng.next() % span).min(end - 1))
+        .collect();
     // Two at a time: the machine's two cores.
     let announced: usize = std::thread::scope(|s| {
         let workers: Vec<_> = [0, 1]
             .map(|w| {
                 let instants = &instants;
                 s.spawn(move || {
-                    (w..KILLS).step_by(2).map(|kill| kill_and_check(seed, kill, instants[kill], files)).sum::<usize>()
+                    (w..KILLS)
+                        .step_by(2)
+                        .map(|kill| kill_and_check(seed, kill, instants[kill], files))
+                        .sum::<usize>()
                 })
             })
             .into_iter()
@@ -137,9 +154,20 @@ fn killed_at_random_instants_no_fsynced_file_is_lost() {
 /// announced durable.
 fn kill_and_check(seed: u64, kill: usize, at: u64, files: u32) -> usize {
     let disk = crash_image(&format!("kill-{kill}"));
-    let (o, signal) = outcome(crash_boot(&disk, files).arg("--crash-at").arg(at.to_string()).output().unwrap());
+    let (o, signal) = outcome(
+        crash_boot(&disk, files)
+            .arg("--crash-at")
+            .arg(at.to_string())
+            .output()
+            .unwrap(),
+    );
     let context = format!("ARMVEX_CRASH_SEED={seed}, kill {kill} at instruction {at}");
-    assert_eq!(signal, Some(9), "{context}: armvex was not killed by SIGKILL; stderr:\n{}", o.stderr);
+    assert_eq!(
+        signal,
+        Some(9),
+        "{context}: armvex was not killed by SIGKILL; stderr:\n{}",
+        o.stderr
+    );
     o.refuse("ARMVEX-TEST crash FAIL");
     let mut durable = BTreeMap::new();
     let mut latest = 0;
@@ -154,7 +182,10 @@ fn kill_and_check(seed: u64, kill: usize, at: u64, files: u32) -> usize {
         }
     }
     let (code, text) = e2fsck(&["-E", "journal_only", "-p"], &disk);
-    assert!(code == 0 || code == 1, "{context}: journal replay failed ({code}):\n{text}");
+    assert!(
+        code == 0 || code == 1,
+        "{context}: journal replay failed ({code}):\n{text}"
+    );
     let (code, text) = e2fsck(&["-fn"], &disk);
     assert_eq!(code, 0, "{context}: e2fsck -fn after the journal replay:\n{text}");
     let out_dir = root().join(format!("target/e2e/reliability-kill-{kill}-files"));
@@ -181,10 +212,19 @@ fn kill_and_check(seed: u64, kill: usize, at: u64, files: u32) -> usize {
     if latest > 0 {
         let text = std::fs::read_to_string(dir.join("latest"))
             .unwrap_or_else(|e| panic!("{context}: /data/crash/latest announced ({latest}) but unreadable: {e}"));
-        let value: u32 = text.trim().parse().unwrap_or_else(|_| panic!("{context}: latest holds {text:?}"));
-        assert!(value == latest || value == latest + 1, "{context}: latest holds {value}, but {latest} was announced last");
+        let value: u32 = text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{context}: latest holds {text:?}"));
+        assert!(
+            value == latest || value == latest + 1,
+            "{context}: latest holds {value}, but {latest} was announced last"
+        );
     }
-    eprintln!("crash test: kill {kill} at {at}: {} durable files intact, latest {latest}", durable.len());
+    eprintln!(
+        "crash test: kill {kill} at {at}: {} durable files intact, latest {latest}",
+        durable.len()
+    );
     let _ = std::fs::remove_file(&disk);
     let _ = std::fs::remove_dir_all(&out_dir);
     durable.len()
@@ -217,7 +257,10 @@ echo "e2fsck exit $?" >>{dir}/result.txt
         guest = g.display(),
         armvex = armvex().display()
     );
-    let out = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().expect("run unshare (util-linux)");
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .expect("run unshare (util-linux)");
     assert!(
         out.status.success(),
         "a private tmpfs (needs root): {}",
@@ -225,7 +268,11 @@ echo "e2fsck exit $?" >>{dir}/result.txt
     );
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
     let (console, stderr, result) = (read("console.txt"), read("stderr.txt"), read("result.txt"));
-    let o = Outcome { status: None, console, stderr: stderr.clone() };
+    let o = Outcome {
+        status: None,
+        console,
+        stderr: stderr.clone(),
+    };
     // The guest saw I/O errors for its writes, and its own dd failed with EIO...
     o.expect("I/O error, dev vda, sector");
     o.expect("ARMVEX-TEST dd FAIL (dd if=/dev/zero of=/data/dd.bin bs=1M count=48 conv=fsync failed");
@@ -238,7 +285,10 @@ echo "e2fsck exit $?" >>{dir}/result.txt
     let said: Vec<&str> = stderr.lines().filter(|l| l.contains("host I/O error")).collect();
     assert_eq!(said.len(), 1, "stderr:\n{stderr}");
     assert!(said[0].contains("No space left on device"), "{}", said[0]);
-    assert!(!stderr.contains('\x1b'), "colour codes in a redirected stderr:\n{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a redirected stderr:\n{stderr}"
+    );
     assert!(result.contains("e2fsck exit 0"), "{result}\n{}", read("e2fsck.txt"));
 }
 
@@ -253,17 +303,9 @@ fn base_image(name: &str) -> PathBuf {
 
 /// Boot the a9 guest running `test` with `drive` as its root drive and `append` added.
 fn boot_with_drive(drive: &str, test: &str, append: &str, no_reboot: bool) -> Outcome {
-    let g = guest();
-    let mut c = Command::new(armvex());
-    c.args(["run", "--machine", "vexpress-a9", "-m", "512M", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca9.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} {append}")])
-        .args(["--drive", drive, "--rtc-base", "1700000000"])
-        .stdin(Stdio::null());
+    let append = format!("root=/dev/vda rw armvex.test={test} {append}");
+    let mut c = linux_command("vexpress-a9", None, "vexpress-v2p-ca9.dtb", &append);
+    c.args(["--drive", drive]);
     if no_reboot {
         c.arg("--no-reboot");
     }
@@ -315,7 +357,10 @@ fn snapshot_on_keeps_its_base_unchanged_under_100_mib_and_a_reboot() {
     // Room for 100 MiB: grow the file system to 256 MiB.
     let grown = Command::new("sh")
         .arg("-c")
-        .arg(format!("truncate -s 256M {0} && e2fsck -fy {0} >/dev/null 2>&1; resize2fs {0} >/dev/null 2>&1", base.display()))
+        .arg(format!(
+            "truncate -s 256M {0} && e2fsck -fy {0} >/dev/null 2>&1; resize2fs {0} >/dev/null 2>&1",
+            base.display()
+        ))
         .status()
         .unwrap();
     assert!(grown.success(), "resize2fs (e2fsprogs)");
@@ -334,18 +379,22 @@ fn snapshot_on_keeps_its_base_unchanged_under_100_mib_and_a_reboot() {
          sleep 30\n",
     )
     .unwrap();
-    let commands = root().join("target/e2e/reliability-cowreboot.debugfs");
-    std::fs::write(&commands, format!("cd /test\nwrite {} cowreboot.sh\nsif cowreboot.sh mode 0100755\n", script.display()))
-        .unwrap();
-    let out = Command::new("debugfs").arg("-w").arg("-f").arg(&commands).arg(&base).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    install_test_script(&base, &script, "cowreboot.sh");
     let pristine = std::fs::read(&base).unwrap();
-    let o = boot_with_drive(&format!("file={},snapshot=on", base.display()), "cowreboot", "armvex.dd_mb=100", false);
+    let o = boot_with_drive(
+        &format!("file={},snapshot=on", base.display()),
+        "cowreboot",
+        "armvex.dd_mb=100",
+        false,
+    );
     o.expect("cowreboot: rebooting");
     o.expect("reboot: Restarting system");
     o.expect("cowreboot: after the reboot: written before a reboot");
     o.expect("dd: write 104857600 bytes");
     o.expect("ARMVEX-TEST dd PASS");
-    assert!(std::fs::read(&base).unwrap() == pristine, "the base image changed under snapshot=on");
+    assert!(
+        std::fs::read(&base).unwrap() == pristine,
+        "the base image changed under snapshot=on"
+    );
     let _ = std::fs::remove_file(&base);
 }

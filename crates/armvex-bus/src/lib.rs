@@ -16,6 +16,8 @@
 //! Data flows CPU → bus → device: the CPU crate calls into this crate, devices are called by it,
 //! and nothing here knows which board it is part of.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod error;
 pub mod irq;
@@ -64,8 +66,11 @@ pub struct Bus {
 /// separately.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusState {
+    /// The virtual clock, with every device timer's deadline.
     pub clock: VirtualClock,
+    /// The level of every interrupt line and CPU input.
     pub irq: InterruptLines,
+    /// Power-off and reboot requests not yet handled by the machine.
     pub requests: Vec<MachineRequest>,
     /// Each device's name and [`Device::save_state`], in device-id order.
     pub devices: Vec<(String, Vec<u8>)>,
@@ -75,7 +80,9 @@ pub struct BusState {
 /// GIC CPU interface depend on it) and that CPU's local virtual time in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accessor {
+    /// Index of the CPU making the access (0 for timer callbacks and host input).
     pub cpu: usize,
+    /// That CPU's local virtual time, in nanoseconds.
     pub time: u64,
 }
 
@@ -103,14 +110,14 @@ impl Bus {
         });
     }
 
-    /// Tell the interrupt controller if a line changed.
-    fn sync_interrupts(&mut self, who: Accessor) {
-        let Some(ic) = self.interrupt_controller else {
-            return;
-        };
-        if !self.irq.take_changed() {
-            return;
-        }
+    /// Call `f` with device `id` and the [`DeviceContext`] of an access by `who`: the one
+    /// place a device is handed the bus's memory, lines, clock and request list.
+    fn with_device<R>(
+        &mut self,
+        who: Accessor,
+        id: DeviceId,
+        f: impl FnOnce(&mut dyn Device, &mut DeviceContext) -> R,
+    ) -> R {
         let Bus {
             memory,
             irq,
@@ -119,8 +126,19 @@ impl Bus {
             requests,
             ..
         } = self;
-        let mut ctx = DeviceContext::new(who, ic, memory, irq, clock, requests);
-        devices.device_mut(ic).interrupt_lines_changed(&mut ctx);
+        let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
+        f(devices.device_mut(id), &mut ctx)
+    }
+
+    /// Tell the interrupt controller if a line changed.
+    fn sync_interrupts(&mut self, who: Accessor) {
+        let Some(ic) = self.interrupt_controller else {
+            return;
+        };
+        if !self.irq.take_changed() {
+            return;
+        }
+        self.with_device(who, ic, |device, ctx| device.interrupt_lines_changed(ctx));
         // The controller only drives CPU inputs, which are not lines: nothing to repeat.
         self.irq.take_changed();
     }
@@ -139,16 +157,7 @@ impl Bus {
             cpu: 0,
             time: self.clock.now(),
         };
-        let Bus {
-            memory,
-            irq,
-            clock,
-            devices,
-            requests,
-            ..
-        } = self;
-        let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
-        devices.device_mut(id).host_input(&mut ctx, data);
+        self.with_device(who, id, |device, ctx| device.host_input(ctx, data));
         self.sync_interrupts(who);
     }
 
@@ -188,20 +197,11 @@ impl Bus {
         if let Some(v) = self.memory.read(pa, size) {
             return v;
         }
-        let Bus {
-            memory,
-            irq,
-            clock,
-            devices,
-            requests,
-            ..
-        } = self;
-        match devices.find(pa) {
+        match self.devices.find(pa) {
             Some((id, offset)) => {
-                let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
-                let v = devices.device_mut(id).read(&mut ctx, offset, size);
+                let v = self.with_device(who, id, |device, ctx| device.read(ctx, offset, size));
                 self.watch.note(id, false, offset, size.bytes(), v, who);
-                tracing::trace!(target: "mmio", "read{} {pa:#010x} = {v:#x} ({})", size.bits(), devices.device_mut(id).name());
+                tracing::trace!(target: "mmio", "read{} {pa:#010x} = {v:#x} ({})", size.bits(), self.devices.device_mut(id).name());
                 self.sync_interrupts(who);
                 v
             }
@@ -218,19 +218,10 @@ impl Bus {
             return;
         }
         let target = self.memory.rom_device_at(pa).or_else(|| self.devices.find(pa));
-        let Bus {
-            memory,
-            irq,
-            clock,
-            devices,
-            requests,
-            ..
-        } = self;
         match target {
             Some((id, offset)) => {
-                let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
-                tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), devices.device_mut(id).name());
-                devices.device_mut(id).write(&mut ctx, offset, size, value);
+                tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), self.devices.device_mut(id).name());
+                self.with_device(who, id, |device, ctx| device.write(ctx, offset, size, value));
                 self.watch.note(id, true, offset, size.bytes(), value, who);
                 self.sync_interrupts(who);
             }
@@ -250,17 +241,8 @@ impl Bus {
             self.clock.advance_to(when);
             self.clock.cancel(slot);
             let Some(owner) = self.clock.owner(slot) else { continue };
-            let Bus {
-                memory,
-                irq,
-                clock,
-                devices,
-                requests,
-                ..
-            } = self;
             let who = Accessor { cpu: 0, time: when };
-            let mut ctx = DeviceContext::new(who, owner, memory, irq, clock, requests);
-            devices.device_mut(owner).timer_expired(&mut ctx, slot);
+            self.with_device(who, owner, |device, ctx| device.timer_expired(ctx, slot));
             self.sync_interrupts(who);
         }
         self.clock.advance_to(now);
@@ -312,23 +294,29 @@ impl Bus {
             time: self.clock.now(),
         };
         for id in 0..names.len() {
-            let Bus {
-                memory,
-                irq,
-                clock,
-                devices,
-                requests,
-                ..
-            } = self;
-            let mut ctx = DeviceContext::new(who, id, memory, irq, clock, requests);
-            devices.device_mut(id).state_loaded(&mut ctx);
+            self.with_device(who, id, |device, ctx| device.state_loaded(ctx));
         }
         Ok(())
     }
 
-    /// Device `id`, to look at (an inspector downcasts it through [`Device::as_any`]).
+    /// Device `id`, to look at (an inspector that knows its type uses [`Bus::device_as`]).
     pub fn device(&self, id: DeviceId) -> Option<&dyn Device> {
         self.devices.device(id)
+    }
+
+    /// Device `id` as its concrete type `T`, if it is one and offers itself through
+    /// [`Device::as_any`].
+    pub fn device_as<T: std::any::Any>(&self, id: DeviceId) -> Option<&T> {
+        self.devices.device(id)?.as_any()?.downcast_ref()
+    }
+
+    /// Device `id` as its concrete type `T`, to change, if it is one and offers itself through
+    /// [`Device::as_any_mut`].
+    pub fn device_as_mut<T: std::any::Any>(&mut self, id: DeviceId) -> Option<&mut T> {
+        if id >= self.devices.len() {
+            return None;
+        }
+        self.devices.device_mut(id).as_any_mut()?.downcast_mut()
     }
 
     /// Every device in address order: its id, base, size and name.
@@ -376,6 +364,12 @@ mod tests {
         fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError> {
             (self.regs, self.fired) = state::decode(bytes, "scratch")?;
             Ok(())
+        }
+        fn as_any(&self) -> Option<&dyn std::any::Any> {
+            Some(self)
+        }
+        fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+            Some(self)
         }
     }
 
@@ -465,6 +459,22 @@ mod tests {
         let mut other = Bus::new(PhysicalMemory::new(&[]).unwrap());
         let e = other.load_state(&saved).unwrap_err();
         assert!(e.0.contains("devices [scratch]"), "{e}");
+    }
+
+    #[test]
+    fn device_as_hands_back_the_concrete_device_or_none() {
+        let mut bus = bus();
+        let ic = bus.add_device(0x1e00_0000, 0x1000, Box::new(OrController)).unwrap();
+        bus.write(CPU0, 0x1000_0008, AccessSize::Word, 0x1234);
+        assert_eq!(bus.device_as::<Scratch>(0).map(|s| s.regs[2]), Some(0x1234));
+        bus.device_as_mut::<Scratch>(0).unwrap().regs[1] = 77;
+        assert_eq!(bus.read(CPU0, 0x1000_0004, AccessSize::Word), 77);
+        // Another type, a device that does not offer itself, an id with no device.
+        assert!(bus.device_as::<OrController>(0).is_none());
+        assert!(bus.device_as::<OrController>(ic).is_none());
+        assert!(bus.device_as_mut::<OrController>(ic).is_none());
+        assert!(bus.device_as::<Scratch>(2).is_none());
+        assert!(bus.device_as_mut::<Scratch>(2).is_none());
     }
 
     #[test]

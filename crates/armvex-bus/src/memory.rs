@@ -75,8 +75,11 @@ pub const PAGE_SIZE: u32 = 4096;
 /// What a board asks for: a named RAM region at a physical address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RamRegionSpec {
+    /// The region's name in the board file and in diagnostics ("ram", "psram", "flash0").
     pub name: String,
+    /// Its first guest physical address.
     pub base: u32,
+    /// Its size in bytes.
     pub size: u32,
 }
 
@@ -86,7 +89,9 @@ pub struct RamRegionSpec {
 pub struct RamAliasSpec {
     /// Name of the region this window shows.
     pub of: String,
+    /// Guest physical address of the window.
     pub base: u32,
+    /// Size of the window in bytes (at most the region's).
     pub size: u32,
 }
 
@@ -109,7 +114,12 @@ pub enum RomView {
     Array,
     /// A table of little-endian words: the word at byte offset `4 * i` of the region reads
     /// `words[i % words.len()]` if `repeat`, else `words[i]`, or 0 past the table's end.
-    Words { words: Vec<u32>, repeat: bool },
+    Words {
+        /// The table.
+        words: Vec<u32>,
+        /// The table repeats through the whole region.
+        repeat: bool,
+    },
 }
 
 impl RomView {
@@ -763,6 +773,7 @@ impl PhysicalMemory {
 /// A guest physical range that is not wholly inside one RAM region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutsideRam {
+    /// The first guest physical address of the range.
     pub pa: u32,
 }
 

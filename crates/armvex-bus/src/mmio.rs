@@ -14,8 +14,11 @@ use crate::{Accessor, MachineRequest};
 /// The width of a bus access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccessSize {
+    /// 8 bits (LDRB/STRB).
     Byte,
+    /// 16 bits (LDRH/STRH).
     Half,
+    /// 32 bits (LDR/STR).
     Word,
 }
 
@@ -96,6 +99,12 @@ pub trait Device {
     /// of it (a virtio-mmio transport's queues, the GIC's lines) through the type's own
     /// read-only methods. `None` (the default): the inspector shows only counts and names.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
+    /// This device as a mutable [`std::any::Any`], for a test or tool that built the device
+    /// and wants it back whole (see [`crate::Bus::device_as_mut`]). `None` by default.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         None
     }
 }
@@ -237,6 +246,11 @@ impl DeviceMap {
 
     pub(crate) fn device_mut(&mut self, id: DeviceId) -> &mut dyn Device {
         self.mappings[id].device.as_mut()
+    }
+
+    /// How many devices there are (ids are `0..len`).
+    pub(crate) fn len(&self) -> usize {
+        self.mappings.len()
     }
 
     pub(crate) fn device(&self, id: DeviceId) -> Option<&dyn Device> {

@@ -21,10 +21,13 @@ pub struct MmioAccess {
     pub seq: u64,
     /// Virtual time of the access (the accessing CPU's local time), in nanoseconds.
     pub time: u64,
+    /// The CPU that made the access.
     pub cpu: u8,
+    /// A write (otherwise a read).
     pub write: bool,
     /// Access width in bytes (1, 2, 4).
     pub size: u8,
+    /// The device accessed.
     pub device: DeviceId,
     /// Offset inside the device's range.
     pub offset: u32,

@@ -27,8 +27,7 @@
 
 use armvex_machine::console::HostInput;
 use armvex_machine::devices::DriveSpec;
-use armvex_machine::{Machine, MachineConfig, RunGoal, Stop};
-use armvex_semihosting::Console;
+use armvex_machine::{Machine, MachineConfig, MachineError, RunGoal, Stop};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -154,7 +153,7 @@ pub mod a32 {
     pub fn mov32(rd: u32, value: u32) -> [u32; 2] {
         [movw(rd, value & 0xffff), movt(rd, value >> 16)]
     }
-    /// STR/STRH/STRB Rt, [Rn] for a 4-, 2- or 1-byte access.
+    /// STR/STRH/STRB Rt, \[Rn\] for a 4-, 2- or 1-byte access.
     pub fn store(size: u32, rt: u32, rn: u32) -> u32 {
         match size {
             1 => 0xe5c0_0000 | rn << 16 | rt << 12,
@@ -162,7 +161,7 @@ pub mod a32 {
             _ => 0xe580_0000 | rn << 16 | rt << 12,
         }
     }
-    /// LDR/LDRH/LDRB Rt, [Rn] for a 4-, 2- or 1-byte access.
+    /// LDR/LDRH/LDRB Rt, \[Rn\] for a 4-, 2- or 1-byte access.
     pub fn load(size: u32, rt: u32, rn: u32) -> u32 {
         match size {
             1 => 0xe5d0_0000 | rn << 16 | rt << 12,
@@ -235,33 +234,18 @@ pub fn scratch(name: &str, contents: &[u8]) -> PathBuf {
 
 /// A machine of `board` with `kernel` (a bare-metal ELF with semihosting, or anything else,
 /// which is booted as Linux) and `drives`; its console output is thrown away.
-pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, String> {
-    Ok(Machine::new(MachineConfig {
-        machine: board.into(),
+pub fn machine(board: &str, kernel: &Path, drives: Vec<DriveSpec>) -> Result<Machine, MachineError> {
+    Machine::new(MachineConfig {
         memory: Some(128 << 20),
-        smp: 1,
-        kernel: Some(kernel.to_path_buf()),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(std::io::sink()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: "fuzz".into(),
-        console: Box::new(std::io::sink()),
         input: HostInput::none(1_700_000_000),
         drives,
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
-    })?)
+        ..MachineConfig::bare_metal(board, kernel, Box::new(std::io::sink()))
+    })
 }
 
 /// Run `machine` until `instructions` have retired or the guest ends; how it stopped.
-pub fn run(machine: &mut Machine, instructions: u64) -> Result<Stop, String> {
+pub fn run(machine: &mut Machine, instructions: u64) -> Result<Stop, MachineError> {
     let goal = RunGoal {
         position: Some(machine.position() + instructions),
         ..RunGoal::default()

@@ -236,7 +236,7 @@ fn attack(board: &'static str) {
         let k = kernel.clone();
         let outcome = within(120, &what, move || {
             let mut m = machine(board, &k, drives)?;
-            let stop = run(&mut m, 2_000_000).map(|s| format!("{s:?}"));
+            let stop = run(&mut m, 2_000_000).map(|s| format!("{s:?}")).map_err(String::from);
             if std::env::var_os("ARMVEX_FUZZ_DEBUG").is_some() {
                 eprintln!("{stop:?}\n{}", m.cpus()[0].dump());
             }

@@ -55,7 +55,7 @@ fn fuzz(board: &'static str, ram: u32, thumb: bool) {
         let file = path.clone();
         let stop = within(60, &what, move || {
             let mut m = machine(board, &file, Vec::new())?;
-            run(&mut m, STEPS).map(|s| format!("{s:?}"))
+            run(&mut m, STEPS).map(|s| format!("{s:?}")).map_err(String::from)
         });
         let _ = std::fs::remove_file(&path);
         // An error is an answer too (e.g. every CPU waiting for an interrupt that nothing can

@@ -90,7 +90,7 @@ fn damaged_kernels_are_refused_or_run_never_panic() {
         let kernel = path.clone();
         let outcome = within(60, &what, move || {
             let mut m = machine(board, &kernel, Vec::new())?;
-            run(&mut m, 20_000).map(|_| ())
+            run(&mut m, 20_000).map(|_| ()).map_err(String::from)
         });
         let _ = std::fs::remove_file(&path);
         match outcome {

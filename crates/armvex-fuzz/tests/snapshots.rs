@@ -131,26 +131,12 @@ fn real_snapshot(board: &str, dir_tag: &str) -> Vec<u8> {
         slot: None,
     };
     let mut m = Machine::new(MachineConfig {
-        machine: board.into(),
         memory: Some(32 << 20),
         smp: 2,
-        kernel: Some(kernel),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(std::io::sink()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: "fuzz".into(),
-        console: Box::new(std::io::sink()),
         input: HostInput::none(1_700_000_000),
         drives: vec![drive(0, false, false), drive(1, false, true), drive(2, true, false)],
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
+        ..MachineConfig::bare_metal(board, kernel, Box::new(std::io::sink()))
     })
     .expect("build the machine to snapshot");
     run(&mut m, 300_000).expect("run it");

@@ -8,9 +8,7 @@
 
 use armvex_cpu::{WatchKind, Watchpoint};
 use armvex_history::{History, HistoryConfig, Outcome};
-use armvex_machine::console::HostInput;
 use armvex_machine::{Machine, MachineConfig, RunGoal, Stop};
-use armvex_semihosting::Console;
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,26 +36,8 @@ impl Write for Output {
 
 fn machine(name: &str, output: &Output) -> Machine {
     Machine::new(MachineConfig {
-        machine: "vexpress-a9".into(),
-        memory: None,
-        smp: 1,
-        kernel: Some(firmware(name)),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(output.clone()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: name.into(),
-        console: Box::new(std::io::sink()),
-        input: HostInput::none(0),
-        drives: Vec::new(),
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
+        ..MachineConfig::bare_metal("vexpress-a9", firmware(name), Box::new(output.clone()))
     })
     .unwrap()
 }

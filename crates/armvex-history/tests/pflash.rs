@@ -5,10 +5,8 @@
 //! show), and the flash image must hold what the fresh run's holds there.
 
 use armvex_history::{History, HistoryConfig, Outcome};
-use armvex_machine::console::HostInput;
 use armvex_machine::devices::{DriveSpec, PFLASH_SLOTS};
 use armvex_machine::{Machine, MachineConfig, RunGoal, Stop};
-use armvex_semihosting::Console;
 use std::path::{Path, PathBuf};
 
 const FLASH: usize = 64 << 20;
@@ -45,29 +43,13 @@ fn machine(flash0: &Path, flash1: &Path) -> Machine {
         slot: Some(slot),
     };
     Machine::new(MachineConfig {
-        machine: "vexpress-a9".into(),
         memory: Some(64 << 20),
-        smp: 1,
-        kernel: Some(firmware("pflash")),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(std::io::sink()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: "pflash".into(),
-        console: Box::new(std::io::sink()),
-        input: HostInput::none(0),
         drives: vec![
             spec(flash0, false, PFLASH_SLOTS[0]),
             spec(flash1, true, PFLASH_SLOTS[1]),
         ],
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
+        ..MachineConfig::bare_metal("vexpress-a9", firmware("pflash"), Box::new(std::io::sink()))
     })
     .unwrap()
 }

@@ -8,7 +8,7 @@
 //! ## Two threads, one narrow bridge
 //!
 //! The machine runs on the main thread; this crate's HTTP server ([`tiny_http`], a small
-//! blocking server: no async runtime) on its own. They share only a [`Bridge`]:
+//! blocking server: no async runtime) on its own. They share only a `Bridge`:
 //!
 //! * a flag, `attention`, that the run loop reads once per round (an atomic load: nothing on
 //!   the per-instruction path). The server sets it when it has a command or wants a view;
@@ -191,10 +191,49 @@ impl InspectorServer {
     }
 }
 
+/// Why the inspector could not start. `Display` is the one-line message the CLI prints after
+/// `armvex: `.
+#[derive(Debug)]
+pub enum InspectError {
+    /// An `--inspect` value that is no address.
+    Address(String),
+    /// The server could not listen on the address.
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// The host's answer.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server's address is not an IP address.
+    NotIp(std::net::SocketAddr),
+    /// The server's thread could not be started.
+    Thread(std::io::Error),
+}
+
+impl std::fmt::Display for InspectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InspectError::Address(spec) => write!(f, "--inspect {spec}: expected PORT, :PORT or HOST:PORT"),
+            InspectError::Listen { address, source } => write!(f, "--inspect {address}: cannot listen: {source}"),
+            InspectError::NotIp(address) => write!(f, "--inspect {address}: not an IP address"),
+            InspectError::Thread(e) => write!(f, "cannot start the inspector thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for InspectError {}
+
+/// Callers that report errors as strings keep working with `?`.
+impl From<InspectError> for String {
+    fn from(e: InspectError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parse `--inspect ADDR`: `PORT`, `:PORT` (loopback) or `HOST:PORT`.
-pub fn parse_address(spec: &str) -> Result<std::net::SocketAddr, String> {
+pub fn parse_address(spec: &str) -> Result<std::net::SocketAddr, InspectError> {
     use std::net::ToSocketAddrs;
-    let bad = || format!("--inspect {spec}: expected PORT, :PORT or HOST:PORT");
+    let bad = || InspectError::Address(spec.to_string());
     let spec_full = if let Ok(port) = spec.parse::<u16>() {
         format!("127.0.0.1:{port}")
     } else if let Some(port) = spec.strip_prefix(':') {
@@ -207,12 +246,9 @@ pub fn parse_address(spec: &str) -> Result<std::net::SocketAddr, String> {
 
 /// Start serving on `address`. A one-line error if it cannot be bound; a warning on stderr
 /// when it is not a loopback address (the page can pause the guest and type into it).
-pub fn start(address: std::net::SocketAddr) -> Result<InspectorServer, String> {
-    let server = tiny_http::Server::http(address).map_err(|e| format!("--inspect {address}: cannot listen: {e}"))?;
-    let address = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| format!("--inspect {address}: not an IP address"))?;
+pub fn start(address: std::net::SocketAddr) -> Result<InspectorServer, InspectError> {
+    let server = tiny_http::Server::http(address).map_err(|source| InspectError::Listen { address, source })?;
+    let address = server.server_addr().to_ip().ok_or(InspectError::NotIp(address))?;
     if !address.ip().is_loopback() {
         eprintln!(
             "armvex: warning: the inspector listens on {address}, not a loopback address: anyone who can reach it can pause the guest and type into it"
@@ -232,7 +268,7 @@ pub fn start(address: std::net::SocketAddr) -> Result<InspectorServer, String> {
     std::thread::Builder::new()
         .name("inspector".into())
         .spawn(move || serve(server, b))
-        .map_err(|e| format!("cannot start the inspector thread: {e}"))?;
+        .map_err(InspectError::Thread)?;
     Ok(InspectorServer {
         bridge,
         commands: rx,

@@ -15,31 +15,15 @@
 //!   machine: none of the requests is a valid one;
 //! * stalled clients, however many, do not stop others from being served.
 
+// The seed, case count (ARMVEX_FUZZ_SEED, ARMVEX_FUZZ_SCALE) and generator of the other fuzz
+// tests, so that one setting reproduces or lengthens them all.
+use armvex_fuzz::{Rng, cases, seed};
 use armvex_machine::inspect::{Inspector, InspectorCommand, InspectorView};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len() as u64) as usize]
-    }
-}
 
 /// The machine end: publishes a view whenever one is wanted, answers screen requests with
 /// "no display", and records the commands that change the guest.
@@ -174,7 +158,7 @@ const PIECES: &[&[u8]] = &[
 fn mutate(r: &mut Rng) -> Vec<u8> {
     match r.below(10) {
         // Plain junk.
-        0 => (0..r.below(600)).map(|_| r.next() as u8).collect(),
+        0 => (0..r.below(600)).map(|_| r.next_u64() as u8).collect(),
         // A long header line or URL.
         1 => {
             let mut v = b"GET /".to_vec();
@@ -194,7 +178,7 @@ fn mutate(r: &mut Rng) -> Vec<u8> {
                         v.splice(at..at, piece.iter().copied());
                     }
                     1 if at < v.len() => {
-                        v[at] = r.next() as u8;
+                        v[at] = r.next_u64() as u8;
                     }
                     2 if at < v.len() => {
                         let end = (at + r.below(8) as usize + 1).min(v.len());
@@ -206,28 +190,6 @@ fn mutate(r: &mut Rng) -> Vec<u8> {
             v
         }
     }
-}
-
-fn cases(base: u64) -> u64 {
-    let scale: u64 = std::env::var("ARMVEX_FUZZ_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    base * scale.max(1)
-}
-
-fn seed() -> u64 {
-    let seed = std::env::var("ARMVEX_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("http_fuzz: ARMVEX_FUZZ_SEED={seed}");
-    seed
 }
 
 /// The method and path of a request's first line, if it has one. Empty lines before the
@@ -268,7 +230,7 @@ fn may_be_a_valid_command(request: &[u8]) -> bool {
 #[test]
 fn random_and_damaged_requests_get_4xx_and_change_nothing() {
     let (address, stand, machine) = start();
-    let mut r = Rng(seed());
+    let mut r = Rng::new(seed("http_fuzz"));
     let total = cases(400);
     let started = Instant::now();
     let mut codes = std::collections::BTreeMap::<String, u64>::new();

@@ -15,6 +15,7 @@
 //! QEMU (whose vexpress boards enable the Security Extensions and boot Linux in Secure state).
 
 use crate::dtb::Node;
+use crate::error::MachineError;
 use crate::loader::LoadedImage;
 use armvex_bus::PhysicalMemory;
 // CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), which a uImage header carries for itself:
@@ -115,113 +116,182 @@ pub fn load_linux(
     memory: &mut PhysicalMemory,
     files: &LinuxBootFiles,
     board: &BoardBootInfo,
-) -> Result<LinuxLayout, String> {
-    let ram_end = u64::from(board.ram_base) + board.ram_size;
+) -> Result<LinuxLayout, MachineError> {
     let kernel_data = read(files.kernel, "kernel")?;
+    let kernel = kernel_placement(&kernel_data, files.kernel, board)?;
+    let kernel_end = u64::from(kernel.addr) + kernel.payload.len() as u64;
+    put(memory, kernel.addr, kernel.payload, "kernel")?;
+    let mut ranges = vec![(kernel.addr, kernel_end as u32)];
 
-    // The kernel: a uImage goes to its own load address, anything else is a zImage/Image.
-    let (kernel_addr, entry, payload) = if kernel_data.len() >= 4 && be32(&kernel_data, 0) == UIMAGE_MAGIC {
-        let name = files.kernel.display();
-        if kernel_data.len() < 64 {
-            return Err(format!("kernel {name}: a uImage, but its 64-byte header is cut short"));
-        }
-        let mut header = kernel_data[..64].to_vec();
-        header[4..8].fill(0);
-        if crc32(&header) != be32(&kernel_data, 4) {
-            return Err(format!("kernel {name}: a uImage with a corrupt header (CRC mismatch)"));
-        }
-        let size = be32(&kernel_data, 12) as usize;
-        if size > kernel_data.len() - 64 {
-            return Err(format!(
-                "kernel {name}: a truncated uImage (its header says {size} bytes of data, the file has {})",
-                kernel_data.len() - 64
-            ));
-        }
-        let load = be32(&kernel_data, 16);
-        let entry = be32(&kernel_data, 20);
-        let (image_type, compression) = (kernel_data[30], kernel_data[31]);
-        if image_type != 2 {
-            return Err(format!(
-                "kernel {}: a uImage, but not of type kernel",
-                files.kernel.display()
-            ));
-        }
-        if compression != 0 {
-            return Err(format!(
-                "kernel {}: compressed uImages are not supported (use the zImage)",
-                files.kernel.display()
-            ));
-        }
-        (load, entry, &kernel_data[64..64 + size])
-    } else {
-        if !check_zimage(&kernel_data, &files.kernel.display().to_string())? {
-            tracing::warn!(
-                "kernel {} has neither a zImage nor a uImage header: booting it as a raw Image",
-                files.kernel.display()
-            );
-        }
-        let at = board.ram_base + KERNEL_OFFSET;
-        (at, at, &kernel_data[..])
-    };
-    let kernel_end = u64::from(kernel_addr) + payload.len() as u64;
-    if u64::from(kernel_addr) < u64::from(board.ram_base) || kernel_end > ram_end {
-        return Err(format!(
-            "kernel {} ({} bytes) does not fit in {} MiB of RAM",
-            files.kernel.display(),
-            payload.len(),
-            board.ram_size >> 20
-        ));
-    }
-    put(memory, kernel_addr, payload, "kernel")?;
-    let mut ranges = vec![(kernel_addr, kernel_end as u32)];
-
-    // The initrd.
-    let mut initrd_start = u64::from(board.ram_base) + (board.ram_size / 2).min(128 << 20);
-    initrd_start = initrd_start.max(kernel_end).next_multiple_of(4096);
+    let initrd_start = (u64::from(board.ram_base) + (board.ram_size / 2).min(128 << 20))
+        .max(kernel_end)
+        .next_multiple_of(4096);
     let initrd = match files.initrd {
-        Some(path) => {
-            let data = read(path, "initrd")?;
-            if initrd_start + data.len() as u64 > ram_end {
-                return Err(format!(
-                    "initrd {} ({} bytes) does not fit in RAM",
-                    path.display(),
-                    data.len()
-                ));
-            }
-            put(memory, initrd_start as u32, &data, "initrd")?;
-            let end = initrd_start as u32 + data.len() as u32;
-            ranges.push((initrd_start as u32, end));
-            Some((initrd_start as u32, end))
-        }
+        Some(path) => Some(load_initrd(memory, path, initrd_start, board)?),
         None => None,
     };
+    ranges.extend(initrd);
 
-    // The device tree (or ATAGs).
     let boot_data = match files.dtb {
         Some(path) => {
-            let data = read(path, "device tree")?;
-            let patched = patch_dtb(&data, board, files.cmdline, initrd, files.rng_seed)
-                .map_err(|e| format!("device tree {}: {e}", path.display()))?;
             let at = initrd
                 .map_or(initrd_start, |(_, end)| u64::from(end))
                 .next_multiple_of(4096);
-            if at + patched.len() as u64 > ram_end {
-                return Err(format!("device tree {} does not fit in RAM", path.display()));
-            }
-            put(memory, at as u32, &patched, "device tree")?;
-            ranges.push((at as u32, at as u32 + patched.len() as u32));
-            at as u32
+            load_dtb(memory, path, at, files, initrd, board)?
         }
         None => {
             let at = board.ram_base + ATAGS_OFFSET;
             let atags = atags(board, files.cmdline, initrd);
             put(memory, at, &atags, "ATAGs")?;
-            ranges.push((at, at + atags.len() as u32));
-            at
+            (at, at + atags.len() as u32)
         }
     };
+    ranges.push(boot_data);
 
-    // The boot stub at the RAM base (QEMU's "world's second smallest bootloader").
+    ranges.push(write_boot_stub(memory, board, boot_data.0, kernel.entry)?);
+    write_secondary_stub(memory, board)?;
+
+    Ok(LinuxLayout {
+        boot_stub: board.ram_base,
+        secondary_stub: board.smp_loader,
+        kernel: (kernel.addr, kernel_end as u32),
+        initrd,
+        boot_data: boot_data.0,
+        image: LoadedImage {
+            entry: board.ram_base,
+            ranges,
+            elf: false,
+        },
+    })
+}
+
+/// Where a kernel goes and what of its file is loaded there.
+struct KernelPlacement<'a> {
+    addr: u32,
+    entry: u32,
+    payload: &'a [u8],
+}
+
+/// The kernel: a uImage goes to its own load address, anything else (a zImage, or a raw
+/// Image) to RAM base + [`KERNEL_OFFSET`]. Either way it must lie wholly in RAM.
+fn kernel_placement<'a>(data: &'a [u8], path: &Path, board: &BoardBootInfo) -> Result<KernelPlacement<'a>, String> {
+    let name = path.display();
+    let kernel = if data.len() >= 4 && be32(data, 0) == UIMAGE_MAGIC {
+        parse_uimage(data, &name.to_string())?
+    } else {
+        if !check_zimage(data, &name.to_string())? {
+            tracing::warn!("kernel {name} has neither a zImage nor a uImage header: booting it as a raw Image");
+        }
+        let at = board.ram_base + KERNEL_OFFSET;
+        KernelPlacement {
+            addr: at,
+            entry: at,
+            payload: data,
+        }
+    };
+    let kernel_end = u64::from(kernel.addr) + kernel.payload.len() as u64;
+    let ram_end = u64::from(board.ram_base) + board.ram_size;
+    if u64::from(kernel.addr) < u64::from(board.ram_base) || kernel_end > ram_end {
+        return Err(format!(
+            "kernel {name} ({} bytes) does not fit in {} MiB of RAM",
+            kernel.payload.len(),
+            board.ram_size >> 20
+        ));
+    }
+    Ok(kernel)
+}
+
+/// A U-Boot legacy image (`mkimage`): a 64-byte big-endian header (magic, header CRC, ...,
+/// data size at 12, load address at 16, entry point at 20, image type at 30, compression at
+/// 31), then the data. Only uncompressed kernel images are booted.
+fn parse_uimage<'a>(data: &'a [u8], name: &str) -> Result<KernelPlacement<'a>, String> {
+    if data.len() < 64 {
+        return Err(format!("kernel {name}: a uImage, but its 64-byte header is cut short"));
+    }
+    let mut header = data[..64].to_vec();
+    header[4..8].fill(0);
+    if crc32(&header) != be32(data, 4) {
+        return Err(format!("kernel {name}: a uImage with a corrupt header (CRC mismatch)"));
+    }
+    let size = be32(data, 12) as usize;
+    if size > data.len() - 64 {
+        return Err(format!(
+            "kernel {name}: a truncated uImage (its header says {size} bytes of data, the file has {})",
+            data.len() - 64
+        ));
+    }
+    let (image_type, compression) = (data[30], data[31]);
+    if image_type != 2 {
+        return Err(format!("kernel {name}: a uImage, but not of type kernel"));
+    }
+    if compression != 0 {
+        return Err(format!(
+            "kernel {name}: compressed uImages are not supported (use the zImage)"
+        ));
+    }
+    Ok(KernelPlacement {
+        addr: be32(data, 16),
+        entry: be32(data, 20),
+        payload: &data[64..64 + size],
+    })
+}
+
+/// Load the initrd at `start`; returns the range it fills.
+fn load_initrd(
+    memory: &mut PhysicalMemory,
+    path: &Path,
+    start: u64,
+    board: &BoardBootInfo,
+) -> Result<(u32, u32), String> {
+    let data = read(path, "initrd")?;
+    place(memory, board, start, &data, "initrd", || {
+        format!("initrd {} ({} bytes) does not fit in RAM", path.display(), data.len())
+    })
+}
+
+/// Load the device tree at `at`, patched for this machine (see [`patch_dtb`]); returns the
+/// range it fills.
+fn load_dtb(
+    memory: &mut PhysicalMemory,
+    path: &Path,
+    at: u64,
+    files: &LinuxBootFiles,
+    initrd: Option<(u32, u32)>,
+    board: &BoardBootInfo,
+) -> Result<(u32, u32), String> {
+    let data = read(path, "device tree")?;
+    let patched = patch_dtb(&data, board, files.cmdline, initrd, files.rng_seed)
+        .map_err(|e| format!("device tree {}: {e}", path.display()))?;
+    place(memory, board, at, &patched, "device tree", || {
+        format!("device tree {} does not fit in RAM", path.display())
+    })
+}
+
+/// Put `data` (the `what`) at `at` if it ends inside RAM, else fail with `too_big()`; returns
+/// the range it fills.
+fn place(
+    memory: &mut PhysicalMemory,
+    board: &BoardBootInfo,
+    at: u64,
+    data: &[u8],
+    what: &str,
+    too_big: impl FnOnce() -> String,
+) -> Result<(u32, u32), String> {
+    if at + data.len() as u64 > u64::from(board.ram_base) + board.ram_size {
+        return Err(too_big());
+    }
+    put(memory, at as u32, data, what)?;
+    Ok((at as u32, at as u32 + data.len() as u32))
+}
+
+/// The boot stub at the RAM base (QEMU's "world's second smallest bootloader"): R0 = 0,
+/// R1 = the machine type, R2 = `boot_data`, then jump to `entry`. Returns the range it fills.
+fn write_boot_stub(
+    memory: &mut PhysicalMemory,
+    board: &BoardBootInfo,
+    boot_data: u32,
+    entry: u32,
+) -> Result<(u32, u32), String> {
     let stub = [
         0xe3a0_0000, // mov r0, #0
         0xe59f_1004, // ldr r1, [pc, #4]   (machine type)
@@ -232,9 +302,12 @@ pub fn load_linux(
         entry,
     ];
     put(memory, board.ram_base, &words(&stub), "boot stub")?;
-    ranges.push((board.ram_base, board.ram_base + 4 * stub.len() as u32));
+    Ok((board.ram_base, board.ram_base + 4 * stub.len() as u32))
+}
 
-    // The secondary CPUs' stub in PSRAM.
+/// The secondary CPUs' stub in PSRAM: enable the GIC CPU interface, then wait for an
+/// interrupt and poll SYS_FLAGS until Linux writes an entry point there.
+fn write_secondary_stub(memory: &mut PhysicalMemory, board: &BoardBootInfo) -> Result<(), String> {
     let smp = [
         0xe59f_2028, // ldr r2, gic_cpu_if
         0xe59f_0028, // ldr r0, bootreg
@@ -251,20 +324,7 @@ pub fn load_linux(
         board.gic_cpu_interface,
         board.boot_register,
     ];
-    put(memory, board.smp_loader, &words(&smp), "secondary boot stub")?;
-
-    Ok(LinuxLayout {
-        boot_stub: board.ram_base,
-        secondary_stub: board.smp_loader,
-        kernel: (kernel_addr, kernel_end as u32),
-        initrd,
-        boot_data,
-        image: LoadedImage {
-            entry: board.ram_base,
-            ranges,
-            elf: false,
-        },
-    })
+    put(memory, board.smp_loader, &words(&smp), "secondary boot stub")
 }
 
 fn be32(d: &[u8], at: usize) -> u32 {
@@ -321,6 +381,17 @@ fn atags(board: &BoardBootInfo, cmdline: &str, initrd: Option<(u32, u32)>) -> Ve
 /// clock source) gives up; `getrandom()` and `/dev/random` then block until a virtio-rng
 /// delivers. Under QEMU the same loop reads the host's clock and succeeds in ~15 s.
 pub fn patch_dtb(
+    data: &[u8],
+    board: &BoardBootInfo,
+    cmdline: &str,
+    initrd: Option<(u32, u32)>,
+    rng_seed: Option<&[u8]>,
+) -> Result<Vec<u8>, MachineError> {
+    patched_tree(data, board, cmdline, initrd, rng_seed).map_err(MachineError::Invalid)
+}
+
+/// [`patch_dtb`]'s work, with its errors as messages.
+fn patched_tree(
     data: &[u8],
     board: &BoardBootInfo,
     cmdline: &str,
@@ -679,7 +750,7 @@ mod tests {
         };
         let result = load_linux(&mut memory, &files, &info);
         std::fs::remove_dir_all(&dir).unwrap();
-        result.map(|layout| (layout, memory))
+        result.map(|layout| (layout, memory)).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -713,6 +784,7 @@ mod tests {
         assert!(
             patch_dtb(b"this is not a dtb at all", &board(), "", None, None)
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid device tree")
         );
     }

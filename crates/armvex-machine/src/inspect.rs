@@ -374,7 +374,7 @@ impl Machine {
         let virtio = map
             .iter()
             .filter_map(|(id, base, _, name)| {
-                let t = self.bus.device(*id)?.as_any()?.downcast_ref::<VirtioMmio>()?;
+                let t = self.bus.device_as::<VirtioMmio>(*id)?;
                 Some((*base, name.to_string(), t))
             })
             .enumerate()
@@ -501,53 +501,14 @@ impl Machine {
         .collect();
         let device = t.device_name().unwrap_or("empty").to_string();
         let features = t.negotiated_features();
-        let mem = &self.bus.memory;
-        let read16 = |addr: u64| -> u16 {
-            u32::try_from(addr)
-                .ok()
-                .and_then(|a| mem.read(a, AccessSize::Half))
-                .unwrap_or(0) as u16
-        };
+        // Requests are decoded on virtio-blk's request queue (0).
+        let is_blk = device == "virtio-blk";
+        let blk = |queue: usize| is_blk && queue == 0;
         let queues = s
             .queues
             .iter()
             .enumerate()
-            .map(|(index, q)| {
-                let (avail_idx, used_idx) = if q.ready {
-                    (read16(q.avail_addr + 2), read16(q.used_addr + 2))
-                } else {
-                    (0, 0)
-                };
-                let mut chains = Vec::new();
-                if q.ready && q.size > 0 {
-                    let count = RECENT_CHAINS.min(q.size).min(avail_idx);
-                    for k in (0..count).rev() {
-                        let i = avail_idx.wrapping_sub(k + 1);
-                        let head = read16(q.avail_addr + 4 + 2 * u64::from(i % q.size));
-                        let state = if i.wrapping_sub(q.next_avail) < 0x8000 {
-                            "available"
-                        } else if i.wrapping_sub(q.next_used) < 0x8000 {
-                            "in-device"
-                        } else {
-                            "used"
-                        };
-                        chains.push(self.chain_view(q, i, head, state, device == "virtio-blk" && index == 0));
-                    }
-                }
-                QueueView {
-                    index,
-                    size: q.size,
-                    max_size: q.max_size,
-                    ready: q.ready,
-                    desc: q.desc_addr,
-                    avail: q.avail_addr,
-                    used: q.used_addr,
-                    avail_idx,
-                    used_idx,
-                    next_avail: q.next_avail,
-                    chains,
-                }
-            })
+            .map(|(index, q)| self.queue_view(index, q, blk(index)))
             .collect();
         VirtioView {
             slot,
@@ -571,22 +532,59 @@ impl Machine {
                     avail_index: c.avail_index,
                     head: c.head,
                     time: c.time,
-                    descriptors: c
-                        .buffers
-                        .iter()
-                        .map(|b| DescView {
-                            addr: b.addr,
-                            len: b.len,
-                            writable: b.writable,
-                        })
-                        .collect(),
-                    request: if t.device_name() == Some("virtio-blk") && c.queue == 0 {
-                        blk_request(&c.header, &c.buffers, c.last_byte)
-                    } else {
-                        None
-                    },
+                    descriptors: desc_views(&c.buffers),
+                    request: blk(c.queue)
+                        .then(|| blk_request(&c.header, &c.buffers, c.last_byte))
+                        .flatten(),
                 })
                 .collect(),
+        }
+    }
+
+    /// A little-endian 16-bit value of guest RAM (0 outside RAM).
+    fn read16(&self, addr: u64) -> u16 {
+        u32::try_from(addr)
+            .ok()
+            .and_then(|a| self.bus.memory.read(a, AccessSize::Half))
+            .unwrap_or(0) as u16
+    }
+
+    /// Queue `index`, with the most recent chains made available (their requests decoded if
+    /// `blk`).
+    fn queue_view(&self, index: usize, q: &armvex_virtio::SplitQueue, blk: bool) -> QueueView {
+        let (avail_idx, used_idx) = if q.ready {
+            (self.read16(q.avail_addr + 2), self.read16(q.used_addr + 2))
+        } else {
+            (0, 0)
+        };
+        let mut chains = Vec::new();
+        if q.ready && q.size > 0 {
+            let count = RECENT_CHAINS.min(q.size).min(avail_idx);
+            for k in (0..count).rev() {
+                let i = avail_idx.wrapping_sub(k + 1);
+                let head = self.read16(q.avail_addr + 4 + 2 * u64::from(i % q.size));
+                let state = if i.wrapping_sub(q.next_avail) < 0x8000 {
+                    "available"
+                } else if i.wrapping_sub(q.next_used) < 0x8000 {
+                    "in-device"
+                } else {
+                    "used"
+                };
+                chains.push(self.chain_view(q, i, head, state, blk));
+            }
+        }
+        QueueView {
+            index,
+            size: q.size,
+            max_size: q.max_size,
+            ready: q.ready,
+            desc: q.desc_addr,
+            avail: q.avail_addr,
+            used: q.used_addr,
+            avail_idx,
+            used_idx,
+            next_avail: q.next_avail,
+            chains,
         }
     }
 
@@ -607,15 +605,7 @@ impl Machine {
         };
         match q.walk_chain(mem, head) {
             Ok(chain) => {
-                view.descriptors = chain
-                    .buffers
-                    .iter()
-                    .map(|b| DescView {
-                        addr: b.addr,
-                        len: b.len,
-                        writable: b.writable,
-                    })
-                    .collect();
+                view.descriptors = desc_views(&chain.buffers);
                 if blk {
                     let mut header = [0u8; 16];
                     let mut status = [0u8];
@@ -638,10 +628,8 @@ impl Machine {
 
     fn irq_views(&self, devices: &[DeviceView]) -> Vec<IrqView> {
         let Some(gic) = self.bus.device_map().iter().find_map(|(id, ..)| {
-            let any = self.bus.device(*id)?.as_any()?;
-            any.downcast_ref::<armvex_devices::A9MpCore>()
-                .map(|m| m.gic())
-                .or_else(|| any.downcast_ref::<armvex_devices::A15MpCore>().map(|m| m.gic()))
+            (self.bus.device_as::<armvex_devices::A9MpCore>(*id).map(|m| m.gic()))
+                .or_else(|| self.bus.device_as::<armvex_devices::A15MpCore>(*id).map(|m| m.gic()))
         }) else {
             return Vec::new();
         };
@@ -830,6 +818,18 @@ impl Machine {
 
 /// The kind, sector, data length and status of the virtio-blk request in `buffers`
 /// (§5.2.6: a 16-byte header — type, reserved, sector — then data, then one status byte).
+/// The descriptors of a chain, as the page shows them.
+fn desc_views(buffers: &[armvex_virtio::queue::Buffer]) -> Vec<DescView> {
+    buffers
+        .iter()
+        .map(|b| DescView {
+            addr: b.addr,
+            len: b.len,
+            writable: b.writable,
+        })
+        .collect()
+}
+
 fn blk_request(header: &[u8], buffers: &[armvex_virtio::queue::Buffer], status: Option<u8>) -> Option<BlkRequestView> {
     let kind = u32::from_le_bytes(header.get(0..4)?.try_into().ok()?);
     let sector = u64::from_le_bytes(header.get(8..16)?.try_into().ok()?);

@@ -101,6 +101,38 @@ pub struct MachineConfig {
     pub trace: Option<Box<dyn std::io::Write + Send>>,
 }
 
+impl MachineConfig {
+    /// A bare-metal program on `board`: one CPU, the board's RAM, semihosting on (its console
+    /// writing to `output`, no input, an empty SYS_GET_CMDLINE), UART0 and every other output
+    /// thrown away, no host input (the RTC starting at 0), no drives, modern virtio. Tests and
+    /// tools change the fields they need with struct update syntax
+    /// (`MachineConfig { smp: 2, ..MachineConfig::bare_metal(...) }`).
+    pub fn bare_metal(board: &str, program: impl Into<PathBuf>, output: Box<dyn std::io::Write>) -> MachineConfig {
+        MachineConfig {
+            machine: board.into(),
+            memory: None,
+            smp: 1,
+            kernel: Some(program.into()),
+            initrd: None,
+            dtb: None,
+            append: String::new(),
+            semihosting: Some(Console {
+                output,
+                input: None,
+                is_tty: false,
+            }),
+            cmdline: String::new(),
+            console: Box::new(std::io::sink()),
+            input: HostInput::none(0),
+            drives: Vec::new(),
+            disks: None,
+            virtio_modern: true,
+            max_instructions: None,
+            trace: None,
+        }
+    }
+}
+
 /// How a machine was built, as plain data: what a snapshot records so that a machine can be
 /// built again to take the snapshot's state (`--loadvm` needs no other option). The kernel is
 /// not part of it: it is in the saved RAM.

@@ -1,7 +1,7 @@
 //! The run loop: rounds of CPU turns, and stops exactly where a debugger asks.
 //!
 //! Time advances in *rounds*. A round starts by delivering host input due at its virtual time
-//! and choosing its *quantum* (at most [`crate::QUANTUM`] instructions, never past the next
+//! and choosing its *quantum* (at most `QUANTUM` instructions, never past the next
 //! device deadline); then each CPU, in index order, takes a *turn* of that many instructions
 //! unless it waits (WFI/WFE) with nothing to wake it; then the round ends: requests from
 //! devices (power-off, reboot) are acted on, and time moves on by the quantum, firing the

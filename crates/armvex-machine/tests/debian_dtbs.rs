@@ -69,7 +69,7 @@ fn damaged_debian_dtbs_are_errors_never_panics() {
             match patch_dtb(&b, &board(), "console=ttyAMA0", None, None) {
                 Ok(_) => ok += 1,
                 Err(e) => {
-                    assert!(!e.contains('\n'), "{name}: a multi-line error: {e}");
+                    assert!(!e.to_string().contains('\n'), "{name}: a multi-line error: {e}");
                     refused += 1;
                 }
             }

@@ -7,10 +7,8 @@
 //! before the unit tests): it programs the private timer, sleeps in WFI and takes the timer's
 //! interrupts through the GIC.
 
-use armvex_machine::console::HostInput;
 use armvex_machine::inspect::{Inspector, InspectorCommand, InspectorView};
 use armvex_machine::{Machine, MachineConfig, RunEnd};
-use armvex_semihosting::Console;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Write;
@@ -40,26 +38,8 @@ impl Write for Output {
 
 fn machine(name: &str, output: &Output) -> Machine {
     Machine::new(MachineConfig {
-        machine: "vexpress-a9".into(),
-        memory: None,
-        smp: 1,
-        kernel: Some(firmware(name)),
-        initrd: None,
-        dtb: None,
-        append: String::new(),
-        semihosting: Some(Console {
-            output: Box::new(output.clone()),
-            input: None,
-            is_tty: false,
-        }),
         cmdline: name.into(),
-        console: Box::new(std::io::sink()),
-        input: HostInput::none(0),
-        drives: Vec::new(),
-        disks: None,
-        virtio_modern: true,
-        max_instructions: None,
-        trace: None,
+        ..MachineConfig::bare_metal("vexpress-a9", firmware(name), Box::new(output.clone()))
     })
     .unwrap()
 }

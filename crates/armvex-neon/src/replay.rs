@@ -71,6 +71,25 @@ fn hex_words(s: &str) -> Result<Vec<u32>, String> {
         .collect()
 }
 
+/// Why a case file could not be replayed: the line at fault and what is wrong with it. (A
+/// state that differs from QEMU's is no error: it is [`Outcome::mismatch`].)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayError {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// What is wrong: an unknown line or CPU, a bad hex word or record item, a word that is no
+    /// Advanced SIMD instruction, an access outside the buffer.
+    pub message: String,
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
 fn state_name(i: usize) -> String {
     match i {
         0..=12 => format!("r{i}"),
@@ -84,7 +103,7 @@ fn state_name(i: usize) -> String {
 }
 
 /// Replay a case file's text.
-pub fn replay(text: &str) -> Result<Outcome, String> {
+pub fn replay(text: &str) -> Result<Outcome, ReplayError> {
     let mut thumb = false;
     let mut features = Features::CORTEX_A15;
     let mut m = Machine {
@@ -99,7 +118,10 @@ pub fn replay(text: &str) -> Result<Outcome, String> {
     let mut current: Option<(u32, String)> = None;
     for (lineno, line) in text.lines().enumerate() {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-        let ctx = |e: String| format!("line {}: {e}", lineno + 1);
+        let ctx = |message: String| ReplayError {
+            line: lineno + 1,
+            message,
+        };
         match tag {
             "neon-case" => {}
             "isa" => thumb = rest == "thumb",

@@ -82,35 +82,56 @@ pub const SERIAL_LEN: usize = 20;
 
 /// Feature bits of virtio-blk (§5.2.3).
 pub mod feature {
+    /// `size_max` in the configuration is the largest buffer.
     pub const SIZE_MAX: u64 = 1 << 1;
+    /// `seg_max` in the configuration is the most buffers per request.
     pub const SEG_MAX: u64 = 1 << 2;
+    /// The configuration has a disk geometry.
     pub const GEOMETRY: u64 = 1 << 4;
+    /// The disk is read-only.
     pub const RO: u64 = 1 << 5;
+    /// `blk_size` in the configuration is the logical block size.
     pub const BLK_SIZE: u64 = 1 << 6;
+    /// FLUSH requests are supported.
     pub const FLUSH: u64 = 1 << 9;
+    /// The configuration has the physical block topology.
     pub const TOPOLOGY: u64 = 1 << 10;
+    /// The write-cache mode in the configuration can be read and set.
     pub const CONFIG_WCE: u64 = 1 << 11;
+    /// More than one request queue (`num_queues`).
     pub const MQ: u64 = 1 << 12;
+    /// DISCARD requests are supported.
     pub const DISCARD: u64 = 1 << 13;
+    /// WRITE_ZEROES requests are supported.
     pub const WRITE_ZEROES: u64 = 1 << 14;
 }
 
 /// Request types (§5.2.6).
 pub mod request {
+    /// Read sectors from the disk into the guest's buffers.
     pub const IN: u32 = 0;
+    /// Write the guest's buffers to the disk.
     pub const OUT: u32 = 1;
+    /// Make every completed write durable.
     pub const FLUSH: u32 = 4;
     /// Legacy synonym of FLUSH.
     pub const FLUSH_OUT: u32 = 5;
+    /// The device's serial number, [`super::SERIAL_LEN`] bytes.
     pub const GET_ID: u32 = 8;
+    /// The guest no longer needs some sectors.
     pub const DISCARD: u32 = 11;
+    /// Write zeroes to some sectors.
     pub const WRITE_ZEROES: u32 = 13;
 }
 
 /// Request status values (§5.2.6).
 pub mod status {
+    /// The request succeeded.
     pub const OK: u8 = 0;
+    /// The request failed: a host I/O error, sectors past the end, a write to a read-only
+    /// disk, a malformed request.
     pub const IOERR: u8 = 1;
+    /// The request type is not supported.
     pub const UNSUPP: u8 = 2;
 }
 

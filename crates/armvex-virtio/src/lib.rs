@@ -55,11 +55,15 @@
 //! nanoseconds later through a bus timer. Either way the same guest run produces the same
 //! interrupts at the same instruction counts.
 
+#![warn(missing_docs)]
+
 pub mod blk;
 pub mod console;
 pub mod device;
 pub mod disk;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod net;
 pub mod queue;
 pub mod rng;

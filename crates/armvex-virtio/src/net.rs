@@ -94,14 +94,23 @@ pub const DEFAULT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
 /// Feature bits of virtio-net (§5.1.3).
 pub mod feature {
+    /// The device completes checksums the driver leaves partial on transmit.
     pub const CSUM: u64 = 1 << 0;
+    /// The driver accepts received packets with partial checksums.
     pub const GUEST_CSUM: u64 = 1 << 1;
+    /// The configuration has the maximum MTU.
     pub const MTU: u64 = 1 << 3;
+    /// The configuration has the card's MAC address.
     pub const MAC: u64 = 1 << 5;
+    /// The driver accepts TCPv4 segmentation offload on receive (not offered).
     pub const GUEST_TSO4: u64 = 1 << 7;
+    /// The device segments TCPv4 on transmit (not offered).
     pub const HOST_TSO4: u64 = 1 << 11;
+    /// A received frame may span several receive buffers.
     pub const MRG_RXBUF: u64 = 1 << 15;
+    /// The configuration has the link status.
     pub const STATUS: u64 = 1 << 16;
+    /// A control queue (not offered).
     pub const CTRL_VQ: u64 = 1 << 17;
 }
 
@@ -547,143 +556,11 @@ impl VirtioDevice for NetDevice {
     }
 }
 
-/// Feed arbitrary bytes through a virtio-net card on a modern or legacy transport, as the
-/// `cargo fuzz` target `net_queues` (`crates/armvex-virtio/fuzz`) and a unit test do. Never
-/// panics, whatever `data` holds: that is what fuzzing checks. After every step the card's
-/// saved state loads into a fresh card and saves to the same bytes.
-///
-/// Layout of `data`: byte 0 flags (bit 0 modern transport; bits 1–4 the driver accepts
-/// MRG_RXBUF, CSUM, EVENT_IDX, INDIRECT_DESC), bytes 1–2 and 3–4 the receive and transmit
-/// queue sizes (unchecked: bad sizes must be refused), bytes 5–6 a length L and L bytes
-/// copied into a 64 KiB RAM at [`crate::queue::FUZZ_RAM_BASE`] (receive rings at +0, +0x1000,
-/// +0x2000; transmit rings at +0x3000, +0x4000, +0x5000). Then operations, one byte each with
-/// its operands: `0` notify transmit, `1` notify receive, `2 n` a frame of `n * 6` bytes from
-/// the input for the guest, `3 o o l bytes` write `l` bytes into RAM at offset `o`, `4` reset
-/// and bring the driver up again.
-pub fn fuzz_virtio_net(data: &[u8]) {
-    use crate::features::{EVENT_IDX, INDIRECT_DESC};
-    use crate::queue::{FUZZ_RAM_BASE, FUZZ_RAM_SIZE};
-    use crate::transport::{VirtioMmio, regs, status};
-    use armvex_bus::{AccessSize, Accessor, Bus, Device, PhysicalMemory, RamRegionSpec};
-
-    let mut input = data.iter().copied();
-    let mut take = |n: usize| -> Vec<u8> { input.by_ref().take(n).collect() };
-    let head = take(7);
-    let [flags, rx0, rx1, tx0, tx1, l0, l1] = <[u8; 7]>::try_from(head.as_slice()).unwrap_or([0; 7]);
-    let image = take(usize::from(u16::from_le_bytes([l0, l1])));
-    let mem = PhysicalMemory::new(&[RamRegionSpec {
-        name: "fuzz-ram".into(),
-        base: FUZZ_RAM_BASE,
-        size: FUZZ_RAM_SIZE,
-    }])
-    .expect("a 64 KiB RAM can be mapped");
-    let mut bus = Bus::new(mem);
-    let modern = flags & 1 != 0;
-    let device = NetDevice::new(DEFAULT_MAC, Box::new(armvex_net::NullBackend));
-    let id = bus
-        .add_device(
-            0x1001_3000,
-            0x200,
-            Box::new(VirtioMmio::new(modern, 72, Some(Box::new(device)))),
-        )
-        .expect("the transport fits");
-    let _ = bus.memory.write_bytes(FUZZ_RAM_BASE, &image);
-    let who = Accessor { cpu: 0, time: 0 };
-    let wr = |bus: &mut Bus, offset: u32, value: u32| bus.write(who, 0x1001_3000 + offset, AccessSize::Word, value);
-    let mut accepted = feature::MAC | feature::STATUS;
-    for (bit, f) in [
-        (2, feature::MRG_RXBUF),
-        (4, feature::CSUM),
-        (8, EVENT_IDX),
-        (16, INDIRECT_DESC),
-    ] {
-        if flags & bit != 0 {
-            accepted |= f;
-        }
-    }
-    if modern {
-        accepted |= VERSION_1;
-    }
-    let bring_up = |bus: &mut Bus| {
-        wr(bus, regs::STATUS, 0);
-        if !modern {
-            wr(bus, regs::GUEST_PAGE_SIZE, 4096);
-        }
-        wr(bus, regs::STATUS, status::ACKNOWLEDGE | status::DRIVER);
-        wr(bus, regs::DRIVER_FEATURES_SEL, 1);
-        wr(bus, regs::DRIVER_FEATURES, (accepted >> 32) as u32);
-        wr(bus, regs::DRIVER_FEATURES_SEL, 0);
-        wr(bus, regs::DRIVER_FEATURES, accepted as u32);
-        wr(
-            bus,
-            regs::STATUS,
-            status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK,
-        );
-        for (queue, size, base) in [
-            (0u32, u16::from_le_bytes([rx0, rx1]), 0u32),
-            (1, u16::from_le_bytes([tx0, tx1]), 0x3000),
-        ] {
-            wr(bus, regs::QUEUE_SEL, queue);
-            wr(bus, regs::QUEUE_NUM, u32::from(size));
-            if modern {
-                wr(bus, regs::QUEUE_DESC_LOW, FUZZ_RAM_BASE + base);
-                wr(bus, regs::QUEUE_DRIVER_LOW, FUZZ_RAM_BASE + base + 0x1000);
-                wr(bus, regs::QUEUE_DEVICE_LOW, FUZZ_RAM_BASE + base + 0x2000);
-                wr(bus, regs::QUEUE_READY, 1);
-            } else {
-                wr(bus, regs::QUEUE_ALIGN, 4096);
-                wr(bus, regs::QUEUE_PFN, (FUZZ_RAM_BASE + base) / 4096);
-            }
-        }
-        wr(
-            bus,
-            regs::STATUS,
-            status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK | status::DRIVER_OK,
-        );
-    };
-    bring_up(&mut bus);
-    let check_state = |bus: &Bus| {
-        let saved = bus.save_state();
-        let mut fresh = VirtioMmio::new(
-            modern,
-            72,
-            Some(Box::new(NetDevice::new(DEFAULT_MAC, Box::new(armvex_net::NullBackend)))),
-        );
-        let mine = &saved.devices[id].1;
-        fresh
-            .load_state(mine)
-            .expect("a saved state loads into a card built the same way");
-        assert_eq!(&fresh.save_state(), mine, "and saves to the same bytes");
-    };
-    while let Some(op) = take(1).first().copied() {
-        match op % 5 {
-            0 => wr(&mut bus, regs::QUEUE_NOTIFY, 1),
-            1 => wr(&mut bus, regs::QUEUE_NOTIFY, 0),
-            2 => {
-                let n = take(1).first().copied().unwrap_or(0);
-                let frame = take(usize::from(n) * 6);
-                bus.deliver_host_input(id, &frame);
-            }
-            3 => {
-                let at = take(2);
-                let offset = u32::from(u16::from_le_bytes([
-                    at.first().copied().unwrap_or(0),
-                    at.get(1).copied().unwrap_or(0),
-                ]));
-                let len = take(1).first().copied().unwrap_or(0);
-                let bytes = take(usize::from(len));
-                let _ = bus.memory.write_bytes(FUZZ_RAM_BASE + offset, &bytes);
-            }
-            _ => bring_up(&mut bus),
-        }
-        check_state(&bus);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::features::{EVENT_IDX, INDIRECT_DESC};
+    use crate::fuzzing::fuzz_virtio_net;
     use crate::testing::*;
     use crate::transport::{INT_USED_BUFFER, VirtioMmio, regs, status};
     use std::sync::{Arc, Mutex};

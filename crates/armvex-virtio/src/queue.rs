@@ -64,39 +64,106 @@ pub const LEGACY_DEFAULT_ALIGN: u32 = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueError {
     /// Queue size zero, above the device's maximum, or not a power of two (§2.7).
-    BadSize { size: u32, max: u16 },
+    BadSize {
+        /// The size written.
+        size: u32,
+        /// The device's maximum.
+        max: u16,
+    },
     /// A ring area is not aligned as §2.7 requires (descriptors 16, available 2, used 4).
-    Misaligned { area: &'static str, addr: u64 },
+    Misaligned {
+        /// Which area.
+        area: &'static str,
+        /// Its address.
+        addr: u64,
+    },
     /// Legacy `QueueAlign` that is not a power of two.
     BadLegacyAlign(u32),
     /// Legacy `GuestPageSize` that is not a power of two.
     BadPageSize(u32),
     /// A ring (descriptor table, available or used ring) is not wholly in RAM.
-    RingOutsideRam { area: &'static str, addr: u64 },
+    RingOutsideRam {
+        /// Which area.
+        area: &'static str,
+        /// Its address.
+        addr: u64,
+    },
     /// The available index moved by more than the queue size since the device last looked.
-    AvailIndexJump { from: u16, to: u16 },
+    AvailIndexJump {
+        /// The index the device had reached.
+        from: u16,
+        /// The index the driver published.
+        to: u16,
+    },
     /// The available ring names a head beyond the descriptor table.
-    HeadOutOfRange { head: u16, size: u16 },
+    HeadOutOfRange {
+        /// The head named.
+        head: u16,
+        /// The queue size.
+        size: u16,
+    },
     /// A descriptor's `next` points beyond its table.
-    NextOutOfRange { head: u16, next: u16 },
+    NextOutOfRange {
+        /// The chain's head.
+        head: u16,
+        /// The `next` index.
+        next: u16,
+    },
     /// A descriptor (or indirect table) is not wholly in RAM.
-    DescriptorOutsideRam { head: u16, addr: u64 },
+    DescriptorOutsideRam {
+        /// The chain's head.
+        head: u16,
+        /// Address of the descriptor or table.
+        addr: u64,
+    },
     /// A data buffer is not wholly in RAM.
-    BufferOutsideRam { head: u16, addr: u64, len: u32 },
+    BufferOutsideRam {
+        /// The chain's head.
+        head: u16,
+        /// The buffer's address.
+        addr: u64,
+        /// Its length.
+        len: u32,
+    },
     /// Following `next` revisits a descriptor.
-    Loop { head: u16 },
+    Loop {
+        /// The chain's head.
+        head: u16,
+    },
     /// More buffers in one chain than the queue size (§2.7.5.3.1).
-    ChainTooLong { head: u16, size: u16 },
+    ChainTooLong {
+        /// The chain's head.
+        head: u16,
+        /// The queue size.
+        size: u16,
+    },
     /// `INDIRECT` used without `VIRTIO_F_INDIRECT_DESC` negotiated.
-    IndirectNotNegotiated { head: u16 },
+    IndirectNotNegotiated {
+        /// The chain's head.
+        head: u16,
+    },
     /// An indirect table inside an indirect table.
-    NestedIndirect { head: u16 },
+    NestedIndirect {
+        /// The chain's head.
+        head: u16,
+    },
     /// `INDIRECT` together with `NEXT` (§2.7.5.3.1).
-    IndirectWithNext { head: u16 },
+    IndirectWithNext {
+        /// The chain's head.
+        head: u16,
+    },
     /// Indirect table length zero, not a multiple of 16, or more entries than the queue size.
-    BadIndirectLength { head: u16, len: u32 },
+    BadIndirectLength {
+        /// The chain's head.
+        head: u16,
+        /// The table's length in bytes.
+        len: u32,
+    },
     /// A device-readable buffer after a device-writable one (§2.7.4.2).
-    ReadableAfterWritable { head: u16 },
+    ReadableAfterWritable {
+        /// The chain's head.
+        head: u16,
+    },
 }
 
 impl std::fmt::Display for QueueError {
@@ -256,6 +323,14 @@ impl SplitQueue {
             signalled_used: None,
             used_pending: false,
         }
+    }
+
+    /// Follow the ring features of `negotiated` (EVENT_IDX, INDIRECT_DESC): the transport
+    /// calls this when the queue goes live and when the driver sets DRIVER_OK, not per
+    /// notification.
+    pub fn use_features(&mut self, negotiated: u64) {
+        self.event_idx = negotiated & crate::features::EVENT_IDX != 0;
+        self.indirect = negotiated & crate::features::INDIRECT_DESC != 0;
     }
 
     /// Back to the state after reset (§2.7: a reset queue is not ready and forgets its rings).
@@ -512,7 +587,9 @@ struct RawDescriptor {
 /// One guest buffer of a validated chain: wholly inside RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Buffer {
+    /// Guest physical address of the buffer.
     pub addr: u32,
+    /// Its length in bytes.
     pub len: u32,
     /// Device-writable (otherwise device-readable).
     pub writable: bool,
@@ -522,7 +599,9 @@ pub struct Buffer {
 /// chain order, device-readable ones first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DescriptorChain {
+    /// Index of the chain's head descriptor.
     pub head: u16,
+    /// The buffers, device-readable ones first.
     pub buffers: Vec<Buffer>,
 }
 
@@ -656,92 +735,10 @@ impl<'a> ChainCursor<'a> {
     }
 }
 
-/// Feed arbitrary bytes through the queue parser, as the `cargo fuzz` target
-/// (`crates/armvex-virtio/fuzz`) and a unit test do. Never panics, whatever `data` holds —
-/// that is what fuzzing checks — and asserts the parser's promises about every chain it
-/// accepts (buffers in RAM, readable before writable, no more buffers than the queue size).
-///
-/// Layout of `data`: bytes 0..2 the queue size (`QueueNum`, unchecked: bad sizes must be
-/// refused), byte 2 flags (bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 legacy layout, bit 3
-/// misplace the used ring outside RAM), the rest copied into a 64 KiB RAM at
-/// [`FUZZ_RAM_BASE`]: descriptor table at +0, available ring at +0x1000, used ring at +0x2000
-/// (modern), or the legacy layout from page frame `FUZZ_RAM_BASE / 4096`.
-pub fn fuzz_split_queue(data: &[u8]) {
-    let Some((header, image)) = data.split_at_checked(3) else {
-        return;
-    };
-    let size = u16::from_le_bytes([header[0], header[1]]);
-    let flags = header[2];
-    let mut mem = PhysicalMemory::new(&[armvex_bus::RamRegionSpec {
-        name: "fuzz-ram".into(),
-        base: FUZZ_RAM_BASE,
-        size: FUZZ_RAM_SIZE,
-    }])
-    .expect("a 64 KiB RAM can be mapped");
-    let image = &image[..image.len().min(FUZZ_RAM_SIZE as usize)];
-    mem.write_bytes(FUZZ_RAM_BASE, image).expect("the image fits in RAM");
-
-    let mut q = SplitQueue::new(256);
-    q.event_idx = flags & 1 != 0;
-    q.indirect = flags & 2 != 0;
-    if q.set_size(u32::from(size)).is_err() {
-        return;
-    }
-    let base = u64::from(FUZZ_RAM_BASE);
-    let enabled = if flags & 4 != 0 {
-        q.enable_legacy(&mem, FUZZ_RAM_BASE / 4096, 4096)
-    } else {
-        q.desc_addr = base;
-        q.avail_addr = base + 0x1000;
-        q.used_addr = if flags & 8 != 0 {
-            base + u64::from(FUZZ_RAM_SIZE)
-        } else {
-            base + 0x2000
-        };
-        q.enable(&mem)
-    };
-    if enabled.is_err() {
-        return;
-    }
-    let mut scratch = [0u8; 256];
-    for _ in 0..(2 * usize::from(q.size) + 2) {
-        let chain = match q.pop(&mut mem) {
-            Ok(Some(chain)) => chain,
-            Ok(None) | Err(_) => break,
-        };
-        assert!(chain.buffers.len() <= usize::from(q.size));
-        assert!(
-            chain
-                .buffers
-                .iter()
-                .all(|b| ram_contains(&mem, u64::from(b.addr), u64::from(b.len)))
-        );
-        let first_writable = chain
-            .buffers
-            .iter()
-            .position(|b| b.writable)
-            .unwrap_or(chain.buffers.len());
-        assert!(chain.buffers[first_writable..].iter().all(|b| b.writable));
-        // Act like a device: consume the readable bytes, fill part of the writable ones.
-        let mut reader = chain.reader();
-        while reader.read(&mem, &mut scratch).expect("validated buffers are in RAM") > 0 {}
-        let mut writer = chain.writer().limit(u64::from(scratch[0]) * 4);
-        let written = writer.write(&mut mem, &scratch).expect("validated buffers are in RAM");
-        if q.add_used(&mut mem, chain.head, written as u32).is_err() {
-            break;
-        }
-        let _ = q.should_notify(&mem);
-    }
-}
-
-/// Where [`fuzz_split_queue`] places its RAM.
-pub const FUZZ_RAM_BASE: u32 = 0x4000_0000;
-/// Size of the RAM of [`fuzz_split_queue`].
-pub const FUZZ_RAM_SIZE: u32 = 0x1_0000;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzzing::{FUZZ_RAM_BASE, FUZZ_RAM_SIZE, fuzz_split_queue};
     use crate::testing::Rng;
     use armvex_bus::RamRegionSpec;
 

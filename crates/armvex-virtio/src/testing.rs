@@ -6,10 +6,8 @@
 use crate::features::{EVENT_IDX, INDIRECT_DESC, VERSION_1};
 use crate::queue::{VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
 use crate::transport::{MAGIC_VALUE, VENDOR_ID, VirtioMmio, regs};
-use armvex_bus::{AccessSize, Accessor, Bus, Device, DeviceContext, PhysicalMemory, RamRegionSpec, TimerSlot};
-use std::cell::RefCell;
+use armvex_bus::{AccessSize, Accessor, Bus, DeviceId, PhysicalMemory, RamRegionSpec};
 use std::path::PathBuf;
-use std::rc::Rc;
 
 pub const RAM_BASE: u32 = 0x6000_0000;
 pub const RAM_SIZE: u32 = 0x20_0000;
@@ -18,39 +16,12 @@ pub const MMIO_BASE: u32 = 0x1001_3000;
 /// SPI 40.
 pub const IRQ: u32 = 72;
 
-/// The transport on the bus, still reachable by the test (for `snapshot`/`restore`): the bus
-/// owns its devices as `Box<dyn Device>` and offers no way back to the concrete type.
-struct Shared(Rc<RefCell<VirtioMmio>>);
-
-impl Device for Shared {
-    fn name(&self) -> &str {
-        "shared-virtio-mmio"
-    }
-    fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
-        self.0.borrow_mut().read(ctx, offset, size)
-    }
-    fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
-        self.0.borrow_mut().write(ctx, offset, size, value)
-    }
-    fn timer_expired(&mut self, ctx: &mut DeviceContext, slot: TimerSlot) {
-        self.0.borrow_mut().timer_expired(ctx, slot)
-    }
-    fn host_input(&mut self, ctx: &mut DeviceContext, data: &[u8]) {
-        self.0.borrow_mut().host_input(ctx, data)
-    }
-    fn save_state(&self) -> Vec<u8> {
-        self.0.borrow().save_state()
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<(), armvex_bus::StateError> {
-        self.0.borrow_mut().load_state(state)
-    }
-}
-
 /// A bus with 2 MiB of RAM and one transport.
 pub struct Machine {
     pub bus: Bus,
     pub time: u64,
-    pub transport: Rc<RefCell<VirtioMmio>>,
+    /// The transport's id on the bus (see [`Machine::transport`]).
+    pub id: DeviceId,
 }
 
 impl Machine {
@@ -62,19 +33,23 @@ impl Machine {
         }])
         .unwrap();
         let mut bus = Bus::new(mem);
-        let transport = Rc::new(RefCell::new(transport));
-        bus.add_device(MMIO_BASE, 0x200, Box::new(Shared(transport.clone())))
-            .unwrap();
-        Machine {
-            bus,
-            time: 0,
-            transport,
-        }
+        let id = bus.add_device(MMIO_BASE, 0x200, Box::new(transport)).unwrap();
+        Machine { bus, time: 0, id }
+    }
+
+    /// The transport, as the bus holds it.
+    pub fn transport(&self) -> &VirtioMmio {
+        self.bus.device_as(self.id).expect("the transport is on the bus")
+    }
+
+    /// The transport, to change behind the bus's back (load a state into it).
+    pub fn transport_mut(&mut self) -> &mut VirtioMmio {
+        self.bus.device_as_mut(self.id).expect("the transport is on the bus")
     }
 
     /// The transport's state.
     pub fn state(&self) -> crate::transport::TransportState {
-        self.transport.borrow().snapshot()
+        self.transport().snapshot()
     }
 
     fn who(&self) -> Accessor {

@@ -94,50 +94,85 @@ pub const VENDOR_ID: u32 = 0x554d_4551;
 
 /// Register offsets (§4.2.2, legacy §4.2.4).
 pub mod regs {
+    /// R: 0x74726976, "virt" in little-endian ASCII.
     pub const MAGIC_VALUE: u32 = 0x000;
+    /// R: the layout, 1 (legacy) or 2 (modern).
     pub const VERSION: u32 = 0x004;
+    /// R: the device type (2 block, 1 network, ...); 0 for an empty slot.
     pub const DEVICE_ID: u32 = 0x008;
+    /// R: the subsystem vendor ID (QEMU's).
     pub const VENDOR_ID: u32 = 0x00c;
+    /// R: the 32 offered feature bits chosen by DeviceFeaturesSel.
     pub const DEVICE_FEATURES: u32 = 0x010;
+    /// W: which word of the offered features DeviceFeatures shows.
     pub const DEVICE_FEATURES_SEL: u32 = 0x014;
+    /// W: the 32 accepted feature bits chosen by DriverFeaturesSel.
     pub const DRIVER_FEATURES: u32 = 0x020;
+    /// W: which word of the accepted features DriverFeatures sets.
     pub const DRIVER_FEATURES_SEL: u32 = 0x024;
     /// Legacy only.
     pub const GUEST_PAGE_SIZE: u32 = 0x028;
+    /// W: the queue the Queue* registers refer to.
     pub const QUEUE_SEL: u32 = 0x030;
+    /// R: the largest size the selected queue accepts (0: no such queue).
     pub const QUEUE_NUM_MAX: u32 = 0x034;
+    /// W: the size the driver chose for the selected queue.
     pub const QUEUE_NUM: u32 = 0x038;
     /// Legacy only.
     pub const QUEUE_ALIGN: u32 = 0x03c;
     /// Legacy only.
     pub const QUEUE_PFN: u32 = 0x040;
+    /// RW, modern: the selected queue is live.
     pub const QUEUE_READY: u32 = 0x044;
+    /// W: the index of a queue with new available buffers.
     pub const QUEUE_NOTIFY: u32 = 0x050;
+    /// R: why the interrupt is raised (bit 0 used buffer, bit 1 configuration change).
     pub const INTERRUPT_STATUS: u32 = 0x060;
+    /// W: the InterruptStatus bits the driver has handled.
     pub const INTERRUPT_ACK: u32 = 0x064;
+    /// RW: the device status bits ([`super::status`]); writing 0 resets.
     pub const STATUS: u32 = 0x070;
+    /// W, modern: descriptor table address of the selected queue, bits 0..31.
     pub const QUEUE_DESC_LOW: u32 = 0x080;
+    /// W, modern: descriptor table address, bits 32..63.
     pub const QUEUE_DESC_HIGH: u32 = 0x084;
+    /// W, modern: available ring (driver area) address, bits 0..31.
     pub const QUEUE_DRIVER_LOW: u32 = 0x090;
+    /// W, modern: available ring address, bits 32..63.
     pub const QUEUE_DRIVER_HIGH: u32 = 0x094;
+    /// W, modern: used ring (device area) address, bits 0..31.
     pub const QUEUE_DEVICE_LOW: u32 = 0x0a0;
+    /// W, modern: used ring address, bits 32..63.
     pub const QUEUE_DEVICE_HIGH: u32 = 0x0a4;
+    /// W, modern: the shared memory region the SHMLen/SHMBase registers describe.
     pub const SHM_SEL: u32 = 0x0ac;
+    /// R, modern: length of the selected shared memory region, bits 0..31 (-1: none).
     pub const SHM_LEN_LOW: u32 = 0x0b0;
+    /// R, modern: its length, bits 32..63.
     pub const SHM_LEN_HIGH: u32 = 0x0b4;
+    /// R, modern: its base address, bits 0..31.
     pub const SHM_BASE_LOW: u32 = 0x0b8;
+    /// R, modern: its base address, bits 32..63.
     pub const SHM_BASE_HIGH: u32 = 0x0bc;
+    /// R, modern: changes whenever the device changes its configuration space.
     pub const CONFIG_GENERATION: u32 = 0x0fc;
+    /// The device-specific configuration space starts here.
     pub const CONFIG: u32 = 0x100;
 }
 
 /// Device status bits (§2.1).
 pub mod status {
+    /// The guest has noticed the device.
     pub const ACKNOWLEDGE: u32 = 1;
+    /// The guest has a driver for it.
     pub const DRIVER: u32 = 2;
+    /// The driver is set up and ready to drive the device.
     pub const DRIVER_OK: u32 = 4;
+    /// Modern: the driver has written its features (the device may refuse them by clearing this).
     pub const FEATURES_OK: u32 = 8;
+    /// Set by the device: it cannot go on until the driver resets it.
     pub const DEVICE_NEEDS_RESET: u32 = 64;
+    /// Set by the driver: it gave up on the device.
     pub const FAILED: u32 = 128;
 }
 
@@ -157,18 +192,25 @@ pub struct TransportState {
     pub device_id: u32,
     /// Device status (§2.1).
     pub status: u32,
+    /// DeviceFeaturesSel.
     pub device_features_sel: u32,
+    /// DriverFeaturesSel.
     pub driver_features_sel: u32,
     /// What the driver wrote to DriverFeatures, both words.
     pub driver_features: u64,
     /// Legacy GuestPageSize (survives reset).
     pub guest_page_size: u32,
+    /// QueueSel.
     pub queue_sel: u32,
+    /// InterruptStatus: the reasons for the raised interrupt not yet acknowledged.
     pub interrupt_status: u32,
+    /// ConfigGeneration.
     pub config_generation: u32,
+    /// SHMSel.
     pub shm_sel: u32,
     /// With a delayed interrupt: the virtual time at which the used-buffer interrupt is due.
     pub pending_interrupt_at: Option<u64>,
+    /// The device's queues, in index order.
     pub queues: Vec<SplitQueue>,
 }
 
@@ -198,9 +240,11 @@ const RECENT_CHAINS: usize = 16;
 /// A chain as the device found it at a QueueNotify (see [`VirtioMmio::recent_chains`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecentChain {
+    /// The queue it was taken from.
     pub queue: usize,
     /// Its free-running index in the available ring.
     pub avail_index: u16,
+    /// Its head descriptor index.
     pub head: u16,
     /// Its buffers (an indirect table followed).
     pub buffers: Vec<crate::queue::Buffer>,
@@ -461,6 +505,10 @@ impl VirtioMmio {
         }
         if new & status::DRIVER_OK != 0 && old & status::DRIVER_OK == 0 {
             let negotiated = self.negotiated_features();
+            // A legacy driver may have made its queues live before writing its features.
+            for q in self.state.queues.iter_mut().filter(|q| q.ready) {
+                q.use_features(negotiated);
+            }
             if let Some(b) = &mut self.device {
                 b.activate(negotiated);
             }
@@ -564,15 +612,10 @@ impl VirtioMmio {
         what: &str,
         work: impl FnOnce(&mut dyn VirtioDevice, &mut Queues) -> Result<(), QueueError>,
     ) {
-        let negotiated = self.negotiated_features();
         let Some(device) = self.device.as_mut() else {
             return;
         };
         let s = &mut self.state;
-        for q in &mut s.queues {
-            q.event_idx = negotiated & EVENT_IDX != 0;
-            q.indirect = negotiated & INDIRECT_DESC != 0;
-        }
         let running = s.status & status::DRIVER_OK != 0 && s.status & status::DEVICE_NEEDS_RESET == 0;
         let mut queues = Queues::new(&mut s.queues, ctx.memory, running);
         let worked = work(device.as_mut(), &mut queues);
@@ -708,8 +751,7 @@ impl VirtioMmio {
                     q.legacy_align = align;
                     return;
                 }
-                q.event_idx = negotiated & EVENT_IDX != 0;
-                q.indirect = negotiated & INDIRECT_DESC != 0;
+                q.use_features(negotiated);
                 if let Err(e) = q.enable_legacy(ctx.memory, value, page_size) {
                     q.ready = false;
                     self.needs_reset(ctx, format!("queue {sel}: {e}"));
@@ -723,8 +765,7 @@ impl VirtioMmio {
                 if value & 1 == 0 {
                     q.ready = false;
                 } else if !q.ready {
-                    q.event_idx = negotiated & EVENT_IDX != 0;
-                    q.indirect = negotiated & INDIRECT_DESC != 0;
+                    q.use_features(negotiated);
                     if let Err(e) = q.enable(ctx.memory) {
                         self.needs_reset(ctx, format!("queue {sel}: {e}"));
                     }
@@ -780,6 +821,10 @@ impl Device for VirtioMmio {
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
     }
 
@@ -1038,7 +1083,7 @@ mod tests {
             assert_eq!(m.rd_sized(regs::CONFIG, AccessSize::Byte), 0);
             m.wr(regs::QUEUE_NOTIFY, 0);
             assert!(!m.irq());
-            assert_eq!(m.transport.borrow().name(), "virtio-mmio:empty");
+            assert_eq!(m.transport().name(), "virtio-mmio:empty");
         }
         assert_eq!(VirtioMmio::new(false, IRQ, None).with_name("virtio3").name(), "virtio3");
     }
@@ -1088,10 +1133,10 @@ mod tests {
             "ACCESS_PLATFORM was not offered"
         );
         assert!(attempt(&mut m, VERSION_1 | EVENT_IDX | 1));
-        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+        assert_eq!(m.transport().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
         // Features are frozen once FEATURES_OK is accepted.
         m.wr(regs::DRIVER_FEATURES, 0);
-        assert_eq!(m.transport.borrow().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
+        assert_eq!(m.transport().negotiated_features(), VERSION_1 | EVENT_IDX | 1);
     }
 
     #[test]
@@ -1321,6 +1366,47 @@ mod tests {
         m.wr(regs::QUEUE_PFN, 0);
         assert!(!m.state().queues[0].ready);
         assert_eq!(m.state().queues[0].size, 16);
+    }
+
+    #[test]
+    fn queues_take_the_ring_features_when_they_go_live_or_at_driver_ok() {
+        let flags = |m: &Machine, q: usize| {
+            let s = m.state();
+            (s.queues[q].event_idx, s.queues[q].indirect)
+        };
+        // Modern: features are fixed before QueueReady; no notification is needed.
+        let (mut m, _) = greedy_ready(VERSION_1 | EVENT_IDX | INDIRECT_DESC);
+        assert_eq!(flags(&m, 0), (true, true));
+        assert_eq!(flags(&m, 1), (false, false), "queue 1 is not live");
+        // A queue made live after DRIVER_OK takes them as it goes live.
+        m.wr(regs::QUEUE_SEL, 1);
+        m.wr(regs::QUEUE_NUM, 16);
+        m.wr(regs::QUEUE_DESC_LOW, RING + 0x4000);
+        m.wr(regs::QUEUE_DRIVER_LOW, RING + 0x5000);
+        m.wr(regs::QUEUE_DEVICE_LOW, RING + 0x6000);
+        m.wr(regs::QUEUE_READY, 1);
+        assert_eq!(flags(&m, 1), (true, true));
+        let (m, _) = greedy_ready(VERSION_1 | INDIRECT_DESC);
+        assert_eq!(flags(&m, 0), (false, true));
+
+        // Legacy: a queue made live before the features were written takes them at DRIVER_OK.
+        let mut m = greedy(false);
+        m.wr(regs::GUEST_PAGE_SIZE, 4096);
+        m.wr(regs::STATUS, 0);
+        m.add_status(status::ACKNOWLEDGE | status::DRIVER);
+        m.wr(regs::QUEUE_SEL, 0);
+        m.wr(regs::QUEUE_NUM, 8);
+        m.wr(regs::QUEUE_PFN, RING >> 12);
+        assert_eq!(flags(&m, 0), (false, false));
+        m.wr(regs::DRIVER_FEATURES, EVENT_IDX as u32);
+        assert_eq!(flags(&m, 0), (false, false), "not before DRIVER_OK");
+        m.add_status(status::DRIVER_OK);
+        assert_eq!(flags(&m, 0), (true, false));
+        // Features written after DRIVER_OK (a driver bug) reach neither the device nor the
+        // queues, and a notification does not change that.
+        m.wr(regs::DRIVER_FEATURES, INDIRECT_DESC as u32);
+        m.wr(regs::QUEUE_NOTIFY, 0);
+        assert_eq!(flags(&m, 0), (true, false));
     }
 
     #[test]
@@ -1566,7 +1652,7 @@ mod tests {
             &legacy,
             "snapshot has device ID 2, this transport has 0",
         );
-        refuse(&mut greedy(false).transport.borrow_mut(), &legacy, "device ID 2");
+        refuse(greedy(false).transport_mut(), &legacy, "device ID 2");
         refuse(
             &mut VirtioMmio::new(false, IRQ, blk(true)),
             &legacy,
@@ -1614,7 +1700,7 @@ mod tests {
         let (mut m, mut ring) = greedy_ready(VERSION_1 | EVENT_IDX | INDIRECT_DESC);
         let head = ring.direct_chain(&mut m, &[(DATA, 4, true)]);
         ring.submit(&mut m, head);
-        let good = m.transport.borrow().save_state();
+        let good = m.transport().save_state();
         let ram = m.peek(RAM_BASE, RAM_SIZE as usize);
         let mut rng = Rng(0xdead_beef);
         let (mut loaded, mut refused) = (0, 0);

@@ -29,6 +29,9 @@ enum Command {
     Run(RunArgs),
 }
 
+// The `///` comments below are clap's `--help` text, where `[,readonly=on]` means an optional
+// part, not a rustdoc link; escaping the brackets would print the backslashes in --help.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(clap::Args)]
 struct RunArgs {
     /// The board: vexpress-a9 (the default) or vexpress-a15.
