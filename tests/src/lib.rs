@@ -60,13 +60,18 @@ pub fn dtb(machine: &str) -> &'static str {
 /// command line `console=ttyAMA0 {append}`, the RTC at a fixed time (so that runs are
 /// reproducible) and no standard input. Callers add the drives and their own options.
 pub fn linux_command(machine: &str, smp: Option<u32>, dtb: &str, append: &str) -> Command {
-    let g = guest();
+    linux_command_in(&guest(), "512M", machine, smp, dtb, append)
+}
+
+/// [`linux_command`] with the kernel, device tree and initramfs of guest directory `g` (such
+/// as `tools/guest/build --lpae`'s) and `mem` of RAM.
+pub fn linux_command_in(g: &Path, mem: &str, machine: &str, smp: Option<u32>, dtb: &str, append: &str) -> Command {
     let mut c = Command::new(armvex());
     c.args(["run", "--machine", machine]);
     if let Some(n) = smp {
         c.args(["--smp", &n.to_string()]);
     }
-    c.args(["-m", "512M", "--kernel"])
+    c.args(["-m", mem, "--kernel"])
         .arg(g.join("vmlinuz"))
         .arg("--dtb")
         .arg(g.join(dtb))

@@ -129,7 +129,14 @@ fn neon_user_program_matches_qemu_on_both_boards() {
     // for ARM and for Thumb, prints the checksum and FPSCR QEMU 7.2 prints on both cores.
     for (machine, smp) in [("vexpress-a9", 1), ("vexpress-a15", 2)] {
         let disk = scratch_disk(&format!("neon-{machine}"));
-        let o = boot(&Boot { machine, smp, test: "neon", disk: &disk, readonly: false, legacy_virtio: false });
+        let o = boot(&Boot {
+            machine,
+            smp,
+            test: "neon",
+            disk: &disk,
+            readonly: false,
+            legacy_virtio: false,
+        });
         assert_good_boot(&o, machine, "neon");
         for isa in ["arm", "thumb"] {
             o.expect(&format!("neon-sum-{isa}: fpscr 08000093"));

@@ -2,13 +2,18 @@
 //! vexpress-a15 with two CPUs and 2 GiB, 1.2 GiB of it highmem, root on virtio-blk. The guest
 //! comes from `tools/guest/build --lpae` (out/guest-lpae, or $ARMVEX_GUEST_LPAE_DIR).
 
-use armvex_e2e::{armvex, root};
+use armvex_e2e::{linux_command_in, root};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 fn guest_lpae() -> PathBuf {
-    let d = std::env::var_os("ARMVEX_GUEST_LPAE_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("out/guest-lpae"));
-    assert!(d.join("vmlinuz").is_file(), "{} missing: build the guest with `tools/guest/build --lpae`", d.join("vmlinuz").display());
+    let d = std::env::var_os("ARMVEX_GUEST_LPAE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("out/guest-lpae"));
+    assert!(
+        d.join("vmlinuz").is_file(),
+        "{} missing: build the guest with `tools/guest/build --lpae`",
+        d.join("vmlinuz").display()
+    );
     d
 }
 
@@ -18,22 +23,20 @@ fn boot_lpae(test: &str) -> String {
     let disk = root().join(format!("target/e2e/lpae-{test}.img"));
     std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
     std::fs::copy(g.join("rootfs.img"), &disk).unwrap();
-    let out = Command::new(armvex())
-        .args(["run", "--machine", "vexpress-a15", "--smp", "2", "-m", "2G", "--kernel"])
-        .arg(g.join("vmlinuz"))
-        .arg("--dtb")
-        .arg(g.join("vexpress-v2p-ca15-tc1.dtb"))
-        .arg("--initrd")
-        .arg(g.join("initramfs.cpio.gz"))
-        .args(["--append", &format!("console=ttyAMA0 root=/dev/vda rw armvex.test={test} armvex.smp=2 panic=-1")])
+    let append = format!("root=/dev/vda rw armvex.test={test} armvex.smp=2 panic=-1");
+    let out = linux_command_in(&g, "2G", "vexpress-a15", Some(2), "vexpress-v2p-ca15-tc1.dtb", &append)
         .arg("--drive")
         .arg(format!("file={}", disk.display()))
-        .args(["--rtc-base", "1700000000", "--no-reboot", "--stats"])
-        .stdin(Stdio::null())
+        .args(["--no-reboot", "--stats"])
         .output()
         .expect("run armvex");
     let console = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "armvex failed; console:\n{console}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "armvex failed; console:\n{console}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for line in [
         "-armmp-lpae (debian-kernel@lists.debian.org)",
         "Machine model: V2P-CA15",
@@ -55,7 +58,9 @@ fn boot_lpae(test: &str) -> String {
 fn armmp_lpae_kernel_boots_with_highmem_and_two_cpus() {
     let console = boot_lpae("hello");
     assert!(
-        console.contains("features: half thumb fastmult vfp edsp thumbee neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm"),
+        console.contains(
+            "features: half thumb fastmult vfp edsp thumbee neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm"
+        ),
         "the CPU features lack lpae:\n{console}"
     );
 }
