@@ -137,7 +137,7 @@ pub struct Cp15 {
     pub ttbr1: u32,
     pub ttbcr: u32,
     /// The high words of the 64-bit TTBR0/TTBR1 of the long-descriptor format (MCRR/MRRC;
-    /// BADDR[39:32] and the ASID in bits 55:48). The short-descriptor format ignores them.
+    /// BADDR\[39:32\] and the ASID in bits 55:48). The short-descriptor format ignores them.
     pub ttbr0_hi: u32,
     pub ttbr1_hi: u32,
     /// The high word of the 64-bit PAR an address translation writes with TTBCR.EAE set.

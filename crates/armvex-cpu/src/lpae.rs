@@ -21,10 +21,10 @@
 //!   read-only), XNTable, PXNTable, NSTable. `01` at levels 1 and 2 is a block (1 GiB or
 //!   2 MiB), `11` at level 3 a page; anything with bit 0 clear (and `01` at level 3) is
 //!   invalid. A block or page has the output address, AttrIndx (an index into MAIR0/MAIR1,
-//!   the same CP15 registers as PRRR/NMRR), NS, AP[2:1], SH, AF (the access flag: clear, the
+//!   the same CP15 registers as PRRR/NMRR), NS, AP\[2:1\], SH, AF (the access flag: clear, the
 //!   access takes an Access flag fault), nG, the Contiguous hint (ignored: it only lets a
 //!   TLB cache more), PXN and XN.
-//! * **Permissions** (B3.7.1): AP[2] makes the mapping read-only, AP[1] gives PL0 the same
+//! * **Permissions** (B3.7.1): AP\[2\] makes the mapping read-only, AP\[1\] gives PL0 the same
 //!   access as PL1; there are no domains. XN forbids execution, PXN execution at PL1;
 //!   SCTLR.WXN makes writable memory execute-never, SCTLR.UWXN makes memory PL0 can write
 //!   execute-never at PL1.
