@@ -133,6 +133,9 @@ pub struct Cpu {
     /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
     pub(crate) tlb_user_bytes: usize,
     pub(crate) tlb: Tlb,
+    /// The [`armvex_bus::PhysicalMemory::id`] of the memory `tlb` was filled from (0: none
+    /// yet); see [`Cpu::adopt_memory`].
+    pub(crate) tlb_memory: u64,
     pub cp15: Cp15,
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
@@ -204,6 +207,7 @@ impl Cpu {
             privilege_index: 0,
             tlb_user_bytes: 0,
             tlb: Tlb::default(),
+            tlb_memory: 0,
             cp15,
             cp14: DebugRegisters::new(config.model),
             vfp: Default::default(),
