@@ -9,6 +9,7 @@ use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
 use crate::generic_timer::GenericTimer;
 use crate::memory::Tlb;
+pub use crate::model::CpuModel;
 use crate::state::{BankedRegisters, Mode, psr};
 use crate::trace::Tracer;
 
@@ -41,22 +42,6 @@ const CONDITION_TABLE: [u16; 16] = {
     }
     t
 };
-
-/// Which core this CPU models. The model decides ID register values and optional instructions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum CpuModel {
-    /// ARM Cortex-A9 r0p0 as QEMU models it (vexpress-a9): no integer divide, no generic timer.
-    CortexA9,
-    /// ARM Cortex-A15 r4p0 as QEMU models it (vexpress-a15): integer divide, generic timer.
-    CortexA15,
-}
-
-impl CpuModel {
-    /// SDIV/UDIV exist in ARM state (ID_ISAR0.Divide_instrs = 2).
-    pub fn has_divide(self) -> bool {
-        self == CpuModel::CortexA15
-    }
-}
 
 /// How a CPU is built.
 #[derive(Clone, Debug)]
@@ -140,7 +125,7 @@ pub struct Cpu {
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
     /// The VFP register file and control registers.
-    pub vfp: crate::exec::vfp::VfpState,
+    pub vfp: crate::vfp_state::VfpState,
     /// The performance monitors.
     pub pmu: crate::pmu::Pmu,
     /// The generic timer (Cortex-A15 only).

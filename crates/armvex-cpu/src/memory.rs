@@ -659,8 +659,8 @@ pub(crate) unsafe fn write_host(host: *mut u8, size: u32, v: u32) {
 #[cfg(test)]
 mod tests {
     use crate::code_cache::CodeCache;
-    use crate::cpu::CpuModel;
     use crate::decode::Features;
+    use crate::model::CpuModel;
     use crate::testutil::{RAM, machine};
     use armvex_bus::Bus;
 
