@@ -199,8 +199,17 @@ pub struct RamPage {
     pub writable: bool,
 }
 
+/// The source of [`PhysicalMemory::id`]s: every memory made takes the next one.
+static MEMORY_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_memory_id() -> u64 {
+    MEMORY_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// All RAM-like memory of a machine.
 pub struct PhysicalMemory {
+    /// See [`PhysicalMemory::id`].
+    id: u64,
     regions: Vec<RamRegion>,
     total_pages: u32,
     /// One bit per page: the page holds predecoded code.
@@ -339,6 +348,7 @@ impl PhysicalMemory {
             });
         }
         Ok(PhysicalMemory {
+            id: next_memory_id(),
             regions,
             total_pages: next_page,
             code_pages: vec![0; next_page.div_ceil(64) as usize],
@@ -375,6 +385,10 @@ impl PhysicalMemory {
             source,
         })?;
         region.read_only = true;
+        // A view made before is unmapped when this one replaces it: pointers into it must go.
+        if region.rom.is_some() {
+            self.id = next_memory_id();
+        }
         region.rom = Some(Box::new(RomDevice {
             device,
             mode: RomView::Array,
@@ -449,6 +463,16 @@ impl PhysicalMemory {
                 rom.fill(page, array);
             }
         }
+    }
+
+    /// This memory's identity: unique in the process (never 0, never reused). A host pointer
+    /// a [`RamPage`] gave out stays valid while a memory with the id it had then is alive (the
+    /// id changes if a mapping is ever unmapped before the memory is dropped), so a cache of
+    /// such pointers (the CPU's software TLB) records the id of the memory that filled it and
+    /// is dropped before it is used with another.
+    #[inline]
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Number of RAM pages over all regions (the range of [`RamPage::index`]).

@@ -7,7 +7,7 @@
 //! the OS lock and program (harmlessly) the breakpoint and watchpoint registers. Breakpoints
 //! and watchpoints never fire.
 
-use crate::cpu::CpuModel;
+use crate::model::CpuModel;
 
 /// Debug register state of one core.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -32,7 +32,7 @@
 //! software TLB; cache maintenance is a no-op for data (there are no caches) and drops
 //! predecoded code for the instruction-cache operations.
 
-use crate::cpu::CpuModel;
+use crate::model::CpuModel;
 
 /// SCTLR bits (B4.1.130).
 pub mod sctlr {

@@ -9,6 +9,7 @@ use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
 use crate::generic_timer::GenericTimer;
 use crate::memory::Tlb;
+pub use crate::model::CpuModel;
 use crate::state::{BankedRegisters, Mode, psr};
 use crate::trace::Tracer;
 
@@ -41,22 +42,6 @@ const CONDITION_TABLE: [u16; 16] = {
     }
     t
 };
-
-/// Which core this CPU models. The model decides ID register values and optional instructions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum CpuModel {
-    /// ARM Cortex-A9 r0p0 as QEMU models it (vexpress-a9): no integer divide, no generic timer.
-    CortexA9,
-    /// ARM Cortex-A15 r4p0 as QEMU models it (vexpress-a15): integer divide, generic timer.
-    CortexA15,
-}
-
-impl CpuModel {
-    /// SDIV/UDIV exist in ARM state (ID_ISAR0.Divide_instrs = 2).
-    pub fn has_divide(self) -> bool {
-        self == CpuModel::CortexA15
-    }
-}
 
 /// How a CPU is built.
 #[derive(Clone, Debug)]
@@ -98,7 +83,26 @@ pub struct ExclusiveMonitor {
 }
 
 /// One ARMv7-A core.
+///
+/// The fields come in four groups:
+///
+/// * **Architectural state**: what the ARM ARM says a core holds (registers, flags and the
+///   rest of the CPSR, banked registers, the coprocessors' registers, the exclusive monitor,
+///   the event register), plus the instruction count. A snapshot must save these: they are
+///   what [`CpuState`](crate::CpuState) holds ([`Cpu::save_state`], [`Cpu::load_state`]), with
+///   the CPSR saved as one word and `current_it` not at all (it is zero between instructions).
+/// * **Configuration**: how the core was built ([`CpuConfig`]); a snapshot saves the model and
+///   index only to check that it is loaded into the same core.
+/// * **Caches**: the software TLB ([`crate::memory`]) and what keeps it and the decoded code
+///   coherent. Never saved: they are rebuilt from the state above and guest memory
+///   ([`Cpu::load_state`] drops the TLB).
+/// * **Scheduling** and **debugging and tracing**: the run in progress (virtual time, why it
+///   stopped, the block and chain being executed) and the debugger's and tracer's hooks. Of
+///   these a snapshot saves only `local_time` and the debugger's mid-block resume point
+///   (`dbg.resume_mid_block`, `dbg.time_carry`), so that a run that stopped inside a block
+///   goes on exactly where it was.
 pub struct Cpu {
+    // ---- architectural state (saved by snapshots) ---------------------------------------------
     /// R0–R15 as seen in the current mode. While an instruction executes, `regs[15]` reads as the
     /// instruction's address + 8 (ARM) or + 4 (Thumb); between blocks it is the next PC.
     pub regs: [u32; 16],
@@ -116,7 +120,7 @@ pub struct Cpu {
     pub(crate) ge: u8,
     /// ITSTATE (Thumb If-Then state) for the next instruction.
     pub(crate) it: u8,
-    /// ITSTATE of the Thumb instruction being executed.
+    /// ITSTATE of the Thumb instruction being executed (zero between instructions: not saved).
     pub(crate) current_it: u8,
     /// CPSR.T: executing Thumb instructions.
     pub(crate) thumb: bool,
@@ -128,38 +132,48 @@ pub struct Cpu {
     pub(crate) mask_f: bool,
     pub(crate) mode: Mode,
     pub(crate) banks: BankedRegisters,
-    /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses.
-    pub(crate) privilege_index: usize,
-    /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
-    pub(crate) tlb_user_bytes: usize,
-    pub(crate) tlb: Tlb,
     pub cp15: Cp15,
     /// CP14 debug registers.
     pub cp14: DebugRegisters,
     /// The VFP register file and control registers.
-    pub vfp: crate::exec::vfp::VfpState,
+    pub vfp: crate::vfp_state::VfpState,
     /// The performance monitors.
     pub pmu: crate::pmu::Pmu,
     /// The generic timer (Cortex-A15 only).
     pub timer: Option<GenericTimer>,
     pub(crate) monitor: ExclusiveMonitor,
-    pub(crate) config: CpuConfig,
-    /// Instructions retired since reset.
-    pub(crate) icount: u64,
-    /// Virtual time (ns) at the start of the current block, for MMIO accesses.
-    pub(crate) local_time: u64,
-    pub(crate) exit: Exit,
-    /// The memory code epoch this CPU's write TLB is consistent with.
-    pub(crate) seen_code_epoch: u64,
     /// The event register of WFE/SEV.
     pub(crate) event_register: bool,
     /// Set by SEV: the machine delivers the event to the other CPUs.
     pub(crate) sent_event: bool,
+    /// Instructions retired since reset.
+    pub(crate) icount: u64,
+
+    // ---- configuration ------------------------------------------------------------------------
+    pub(crate) config: CpuConfig,
+
+    // ---- caches (never saved) -----------------------------------------------------------------
+    /// 0 when privileged, 1 in User mode: selects the TLB used by ordinary accesses (follows
+    /// `mode`).
+    pub(crate) privilege_index: usize,
+    /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
+    pub(crate) tlb_user_bytes: usize,
+    pub(crate) tlb: Tlb,
+    /// The [`armvex_bus::PhysicalMemory::id`] of the memory `tlb` was filled from (0: none
+    /// yet); see [`Cpu::adopt_memory`].
+    pub(crate) tlb_memory: u64,
+    /// The memory code epoch this CPU's write TLB is consistent with.
+    pub(crate) seen_code_epoch: u64,
     /// Set when cached translations or decoded code must be dropped before the next block.
     pub(crate) flush_code_cache: bool,
-    pub(crate) tracer: Option<Tracer>,
-    /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]).
-    pub(crate) dbg: crate::debug::CpuDebug,
+    /// The generation of the code cache the current block executes from (see
+    /// [`crate::memory::FetchEntry::code`]), set at every block start; 0 before the first.
+    pub(crate) code_generation: u64,
+
+    // ---- scheduling: the run in progress ------------------------------------------------------
+    /// Virtual time (ns) at the start of the current block, for MMIO accesses (saved).
+    pub(crate) local_time: u64,
+    pub(crate) exit: Exit,
     /// The block being executed (see [`crate::thread`]): the virtual address of its page,
     /// the page's decoded slots, log2 of the slot size, and the time origin from which a
     /// branch inside the page sets `local_time` (`time_origin - rem`).
@@ -171,12 +185,15 @@ pub struct Cpu {
     pub(crate) chain_flow: crate::insn::Flow,
     /// Where the last chain of handlers stopped (see [`crate::insn::ChainEnd::next`]).
     pub(crate) chain_next: *const crate::insn::Insn,
-    /// The generation of the code cache the current block executes from (see
-    /// [`crate::memory::FetchEntry::code`]), set at every block start; 0 before the first.
-    pub(crate) code_generation: u64,
     /// True while chains may go on into another page by themselves: in runs without a
     /// debugger checking blocks or a tracer (see [`crate::thread`]).
     pub(crate) chain_pages: bool,
+
+    // ---- debugging and tracing ----------------------------------------------------------------
+    pub(crate) tracer: Option<Tracer>,
+    /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]); its mid-block
+    /// resume point is saved.
+    pub(crate) dbg: crate::debug::CpuDebug,
 }
 
 impl Cpu {
@@ -184,6 +201,7 @@ impl Cpu {
     /// masked, MMU off, executing from address 0.
     pub fn new(config: CpuConfig) -> Self {
         let cp15 = Cp15::new(config.model, config.index, config.cluster_size);
+        let model = config.model;
         let mut cpu = Cpu {
             regs: [0; 16],
             nf: 0,
@@ -201,33 +219,34 @@ impl Cpu {
             mask_f: true,
             mode: Mode::Supervisor,
             banks: BankedRegisters::default(),
+            cp15,
+            cp14: DebugRegisters::new(model),
+            vfp: Default::default(),
+            pmu: crate::pmu::Pmu::new(model),
+            timer: (model == CpuModel::CortexA15).then(GenericTimer::default),
+            monitor: ExclusiveMonitor::default(),
+            event_register: false,
+            sent_event: false,
+            icount: 0,
+            config,
             privilege_index: 0,
             tlb_user_bytes: 0,
             tlb: Tlb::default(),
-            cp15,
-            cp14: DebugRegisters::new(config.model),
-            vfp: Default::default(),
-            pmu: crate::pmu::Pmu::new(config.model),
-            timer: (config.model == CpuModel::CortexA15).then(GenericTimer::default),
-            monitor: ExclusiveMonitor::default(),
-            config,
-            icount: 0,
+            tlb_memory: 0,
+            seen_code_epoch: u64::MAX,
+            flush_code_cache: false,
+            code_generation: 0,
             local_time: 0,
             exit: Exit::Budget,
-            seen_code_epoch: u64::MAX,
-            event_register: false,
-            sent_event: false,
-            flush_code_cache: false,
-            tracer: None,
-            dbg: Default::default(),
             block_va: 0,
             block_page: std::ptr::null(),
             slot_shift: 2,
             time_origin: 0,
             chain_flow: crate::insn::Flow::Next,
             chain_next: std::ptr::null(),
-            code_generation: 0,
             chain_pages: false,
+            tracer: None,
+            dbg: Default::default(),
         };
         cpu.reset();
         cpu

@@ -403,7 +403,8 @@ impl Cpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::{CpuModel, Exit};
+    use crate::cpu::Exit;
+    use crate::model::CpuModel;
     use crate::saved::CpuState;
     use crate::testutil::{RAM, machine};
     use crate::{CodeCache, Features};

@@ -34,20 +34,23 @@ pub mod insn;
 pub mod lpae;
 pub mod memory;
 pub mod mmu;
+pub mod model;
 pub mod pmu;
 pub mod run;
 pub mod saved;
 pub mod state;
 pub mod thread;
 pub mod trace;
+pub mod vfp_state;
 
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use code_cache::CodeCache;
-pub use cpu::{Cpu, CpuConfig, CpuModel, Exit};
+pub use cpu::{Cpu, CpuConfig, Exit};
 pub use debug::{DebugControl, DebugStop, PageSummary, WatchHit, WatchKind, Watchpoint};
 pub use decode::Features;
+pub use model::CpuModel;
 pub use saved::CpuState;
 pub use state::Mode;
 pub use trace::Tracer;

@@ -23,7 +23,7 @@
 
 use crate::cpu::Cpu;
 use crate::mmu::{self, Access, Fault, perm};
-use armvex_bus::{AccessSize, Accessor, Bus};
+use armvex_bus::{AccessSize, Accessor, Bus, PhysicalMemory};
 
 /// Entries per TLB table (direct-mapped by virtual page number).
 pub const TLB_ENTRIES: usize = 512;
@@ -225,12 +225,13 @@ macro_rules! fast_load {
     ($name:ident, $ty:ty, $size:expr) => {
         /// Load from `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
-        pub fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
+        pub(crate) fn $name(&mut self, bus: &mut Bus, va: u32) -> Result<u32, Fault> {
             if let Some(host) = self.tlb_read_host(va, $size) {
                 let host = host as *const $ty;
-                // SAFETY: the entry was filled from a RAM page of the bus's memory, which
-                // lives as long as the bus and is never unmapped; the tag check guarantees that
-                // `va` lies in that page and is naturally aligned, so the read is in bounds.
+                // SAFETY: the entry was filled from a RAM page of this bus's memory (the run
+                // loop drops a TLB filled from another, see `Cpu::adopt_memory`), whose
+                // mappings live as long as it; the tag check guarantees that `va` lies in that
+                // page and is naturally aligned, so the read is in bounds.
                 return Ok(<$ty>::from_le(unsafe { host.read_unaligned() }) as u32);
             }
             let user = self.privilege_index != 0;
@@ -243,7 +244,7 @@ macro_rules! fast_store {
     ($name:ident, $ty:ty, $size:expr) => {
         /// Store to `va` with the current privilege (fast path through the TLB).
         #[inline(always)]
-        pub fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
+        pub(crate) fn $name(&mut self, bus: &mut Bus, va: u32, value: u32) -> Result<(), Fault> {
             if let Some(host) = self.tlb_write_host(va, $size) {
                 let host = host as *mut $ty;
                 // SAFETY: as for loads; write entries are only filled for writable RAM pages
@@ -281,7 +282,7 @@ impl Cpu {
     /// A load with explicit flags (LDRT, LDM, LDRD, the exclusives). Takes the fast path when
     /// the flags allow it.
     #[inline]
-    pub fn load_with(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
+    pub(crate) fn load_with(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
         let idx = usize::from(flags.user);
         let e = self.tlb.read[idx][tlb_index(va)];
         if e.tag == va & (PAGE_MASK | (size - 1) | flags.align) {
@@ -294,7 +295,7 @@ impl Cpu {
 
     /// A store with explicit flags (see [`Cpu::load_with`]).
     #[inline]
-    pub fn store_with(
+    pub(crate) fn store_with(
         &mut self,
         bus: &mut Bus,
         va: u32,
@@ -313,6 +314,19 @@ impl Cpu {
         self.store_slow(bus, va, size, value, flags)
     }
 
+    /// Make the TLB safe to use with `memory` (see the module docs): if it was filled from
+    /// another memory, drop every entry. The run loop calls this once per run.
+    #[inline]
+    pub(crate) fn adopt_memory(&mut self, memory: &PhysicalMemory) {
+        let id = memory.id();
+        if self.tlb_memory != id {
+            self.tlb.flush_all();
+            // The write entries' code epoch was the old memory's.
+            self.seen_code_epoch = u64::MAX;
+            self.tlb_memory = id;
+        }
+    }
+
     fn check_alignment(&self, va: u32, size: u32, flags: AccessFlags, write: bool) -> Result<bool, Fault> {
         let natural = va & (size - 1) != 0;
         if va & flags.align != 0 || (natural && self.cp15.alignment_checking()) {
@@ -324,7 +338,7 @@ impl Cpu {
     /// The slow path of a load: alignment, translation, permissions, devices, TLB refill.
     #[cold]
     #[inline(never)]
-    pub fn load_slow(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
+    pub(crate) fn load_slow(&mut self, bus: &mut Bus, va: u32, size: u32, flags: AccessFlags) -> Result<u32, Fault> {
         if self.check_alignment(va, size, flags, false)? {
             // Unaligned and allowed: assemble from bytes (each may be on a different page).
             let mut v = 0u32;
@@ -378,7 +392,7 @@ impl Cpu {
     /// The slow path of a store.
     #[cold]
     #[inline(never)]
-    pub fn store_slow(
+    pub(crate) fn store_slow(
         &mut self,
         bus: &mut Bus,
         va: u32,
@@ -639,5 +653,53 @@ pub(crate) unsafe fn write_host(host: *mut u8, size: u32, v: u32) {
             2 => (host as *mut u16).write_unaligned((v as u16).to_le()),
             _ => (host as *mut u32).write_unaligned(v.to_le()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::code_cache::CodeCache;
+    use crate::decode::Features;
+    use crate::model::CpuModel;
+    use crate::testutil::{RAM, machine};
+    use armvex_bus::Bus;
+
+    /// A bus of the test machine holding `program` at [`RAM`] and `data` at `RAM + 0x1000`.
+    fn bus_with(program: &[u32], data: u32) -> Bus {
+        let (_, mut bus) = machine(CpuModel::CortexA9);
+        let bytes: Vec<u8> = program.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bus.memory.write_bytes(RAM, &bytes).unwrap();
+        bus.memory.write_bytes(RAM + 0x1000, &data.to_le_bytes()).unwrap();
+        bus
+    }
+
+    #[test]
+    fn a_tlb_filled_from_one_bus_is_not_used_with_another() {
+        let (mut cpu, _) = machine(CpuModel::CortexA9);
+        let features = Features::for_model(CpuModel::CortexA9, true);
+        // ldr r0, [r1]; b .
+        let mut a = bus_with(&[0xe591_0000, 0xeaff_fffe], 0x1111_1111);
+        // ldr r2, [r1]; b .  (another program, and another value, at the same addresses)
+        let mut b = bus_with(&[0xe591_2000, 0xeaff_fffe], 0x2222_2222);
+        assert_ne!(a.memory.id(), b.memory.id());
+
+        cpu.regs[1] = RAM + 0x1000;
+        cpu.regs[15] = RAM;
+        let mut code_a = CodeCache::new(a.memory.total_pages(), features.clone());
+        cpu.run(&mut a, &mut code_a, 10, 0);
+        assert_eq!(cpu.regs[0], 0x1111_1111);
+        assert!(cpu.tlb_read_host(RAM + 0x1000, 4).is_some(), "the load filled the TLB");
+
+        cpu.regs[0] = 0;
+        cpu.regs[15] = RAM;
+        let mut code_b = CodeCache::new(b.memory.total_pages(), features);
+        cpu.run(&mut b, &mut code_b, 10, 0);
+        assert_eq!(cpu.regs[0], 0, "bus B's program was fetched, not A's");
+        assert_eq!(cpu.regs[2], 0x2222_2222, "bus B's data was read, not A's");
+
+        // Back on bus A: A's memory again.
+        cpu.regs[15] = RAM;
+        cpu.run(&mut a, &mut code_a, 10, 0);
+        assert_eq!(cpu.regs[0], 0x1111_1111);
     }
 }

@@ -432,7 +432,7 @@ fn permissions(cp15: &Cp15, domain: u32, ap: u32, xn: bool, pxn: bool) -> Option
 mod tests {
     use super::*;
     use crate::cp15::sctlr;
-    use crate::cpu::CpuModel;
+    use crate::model::CpuModel;
     use armvex_bus::{AccessSize, Accessor, PhysicalMemory, RamRegionSpec};
 
     const RAM: u32 = 0x6000_0000;

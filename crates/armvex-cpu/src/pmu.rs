@@ -9,7 +9,7 @@
 //! (software increment). Overflow interrupts are not raised: QEMU's vexpress boards do not wire
 //! the PMU's interrupt output to the GIC either.
 
-use crate::cpu::CpuModel;
+use crate::model::CpuModel;
 
 /// Number of event counters (PMCR.N).
 pub const COUNTERS: usize = 6;

@@ -48,6 +48,9 @@ impl Cpu {
         now: u64,
         debug: &DebugControl,
     ) -> Exit {
+        // The TLB holds host pointers into the memory that filled it: drop it if that was
+        // not this bus's memory.
+        self.adopt_memory(&bus.memory);
         let start = self.icount;
         let end = start + budget;
         let stop_at = start + budget.min(debug.limit);

@@ -11,11 +11,12 @@
 
 use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
-use crate::cpu::{Cpu, CpuModel, ExclusiveMonitor};
-use crate::exec::vfp::VfpState;
+use crate::cpu::{Cpu, ExclusiveMonitor};
 use crate::generic_timer::GenericTimer;
+use crate::model::CpuModel;
 use crate::pmu::Pmu;
 use crate::state::{BankedRegisters, Mode};
+use crate::vfp_state::VfpState;
 use serde::{Deserialize, Serialize};
 
 /// One core's saved state.

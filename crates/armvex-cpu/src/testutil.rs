@@ -1,9 +1,10 @@
 //! Helpers for unit tests: a CPU on a small RAM-only bus.
 
 use crate::code_cache::CodeCache;
-use crate::cpu::{Cpu, CpuConfig, CpuModel, Exit};
+use crate::cpu::{Cpu, CpuConfig, Exit};
 use crate::decode::Features;
 use crate::insn::{Insn, Step};
+use crate::model::CpuModel;
 use armvex_bus::{Bus, PhysicalMemory, RamRegionSpec};
 
 /// Base of the test RAM.

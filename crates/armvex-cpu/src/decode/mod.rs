@@ -8,7 +8,7 @@ mod vfp;
 pub use arm::decode_arm;
 pub use thumb::{decode_thumb_page, decode_thumb16, decode_thumb32};
 
-use crate::cpu::CpuModel;
+use crate::model::CpuModel;
 
 /// What the decoders may produce for a given core.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -339,7 +339,7 @@ pub(crate) fn fused_compare_branch(
 
 #[cfg(test)]
 mod tests {
-    use crate::cpu::CpuModel;
+    use crate::model::CpuModel;
     use crate::testutil::machine;
 
     #[test]

@@ -326,7 +326,7 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
             Flow::Next
         }
         // The A9's TLB lockdown register: a no-op whose read leaves Rt alone (as QEMU).
-        15 if key == (10, 0, 0, 0) && privileged && cpu.model() == crate::cpu::CpuModel::CortexA9 => Flow::Next,
+        15 if key == (10, 0, 0, 0) && privileged && cpu.model() == crate::model::CpuModel::CortexA9 => Flow::Next,
         15 if d.op == 1 => {
             let Some(v) = cpu.cp15.read(key, privileged) else {
                 return unknown_register(cpu, d, key);
@@ -357,7 +357,7 @@ pub fn coprocessor(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
 /// `op2` = opc1, `op` = 1 for MRRC (read).
 pub fn coprocessor64(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     let privileged = cpu.mode() != Mode::User;
-    let a15 = cpu.model() == crate::cpu::CpuModel::CortexA15;
+    let a15 = cpu.model() == crate::model::CpuModel::CortexA15;
     let (opc1, crm) = (u32::from(d.op2), u32::from(d.rm));
     let now = cpu.local_time;
     let value: Option<u64> = match (d.imm, crm) {

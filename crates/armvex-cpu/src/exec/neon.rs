@@ -1,7 +1,7 @@
 //! Advanced SIMD (NEON) execution: the CPU's side of `armvex-neon` (ARM ARM A2.6, A7).
 //!
 //! `armvex-neon` does the work: it executes a decoded op on the extension registers D0–D31
-//! (shared with the VFP, [`crate::exec::vfp::VfpState`]) and FPSCR, and reaches the core
+//! (shared with the VFP, [`crate::vfp_state::VfpState`]) and FPSCR, and reaches the core
 //! registers and memory through the [`NeonEnv`] the CPU gives it. This module adds what only
 //! the CPU knows:
 //!

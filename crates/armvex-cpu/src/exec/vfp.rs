@@ -14,9 +14,10 @@
 //! Short vectors (FPSCR.LEN/STRIDE) are not implemented: every operation is scalar.
 
 use super::mem;
-use crate::cpu::{Cpu, CpuModel};
+use crate::cpu::Cpu;
 use crate::insn::{Flow, Insn};
 use crate::memory::AccessFlags;
+use crate::model::CpuModel;
 use crate::state::Mode;
 use armvex_bus::Bus;
 use armvex_fpu::FpContext;
@@ -24,14 +25,7 @@ use armvex_fpu::FpContext;
 /// FPEXC.EN.
 pub const FPEXC_EN: u32 = 1 << 30;
 
-/// The floating-point register file and control registers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct VfpState {
-    /// D0–D31.
-    pub d: [u64; 32],
-    pub fpscr: u32,
-    pub fpexc: u32,
-}
+pub use crate::vfp_state::VfpState;
 
 /// FPSCR bits that can be written: NZCV, QC, AHP, DN, FZ, RMode, Stride, Len and the
 /// cumulative flags (the trap enables are RAZ/WI: no trapping here).
