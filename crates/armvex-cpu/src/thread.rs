@@ -211,10 +211,9 @@ pub type Refine = fn(&mut Insn, bool) -> &'static Ops;
 
 /// The threaded handlers of one instruction family, and its step.
 pub struct Ops {
-    /// The step itself, and the step for instructions naming R15 ([`Op::step_pc`]); the
-    /// latter is right for every instruction of the family when `regs[15]` is synced (for
-    /// instructions executed outside a page, see [`crate::exec::thumb::cross_page`]).
-    pub step: Step,
+    /// The step for instructions naming R15 ([`Op::step_pc`]), right for every instruction
+    /// of the family when `regs[15]` is synced (for instructions executed outside a page,
+    /// see [`crate::exec::thumb::cross_page`]).
     pub step_pc: Step,
     /// Syncs the PC only if the family is [`Op::SYNC`]; for instructions whose next slot
     /// is the one after theirs (ARM, 16-bit Thumb), and for 32-bit Thumb instructions.
@@ -295,7 +294,6 @@ impl Ops {
     /// handlers written by hand).
     pub const fn uniform(step: Step, handler: Handler) -> Ops {
         Ops {
-            step,
             step_pc: step,
             fast: handler,
             fast_wide: handler,
@@ -323,7 +321,6 @@ pub trait OpsOf {
 
 impl<O: Op> OpsOf for O {
     const OPS: &'static Ops = &Ops {
-        step: whole_step::<O>,
         step_pc: whole_step_pc::<O>,
         fast: fast::<O, 1>,
         fast_wide: fast::<O, 2>,
@@ -419,14 +416,6 @@ macro_rules! op {
     }};
 }
 pub(crate) use op;
-
-/// [`Op::step`] with its slow path.
-fn whole_step<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    match O::step(cpu, bus, d) {
-        Flow::Slow => O::slow(cpu, bus, d),
-        flow => flow,
-    }
-}
 
 /// [`Op::step_pc`] with its slow path.
 fn whole_step_pc<O: Op>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {

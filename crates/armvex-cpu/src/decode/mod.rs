@@ -6,7 +6,7 @@ mod thumb;
 mod vfp;
 
 pub use arm::decode_arm;
-pub use thumb::{decode_thumb_page, decode_thumb16, decode_thumb32};
+pub use thumb::{decode_thumb_page, decode_thumb32};
 
 use crate::model::CpuModel;
 

@@ -17,7 +17,9 @@ fn r(cpu: &Cpu, n: u8) -> u32 {
     cpu.regs[usize::from(n & 15)]
 }
 
-/// Prefixes of the parallel instructions (`op`).
+/// Prefixes of the parallel instructions (`op`). The decoder computes them from the
+/// encoding; the whole table is here for readers, some names unused by the code.
+#[allow(dead_code)]
 pub mod prefix {
     pub const S: u8 = 0;
     pub const Q: u8 = 1;
@@ -27,7 +29,8 @@ pub mod prefix {
     pub const UH: u8 = 5;
 }
 
-/// Parallel operations (`op2`).
+/// Parallel operations (`op2`), the whole table (see [`prefix`]).
+#[allow(dead_code)]
 pub mod parallel_op {
     pub const ADD16: u8 = 0;
     pub const ASX: u8 = 1;

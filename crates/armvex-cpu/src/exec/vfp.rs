@@ -25,8 +25,6 @@ use armvex_fpu::FpContext;
 /// FPEXC.EN.
 pub const FPEXC_EN: u32 = 1 << 30;
 
-pub use crate::vfp_state::VfpState;
-
 /// FPSCR bits that can be written: NZCV, QC, AHP, DN, FZ, RMode, Stride, Len and the
 /// cumulative flags (the trap enables are RAZ/WI: no trapping here).
 const FPSCR_WRITABLE: u32 = (0xffff_0000 & !(1 << 19)) | 0x9f;
