@@ -442,7 +442,7 @@ fn damaged_snapshot_contents_are_refused_in_one_line_or_run() {
                         let _ = run(&mut m, 20_000);
                         Ok(())
                     }
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.to_string()),
                 });
                 let got = LARGEST.load(Ordering::Relaxed);
                 largest = largest.max(got);

@@ -113,10 +113,67 @@ pub struct BlockReader<'a> {
     count: u64,
 }
 
+/// What is wrong with a block store. `Display` says it of the store ("its bitmap is cut
+/// short"); the caller names the file and the section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockError {
+    /// A part of the store (its length, bitmap, chunk count, a chunk length, a chunk) ends
+    /// before it should.
+    CutShort(&'static str),
+    /// The bitmap's last byte has bits set beyond the last block.
+    BitmapPastEnd,
+    /// The chunk count does not fit the number of blocks present.
+    ChunkCount {
+        /// Chunks in the store.
+        chunks: u32,
+        /// Blocks present.
+        blocks: u64,
+    },
+    /// A chunk uncompresses to the wrong length.
+    ChunkLength {
+        /// The chunk.
+        chunk: usize,
+        /// Bytes it uncompressed to.
+        got: usize,
+        /// Bytes its blocks hold.
+        want: u64,
+    },
+    /// A chunk does not uncompress.
+    Uncompress {
+        /// The chunk.
+        chunk: usize,
+        /// LZ4's answer.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for BlockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockError::CutShort(what) => write!(f, "its {what} is cut short"),
+            BlockError::BitmapPastEnd => write!(f, "its bitmap names blocks past its end"),
+            BlockError::ChunkCount { chunks, blocks } => write!(f, "it has {chunks} chunks for {blocks} blocks"),
+            BlockError::ChunkLength { chunk, got, want } => {
+                write!(f, "its chunk {chunk} holds {got} bytes, not {want}")
+            }
+            BlockError::Uncompress { chunk, reason } => write!(f, "its chunk {chunk} does not uncompress ({reason})"),
+        }
+    }
+}
+
+impl std::error::Error for BlockError {}
+
+/// Callers that report errors as strings keep working with `?`.
+impl From<BlockError> for String {
+    fn from(e: BlockError) -> String {
+        e.to_string()
+    }
+}
+
 /// Cut `n` bytes off the front of `b`.
-fn take<'a>(b: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String> {
+fn take<'a>(b: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8], BlockError> {
     if b.len() < n {
-        return Err(format!("its {what} is cut short"));
+        return Err(BlockError::CutShort(what));
     }
     let (head, rest) = b.split_at(n);
     *b = rest;
@@ -126,22 +183,25 @@ fn take<'a>(b: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String> 
 impl<'a> BlockReader<'a> {
     /// Read the store at the start of `bytes`; returns it and what follows it. The message
     /// of an error says what is wrong with the store.
-    pub fn parse(mut bytes: &'a [u8]) -> Result<(BlockReader<'a>, &'a [u8]), String> {
+    pub fn parse(mut bytes: &'a [u8]) -> Result<(BlockReader<'a>, &'a [u8]), BlockError> {
         let b = &mut bytes;
         let total_len = u64::from_le_bytes(take(b, 8, "length")?.try_into().expect("8 bytes"));
         let blocks = total_len.div_ceil(BLOCK);
         let bitmap_len = blocks.div_ceil(8);
         if bitmap_len > b.len() as u64 {
-            return Err("its bitmap is cut short".into());
+            return Err(BlockError::CutShort("bitmap"));
         }
         let bitmap = take(b, bitmap_len as usize, "bitmap")?;
         if blocks % 8 != 0 && bitmap.last().is_some_and(|&last| last >> (blocks % 8) != 0) {
-            return Err("its bitmap names blocks past its end".into());
+            return Err(BlockError::BitmapPastEnd);
         }
         let count: u64 = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
         let chunk_count = u32::from_le_bytes(take(b, 4, "chunk count")?.try_into().expect("4 bytes"));
         if u64::from(chunk_count) != count.div_ceil(CHUNK_BLOCKS as u64) {
-            return Err(format!("it has {chunk_count} chunks for {count} blocks"));
+            return Err(BlockError::ChunkCount {
+                chunks: chunk_count,
+                blocks: count,
+            });
         }
         let mut chunks = Vec::with_capacity(chunk_count.min(1 << 16) as usize);
         for _ in 0..chunk_count {
@@ -178,8 +238,9 @@ impl<'a> BlockReader<'a> {
         })
     }
 
-    /// Call `f` with every block present (number, contents), in increasing order.
-    pub fn for_each(&self, mut f: impl FnMut(u64, &[u8]) -> Result<(), String>) -> Result<(), String> {
+    /// Call `f` with every block present (number, contents), in increasing order; stops at
+    /// the first error, the store's own or `f`'s.
+    pub fn for_each<E: From<BlockError>>(&self, mut f: impl FnMut(u64, &[u8]) -> Result<(), E>) -> Result<(), E> {
         let mut present = self.present();
         let mut buf = vec![0u8; CHUNK_BLOCKS * BLOCK as usize];
         for (n, chunk) in self.chunks.iter().enumerate() {
@@ -188,8 +249,21 @@ impl<'a> BlockReader<'a> {
             let out = &mut buf[..raw as usize];
             match decompress_into(chunk, out) {
                 Ok(got) if got as u64 == raw => {}
-                Ok(got) => return Err(format!("its chunk {n} holds {got} bytes, not {raw}")),
-                Err(e) => return Err(format!("its chunk {n} does not uncompress ({e})")),
+                Ok(got) => {
+                    return Err(BlockError::ChunkLength {
+                        chunk: n,
+                        got,
+                        want: raw,
+                    }
+                    .into());
+                }
+                Err(e) => {
+                    return Err(BlockError::Uncompress {
+                        chunk: n,
+                        reason: e.to_string(),
+                    }
+                    .into());
+                }
             }
             let mut at = 0usize;
             for i in blocks {
@@ -229,7 +303,7 @@ mod tests {
             (total, kept.len() as u64, 701)
         );
         let mut seen = Vec::new();
-        r.for_each(|i, data| {
+        r.for_each::<BlockError>(|i, data| {
             assert_eq!(data, &block(i, block_len(total, i) as usize)[..]);
             seen.push(i);
             Ok(())
@@ -244,7 +318,7 @@ mod tests {
             let bytes = BlockWriter::new(total).finish();
             let (r, rest) = BlockReader::parse(&bytes).unwrap();
             assert!(rest.is_empty() && r.count() == 0);
-            r.for_each(|_, _| panic!("no blocks")).unwrap();
+            r.for_each::<BlockError>(|_, _| panic!("no blocks")).unwrap();
         }
     }
 
@@ -282,7 +356,7 @@ mod tests {
                 b[i] ^= 1 << (next() % 8);
             }
             if let Ok((r, _)) = BlockReader::parse(&b) {
-                let _ = r.for_each(|_, _| Ok(()));
+                let _ = r.for_each::<BlockError>(|_, _| Ok(()));
             }
         }
     }

@@ -18,6 +18,7 @@
 //! Each drive is one section: a little postcard-encoded [`DiskRecord`] (which drive, which
 //! transport, how it is kept), then a block store (see [`crate::blocks`]) of its blocks.
 
+use crate::SnapshotError;
 use crate::blocks::{BLOCK, BlockReader, BlockWriter, is_zero};
 use armvex_machine::Machine;
 #[cfg(test)]
@@ -94,11 +95,15 @@ fn absolute(path: &Path) -> Vec<u8> {
 }
 
 /// One section payload per drive of `machine`, in the setup's drive order, and the number of
-/// blocks saved in all.
-pub fn save_drives(machine: &Machine) -> Result<(Vec<Vec<u8>>, u64), String> {
+/// blocks saved in all (`name`: the snapshot being written, for messages).
+pub fn save_drives(machine: &Machine, name: &str) -> Result<(Vec<Vec<u8>>, u64), SnapshotError> {
+    let fail = |reason: String| SnapshotError::Write {
+        name: name.to_string(),
+        reason,
+    };
     let drives = &machine.setup().drives;
     let disks = machine.disks();
-    let mismatch = || "cannot tell which of the machine's disks belongs to which drive".to_string();
+    let mismatch = || fail("cannot tell which of the machine's disks belongs to which drive".to_string());
     // The machine says where it put each drive (`--device virtio-blk,slot=` and other
     // devices move them from where drive_slots would put them).
     let slots = machine.drive_slots().to_vec();
@@ -118,7 +123,7 @@ pub fn save_drives(machine: &Machine) -> Result<(Vec<Vec<u8>>, u64), String> {
         if disk.path().is_some_and(|p| p != drive.file) || (disk.path().is_some() && disk.mode() != drive.mode()) {
             return Err(mismatch());
         }
-        let (kind, store) = save_disk(&mut disk)?;
+        let (kind, store) = save_disk(&mut disk).map_err(fail)?;
         blocks += store.count();
         let record = DiskRecord {
             drive: i as u32,
@@ -195,8 +200,16 @@ pub struct SavedDisk<'a> {
     pub blocks: BlockReader<'a>,
 }
 
-/// Read a disk section's payload; the error says what is wrong with it.
-pub fn parse_disk(payload: &[u8]) -> Result<SavedDisk<'_>, String> {
+/// Read a disk section's payload (`name`: the snapshot, for messages).
+pub fn parse_disk<'a>(name: &str, payload: &'a [u8]) -> Result<SavedDisk<'a>, SnapshotError> {
+    parse_disk_payload(payload).map_err(|e| SnapshotError::Damaged {
+        name: name.to_string(),
+        what: format!("its disk section: {e}"),
+    })
+}
+
+/// [`parse_disk`]; the error says what is wrong with the payload.
+fn parse_disk_payload(payload: &[u8]) -> Result<SavedDisk<'_>, String> {
     if payload.len() < 4 {
         return Err("it is cut short".into());
     }
@@ -228,26 +241,27 @@ pub fn parse_disk(payload: &[u8]) -> Result<SavedDisk<'_>, String> {
 
 /// Open the disk a section describes, as it was at the snapshot (`name`: the snapshot, for
 /// messages). Also gives the image file opened, if any.
-pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<PathBuf>), String> {
-    let open_checked = |base: &BaseIdentity, open: &[u8], mode: DiskMode| -> Result<DiskImage, String> {
+pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<PathBuf>), SnapshotError> {
+    let name_ = || name.to_string();
+    let open_checked = |base: &BaseIdentity, open: &[u8], mode: DiskMode| -> Result<DiskImage, SnapshotError> {
         // The path is printed in messages: one with control characters (a damaged file)
         // would break the one-line error.
         if open.iter().any(|b| b.is_ascii_control()) {
-            return Err(format!(
-                "snapshot {name} is damaged (drive {}'s image path has control characters)",
-                saved.record.drive
-            ));
+            return Err(SnapshotError::Damaged {
+                name: name_(),
+                what: format!("drive {}'s image path has control characters", saved.record.drive),
+            });
         }
         let path = PathBuf::from(OsString::from_vec(open.to_vec()));
-        let mut disk = DiskImage::open(&path, mode).map_err(|e| format!("snapshot {name}: {e}"))?;
-        let now = disk
-            .base_identity()
-            .map_err(|e| format!("snapshot {name}: cannot read disk image {}: {e}", path.display()))?;
+        let mut disk =
+            DiskImage::open(&path, mode).map_err(|source| SnapshotError::DiskOpen { name: name_(), source })?;
+        let now = disk.base_identity().map_err(|source| SnapshotError::DiskRead {
+            name: name_(),
+            path: path.clone(),
+            source,
+        })?;
         if now.len != base.len || now.hash != base.hash {
-            return Err(format!(
-                "snapshot {name}: disk image {} has changed since the snapshot was taken",
-                path.display()
-            ));
+            return Err(SnapshotError::DiskChanged { name: name_(), path });
         }
         Ok(disk)
     };
@@ -260,7 +274,9 @@ pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<Pa
     let mut disk = match &saved.record.kind {
         DiskKind::Pinned { base, open } => open_checked(base, open, DiskMode::TemporaryOverlay)?,
         DiskKind::ReadOnly { base, open } => open_checked(base, open, DiskMode::ReadOnly)?,
-        DiskKind::Carried { len } => DiskImage::temporary(*len).map_err(|e| format!("snapshot {name}: {e}"))?,
+        DiskKind::Carried { len } => {
+            DiskImage::temporary(*len).map_err(|source| SnapshotError::DiskOpen { name: name_(), source })?
+        }
     };
     // Both the store's own errors (a chunk that does not uncompress) and the disk's name
     // the snapshot: every failure of `load` is one line naming the file.
@@ -270,7 +286,11 @@ pub fn open_disk(name: &str, saved: &SavedDisk) -> Result<(SharedDisk, Option<Pa
             disk.load_overlay_block(i, data)
                 .map_err(|e| format!("cannot restore a disk block: {e}"))
         })
-        .map_err(|e| format!("snapshot {name}: drive {}'s disk: {e}", saved.record.drive))?;
+        .map_err(|reason| SnapshotError::DiskBlocks {
+            name: name_(),
+            drive: saved.record.drive,
+            reason,
+        })?;
     Ok((Rc::new(RefCell::new(disk)), opened))
 }
 

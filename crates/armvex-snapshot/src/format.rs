@@ -11,6 +11,7 @@
 //! part is damaged; the trailer has one over everything before it, which also covers the
 //! section headers.
 
+use crate::SnapshotError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
@@ -101,11 +102,14 @@ fn header(total: u64) -> [u8; HEADER_LEN] {
 /// Write `sections` as a snapshot file at `path`: into a temporary file in the same
 /// directory first, synced to the disk, then renamed over `path`, so that `path` is either
 /// the old file or the whole new one, never half a snapshot. Returns the file's length.
-pub fn write(path: &Path, sections: &[Section]) -> Result<u64, String> {
-    let shown = path.display();
+pub fn write(path: &Path, sections: &[Section]) -> Result<u64, SnapshotError> {
+    let fail = |reason: String| SnapshotError::Write {
+        name: path.display().to_string(),
+        reason,
+    };
     let file_name = path
         .file_name()
-        .ok_or_else(|| format!("cannot write snapshot {shown}: the path names no file"))?;
+        .ok_or_else(|| fail("the path names no file".to_string()))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(file_name);
     temp_name.push(format!(".{}.tmp", std::process::id()));
@@ -119,7 +123,7 @@ pub fn write(path: &Path, sections: &[Section]) -> Result<u64, String> {
     let result = write_to(&temp, total, sections).and_then(|()| std::fs::rename(&temp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&temp);
-        return Err(format!("cannot write snapshot {shown}: {e}"));
+        return Err(fail(e.to_string()));
     }
     // Make the rename itself durable (best effort: not every file system lets a directory be
     // synced).
@@ -168,99 +172,98 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Check the whole of `bytes` (a snapshot file named `name` in messages) and cut it into its
 /// sections, in file order. Every failure is a one-line message naming the file.
-pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<Vec<(Tag, &'a [u8])>, String> {
+pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<Vec<(Tag, &'a [u8])>, SnapshotError> {
     let len = bytes.len();
-    let truncated = |of: String| format!("snapshot {name} is truncated (ends at byte {len} of {of})");
+    let name_ = || name.to_string();
+    let truncated = |expected: Option<u64>| SnapshotError::Truncated {
+        name: name_(),
+        len,
+        expected,
+    };
+    let damaged = |what: String| SnapshotError::Damaged { name: name_(), what };
     if len == 0 {
-        return Err(format!("snapshot {name} is empty"));
+        return Err(SnapshotError::Empty { name: name_() });
     }
     if len < MAGIC.len() {
         return Err(if MAGIC.starts_with(bytes) {
-            truncated(format!("the {HEADER_LEN}-byte header"))
+            truncated(None)
         } else {
-            format!("{name} is not an armvex snapshot")
+            SnapshotError::NotASnapshot { name: name_() }
         });
     }
     if bytes[..16] != MAGIC {
-        return Err(format!("{name} is not an armvex snapshot"));
+        return Err(SnapshotError::NotASnapshot { name: name_() });
     }
     if len < 20 {
-        return Err(truncated(format!("the {HEADER_LEN}-byte header")));
+        return Err(truncated(None));
     }
     let version = u32_at(bytes, 16);
     if version != VERSION {
-        return Err(format!(
-            "snapshot {name} is of format version {version}; this armvex reads version {VERSION}"
-        ));
+        return Err(SnapshotError::Version { name: name_(), version });
     }
     if len < HEADER_LEN {
-        return Err(truncated(format!("the {HEADER_LEN}-byte header")));
+        return Err(truncated(None));
     }
     if xxh3_64(&bytes[..36]) != u64_at(bytes, 36) {
-        return Err(format!("snapshot {name} is damaged (its header's checksum is wrong)"));
+        return Err(damaged("its header's checksum is wrong".to_string()));
     }
     let fingerprint = u64_at(bytes, 20);
     let total = u64_at(bytes, 28);
     if (len as u64) < total {
-        return Err(truncated(total.to_string()));
+        return Err(truncated(Some(total)));
     }
     if len as u64 > total {
-        return Err(format!(
-            "snapshot {name} is damaged (it has {len} bytes; its header says {total})"
-        ));
+        return Err(damaged(format!("it has {len} bytes; its header says {total}")));
     }
     if fingerprint != FINGERPRINT {
-        return Err(format!(
-            "snapshot {name} was written by another build of armvex (state format {fingerprint:016x}, this build {FINGERPRINT:016x})"
-        ));
+        return Err(SnapshotError::OtherBuild {
+            name: name_(),
+            fingerprint,
+        });
     }
     if len < HEADER_LEN + TRAILER_LEN {
-        return Err(format!(
-            "snapshot {name} is damaged (too short for a header and a trailer)"
-        ));
+        return Err(damaged("too short for a header and a trailer".to_string()));
     }
     let end = len - TRAILER_LEN;
     let mut sections = Vec::new();
     let mut pos = HEADER_LEN;
     while pos < end {
         if end - pos < SECTION_HEADER_LEN {
-            return Err(format!(
-                "snapshot {name} is damaged (at byte {pos}: a section header runs into the trailer)"
-            ));
+            return Err(damaged(format!(
+                "at byte {pos}: a section header runs into the trailer"
+            )));
         }
         let tag_bytes: [u8; 4] = bytes[pos..pos + 4].try_into().expect("4 bytes");
         let tag = Tag::from_bytes(tag_bytes).ok_or_else(|| {
-            format!(
-                "snapshot {name} is damaged (at byte {pos}: unknown section {:?})",
+            damaged(format!(
+                "at byte {pos}: unknown section {:?}",
                 String::from_utf8_lossy(&tag_bytes)
-            )
+            ))
         })?;
         let payload_len = u64_at(bytes, pos + 4);
         let room = (end - pos - SECTION_HEADER_LEN) as u64;
         if payload_len > room {
-            return Err(format!(
-                "snapshot {name} is damaged (the {} section at byte {pos} runs past the end)",
+            return Err(damaged(format!(
+                "the {} section at byte {pos} runs past the end",
                 tag.name()
-            ));
+            )));
         }
         let start = pos + SECTION_HEADER_LEN;
         let payload = &bytes[start..start + payload_len as usize];
         if xxh3_64(payload) != u64_at(bytes, pos + 12) {
-            return Err(format!(
-                "snapshot {name} is damaged (the {} section at byte {pos} does not match its checksum)",
+            return Err(damaged(format!(
+                "the {} section at byte {pos} does not match its checksum",
                 tag.name()
-            ));
+            )));
         }
         sections.push((tag, payload));
         pos = start + payload_len as usize;
     }
     if bytes[end..end + 4] != END_MARKER {
-        return Err(format!("snapshot {name} is damaged (no end marker at byte {end})"));
+        return Err(damaged(format!("no end marker at byte {end}")));
     }
     if xxh3_64(&bytes[..end]) != u64_at(bytes, end + 4) {
-        return Err(format!(
-            "snapshot {name} is damaged (the file's checksum does not match its contents)"
-        ));
+        return Err(damaged("the file's checksum does not match its contents".to_string()));
     }
     Ok(sections)
 }
@@ -318,7 +321,7 @@ mod tests {
         let (path, bytes) = sample("damage");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         for n in 0..bytes.len() {
-            let e = parse("s.snap", &bytes[..n]).unwrap_err();
+            let e = parse("s.snap", &bytes[..n]).unwrap_err().to_string();
             if n == 0 {
                 assert_eq!(e, "snapshot s.snap is empty");
             } else {
@@ -334,7 +337,7 @@ mod tests {
             for bit in [0x01, 0x80] {
                 let mut b = bytes.clone();
                 b[i] ^= bit;
-                let e = parse("s.snap", &b).unwrap_err();
+                let e = parse("s.snap", &b).unwrap_err().to_string();
                 assert!(e.contains("s.snap") && !e.contains('\n'), "{e}");
             }
         }
@@ -344,12 +347,18 @@ mod tests {
     fn other_files_versions_and_builds_are_named_as_such() {
         let (path, bytes) = sample("others");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
-        assert_eq!(parse("x", b"\x7fELF").unwrap_err(), "x is not an armvex snapshot");
-        assert_eq!(parse("x", &[0u8; 100]).unwrap_err(), "x is not an armvex snapshot");
+        assert_eq!(
+            parse("x", b"\x7fELF").unwrap_err().to_string(),
+            "x is not an armvex snapshot"
+        );
+        assert_eq!(
+            parse("x", &[0u8; 100]).unwrap_err().to_string(),
+            "x is not an armvex snapshot"
+        );
         let mut other = bytes.clone();
         other[16..20].copy_from_slice(&2u32.to_le_bytes());
         assert_eq!(
-            parse("x", &other).unwrap_err(),
+            parse("x", &other).unwrap_err().to_string(),
             "snapshot x is of format version 2; this armvex reads version 1"
         );
         let mut other = bytes.clone();
@@ -357,20 +366,27 @@ mod tests {
         let sum = xxh3_64(&other[..36]);
         other[36..44].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(
-            parse("x", &other).unwrap_err(),
+            parse("x", &other).unwrap_err().to_string(),
             format!(
                 "snapshot x was written by another build of armvex (state format 1f2e3d4c5b6a7988, this build {FINGERPRINT:016x})"
             )
         );
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(parse("x", &longer).unwrap_err().contains("its header says"));
+        assert!(parse("x", &longer).unwrap_err().to_string().contains("its header says"));
     }
 
     #[test]
     fn a_failed_write_leaves_nothing_behind() {
-        let e = write(Path::new("/nonexistent-dir/x.snap"), &[]).unwrap_err();
+        let e = write(Path::new("/nonexistent-dir/x.snap"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("cannot write snapshot /nonexistent-dir/x.snap: "), "{e}");
-        assert!(write(Path::new("/"), &[]).unwrap_err().contains("names no file"));
+        assert!(
+            write(Path::new("/"), &[])
+                .unwrap_err()
+                .to_string()
+                .contains("names no file")
+        );
     }
 }

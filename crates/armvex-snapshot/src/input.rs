@@ -11,6 +11,7 @@
 //! The journal's types are the machine crate's; this module mirrors them in a serde form of
 //! its own, so that the file format is written down here.
 
+use armvex_bus::StateError;
 use armvex_machine::console::{DebuggerEdit, HostEvent, JournalEntry};
 use serde::{Deserialize, Serialize};
 
@@ -94,13 +95,16 @@ pub fn encode(journal: &[JournalEntry]) -> Vec<u8> {
     armvex_bus::state::encode(&saved)
 }
 
-/// The journal a section payload holds.
-pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, String> {
+/// The journal a section payload holds; the error says what is wrong with the payload (the
+/// caller names the file and the section).
+pub fn decode(payload: &[u8]) -> Result<Vec<JournalEntry>, StateError> {
     let saved: Vec<SavedEntry> = armvex_bus::state::decode(payload, "the host input")?;
     saved
         .into_iter()
         .map(|e| {
-            let index = |n: u64| usize::try_from(n).map_err(|_| "a CPU or register number is too large".to_string());
+            let index = |n: u64| {
+                usize::try_from(n).map_err(|_| StateError("a CPU or register number is too large".to_string()))
+            };
             Ok(JournalEntry {
                 time: e.time,
                 position: e.position,

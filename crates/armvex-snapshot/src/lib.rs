@@ -65,12 +65,14 @@
 //! [`save`] writes into a temporary file in the same directory and renames it over the
 //! snapshot's name once it is complete and synced, so the name never holds half a snapshot.
 //! [`load`] reads and checks the whole file (magic, version, fingerprint, every checksum,
-//! the trailer) and the disk images it needs before it builds anything; every failure is one
-//! line naming the file, never a panic. The resumed machine writes into temporary overlays
-//! only, so a snapshot can be resumed any number of times.
+//! the trailer) and the disk images it needs before it builds anything; every failure is a
+//! [`SnapshotError`] whose message is one line naming the file, never a panic. The resumed
+//! machine writes into temporary overlays only, so a snapshot can be resumed any number of
+//! times.
 
 pub mod blocks;
 pub mod disks;
+mod error;
 pub mod format;
 pub mod input;
 
@@ -82,6 +84,7 @@ use format::{Section, Tag};
 use std::path::Path;
 use std::time::Instant;
 
+pub use error::SnapshotError;
 pub use format::FINGERPRINT;
 
 /// What [`save`] wrote.
@@ -110,12 +113,11 @@ pub struct LoadHost {
 
 /// Save the whole of `machine` at `path` (see the crate docs). The machine's caches are
 /// dropped first; apart from that, the machine is not changed and runs on as before.
-pub fn save(machine: &mut Machine, path: &Path) -> Result<SaveReport, String> {
+pub fn save(machine: &mut Machine, path: &Path) -> Result<SaveReport, SnapshotError> {
     let started = Instant::now();
-    let shown = path.display();
+    let shown = path.display().to_string();
     machine.drop_caches();
-    let fail = |e: String| format!("cannot write snapshot {shown}: {e}");
-    let journal = input_journal(machine).map_err(fail)?;
+    let journal = input_journal(machine);
     let mut sections = vec![
         Section {
             tag: Tag::Setup,
@@ -137,7 +139,7 @@ pub fn save(machine: &mut Machine, path: &Path) -> Result<SaveReport, String> {
         tag: Tag::Ram,
         payload: ram,
     });
-    let (drives, disk_blocks) = disks::save_drives(machine).map_err(fail)?;
+    let (drives, disk_blocks) = disks::save_drives(machine, &shown)?;
     sections.extend(drives.into_iter().map(|payload| Section {
         tag: Tag::Disk,
         payload,
@@ -154,9 +156,9 @@ pub fn save(machine: &mut Machine, path: &Path) -> Result<SaveReport, String> {
 /// The machine's host-input journal, if it has one: the whole of it, so that the saved cursor
 /// means the same in the resumed machine and input still to come (a recording being
 /// replayed) is delivered.
-fn input_journal(machine: &Machine) -> Result<Option<&[armvex_machine::console::JournalEntry]>, String> {
+fn input_journal(machine: &Machine) -> Option<&[armvex_machine::console::JournalEntry]> {
     let j = machine.input().journal();
-    Ok((!j.is_empty()).then_some(j))
+    (!j.is_empty()).then_some(j)
 }
 
 /// The RAM section: every page that is not all zeros.
@@ -184,58 +186,63 @@ struct Contents<'a> {
 }
 
 /// Take the next section, which must be a `want` section.
-fn next_section<'a>(name: &str, rest: &mut &[(Tag, &'a [u8])], want: Tag) -> Result<&'a [u8], String> {
+fn next_section<'a>(name: &str, rest: &mut &[(Tag, &'a [u8])], want: Tag) -> Result<&'a [u8], SnapshotError> {
     match rest.split_first() {
         Some(((tag, payload), tail)) if *tag == want => {
             *rest = tail;
             Ok(payload)
         }
-        Some(((tag, _), _)) => Err(format!(
-            "snapshot {name} is damaged (a {} section where the {} section belongs)",
-            tag.name(),
-            want.name()
+        Some(((tag, _), _)) => Err(damaged(
+            name,
+            format!("a {} section where the {} section belongs", tag.name(), want.name()),
         )),
-        None => Err(format!(
-            "snapshot {name} is damaged (it has no {} section)",
-            want.name()
-        )),
+        None => Err(damaged(name, format!("it has no {} section", want.name()))),
+    }
+}
+
+/// The file `name` is damaged: `what` says how.
+fn damaged(name: &str, what: String) -> SnapshotError {
+    SnapshotError::Damaged {
+        name: name.to_string(),
+        what,
     }
 }
 
 /// Decode the sections of a checked file.
-fn decode<'a>(name: &str, sections: &[(Tag, &'a [u8])]) -> Result<Contents<'a>, String> {
-    let damaged = |tag: Tag, e: String| format!("snapshot {name} is damaged (its {} section: {e})", tag.name());
+fn decode<'a>(name: &str, sections: &[(Tag, &'a [u8])]) -> Result<Contents<'a>, SnapshotError> {
+    let in_section = |tag: Tag, e: String| damaged(name, format!("its {} section: {e}", tag.name()));
     let mut rest = sections;
     let setup: MachineSetup =
         armvex_bus::state::decode(next_section(name, &mut rest, Tag::Setup)?, "the machine setup")
-            .map_err(|e| damaged(Tag::Setup, e.0))?;
+            .map_err(|e| in_section(Tag::Setup, e.0))?;
     let state: MachineState = armvex_bus::state::decode(next_section(name, &mut rest, Tag::State)?, "the machine")
-        .map_err(|e| damaged(Tag::State, e.0))?;
+        .map_err(|e| in_section(Tag::State, e.0))?;
     let journal = match rest.first() {
         Some((Tag::Input, _)) => {
             let payload = next_section(name, &mut rest, Tag::Input)?;
-            Some(input::decode(payload).map_err(|e| damaged(Tag::Input, e))?)
+            Some(input::decode(payload).map_err(|e| in_section(Tag::Input, e.0))?)
         }
         _ => None,
     };
-    let (ram, tail) = BlockReader::parse(next_section(name, &mut rest, Tag::Ram)?).map_err(|e| damaged(Tag::Ram, e))?;
+    let (ram, tail) = BlockReader::parse(next_section(name, &mut rest, Tag::Ram)?)
+        .map_err(|e| in_section(Tag::Ram, e.to_string()))?;
     if !tail.is_empty() {
-        return Err(damaged(Tag::Ram, format!("{} unexpected trailing bytes", tail.len())));
+        return Err(in_section(
+            Tag::Ram,
+            format!("{} unexpected trailing bytes", tail.len()),
+        ));
     }
     let mut found: Vec<Option<disks::SavedDisk>> = (0..setup.drives.len()).map(|_| None).collect();
     for &(tag, payload) in rest {
         if tag != Tag::Disk {
-            return Err(format!(
-                "snapshot {name} is damaged (a {} section among the disks)",
-                tag.name()
-            ));
+            return Err(damaged(name, format!("a {} section among the disks", tag.name())));
         }
-        let disk = disks::parse_disk(payload).map_err(|e| damaged(Tag::Disk, e))?;
+        let disk = disks::parse_disk(name, payload)?;
         let slot = found
             .get_mut(disk.record.drive as usize)
-            .ok_or_else(|| damaged(Tag::Disk, format!("it names drive {}", disk.record.drive)))?;
+            .ok_or_else(|| in_section(Tag::Disk, format!("it names drive {}", disk.record.drive)))?;
         if slot.is_some() {
-            return Err(damaged(
+            return Err(in_section(
                 Tag::Disk,
                 format!("drive {} is saved twice", disk.record.drive),
             ));
@@ -245,7 +252,7 @@ fn decode<'a>(name: &str, sections: &[(Tag, &'a [u8])]) -> Result<Contents<'a>, 
     let disks = found
         .into_iter()
         .enumerate()
-        .map(|(i, d)| d.ok_or_else(|| format!("snapshot {name} is damaged (drive {i}'s disk is missing)")))
+        .map(|(i, d)| d.ok_or_else(|| damaged(name, format!("drive {i}'s disk is missing"))))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Contents {
         setup,
@@ -258,24 +265,31 @@ fn decode<'a>(name: &str, sections: &[(Tag, &'a [u8])]) -> Result<Contents<'a>, 
 
 /// Build the machine saved at `path`, ready to run on from where it was saved (see the crate
 /// docs). Console output resumes after what the saving run had printed.
-pub fn load(path: &Path, host: LoadHost) -> Result<Machine, String> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read snapshot {name}: {e}"))?;
+pub fn load(path: &Path, host: LoadHost) -> Result<Machine, SnapshotError> {
+    let (name, bytes) = read(path)?;
     load_bytes(&name, &bytes, host)
+}
+
+/// The file at `path`: its name in messages, and its bytes.
+fn read(path: &Path) -> Result<(String, Vec<u8>), SnapshotError> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => Ok((name, bytes)),
+        Err(source) => Err(SnapshotError::Read { name, source }),
+    }
 }
 
 /// How the machine saved at `path` was built, after checking the whole file as [`load`] does:
 /// for a front end that must choose the host side before loading (a semihosting console,
 /// whether stdin goes to the UART).
-pub fn setup_of(path: &Path) -> Result<MachineSetup, String> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read snapshot {name}: {e}"))?;
+pub fn setup_of(path: &Path) -> Result<MachineSetup, SnapshotError> {
+    let (name, bytes) = read(path)?;
     let sections = format::parse(&name, &bytes)?;
     Ok(decode(&name, &sections)?.setup)
 }
 
 /// [`load`] from the file's bytes (`name` names it in messages).
-pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, String> {
+pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, SnapshotError> {
     let sections = format::parse(name, bytes)?;
     let Contents {
         mut setup,
@@ -285,9 +299,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, S
         disks,
     } = decode(name, &sections)?;
     if setup.semihosting.is_some() && host.semihosting.is_none() {
-        return Err(format!(
-            "snapshot {name} is of a machine with semihosting, and no semihosting console was given"
-        ));
+        return Err(SnapshotError::NoSemihostingConsole { name: name.to_string() });
     }
     let mut opened = Vec::new();
     for (drive, saved) in setup.drives.iter_mut().zip(&disks) {
@@ -312,35 +324,43 @@ pub fn load_bytes(name: &str, bytes: &[u8], host: LoadHost) -> Result<Machine, S
             disks: Some(opened.clone()),
         },
     )
-    .map_err(|e| format!("snapshot {name}: cannot build its machine: {e}"))?;
+    .map_err(|source| SnapshotError::Rebuild {
+        name: name.to_string(),
+        source,
+    })?;
     for (saved, disk) in disks.iter().zip(&opened) {
         let attached = machine
             .disks()
             .iter()
             .any(|(slot, d)| *slot == saved.record.slot as usize && std::rc::Rc::ptr_eq(d, disk));
         if !attached {
-            return Err(format!(
-                "snapshot {name}: drive {} is not attached where it was (transport {})",
-                saved.record.drive, saved.record.slot
-            ));
+            return Err(SnapshotError::DriveMoved {
+                name: name.to_string(),
+                drive: saved.record.drive,
+                slot: saved.record.slot,
+            });
         }
     }
     let pages = machine.ram_pages();
     if ram.block_count() != u64::from(pages) || ram.total_len != u64::from(pages) * BLOCK {
-        return Err(format!(
-            "snapshot {name} is damaged (its RAM has {} bytes; its machine has {})",
-            ram.total_len,
-            u64::from(pages) * BLOCK
+        return Err(damaged(
+            name,
+            format!(
+                "its RAM has {} bytes; its machine has {}",
+                ram.total_len,
+                u64::from(pages) * BLOCK
+            ),
         ));
     }
-    ram.for_each(|i, data| {
+    ram.for_each::<blocks::BlockError>(|i, data| {
         machine.restore_ram_page(i as u32, data);
         Ok(())
     })
-    .map_err(|e| format!("snapshot {name} is damaged (its RAM section: {e})"))?;
-    machine
-        .load_state(&state)
-        .map_err(|e| format!("snapshot {name} does not fit its machine: {e}"))?;
+    .map_err(|e| damaged(name, format!("its RAM section: {e}")))?;
+    machine.load_state(&state).map_err(|source| SnapshotError::DoesNotFit {
+        name: name.to_string(),
+        source,
+    })?;
     machine.output_starts_here();
     Ok(machine)
 }

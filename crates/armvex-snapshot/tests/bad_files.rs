@@ -53,7 +53,8 @@ fn xorshift(seed: u64) -> impl FnMut() -> u64 {
 fn refused(bytes: &[u8]) -> String {
     let e = load_bytes("x.snap", bytes, host())
         .err()
-        .expect("a bad snapshot is refused");
+        .expect("a bad snapshot is refused")
+        .to_string();
     assert!(e.contains("x.snap") && !e.contains('\n'), "{e}");
     e
 }
@@ -165,6 +166,7 @@ fn damaged_contents_behind_good_checksums_never_panic() {
                 let _ = m.run_until(&goal, &mut || false);
             }
             Err(e) => {
+                let e = e.to_string();
                 assert!(e.contains("x.snap") && !e.contains('\n'), "{e}");
                 refused_count += 1;
             }
@@ -175,7 +177,10 @@ fn damaged_contents_behind_good_checksums_never_panic() {
 
 #[test]
 fn missing_files_and_consoles_are_clear_errors() {
-    let e = load(std::path::Path::new("/nonexistent/x.snap"), host()).err().unwrap();
+    let e = load(std::path::Path::new("/nonexistent/x.snap"), host())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.starts_with("cannot read snapshot /nonexistent/x.snap: "), "{e}");
     let bytes = small_snapshot("consoles");
     let out = Outputs::default();
@@ -189,7 +194,8 @@ fn missing_files_and_consoles_are_clear_errors() {
         },
     )
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert_eq!(
         e,
         "snapshot x.snap is of a machine with semihosting, and no semihosting console was given"

@@ -60,6 +60,7 @@ fn resume(file: &Path) -> Result<Machine, String> {
             input: HostInput::none(0),
         },
     )
+    .map_err(String::from)
 }
 
 /// The whole disk in transport `slot`.
