@@ -15,31 +15,33 @@ use crate::insn::Decoded;
 use crate::thread::op;
 use armvex_neon::{Decoded as Neon, Group};
 
-/// The decoded form of an Advanced SIMD op: the group in `op`, the A32 word in `imm`.
-fn decoded(raw: u32, op: armvex_neon::NeonOp) -> Decoded {
+/// The decoded form of what `armvex-neon` said of `raw`: `None` when it is not Advanced SIMD,
+/// the CPU's UNDEFINED handler, or the op with its group in `op` and its A32 word in `imm`.
+fn decoded(raw: u32, neon: Neon) -> Option<Decoded> {
+    let op = match neon {
+        Neon::NotNeon => return None,
+        Neon::Undefined => return Some(Decoded::new(op!(misc::undefined), raw)),
+        Neon::Op(op) => op,
+    };
     let ops = match op.group {
-        Group::LsMultiple | Group::LsSingle | Group::LsAllLanes => op!(neon::load_store),
-        Group::CoreToScalar | Group::ScalarToCore | Group::DupCore => op!(neon::transfer),
+        Group::LsMultiple
+        | Group::LsSingle
+        | Group::LsAllLanes
+        | Group::CoreToScalar
+        | Group::ScalarToCore
+        | Group::DupCore => op!(neon::with_core),
         _ => op!(neon::data_processing),
     };
-    Decoded::new(ops, raw).imm(op.word).op(op.group as u32)
+    Some(Decoded::new(ops, raw).imm(op.word).op(op.group as u32))
 }
 
 /// An A32 word in one of the Advanced SIMD spaces: its decoded form (UNDEFINED ones
 /// included), or `None` when it is not Advanced SIMD (or the core has none).
 pub(super) fn decode_a32(w: u32, f: &Features) -> Option<Decoded> {
-    match armvex_neon::decode_a32(w, f.neon?) {
-        Neon::NotNeon => None,
-        Neon::Undefined => Some(Decoded::new(op!(misc::undefined), w)),
-        Neon::Op(op) => Some(decoded(w, op)),
-    }
+    decoded(w, armvex_neon::decode_a32(w, f.neon?))
 }
 
 /// The same for a 32-bit T32 word (first halfword in bits 31:16).
 pub(super) fn decode_t32(w: u32, f: &Features) -> Option<Decoded> {
-    match armvex_neon::decode_t32(w, f.neon?) {
-        Neon::NotNeon => None,
-        Neon::Undefined => Some(Decoded::new(op!(misc::undefined), w)),
-        Neon::Op(op) => Some(decoded(w, op)),
-    }
+    decoded(w, armvex_neon::decode_t32(w, f.neon?))
 }

@@ -60,16 +60,10 @@ pub fn data_processing(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     Flow::Next
 }
 
-/// Element and structure loads and stores (A7.7).
-pub fn load_store(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    if !cpu.neon_enabled() {
-        return cpu.undefined();
-    }
-    with_env(cpu, bus, neon_op(d))
-}
-
-/// Transfers between core registers and scalars, and VDUP from a core register (A7.8).
-pub fn transfer(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+/// Element and structure loads and stores (A7.7), and the transfers between core registers
+/// and scalars and VDUP from a core register (A7.8): the ops that need core registers or
+/// memory.
+pub fn with_core(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     if !cpu.neon_enabled() {
         return cpu.undefined();
     }
