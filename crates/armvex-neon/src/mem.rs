@@ -105,29 +105,29 @@ pub(crate) fn multiple<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], w: u32) -> Re
     check_align(addr, alignment)?;
     let ebytes = esize / 8;
     let total = 8 * n * regs;
-    let member = |r: usize, k: usize| if n == 1 { base + r } else { base + k * inc + r };
+    // The elements in memory order, each as (D register, element index): structure member
+    // k goes to register base + k*inc (+ r for the register pairs of VLD1/VLD2).
+    let slots = move || {
+        (0..regs).flat_map(move |r| {
+            (0..elements)
+                .flat_map(move |e| (0..n).map(move |k| ((if n == 1 { base + r } else { base + k * inc + r }) & 31, e)))
+        })
+    };
+    let eb = ebytes as usize;
     // The environment's fast path: all the bytes in one access, then (de)interleaved here
-    // in the same order as the element loop below.
+    // in the same order as the element loop below. VLD1/VST1 (n = 1) need no interleaving:
+    // each register is 8 consecutive bytes, whatever the element size.
     let mut buf = [0u8; 32];
     if load && env.read_contiguous(addr, &mut buf[..total], ebytes) {
         if n == 1 {
-            // VLD1: each register is 8 consecutive bytes, whatever the element size.
             for (r, bytes) in buf[..total].chunks_exact(8).enumerate() {
                 d[(base + r) & 31] = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
             }
-            writeback(env, w, total as u32);
-            return Ok(());
-        }
-        let mut at = 0;
-        for r in 0..regs {
-            for e in 0..elements {
-                for k in 0..n {
-                    let mut v = [0u8; 8];
-                    v[..ebytes as usize].copy_from_slice(&buf[at..at + ebytes as usize]);
-                    let reg = member(r, k) & 31;
-                    d[reg] = set_elem(d[reg], e, esize, u64::from_le_bytes(v));
-                    at += ebytes as usize;
-                }
+        } else {
+            for ((reg, e), bytes) in slots().zip(buf[..total].chunks_exact(eb)) {
+                let mut v = [0u8; 8];
+                v[..eb].copy_from_slice(bytes);
+                d[reg] = set_elem(d[reg], e, esize, u64::from_le_bytes(v));
             }
         }
         writeback(env, w, total as u32);
@@ -139,15 +139,8 @@ pub(crate) fn multiple<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], w: u32) -> Re
                 bytes.copy_from_slice(&d[(base + r) & 31].to_le_bytes());
             }
         } else {
-            let mut at = 0;
-            for r in 0..regs {
-                for e in 0..elements {
-                    for k in 0..n {
-                        let v = elem(d[member(r, k) & 31], e, esize).to_le_bytes();
-                        buf[at..at + ebytes as usize].copy_from_slice(&v[..ebytes as usize]);
-                        at += ebytes as usize;
-                    }
-                }
+            for ((reg, e), bytes) in slots().zip(buf[..total].chunks_exact_mut(eb)) {
+                bytes.copy_from_slice(&elem(d[reg], e, esize).to_le_bytes()[..eb]);
             }
         }
         if env.write_contiguous(addr, &buf[..total], ebytes) {
@@ -155,14 +148,9 @@ pub(crate) fn multiple<E: NeonEnv>(env: &mut E, d: &mut [u64; 32], w: u32) -> Re
             return Ok(());
         }
     }
-    for r in 0..regs {
-        for e in 0..elements {
-            for k in 0..n {
-                // member k of the structure: register base + k*inc (+ r for VLD1/VLD2 pairs)
-                access(env, d, load, addr, member(r, k), e, esize)?;
-                addr = addr.wrapping_add(ebytes);
-            }
-        }
+    for (reg, e) in slots() {
+        access(env, d, load, addr, reg, e, esize)?;
+        addr = addr.wrapping_add(ebytes);
     }
     writeback(env, w, total as u32);
     Ok(())
