@@ -14,16 +14,13 @@
 //! throws the stale decode away before the next block runs. The cache is shared by all CPUs of
 //! a machine (they run on one host thread).
 
+pub use crate::decode::{ARM_SLOTS, THUMB_SLOTS};
 use crate::decode::{Features, decode_arm, decode_thumb_page};
 use crate::exec::branch::fused_compare_branch;
 use crate::insn::{COND_ALWAYS, Decoded, Insn};
 use crate::thread::{Check, END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
 
-/// Number of ARM instructions in a page.
-pub const ARM_SLOTS: usize = 1024;
-/// Number of halfword slots in a page (Thumb).
-pub const THUMB_SLOTS: usize = 2048;
 /// Sentinel slots after the last instruction slot of a page: a 32-bit Thumb instruction in
 /// the last slot continues two slots on.
 pub const SENTINELS: usize = 2;

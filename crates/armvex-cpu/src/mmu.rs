@@ -1,5 +1,5 @@
 //! Address translation: the VMSAv7 short-descriptor format (ARM ARM B3.5); the
-//! long-descriptor (LPAE) format of the Cortex-A15 is [`crate::lpae`].
+//! long-descriptor (LPAE) format of the Cortex-A15 is the submodule [`lpae`].
 //!
 //! With SCTLR.M clear, virtual addresses are physical addresses. With it set, a two-level walk
 //! translates them:
@@ -21,6 +21,8 @@
 
 use crate::cp15::{Cp15, sctlr};
 use armvex_bus::{Accessor, Bus};
+
+pub mod lpae;
 
 /// The kind of access being translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,7 +280,7 @@ pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32
 /// faults (the mapping is reported with no permissions instead).
 fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32) -> u32) -> Result<Walk, Fault> {
     if cp15.lpae() {
-        return crate::lpae::walk_with(cp15, va, for_debugger, read);
+        return lpae::walk_with(cp15, va, for_debugger, read);
     }
     let fault = |status: u32, domain: u32| Fault {
         status,

@@ -12,6 +12,7 @@
 use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
 use crate::cpu::{Cpu, ExclusiveMonitor};
+use crate::error::CpuError;
 use crate::generic_timer::GenericTimer;
 use crate::model::CpuModel;
 use crate::pmu::Pmu;
@@ -71,18 +72,22 @@ impl Cpu {
 
     /// Put back a state from [`Cpu::save_state`] of the same core of a machine built the same
     /// way. A state of another core model or index, or an inconsistent one, is refused.
-    pub fn load_state(&mut self, s: &CpuState) -> Result<(), String> {
-        let who = format!("cpu{}", self.config.index);
-        if s.model != self.config.model || s.index != self.config.index {
-            return Err(format!(
-                "{who}: the saved core is {:?} cpu{}, this one {:?}",
-                s.model, s.index, self.config.model
-            ));
+    pub fn load_state(&mut self, s: &CpuState) -> Result<(), CpuError> {
+        let index = self.config.index;
+        if s.model != self.config.model || s.index != index {
+            return Err(CpuError::OtherCore {
+                index,
+                saved_model: s.model,
+                saved_index: s.index,
+                model: self.config.model,
+            });
         }
-        let mode =
-            Mode::from_bits(s.cpsr).ok_or_else(|| format!("{who}: saved CPSR {:#x} has no valid mode", s.cpsr))?;
+        let mode = Mode::from_bits(s.cpsr).ok_or(CpuError::InvalidMode { index, cpsr: s.cpsr })?;
         if s.timer.is_some() != (self.config.model == CpuModel::CortexA15) {
-            return Err(format!("{who}: saved generic timer does not fit a {:?}", s.model));
+            return Err(CpuError::TimerDoesNotFit {
+                index,
+                saved_model: s.model,
+            });
         }
         self.banks = s.banks.clone();
         self.regs = s.regs;
@@ -180,9 +185,22 @@ mod tests {
     fn a_state_of_another_core_is_refused() {
         let (a, _, _) = run_arm_on(CpuModel::CortexA9, &[0xeaff_fffe], &[], 3);
         let (mut b, _, _) = run_arm_on(CpuModel::CortexA15, &[0xeaff_fffe], &[], 3);
-        assert!(b.load_state(&a.save_state()).unwrap_err().contains("CortexA9"));
+        assert_eq!(
+            b.load_state(&a.save_state()).unwrap_err().to_string(),
+            "cpu0: the saved core is CortexA9 cpu0, this one CortexA15"
+        );
         let mut bad = b.save_state();
         bad.cpsr = 0x1f & 0x0b;
-        assert!(b.load_state(&bad).unwrap_err().contains("no valid mode"));
+        assert_eq!(
+            b.load_state(&bad).unwrap_err(),
+            CpuError::InvalidMode {
+                index: 0,
+                cpsr: bad.cpsr
+            }
+        );
+        assert_eq!(
+            b.load_state(&bad).unwrap_err().to_string(),
+            "cpu0: saved CPSR 0xb has no valid mode"
+        );
     }
 }

@@ -213,7 +213,7 @@ pub type Refine = fn(&mut Insn, bool) -> &'static Ops;
 pub struct Ops {
     /// The step for instructions naming R15 ([`Op::step_pc`]), right for every instruction
     /// of the family when `regs[15]` is synced (for instructions executed outside a page,
-    /// see [`crate::exec::thumb::cross_page`]).
+    /// see `cross_page` in [`crate::decode`]).
     pub step_pc: Step,
     /// Syncs the PC only if the family is [`Op::SYNC`]; for instructions whose next slot
     /// is the one after theirs (ARM, 16-bit Thumb), and for 32-bit Thumb instructions.

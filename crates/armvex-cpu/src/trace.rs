@@ -3,6 +3,7 @@
 //! The format is meant to be diffed against QEMU's `-d in_asm,cpu,int -singlestep` log.
 
 use crate::cpu::Cpu;
+use crate::error::CpuError;
 use crate::exception::Exception;
 use capstone::prelude::*;
 use std::io::Write;
@@ -16,14 +17,14 @@ pub struct Tracer {
 
 impl Tracer {
     /// A tracer writing to `out`.
-    pub fn new(out: Box<dyn Write + Send>) -> Result<Tracer, String> {
+    pub fn new(out: Box<dyn Write + Send>) -> Result<Tracer, CpuError> {
         let make = |mode| {
             Capstone::new()
                 .arm()
                 .mode(mode)
                 .extra_mode([arch::arm::ArchExtraMode::V8].into_iter())
                 .build()
-                .map_err(|e| format!("cannot start the disassembler: {e}"))
+                .map_err(|e| CpuError::Disassembler(e.to_string()))
         };
         Ok(Tracer {
             out,

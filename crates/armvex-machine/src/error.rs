@@ -2,12 +2,13 @@
 //!
 //! `Display` is the one-line message the CLI prints after `armvex: `. Errors of the crates
 //! below keep their own types ([`BusError`], [`DeviceError`], [`DiskError`], [`NetError`],
-//! [`MacError`], [`StateError`]), so a caller can tell a disk that is locked from a board
+//! [`MacError`], [`StateError`], [`CpuError`]), so a caller can tell a disk that is locked from a board
 //! file that is wrong; the machine's own checks (option values, board files, guest images,
 //! recordings, debugger edits) are [`MachineError::Invalid`], whose message names the option,
 //! file or field at fault.
 
 use armvex_bus::{BusError, StateError};
+use armvex_cpu::CpuError;
 use armvex_devices::DeviceError;
 use armvex_net::NetError;
 use armvex_virtio::{DiskError, MacError};
@@ -28,6 +29,8 @@ pub enum MachineError {
     Mac(MacError),
     /// A saved state that does not fit this machine.
     State(StateError),
+    /// The CPU refused: a saved core state that does not fit, or `--trace`'s disassembler.
+    Cpu(CpuError),
     /// Anything the machine itself refuses: an option value, a board file, a guest image, a
     /// recording, a debugger edit. The message names what is at fault.
     Invalid(String),
@@ -42,6 +45,7 @@ impl fmt::Display for MachineError {
             MachineError::Net(e) => e.fmt(f),
             MachineError::Mac(e) => e.fmt(f),
             MachineError::State(e) => e.fmt(f),
+            MachineError::Cpu(e) => e.fmt(f),
             MachineError::Invalid(message) => f.write_str(message),
         }
     }
@@ -56,6 +60,7 @@ impl std::error::Error for MachineError {
             MachineError::Net(e) => Some(e),
             MachineError::Mac(e) => Some(e),
             MachineError::State(e) => Some(e),
+            MachineError::Cpu(e) => Some(e),
             MachineError::Invalid(_) => None,
         }
     }
@@ -70,7 +75,7 @@ macro_rules! from {
         }
     )*};
 }
-from!(BusError => Bus, DeviceError => Device, DiskError => Disk, NetError => Net, MacError => Mac, StateError => State);
+from!(BusError => Bus, DeviceError => Device, DiskError => Disk, NetError => Net, MacError => Mac, StateError => State, CpuError => Cpu);
 
 /// The machine's own checks are written as messages (`Err(format!(...))`, `?` on a helper
 /// that returns one): they become [`MachineError::Invalid`].

@@ -6,9 +6,14 @@ mod thumb;
 mod vfp;
 
 pub use arm::decode_arm;
-pub use thumb::{decode_thumb_page, decode_thumb32};
+pub use thumb::decode_thumb_page;
 
 use crate::model::CpuModel;
+
+/// Number of ARM instructions in a 4 KiB page.
+pub const ARM_SLOTS: usize = 1024;
+/// Number of halfword slots in a 4 KiB page (Thumb).
+pub const THUMB_SLOTS: usize = 2048;
 
 /// What the decoders may produce for a given core.
 #[derive(Clone, Debug, PartialEq, Eq)]

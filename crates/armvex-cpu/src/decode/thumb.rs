@@ -15,13 +15,15 @@
 //! same operation on that register.
 
 use super::Features;
+use super::THUMB_SLOTS;
 use crate::alu::{decode_imm_shift, shift};
-use crate::code_cache::THUMB_SLOTS;
+use crate::cpu::Cpu;
 use crate::exec::dataproc::{self, dp_ops, dp_t16_ops, form, opcode, orn_ops};
 use crate::exec::loadstore::{self, SINGLE_HANDLERS, block, kind, mode};
 use crate::exec::{branch, media, misc, multiply, thumb};
-use crate::insn::{Decoded, bit, bits};
+use crate::insn::{COND_ALWAYS, Decoded, Flow, Insn, bit, bits};
 use crate::thread::op;
+use armvex_bus::Bus;
 
 /// Decode a whole 4 KiB page of Thumb code, one entry per halfword.
 pub fn decode_thumb_page(bytes: &[u8], f: &Features) -> Vec<Decoded> {
@@ -34,12 +36,38 @@ pub fn decode_thumb_page(bytes: &[u8], f: &Features) -> Vec<Decoded> {
             } else if i + 1 < THUMB_SLOTS {
                 decode_thumb32(hw1, half(i + 1), f)
             } else {
-                Decoded::new(op!(thumb::cross_page), u32::from(hw1))
-                    .imm(u32::from(hw1))
-                    .len(4)
+                Decoded::new(op!(cross_page), u32::from(hw1)).imm(u32::from(hw1)).len(4)
             }
         })
         .collect()
+}
+
+/// A 32-bit Thumb instruction at the last halfword of a page: its second halfword is fetched
+/// (through the MMU) each time, and the instruction is decoded and executed on the spot.
+/// `imm` holds the first halfword.
+pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+    let addr = cpu.current_insn_addr();
+    let hw2 = match cpu.fetch_halfword(bus, addr.wrapping_add(2)) {
+        Ok(h) => h,
+        Err(fault) => {
+            cpu.prefetch_abort(addr, fault);
+            return Flow::Branch;
+        }
+    };
+    let decoded = decode_thumb32(
+        d.imm as u16,
+        hw2,
+        &Features::for_model(cpu.model(), cpu.config.semihosting),
+    );
+    // The same slot: the same PC.
+    let (insn, family) = decoded.finish_with_family(u32::from(d.pc) - 4, true);
+    // A B<cond> (T3) carries its own condition, which the page's handlers check before the
+    // step (the step itself branches unconditionally): check it here too. Inside an IT block
+    // ITSTATE's condition decides, as in `Cpu::step_in_it_block`.
+    if insn.cond() < COND_ALWAYS && cpu.current_it == 0 && !cpu.condition_passed(insn.cond()) {
+        return Flow::Next;
+    }
+    (family.step_pc)(cpu, bus, &insn)
 }
 
 /// True if `hw1` is the first halfword of a 32-bit instruction.

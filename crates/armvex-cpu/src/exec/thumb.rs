@@ -1,5 +1,6 @@
-//! Instructions that exist only in Thumb state (ARM ARM A6): IT, CBZ/CBNZ, TBB/TBH, and the
-//! 32-bit instruction whose second halfword lies on the next page.
+//! Instructions that exist only in Thumb state (ARM ARM A6): IT, CBZ/CBNZ, TBB/TBH. (The
+//! 32-bit instruction whose second halfword lies on the next page is decoded when it runs:
+//! [`crate::decode`]'s `cross_page`.)
 
 use super::mem;
 use crate::cpu::Cpu;
@@ -51,32 +52,4 @@ pub fn table_branch(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
     };
     let target = cpu.regs[15].wrapping_add(offset << 1);
     cpu.branch_write_pc(target)
-}
-
-/// A 32-bit Thumb instruction at the last halfword of a page: its second halfword is fetched
-/// (through the MMU) each time, and the instruction is decoded and executed on the spot.
-/// `imm` holds the first halfword.
-pub fn cross_page(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
-    let addr = cpu.current_insn_addr();
-    let hw2 = match cpu.fetch_halfword(bus, addr.wrapping_add(2)) {
-        Ok(h) => h,
-        Err(fault) => {
-            cpu.prefetch_abort(addr, fault);
-            return Flow::Branch;
-        }
-    };
-    let decoded = crate::decode::decode_thumb32(
-        d.imm as u16,
-        hw2,
-        &crate::decode::Features::for_model(cpu.model(), cpu.config.semihosting),
-    );
-    // The same slot: the same PC.
-    let (insn, family) = decoded.finish_with_family(u32::from(d.pc) - 4, true);
-    // A B<cond> (T3) carries its own condition, which the page's handlers check before the
-    // step (the step itself branches unconditionally): check it here too. Inside an IT block
-    // ITSTATE's condition decides, as in `Cpu::step_in_it_block`.
-    if insn.cond() < crate::insn::COND_ALWAYS && cpu.current_it == 0 && !cpu.condition_passed(insn.cond()) {
-        return Flow::Next;
-    }
-    (family.step_pc)(cpu, bus, &insn)
 }

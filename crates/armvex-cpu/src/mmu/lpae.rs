@@ -35,8 +35,8 @@
 //! or above 4 GiB (no RAM or device of these boards is there yet) reads as an invalid
 //! descriptor or takes a synchronous External abort.
 
+use super::{Fault, LPAE_STATUS, Walk, lfsc, perm};
 use crate::cp15::{Cp15, sctlr};
-use crate::mmu::{Fault, LPAE_STATUS, Walk, lfsc, perm};
 
 /// Bits 39:12 of a descriptor: a table or page address.
 const ADDRESS_39_12: u64 = 0xff_ffff_f000;
