@@ -617,6 +617,43 @@ impl Cpu {
     }
 }
 
+/// Tracing (`--trace`, see [`crate::trace`]): the core hands the [`Tracer`] what it prints.
+impl Cpu {
+    /// Start tracing to `tracer` (or stop with `None`).
+    pub fn set_tracer(&mut self, tracer: Option<Tracer>) {
+        self.tracer = tracer;
+    }
+
+    /// Trace the instruction at `pc` whose encoding is `raw` (`len` bytes; a 32-bit Thumb
+    /// instruction has its first halfword in bits 31:16).
+    pub(crate) fn trace_insn(&mut self, pc: u32, raw: u32, len: u8) {
+        if self.tracer.is_none() {
+            return;
+        }
+        let regs = self.dump_with_r15(pc);
+        let (index, thumb) = (self.config.index, self.thumb);
+        if let Some(t) = self.tracer.as_mut() {
+            t.insn(index, &regs, thumb, pc, raw, len);
+        }
+    }
+
+    /// Trace an exception entry (`name`: the exception's name).
+    pub(crate) fn trace_exception(&mut self, name: &str, cpsr: u32, lr: u32, vector: u32) {
+        let index = self.config.index;
+        if let Some(t) = self.tracer.as_mut() {
+            t.exception(index, name, cpsr, lr, vector);
+        }
+    }
+
+    /// Trace a device access.
+    pub(crate) fn note_mmio(&mut self, write: bool, pa: u32, size: u32, value: u32) {
+        let index = self.config.index;
+        if let Some(t) = self.tracer.as_mut() {
+            t.mmio(index, write, pa, size, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

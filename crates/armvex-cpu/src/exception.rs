@@ -94,7 +94,7 @@ impl Cpu {
             (kind.mode(), self.cp15.exception_vector_base())
         };
         let vector = base.wrapping_add(kind.vector_offset());
-        self.trace_exception(kind, old_cpsr, lr, vector);
+        self.trace_exception(kind.name(), old_cpsr, lr, vector);
         self.switch_mode(mode);
         self.set_spsr(old_cpsr);
         self.regs[14] = lr;

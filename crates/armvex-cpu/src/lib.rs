@@ -26,6 +26,7 @@ pub mod cp14;
 pub mod cp15;
 pub mod cpu;
 pub mod debug;
+pub mod debug_hooks;
 pub(crate) mod decode;
 pub mod error;
 pub mod exception;

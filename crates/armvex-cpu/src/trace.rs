@@ -2,9 +2,7 @@
 //! disassembly (capstone) and the registers it starts with, plus exceptions and MMIO accesses.
 //! The format is meant to be diffed against QEMU's `-d in_asm,cpu,int -singlestep` log.
 
-use crate::cpu::Cpu;
 use crate::error::CpuError;
-use crate::exception::Exception;
 use capstone::prelude::*;
 use std::io::Write;
 
@@ -46,19 +44,12 @@ impl Tracer {
     }
 }
 
-impl Cpu {
-    /// Start tracing to `tracer` (or stop with `None`).
-    pub fn set_tracer(&mut self, tracer: Option<Tracer>) {
-        self.tracer = tracer;
-    }
-
-    /// Trace the instruction at `pc` whose encoding is `raw` (`len` bytes; a 32-bit Thumb
-    /// instruction has its first halfword in bits 31:16).
-    pub(crate) fn trace_insn(&mut self, pc: u32, raw: u32, len: u8) {
-        let regs = self.dump_with_r15(pc);
-        let thumb = self.thumb;
-        let index = self.config.index;
-        let Some(t) = self.tracer.as_mut() else { return };
+impl Tracer {
+    /// The lines of one instruction: the registers it starts with (`regs`, as
+    /// [`Cpu::dump`](crate::Cpu::dump) prints them), then CPU `cpu`, its address, encoding and
+    /// disassembly. `raw` is `len` bytes long; a 32-bit Thumb instruction has its first halfword
+    /// in bits 31:16.
+    pub(crate) fn insn(&mut self, cpu: usize, regs: &str, thumb: bool, pc: u32, raw: u32, len: u8) {
         let (bytes, hex) = if thumb {
             if len == 4 {
                 let hw1 = (raw >> 16) as u16;
@@ -72,26 +63,21 @@ impl Cpu {
         } else {
             (raw.to_le_bytes().to_vec(), format!("{raw:08x}"))
         };
-        let text = t.disassemble(thumb, pc, &bytes);
-        let _ = writeln!(t.out, "{regs}\ncpu{index} 0x{pc:08x}:  {hex}  {text}");
+        let text = self.disassemble(thumb, pc, &bytes);
+        let _ = writeln!(self.out, "{regs}\ncpu{cpu} 0x{pc:08x}:  {hex}  {text}");
     }
 
-    pub(crate) fn trace_exception(&mut self, kind: Exception, cpsr: u32, lr: u32, vector: u32) {
-        let index = self.config.index;
-        if let Some(t) = self.tracer.as_mut() {
-            let _ = writeln!(
-                t.out,
-                "cpu{index} exception: {} (cpsr {cpsr:08x}, lr {lr:08x}) -> {vector:08x}",
-                kind.name()
-            );
-        }
+    /// The line of an exception entry (`name` as in [`Exception::name`](crate::exception::Exception::name)).
+    pub(crate) fn exception(&mut self, cpu: usize, name: &str, cpsr: u32, lr: u32, vector: u32) {
+        let _ = writeln!(
+            self.out,
+            "cpu{cpu} exception: {name} (cpsr {cpsr:08x}, lr {lr:08x}) -> {vector:08x}"
+        );
     }
 
-    pub(crate) fn note_mmio(&mut self, write: bool, pa: u32, size: u32, value: u32) {
-        let index = self.config.index;
-        if let Some(t) = self.tracer.as_mut() {
-            let dir = if write { "write" } else { "read" };
-            let _ = writeln!(t.out, "cpu{index} mmio {dir}{} {pa:#010x} = {value:#x}", size * 8);
-        }
+    /// The line of a device access (`size` in bytes).
+    pub(crate) fn mmio(&mut self, cpu: usize, write: bool, pa: u32, size: u32, value: u32) {
+        let dir = if write { "write" } else { "read" };
+        let _ = writeln!(self.out, "cpu{cpu} mmio {dir}{} {pa:#010x} = {value:#x}", size * 8);
     }
 }
