@@ -8,10 +8,11 @@
 use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;
 use crate::generic_timer::GenericTimer;
-use crate::memory::Tlb;
 pub use crate::model::CpuModel;
 use crate::state::{BankedRegisters, Mode, psr};
+use crate::tlb::{TLB_TABLE_BYTES, Tlb};
 use crate::trace::Tracer;
+use armvex_bus::Bus;
 
 /// For each condition code, bit `nzcv` says whether the condition passes with those flags.
 const CONDITION_TABLE: [u16; 16] = {
@@ -53,6 +54,140 @@ pub struct CpuConfig {
     pub cluster_size: usize,
     /// Treat `SVC 0x123456` / `SVC 0xAB` / `HLT 0xF000` / `HLT 0x3C` as semihosting calls.
     pub semihosting: bool,
+}
+
+// ---------------------------------------------------------------------------------------
+// The predecoded instruction slot (built and read in [`crate::insn`]). It is defined here,
+// beside the `Cpu`, because the two refer to each other: a handler is a function of the
+// `Cpu`, and the `Cpu` keeps where its chain of slots stopped.
+// ---------------------------------------------------------------------------------------
+
+/// What an instruction's step tells the code that runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Flow {
+    /// Continue with the next instruction in sequence.
+    Next,
+    /// A plain branch: only R15 (and maybe LR) changed, in the same instruction set. The block
+    /// goes on at `regs[15]` if it is in the same page.
+    Jump,
+    /// Control flow changed (branch, exception entry or return, CPSR write): `regs[15]` holds
+    /// the address of the next instruction. The block ends.
+    Branch,
+    /// The CPU must leave its run loop ([`crate::Exit`] says why); `regs[15]` holds the address
+    /// of the next instruction.
+    Stop,
+    /// Only from a family's fast step ([`crate::thread::Op::step`]): nothing happened, run
+    /// the family's slow step ([`crate::thread::Op::slow`]) instead. Never seen outside
+    /// [`crate::thread`].
+    Slow,
+}
+
+/// An instruction's behaviour: execute the instruction `d` describes. While it runs,
+/// `regs[15]` reads as the instruction's address + 8 (ARM) or + 4 (Thumb) if the
+/// instruction's handler family asks for it (see [`crate::thread::Op::SYNC`]).
+pub(crate) type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
+
+/// A threaded handler: execute the instruction at `d` and the ones after it; return the
+/// instruction budget left, having left in the CPU's `chain_next` where the straight line
+/// goes on (see [`ChainEnd`] and [`crate::thread`]). `rem` is the budget left *after the
+/// run of `d`* (this instruction and the rest of its run, [`Insn::run`], are paid for): the
+/// budget left now is `rem + run`. `rem` is "below zero" (wrapped) when the budget ends
+/// inside the run, at a slot that stops the chain (see `Cpu::run_chain`).
+///
+/// (One scalar return value rather than a [`ChainEnd`] on purpose: with a two-part return
+/// value, a handler that returns one it built itself gets that value split into its parts
+/// and put together again before `ret`, and then none of its calls to the next handler is a
+/// tail call; its chains grew the stack by a frame per instruction.)
+///
+/// # Safety
+/// `d` must point at an instruction of a decoded page (or a copy of one, see
+/// [`crate::thread`]) that stays alive and unchanged during the call, and the CPU's block
+/// fields (`block_va`, `block_page`, `slot_shift`, `time_origin`) must describe that page.
+///
+/// The fourth argument ([`Spare`]) carries nothing: it keeps the register of the fourth
+/// integer argument free, so that `rem` comes fifth. On x86-64 the fourth is `rcx`, whose
+/// low byte `cl` is the only register a shift by a variable amount can take its amount from
+/// (and shifts by an operand field of the instruction are everywhere: `lsl r2, r2, #1`,
+/// `add ip, r2, r6, lsl #1`, `ldrh r5, [r0, lr]`, `uxth`); with `rem` there, each such
+/// handler moved it out of the way and back, two host instructions for nothing.
+pub(crate) type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, Spare, u64) -> u64;
+
+/// The unused fourth argument of a [`Handler`]: uninitialised, so that passing it costs
+/// nothing.
+pub(crate) type Spare = std::mem::MaybeUninit<u64>;
+
+/// The value every caller of a [`Handler`] passes as its [`Spare`].
+pub(crate) const SPARE: Spare = std::mem::MaybeUninit::uninit();
+
+/// Where a chain of threaded handlers stopped: what the handler returned, and the CPU's
+/// `chain_next` (see `Cpu::run_chain`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChainEnd {
+    /// What is left of the instruction budget the chain was given.
+    pub left: u64,
+    /// The instruction to continue with, if the chain stopped between two instructions of
+    /// the straight line (budget used up, an IT instruction, the end of the page). Null if a
+    /// step ended it with a flow other than [`Flow::Next`]: the CPU's `chain_flow` says which,
+    /// and `regs[15]` holds the next PC.
+    pub next: *const Insn,
+}
+
+/// The condition code meaning "always".
+pub(crate) const COND_ALWAYS: u8 = 14;
+
+/// One predecoded instruction in its slot of a page (32 bytes).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Insn {
+    /// The threaded handler.
+    pub exec: Handler,
+    /// For a conditional instruction, whose `exec` is the condition check of its condition
+    /// code: the handler that executes it once the condition passed. Otherwise `exec`.
+    pub then: Handler,
+    pub imm: u32,
+    pub rd: u8,
+    pub rn: u8,
+    pub rm: u8,
+    pub rs: u8,
+    pub op: u8,
+    pub op2: u8,
+    /// The value R15 reads as while this instruction runs, as an offset from the start of its
+    /// page: the instruction's offset + 8 in ARM state, + 4 in Thumb state.
+    pub pc: u16,
+    /// The condition code (ARM ARM A8.3; [`COND_ALWAYS`] when unconditional) in bits 15:12
+    /// ([`Insn::cond`]), and in bits 11:0 the instructions of the slot's *run* from this one
+    /// on ([`Insn::run`], see [`crate::thread`]).
+    pub cond_run: u16,
+    /// For a conditional ARM instruction whose `exec` is a run check (see
+    /// [`crate::thread`]) or checks the condition itself: in bits 6:0, how many slots on the
+    /// first instruction is that does not fail when this one's condition fails (this one and
+    /// the ones after it with the same condition fail together); bit 7 set if that
+    /// instruction is to be entered through its `then` (its condition holds then). 1
+    /// otherwise.
+    pub skip: u8,
+    /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
+    /// for a 32-bit Thumb instruction).
+    pub next_bytes: u8,
+}
+
+impl std::fmt::Debug for Insn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Insn(pc={:#x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={} run={})",
+            self.pc,
+            self.cond(),
+            self.rd,
+            self.rn,
+            self.rm,
+            self.rs,
+            self.imm,
+            self.op,
+            self.op2,
+            self.run()
+        )
+    }
 }
 
 /// Why [`Cpu::run`](crate::Cpu::run) returned.
@@ -158,7 +293,7 @@ pub struct Cpu {
     pub(crate) privilege_index: usize,
     /// `privilege_index` as the byte offset of its tables in the TLB's arrays.
     pub(crate) tlb_user_bytes: usize,
-    pub(crate) tlb: Tlb,
+    pub(crate) tlb: Tlb<Insn>,
     /// The [`armvex_bus::PhysicalMemory::id`] of the memory `tlb` was filled from (0: none
     /// yet); see [`Cpu::adopt_memory`].
     pub(crate) tlb_memory: u64,
@@ -178,13 +313,13 @@ pub struct Cpu {
     /// the page's decoded slots, log2 of the slot size, and the time origin from which a
     /// branch inside the page sets `local_time` (`time_origin - rem`).
     pub(crate) block_va: u32,
-    pub(crate) block_page: *const crate::insn::Insn,
+    pub(crate) block_page: *const Insn,
     pub(crate) slot_shift: u32,
     pub(crate) time_origin: u64,
     /// How the last chain of handlers ended when it did not end between instructions.
-    pub(crate) chain_flow: crate::insn::Flow,
+    pub(crate) chain_flow: Flow,
     /// Where the last chain of handlers stopped (see [`crate::insn::ChainEnd::next`]).
-    pub(crate) chain_next: *const crate::insn::Insn,
+    pub(crate) chain_next: *const Insn,
     /// True while chains may go on into another page by themselves: in runs without a
     /// debugger checking blocks or a tracer (see [`crate::thread`]).
     pub(crate) chain_pages: bool,
@@ -242,7 +377,7 @@ impl Cpu {
             block_page: std::ptr::null(),
             slot_shift: 2,
             time_origin: 0,
-            chain_flow: crate::insn::Flow::Next,
+            chain_flow: Flow::Next,
             chain_next: std::ptr::null(),
             chain_pages: false,
             tracer: None,
@@ -527,7 +662,7 @@ impl Cpu {
     /// Select the TLB tables of User mode (`user`) or of the privileged modes.
     pub(crate) fn set_privilege(&mut self, user: bool) {
         self.privilege_index = usize::from(user);
-        self.tlb_user_bytes = if user { crate::memory::TLB_TABLE_BYTES } else { 0 };
+        self.tlb_user_bytes = if user { TLB_TABLE_BYTES } else { 0 };
     }
 
     /// Follow the security state (ARM ARM B1.5.1): Non-secure when SCR.NS is set outside

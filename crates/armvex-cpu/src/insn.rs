@@ -7,7 +7,7 @@
 //! specialised with const generics, e.g. one function per data-processing opcode, S bit and
 //! operand form.
 //!
-//! An instruction's behaviour is written once, as a *step* ([`Step`]: do the instruction,
+//! An instruction's behaviour is written once, as a *step* ([`Step`](crate::cpu::Step): do the instruction,
 //! report how control flow goes on). The handler an [`Insn`] points at is a *threaded* wrapper
 //! of that step ([`Handler`], see [`crate::thread`]): it runs the step and then jumps straight
 //! to the next instruction's handler.
@@ -20,140 +20,14 @@
 //! cache turns it into an [`Insn`] for its slot of the page, choosing the wrapper that fits
 //! (see [`Decoded::finish`]).
 
-use crate::cpu::Cpu;
 use crate::thread::Ops;
-use armvex_bus::Bus;
+// The slot types themselves live with the `Cpu` (a handler is a function of the `Cpu`, and
+// the `Cpu` remembers where its chain of slots stopped): see [`crate::cpu`].
+pub(crate) use crate::cpu::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, SPARE, Spare};
 
-/// What an instruction's step tells the code that runs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Flow {
-    /// Continue with the next instruction in sequence.
-    Next,
-    /// A plain branch: only R15 (and maybe LR) changed, in the same instruction set. The block
-    /// goes on at `regs[15]` if it is in the same page.
-    Jump,
-    /// Control flow changed (branch, exception entry or return, CPSR write): `regs[15]` holds
-    /// the address of the next instruction. The block ends.
-    Branch,
-    /// The CPU must leave its run loop ([`crate::Exit`] says why); `regs[15]` holds the address
-    /// of the next instruction.
-    Stop,
-    /// Only from a family's fast step ([`crate::thread::Op::step`]): nothing happened, run
-    /// the family's slow step ([`crate::thread::Op::slow`]) instead. Never seen outside
-    /// [`crate::thread`].
-    Slow,
-}
-
-/// An instruction's behaviour: execute the instruction `d` describes. While it runs,
-/// `regs[15]` reads as the instruction's address + 8 (ARM) or + 4 (Thumb) if the
-/// instruction's handler family asks for it (see [`crate::thread::Op::SYNC`]).
-pub type Step = fn(&mut Cpu, &mut Bus, &Insn) -> Flow;
-
-/// A threaded handler: execute the instruction at `d` and the ones after it; return the
-/// instruction budget left, having left in the CPU's `chain_next` where the straight line
-/// goes on (see [`ChainEnd`] and [`crate::thread`]). `rem` is the budget left *after the
-/// run of `d`* (this instruction and the rest of its run, [`Insn::run`], are paid for): the
-/// budget left now is `rem + run`. `rem` is "below zero" (wrapped) when the budget ends
-/// inside the run, at a slot that stops the chain (see `Cpu::run_chain`).
-///
-/// (One scalar return value rather than a [`ChainEnd`] on purpose: with a two-part return
-/// value, a handler that returns one it built itself gets that value split into its parts
-/// and put together again before `ret`, and then none of its calls to the next handler is a
-/// tail call; its chains grew the stack by a frame per instruction.)
-///
-/// # Safety
-/// `d` must point at an instruction of a decoded page (or a copy of one, see
-/// [`crate::thread`]) that stays alive and unchanged during the call, and the CPU's block
-/// fields (`block_va`, `block_page`, `slot_shift`, `time_origin`) must describe that page.
-///
-/// The fourth argument ([`Spare`]) carries nothing: it keeps the register of the fourth
-/// integer argument free, so that `rem` comes fifth. On x86-64 the fourth is `rcx`, whose
-/// low byte `cl` is the only register a shift by a variable amount can take its amount from
-/// (and shifts by an operand field of the instruction are everywhere: `lsl r2, r2, #1`,
-/// `add ip, r2, r6, lsl #1`, `ldrh r5, [r0, lr]`, `uxth`); with `rem` there, each such
-/// handler moved it out of the way and back, two host instructions for nothing.
-pub type Handler = unsafe fn(&mut Cpu, &mut Bus, *const Insn, Spare, u64) -> u64;
-
-/// The unused fourth argument of a [`Handler`]: uninitialised, so that passing it costs
-/// nothing.
-pub type Spare = std::mem::MaybeUninit<u64>;
-
-/// The value every caller of a [`Handler`] passes as its [`Spare`].
-pub const SPARE: Spare = std::mem::MaybeUninit::uninit();
-
-/// Where a chain of threaded handlers stopped: what the handler returned, and the CPU's
-/// `chain_next` (see [`Cpu::run_chain`](crate::cpu::Cpu)).
-#[derive(Clone, Copy, Debug)]
-pub struct ChainEnd {
-    /// What is left of the instruction budget the chain was given.
-    pub left: u64,
-    /// The instruction to continue with, if the chain stopped between two instructions of
-    /// the straight line (budget used up, an IT instruction, the end of the page). Null if a
-    /// step ended it with a flow other than [`Flow::Next`]: the CPU's `chain_flow` says which,
-    /// and `regs[15]` holds the next PC.
-    pub next: *const Insn,
-}
-
-/// The condition code meaning "always".
-pub const COND_ALWAYS: u8 = 14;
 /// Where [`Insn::cond_run`] keeps the condition code, and the mask of its run length.
 const COND_SHIFT: u32 = 12;
 const RUN_MASK: u16 = (1 << COND_SHIFT) - 1;
-
-/// One predecoded instruction in its slot of a page (32 bytes).
-#[derive(Clone, Copy)]
-#[repr(C)]
-pub struct Insn {
-    /// The threaded handler.
-    pub exec: Handler,
-    /// For a conditional instruction, whose `exec` is the condition check of its condition
-    /// code: the handler that executes it once the condition passed. Otherwise `exec`.
-    pub then: Handler,
-    pub imm: u32,
-    pub rd: u8,
-    pub rn: u8,
-    pub rm: u8,
-    pub rs: u8,
-    pub op: u8,
-    pub op2: u8,
-    /// The value R15 reads as while this instruction runs, as an offset from the start of its
-    /// page: the instruction's offset + 8 in ARM state, + 4 in Thumb state.
-    pub pc: u16,
-    /// The condition code (ARM ARM A8.3; [`COND_ALWAYS`] when unconditional) in bits 15:12
-    /// ([`Insn::cond`]), and in bits 11:0 the instructions of the slot's *run* from this one
-    /// on ([`Insn::run`], see [`crate::thread`]).
-    pub cond_run: u16,
-    /// For a conditional ARM instruction whose `exec` is a run check (see
-    /// [`crate::thread`]) or checks the condition itself: in bits 6:0, how many slots on the
-    /// first instruction is that does not fail when this one's condition fails (this one and
-    /// the ones after it with the same condition fail together); bit 7 set if that
-    /// instruction is to be entered through its `then` (its condition holds then). 1
-    /// otherwise.
-    pub skip: u8,
-    /// How far the next instruction is ahead, in bytes of the page's array (one slot, or two
-    /// for a 32-bit Thumb instruction).
-    pub next_bytes: u8,
-}
-
-impl std::fmt::Debug for Insn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Insn(pc={:#x} cond={} rd={} rn={} rm={} rs={} imm={:#x} op={} op2={} run={})",
-            self.pc,
-            self.cond(),
-            self.rd,
-            self.rn,
-            self.rm,
-            self.rs,
-            self.imm,
-            self.op,
-            self.op2,
-            self.run()
-        )
-    }
-}
 
 impl Insn {
     /// How many slots the next instruction is ahead (1, or 2 for a 32-bit Thumb instruction).
@@ -216,35 +90,42 @@ impl Insn {
         }
     }
 
-    /// Operand fields for a [`Step`] called directly (unit tests): no handler of its own.
+    /// Operand fields for a [`Step`](crate::cpu::Step) called directly (unit tests): no handler of its own.
     pub fn operands() -> Insn {
         Insn::with_handler(crate::thread::end_of_page)
     }
 
+    #[cfg(test)]
     pub fn rd(mut self, r: u32) -> Self {
         self.rd = r as u8;
         self
     }
+    #[cfg(test)]
     pub fn rn(mut self, r: u32) -> Self {
         self.rn = r as u8;
         self
     }
+    #[cfg(test)]
     pub fn rm(mut self, r: u32) -> Self {
         self.rm = r as u8;
         self
     }
+    #[cfg(test)]
     pub fn rs(mut self, r: u32) -> Self {
         self.rs = r as u8;
         self
     }
+    #[cfg(test)]
     pub fn imm(mut self, v: u32) -> Self {
         self.imm = v;
         self
     }
+    #[cfg(test)]
     pub fn op(mut self, v: u32) -> Self {
         self.op = v as u8;
         self
     }
+    #[cfg(test)]
     pub fn op2(mut self, v: u32) -> Self {
         self.op2 = v as u8;
         self

@@ -41,6 +41,7 @@ pub mod run;
 pub mod saved;
 pub mod state;
 pub(crate) mod thread;
+pub mod tlb;
 pub mod trace;
 pub mod vfp_state;
 

@@ -2,8 +2,8 @@
 
 use crate::code_cache::CodeCache;
 use crate::cpu::{Cpu, CpuConfig, Exit};
+use crate::cpu::{Insn, Step};
 use crate::decode::Features;
-use crate::insn::{Insn, Step};
 use crate::model::CpuModel;
 use armvex_bus::{Bus, PhysicalMemory, RamRegionSpec};
 

@@ -141,8 +141,7 @@
 //! exactly where its budget ends, and a debugger or the profiler stopping the machine
 //! anywhere finds the state an unbroken run would have there.
 
-use crate::cpu::Cpu;
-use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Handler, Insn, SPARE, Spare, Step};
+use crate::cpu::{COND_ALWAYS, ChainEnd, Cpu, Flow, Handler, Insn, SPARE, Spare, Step};
 use armvex_bus::Bus;
 
 /// The most instructions the block loop lets one chain of handlers run. Only a bound on the
@@ -383,7 +382,7 @@ macro_rules! op {
             const READS: u8 = $reads;
             const INLINE_CONDITION: bool = true;
             #[inline(always)]
-            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::cpu::Insn) -> $crate::cpu::Flow {
                 $f(cpu, bus, d)
             }
         }
@@ -395,7 +394,7 @@ macro_rules! op {
             const SYNC: bool = false;
             const READS: u8 = $reads;
             #[inline(always)]
-            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::cpu::Insn) -> $crate::cpu::Flow {
                 $f(cpu, bus, d)
             }
         }
@@ -408,7 +407,7 @@ macro_rules! op {
         struct O;
         impl $crate::thread::Op for O {
             #[inline(always)]
-            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::insn::Insn) -> $crate::insn::Flow {
+            fn step(cpu: &mut $crate::cpu::Cpu, bus: &mut armvex_bus::Bus, d: &$crate::cpu::Insn) -> $crate::cpu::Flow {
                 $f(cpu, bus, d)
             }
         }
