@@ -3,7 +3,16 @@
 //! [`Cpu`] holds one core's registers (with the lazy flags described in [`crate::state`]), its
 //! system control registers ([`crate::cp15`]), its software TLB ([`crate::memory`]) and its
 //! exclusive monitor. Instruction handlers in [`crate::exec`] are free functions taking the CPU,
-//! the bus and the predecoded instruction.
+//! the bus and the predecoded instruction, whose form ([`Insn`]) is defined here too: the
+//! two types refer to each other.
+//!
+//! The crate's modules form layers, and no module imports one that imports it back
+//! (`tools/module-cycles` checks): the types (this module, on the state, registers, TLB tables,
+//! debugger and tracer types below it) at the bottom; then what the core does with them (the
+//! loads and stores of [`crate::memory`], [`crate::exception`], [`crate::debug_hooks`], the
+//! threaded dispatch and the instruction handlers); the decoders and the code cache above them;
+//! the block loop ([`crate::run`]) on top. Methods of [`Cpu`] live in the module of what they
+//! do (`impl Cpu` blocks), which imports this one.
 
 use crate::cp14::DebugRegisters;
 use crate::cp15::Cp15;

@@ -15,7 +15,7 @@
 //!    jumps to the next one's).
 //! 4. [`exec`]: what each instruction does, one small function per kind of instruction,
 //!    built on the arithmetic in [`alu`] and the loads and stores of [`memory`].
-//! 5. [`memory`]: the software TLB turning virtual addresses into host pointers, with the
+//! 5. [`memory`]: the software TLB ([`tlb`]) turning virtual addresses into host pointers, with the
 //!    page-table walk of [`mmu`] on a miss.
 //! 6. [`exception`]: exception entry and return; [`cp15`]: the system control registers;
 //!    [`state`]: modes, banked registers and the program status register.
