@@ -56,9 +56,11 @@ pub struct FetchEntry {
     pub tag: u32,
     pub page: u32,
     pub host: *const u8,
-    /// The decoded ARM page of `page`, valid if `code_generation` is the code cache's
-    /// generation (see [`crate::code_cache::CodeCache`]), for a chain of handlers to go on
-    /// into the page without coming back to the block loop ([`crate::thread`]).
+    /// The decoded page of `page` in the instruction set `code_generation` says, valid if
+    /// `code_generation` is the code cache's generation (see
+    /// [`crate::code_cache::CodeCache`]), with [`THUMB_CODE`] set for a Thumb page, for a
+    /// chain of handlers to go on into the page without coming back to the block loop
+    /// ([`crate::thread`]).
     pub code: *const crate::insn::Insn,
     pub code_generation: u64,
 }
@@ -74,6 +76,10 @@ impl Default for FetchEntry {
         }
     }
 }
+
+/// Set in [`FetchEntry::code_generation`] when the page's code is Thumb code (code cache
+/// generations are far below it).
+pub const THUMB_CODE: u64 = 1 << 63;
 
 /// How many filled indices the TLB remembers for a cheap [`Tlb::flush_all`].
 pub const FILLED_MAX: usize = 64;
@@ -527,20 +533,23 @@ impl Cpu {
     }
 
     /// Remember in the fetch TLB entry of `va` (just used by [`Cpu::fetch_page`]) that its
-    /// page's decoded ARM code is at `code` in code cache generation `generation`.
+    /// page's decoded code for the current instruction set is at `code` in code cache
+    /// generation `generation`.
     #[inline(always)]
-    pub(crate) fn note_arm_code(&mut self, va: u32, code: *const crate::insn::Insn, generation: u64) {
+    pub(crate) fn note_code(&mut self, va: u32, code: *const crate::insn::Insn, generation: u64) {
+        let isa = if self.thumb { THUMB_CODE } else { 0 };
         let e = &mut self.tlb.fetch[self.privilege_index][tlb_index(va)];
         e.code = code;
-        e.code_generation = generation;
+        e.code_generation = generation | isa;
     }
 
-    /// The decoded ARM page of the page of `va` if the fetch TLB maps it and knows it (see
-    /// [`FetchEntry::code`]).
+    /// The decoded page (in the current instruction set) of the page of `va` if the fetch
+    /// TLB maps it and knows it (see [`FetchEntry::code`]).
     #[inline(always)]
-    pub(crate) fn known_arm_code(&self, va: u32) -> Option<*const crate::insn::Insn> {
+    pub(crate) fn known_code(&self, va: u32) -> Option<*const crate::insn::Insn> {
+        let isa = if self.thumb { THUMB_CODE } else { 0 };
         let e = &self.tlb.fetch[self.privilege_index][tlb_index(va)];
-        (e.tag == va & PAGE_MASK && e.code_generation == self.code_generation).then_some(e.code)
+        (e.tag == va & PAGE_MASK && e.code_generation == self.code_generation | isa).then_some(e.code)
     }
 
     #[cold]

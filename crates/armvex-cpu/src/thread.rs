@@ -875,7 +875,11 @@ impl Cpu {
 #[inline(always)]
 pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
     let target = cpu.regs[15];
-    if target & !0xfff == cpu.block_va {
+    // Inside an IT block (a jump before its last instruction, UNPREDICTABLE) the block loop
+    // goes on one instruction at a time, as from every IT-block instruction before.
+    if target & !0xfff == cpu.block_va && cpu.it == 0 {
+        // The jump may have been the last instruction of an IT block.
+        cpu.current_it = 0;
         // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
         // offset below 4096 is inside it.
         let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
@@ -894,8 +898,8 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
 
 /// A plain branch to `target`, in another page than the block's, with `left` budget after
 /// it: go on there if the block loop would do nothing but go on there, that is if the
-/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is in ARM
-/// state, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
+/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is not in an
+/// IT block, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
 /// and knows its decoded code ([`crate::memory::FetchEntry::code`]), and the budget covers
 /// the target's run; the block goes on in that page (`block_va`, `block_page`), with time
 /// moved on as the block loop would. Return to the loop otherwise, with `regs[15]` =
@@ -903,24 +907,29 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
 ///
 /// Most blocks of the kernel's xz decompressor end with a branch between its two pages (a
 /// call of the range coder, a return); going back to the block loop costs about 120 host
-/// instructions each time.
+/// instructions each time. So do most blocks of user-mode Thumb code (busybox's calls and
+/// returns between its functions' pages); the branch stays in the instruction set, so the
+/// target page's code for it is the one the fetch TLB entry must know.
 ///
 /// # Safety
 /// See [`Handler`].
 #[inline(never)]
 pub(crate) unsafe fn jump_out(cpu: &mut Cpu, bus: &mut Bus, target: u32, left: u64) -> u64 {
     cpu.regs[15] = target;
-    if cpu.chain_pages && !cpu.thumb && cpu.between_blocks_is_nothing(bus) {
-        if let Some(page) = cpu.known_arm_code(target) {
-            // SAFETY: `page` is the array of a live decoded ARM page (its generation is the
-            // code cache's), and the slot of an offset below 4096 is inside it.
-            let next = unsafe { page.add(((target & 0xfff) >> 2) as usize) };
+    if cpu.chain_pages && cpu.it == 0 && cpu.between_blocks_is_nothing(bus) {
+        if let Some(page) = cpu.known_code(target) {
+            // SAFETY: `page` is the array of a live decoded page of the current instruction
+            // set (its generation is the code cache's), and the slot of an offset below 4096
+            // is inside it.
+            let next = unsafe { page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
             // SAFETY: as above.
             let run = unsafe { (*next).run() };
             if left >= run {
+                // The branch may have been the last instruction of an IT block.
+                cpu.current_it = 0;
                 cpu.block_va = target & !0xfff;
                 cpu.block_page = page;
-                debug_assert_eq!(cpu.slot_shift, 2);
+                debug_assert_eq!(cpu.slot_shift, if cpu.thumb { 1 } else { 2 });
                 cpu.local_time = cpu.time_origin.wrapping_sub(left);
                 // SAFETY: `next` is a live instruction of the block's page now.
                 return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };
