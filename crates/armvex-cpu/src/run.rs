@@ -18,6 +18,7 @@ use crate::code_cache::{ARM_SLOTS, CodeCache, SENTINELS, THUMB_SLOTS};
 use crate::cpu::{Cpu, Exit};
 use crate::debug::{DebugControl, DebugStop};
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Insn};
+use crate::memory::THUMB_CODE;
 use crate::thread::CHUNK;
 use armvex_bus::Bus;
 
@@ -149,7 +150,8 @@ impl Cpu {
             code.arm_page(&mut bus.memory, index, host)
         };
         let (slots, raw) = (page.as_mut_ptr().cast_const(), page.raw_ptr());
-        self.code_generation = code.generation();
+        // The generation with the instruction set, as the fetch TLB's code entries keep it.
+        self.code_generation = code.generation() | if THUMB { THUMB_CODE } else { 0 };
         self.note_code(pc, slots, self.code_generation);
         self.sync_code_epoch(bus);
         self.block::<THUMB, CHECKED>(bus, slots, raw, pc, remaining, debug)
