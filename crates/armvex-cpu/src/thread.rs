@@ -41,8 +41,9 @@
 //! skip: a condition check skipping a run of instructions that all fail
 //! ([`condition_check`]), and a comparison fused with the branch after it. Runs end at
 //! branches so that they are short (a few instructions in most code), which keeps the slots
-//! patched this way near the budget's end few. Checked blocks and IT blocks run one
-//! instruction at a time the same way, with a budget of one.
+//! patched this way near the budget's end few. Checked blocks, and IT blocks whose copies
+//! cannot be used (see below), run one instruction at a time the same way, with a budget of
+//! one.
 //!
 //! Rust does not promise tail calls (there is no `become` on stable), so correctness never
 //! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
@@ -76,9 +77,63 @@
 //!   inside the page sets `local_time` from `time_origin - left` (the budget left after the
 //!   branch), where the block loop set `time_origin` when it started the chain.
 //!
-//! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
-//! a time: the block loop starts a chain with a budget of one, so it returns after that
-//! instruction (see [`crate::run`]).
+//! Debugger-checked blocks (breakpoints, tracing) run one instruction at a time: the block
+//! loop starts a chain with a budget of one, so it returns after that instruction (see
+//! [`crate::run`]).
+//!
+//! # Thumb: IT blocks and calls between pages
+//!
+//! Thumb-2 code (busybox, glibc built for Thumb) differs from ARM code in two ways that
+//! matter here. Its conditional instructions are *IT blocks*: `ite eq; moveq r0, #1;
+//! movne r0, #0` — the IT instruction sets ITSTATE, which gives the next one to four
+//! instructions their conditions (and makes the 16-bit data-processing ones leave the
+//! flags alone). And its code is spread over many pages that call each other.
+//!
+//! **IT blocks.** A slot cannot simply be decoded as conditional because an IT precedes it:
+//! the same halfword may be reached with no IT block (a branch to it, or the "IT" may be the
+//! second half of a 32-bit instruction). So a decoded Thumb page holds, after its sentinels,
+//! *copies* of the instructions of each IT block
+//! ([`crate::exec::thumb::it_block_copies`]), laid out as slots are (a 32-bit instruction
+//! takes two):
+//!
+//! ```text
+//!   slots:   [ it ne ] [ addne r3,#1 ] [ bxne lr ] [ movs r3,#9 ] ... [sentinel][sentinel]
+//!               |                                      ^
+//!               | (imm: copies 2048 slots on)          | (end: `imm` slots back)
+//!               v                                      |
+//!   copies:  [ it_step NE, then = add ] [ it_step NE, then = bx ] [ end ] ...
+//! ```
+//!
+//! Each copy's `exec` ([`crate::exec::thumb`]'s `it_step`, one per condition code) does what
+//! the block loop's `step_in_it_block` does for one instruction: keep the instruction's
+//! ITSTATE (stored in the copy's `skip`) in `current_it`, advance ITSTATE, then run the
+//! instruction's own handler (the copy's `then`) if the condition holds, or go on to the
+//! next copy. The end slot clears `current_it` and jumps back into the page, at the slot
+//! after the block. The copies keep their slots' `pc` and runs, so they read R15, fault and
+//! count exactly as the slots do. The IT handler enters them only when the budget covers the
+//! whole block: otherwise a slot inside the block may be the one patched to stop the chain
+//! (see [`Cpu::run_chain`]), which the copies would run past, and it returns to the block
+//! loop, which runs the block one instruction at a time as before. A branch inside an IT
+//! block (UNPREDICTABLE before its last instruction) does not go on in the chain while
+//! ITSTATE is not zero, and the chain clears `current_it` wherever it leaves a block.
+//!
+//! **Calls between pages.** [`jump_out`] goes on into another page in Thumb state as in ARM
+//! state: the fetch TLB entry of a page remembers its decoded code and for which instruction
+//! set ([`crate::memory::THUMB_CODE`]). On the `fs` boot's test window (busybox's `seq` and
+//! `sha256sum`, 5.3e8 instructions) the two took armvex from 31.1 to 24.6 host instructions
+//! per guest instruction (callgrind): 21M of the window's 22M block-loop entries were Thumb
+//! blocks ending at a branch to another page, and 20M instructions ran in IT blocks at about
+//! 87 host instructions each. Crossing pages is still the window's largest cost outside the
+//! instructions themselves: 21.5M calls of [`jump_out`] (about 7% of its host time, sampled
+//! by `perf`), each checking what the block loop would otherwise check (code to drop,
+//! interrupts) and the fetch TLB. The IT handler, `it_step` and the end slot are each one
+//! indirect jump shared by every IT block, which the host predicts less well than the
+//! per-slot jumps of straight code.
+//!
+//! Fusing 16-bit comparisons (CMP, TST, SUBS) with the conditional branch after them, as
+//! ARM pages do, was tried and measured no better on that window (13.04e9 host instructions
+//! against 13.02e9) nor on the Thumb integer benchmark (whose compilers schedule the
+//! comparison away from the branch), so Thumb pages do not fuse them.
 //!
 //! # A picture, for readers new to interpreters
 //!
