@@ -17,6 +17,7 @@
 pub use crate::decode::{ARM_SLOTS, THUMB_SLOTS};
 use crate::decode::{Features, decode_arm, decode_thumb_page};
 use crate::exec::branch::fused_compare_branch;
+use crate::exec::thumb::it_block_copies;
 use crate::insn::{COND_ALWAYS, Decoded, Insn};
 use crate::thread::{Check, END_OF_PAGE, link_condition_runs};
 use armvex_bus::PhysicalMemory;
@@ -27,7 +28,8 @@ pub const SENTINELS: usize = 2;
 
 /// The decoded instructions of one page in one instruction set.
 pub struct CodePage {
-    /// One instruction per slot, then [`SENTINELS`] sentinels.
+    /// One instruction per slot, then [`SENTINELS`] sentinels, then (Thumb pages) the
+    /// copies of IT blocks (see [`crate::exec::thumb::it_block_copies`]).
     insns: Box<[Insn]>,
     /// The encoding of each slot's instruction (for traces).
     raw: Box<[u32]>,
@@ -69,7 +71,11 @@ impl CodePage {
             };
             insns[i].set_run(run);
         }
-        if !thumb {
+        if thumb {
+            // IT blocks run in the chain, from copies after the sentinels (see
+            // `crate::exec::thumb::it_block_copies`).
+            it_block_copies(&mut insns, &families, slots);
+        } else {
             link_condition_runs(&mut insns, &checked, &ends);
             // Comparisons followed by a branch in the page run as one (see
             // `crate::exec::branch::compare_branch`).

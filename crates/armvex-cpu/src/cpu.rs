@@ -311,7 +311,8 @@ pub struct Cpu {
     /// Set when cached translations or decoded code must be dropped before the next block.
     pub(crate) flush_code_cache: bool,
     /// The generation of the code cache the current block executes from (see
-    /// [`crate::memory::FetchEntry::code`]), set at every block start; 0 before the first.
+    /// [`crate::tlb::FetchEntry::code`]), with [`crate::tlb::THUMB_CODE`] set in
+    /// Thumb state, set at every block start; 0 before the first.
     pub(crate) code_generation: u64,
 
     // ---- scheduling: the run in progress ------------------------------------------------------

@@ -342,19 +342,22 @@ impl Cpu {
     }
 
     /// Remember in the fetch TLB entry of `va` (just used by [`Cpu::fetch_page`]) that its
-    /// page's decoded ARM code is at `code` in code cache generation `generation`.
+    /// page's decoded code for the current instruction set is at `code` in code cache
+    /// generation `generation` (with [`THUMB_CODE`](crate::tlb::THUMB_CODE) set for Thumb code).
     #[inline(always)]
-    pub(crate) fn note_arm_code(&mut self, va: u32, code: *const Insn, generation: u64) {
+    pub(crate) fn note_code(&mut self, va: u32, code: *const Insn, generation: u64) {
         let e = &mut self.tlb.fetch[self.privilege_index][tlb_index(va)];
         e.code = code;
         e.code_generation = generation;
     }
 
-    /// The decoded ARM page of the page of `va` if the fetch TLB maps it and knows it (see
-    /// [`FetchEntry::code`]).
+    /// The decoded page (in the current instruction set) of the page of `va` if the fetch
+    /// TLB maps it and knows it (see [`FetchEntry::code`]); the CPU's `code_generation` is
+    /// the code cache's with the current instruction set's [`THUMB_CODE`](crate::tlb::THUMB_CODE) bit.
     #[inline(always)]
-    pub(crate) fn known_arm_code(&self, va: u32) -> Option<*const Insn> {
-        let e = &self.tlb.fetch[self.privilege_index][tlb_index(va)];
+    pub(crate) fn known_code(&self, va: u32) -> Option<*const Insn> {
+        // `& 1`: the index is 0 or 1, and the mask spares a bounds check on this hot path.
+        let e = &self.tlb.fetch[self.privilege_index & 1][tlb_index(va)];
         (e.tag == va & PAGE_MASK && e.code_generation == self.code_generation).then_some(e.code)
     }
 

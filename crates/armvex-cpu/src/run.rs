@@ -14,11 +14,12 @@
 //! (threaded dispatch, see [`crate::thread`]); the block loop here only starts them, and
 //! picks up where they stop: at the end of the budget or the page, or at a branch out.
 
-use crate::code_cache::{ARM_SLOTS, CodeCache, THUMB_SLOTS};
+use crate::code_cache::{ARM_SLOTS, CodeCache, SENTINELS, THUMB_SLOTS};
 use crate::cpu::{Cpu, Exit};
 use crate::debug::{DebugControl, DebugStop};
 use crate::insn::{COND_ALWAYS, ChainEnd, Flow, Insn};
 use crate::thread::CHUNK;
+use crate::tlb::THUMB_CODE;
 use armvex_bus::Bus;
 
 /// A prefetch abort taken because the PC's page cannot be fetched counts as one instruction,
@@ -149,10 +150,9 @@ impl Cpu {
             code.arm_page(&mut bus.memory, index, host)
         };
         let (slots, raw) = (page.as_mut_ptr().cast_const(), page.raw_ptr());
-        self.code_generation = code.generation();
-        if !THUMB {
-            self.note_arm_code(pc, slots, self.code_generation);
-        }
+        // The generation with the instruction set, as the fetch TLB's code entries keep it.
+        self.code_generation = code.generation() | if THUMB { THUMB_CODE } else { 0 };
+        self.note_code(pc, slots, self.code_generation);
         self.sync_code_epoch(bus);
         self.block::<THUMB, CHECKED>(bus, slots, raw, pc, remaining, debug)
     }
@@ -242,6 +242,9 @@ impl Cpu {
                 // SAFETY: as above.
                 let end = unsafe { self.run_chain(bus, d, chunk) };
                 done += chunk - end.left;
+                // Between two instructions no ITSTATE is current: the chain may have left
+                // from the last instruction of an IT block (see `crate::exec::thumb`).
+                self.current_it = 0;
                 end
             };
             // A chain may have gone on into another page (see `crate::thread::jump`): the
@@ -250,19 +253,27 @@ impl Cpu {
             // The first sentinel: slots at or past it end the page.
             let sentinel = page.wrapping_add(slot_count);
             if !end.next.is_null() {
-                // The straight line goes on at `end.next`.
+                // The straight line goes on at `end.next`, or, if that is a copy of an IT
+                // block's instruction or the end of one (see
+                // `crate::exec::thumb::it_block_copies`), at the slot it stands for.
+                let mut next = end.next;
+                if next >= sentinel.wrapping_add(SENTINELS) {
+                    // SAFETY: a copy's `pc` is its slot's, whose offset is at most 4096
+                    // (the first sentinel).
+                    next = unsafe { page.add(((u32::from((*next).pc) - bias) >> shift) as usize) };
+                }
                 // SAFETY: chains only stop at slots of the page's array.
                 let next_pc = self
                     .block_va
-                    .wrapping_add(u32::from(unsafe { (*end.next).pc }).wrapping_sub(bias));
-                let at_sentinel = end.next >= sentinel;
+                    .wrapping_add(u32::from(unsafe { (*next).pc }).wrapping_sub(bias));
+                let at_sentinel = next >= sentinel;
                 if at_sentinel || done == budget {
                     self.regs[15] = next_pc;
                     // Kept only if a debugger limit paused the block (see `run_with`).
                     self.dbg.time_carry = time_base.wrapping_add(done).wrapping_sub(self.local_time);
                     return (Flow::Next, done, !at_sentinel);
                 }
-                d = end.next;
+                d = next;
                 continue;
             }
             match self.chain_flow {

@@ -41,8 +41,9 @@
 //! skip: a condition check skipping a run of instructions that all fail
 //! ([`condition_check`]), and a comparison fused with the branch after it. Runs end at
 //! branches so that they are short (a few instructions in most code), which keeps the slots
-//! patched this way near the budget's end few. Checked blocks and IT blocks run one
-//! instruction at a time the same way, with a budget of one.
+//! patched this way near the budget's end few. Checked blocks, and IT blocks whose copies
+//! cannot be used (see below), run one instruction at a time the same way, with a budget of
+//! one.
 //!
 //! Rust does not promise tail calls (there is no `become` on stable), so correctness never
 //! depends on them: the block loop hands a chain at most [`CHUNK`] instructions at a time,
@@ -76,9 +77,63 @@
 //!   inside the page sets `local_time` from `time_origin - left` (the budget left after the
 //!   branch), where the block loop set `time_origin` when it started the chain.
 //!
-//! Thumb IT blocks and debugger-checked blocks (breakpoints, tracing) run one instruction at
-//! a time: the block loop starts a chain with a budget of one, so it returns after that
-//! instruction (see [`crate::run`]).
+//! Debugger-checked blocks (breakpoints, tracing) run one instruction at a time: the block
+//! loop starts a chain with a budget of one, so it returns after that instruction (see
+//! [`crate::run`]).
+//!
+//! # Thumb: IT blocks and calls between pages
+//!
+//! Thumb-2 code (busybox, glibc built for Thumb) differs from ARM code in two ways that
+//! matter here. Its conditional instructions are *IT blocks*: `ite eq; moveq r0, #1;
+//! movne r0, #0` — the IT instruction sets ITSTATE, which gives the next one to four
+//! instructions their conditions (and makes the 16-bit data-processing ones leave the
+//! flags alone). And its code is spread over many pages that call each other.
+//!
+//! **IT blocks.** A slot cannot simply be decoded as conditional because an IT precedes it:
+//! the same halfword may be reached with no IT block (a branch to it, or the "IT" may be the
+//! second half of a 32-bit instruction). So a decoded Thumb page holds, after its sentinels,
+//! *copies* of the instructions of each IT block
+//! ([`crate::exec::thumb::it_block_copies`]), laid out as slots are (a 32-bit instruction
+//! takes two):
+//!
+//! ```text
+//!   slots:   [ it ne ] [ addne r3,#1 ] [ bxne lr ] [ movs r3,#9 ] ... [sentinel][sentinel]
+//!               |                                      ^
+//!               | (imm: copies 2048 slots on)          | (end: `imm` slots back)
+//!               v                                      |
+//!   copies:  [ it_step NE, then = add ] [ it_step NE, then = bx ] [ end ] ...
+//! ```
+//!
+//! Each copy's `exec` ([`crate::exec::thumb`]'s `it_step`, one per condition code) does what
+//! the block loop's `step_in_it_block` does for one instruction: keep the instruction's
+//! ITSTATE (stored in the copy's `skip`) in `current_it`, advance ITSTATE, then run the
+//! instruction's own handler (the copy's `then`) if the condition holds, or go on to the
+//! next copy. The end slot clears `current_it` and jumps back into the page, at the slot
+//! after the block. The copies keep their slots' `pc` and runs, so they read R15, fault and
+//! count exactly as the slots do. The IT handler enters them only when the budget covers the
+//! whole block: otherwise a slot inside the block may be the one patched to stop the chain
+//! (see [`Cpu::run_chain`]), which the copies would run past, and it returns to the block
+//! loop, which runs the block one instruction at a time as before. A branch inside an IT
+//! block (UNPREDICTABLE before its last instruction) does not go on in the chain while
+//! ITSTATE is not zero, and the chain clears `current_it` wherever it leaves a block.
+//!
+//! **Calls between pages.** [`jump_out`] goes on into another page in Thumb state as in ARM
+//! state: the fetch TLB entry of a page remembers its decoded code and for which instruction
+//! set ([`crate::tlb::THUMB_CODE`]). On the `fs` boot's test window (busybox's `seq` and
+//! `sha256sum`, 5.3e8 instructions) the two took armvex from 31.1 to 24.6 host instructions
+//! per guest instruction (callgrind): 21M of the window's 22M block-loop entries were Thumb
+//! blocks ending at a branch to another page, and 20M instructions ran in IT blocks at about
+//! 87 host instructions each. Crossing pages is still the window's largest cost outside the
+//! instructions themselves: 21.5M calls of [`jump_out`] (about 7% of its host time, sampled
+//! by `perf`), each checking what the block loop would otherwise check (code to drop,
+//! interrupts) and the fetch TLB. The IT handler, `it_step` and the end slot are each one
+//! indirect jump shared by every IT block, which the host predicts less well than the
+//! per-slot jumps of straight code.
+//!
+//! Fusing 16-bit comparisons (CMP, TST, SUBS) with the conditional branch after them, as
+//! ARM pages do, was tried and measured no better on that window (13.04e9 host instructions
+//! against 13.02e9) nor on the Thumb integer benchmark (whose compilers schedule the
+//! comparison away from the branch), so Thumb pages do not fuse them.
 //!
 //! # A picture, for readers new to interpreters
 //!
@@ -874,7 +929,11 @@ impl Cpu {
 #[inline(always)]
 pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
     let target = cpu.regs[15];
-    if target & !0xfff == cpu.block_va {
+    // Inside an IT block (a jump before its last instruction, UNPREDICTABLE) the block loop
+    // goes on one instruction at a time, as from every IT-block instruction before.
+    if target & !0xfff == cpu.block_va && cpu.it == 0 {
+        // The jump may have been the last instruction of an IT block.
+        cpu.current_it = 0;
         // SAFETY: `block_page` is the array of the page at `block_va`, and the slot of an
         // offset below 4096 is inside it.
         let next = unsafe { cpu.block_page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
@@ -893,33 +952,38 @@ pub(crate) unsafe fn jump(cpu: &mut Cpu, bus: &mut Bus, left: u64) -> u64 {
 
 /// A plain branch to `target`, in another page than the block's, with `left` budget after
 /// it: go on there if the block loop would do nothing but go on there, that is if the
-/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is in ARM
-/// state, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
-/// and knows its decoded code ([`crate::memory::FetchEntry::code`]), and the budget covers
+/// chain may cross pages (no debugger checks block starts, no tracer), the CPU is not in an
+/// IT block, no code is to be dropped, no interrupt would be taken, the fetch TLB maps the page
+/// and knows its decoded code ([`crate::tlb::FetchEntry::code`]), and the budget covers
 /// the target's run; the block goes on in that page (`block_va`, `block_page`), with time
 /// moved on as the block loop would. Return to the loop otherwise, with `regs[15]` =
 /// `target`.
 ///
 /// Most blocks of the kernel's xz decompressor end with a branch between its two pages (a
 /// call of the range coder, a return); going back to the block loop costs about 120 host
-/// instructions each time.
+/// instructions each time. So do most blocks of user-mode Thumb code (busybox's calls and
+/// returns between its functions' pages); the branch stays in the instruction set, so the
+/// target page's code for it is the one the fetch TLB entry must know.
 ///
 /// # Safety
 /// See [`Handler`].
 #[inline(never)]
 pub(crate) unsafe fn jump_out(cpu: &mut Cpu, bus: &mut Bus, target: u32, left: u64) -> u64 {
     cpu.regs[15] = target;
-    if cpu.chain_pages && !cpu.thumb && cpu.between_blocks_is_nothing(bus) {
-        if let Some(page) = cpu.known_arm_code(target) {
-            // SAFETY: `page` is the array of a live decoded ARM page (its generation is the
-            // code cache's), and the slot of an offset below 4096 is inside it.
-            let next = unsafe { page.add(((target & 0xfff) >> 2) as usize) };
+    if cpu.chain_pages && cpu.it == 0 && cpu.between_blocks_is_nothing(bus) {
+        if let Some(page) = cpu.known_code(target) {
+            // SAFETY: `page` is the array of a live decoded page of the current instruction
+            // set (its generation is the code cache's), and the slot of an offset below 4096
+            // is inside it.
+            let next = unsafe { page.add(((target & 0xfff) >> cpu.slot_shift) as usize) };
             // SAFETY: as above.
             let run = unsafe { (*next).run() };
             if left >= run {
+                // The branch may have been the last instruction of an IT block.
+                cpu.current_it = 0;
                 cpu.block_va = target & !0xfff;
                 cpu.block_page = page;
-                debug_assert_eq!(cpu.slot_shift, 2);
+                debug_assert_eq!(cpu.slot_shift, if cpu.thumb { 1 } else { 2 });
                 cpu.local_time = cpu.time_origin.wrapping_sub(left);
                 // SAFETY: `next` is a live instruction of the block's page now.
                 return unsafe { ((*next).exec)(cpu, bus, next, SPARE, left - run) };

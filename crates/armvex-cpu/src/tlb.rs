@@ -37,9 +37,11 @@ pub struct FetchEntry<Code> {
     pub tag: u32,
     pub page: u32,
     pub host: *const u8,
-    /// The decoded ARM page of `page`, valid if `code_generation` is the code cache's
-    /// generation (see [`crate::code_cache::CodeCache`]), for a chain of handlers to go on
-    /// into the page without coming back to the block loop ([`crate::thread`]).
+    /// The decoded page of `page` in the instruction set `code_generation` says, valid if
+    /// `code_generation` is the code cache's generation (see
+    /// [`crate::code_cache::CodeCache`]), with [`THUMB_CODE`] set for a Thumb page, for a
+    /// chain of handlers to go on into the page without coming back to the block loop
+    /// ([`crate::thread`]).
     pub code: *const Code,
     pub code_generation: u64,
 }
@@ -64,6 +66,10 @@ impl<Code> Default for FetchEntry<Code> {
         }
     }
 }
+
+/// Set in [`FetchEntry::code_generation`] when the page's code is Thumb code (code cache
+/// generations are far below it).
+pub const THUMB_CODE: u64 = 1 << 63;
 
 /// How many filled indices the TLB remembers for a cheap [`Tlb::flush_all`].
 pub const FILLED_MAX: usize = 64;

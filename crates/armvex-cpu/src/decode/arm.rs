@@ -368,7 +368,7 @@ fn parallel(w: u32) -> Decoded {
         return undef(w);
     }
     let prefix = (variant - 1) + if unsigned { 3 } else { 0 };
-    Decoded::new(op!(media::parallel), w)
+    Decoded::new(media::PARALLEL, w)
         .rd(bits(w, 15, 12))
         .rn(bits(w, 19, 16))
         .rm(bits(w, 3, 0))
@@ -418,7 +418,13 @@ fn pack_unpack_saturate_reverse(w: u32) -> Decoded {
                 .imm(amount)
         }
         (0b000, 0b011) => extend(true, 2),
-        (0b000, 0b101) => Decoded::new(op!(media::sel), w).rd(rd).rn(a).rm(rm),
+        (0b000, 0b101) => Decoded::new(
+            op!(nosync(crate::thread::reads::RN | crate::thread::reads::RM) media::sel),
+            w,
+        )
+        .rd(rd)
+        .rn(a)
+        .rm(rm),
         (0b010 | 0b011, 0b000 | 0b010 | 0b100 | 0b110) => sat(0, bits(w, 20, 16) + 1),
         (0b010, 0b001) => Decoded::new(op!(media::saturate16), w).rd(rd).rn(rm).op(0).rs(a + 1),
         (0b010, 0b011) => extend(true, 0),

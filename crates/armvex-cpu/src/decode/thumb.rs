@@ -841,12 +841,7 @@ fn data_processing_register(w: u32) -> Decoded {
             0b0110 => 5,
             _ => return undef32(w),
         };
-        return Decoded::new(op!(media::parallel), w)
-            .rd(rd)
-            .rn(rn)
-            .rm(rm)
-            .op(prefix)
-            .op2(op);
+        return Decoded::new(media::PARALLEL, w).rd(rd).rn(rn).rm(rm).op(prefix).op2(op);
     }
     match (op1, op2) {
         (0b1000, 0b1000..=0b1011) => {
@@ -862,7 +857,13 @@ fn data_processing_register(w: u32) -> Decoded {
         (0b1001, 0b1001) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(1),
         (0b1001, 0b1010) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(3),
         (0b1001, 0b1011) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(2),
-        (0b1010, 0b1000) => Decoded::new(op!(media::sel), w).rd(rd).rn(rn).rm(rm),
+        (0b1010, 0b1000) => Decoded::new(
+            op!(nosync(crate::thread::reads::RN | crate::thread::reads::RM) media::sel),
+            w,
+        )
+        .rd(rd)
+        .rn(rn)
+        .rm(rm),
         (0b1011, 0b1000) => Decoded::new(media::REVERSE, w).rd(rd).rm(rm).op(4),
         _ => undef32(w),
     }

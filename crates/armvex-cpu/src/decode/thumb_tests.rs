@@ -142,3 +142,80 @@ fn a_conditional_branch_inside_an_it_block_follows_itstate() {
     assert_eq!(cpu.pc(), RAM + 12);
     assert_eq!(cpu.it, 0);
 }
+
+/// A loop with IT blocks (16- and 32-bit instructions, conditions that hold and fail) that
+/// calls a function in the next page, which returns from inside an IT block (`bxne lr`) or
+/// after it:
+///
+/// ```text
+///      0: movs r0, #0            1000: far: adds r3, r0, r1
+///      2: movs r1, #0            1002:      cmp r0, #4
+///      4: movs r4, #0            1004:      itt ne
+///      6: loop: adds r0, #1      1006:      addne r3, #1
+///      8: cmp r0, #3             1008:      bxne lr
+///      a: ite cc                 100a:      movs r3, #9
+///      c: addcc r1, #2           100c:      bx lr
+///      e: addcs.w r1, r1, #100
+///     12: itt ne
+///     14: movne r2, r0
+///     16: addne r4, r4, r0
+///     18: bl far
+///     1c: movs r5, #0            (outside IT after the return: sets Z)
+///     1e: mrs r6, CPSR
+///     22: cmp r0, #6
+///     24: bne.n loop
+///     26: b.n .
+/// ```
+fn it_blocks_and_calls_between_pages() -> Vec<u16> {
+    let mut prog = vec![
+        0x2000, 0x2100, 0x2400, 0x3001, 0x2803, 0xbf34, 0x3102, 0xf101, 0x0164, 0xbf1c, 0x4602, 0x1824, 0xf000, 0xfff2,
+        0x2500, 0xf3ef, 0x8600, 0x2806, 0xd1ef, 0xe7fe,
+    ];
+    prog.resize(0x800, 0xbf00);
+    prog.extend_from_slice(&[0x1843, 0x2804, 0xbf1c, 0x3301, 0x4770, 0x2309, 0x4770]);
+    prog
+}
+
+#[test]
+fn it_blocks_and_calls_between_pages_give_exact_registers() {
+    // 3 + 6 iterations of 17 instructions (19 when r0 is 4, where `far` returns after its
+    // IT block), then the `b .` loop.
+    let (cpu, _, _) = run_thumb(&it_blocks_and_calls_between_pages(), &[], 200);
+    let r = &cpu.regs;
+    assert_eq!((r[0], r[1], r[2], r[3], r[4], r[5]), (6, 404, 6, 411, 18, 0));
+    assert_eq!(
+        r[6], 0x6000_01d3,
+        "Z from the 16-bit MOVS after a return from an IT block; C from cmp r0, #4"
+    );
+    assert_eq!((cpu.pc(), cpu.it), (RAM + 0x26, 0));
+}
+
+#[test]
+fn it_blocks_run_in_chains_stop_exactly_where_the_budget_ends() {
+    // The same program stopped after every number of instructions, run with that budget at
+    // once (IT blocks run from their copies, calls chain into the other page) and one
+    // instruction per run (every IT block in the block loop, every block from the loop):
+    // the same registers, flags and ITSTATE.
+    use crate::code_cache::CodeCache;
+    use crate::decode::Features;
+    use crate::model::CpuModel;
+    let prog = it_blocks_and_calls_between_pages();
+    for budget in 1..=130u64 {
+        let (whole, _, _) = run_thumb(&prog, &[], budget);
+        let (mut cpu, mut bus) = crate::testutil::machine(CpuModel::CortexA9);
+        let bytes: Vec<u8> = prog.iter().flat_map(|h| h.to_le_bytes()).collect();
+        bus.memory.write_bytes(RAM, &bytes).unwrap();
+        cpu.set_pc_interworking(RAM | 1);
+        let mut code = CodeCache::new(bus.memory.total_pages(), Features::for_model(CpuModel::CortexA9, true));
+        for i in 0..budget {
+            cpu.run(&mut bus, &mut code, 1, i);
+        }
+        assert_eq!(whole.regs, cpu.regs, "registers after {budget} instructions");
+        assert_eq!(whole.cpsr(), cpu.cpsr(), "CPSR after {budget} instructions");
+        assert_eq!(
+            (whole.it, whole.current_it),
+            (cpu.it, cpu.current_it),
+            "ITSTATE after {budget}"
+        );
+    }
+}

@@ -42,12 +42,67 @@ pub mod parallel_op {
 
 /// The 36 parallel add/subtract instructions: `op` = [`prefix`], `op2` = [`parallel_op`].
 pub fn parallel(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    parallel_with(cpu, d, d.op, d.op2)
+}
+
+/// [`parallel`] for prefix `OP` and operation `OP2` known when the handler is compiled: the
+/// lane loop unrolled and the choices made (glibc's string functions run `uadd8` + `sel`
+/// in their inner loops).
+fn parallel_of<const OP: u8, const OP2: u8>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
+    parallel_with(cpu, d, OP, OP2)
+}
+
+/// The parallel instructions' families by `[prefix][operation]` (see [`refine_parallel`]).
+static PARALLEL_OPS: [[&Ops; 8]; 6] = {
+    macro_rules! ops {
+        ($p:literal) => {
+            [
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 0>),
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 1>),
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 2>),
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 3>),
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 4>),
+                op!(nosync(reads::RN | reads::RM) parallel),
+                op!(nosync(reads::RN | reads::RM) parallel),
+                op!(nosync(reads::RN | reads::RM) parallel_of::<$p, 7>),
+            ]
+        };
+    }
+    [ops!(0), ops!(1), ops!(2), ops!(3), ops!(4), ops!(5)]
+};
+
+/// The parallel add/subtract instructions as decoded: [`refine_parallel`] picks the handler
+/// of their prefix and operation.
+struct ParallelAny;
+
+impl Op for ParallelAny {
+    const REFINE: Option<Refine> = Some(refine_parallel);
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        parallel(cpu, bus, d)
+    }
+}
+
+/// The family of the parallel add/subtract instructions.
+pub static PARALLEL: &Ops = <ParallelAny as OpsOf>::OPS;
+
+fn refine_parallel(d: &mut Insn, _thumb: bool) -> &'static Ops {
+    match PARALLEL_OPS
+        .get(usize::from(d.op))
+        .and_then(|ops| ops.get(usize::from(d.op2)))
+    {
+        Some(ops) => ops,
+        None => op!(parallel),
+    }
+}
+
+#[inline(always)]
+fn parallel_with(cpu: &mut Cpu, d: &Insn, op: u8, op2: u8) -> Flow {
     use parallel_op::*;
     let (a, b) = (r(cpu, d.rn), r(cpu, d.rm));
-    let signed = d.op < prefix::U;
-    let kind = d.op % 3; // 0 = plain (sets GE), 1 = saturating, 2 = halving
+    let signed = op < prefix::U;
+    let kind = op % 3; // 0 = plain (sets GE), 1 = saturating, 2 = halving
     // Lanes: (element width, [(a lane, b lane, add?)]) as i64 values.
-    let bytes = matches!(d.op2, ADD8 | SUB8);
+    let bytes = matches!(op2, ADD8 | SUB8);
     let lanes = if bytes { 4 } else { 2 };
     let width = if bytes { 8 } else { 16 };
     let lane = |v: u32, i: u32| -> i64 {
@@ -66,7 +121,7 @@ pub fn parallel(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
     let mut ge = 0u8;
     for i in 0..lanes {
         // Which lane of b pairs with lane i of a, and whether it adds.
-        let (bi, add) = match d.op2 {
+        let (bi, add) = match op2 {
             ADD16 | ADD8 => (i, true),
             SUB16 | SUB8 => (i, false),
             ASX => (1 - i, i == 1),
