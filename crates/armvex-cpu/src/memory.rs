@@ -23,7 +23,7 @@
 
 use crate::cpu::Cpu;
 use crate::mmu::{self, Access, Fault, perm};
-use armvex_bus::{AccessSize, Accessor, Bus, PhysicalMemory};
+use armvex_bus::{AccessSize, Accessor, Bus, PhysAddr, PhysicalMemory};
 
 /// Entries per TLB table (direct-mapped by virtual page number).
 pub const TLB_ENTRIES: usize = 512;
@@ -378,7 +378,7 @@ impl Cpu {
                 cpu: self.config.index,
                 time: self.local_time,
             };
-            let v = bus.read(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word));
+            let v = bus.read_phys(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word));
             self.note_mmio(false, t.pa, size, v);
             v
         };
@@ -454,7 +454,7 @@ impl Cpu {
                 time: self.local_time,
             };
             self.note_mmio(true, t.pa, size, v);
-            bus.write(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word), v);
+            bus.write_phys(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word), v);
         }
         Ok(())
     }
@@ -480,7 +480,7 @@ impl Cpu {
     }
 
     /// The physical address of `va` for the debugger (see [`mmu::translate_debug`]).
-    pub fn debug_translate(&self, bus: &Bus, va: u32) -> Option<u32> {
+    pub fn debug_translate(&self, bus: &Bus, va: u32) -> Option<PhysAddr> {
         mmu::translate_debug(&self.cp15, &bus.memory, va)
     }
 

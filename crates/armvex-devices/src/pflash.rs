@@ -304,7 +304,7 @@ impl CfiFlash {
 
     /// Store `data` at `offset` in the memory and the image (a program or an erase).
     fn store(&mut self, ctx: &mut DeviceContext, offset: u32, data: &[u8]) {
-        if ctx.memory.load_bytes(self.base + offset, data).is_err() {
+        if ctx.memory.load_bytes(u64::from(self.base + offset), data).is_err() {
             tracing::warn!("{}: cannot store at offset {offset:#x}", self.name);
         }
         if let Some(disk) = &self.disk
@@ -386,7 +386,11 @@ impl CfiFlash {
                     // The buffer's window: where this cycle writes.
                     let window = offset & !(self.buffer_size() - 1);
                     let mut bytes = vec![0; self.buffer_size() as usize];
-                    if ctx.memory.read_bytes(self.base + window, &mut bytes).is_err() {
+                    if ctx
+                        .memory
+                        .read_bytes(u64::from(self.base + window), &mut bytes)
+                        .is_err()
+                    {
                         tracing::warn!("{}: cannot read the flash at {window:#x}", self.name);
                     }
                     self.s.buffer = Some((window, bytes));
@@ -446,7 +450,7 @@ impl Device for CfiFlash {
     /// The bus answers reads from memory; this answers the same (for callers that ask the
     /// device directly).
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
-        ctx.memory.read(self.base + offset, size).unwrap_or(0)
+        ctx.memory.read(u64::from(self.base + offset), size).unwrap_or(0)
     }
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {

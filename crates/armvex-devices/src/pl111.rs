@@ -233,7 +233,7 @@ pub fn render(regs: &ClcdRegs, memory: &PhysicalMemory) -> Option<Frame> {
     };
     let stride = width * bits / 8;
     let mut fb = vec![0u8; (stride * height) as usize];
-    memory.read_bytes(regs.upbase, &mut fb).ok()?;
+    memory.read_bytes(u64::from(regs.upbase), &mut fb).ok()?;
     let bgr = regs.control & CR_BGR != 0;
     let bebo = regs.control & CR_BEBO != 0;
     let bepo = regs.control & CR_BEPO != 0;
