@@ -148,8 +148,9 @@ fn bad_machine_memory_and_cpus() {
         &["--kernel", &kernel, "-m", "1025M"],
         "vexpress-a9 cannot have more than 1024 MiB of RAM (asked for 1025 MiB)",
     );
-    refuses_run(
-        &["--machine", "vexpress-a15", "--kernel", &kernel, "-m", "31G"],
+    refuses(
+        &["run", "--machine", "vexpress-a15", "--kernel", &kernel, "-m", "31G"],
+        1,
         "vexpress-a15 cannot have more than 30720 MiB of RAM (asked for 31744 MiB)",
     );
 }
