@@ -668,8 +668,10 @@ mod tests {
     fn bus_with(program: &[u32], data: u32) -> Bus {
         let (_, mut bus) = machine(CpuModel::CortexA9);
         let bytes: Vec<u8> = program.iter().flat_map(|w| w.to_le_bytes()).collect();
-        bus.memory.write_bytes(RAM, &bytes).unwrap();
-        bus.memory.write_bytes(RAM + 0x1000, &data.to_le_bytes()).unwrap();
+        bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
+        bus.memory
+            .write_bytes(u64::from(RAM + 0x1000), &data.to_le_bytes())
+            .unwrap();
         bus
     }
 

@@ -443,7 +443,7 @@ mod tests {
     fn setup(model: CpuModel) -> (Cp15, Bus) {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: RAM,
+            base: u64::from(RAM),
             size: 0x10_0000,
         }])
         .unwrap();

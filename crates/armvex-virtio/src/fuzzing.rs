@@ -69,7 +69,7 @@ pub fn fuzz_split_queue(data: &[u8]) {
             chain
                 .buffers
                 .iter()
-                .all(|b| ram_contains(&mem, u64::from(b.addr), u64::from(b.len)))
+                .all(|b| ram_contains(&mem, b.addr, u64::from(b.len)))
         );
         let first_writable = chain
             .buffers

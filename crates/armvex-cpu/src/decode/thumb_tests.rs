@@ -86,8 +86,14 @@ fn a_wide_instruction_across_a_page_boundary_runs_as_decoded() {
     prog.extend_from_slice(&[0xe8ad, 0x0003, 0xfa5f, 0xf298, 0xe91d, 0x0018]);
     let (cpu, bus, _) = crate::testutil::run_thumb(&prog, &[(13, RAM + 0x10_100)], 2050);
     assert_eq!(cpu.regs[13], RAM + 0x10_108, "writeback");
-    assert_eq!(bus.memory.read(RAM + 0x10_100, armvex_bus::AccessSize::Word), Some(7));
-    assert_eq!(bus.memory.read(RAM + 0x10_104, armvex_bus::AccessSize::Word), Some(9));
+    assert_eq!(
+        bus.memory.read(u64::from(RAM + 0x10_100), armvex_bus::AccessSize::Word),
+        Some(7)
+    );
+    assert_eq!(
+        bus.memory.read(u64::from(RAM + 0x10_104), armvex_bus::AccessSize::Word),
+        Some(9)
+    );
     assert_eq!(cpu.regs[2], 0);
     assert_eq!((cpu.regs[3], cpu.regs[4]), (7, 9));
     assert_eq!(cpu.pc(), RAM + 0x100a);
