@@ -527,13 +527,13 @@ mod tests {
         let memory = PhysicalMemory::with_aliases(
             &[RamRegionSpec {
                 name: "flash0".into(),
-                base: BASE,
-                size: SMALL.size,
+                base: u64::from(BASE),
+                size: u64::from(SMALL.size),
             }],
             &[RamAliasSpec {
                 of: "flash0".into(),
                 base: 0,
-                size: SMALL.size,
+                size: u64::from(SMALL.size),
             }],
         )
         .unwrap();
@@ -548,7 +548,7 @@ mod tests {
             })
             .unwrap();
         for (offset, bytes) in loads {
-            bus.memory.load_bytes(BASE + offset, &bytes).unwrap();
+            bus.memory.load_bytes(u64::from(BASE + offset), &bytes).unwrap();
         }
         bus.add_rom_device("flash0", Box::new(flash)).unwrap();
         bus
@@ -736,8 +736,8 @@ mod tests {
         );
         // Both go on alike (the stored bytes are RAM, saved apart: copy them).
         let mut word = [0u8; 4];
-        a.memory.read_bytes(BASE, &mut word).unwrap();
-        b.memory.load_bytes(BASE, &word).unwrap();
+        a.memory.read_bytes(u64::from(BASE), &mut word).unwrap();
+        b.memory.load_bytes(u64::from(BASE), &word).unwrap();
         for bus in [&mut a, &mut b] {
             for i in 1..4 {
                 wr(bus, BASE + 4 * i, 0x2222_0000 + i);
