@@ -8,6 +8,12 @@
  * level LL, 0b100001 alignment) and the 64-bit PAR of the address translation operations
  * (ATTR from MAIR, SH, NS, or F with the status). The Cortex-A9 has no LPAE (ID_MMFR0's
  * VMSA field is 3): there the test only says so.
+ *
+ * Physical addresses above 4 GiB: with 3 GiB of RAM (0x80000000-0x13fffffff) blocks and
+ * pages there, two windows onto the same bytes, the 64-bit PAR of such mappings, and a
+ * block where there is no RAM.
+ *
+ * fwtest: vexpress-a15 -m 3G
  */
 #include "test.h"
 #include "sys.h"
@@ -52,6 +58,10 @@ static u64 l1_hi[2] __attribute__((aligned(32)));        /* TTBR1's table when T
 #define V_PXNT   0x40e00000u /* table with PXNTable -> l3b */
 #define V_DEV    0x41000000u /* block with AttrIndx 1, SH 2 */
 #define V_GIB    0xc0000000u /* 1 GiB block at level 1 -> RAM */
+#define V_HI     0x41200000u /* 2 MiB block at PA 0x100000000 (RAM, 2 GiB in) */
+#define V_HI2    0x41400000u /* the same block again */
+#define V_NORAM  0x41800000u /* 2 MiB block at PA 0x200000000: no RAM there */
+#define V_END    0x41a00000u /* 2 MiB block at PA 0x13fe00000, the end of RAM */
 
 static void mcrr_ttbr0(u64 v) { __asm__ volatile("mcrr p15, 0, %Q0, %R0, c2" : : "r"(v) : "memory"); }
 static void mcrr_ttbr1(u64 v) { __asm__ volatile("mcrr p15, 1, %Q0, %R0, c2" : : "r"(v) : "memory"); }
@@ -204,6 +214,39 @@ int main(void)
     show_par("AP=2 page", V_PAGES + 0x3000);
     show_par("AF=0 block", V_NOAF2);
     show_par("APTable=1", V_APT1 + 0x1000);
+
+    /* Above 4 GiB */
+    l2_test[9] = 0x100000000ull | D_BLOCK | NORMAL | D_AP(1);
+    l2_test[10] = 0x100000000ull | D_BLOCK | NORMAL | D_AP(1);
+    l2_test[12] = 0x200000000ull | D_BLOCK | NORMAL | D_AP(1);
+    dsb();
+    tlb_inv_all();
+    volatile u32 *hi = (volatile u32 *)V_HI, *hi2 = (volatile u32 *)V_HI2;
+    hi[0] = 0xc0ffee01;
+    hi[0x1ffffc / 4] = 0xc0ffee02;
+    printf("above 4G: %08x %08x, through the other window %08x %08x\n", hi[0], hi[0x1ffffc / 4],
+           hi2[0], hi2[0x1ffffc / 4]);
+    l3a[9] = 0x13ffff000ull | D_PAGE | NORMAL | D_AP(1); /* the last page of RAM */
+    l3a[10] = 0x100000000ull | D_PAGE | NORMAL | D_AP(3);
+    dsb();
+    tlb_inv_all();
+    *(volatile u32 *)(V_PAGES + 0x9ffc) = 0xc0ffee03;
+    printf("page above 4G %08x\n", *(volatile u32 *)(V_PAGES + 0xa000));
+    l2_test[13] = 0x13fe00000ull | D_BLOCK | NORMAL | D_AP(1); /* the last 2 MiB of RAM */
+    dsb();
+    tlb_inv_all();
+    printf("last word of RAM through a block %08x\n", *(volatile u32 *)(V_END + 0x1ffffc));
+    try("PA 100000000", LDR, V_HI);
+    try("PA 100000000", STR, V_HI + 8);
+    try("page above 4G", LDR, V_PAGES + 0x9ffc);
+    try("page above 4G AP=3", STR, V_PAGES + 0xa000);
+    try("no RAM", LDR, V_NORAM);
+    try("no RAM", STR, V_NORAM);
+    try("no RAM", LDR, V_NORAM);
+    show_par("PA 100000000", V_HI + 0x1234);
+    show_par("page above 4G", V_PAGES + 0x9010);
+    show_par("page above 4G AP=3", V_PAGES + 0xa010);
+    show_par("no RAM", V_NORAM + 0x20);
 
     /* T0SZ = 1, T1SZ = 1: TTBR0 the low 2 GiB, TTBR1 the high 2 GiB, each from level 1
      * with two entries. */

@@ -14,8 +14,8 @@ pub enum BusError {
         /// The region's name (an alias is "NAME alias").
         name: String,
     },
-    /// A RAM region that would end above the 32-bit physical address space.
-    RegionBeyond4G {
+    /// A RAM region that would end above the 40-bit physical address space.
+    RegionBeyond40Bits {
         /// The region's name.
         name: String,
     },
@@ -29,7 +29,7 @@ pub enum BusError {
         /// What the memory was for: "guest RAM for NAME" or "the view of NAME".
         what: String,
         /// Its size in MiB.
-        mib: u32,
+        mib: u64,
         /// The host's answer.
         source: std::io::Error,
     },
@@ -81,7 +81,12 @@ impl fmt::Display for BusError {
                     "RAM region {name} must be a non-zero multiple of 4 KiB at a 4 KiB boundary"
                 )
             }
-            BusError::RegionBeyond4G { name } => write!(f, "RAM region {name} ends beyond 4 GiB"),
+            BusError::RegionBeyond40Bits { name } => {
+                write!(
+                    f,
+                    "RAM region {name} ends beyond the 40-bit physical address space (1 TiB)"
+                )
+            }
             BusError::RegionOverlap { name } => write!(f, "RAM region {name} overlaps another region"),
             BusError::Allocate { what, mib, source } => write!(f, "cannot allocate {mib} MiB of {what}: {source}"),
             BusError::UnknownAliasTarget { of } => write!(f, "RAM alias of unknown region {of}"),

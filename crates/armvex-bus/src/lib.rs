@@ -29,7 +29,7 @@ pub mod watch;
 pub use clock::{TimerSlot, VirtualClock};
 pub use error::BusError;
 pub use irq::{InterruptLines, MAX_CPUS};
-pub use memory::{PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec, RomView};
+pub use memory::{PHYS_ADDR_LIMIT, PhysAddr, PhysicalMemory, RamAliasSpec, RamPage, RamRegionSpec, RomView};
 pub use mmio::{AccessSize, Device, DeviceContext, DeviceId};
 use serde::{Deserialize, Serialize};
 pub use state::StateError;
@@ -164,7 +164,7 @@ impl Bus {
     /// Place `device` at `base..base+size`. Returns its id, used for its timer slots.
     /// Fails if the range overlaps RAM or another device.
     pub fn add_device(&mut self, base: u32, size: u32, device: Box<dyn Device>) -> Result<DeviceId, BusError> {
-        if self.memory.overlaps(base, size) {
+        if self.memory.overlaps(u64::from(base), u64::from(size)) {
             return Err(BusError::DeviceOverlapsRam {
                 device: device.name().to_string(),
                 base,
@@ -186,18 +186,33 @@ impl Bus {
             .ok_or_else(|| BusError::NoSuchRegion {
                 name: region.to_string(),
             })?;
-        let id = self.devices.insert(spec.base, spec.size, device)?;
+        // Devices live in the 32-bit address space.
+        let (Ok(base), Ok(size)) = (u32::try_from(spec.base), u32::try_from(spec.size)) else {
+            return Err(BusError::BadDeviceRange {
+                device: device.name().to_string(),
+                base: spec.base as u32,
+                size: spec.size as u32,
+            });
+        };
+        let id = self.devices.insert(base, size, device)?;
         self.memory.make_rom_device(region, id)?;
         Ok(id)
     }
 
-    /// Read `size` bytes at physical address `pa` from a device, or from RAM when `pa` is RAM
-    /// (the CPU's slow path for accesses the TLB could not serve).
+    /// Read `size` bytes at a 32-bit physical address `pa` (see [`Bus::read_phys`]): the
+    /// address space of the devices, the Cortex-A9 and the short-descriptor format.
     pub fn read(&mut self, who: Accessor, pa: u32, size: AccessSize) -> u32 {
+        self.read_phys(who, PhysAddr::from(pa), size)
+    }
+
+    /// Read `size` bytes at physical address `pa` from a device, or from RAM when `pa` is RAM
+    /// (the CPU's slow path for accesses the TLB could not serve). Addresses at or above
+    /// 4 GiB (LPAE) can only be RAM; elsewhere they read as zero like any unmapped address.
+    pub fn read_phys(&mut self, who: Accessor, pa: PhysAddr, size: AccessSize) -> u32 {
         if let Some(v) = self.memory.read(pa, size) {
             return v;
         }
-        match self.devices.find(pa) {
+        match u32::try_from(pa).ok().and_then(|pa| self.devices.find(pa)) {
             Some((id, offset)) => {
                 let v = self.with_device(who, id, |device, ctx| device.read(ctx, offset, size));
                 self.watch.note(id, false, offset, size.bytes(), v, who);
@@ -212,12 +227,20 @@ impl Bus {
         }
     }
 
-    /// Write `size` bytes of `value` at physical address `pa` (see [`Bus::read`]).
+    /// Write `size` bytes of `value` at a 32-bit physical address `pa` (see [`Bus::read`]).
     pub fn write(&mut self, who: Accessor, pa: u32, size: AccessSize, value: u32) {
+        self.write_phys(who, PhysAddr::from(pa), size, value)
+    }
+
+    /// Write `size` bytes of `value` at physical address `pa` (see [`Bus::read_phys`]).
+    pub fn write_phys(&mut self, who: Accessor, pa: PhysAddr, size: AccessSize, value: u32) {
         if self.memory.write(pa, size, value) {
             return;
         }
-        let target = self.memory.rom_device_at(pa).or_else(|| self.devices.find(pa));
+        let target = self
+            .memory
+            .rom_device_at(pa)
+            .or_else(|| u32::try_from(pa).ok().and_then(|pa| self.devices.find(pa)));
         match target {
             Some((id, offset)) => {
                 tracing::trace!(target: "mmio", "write{} {pa:#010x} = {value:#x} ({})", size.bits(), self.devices.device_mut(id).name());
@@ -387,6 +410,29 @@ mod tests {
     }
 
     const CPU0: Accessor = Accessor { cpu: 0, time: 0 };
+
+    #[test]
+    fn physical_addresses_above_4g_reach_ram_there_and_no_device() {
+        let mem = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x1_0000_0000,
+            size: 0x10_0000,
+        }])
+        .unwrap();
+        let mut bus = Bus::new(mem);
+        bus.add_device(0x1000_0000, 0x1000, Box::new(Scratch { regs: [0; 4], fired: 0 }))
+            .unwrap();
+        bus.write_phys(CPU0, 0x1_0000_0010, AccessSize::Word, 0xdead_beef);
+        assert_eq!(bus.read_phys(CPU0, 0x1_0000_0010, AccessSize::Word), 0xdead_beef);
+        assert_eq!(bus.memory.read(0x1_0000_0010, AccessSize::Word), Some(0xdead_beef));
+        // The device's address 4 GiB up is not the device: unmapped, reads as zero.
+        bus.write(CPU0, 0x1000_0004, AccessSize::Word, 7);
+        assert_eq!(bus.read_phys(CPU0, 0x1_1000_0004, AccessSize::Word), 0);
+        bus.write_phys(CPU0, 0x1_1000_0004, AccessSize::Word, 9);
+        assert_eq!(bus.read(CPU0, 0x1000_0004, AccessSize::Word), 7);
+        // Nor is RAM's 32-bit alias RAM.
+        assert_eq!(bus.read(CPU0, 0x0000_0010, AccessSize::Word), 0);
+    }
 
     #[test]
     fn ram_and_device_and_unmapped() {

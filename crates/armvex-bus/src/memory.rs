@@ -67,10 +67,27 @@
 
 use crate::error::BusError;
 use crate::mmio::AccessSize;
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 
 /// Size of a guest page as far as RAM bookkeeping is concerned (the small-page size of VMSAv7).
 pub const PAGE_SIZE: u32 = 4096;
+
+/// A guest physical address. The Cortex-A15's long-descriptor translation (LPAE) outputs
+/// 40-bit physical addresses, so RAM may lie above 4 GiB (vexpress-a15's RAM starts at
+/// 2 GiB and may be up to 30 GiB long); the Cortex-A9 and the short-descriptor format stay
+/// below 4 GiB. Devices are all below 4 GiB.
+pub type PhysAddr = u64;
+
+/// The end of the 40-bit physical address space (1 TiB).
+pub const PHYS_ADDR_LIMIT: PhysAddr = 1 << 40;
+
+/// An anonymous mapping of `size` bytes for guest memory. MAP_NORESERVE: the host commits
+/// pages only when they are first touched, so a guest given 30 GiB costs what it uses (and
+/// Linux's overcommit heuristic does not refuse a map larger than the host's RAM and swap).
+fn map_guest_memory(size: u64) -> std::io::Result<MmapMut> {
+    let len = usize::try_from(size).map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    MmapOptions::new().len(len).no_reserve_swap().map_anon()
+}
 
 /// What a board asks for: a named RAM region at a physical address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,9 +95,9 @@ pub struct RamRegionSpec {
     /// The region's name in the board file and in diagnostics ("ram", "psram", "flash0").
     pub name: String,
     /// Its first guest physical address.
-    pub base: u32,
+    pub base: PhysAddr,
     /// Its size in bytes.
-    pub size: u32,
+    pub size: u64,
 }
 
 /// A second window onto (the start of) an existing region, like the vexpress boards' view of
@@ -90,9 +107,9 @@ pub struct RamAliasSpec {
     /// Name of the region this window shows.
     pub of: String,
     /// Guest physical address of the window.
-    pub base: u32,
+    pub base: PhysAddr,
     /// Size of the window in bytes (at most the region's).
-    pub size: u32,
+    pub size: u64,
 }
 
 struct RamRegion {
@@ -182,8 +199,14 @@ enum Backing {
 }
 
 impl RamRegion {
-    fn contains(&self, pa: u32, len: u32) -> bool {
-        pa >= self.spec.base && u64::from(pa - self.spec.base) + u64::from(len) <= u64::from(self.spec.size)
+    #[inline]
+    fn contains(&self, pa: PhysAddr, len: u64) -> bool {
+        pa >= self.spec.base && pa - self.spec.base + len <= self.spec.size
+    }
+
+    /// Number of 4 KiB pages in the region.
+    fn pages(&self) -> u32 {
+        (self.spec.size / u64::from(PAGE_SIZE)) as u32
     }
 }
 
@@ -293,13 +316,14 @@ impl PhysicalMemory {
     pub fn with_aliases(specs: &[RamRegionSpec], aliases: &[RamAliasSpec]) -> Result<Self, BusError> {
         let mut regions: Vec<RamRegion> = Vec::new();
         let mut next_page = 0u32;
-        let check = |regions: &[RamRegion], name: &str, base: u32, size: u32| -> Result<(), BusError> {
+        let check = |regions: &[RamRegion], name: &str, base: PhysAddr, size: u64| -> Result<(), BusError> {
             let name = name.to_string();
-            if size == 0 || size % PAGE_SIZE != 0 || base % PAGE_SIZE != 0 {
+            let page = u64::from(PAGE_SIZE);
+            if size == 0 || size % page != 0 || base % page != 0 {
                 return Err(BusError::RegionNotPageAligned { name });
             }
-            if u64::from(base) + u64::from(size) > 1 << 32 {
-                return Err(BusError::RegionBeyond4G { name });
+            if base.checked_add(size).is_none_or(|end| end > PHYS_ADDR_LIMIT) {
+                return Err(BusError::RegionBeyond40Bits { name });
             }
             if regions
                 .iter()
@@ -311,7 +335,7 @@ impl PhysicalMemory {
         };
         for spec in specs {
             check(&regions, &spec.name, spec.base, spec.size)?;
-            let map = MmapMut::map_anon(spec.size as usize).map_err(|source| BusError::Allocate {
+            let map = map_guest_memory(spec.size).map_err(|source| BusError::Allocate {
                 what: format!("guest RAM for {}", spec.name),
                 mib: spec.size >> 20,
                 source,
@@ -323,7 +347,11 @@ impl PhysicalMemory {
                 read_only: false,
                 rom: None,
             });
-            next_page += spec.size / PAGE_SIZE;
+            next_page = u32::try_from(u64::from(next_page) + spec.size / u64::from(PAGE_SIZE)).map_err(|_| {
+                BusError::RegionBeyond40Bits {
+                    name: spec.name.clone(),
+                }
+            })?;
         }
         for alias in aliases {
             let name = format!("{} alias", alias.of);
@@ -378,8 +406,8 @@ impl PhysicalMemory {
             .iter_mut()
             .find(|r| r.spec.name == name && matches!(r.backing, Backing::Own(_)))
             .ok_or_else(|| BusError::NoSuchRegion { name: name.to_string() })?;
-        let pages = region.spec.size / PAGE_SIZE;
-        let view = MmapMut::map_anon(region.spec.size as usize).map_err(|source| BusError::Allocate {
+        let pages = region.pages();
+        let view = map_guest_memory(region.spec.size).map_err(|source| BusError::Allocate {
             what: format!("the view of {name}"),
             mib: region.spec.size >> 20,
             source,
@@ -400,7 +428,7 @@ impl PhysicalMemory {
     }
 
     /// The ROM device behind `pa` (through an alias too) and the offset of `pa` in its region.
-    pub fn rom_device_at(&self, pa: u32) -> Option<(usize, u32)> {
+    pub fn rom_device_at(&self, pa: PhysAddr) -> Option<(usize, u32)> {
         let (owner, off, _) = self.locate(pa, 1)?;
         let rom = self.regions[owner].rom.as_ref()?;
         Some((rom.device, off as u32))
@@ -456,8 +484,8 @@ impl PhysicalMemory {
         if rom.mode != RomView::Array || len == 0 {
             return;
         }
-        let first = off as u32 / PAGE_SIZE;
-        let last = (off + len - 1) as u32 / PAGE_SIZE;
+        let first = (off / PAGE_SIZE as usize) as u32;
+        let last = ((off + len - 1) / PAGE_SIZE as usize) as u32;
         for page in first..=last {
             if rom.is_shown(page) {
                 rom.fill(page, array);
@@ -486,7 +514,7 @@ impl PhysicalMemory {
     }
 
     /// True if `base..base+size` overlaps any RAM region.
-    pub fn overlaps(&self, base: u32, size: u32) -> bool {
+    pub fn overlaps(&self, base: PhysAddr, size: u64) -> bool {
         self.regions
             .iter()
             .any(|r| ranges_overlap(r.spec.base, r.spec.size, base, size))
@@ -495,7 +523,7 @@ impl PhysicalMemory {
     /// The region holding `pa..pa+len`, as (index of the region owning the bytes, offset in
     /// it, first page number of the owner).
     #[inline]
-    fn locate(&self, pa: u32, len: u32) -> Option<(usize, usize, u32)> {
+    fn locate(&self, pa: PhysAddr, len: u64) -> Option<(usize, usize, u32)> {
         let (i, r) = self.regions.iter().enumerate().find(|(_, r)| r.contains(pa, len))?;
         let owner = match r.backing {
             Backing::Own(_) => i,
@@ -519,7 +547,7 @@ impl PhysicalMemory {
     }
 
     /// The RAM page containing `pa`, if `pa` is RAM.
-    pub fn page(&mut self, pa: u32) -> Option<RamPage> {
+    pub fn page(&mut self, pa: PhysAddr) -> Option<RamPage> {
         let (owner, off, first_page) = self.locate(pa, 1)?;
         let offset = off & !(PAGE_SIZE as usize - 1);
         if self.regions[owner].rom.is_some() {
@@ -528,7 +556,7 @@ impl PhysicalMemory {
         Some(RamPage {
             // The offset is inside the mapping (checked by `locate`).
             host: self.bytes_mut(owner).as_mut_ptr().wrapping_add(offset),
-            index: first_page + (offset as u32) / PAGE_SIZE,
+            index: first_page + (offset / PAGE_SIZE as usize) as u32,
             writable: !self.regions[owner].read_only,
         })
     }
@@ -540,7 +568,7 @@ impl PhysicalMemory {
         let (Some(rom), Backing::Own(array)) = (region.rom.as_mut(), &region.backing) else {
             unreachable!("called for ROM device regions")
         };
-        let page = offset as u32 / PAGE_SIZE;
+        let page = (offset / PAGE_SIZE as usize) as u32;
         if !rom.is_shown(page) {
             rom.fill(page, array);
             rom.shown[page as usize / 64] |= 1 << (page % 64);
@@ -556,9 +584,9 @@ impl PhysicalMemory {
 
     /// Read a little-endian value of `size` at `pa`, or `None` if it is not (wholly) RAM. A
     /// ROM device region reads as its view shows it.
-    pub fn read(&self, pa: u32, size: AccessSize) -> Option<u32> {
+    pub fn read(&self, pa: PhysAddr, size: AccessSize) -> Option<u32> {
         let n = size.bytes() as usize;
-        let (owner, off, _) = self.locate(pa, n as u32)?;
+        let (owner, off, _) = self.locate(pa, n as u64)?;
         if let Some(rom) = &self.regions[owner].rom
             && rom.mode != RomView::Array
         {
@@ -578,7 +606,7 @@ impl PhysicalMemory {
 
     /// Write a little-endian value of `size` at `pa`. Returns false if it is not (wholly)
     /// writable RAM.
-    pub fn write(&mut self, pa: u32, size: AccessSize, value: u32) -> bool {
+    pub fn write(&mut self, pa: PhysAddr, size: AccessSize, value: u32) -> bool {
         let n = size.bytes();
         let bytes = value.to_le_bytes();
         self.write_bytes(pa, &bytes[..n as usize]).is_ok()
@@ -586,34 +614,33 @@ impl PhysicalMemory {
 
     /// Copy guest memory at `pa` into `buf`. Fails (touching nothing) unless the whole range
     /// is inside one RAM region.
-    pub fn read_bytes(&self, pa: u32, buf: &mut [u8]) -> Result<(), OutsideRam> {
-        let len = u32::try_from(buf.len()).map_err(|_| OutsideRam { pa })?;
-        let (owner, off, _) = self.locate(pa, len).ok_or(OutsideRam { pa })?;
+    pub fn read_bytes(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), OutsideRam> {
+        let (owner, off, _) = self.locate(pa, buf.len() as u64).ok_or(OutsideRam { pa })?;
         buf.copy_from_slice(&self.bytes(owner)[off..off + buf.len()]);
         Ok(())
     }
 
     /// Copy `data` into guest memory at `pa`, invalidating predecoded code it overwrites.
     /// Fails (touching nothing) unless the whole range is inside one writable RAM region.
-    pub fn write_bytes(&mut self, pa: u32, data: &[u8]) -> Result<(), OutsideRam> {
+    pub fn write_bytes(&mut self, pa: PhysAddr, data: &[u8]) -> Result<(), OutsideRam> {
         self.store(pa, data, false)
     }
 
     /// [`PhysicalMemory::write_bytes`] for loaders, which may also fill read-only memory.
-    pub fn load_bytes(&mut self, pa: u32, data: &[u8]) -> Result<(), OutsideRam> {
+    pub fn load_bytes(&mut self, pa: PhysAddr, data: &[u8]) -> Result<(), OutsideRam> {
         self.store(pa, data, true)
     }
 
-    fn store(&mut self, pa: u32, data: &[u8], loading: bool) -> Result<(), OutsideRam> {
-        let len = u32::try_from(data.len()).map_err(|_| OutsideRam { pa })?;
-        let (owner, off, first_page) = self.locate(pa, len).ok_or(OutsideRam { pa })?;
+    fn store(&mut self, pa: PhysAddr, data: &[u8], loading: bool) -> Result<(), OutsideRam> {
+        let len = data.len();
+        let (owner, off, first_page) = self.locate(pa, len as u64).ok_or(OutsideRam { pa })?;
         if self.regions[owner].read_only && !loading {
             return Err(OutsideRam { pa });
         }
         if len > 0 {
             // Before the bytes change: an undo log must see the old contents.
-            let first = first_page + off as u32 / PAGE_SIZE;
-            let last = first_page + (off as u32 + len - 1) / PAGE_SIZE;
+            let first = first_page + (off / PAGE_SIZE as usize) as u32;
+            let last = first_page + ((off + len - 1) / PAGE_SIZE as usize) as u32;
             for page in first..=last {
                 self.note_write(page);
             }
@@ -645,12 +672,10 @@ impl PhysicalMemory {
             .iter()
             .enumerate()
             .find(|(_, r)| {
-                matches!(r.backing, Backing::Own(_))
-                    && index >= r.first_page
-                    && index < r.first_page + r.spec.size / PAGE_SIZE
+                matches!(r.backing, Backing::Own(_)) && index >= r.first_page && index < r.first_page + r.pages()
             })
             .expect("page numbers come from this memory");
-        (owner, ((index - r.first_page) * PAGE_SIZE) as usize)
+        (owner, (index - r.first_page) as usize * PAGE_SIZE as usize)
     }
 
     /// Start saving the old contents of pages before their first write (module docs).
@@ -702,7 +727,7 @@ impl PhysicalMemory {
 
     /// Fill guest memory at `pa..pa+len` with zeros, as a loader (see
     /// [`PhysicalMemory::load_bytes`]).
-    pub fn zero(&mut self, pa: u32, len: u32) -> Result<(), OutsideRam> {
+    pub fn zero(&mut self, pa: PhysAddr, len: u64) -> Result<(), OutsideRam> {
         const ZEROS: [u8; 4096] = [0; 4096];
         let mut done = 0;
         while done < len {
@@ -798,7 +823,7 @@ impl PhysicalMemory {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutsideRam {
     /// The first guest physical address of the range.
-    pub pa: u32,
+    pub pa: PhysAddr,
 }
 
 impl std::fmt::Display for OutsideRam {
@@ -809,9 +834,8 @@ impl std::fmt::Display for OutsideRam {
 
 impl std::error::Error for OutsideRam {}
 
-fn ranges_overlap(a: u32, alen: u32, b: u32, blen: u32) -> bool {
-    let (a, b) = (u64::from(a), u64::from(b));
-    a < b + u64::from(blen) && b < a + u64::from(alen)
+fn ranges_overlap(a: PhysAddr, alen: u64, b: PhysAddr, blen: u64) -> bool {
+    a < b + blen && b < a + alen
 }
 
 #[cfg(test)]
@@ -842,6 +866,81 @@ mod tests {
         assert_eq!(m.page(0x4800_1000).unwrap().index, 5);
         assert!(m.page(0x6000_4000).is_none());
         assert!(m.page(0x6000_0000).unwrap().writable);
+    }
+
+    /// vexpress-a15 with LPAE: 8 GiB of RAM from 2 GiB, so most of it is above 4 GiB. The
+    /// host commits only the touched pages (MAP_NORESERVE).
+    fn big() -> PhysicalMemory {
+        PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x8000_0000,
+            size: 8 << 30,
+        }])
+        .unwrap()
+    }
+
+    #[test]
+    fn ram_above_4g_is_read_and_written_like_any_ram() {
+        let mut m = big();
+        assert_eq!(m.total_pages(), 2 << 20);
+        assert!(m.write(0x1_0000_0000, AccessSize::Word, 0x1122_3344));
+        assert_eq!(m.read(0x1_0000_0000, AccessSize::Word), Some(0x1122_3344));
+        assert_eq!(m.read(0x1_0000_0002, AccessSize::Half), Some(0x1122));
+        // The last word of RAM (2 GiB + 8 GiB = 0x2_8000_0000) and the first past it.
+        m.write_bytes(0x2_7fff_fffc, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(m.read(0x2_7fff_fffc, AccessSize::Word), Some(0x0403_0201));
+        assert_eq!(m.read(0x2_8000_0000, AccessSize::Byte), None);
+        assert_eq!(
+            m.write_bytes(0x2_7fff_fffe, &[0; 4]),
+            Err(OutsideRam { pa: 0x2_7fff_fffe }),
+            "crosses the end of RAM"
+        );
+        // A 32-bit address is not the same as one 4 GiB above it.
+        assert_eq!(m.read(0x0000_0000, AccessSize::Word), None);
+        // Pages are numbered from the region's start: 0x1_0000_0000 is 2 GiB in.
+        let page = m.page(0x1_0000_0abc).unwrap();
+        assert_eq!(page.index, 0x8_0000);
+        // SAFETY: `page.host` is the start of a 4 KiB page of the mapping.
+        assert_eq!(unsafe { page.host.read() }, 0x44);
+        assert_eq!(m.page_contents(0x8_0000)[..4], [0x44, 0x33, 0x22, 0x11]);
+        let mut buf = [0; 4];
+        m.read_bytes(0x2_7fff_fffc, &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4]);
+        assert_eq!(
+            OutsideRam { pa: 0x2_8000_0000 }.to_string(),
+            "guest physical address 0x280000000 is outside RAM"
+        );
+    }
+
+    #[test]
+    fn code_marks_and_undo_logs_work_on_pages_above_4g() {
+        let mut m = big();
+        let index = m.page(0x2_0000_0000).unwrap().index;
+        assert_eq!(index, 0x18_0000);
+        m.mark_code(index);
+        m.start_undo();
+        m.write_bytes(0x2_0000_0010, &[0xaa]).unwrap();
+        assert_eq!(m.pop_invalidated(), Some(index));
+        let undo = m.take_undo();
+        assert_eq!(undo.page_numbers().collect::<Vec<_>>(), [index]);
+        m.apply_undo(&undo);
+        assert_eq!(m.read(0x2_0000_0010, AccessSize::Byte), Some(0));
+    }
+
+    #[test]
+    fn regions_end_within_40_bits() {
+        let region = |base: u64, size: u64| RamRegionSpec {
+            name: "ram".into(),
+            base,
+            size,
+        };
+        assert!(PhysicalMemory::new(&[region(0xff_ffff_f000, 0x1000)]).is_ok());
+        let err = PhysicalMemory::new(&[region(0xff_ffff_f000, 0x2000)]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "RAM region ram ends beyond the 40-bit physical address space (1 TiB)"
+        );
+        assert!(PhysicalMemory::new(&[region(!0xfff, 0x1000)]).is_err());
     }
 
     #[test]
@@ -1102,6 +1201,8 @@ mod tests {
         };
         assert!(PhysicalMemory::new(&[spec(0x1000, 0x2000), spec(0x2000, 0x1000)]).is_err());
         assert!(PhysicalMemory::new(&[spec(0x1000, 0x1001)]).is_err());
-        assert!(PhysicalMemory::new(&[spec(0xffff_f000, 0x2000)]).is_err());
+        // Regions may cross 4 GiB (LPAE) but not the end of the 40-bit space.
+        assert!(PhysicalMemory::new(&[spec(0xffff_f000, 0x2000)]).is_ok());
+        assert!(PhysicalMemory::new(&[spec(0xff_ffff_f000, 0x2000)]).is_err());
     }
 }

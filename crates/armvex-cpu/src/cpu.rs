@@ -791,7 +791,7 @@ impl Cpu {
     }
 
     /// Trace a device access.
-    pub(crate) fn note_mmio(&mut self, write: bool, pa: u32, size: u32, value: u32) {
+    pub(crate) fn note_mmio(&mut self, write: bool, pa: u64, size: u32, value: u32) {
         let index = self.config.index;
         if let Some(t) = self.tracer.as_mut() {
             t.mmio(index, write, pa, size, value);

@@ -337,7 +337,7 @@ mod tests {
         } else {
             ARM_LOOP.iter().flat_map(|w| w.to_le_bytes()).collect()
         };
-        bus.memory.write_bytes(RAM, &bytes).unwrap();
+        bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
         cpu.regs[6] = DATA;
         cpu.set_pc_interworking(RAM | u32::from(thumb));
         let code = CodeCache::new(bus.memory.total_pages(), Features::for_model(CpuModel::CortexA9, true));
@@ -347,7 +347,7 @@ mod tests {
     fn state(cpu: &Cpu, bus: &Bus) -> (CpuState, u32) {
         (
             cpu.save_state(),
-            bus.memory.read(DATA, armvex_bus::AccessSize::Word).unwrap(),
+            bus.memory.read(u64::from(DATA), armvex_bus::AccessSize::Word).unwrap(),
         )
     }
 
@@ -444,7 +444,7 @@ mod tests {
             let at = if kind == WatchKind::Read { load } else { store };
             assert_eq!(cpu.pc(), RAM + at, "{kind:?}");
             assert_eq!((hit.addr, hit.write), (DATA + 2, kind != WatchKind::Read));
-            let value = bus.memory.read(DATA, armvex_bus::AccessSize::Word).unwrap();
+            let value = bus.memory.read(u64::from(DATA), armvex_bus::AccessSize::Word).unwrap();
             assert_eq!(
                 value,
                 u32::from(kind == WatchKind::Read),
@@ -463,7 +463,7 @@ mod tests {
             cpu.set_watchpoints(&[]);
             cpu.run_with(&mut bus, &mut code, 1, 0, &DebugControl::NONE);
             assert_eq!(cpu.instructions(), retired + 1);
-            assert_eq!(bus.memory.read(DATA, armvex_bus::AccessSize::Word), Some(1));
+            assert_eq!(bus.memory.read(u64::from(DATA), armvex_bus::AccessSize::Word), Some(1));
         }
     }
 

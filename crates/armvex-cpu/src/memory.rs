@@ -24,7 +24,7 @@
 use crate::cpu::{Cpu, Insn};
 use crate::mmu::{self, Access, Fault, perm};
 use crate::tlb::{FetchEntry, PAGE_MASK, TlbEntry, tlb_host, tlb_index};
-use armvex_bus::{AccessSize, Accessor, Bus, PhysicalMemory};
+use armvex_bus::{AccessSize, Accessor, Bus, PhysAddr, PhysicalMemory};
 
 /// Flags for the slow path.
 #[derive(Clone, Copy, Debug, Default)]
@@ -193,7 +193,7 @@ impl Cpu {
                 cpu: self.config.index,
                 time: self.local_time,
             };
-            let v = bus.read(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word));
+            let v = bus.read_phys(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word));
             self.note_mmio(false, t.pa, size, v);
             v
         };
@@ -269,7 +269,7 @@ impl Cpu {
                 time: self.local_time,
             };
             self.note_mmio(true, t.pa, size, v);
-            bus.write(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word), v);
+            bus.write_phys(who, t.pa, AccessSize::from_bytes(size).unwrap_or(AccessSize::Word), v);
         }
         Ok(())
     }
@@ -295,7 +295,7 @@ impl Cpu {
     }
 
     /// The physical address of `va` for the debugger (see [`mmu::translate_debug`]).
-    pub fn debug_translate(&self, bus: &Bus, va: u32) -> Option<u32> {
+    pub fn debug_translate(&self, bus: &Bus, va: u32) -> Option<PhysAddr> {
         mmu::translate_debug(&self.cp15, &bus.memory, va)
     }
 
@@ -486,8 +486,10 @@ mod tests {
     fn bus_with(program: &[u32], data: u32) -> Bus {
         let (_, mut bus) = machine(CpuModel::CortexA9);
         let bytes: Vec<u8> = program.iter().flat_map(|w| w.to_le_bytes()).collect();
-        bus.memory.write_bytes(RAM, &bytes).unwrap();
-        bus.memory.write_bytes(RAM + 0x1000, &data.to_le_bytes()).unwrap();
+        bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
+        bus.memory
+            .write_bytes(u64::from(RAM + 0x1000), &data.to_le_bytes())
+            .unwrap();
         bus
     }
 

@@ -20,7 +20,7 @@
 //! allows.
 
 use crate::cp15::{Cp15, sctlr};
-use armvex_bus::{Accessor, Bus};
+use armvex_bus::{Accessor, Bus, PhysAddr};
 
 pub mod lpae;
 
@@ -46,8 +46,8 @@ pub mod perm {
 /// A successful translation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
-    /// Physical address of the access.
-    pub pa: u32,
+    /// Physical address of the access (40 bits with LPAE, else below 4 GiB).
+    pub pa: PhysAddr,
     /// What the mapping allows ([`perm`] bits).
     pub perms: u8,
     /// Size of the mapping in bytes (4 KiB, 64 KiB, 1 MiB or 16 MiB; 4 GiB with the MMU off).
@@ -181,7 +181,7 @@ pub fn translate(
 ) -> Result<Translation, Fault> {
     if cp15.sctlr & sctlr::M == 0 {
         return Ok(Translation {
-            pa: va,
+            pa: PhysAddr::from(va),
             perms: perm::ALL,
             size: 1 << 32,
             nonsecure: false,
@@ -229,7 +229,7 @@ pub fn translate(
 /// Everything a walk found, before the permission check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Walk {
-    pub pa: u32,
+    pub pa: PhysAddr,
     pub perms: u8,
     pub size: u64,
     pub domain: u32,
@@ -246,10 +246,10 @@ pub struct Walk {
     pub attrs: u16,
 }
 
-fn read_descriptor(bus: &mut Bus, cpu: usize, pa: u32) -> u32 {
+fn read_descriptor(bus: &mut Bus, cpu: usize, pa: PhysAddr) -> u32 {
     // Table walks read memory directly; on vexpress unassigned addresses read as zero, so a
     // table outside RAM simply yields translation faults.
-    bus.read(Accessor { cpu, time: 0 }, pa, armvex_bus::AccessSize::Word)
+    bus.read_phys(Accessor { cpu, time: 0 }, pa, armvex_bus::AccessSize::Word)
 }
 
 /// Walk the translation tables for `va` (the MMU must be enabled). Faults other than
@@ -262,9 +262,9 @@ pub fn walk(cp15: &Cp15, bus: &mut Bus, cpu: usize, va: u32) -> Result<Walk, Fau
 /// regime, whatever the permissions, domains and access flags say, reading descriptors from
 /// RAM only (a table outside RAM translates nothing), with no side effect. `None` if `va` is
 /// not mapped.
-pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32) -> Option<u32> {
+pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32) -> Option<PhysAddr> {
     if cp15.sctlr & sctlr::M == 0 {
-        return Some(va);
+        return Some(PhysAddr::from(va));
     }
     let mut outside_ram = false;
     let walk = walk_with(cp15, va, true, |pa| {
@@ -277,8 +277,9 @@ pub fn translate_debug(cp15: &Cp15, memory: &armvex_bus::PhysicalMemory, va: u32
 }
 
 /// [`walk`] with descriptors read by `read`; `for_debugger` ignores domain and access-flag
-/// faults (the mapping is reported with no permissions instead).
-fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32) -> u32) -> Result<Walk, Fault> {
+/// faults (the mapping is reported with no permissions instead). The short-descriptor format
+/// reads tables and outputs addresses below 4 GiB only.
+fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(PhysAddr) -> u32) -> Result<Walk, Fault> {
     if cp15.lpae() {
         return lpae::walk_with(cp15, va, for_debugger, read);
     }
@@ -300,7 +301,7 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
     }
     let index_mask = if use_ttbr1 { 0xfff } else { 0xfff >> n };
     let l1_addr = base | (((va >> 20) & index_mask) << 2);
-    let l1 = read(l1_addr);
+    let l1 = read(PhysAddr::from(l1_addr));
     let has_pxn = cp15.has_pxn();
     let afe = cp15.sctlr & sctlr::AFE != 0;
     match l1 & 3 {
@@ -310,7 +311,7 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
             let domain = (l1 >> 5) & 0xf;
             let pxn = has_pxn && l1 & (1 << 2) != 0;
             let l2_addr = (l1 & 0xffff_fc00) | (((va >> 12) & 0xff) << 2);
-            let l2 = read(l2_addr);
+            let l2 = read(PhysAddr::from(l2_addr));
             let (pa, size, xn, ap, ng) = match l2 & 3 {
                 0 => return Err(fault(fsc::TRANSLATION_PAGE, domain)),
                 1 => (
@@ -337,7 +338,7 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
                 None => return Err(fault(fsc::DOMAIN_PAGE, domain)),
             };
             Ok(Walk {
-                pa,
+                pa: PhysAddr::from(pa),
                 perms,
                 size,
                 domain,
@@ -369,7 +370,7 @@ fn walk_with(cp15: &Cp15, va: u32, for_debugger: bool, mut read: impl FnMut(u32)
                 None => return Err(fault(fsc::DOMAIN_SECTION, domain)),
             };
             Ok(Walk {
-                pa,
+                pa: PhysAddr::from(pa),
                 perms,
                 size,
                 domain,
@@ -444,7 +445,7 @@ mod tests {
     fn setup(model: CpuModel) -> (Cp15, Bus) {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: RAM,
+            base: u64::from(RAM),
             size: 0x10_0000,
         }])
         .unwrap();

@@ -167,10 +167,10 @@ mod tests {
         assert_eq!(b.save_state(), saved);
         let ram: Vec<u8> = {
             let mut v = vec![0; 0x20000];
-            bus_a.memory.read_bytes(RAM, &mut v).unwrap();
+            bus_a.memory.read_bytes(u64::from(RAM), &mut v).unwrap();
             v
         };
-        bus_b.memory.write_bytes(RAM, &ram).unwrap();
+        bus_b.memory.write_bytes(u64::from(RAM), &ram).unwrap();
         let features = crate::decode::Features::for_model(CpuModel::CortexA15, true);
         let mut code_a = crate::CodeCache::new(bus_a.memory.total_pages(), features.clone());
         let mut code_b = crate::CodeCache::new(bus_b.memory.total_pages(), features);

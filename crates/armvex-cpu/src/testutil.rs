@@ -14,7 +14,7 @@ pub const RAM: u32 = 0x6000_0000;
 pub fn machine(model: CpuModel) -> (Cpu, Bus) {
     let mem = PhysicalMemory::new(&[RamRegionSpec {
         name: "ram".into(),
-        base: RAM,
+        base: u64::from(RAM),
         size: 0x10_0000,
     }])
     .unwrap();
@@ -81,7 +81,7 @@ pub fn run_arm(words: &[u32], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, E
 pub fn run_arm_on(model: CpuModel, words: &[u32], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, Exit) {
     let (mut cpu, mut bus) = machine(model);
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    bus.memory.write_bytes(RAM, &bytes).unwrap();
+    bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
     for &(r, v) in regs {
         cpu.regs[r] = v;
     }
@@ -95,7 +95,7 @@ pub fn run_arm_on(model: CpuModel, words: &[u32], regs: &[(usize, u32)], count: 
 pub fn run_thumb(halfwords: &[u16], regs: &[(usize, u32)], count: u64) -> (Cpu, Bus, Exit) {
     let (mut cpu, mut bus) = machine(CpuModel::CortexA9);
     let bytes: Vec<u8> = halfwords.iter().flat_map(|h| h.to_le_bytes()).collect();
-    bus.memory.write_bytes(RAM, &bytes).unwrap();
+    bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
     for &(r, v) in regs {
         cpu.regs[r] = v;
     }

@@ -76,7 +76,7 @@ impl Tracer {
     }
 
     /// The line of a device access (`size` in bytes).
-    pub(crate) fn mmio(&mut self, cpu: usize, write: bool, pa: u32, size: u32, value: u32) {
+    pub(crate) fn mmio(&mut self, cpu: usize, write: bool, pa: u64, size: u32, value: u32) {
         let dir = if write { "write" } else { "read" };
         let _ = writeln!(self.out, "cpu{cpu} mmio {dir}{} {pa:#010x} = {value:#x}", size * 8);
     }

@@ -304,7 +304,7 @@ impl CfiFlash {
 
     /// Store `data` at `offset` in the memory and the image (a program or an erase).
     fn store(&mut self, ctx: &mut DeviceContext, offset: u32, data: &[u8]) {
-        if ctx.memory.load_bytes(self.base + offset, data).is_err() {
+        if ctx.memory.load_bytes(u64::from(self.base + offset), data).is_err() {
             tracing::warn!("{}: cannot store at offset {offset:#x}", self.name);
         }
         if let Some(disk) = &self.disk
@@ -386,7 +386,11 @@ impl CfiFlash {
                     // The buffer's window: where this cycle writes.
                     let window = offset & !(self.buffer_size() - 1);
                     let mut bytes = vec![0; self.buffer_size() as usize];
-                    if ctx.memory.read_bytes(self.base + window, &mut bytes).is_err() {
+                    if ctx
+                        .memory
+                        .read_bytes(u64::from(self.base + window), &mut bytes)
+                        .is_err()
+                    {
                         tracing::warn!("{}: cannot read the flash at {window:#x}", self.name);
                     }
                     self.s.buffer = Some((window, bytes));
@@ -446,7 +450,7 @@ impl Device for CfiFlash {
     /// The bus answers reads from memory; this answers the same (for callers that ask the
     /// device directly).
     fn read(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize) -> u32 {
-        ctx.memory.read(self.base + offset, size).unwrap_or(0)
+        ctx.memory.read(u64::from(self.base + offset), size).unwrap_or(0)
     }
 
     fn write(&mut self, ctx: &mut DeviceContext, offset: u32, size: AccessSize, value: u32) {
@@ -523,13 +527,13 @@ mod tests {
         let memory = PhysicalMemory::with_aliases(
             &[RamRegionSpec {
                 name: "flash0".into(),
-                base: BASE,
-                size: SMALL.size,
+                base: u64::from(BASE),
+                size: u64::from(SMALL.size),
             }],
             &[RamAliasSpec {
                 of: "flash0".into(),
                 base: 0,
-                size: SMALL.size,
+                size: u64::from(SMALL.size),
             }],
         )
         .unwrap();
@@ -544,7 +548,7 @@ mod tests {
             })
             .unwrap();
         for (offset, bytes) in loads {
-            bus.memory.load_bytes(BASE + offset, &bytes).unwrap();
+            bus.memory.load_bytes(u64::from(BASE + offset), &bytes).unwrap();
         }
         bus.add_rom_device("flash0", Box::new(flash)).unwrap();
         bus
@@ -732,8 +736,8 @@ mod tests {
         );
         // Both go on alike (the stored bytes are RAM, saved apart: copy them).
         let mut word = [0u8; 4];
-        a.memory.read_bytes(BASE, &mut word).unwrap();
-        b.memory.load_bytes(BASE, &word).unwrap();
+        a.memory.read_bytes(u64::from(BASE), &mut word).unwrap();
+        b.memory.load_bytes(u64::from(BASE), &word).unwrap();
         for bus in [&mut a, &mut b] {
             for i in 1..4 {
                 wr(bus, BASE + 4 * i, 0x2222_0000 + i);

@@ -233,7 +233,7 @@ pub fn render(regs: &ClcdRegs, memory: &PhysicalMemory) -> Option<Frame> {
     };
     let stride = width * bits / 8;
     let mut fb = vec![0u8; (stride * height) as usize];
-    memory.read_bytes(regs.upbase, &mut fb).ok()?;
+    memory.read_bytes(u64::from(regs.upbase), &mut fb).ok()?;
     let bgr = regs.control & CR_BGR != 0;
     let bebo = regs.control & CR_BEBO != 0;
     let bepo = regs.control & CR_BEPO != 0;
@@ -358,7 +358,7 @@ mod tests {
         assert!(render(&display.borrow(), &bus.memory).is_none(), "off");
         // 5:6:5, red low: pure red, green, blue.
         bus.memory
-            .write_bytes(VRAM, &[0x1f, 0x00, 0xe0, 0x07, 0x00, 0xf8])
+            .write_bytes(u64::from(VRAM), &[0x1f, 0x00, 0xe0, 0x07, 0x00, 0xf8])
             .unwrap();
         mode(&mut bus, 6, 0);
         let f = render(&display.borrow(), &bus.memory).unwrap();
@@ -369,13 +369,17 @@ mod tests {
         let f = render(&display.borrow(), &bus.memory).unwrap();
         assert_eq!(&f.rgb[..3], &[0, 0, 255]);
         // 24 bits in 32.
-        bus.memory.write_bytes(VRAM, &[0x10, 0x20, 0x30, 0x00]).unwrap();
+        bus.memory
+            .write_bytes(u64::from(VRAM), &[0x10, 0x20, 0x30, 0x00])
+            .unwrap();
         mode(&mut bus, 5, 0);
         let f = render(&display.borrow(), &bus.memory).unwrap();
         assert_eq!(&f.rgb[..3], &[0x10, 0x20, 0x30]);
         // 8 bits through the palette; 1 bit with and without BEPO.
         bus.write(T, BASE + 0x200, Word, 0x7c00_001f);
-        bus.memory.write_bytes(VRAM, &[0x01, 0x00, 0x00, 0x00]).unwrap();
+        bus.memory
+            .write_bytes(u64::from(VRAM), &[0x01, 0x00, 0x00, 0x00])
+            .unwrap();
         mode(&mut bus, 3, 0);
         let f = render(&display.borrow(), &bus.memory).unwrap();
         assert_eq!(&f.rgb[..6], &[0, 0, 255, 255, 0, 0]);

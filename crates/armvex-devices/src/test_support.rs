@@ -6,8 +6,8 @@ use armvex_bus::{Bus, PhysicalMemory, RamRegionSpec};
 pub(crate) fn bus_with_ram_named(name: &str, base: u32, size: u32) -> Bus {
     let mem = PhysicalMemory::new(&[RamRegionSpec {
         name: name.into(),
-        base,
-        size,
+        base: u64::from(base),
+        size: u64::from(size),
     }])
     .unwrap();
     Bus::new(mem)

@@ -41,7 +41,7 @@ fn bus_with_ram(base: u32) -> Bus {
     Bus::new(
         PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base,
+            base: u64::from(base),
             size: 0x10_0000,
         }])
         .unwrap(),

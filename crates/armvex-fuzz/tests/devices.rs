@@ -60,7 +60,7 @@ impl Rig {
         let mut bus = Bus::new(
             PhysicalMemory::new(&[RamRegionSpec {
                 name: "ram".into(),
-                base: RAM,
+                base: u64::from(RAM),
                 size: 0x10_0000,
             }])
             .expect("RAM"),

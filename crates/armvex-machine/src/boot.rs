@@ -103,7 +103,7 @@ fn check_zimage(data: &[u8], name: &str) -> Result<bool, String> {
 
 fn put(memory: &mut PhysicalMemory, addr: u32, data: &[u8], what: &str) -> Result<(), String> {
     memory
-        .load_bytes(addr, data)
+        .load_bytes(u64::from(addr), data)
         .map_err(|_| format!("{what} ({} bytes at {addr:#010x}) does not fit in RAM", data.len()))
 }
 

@@ -56,7 +56,7 @@ impl Machine {
     }
 
     /// The physical address CPU `cpu` translates `addr` to now, if it is mapped.
-    pub fn translate(&self, cpu: usize, addr: u32) -> Option<u32> {
+    pub fn translate(&self, cpu: usize, addr: u32) -> Option<armvex_bus::PhysAddr> {
         self.cpus.get(cpu)?.debug_translate(&self.bus, addr)
     }
 

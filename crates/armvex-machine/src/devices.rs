@@ -945,7 +945,7 @@ fn build_flashes(
         }
         flash.initial_contents(|offset, bytes| {
             bus.memory
-                .load_bytes(m.base + offset, bytes)
+                .load_bytes(u64::from(m.base + offset), bytes)
                 .map_err(|e| format!("cannot load flash {}: {e}", m.name))
         })?;
         bus.add_rom_device(&m.name, Box::new(flash))?;

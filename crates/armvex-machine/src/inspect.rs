@@ -248,7 +248,7 @@ pub struct ChainView {
 /// One descriptor of a chain.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DescView {
-    pub addr: u32,
+    pub addr: u64,
     pub len: u32,
     pub writable: bool,
 }
@@ -545,7 +545,7 @@ impl Machine {
     fn read16(&self, addr: u64) -> u16 {
         u32::try_from(addr)
             .ok()
-            .and_then(|a| self.bus.memory.read(a, AccessSize::Half))
+            .and_then(|a| self.bus.memory.read(u64::from(a), AccessSize::Half))
             .unwrap_or(0) as u16
     }
 
@@ -613,7 +613,7 @@ impl Machine {
                     let last = chain.buffers.last().filter(|b| b.writable && b.len > 0);
                     if first.is_some_and(|b| b.len >= 16 && mem.read_bytes(b.addr, &mut header).is_ok()) {
                         let status = last
-                            .and_then(|b| mem.read_bytes(b.addr + b.len - 1, &mut status).ok())
+                            .and_then(|b| mem.read_bytes(b.addr + u64::from(b.len) - 1, &mut status).ok())
                             .map(|()| status[0]);
                         view.request = blk_request(&header, &chain.buffers, status);
                     }

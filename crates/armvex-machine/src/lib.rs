@@ -588,14 +588,14 @@ fn build_memory(board: &Board, ram_size: u64, smp: usize) -> Result<PhysicalMemo
     }
     let mut regions = vec![RamRegionSpec {
         name: "ram".into(),
-        base: board.ram.base,
-        size: ram_size as u32,
+        base: u64::from(board.ram.base),
+        size: ram_size,
     }];
     for m in &board.memory {
         regions.push(RamRegionSpec {
             name: m.name.clone(),
-            base: m.base,
-            size: parse_size(&m.size)? as u32,
+            base: u64::from(m.base),
+            size: parse_size(&m.size)?,
         });
     }
     let mut aliases = Vec::new();
@@ -603,8 +603,8 @@ fn build_memory(board: &Board, ram_size: u64, smp: usize) -> Result<PhysicalMemo
         if let Some(base) = m.alias_base {
             aliases.push(RamAliasSpec {
                 of: m.name.clone(),
-                base,
-                size: parse_size(&m.size)? as u32,
+                base: u64::from(base),
+                size: parse_size(&m.size)?,
             });
         }
     }

@@ -89,8 +89,13 @@ fn load_elf(data: &[u8], memory: &mut PhysicalMemory) -> Result<LoadedImage, Str
             ));
         }
         memory
-            .load_bytes(addr, bytes)
-            .and_then(|_| memory.zero(addr + bytes.len() as u32, memsz - bytes.len() as u32))
+            .load_bytes(u64::from(addr), bytes)
+            .and_then(|_| {
+                memory.zero(
+                    u64::from(addr) + bytes.len() as u64,
+                    u64::from(memsz) - bytes.len() as u64,
+                )
+            })
             .map_err(|_| format!("segment at {addr:#010x}..{end:#010x} does not fit in RAM"))?;
         ranges.push((addr, end));
     }

@@ -521,7 +521,7 @@ mod tests {
         );
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: RAM,
+            base: u64::from(RAM),
             size: 0x10_0000,
         }])
         .unwrap();
@@ -535,7 +535,7 @@ mod tests {
     }
 
     fn put(bus: &mut Bus, addr: u32, data: &[u8]) {
-        bus.memory.write_bytes(addr, data).unwrap();
+        bus.memory.write_bytes(u64::from(addr), data).unwrap();
     }
 
     fn words(bus: &mut Bus, addr: u32, w: &[u32]) {
@@ -591,7 +591,7 @@ mod tests {
             "8 asked, 2 read"
         );
         let mut got = [0u8; 2];
-        bus.memory.read_bytes(RAM + 0x300, &mut got).unwrap();
+        bus.memory.read_bytes(u64::from(RAM + 0x300), &mut got).unwrap();
         assert_eq!(&got, b"yz");
     }
 
@@ -608,13 +608,16 @@ mod tests {
         words(&mut bus, RAM + 0x200, &[RAM + 0x300, 64]);
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::GET_CMDLINE, RAM + 0x200).1, 0);
         let mut got = [0u8; 13];
-        bus.memory.read_bytes(RAM + 0x300, &mut got[..9]).unwrap();
+        bus.memory.read_bytes(u64::from(RAM + 0x300), &mut got[..9]).unwrap();
         assert_eq!(&got[..9], b"prog arg\0");
-        assert_eq!(bus.memory.read(RAM + 0x204, armvex_bus::AccessSize::Word), Some(8));
+        assert_eq!(
+            bus.memory.read(u64::from(RAM + 0x204), armvex_bus::AccessSize::Word),
+            Some(8)
+        );
         words(&mut bus, RAM + 0x200, &[RAM + 0x400]);
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::HEAPINFO, RAM + 0x200).1, 0);
         assert_eq!(
-            bus.memory.read(RAM + 0x404, armvex_bus::AccessSize::Word),
+            bus.memory.read(u64::from(RAM + 0x404), armvex_bus::AccessSize::Word),
             Some(RAM + 0x10_0000)
         );
         assert_eq!(call(&mut sh, &mut cpu, &mut bus, op::CLOCK, 0).1, 250);

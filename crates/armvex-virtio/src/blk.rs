@@ -201,7 +201,7 @@ pub struct Request {
     /// The first sector (for IN and OUT; ignored by the other kinds).
     pub sector: u64,
     /// Guest address of the status byte: the chain's last writable byte.
-    pub status_addr: u32,
+    pub status_addr: armvex_bus::PhysAddr,
     /// Writable bytes before the status byte (where IN and GET_ID put their data).
     pub data_in: u64,
 }
@@ -215,7 +215,7 @@ pub enum RequestError {
     /// A header shorter than 16 bytes: answered IOERR.
     ShortHeader {
         /// Where the status byte goes.
-        status_addr: u32,
+        status_addr: armvex_bus::PhysAddr,
         /// How many header bytes there were.
         len: usize,
     },

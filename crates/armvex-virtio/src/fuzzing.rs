@@ -28,12 +28,13 @@ pub fn fuzz_split_queue(data: &[u8]) {
     let flags = header[2];
     let mut mem = PhysicalMemory::new(&[RamRegionSpec {
         name: "fuzz-ram".into(),
-        base: FUZZ_RAM_BASE,
-        size: FUZZ_RAM_SIZE,
+        base: u64::from(FUZZ_RAM_BASE),
+        size: u64::from(FUZZ_RAM_SIZE),
     }])
     .expect("a 64 KiB RAM can be mapped");
     let image = &image[..image.len().min(FUZZ_RAM_SIZE as usize)];
-    mem.write_bytes(FUZZ_RAM_BASE, image).expect("the image fits in RAM");
+    mem.write_bytes(u64::from(FUZZ_RAM_BASE), image)
+        .expect("the image fits in RAM");
 
     let mut q = SplitQueue::new(256);
     q.event_idx = flags & 1 != 0;
@@ -68,7 +69,7 @@ pub fn fuzz_split_queue(data: &[u8]) {
             chain
                 .buffers
                 .iter()
-                .all(|b| ram_contains(&mem, u64::from(b.addr), u64::from(b.len)))
+                .all(|b| ram_contains(&mem, b.addr, u64::from(b.len)))
         );
         let first_writable = chain
             .buffers
@@ -114,8 +115,8 @@ pub fn fuzz_virtio_net(data: &[u8]) {
     let image = take(usize::from(u16::from_le_bytes([l0, l1])));
     let mem = PhysicalMemory::new(&[RamRegionSpec {
         name: "fuzz-ram".into(),
-        base: FUZZ_RAM_BASE,
-        size: FUZZ_RAM_SIZE,
+        base: u64::from(FUZZ_RAM_BASE),
+        size: u64::from(FUZZ_RAM_SIZE),
     }])
     .expect("a 64 KiB RAM can be mapped");
     let mut bus = Bus::new(mem);
@@ -128,7 +129,7 @@ pub fn fuzz_virtio_net(data: &[u8]) {
             Box::new(VirtioMmio::new(modern, 72, Some(Box::new(device)))),
         )
         .expect("the transport fits");
-    let _ = bus.memory.write_bytes(FUZZ_RAM_BASE, &image);
+    let _ = bus.memory.write_bytes(u64::from(FUZZ_RAM_BASE), &image);
     let who = Accessor { cpu: 0, time: 0 };
     let wr = |bus: &mut Bus, offset: u32, value: u32| bus.write(who, 0x1001_3000 + offset, AccessSize::Word, value);
     let mut accepted = feature::MAC | feature::STATUS;
@@ -213,7 +214,7 @@ pub fn fuzz_virtio_net(data: &[u8]) {
                 ]));
                 let len = take(1).first().copied().unwrap_or(0);
                 let bytes = take(usize::from(len));
-                let _ = bus.memory.write_bytes(FUZZ_RAM_BASE + offset, &bytes);
+                let _ = bus.memory.write_bytes(u64::from(FUZZ_RAM_BASE + offset), &bytes);
             }
             _ => bring_up(&mut bus),
         }

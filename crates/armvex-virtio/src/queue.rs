@@ -40,8 +40,8 @@
 //! Rules about the *meaning* of a request (which buffers a block read needs, where the status
 //! byte goes) belong to the device, which fails such a request on its own terms.
 
-use armvex_bus::PhysicalMemory;
 use armvex_bus::memory::OutsideRam;
+use armvex_bus::{PhysAddr, PhysicalMemory};
 use serde::{Deserialize, Serialize};
 
 /// Descriptor flag: the chain continues at `next`.
@@ -215,13 +215,12 @@ pub fn ram_contains(mem: &PhysicalMemory, addr: u64, len: u64) -> bool {
     let Some(end) = addr.checked_add(len) else {
         return false;
     };
-    mem.regions()
-        .any(|r| addr >= u64::from(r.base) && end <= u64::from(r.base) + u64::from(r.size))
+    mem.regions().any(|r| addr >= r.base && end <= r.base + r.size)
 }
 
-/// `base + offset` as a 32-bit guest physical address, if it is one.
-fn address(base: u64, offset: u64) -> Option<u32> {
-    u32::try_from(base.checked_add(offset)?).ok()
+/// `base + offset` as a guest physical address (40 bits with LPAE), if it does not wrap.
+fn address(base: u64, offset: u64) -> Option<PhysAddr> {
+    base.checked_add(offset)
 }
 
 fn read_ring(
@@ -521,8 +520,7 @@ impl SplitQueue {
                 });
             }
             chain.buffers.push(Buffer {
-                // In RAM, so it fits; an empty buffer's address is never used.
-                addr: u32::try_from(d.addr).unwrap_or(0),
+                addr: d.addr,
                 len: d.len,
                 writable,
             });
@@ -587,8 +585,8 @@ struct RawDescriptor {
 /// One guest buffer of a validated chain: wholly inside RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Buffer {
-    /// Guest physical address of the buffer.
-    pub addr: u32,
+    /// Guest physical address of the buffer (40 bits with LPAE).
+    pub addr: PhysAddr,
     /// Its length in bytes.
     pub len: u32,
     /// Device-writable (otherwise device-readable).
@@ -636,12 +634,12 @@ impl DescriptorChain {
 
     /// Guest address of the very last device-writable byte (where e.g. virtio-blk puts its
     /// status), if there is any writable byte.
-    pub fn last_writable_byte(&self) -> Option<u32> {
+    pub fn last_writable_byte(&self) -> Option<PhysAddr> {
         self.buffers
             .iter()
             .rev()
             .find(|b| b.writable && b.len > 0)
-            .map(|b| b.addr + (b.len - 1))
+            .map(|b| b.addr + u64::from(b.len - 1))
     }
 }
 
@@ -684,7 +682,7 @@ impl<'a> ChainCursor<'a> {
     }
 
     /// The next contiguous piece of at most `max` bytes, consumed.
-    fn next_span(&mut self, max: usize) -> Option<(u32, usize)> {
+    fn next_span(&mut self, max: usize) -> Option<(PhysAddr, usize)> {
         while self.remaining > 0 && max > 0 {
             let b = self.buffers.get(self.index)?;
             if b.writable != self.writable || self.offset >= b.len {
@@ -693,7 +691,7 @@ impl<'a> ChainCursor<'a> {
                 continue;
             }
             let n = u64::from(b.len - self.offset).min(max as u64).min(self.remaining) as usize;
-            let addr = b.addr + self.offset;
+            let addr = b.addr + u64::from(self.offset);
             self.offset += n as u32;
             self.remaining -= n as u64;
             return Some((addr, n));
@@ -752,7 +750,7 @@ mod tests {
     fn mem() -> PhysicalMemory {
         PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: BASE,
+            base: u64::from(BASE),
             size: 0x1_0000,
         }])
         .unwrap()
@@ -775,20 +773,79 @@ mod tests {
         d[8..12].copy_from_slice(&len.to_le_bytes());
         d[12..14].copy_from_slice(&flags.to_le_bytes());
         d[14..16].copy_from_slice(&next.to_le_bytes());
-        mem.write_bytes(table + 16 * u32::from(i), &d).unwrap();
+        mem.write_bytes(u64::from(table + 16 * u32::from(i)), &d).unwrap();
     }
 
     /// Make `heads` available, starting at ring slot 0.
     fn offer(mem: &mut PhysicalMemory, size: u16, heads: &[u16]) {
         for (i, h) in heads.iter().enumerate() {
-            mem.write_bytes(AVAIL + 4 + 2 * (i as u32 % u32::from(size)), &h.to_le_bytes())
-                .unwrap();
+            mem.write_bytes(
+                u64::from(AVAIL + 4 + 2 * (i as u32 % u32::from(size))),
+                &h.to_le_bytes(),
+            )
+            .unwrap();
         }
-        mem.write_bytes(AVAIL + 2, &(heads.len() as u16).to_le_bytes()).unwrap();
+        mem.write_bytes(u64::from(AVAIL + 2), &(heads.len() as u16).to_le_bytes())
+            .unwrap();
     }
 
     fn pop_err(mem: &mut PhysicalMemory, q: &mut SplitQueue) -> QueueError {
         q.pop(mem).expect_err("the chain must be refused")
+    }
+
+    /// vexpress-a15 with LPAE: RAM above 4 GiB, where the driver may put rings and buffers.
+    #[test]
+    fn rings_and_buffers_above_4g_are_used_at_their_64_bit_addresses() {
+        const HIGH: u64 = 0x1_0000_0000;
+        let mut m = PhysicalMemory::new(&[RamRegionSpec {
+            name: "ram".into(),
+            base: 0x8000_0000,
+            size: 0x8001_0000,
+        }])
+        .unwrap();
+        let mut q = SplitQueue::new(256);
+        q.set_size(4).unwrap();
+        (q.desc_addr, q.avail_addr, q.used_addr) = (HIGH, HIGH + 0x1000, HIGH + 0x2000);
+        q.enable(&m).unwrap();
+        let put_desc = |m: &mut PhysicalMemory, i: u64, addr: u64, len: u32, flags: u16, next: u16| {
+            let mut d = [0u8; 16];
+            d[0..8].copy_from_slice(&addr.to_le_bytes());
+            d[8..12].copy_from_slice(&len.to_le_bytes());
+            d[12..14].copy_from_slice(&flags.to_le_bytes());
+            d[14..16].copy_from_slice(&next.to_le_bytes());
+            m.write_bytes(HIGH + 16 * i, &d).unwrap();
+        };
+        // A readable buffer above 4 GiB, a writable one just below, one that crosses 4 GiB.
+        put_desc(&mut m, 0, HIGH + 0x4000, 4, VIRTQ_DESC_F_NEXT, 1);
+        put_desc(&mut m, 1, 0xffff_fff8, 4, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+        put_desc(&mut m, 2, 0xffff_fffc, 8, VIRTQ_DESC_F_WRITE, 0);
+        m.write_bytes(HIGH + 0x4000, b"high").unwrap();
+        m.write_bytes(HIGH + 0x1004, &0u16.to_le_bytes()).unwrap();
+        m.write_bytes(HIGH + 0x1002, &1u16.to_le_bytes()).unwrap();
+        let chain = q.pop(&mut m).unwrap().unwrap();
+        assert_eq!(
+            chain.buffers.iter().map(|b| b.addr).collect::<Vec<_>>(),
+            [HIGH + 0x4000, 0xffff_fff8, 0xffff_fffc]
+        );
+        assert_eq!(chain.last_writable_byte(), Some(HIGH + 3));
+        let mut read = [0u8; 4];
+        assert_eq!(chain.reader().read(&m, &mut read), Ok(4));
+        assert_eq!(&read, b"high");
+        assert_eq!(chain.writer().write(&mut m, b"0123456789ab"), Ok(12));
+        let mut written = [0u8; 12];
+        m.read_bytes(0xffff_fff8, &mut written).unwrap();
+        assert_eq!(&written, b"0123456789ab");
+        q.add_used(&mut m, 0, 12).unwrap();
+        assert_eq!(m.read(HIGH + 0x2002, armvex_bus::AccessSize::Half), Some(1));
+        assert_eq!(m.read(HIGH + 0x2008, armvex_bus::AccessSize::Word), Some(12));
+        // A buffer past the end of RAM (0x1_0001_0000) is refused with its full address.
+        put_desc(&mut m, 3, HIGH + 0xfffc, 8, 0, 0);
+        m.write_bytes(HIGH + 0x1006, &3u16.to_le_bytes()).unwrap();
+        m.write_bytes(HIGH + 0x1002, &2u16.to_le_bytes()).unwrap();
+        assert_eq!(
+            q.pop(&mut m).unwrap_err().to_string(),
+            "chain 3: buffer 0x10000fffc+0x8 is outside RAM"
+        );
     }
 
     #[test]
@@ -804,29 +861,30 @@ mod tests {
             chain.buffers,
             vec![
                 Buffer {
-                    addr: DATA,
+                    addr: u64::from(DATA),
                     len: 16,
                     writable: false
                 },
                 Buffer {
-                    addr: DATA + 16,
+                    addr: u64::from(DATA + 16),
                     len: 8,
                     writable: true
                 },
             ]
         );
         assert_eq!((chain.readable_len(), chain.writable_len()), (16, 8));
-        assert_eq!(chain.last_writable_byte(), Some(DATA + 23));
+        assert_eq!(chain.last_writable_byte(), Some(u64::from(DATA + 23)));
         assert_eq!(q.pop(&mut m).unwrap(), None, "only one chain was offered");
         assert!(!q.should_notify(&m).unwrap(), "nothing used yet");
         q.add_used(&mut m, 2, 5).unwrap();
-        assert_eq!(m.read(USED + 2, armvex_bus::AccessSize::Half), Some(1));
-        assert_eq!(m.read(USED + 4, armvex_bus::AccessSize::Word), Some(2));
-        assert_eq!(m.read(USED + 8, armvex_bus::AccessSize::Word), Some(5));
+        assert_eq!(m.read(u64::from(USED + 2), armvex_bus::AccessSize::Half), Some(1));
+        assert_eq!(m.read(u64::from(USED + 4), armvex_bus::AccessSize::Word), Some(2));
+        assert_eq!(m.read(u64::from(USED + 8), armvex_bus::AccessSize::Word), Some(5));
         assert!(q.should_notify(&m).unwrap());
         assert!(!q.should_notify(&m).unwrap(), "each batch is reported once");
         // NO_INTERRUPT suppresses the interrupt when EVENT_IDX is off.
-        m.write_bytes(AVAIL, &VIRTQ_AVAIL_F_NO_INTERRUPT.to_le_bytes()).unwrap();
+        m.write_bytes(u64::from(AVAIL), &VIRTQ_AVAIL_F_NO_INTERRUPT.to_le_bytes())
+            .unwrap();
         q.add_used(&mut m, 2, 0).unwrap();
         assert!(!q.should_notify(&m).unwrap());
     }
@@ -1052,7 +1110,7 @@ mod tests {
         offer(&mut m, 4, &[0]);
         assert_eq!(pop_err(&mut m, &mut q), QueueError::NextOutOfRange { head: 0, next: 9 });
         let mut q = queue(&m, 4);
-        m.write_bytes(AVAIL + 2, &5u16.to_le_bytes()).unwrap();
+        m.write_bytes(u64::from(AVAIL + 2), &5u16.to_le_bytes()).unwrap();
         assert_eq!(pop_err(&mut m, &mut q), QueueError::AvailIndexJump { from: 0, to: 5 });
     }
 
@@ -1075,9 +1133,9 @@ mod tests {
             desc(&mut m, DESC, i, u64::from(DATA), 1, VIRTQ_DESC_F_WRITE, 0);
         }
         offer(&mut m, 8, &[0, 1, 2]);
-        let avail_event = |m: &PhysicalMemory| m.read(USED + 4 + 8 * 8, armvex_bus::AccessSize::Half);
+        let avail_event = |m: &PhysicalMemory| m.read(u64::from(USED + 4 + 8 * 8), armvex_bus::AccessSize::Half);
         let set_used_event =
-            |m: &mut PhysicalMemory, v: u16| m.write_bytes(AVAIL + 4 + 2 * 8, &v.to_le_bytes()).unwrap();
+            |m: &mut PhysicalMemory, v: u16| m.write_bytes(u64::from(AVAIL + 4 + 2 * 8), &v.to_le_bytes()).unwrap();
         for expected in 1..=3u32 {
             let c = q.pop(&mut m).unwrap().unwrap();
             assert_eq!(
@@ -1113,32 +1171,32 @@ mod tests {
     #[test]
     fn cursors_stream_across_buffers() {
         let mut m = mem();
-        m.write_bytes(DATA, b"abcdefgh").unwrap();
+        m.write_bytes(u64::from(DATA), b"abcdefgh").unwrap();
         let chain = DescriptorChain {
             head: 0,
             buffers: vec![
                 Buffer {
-                    addr: DATA,
+                    addr: u64::from(DATA),
                     len: 3,
                     writable: false,
                 },
                 Buffer {
-                    addr: DATA + 0x100,
+                    addr: u64::from(DATA + 0x100),
                     len: 0,
                     writable: false,
                 },
                 Buffer {
-                    addr: DATA + 3,
+                    addr: u64::from(DATA + 3),
                     len: 5,
                     writable: false,
                 },
                 Buffer {
-                    addr: DATA + 0x200,
+                    addr: u64::from(DATA + 0x200),
                     len: 2,
                     writable: true,
                 },
                 Buffer {
-                    addr: DATA + 0x300,
+                    addr: u64::from(DATA + 0x300),
                     len: 4,
                     writable: true,
                 },
@@ -1156,14 +1214,14 @@ mod tests {
         assert_eq!(w.skip(1), 1);
         assert_eq!(w.write(&mut m, b"XYZW").unwrap(), 4, "limited to 5 bytes, one skipped");
         assert_eq!(
-            m.read(DATA + 0x201, armvex_bus::AccessSize::Byte),
+            m.read(u64::from(DATA + 0x201), armvex_bus::AccessSize::Byte),
             Some(u32::from(b'X'))
         );
         assert_eq!(
-            m.read(DATA + 0x300, armvex_bus::AccessSize::Word),
+            m.read(u64::from(DATA + 0x300), armvex_bus::AccessSize::Word),
             Some(u32::from_le_bytes(*b"YZW\0"))
         );
-        assert_eq!(chain.last_writable_byte(), Some(DATA + 0x303));
+        assert_eq!(chain.last_writable_byte(), Some(u64::from(DATA + 0x303)));
     }
 
     /// A ring image that is mostly plausible, so random cases reach deep into the parser:
@@ -1324,11 +1382,11 @@ mod tests {
             let flags = data[2];
             let mut mem = PhysicalMemory::new(&[RamRegionSpec {
                 name: "r".into(),
-                base: FUZZ_RAM_BASE,
-                size: FUZZ_RAM_SIZE,
+                base: u64::from(FUZZ_RAM_BASE),
+                size: u64::from(FUZZ_RAM_SIZE),
             }])
             .unwrap();
-            mem.write_bytes(FUZZ_RAM_BASE, &data[3..]).unwrap();
+            mem.write_bytes(u64::from(FUZZ_RAM_BASE), &data[3..]).unwrap();
             let mut q = SplitQueue::new(256);
             q.event_idx = flags & 1 != 0;
             q.indirect = flags & 2 != 0;

@@ -28,8 +28,8 @@ impl Machine {
     pub fn new(transport: VirtioMmio) -> Self {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: RAM_BASE,
-            size: RAM_SIZE,
+            base: u64::from(RAM_BASE),
+            size: u64::from(RAM_SIZE),
         }])
         .unwrap();
         let mut bus = Bus::new(mem);
@@ -90,12 +90,12 @@ impl Machine {
     }
 
     pub fn poke(&mut self, pa: u32, data: &[u8]) {
-        self.bus.memory.write_bytes(pa, data).unwrap();
+        self.bus.memory.write_bytes(u64::from(pa), data).unwrap();
     }
 
     pub fn peek(&self, pa: u32, len: usize) -> Vec<u8> {
         let mut v = vec![0; len];
-        self.bus.memory.read_bytes(pa, &mut v).unwrap();
+        self.bus.memory.read_bytes(u64::from(pa), &mut v).unwrap();
         v
     }
 

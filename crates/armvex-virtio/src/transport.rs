@@ -547,7 +547,7 @@ impl VirtioMmio {
             chain.last_byte = chain.buffers.last().filter(|b| b.writable && b.len > 0).and_then(|b| {
                 let mut byte = [0u8];
                 ctx.memory
-                    .read_bytes(b.addr + b.len - 1, &mut byte)
+                    .read_bytes(b.addr + u64::from(b.len - 1), &mut byte)
                     .ok()
                     .map(|()| byte[0])
             });
@@ -566,10 +566,7 @@ impl VirtioMmio {
         };
         let read16 = |addr: u64| {
             let mut b = [0u8; 2];
-            u32::try_from(addr)
-                .ok()
-                .and_then(|a| ctx.memory.read_bytes(a, &mut b).ok())
-                .map(|()| u16::from_le_bytes(b))
+            ctx.memory.read_bytes(addr, &mut b).ok().map(|()| u16::from_le_bytes(b))
         };
         let Some(avail_idx) = read16(q.avail_addr + 2) else {
             return Vec::new();

@@ -143,6 +143,16 @@ fn bad_machine_memory_and_cpus() {
         &["--kernel", &kernel, "--smp", "9"],
         "vexpress-a9 takes 1 to 4 CPUs, not 9",
     );
+    // QEMU's limits (hw/arm/vexpress.c): 1 GiB on the A9, 30 GiB on the A15 (LPAE).
+    refuses_run(
+        &["--kernel", &kernel, "-m", "1025M"],
+        "vexpress-a9 cannot have more than 1024 MiB of RAM (asked for 1025 MiB)",
+    );
+    refuses(
+        &["run", "--machine", "vexpress-a15", "--kernel", &kernel, "-m", "31G"],
+        1,
+        "vexpress-a15 cannot have more than 30720 MiB of RAM (asked for 31744 MiB)",
+    );
 }
 
 #[test]

@@ -66,7 +66,10 @@ fn loads_and_stores_in_every_addressing_form() {
     assert_eq!((r[8], r[9]), (0, 0x1122_3344));
     assert_eq!((r[10], r[11], r[12], r[13]), (0x1122_3344, 0x44, 0x1122, RAM + 0x2000));
     assert_eq!(r[7], 0x1122_3344);
-    assert_eq!(bus.memory.read(RAM + 0x1ff8, armvex_bus::AccessSize::Word), Some(0x44));
+    assert_eq!(
+        bus.memory.read(u64::from(RAM + 0x1ff8), armvex_bus::AccessSize::Word),
+        Some(0x44)
+    );
 }
 
 #[test]
@@ -225,7 +228,7 @@ fn chains_across_pages_stop_exactly() {
         for same_cache in [false, true] {
             let (mut cpu, mut bus) = crate::testutil::machine(crate::CpuModel::CortexA9);
             let bytes: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
-            bus.memory.write_bytes(RAM, &bytes).unwrap();
+            bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
             cpu.regs[15] = RAM;
             let features = || crate::Features::for_model(crate::CpuModel::CortexA9, true);
             let mut code = crate::CodeCache::new(bus.memory.total_pages(), features());

@@ -42,7 +42,7 @@ fn check_results(cpu: &crate::Cpu, bus: &armvex_bus::Bus, fault_pc: u32) {
     assert_eq!(r[6], RAM + 0x1010, "VST1 wrote back the base");
     assert_eq!(r[8], 0x7f7f_7f7f, "VST1 stored D2");
     let mut stored = [0u8; 16];
-    bus.memory.read_bytes(RAM + 0x1000, &mut stored).unwrap();
+    bus.memory.read_bytes(u64::from(RAM + 0x1000), &mut stored).unwrap();
     assert_eq!(stored, [0x7f; 16]);
     // The last instruction: an :64 alignment the address 4 does not meet.
     assert_eq!(cpu.mode(), Mode::Abort);

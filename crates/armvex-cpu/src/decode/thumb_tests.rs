@@ -86,8 +86,14 @@ fn a_wide_instruction_across_a_page_boundary_runs_as_decoded() {
     prog.extend_from_slice(&[0xe8ad, 0x0003, 0xfa5f, 0xf298, 0xe91d, 0x0018]);
     let (cpu, bus, _) = crate::testutil::run_thumb(&prog, &[(13, RAM + 0x10_100)], 2050);
     assert_eq!(cpu.regs[13], RAM + 0x10_108, "writeback");
-    assert_eq!(bus.memory.read(RAM + 0x10_100, armvex_bus::AccessSize::Word), Some(7));
-    assert_eq!(bus.memory.read(RAM + 0x10_104, armvex_bus::AccessSize::Word), Some(9));
+    assert_eq!(
+        bus.memory.read(u64::from(RAM + 0x10_100), armvex_bus::AccessSize::Word),
+        Some(7)
+    );
+    assert_eq!(
+        bus.memory.read(u64::from(RAM + 0x10_104), armvex_bus::AccessSize::Word),
+        Some(9)
+    );
     assert_eq!(cpu.regs[2], 0);
     assert_eq!((cpu.regs[3], cpu.regs[4]), (7, 9));
     assert_eq!(cpu.pc(), RAM + 0x100a);
@@ -204,7 +210,7 @@ fn it_blocks_run_in_chains_stop_exactly_where_the_budget_ends() {
         let (whole, _, _) = run_thumb(&prog, &[], budget);
         let (mut cpu, mut bus) = crate::testutil::machine(CpuModel::CortexA9);
         let bytes: Vec<u8> = prog.iter().flat_map(|h| h.to_le_bytes()).collect();
-        bus.memory.write_bytes(RAM, &bytes).unwrap();
+        bus.memory.write_bytes(u64::from(RAM), &bytes).unwrap();
         cpu.set_pc_interworking(RAM | 1);
         let mut code = CodeCache::new(bus.memory.total_pages(), Features::for_model(CpuModel::CortexA9, true));
         for i in 0..budget {

@@ -486,10 +486,7 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
                     | match result {
                         Ok(t) => {
                             let ns = u64::from(nonsecure || t.nonsecure) << 9;
-                            u64::from(t.pa & !0xfff)
-                                | ns
-                                | (u64::from(t.attrs & 3) << 7)
-                                | (u64::from(t.attrs >> 2) << 56)
+                            (t.pa & !0xfff) | ns | (u64::from(t.attrs & 3) << 7) | (u64::from(t.attrs >> 2) << 56)
                         }
                         Err(f) => 1 | (u64::from(f.lpae_status()) << 1),
                     };
@@ -503,9 +500,9 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
                 Ok(t) => {
                     let ns = u32::from(nonsecure || t.nonsecure) << 9;
                     if t.size == 0x100_0000 {
-                        (t.pa & 0xff00_0000) | (1 << 1) | ns
+                        (t.pa as u32 & 0xff00_0000) | (1 << 1) | ns
                     } else {
-                        (t.pa & !0xfff) | ns
+                        (t.pa as u32 & !0xfff) | ns
                     }
                 }
                 Err(f) => {

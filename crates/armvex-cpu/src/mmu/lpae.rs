@@ -31,12 +31,13 @@
 //! * **Faults** (B3.13.3): the long-descriptor status codes, which name the lookup level,
 //!   in DFSR/IFSR with bit 9 (LPAE) set; see [`crate::mmu::lfsc`].
 //!
-//! Physical addresses: armvex's buses are 32-bit for now, so a table or an output address at
-//! or above 4 GiB (no RAM or device of these boards is there yet) reads as an invalid
-//! descriptor or takes a synchronous External abort.
+//! Physical addresses are 40 bits ([`PhysAddr`]): tables and output addresses may be
+//! anywhere in the first TiB, e.g. in vexpress-a15's RAM above 4 GiB. Where nothing is
+//! mapped, table reads (and the accesses themselves) read as zero, as everywhere on the bus.
 
 use super::{Fault, LPAE_STATUS, Walk, lfsc, perm};
 use crate::cp15::{Cp15, sctlr};
+use armvex_bus::PhysAddr;
 
 /// Bits 39:12 of a descriptor: a table or page address.
 const ADDRESS_39_12: u64 = 0xff_ffff_f000;
@@ -48,7 +49,7 @@ pub(crate) fn walk_with(
     cp15: &Cp15,
     va: u32,
     for_debugger: bool,
-    mut read: impl FnMut(u32) -> u32,
+    mut read: impl FnMut(PhysAddr) -> u32,
 ) -> Result<Walk, Fault> {
     let fault = |kind: u32, level: u32| Fault {
         status: LPAE_STATUS | kind | level,
@@ -56,12 +57,8 @@ pub(crate) fn walk_with(
         address: va,
         write: false,
     };
-    let mut read64 = |pa: u64| -> u64 {
-        match u32::try_from(pa) {
-            Ok(pa) if pa <= u32::MAX - 7 => u64::from(read(pa)) | (u64::from(read(pa + 4)) << 32),
-            _ => 0,
-        }
-    };
+    // Descriptors are 8-byte aligned and `table` is below 2^40, so both words are too.
+    let mut read64 = |pa: PhysAddr| -> u64 { u64::from(read(pa)) | (u64::from(read(pa + 4)) << 32) };
     let ttbcr = cp15.ttbcr;
     let t0sz = ttbcr & 7;
     let t1sz = (ttbcr >> 16) & 7;
@@ -123,10 +120,7 @@ pub(crate) fn walk_with(
     if desc & (1 << 10) == 0 && !for_debugger {
         return Err(fault(lfsc::ACCESS_FLAG, level));
     }
-    let output = (desc & 0xff_ffff_ffff & !(size - 1)) | (va64 & (size - 1));
-    let Ok(pa) = u32::try_from(output) else {
-        return Err(fault(lfsc::EXTERNAL, 0));
-    };
+    let pa: PhysAddr = (desc & 0xff_ffff_ffff & !(size - 1)) | (va64 & (size - 1));
 
     // AP[2:1] (bits 7:6) and APTable: bit 0 of each grants / removes PL0 access, bit 1
     // makes the mapping read-only.
