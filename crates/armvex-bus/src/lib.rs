@@ -397,9 +397,14 @@ mod tests {
     }
 
     fn bus() -> Bus {
+        bus_with_ram_at(0x6000_0000)
+    }
+
+    /// 1 MiB of RAM at `base` and the scratch device at 0x1000_0000.
+    fn bus_with_ram_at(base: u64) -> Bus {
         let mem = PhysicalMemory::new(&[RamRegionSpec {
             name: "ram".into(),
-            base: 0x6000_0000,
+            base,
             size: 0x10_0000,
         }])
         .unwrap();
@@ -413,15 +418,7 @@ mod tests {
 
     #[test]
     fn physical_addresses_above_4g_reach_ram_there_and_no_device() {
-        let mem = PhysicalMemory::new(&[RamRegionSpec {
-            name: "ram".into(),
-            base: 0x1_0000_0000,
-            size: 0x10_0000,
-        }])
-        .unwrap();
-        let mut bus = Bus::new(mem);
-        bus.add_device(0x1000_0000, 0x1000, Box::new(Scratch { regs: [0; 4], fired: 0 }))
-            .unwrap();
+        let mut bus = bus_with_ram_at(0x1_0000_0000);
         bus.write_phys(CPU0, 0x1_0000_0010, AccessSize::Word, 0xdead_beef);
         assert_eq!(bus.read_phys(CPU0, 0x1_0000_0010, AccessSize::Word), 0xdead_beef);
         assert_eq!(bus.memory.read(0x1_0000_0010, AccessSize::Word), Some(0xdead_beef));
