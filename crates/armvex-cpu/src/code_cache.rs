@@ -122,7 +122,7 @@ pub struct CodeCache {
     thumb: Vec<Option<CodePage>>,
     /// Changes whenever pages are dropped (never 0): a pointer to a decoded page taken while
     /// the generation was `g` is valid while it still is `g` (see
-    /// [`crate::memory::FetchEntry::code`]). Decoding a page leaves it as it is: that moves
+    /// [`crate::tlb::FetchEntry::code`]). Decoding a page leaves it as it is: that moves
     /// no other page.
     generation: u64,
     features: Features,
