@@ -51,6 +51,10 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url);
   await page.waitForFunction(() => Number(document.body.dataset.updates || 0) >= 2, null, { timeout: 30000 });
+  // The follow-a-request view can only show a request's steps while they are in the MMIO
+  // log's window (the last 300 accesses), i.e. while the guest uses its disk: watch for them
+  // from the start (boot, mount, dd), not only after the checks below, by when dd may be over.
+  const followFound = page.waitForFunction(() => document.querySelectorAll("#follow li.done").length >= 4, null, { timeout: 90000 }).then(() => true, () => false);
   check("the CPU panel shows CPU 0", (await page.textContent("#cpus")).includes("CPU 0"));
   const devices = await page.$$eval("#memory tbody tr", (rows) => rows.map((r) => r.dataset.name));
   check("the memory map lists the devices", ["uart0", "virtio0", "a9mpcore-priv", "ram", "clcd"].every((d) => devices.includes(d)), devices.join(","));
@@ -67,9 +71,10 @@ try {
   check("virtio-blk status shows DRIVER_OK", (await page.textContent(blk)).includes("DRIVER_OK"));
   const irqRows = await page.$$eval("#irqs tbody tr", (rows) => rows.map((r) => r.cells[1].textContent));
   check("the GIC panel lists virtio0's line", irqRows.includes("virtio0"), irqRows.join(","));
-  await page.waitForFunction(() => document.querySelectorAll("#follow li.done").length >= 4, null, { timeout: 30000 }).catch(() => {});
-  const done = await page.$$eval("#follow li.done", (l) => l.length);
-  check("the follow-a-request view found its steps", done >= 4, `${done} of 6`);
+  const found = await followFound;
+  const steps = await page.$$eval("#follow li", (l) => l.map((li) => `${li.classList.contains("done") ? "+" : "-"}${li.querySelector("b")?.textContent}`));
+  const done = steps.filter((s) => s.startsWith("+")).length;
+  check("the follow-a-request view found its steps", found, `${done} of 6 now: ${steps.join(", ")}`);
   const shot = path.join(outDir, "inspector.png");
   await page.screenshot({ path: shot, fullPage: true });
   await page.screenshot({ path: path.join(outDir, "inspector-top.jpg"), type: "jpeg", quality: 70 });

@@ -199,6 +199,10 @@ function drawCharts() {
 }
 
 let followHtml = "";
+// The MMIO records found for the request being followed (keyed by its head and avail index):
+// the MMIO log is a bounded window, so once the guest's disk goes quiet the request's
+// notification and interrupt scroll out of it; the steps found stay shown.
+let followSeen = { key: null, found: {} };
 // The six steps of the last virtio-blk request, found in the view and the MMIO log.
 function drawFollow(v) {
   const t = v.virtio.find((x) => x.device === "virtio-blk" && x.queues.length);
@@ -212,12 +216,15 @@ function drawFollow(v) {
   const log = v.mmio_log;
   const onT = (r) => r.device === t.name;
   // The notification of this chain: the last one at or before the time the device took it.
-  const notify = pending ? null : [...log].reverse().find((r) => onT(r) && r.write && r.register === "QueueNotify" && (!chain || !chain.time || r.time <= chain.time)) || null;
+  const key = chain ? `${chain.head}:${chain.avail_index}` : null;
+  if (key !== followSeen.key) followSeen = { key, found: {} };
+  const seen = (name, r) => (r ? (followSeen.found[name] = r) : followSeen.found[name] || null);
+  const notify = seen("notify", pending ? null : [...log].reverse().find((r) => onT(r) && r.write && r.register === "QueueNotify" && (!chain || !chain.time || r.time <= chain.time)) || null);
   const after = (r0, pred) => (r0 ? log.find((r) => r.seq > r0.seq && pred(r)) || null : null);
-  const isr = after(notify, (r) => onT(r) && !r.write && r.register === "InterruptStatus");
-  const iar = after(notify, (r) => !r.write && r.register === "GICC_IAR" && (r.value & 0x3ff) === t.irq);
-  const ack = after(isr, (r) => onT(r) && r.write && r.register === "InterruptACK");
-  const eoi = after(iar, (r) => r.write && r.register === "GICC_EOIR" && (r.value & 0x3ff) === t.irq);
+  const isr = seen("isr", after(notify, (r) => onT(r) && !r.write && r.register === "InterruptStatus"));
+  const iar = seen("iar", after(notify, (r) => !r.write && r.register === "GICC_IAR" && (r.value & 0x3ff) === t.irq));
+  const ack = seen("ack", after(isr, (r) => onT(r) && r.write && r.register === "InterruptACK"));
+  const eoi = seen("eoi", after(iar, (r) => r.write && r.register === "GICC_EOIR" && (r.value & 0x3ff) === t.irq));
   const req = chain && chain.request;
   steps.push([!!chain, `<b>Chain built</b>: the driver writes descriptors ${chain ? chain.descriptors.map((d) => `${hex(d.addr)}+${d.len}${d.writable ? "W" : "R"}`).join(" → ") : ""}${req ? ` (a ${req.kind} of ${req.len} bytes at sector ${req.sector})` : ""} into the table at ${hex64(q.desc)}.`]);
   steps.push([!!chain, `<b>Avail ring</b>: it puts head ${chain ? chain.head : "?"} in avail[${chain ? chain.avail_index % q.size : "?"}] and bumps avail idx (now ${q.avail_idx}).`]);
