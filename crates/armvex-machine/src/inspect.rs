@@ -543,10 +543,7 @@ impl Machine {
 
     /// A little-endian 16-bit value of guest RAM (0 outside RAM).
     fn read16(&self, addr: u64) -> u16 {
-        u32::try_from(addr)
-            .ok()
-            .and_then(|a| self.bus.memory.read(u64::from(a), AccessSize::Half))
-            .unwrap_or(0) as u16
+        self.bus.memory.read(addr, AccessSize::Half).unwrap_or(0) as u16
     }
 
     /// Queue `index`, with the most recent chains made available (their requests decoded if
