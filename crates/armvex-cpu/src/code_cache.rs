@@ -33,6 +33,8 @@ pub struct CodePage {
     insns: Box<[Insn]>,
     /// The encoding of each slot's instruction (for traces).
     raw: Box<[u32]>,
+    /// How many slots run two instructions (see [`crate::fuse`]).
+    fused_pairs: usize,
 }
 
 impl CodePage {
@@ -87,9 +89,12 @@ impl CodePage {
                 }
             }
         }
+        // Superinstructions (see `crate::fuse`), once every slot has its own handler.
+        let fused_pairs = crate::fuse::fuse_page(&mut insns, &families, slots);
         CodePage {
             insns: insns.into_boxed_slice(),
             raw: raw.into_boxed_slice(),
+            fused_pairs,
         }
     }
 
@@ -128,6 +133,8 @@ pub struct CodeCache {
     features: Features,
     /// Number of pages decoded so far (for `--stats`).
     pub pages_decoded: u64,
+    /// Number of slots given a fused handler so far (see [`crate::fuse`]).
+    pub pairs_fused: u64,
 }
 
 impl CodeCache {
@@ -139,6 +146,7 @@ impl CodeCache {
             generation: new_generation(),
             features,
             pages_decoded: 0,
+            pairs_fused: 0,
         }
     }
 
@@ -167,7 +175,9 @@ impl CodeCache {
             let word = u32::from_le(unsafe { (host.add(i * 4) as *const u32).read_unaligned() });
             decode_arm(word, features)
         });
-        self.arm[index as usize] = Some(CodePage::new(words, false));
+        let page = CodePage::new(words, false);
+        self.pairs_fused += page.fused_pairs as u64;
+        self.arm[index as usize] = Some(page);
         memory.mark_code(index);
         self.pages_decoded += 1;
     }
@@ -187,7 +197,9 @@ impl CodeCache {
         // SAFETY: `host` is the start of a 4 KiB RAM page.
         let bytes = unsafe { std::slice::from_raw_parts(host, 4096) };
         let decoded = decode_thumb_page(bytes, &self.features);
-        self.thumb[index as usize] = Some(CodePage::new(decoded.into_iter(), true));
+        let page = CodePage::new(decoded.into_iter(), true);
+        self.pairs_fused += page.fused_pairs as u64;
+        self.thumb[index as usize] = Some(page);
         memory.mark_code(index);
         self.pages_decoded += 1;
     }

@@ -31,6 +31,7 @@ pub(crate) mod decode;
 pub mod error;
 pub mod exception;
 pub(crate) mod exec;
+pub(crate) mod fuse;
 pub mod generic_timer;
 pub(crate) mod insn;
 pub mod memory;

@@ -492,6 +492,58 @@ impl Cpu {
 /// # Safety
 /// See [`Handler`].
 unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe { fast_body::<O, SLOTS>(cpu, bus, d, rem) }
+}
+
+/// Two instructions in one handler (a *superinstruction*, see [`crate::fuse`]): the one at
+/// `d`, of family `A` and `SA` slots long, then the one after it, of family `B` and `SB`
+/// slots long, as their [`fast`] handlers would run them one after the other, but with no
+/// indirect jump between them. If the first one does not go on in sequence (a slow path, a
+/// jump, an exception), neither does this handler: it goes where the first one's handler
+/// would have gone.
+///
+/// # Safety
+/// See [`Handler`]; the slot after `d` holds an instruction of family `B` whose `exec` is
+/// `fast::<B, SB>`, in the same run, and the budget does not end at it (see
+/// [`Cpu::run_partial`]).
+pub(crate) unsafe fn fused<A: Op, const SA: usize, B: Op, const SB: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    d: *const Insn,
+    _: Spare,
+    rem: u64,
+) -> u64 {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let insn = unsafe { &*d };
+    if A::SYNC {
+        cpu.sync_pc(insn);
+    } else {
+        #[cfg(debug_assertions)]
+        {
+            cpu.regs[15] = PC_POISON;
+        }
+    }
+    let flow = A::step(cpu, bus, insn);
+    if flow != Flow::Next {
+        if flow == Flow::Slow {
+            // SAFETY: the caller's contract.
+            return unsafe { slow_path::<A, SA>(cpu, bus, d, SPARE, rem) };
+        }
+        // SAFETY: the caller's contract (the instruction is `SA` slots long).
+        return unsafe { dispatch_to::<SA>(cpu, bus, d, rem, flow) };
+    }
+    // SAFETY: the caller's contract: the next instruction is `SA` slots on, in the page's
+    // array, and runs as `fast::<B, SB>`.
+    unsafe { fast_body::<B, SB>(cpu, bus, d.add(SA), rem) }
+}
+
+/// The body of [`fast`].
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(always)]
+unsafe fn fast_body<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
     if O::SYNC {
@@ -898,23 +950,34 @@ impl Cpu {
     ///
     /// # Safety
     /// See [`Cpu::run_chain`]; `budget < run`.
+    ///
+    /// A superinstruction ([`crate::fuse`]) in the slot before the one patched would run
+    /// past it, so for the time of the chain that slot (if unconditional) gets its
+    /// instruction's own handler, which its `then` keeps.
     #[cold]
     #[inline(never)]
     unsafe fn run_partial(&mut self, bus: &mut Bus, d: *const Insn, budget: u64, run: u64) -> u64 {
         let mut stop = d.cast_mut();
+        let mut before = stop;
         for _ in 0..budget {
+            before = stop;
             // SAFETY: the straight line inside a run stays in the page's array.
             stop = unsafe { stop.byte_add(usize::from((*stop).next_bytes)) };
         }
-        // SAFETY: `stop` is a slot of the run (so not a sentinel), writable (the caller's
-        // contract); the chain stops there and the slot is restored before anything else
-        // runs it.
+        // SAFETY: `stop` is a slot of the run (so not a sentinel), and `before` the one
+        // before it (`budget` is at least 1), both writable (the caller's contract); the chain
+        // stops at `stop` and both are restored before anything else runs them.
         unsafe {
             let saved = ((*stop).exec, (*stop).then);
+            let saved_before = (*before).exec;
+            if (*before).cond() == COND_ALWAYS {
+                (*before).exec = (*before).then;
+            }
             (*stop).exec = end_of_page;
             (*stop).then = end_of_page;
             let left = ((*d).exec)(self, bus, d, SPARE, budget.wrapping_sub(run));
             ((*stop).exec, (*stop).then) = saved;
+            (*before).exec = saved_before;
             left
         }
     }

@@ -9,7 +9,7 @@
 use crate::alu::{add_with_carry, shift_imm, shift_imm_c, shift_reg_c};
 use crate::cpu::Cpu;
 use crate::insn::{Decoded, Flow, Insn};
-use crate::thread::{Ops, op, reads};
+use crate::thread::{Op, Ops, OpsOf, op, reads};
 use armvex_bus::Bus;
 
 /// Opcodes (bits 24:21 of the ARM encoding).
@@ -246,26 +246,53 @@ macro_rules! forms {
         ]
     };
 }
-/// The forms of [`dp`] with [`crate::thread::Op::INLINE_CONDITION`]: the immediate, the
-/// register, and the register shifted by an immediate LSL, LSR or ASR (the others are rare
-/// enough conditional to share the condition checks).
-macro_rules! checked_forms {
-    ($h:ident, $($c:literal),*) => {
+
+/// The family of [`dp`] for one opcode, S bit and handler form: a named type, so that
+/// [`crate::thread`]'s fused pairs can name it. The forms that set no flags get
+/// [`crate::thread::Op::INLINE_CONDITION`] for the immediate, the register, and the register
+/// shifted by an immediate LSL, LSR or ASR (the others are rare enough conditional to share
+/// the condition checks).
+pub(crate) struct Dp<const OP: u8, const S: bool, const HF: u8>;
+
+impl<const OP: u8, const S: bool, const HF: u8> Op for Dp<OP, S, HF> {
+    const SYNC: bool = false;
+    const READS: u8 = DP_READS;
+    const INLINE_CONDITION: bool = !S && HF <= handler_form::IMM_SHIFT + crate::alu::shift::ASR;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        dp::<OP, S, HF>(cpu, bus, d)
+    }
+}
+
+/// The family of [`dp_t16`] for one opcode and handler form (see [`Dp`]).
+pub(crate) struct DpT16<const OP: u8, const HF: u8>;
+
+impl<const OP: u8, const HF: u8> Op for DpT16<OP, HF> {
+    const SYNC: bool = false;
+    const READS: u8 = DP_READS;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        dp_t16::<OP, HF>(cpu, bus, d)
+    }
+}
+
+macro_rules! named_forms {
+    ($t:ident, $($c:literal),*) => {
         [
-            op!(checked nosync(DP_READS) $h::<$($c,)* 0>),
-            op!(checked nosync(DP_READS) $h::<$($c,)* 1>),
-            op!(checked nosync(DP_READS) $h::<$($c,)* 2>),
-            op!(checked nosync(DP_READS) $h::<$($c,)* 3>),
-            op!(checked nosync(DP_READS) $h::<$($c,)* 4>),
-            op!(nosync(DP_READS) $h::<$($c,)* 5>),
-            op!(nosync(DP_READS) $h::<$($c,)* 6>),
-            op!(nosync(DP_READS) $h::<$($c,)* 7>),
+            <$t<$($c,)* 0> as OpsOf>::OPS,
+            <$t<$($c,)* 1> as OpsOf>::OPS,
+            <$t<$($c,)* 2> as OpsOf>::OPS,
+            <$t<$($c,)* 3> as OpsOf>::OPS,
+            <$t<$($c,)* 4> as OpsOf>::OPS,
+            <$t<$($c,)* 5> as OpsOf>::OPS,
+            <$t<$($c,)* 6> as OpsOf>::OPS,
+            <$t<$($c,)* 7> as OpsOf>::OPS,
         ]
     };
 }
 macro_rules! table {
     ($($op:literal)*) => {
-        [$([checked_forms!(dp, $op, false), forms!(dp, $op, true)]),*]
+        [$([named_forms!(Dp, $op, false), named_forms!(Dp, $op, true)]),*]
     };
 }
 
@@ -291,22 +318,22 @@ pub fn dp_t16<const OP: u8, const HF: u8>(cpu: &mut Cpu, bus: &mut Bus, d: &Insn
 
 /// Thumb 16-bit handlers indexed by `[opcode][handler form]`.
 static DP_T16_HANDLERS: [[&Ops; handler_form::COUNT]; 16] = [
-    forms!(dp_t16, 0),
-    forms!(dp_t16, 1),
-    forms!(dp_t16, 2),
-    forms!(dp_t16, 3),
-    forms!(dp_t16, 4),
-    forms!(dp_t16, 5),
-    forms!(dp_t16, 6),
-    forms!(dp_t16, 7),
-    forms!(dp_t16, 8),
-    forms!(dp_t16, 9),
-    forms!(dp_t16, 10),
-    forms!(dp_t16, 11),
-    forms!(dp_t16, 12),
-    forms!(dp_t16, 13),
-    forms!(dp_t16, 14),
-    forms!(dp_t16, 15),
+    named_forms!(DpT16, 0),
+    named_forms!(DpT16, 1),
+    named_forms!(DpT16, 2),
+    named_forms!(DpT16, 3),
+    named_forms!(DpT16, 4),
+    named_forms!(DpT16, 5),
+    named_forms!(DpT16, 6),
+    named_forms!(DpT16, 7),
+    named_forms!(DpT16, 8),
+    named_forms!(DpT16, 9),
+    named_forms!(DpT16, 10),
+    named_forms!(DpT16, 11),
+    named_forms!(DpT16, 12),
+    named_forms!(DpT16, 13),
+    named_forms!(DpT16, 14),
+    named_forms!(DpT16, 15),
 ];
 
 /// The family of a Thumb 16-bit data-processing instruction (see [`dp_ops`]).

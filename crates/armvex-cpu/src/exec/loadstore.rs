@@ -149,7 +149,7 @@ fn single<const KIND: u8, const MODE: u8, const OFF: u8, const PC: bool>(
 }
 
 /// The family of single loads and stores of one kind, addressing mode and offset form.
-struct Single<const KIND: u8, const MODE: u8, const OFF: u8>;
+pub(crate) struct Single<const KIND: u8, const MODE: u8, const OFF: u8>;
 
 impl<const KIND: u8, const MODE: u8, const OFF: u8> Op for Single<KIND, MODE, OFF> {
     const SYNC: bool = false;
@@ -503,7 +503,7 @@ pub static STM_PC: &Ops = <Stm<true, 0> as OpsOf>::OPS;
 /// LDM with `FLAGS` (the [`block`] flags but `USER`): [`ldm_fast`], else [`ldm`]. As
 /// decoded (with `FLAGS` 0), the family refines itself into the one of its flags, and keeps
 /// the number of registers in `op`.
-struct Ldm<const FLAGS: u8>;
+pub(crate) struct Ldm<const FLAGS: u8>;
 
 impl<const FLAGS: u8> Op for Ldm<FLAGS> {
     const SYNC: bool = false;
@@ -521,7 +521,7 @@ impl<const FLAGS: u8> Op for Ldm<FLAGS> {
 
 /// STM: [`stm_fast`], else [`stm`]; with `PC` in the list, the PC is synced. `FLAGS` as for
 /// [`Ldm`].
-struct Stm<const PC: bool, const FLAGS: u8>;
+pub(crate) struct Stm<const PC: bool, const FLAGS: u8>;
 
 impl<const PC: bool, const FLAGS: u8> Op for Stm<PC, FLAGS> {
     const SYNC: bool = PC;

@@ -330,12 +330,25 @@ impl Op for ExtendAny {
     }
 }
 
+/// The family of [`extend_as`] for one signedness, size and addition (a named type, see
+/// [`crate::exec::dataproc::Dp`]).
+pub(crate) struct ExtendAs<const SIGNED: bool, const SIZE: u8, const ADD: bool>;
+
+impl<const SIGNED: bool, const SIZE: u8, const ADD: bool> Op for ExtendAs<SIGNED, SIZE, ADD> {
+    const SYNC: bool = false;
+    const READS: u8 = reads::RM;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        extend_as::<SIGNED, SIZE, ADD>(cpu, bus, d)
+    }
+}
+
 macro_rules! extend_sizes {
     ($signed:literal, $add:literal) => {
         [
-            op!(nosync(reads::RM) extend_as::<$signed, 0, $add>),
-            op!(nosync(reads::RM) extend_as::<$signed, 1, $add>),
-            op!(nosync(reads::RM) extend_as::<$signed, 2, $add>),
+            <ExtendAs<$signed, 0, $add> as OpsOf>::OPS,
+            <ExtendAs<$signed, 1, $add> as OpsOf>::OPS,
+            <ExtendAs<$signed, 2, $add> as OpsOf>::OPS,
         ]
     };
 }

@@ -205,11 +205,35 @@ fn mul_as<const OP: u8, const S: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) 
     Flow::Next
 }
 
+/// The family of [`mul_as`] for one variant and S bit (a named type, see
+/// [`crate::exec::dataproc::Dp`]).
+pub(crate) struct MulAs<const OP: u8, const S: bool>;
+
+impl<const OP: u8, const S: bool> Op for MulAs<OP, S> {
+    const SYNC: bool = false;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        mul_as::<OP, S>(cpu, bus, d)
+    }
+}
+
+/// The family of [`mul_long_as`] for one variant and S bit (a named type, see
+/// [`crate::exec::dataproc::Dp`]).
+pub(crate) struct MulLongAs<const OP: u8, const S: bool>;
+
+impl<const OP: u8, const S: bool> Op for MulLongAs<OP, S> {
+    const SYNC: bool = false;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        mul_long_as::<OP, S>(cpu, bus, d)
+    }
+}
+
 /// MUL families indexed by `[op][S]`.
 static MUL_FAMILIES: [[&Ops; 2]; 3] = [
-    [op!(nosync mul_as::<0, false>), op!(nosync mul_as::<0, true>)],
-    [op!(nosync mul_as::<1, false>), op!(nosync mul_as::<1, true>)],
-    [op!(nosync mul_as::<2, false>), op!(nosync mul_as::<2, true>)],
+    [<MulAs<0, false> as OpsOf>::OPS, <MulAs<0, true> as OpsOf>::OPS],
+    [<MulAs<1, false> as OpsOf>::OPS, <MulAs<1, true> as OpsOf>::OPS],
+    [<MulAs<2, false> as OpsOf>::OPS, <MulAs<2, true> as OpsOf>::OPS],
 ];
 
 fn refine_mul(d: &mut Insn, _thumb: bool) -> &'static Ops {
@@ -252,11 +276,11 @@ fn mul_long_as<const OP: u8, const S: bool>(cpu: &mut Cpu, _bus: &mut Bus, d: &I
 
 /// Long multiply families indexed by `[op][S]`.
 static MUL_LONG_FAMILIES: [[&Ops; 2]; 5] = [
-    [op!(nosync mul_long_as::<0, false>), op!(nosync mul_long_as::<0, true>)],
-    [op!(nosync mul_long_as::<1, false>), op!(nosync mul_long_as::<1, true>)],
-    [op!(nosync mul_long_as::<2, false>), op!(nosync mul_long_as::<2, true>)],
-    [op!(nosync mul_long_as::<3, false>), op!(nosync mul_long_as::<3, true>)],
-    [op!(nosync mul_long_as::<4, false>), op!(nosync mul_long_as::<4, true>)],
+    [<MulLongAs<0, false> as OpsOf>::OPS, <MulLongAs<0, true> as OpsOf>::OPS],
+    [<MulLongAs<1, false> as OpsOf>::OPS, <MulLongAs<1, true> as OpsOf>::OPS],
+    [<MulLongAs<2, false> as OpsOf>::OPS, <MulLongAs<2, true> as OpsOf>::OPS],
+    [<MulLongAs<3, false> as OpsOf>::OPS, <MulLongAs<3, true> as OpsOf>::OPS],
+    [<MulLongAs<4, false> as OpsOf>::OPS, <MulLongAs<4, true> as OpsOf>::OPS],
 ];
 
 fn refine_mul_long(d: &mut Insn, _thumb: bool) -> &'static Ops {
