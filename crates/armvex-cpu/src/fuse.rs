@@ -1,177 +1,209 @@
 //! Superinstructions: two instructions that often follow each other, run by one handler.
 //!
 //! Every handler ends with an indirect jump to the next instruction's handler (see
-//! [`crate::thread`]): three host instructions, and one more jump for the host's branch
-//! predictor to learn. A *fused* handler runs two instructions, the one in its slot and the
-//! one after it, as their own handlers would, with no jump between them
-//! ([`crate::thread::fused`]). Which pairs get one is decided here, by the families of the
-//! two instructions: [`PAIRS`] lists the pairs of families that followed each other most
-//! often, straight-line (neither a branch nor conditional), in the Debian boot with the
-//! `fs` test on vexpress-a9 (ARM kernel code, and the Thumb-2 busybox of the test: counted by
-//! a build whose handlers recorded each pair they dispatched; the list is the most frequent
-//! 200, by their share of the boot's pairs plus half their share of the test's own part).
-//! They make up about half of the boot's pairs.
+//! [`crate::thread`]): a few host instructions, and one more jump for the host's branch
+//! predictor to learn. Where guest code is spread thin (busybox's Thumb-2 code calling
+//! between many pages), those jumps are mispredicted often enough to cost more than the
+//! handlers' own work: the `fs` test's own part ran at about 12.8 host cycles per guest
+//! instruction, where the kernel's xz decompressor, a few tight loops, runs at about 5
+//! with 1.6 times fewer host instructions. A *fused* handler runs two instructions, the one
+//! in its slot and the one after it, as their own handlers would, with no jump between
+//! them ([`crate::thread::fused`]); the second may also be a B or BL ([`BranchTo`]: a
+//! comparison and the branch after it, a move and a call) or an IT ([`ItStart`]).
+//!
+//! Which pairs get one is decided here, by the handlers of the two instructions: [`PAIRS`]
+//! lists the 400 pairs that followed each other most often in the Debian boot with the
+//! `fs` test on vexpress-a9 (the ARM kernel, and the Thumb-2 busybox of the test). They
+//! were counted by a build whose handlers recorded each pair they dispatched, and ranked by
+//! their share of the boot's pairs plus their share of the test's own part (the part where
+//! the jumps cost most); they make up about 65% of either. The first instruction is an
+//! unconditional one of a named family ([`crate::exec::dataproc::Dp`], loads and stores,
+//! multiplies, extends).
 //!
 //! When a page is decoded ([`fuse_page`]), each slot whose instruction and the next one are
 //! such a pair gets the fused handler as its `exec`; its `then` keeps the instruction's own
 //! handler. The next slot keeps its own handler, so a branch to it runs it alone, and pairs
 //! may overlap: in a straight line of fused slots every other one runs.
 //!
-//! Nothing else changes: both instructions are in the same run (neither is a branch), so
-//! the budget has paid for both, and where a chain's budget ends at the second one, the
-//! first one's slot gets its own handler back for the time of the chain (see `run_partial`
-//! in [`crate::thread`]), as a debugger single-stepping does.
+//! Nothing else changes, to the instruction: both instructions are in the same run (the
+//! first is no branch), so the budget has paid for both, and where a chain's budget ends at
+//! the second one, the first one's slot gets its own handler back for the time of the chain
+//! (see `run_partial` in [`crate::thread`]), as when a debugger steps one instruction at a
+//! time. Measured on the `fs` boot: its test part (from a snapshot) 1.95-2.00 s -> 1.32-1.36
+//! s of host CPU time, the whole boot 7.9-8.1 s -> 7.2-7.3 s; the decompressor, bound by
+//! data dependencies through the register array rather than by jumps, gains nothing.
 
 use crate::cpu::{COND_ALWAYS, Handler, Insn};
+use crate::exec::branch::BranchTo;
 use crate::exec::dataproc::{Dp, DpT16};
 use crate::exec::loadstore::{Ldm, Single, Stm};
 use crate::exec::media::ExtendAs;
 use crate::exec::multiply::{MulAs, MulLongAs};
-use crate::thread::{Ops, OpsOf, fused};
+use crate::exec::thumb::ItStart;
+use crate::thread::{Ops, OpsOf, Plain, Second, fused};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// A pair of families, with the slots each instruction takes (1, or 2 for a 32-bit Thumb
-/// instruction), and the handler that runs them both.
+/// A pair: the first instruction's handler on its own, the second's, and the handler
+/// that runs them both.
 struct Pair {
-    first: &'static Ops,
-    first_slots: u8,
-    second: &'static Ops,
-    second_slots: u8,
+    first: Handler,
+    second: Handler,
     handler: Handler,
 }
 
-macro_rules! pairs {
-    ($(($a:ty, $sa:literal, $b:ty, $sb:literal)),* $(,)?) => {
-        &[$(Pair {
-            first: <$a as OpsOf>::OPS,
-            first_slots: $sa,
-            second: <$b as OpsOf>::OPS,
-            second_slots: $sb,
-            handler: fused::<$a, $sa, $b, $sb>,
-        }),*]
+/// One entry of [`PAIRS`]: the first instruction's family and length in slots, then the
+/// second instruction: a family and its length, `branch COND, LINK, LOCAL` (a B or BL, see
+/// [`BranchTo`]) or `it` (an IT instruction).
+macro_rules! pair {
+    ($a:ty, $sa:literal, branch $cond:literal, $link:literal, $local:literal) => {
+        pair!(@ $a, $sa, BranchTo<$cond, $link, $local>)
+    };
+    ($a:ty, $sa:literal, it) => {
+        pair!(@ $a, $sa, ItStart)
+    };
+    ($a:ty, $sa:literal, $b:ty, $sb:literal) => {
+        pair!(@ $a, $sa, Plain<$b, $sb>)
+    };
+    (@ $a:ty, $sa:literal, $second:ty) => {
+        Pair {
+            first: if $sa == 2 { <$a as OpsOf>::OPS.fast_wide } else { <$a as OpsOf>::OPS.fast },
+            second: <$second as Second>::HANDLER,
+            handler: fused::<$a, $sa, $second>,
+        }
     };
 }
 
-/// The pairs that get a fused handler (see the module documentation), most frequent first:
-/// (first family, its slots, second family, its slots).
+macro_rules! pairs {
+    ($(($($entry:tt)*)),* $(,)?) => {
+        &[$(pair!($($entry)*)),*]
+    };
+}
+
+/// The pairs that get a fused handler (see the module documentation), most frequent first.
 static PAIRS: &[Pair] = pairs![
-    (Dp<4, true, 1>, 1, Dp<5, false, 0>, 1),
     (Single<0, 0, 0>, 1, Single<0, 0, 0>, 1),
+    (Dp<4, true, 1>, 1, Dp<5, false, 0>, 1),
+    (Dp<13, false, 1>, 1, Dp<13, false, 1>, 1),
     (Single<0, 1, 0>, 1, Single<0, 1, 0>, 1),
     (MulLongAs<0, false>, 1, Dp<4, true, 1>, 1),
     (Single<0, 1, 0>, 1, MulLongAs<0, false>, 1),
-    (Dp<13, false, 1>, 1, Dp<13, false, 1>, 1),
+    (Dp<4, false, 1>, 1, branch 1, false, true),
     (Dp<10, true, 1>, 1, Dp<4, false, 1>, 1),
     (Dp<2, true, 1>, 1, Single<1, 0, 0>, 1),
     (Dp<5, false, 0>, 1, Dp<2, true, 1>, 1),
-    (Dp<2, false, 1>, 1, Dp<2, false, 1>, 1),
-    (Dp<4, false, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<13, false, 1>, 1, branch 14, true, false),
     (Single<0, 0, 0>, 1, Dp<4, false, 1>, 1),
-    (Single<0, 0, 0>, 1, Dp<4, false, 0>, 1),
     (Single<1, 0, 0>, 1, Single<1, 0, 0>, 1),
-    (Single<0, 0, 0>, 1, Dp<10, true, 1>, 1),
-    (MulAs<0, false>, 1, Dp<10, true, 1>, 1),
-    (Single<4, 0, 2>, 1, Dp<13, false, 3>, 1),
     (Single<0, 0, 0>, 1, Dp<13, false, 1>, 1),
-    (Single<1, 0, 0>, 1, Dp<4, false, 0>, 1),
-    (Single<0, 0, 0>, 1, Dp<13, false, 2>, 1),
+    (Dp<10, true, 0>, 1, branch 0, false, true),
+    (Dp<2, false, 1>, 1, Dp<2, false, 1>, 1),
+    (Single<0, 0, 0>, 1, Dp<4, false, 0>, 1),
+    (Dp<4, false, 0>, 1, Single<1, 0, 0>, 1),
     (Single<0, 0, 0>, 1, Dp<10, true, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<10, true, 1>, 1),
+    (Single<0, 0, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<10, true, 0>, 1, branch 1, false, true),
+    (DpT16<4, 0>, 1, Single<1, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, DpT16<4, 0>, 1),
+    (Dp<10, true, 1>, 1, it),
+    (MulAs<0, false>, 1, Dp<10, true, 1>, 1),
+    (Single<1, 0, 0>, 1, Single<0, 0, 0>, 1),
+    (Single<4, 0, 2>, 1, Dp<13, false, 3>, 1),
+    (Single<1, 0, 0>, 1, Dp<4, false, 0>, 1),
+    (Dp<4, false, 1>, 1, Single<0, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<13, false, 2>, 1),
+    (Dp<4, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Dp<13, false, 1>, 1, Single<0, 0, 0>, 1),
     (Dp<10, true, 0>, 1, ExtendAs<false, 1, false>, 1),
     (ExtendAs<false, 1, false>, 1, Single<5, 0, 2>, 1),
-    (Single<0, 0, 0>, 1, Single<1, 0, 0>, 1),
-    (Dp<1, false, 1>, 1, Dp<10, true, 1>, 1),
-    (Single<0, 0, 2>, 1, Dp<1, false, 3>, 1),
+    (Single<5, 0, 2>, 1, branch 9, false, true),
+    (Dp<13, false, 1>, 1, branch 14, false, true),
     (Dp<5, false, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<5, false, 0>, 1, Dp<4, true, 1>, 1),
+    (Dp<1, false, 1>, 2, Dp<4, false, 1>, 1),
+    (Dp<1, false, 1>, 1, Dp<10, true, 1>, 1),
+    (Single<1, 0, 0>, 1, Single<2, 0, 0>, 1),
+    (Single<0, 0, 2>, 1, Dp<1, false, 3>, 1),
+    (Dp<1, false, 5>, 1, Dp<4, false, 1>, 1),
+    (Dp<1, false, 3>, 1, branch 1, false, true),
+    (Dp<10, true, 1>, 1, branch 1, false, true),
     (Dp<10, true, 1>, 1, Single<0, 0, 2>, 1),
     (ExtendAs<false, 0, false>, 1, Dp<1, false, 1>, 1),
     (Single<3, 0, 2>, 1, Single<0, 0, 0>, 1),
     (Single<2, 2, 0>, 1, ExtendAs<false, 0, false>, 1),
-    (Dp<5, false, 0>, 1, Dp<4, true, 1>, 1),
-    (DpT16<4, 0>, 1, Single<1, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, Single<0, 0, 0>, 2),
     (Dp<4, false, 0>, 1, Single<2, 0, 2>, 1),
     (Dp<13, false, 2>, 1, Single<0, 0, 0>, 1),
-    (Dp<4, false, 1>, 1, Dp<4, false, 1>, 1),
-    (Single<1, 0, 0>, 1, Single<0, 0, 0>, 1),
-    (Single<2, 0, 2>, 1, Single<3, 0, 2>, 1),
-    (Dp<13, false, 2>, 1, Dp<13, false, 2>, 1),
-    (Single<0, 0, 0>, 1, DpT16<4, 0>, 1),
-    (Dp<13, false, 3>, 1, MulAs<0, false>, 1),
-    (Dp<4, false, 1>, 1, Single<0, 0, 0>, 1),
-    (Dp<1, false, 5>, 1, Dp<4, false, 1>, 1),
-    (Dp<13, false, 1>, 1, Single<0, 0, 0>, 1),
-    (Dp<4, false, 2>, 1, Single<1, 0, 0>, 1),
+    (Dp<10, true, 1>, 1, branch 2, false, true),
+    (Dp<10, true, 0>, 2, branch 0, false, true),
+    (Dp<10, true, 1>, 1, branch 9, false, true),
     (Single<1, 1, 0>, 1, Dp<4, false, 0>, 1),
-    (Dp<4, false, 1>, 1, Dp<10, true, 0>, 1),
-    (Single<0, 1, 0>, 1, Dp<4, true, 1>, 1),
-    (Dp<0, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Single<2, 0, 2>, 1, Single<3, 0, 2>, 1),
     (Dp<13, false, 5>, 1, Dp<1, false, 5>, 1),
-    (Single<0, 0, 0>, 1, Dp<0, false, 1>, 1),
-    (Dp<2, false, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<13, false, 2>, 1, Dp<13, false, 2>, 1),
+    (Dp<5, false, 1>, 2, it),
+    (Dp<8, false, 0>, 1, Dp<5, false, 1>, 2),
+    (Dp<13, false, 3>, 1, MulAs<0, false>, 1),
+    (Single<1, 0, 0>, 1, branch 1, false, true),
+    (Dp<10, true, 0>, 1, branch 13, false, true),
+    (Single<0, 0, 0>, 1, branch 14, true, false),
+    (Stm<false, 6>, 2, Dp<13, false, 1>, 1),
     (Dp<4, false, 1>, 1, Dp<13, false, 5>, 1),
-    (Dp<1, false, 1>, 2, Dp<4, false, 1>, 1),
-    (Single<1, 0, 0>, 1, Single<2, 0, 0>, 1),
+    (Dp<4, false, 0>, 2, DpT16<2, 0>, 1),
+    (Dp<2, false, 0>, 2, Dp<10, true, 0>, 1),
+    (Single<0, 0, 0>, 1, Single<8, 0, 0>, 2),
+    (Dp<13, false, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<4, false, 1>, 1, Dp<10, true, 0>, 1),
+    (Dp<0, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Dp<13, false, 1>, 1, Dp<2, false, 0>, 1),
+    (Dp<13, false, 1>, 1, Dp<4, false, 0>, 1),
+    (Single<0, 1, 0>, 1, Dp<4, true, 1>, 1),
+    (DpT16<4, 0>, 1, Dp<10, true, 0>, 1),
+    (Dp<4, false, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<4, false, 2>, 1, Single<1, 0, 0>, 1),
+    (Dp<4, false, 0>, 1, Ldm<5>, 2),
+    (Dp<1, false, 5>, 2, Dp<1, false, 1>, 2),
+    (Single<0, 0, 0>, 2, Single<0, 0, 0>, 1),
+    (Single<2, 0, 0>, 1, Dp<10, true, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<0, false, 1>, 1),
+    (Dp<10, true, 0>, 1, branch 8, false, true),
+    (Dp<10, true, 0>, 1, branch 0, false, false),
+    (Dp<10, true, 2>, 2, Dp<8, false, 0>, 1),
+    (Dp<4, false, 2>, 2, branch 14, false, true),
+    (Dp<2, false, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<10, true, 0>, 1, it),
+    (Dp<10, true, 1>, 1, branch 12, false, true),
+    (Stm<false, 6>, 1, Single<1, 1, 0>, 1),
     (Dp<4, true, 1>, 1, Single<1, 1, 0>, 1),
     (Single<1, 1, 0>, 1, Dp<5, false, 0>, 1),
+    (DpT16<2, 0>, 1, it),
+    (Single<1, 0, 0>, 1, Dp<10, true, 0>, 1),
     (Dp<4, false, 0>, 1, Dp<4, false, 1>, 1),
-    (Single<0, 0, 0>, 1, Single<0, 0, 0>, 2),
+    (Single<0, 0, 0>, 2, Dp<4, false, 1>, 1),
     (Dp<13, false, 1>, 1, MulAs<0, false>, 1),
-    (Dp<13, false, 1>, 1, Dp<4, false, 0>, 1),
+    (Dp<10, true, 0>, 1, branch 1, false, false),
+    (Stm<false, 6>, 2, branch 14, true, true),
+    (Dp<4, false, 0>, 1, Ldm<5>, 1),
+    (DpT16<13, 0>, 1, Dp<13, false, 1>, 1),
+    (Dp<1, false, 5>, 2, Dp<1, false, 3>, 2),
     (Dp<4, false, 1>, 1, Dp<4, false, 2>, 1),
     (Dp<13, false, 3>, 1, Dp<13, false, 1>, 1),
-    (Dp<8, false, 0>, 1, Dp<5, false, 1>, 2),
     (Single<1, 0, 0>, 1, Dp<13, false, 4>, 1),
     (Dp<10, true, 0>, 1, Dp<13, false, 2>, 1),
     (Dp<13, false, 3>, 1, Dp<2, true, 0>, 1),
     (Dp<0, false, 1>, 1, Dp<4, false, 0>, 1),
     (Dp<2, true, 0>, 1, Dp<2, false, 1>, 1),
     (Dp<13, false, 4>, 1, Dp<0, false, 1>, 1),
-    (Dp<13, false, 1>, 1, Single<1, 0, 0>, 1),
-    (Stm<false, 6>, 1, Single<1, 1, 0>, 1),
-    (Dp<4, false, 1>, 1, Single<1, 0, 0>, 1),
-    (Single<4, 0, 0>, 1, Dp<13, false, 3>, 1),
-    (Stm<false, 6>, 2, Dp<13, false, 1>, 1),
-    (Dp<13, false, 3>, 1, Dp<14, false, 1>, 1),
-    (Dp<14, false, 1>, 1, MulAs<0, false>, 1),
-    (Dp<4, false, 0>, 2, DpT16<2, 0>, 1),
-    (Dp<2, false, 0>, 2, Dp<10, true, 0>, 1),
-    (Dp<13, false, 1>, 1, Dp<2, false, 0>, 1),
-    (Single<0, 0, 0>, 1, Single<8, 0, 0>, 2),
-    (DpT16<4, 0>, 1, Dp<10, true, 0>, 1),
-    (Dp<4, false, 0>, 1, Ldm<5>, 2),
-    (Dp<1, false, 5>, 2, Dp<1, false, 1>, 2),
-    (Single<2, 0, 0>, 1, Dp<10, true, 0>, 1),
-    (Single<0, 0, 0>, 2, Single<0, 0, 0>, 1),
-    (Dp<4, false, 2>, 1, Dp<13, false, 3>, 1),
-    (Single<4, 0, 0>, 1, MulAs<0, false>, 1),
-    (Dp<10, true, 0>, 1, Single<0, 0, 0>, 1),
-    (Single<1, 0, 0>, 1, Dp<10, true, 0>, 1),
-    (MulAs<0, false>, 1, Dp<2, false, 1>, 1),
-    (Dp<10, true, 2>, 2, Dp<8, false, 0>, 1),
-    (Single<1, 0, 0>, 1, Single<4, 0, 2>, 1),
-    (ExtendAs<false, 1, false>, 1, Single<5, 0, 0>, 1),
-    (Dp<10, true, 1>, 1, ExtendAs<false, 1, false>, 1),
-    (Single<2, 0, 0>, 1, Dp<4, false, 0>, 1),
-    (Dp<4, false, 0>, 1, Ldm<5>, 1),
-    (Single<0, 0, 0>, 2, Dp<4, false, 1>, 1),
-    (Dp<1, false, 5>, 1, Dp<1, false, 5>, 1),
-    (Dp<4, false, 0>, 1, Single<0, 0, 0>, 1),
-    (Dp<2, true, 1>, 1, Single<1, 1, 0>, 1),
-    (Dp<4, false, 1>, 1, Dp<13, false, 1>, 1),
-    (DpT16<13, 0>, 1, Dp<13, false, 1>, 1),
-    (Dp<4, false, 1>, 1, Dp<1, false, 5>, 1),
-    (Dp<1, false, 5>, 2, Dp<1, false, 3>, 2),
-    (Dp<4, false, 0>, 1, Dp<13, false, 1>, 1),
+    (Dp<13, false, 2>, 1, branch 2, false, true),
     (DpT16<4, 0>, 1, Dp<13, false, 1>, 1),
     (Single<0, 1, 0>, 2, DpT16<2, 0>, 1),
-    (Stm<false, 6>, 1, Dp<13, false, 1>, 1),
-    (Dp<13, false, 1>, 1, Ldm<5>, 1),
     (DpT16<13, 0>, 1, Single<0, 0, 0>, 1),
-    (Dp<10, true, 1>, 1, Dp<4, false, 0>, 1),
     (Dp<4, false, 1>, 1, DpT16<2, 0>, 1),
     (DpT16<2, 0>, 1, Dp<10, true, 1>, 1),
     (Single<1, 0, 0>, 1, Dp<2, false, 0>, 2),
     (Single<0, 0, 0>, 1, DpT16<13, 0>, 1),
+    (Dp<4, false, 1>, 1, Dp<13, false, 1>, 1),
     (DpT16<2, 0>, 1, Dp<10, true, 0>, 1),
     (Single<0, 0, 0>, 2, Dp<4, false, 0>, 2),
     (Single<1, 1, 0>, 2, Dp<5, false, 0>, 2),
@@ -179,59 +211,50 @@ static PAIRS: &[Pair] = pairs![
     (Single<0, 1, 0>, 2, MulLongAs<0, false>, 2),
     (Dp<4, true, 1>, 2, Single<1, 1, 0>, 2),
     (MulLongAs<0, false>, 2, Dp<4, true, 1>, 2),
-    (Single<2, 0, 2>, 1, Dp<4, false, 2>, 1),
-    (Single<1, 0, 0>, 1, Dp<13, false, 1>, 1),
-    (Single<1, 0, 0>, 1, Single<2, 0, 2>, 1),
-    (Single<0, 0, 0>, 1, Dp<2, false, 1>, 1),
-    (Dp<2, false, 0>, 1, Dp<2, false, 0>, 1),
+    (Stm<false, 6>, 1, Dp<13, false, 1>, 1),
+    (Single<4, 0, 0>, 1, Dp<13, false, 3>, 1),
+    (Dp<13, false, 3>, 1, Dp<14, false, 1>, 1),
+    (Dp<14, false, 1>, 1, MulAs<0, false>, 1),
     (Dp<4, false, 0>, 2, Dp<10, true, 0>, 2),
     (Dp<4, false, 0>, 2, Single<0, 0, 2>, 2),
-    (Dp<1, false, 1>, 1, Dp<4, false, 1>, 1),
-    (Dp<4, false, 1>, 1, Dp<1, false, 1>, 1),
-    (Dp<4, false, 0>, 1, Dp<2, false, 0>, 1),
     (Dp<13, false, 1>, 1, DpT16<2, 0>, 1),
-    (Dp<4, false, 1>, 1, Dp<0, false, 1>, 1),
-    (Dp<0, false, 1>, 1, Dp<1, false, 1>, 1),
-    (Dp<0, false, 1>, 1, Dp<12, false, 1>, 1),
-    (Dp<1, false, 1>, 1, Dp<0, false, 1>, 1),
-    (Single<0, 0, 0>, 2, Dp<13, false, 1>, 1),
     (DpT16<2, 0>, 1, Dp<10, true, 0>, 2),
-    (Dp<4, false, 1>, 1, Dp<12, false, 1>, 1),
-    (Dp<12, false, 1>, 1, Dp<0, false, 1>, 1),
+    (Single<0, 0, 0>, 2, Dp<13, false, 1>, 1),
     (DpT16<2, 1>, 1, Dp<10, true, 1>, 1),
     (Single<8, 0, 0>, 2, Dp<10, true, 1>, 1),
     (Dp<13, false, 1>, 1, DpT16<13, 0>, 1),
-    (Dp<2, false, 0>, 1, Dp<4, false, 2>, 1),
+    (DpT16<4, 0>, 1, branch 1, false, true),
+    (Dp<10, true, 1>, 1, branch 13, false, true),
     (Single<0, 0, 0>, 2, Single<1, 0, 0>, 1),
+    (Dp<10, true, 0>, 1, Single<0, 0, 0>, 1),
     (Dp<13, false, 1>, 1, Single<9, 0, 0>, 2),
     (DpT16<2, 0>, 1, Single<0, 0, 2>, 2),
-    (Dp<13, false, 0>, 1, Single<0, 1, 0>, 1),
-    (Dp<13, false, 3>, 1, Dp<4, false, 2>, 1),
-    (Single<0, 0, 2>, 1, Single<0, 0, 0>, 1),
+    (Dp<4, false, 0>, 1, Dp<13, false, 1>, 1),
+    (Dp<4, false, 0>, 1, Single<0, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, branch 14, false, true),
+    (Single<1, 2, 0>, 2, branch 1, false, true),
     (Dp<10, true, 1>, 1, Single<1, 2, 0>, 2),
-    (Dp<4, false, 0>, 1, Dp<13, false, 0>, 1),
+    (Dp<1, false, 5>, 1, Dp<1, false, 5>, 1),
+    (Single<0, 0, 2>, 1, Single<0, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, Dp<13, false, 1>, 1),
+    (Dp<4, false, 1>, 1, Dp<1, false, 5>, 1),
     (Dp<13, false, 1>, 1, Single<0, 2, 0>, 2),
-    (Single<0, 0, 0>, 1, Dp<13, false, 0>, 1),
-    (Dp<13, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Dp<13, false, 1>, 1, branch 1, false, true),
+    (Dp<4, false, 2>, 1, Dp<13, false, 3>, 1),
+    (Single<4, 0, 0>, 1, MulAs<0, false>, 1),
     (DpT16<4, 0>, 1, Single<1, 0, 0>, 2),
     (Single<0, 0, 0>, 1, Stm<false, 6>, 1),
     (Dp<2, false, 0>, 1, Single<0, 0, 0>, 2),
     (Single<8, 0, 0>, 2, DpT16<2, 1>, 1),
-    (Single<1, 0, 0>, 1, Dp<10, true, 0>, 2),
     (Single<0, 0, 0>, 1, Dp<4, false, 2>, 2),
+    (Single<1, 0, 0>, 1, Dp<10, true, 0>, 2),
     (Single<9, 0, 0>, 2, Dp<13, false, 1>, 1),
     (Single<0, 0, 2>, 2, Dp<10, true, 1>, 1),
     (Single<1, 0, 2>, 2, Single<0, 0, 0>, 1),
     (DpT16<2, 1>, 1, Single<1, 0, 2>, 2),
     (Single<0, 1, 0>, 2, DpT16<4, 0>, 1),
-    (Single<0, 0, 2>, 1, Dp<13, false, 1>, 1),
-    (Dp<4, false, 2>, 1, Single<4, 0, 0>, 1),
-    (Dp<4, false, 4>, 1, Single<5, 0, 0>, 1),
-    (Dp<10, true, 0>, 1, Dp<13, false, 1>, 1),
-    (Single<0, 0, 0>, 1, Dp<4, false, 7>, 1),
-    (Single<5, 0, 2>, 1, Single<0, 0, 0>, 1),
-    (Single<4, 0, 2>, 1, Dp<2, false, 3>, 1),
-    (Dp<2, false, 3>, 1, Single<5, 0, 2>, 1),
+    (MulAs<0, false>, 1, Dp<2, false, 1>, 1),
+    (Single<1, 0, 0>, 1, Single<4, 0, 2>, 1),
     (Single<0, 0, 0>, 1, Dp<0, false, 1>, 2),
     (Single<0, 0, 2>, 2, Dp<4, false, 0>, 2),
     (Dp<0, false, 1>, 2, Dp<4, false, 0>, 2),
@@ -245,17 +268,220 @@ static PAIRS: &[Pair] = pairs![
     (Dp<1, false, 5>, 2, Dp<14, false, 1>, 2),
     (Dp<1, false, 5>, 2, Dp<0, false, 1>, 2),
     (Dp<4, false, 1>, 2, Dp<4, false, 1>, 1),
-    (Dp<13, false, 1>, 1, Dp<10, true, 0>, 1),
-    (Dp<4, false, 2>, 1, Dp<13, false, 0>, 1),
-    (Single<1, 0, 0>, 1, Dp<13, false, 0>, 1),
+    (ExtendAs<false, 1, false>, 1, Single<5, 0, 0>, 1),
+    (Dp<10, true, 1>, 1, ExtendAs<false, 1, false>, 1),
+    (Single<5, 0, 0>, 1, branch 8, false, true),
+    (Single<2, 0, 0>, 1, Dp<4, false, 0>, 1),
+    (Dp<1, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Dp<4, false, 1>, 1, Dp<1, false, 1>, 1),
     (Dp<4, false, 0>, 2, Dp<4, false, 0>, 2),
     (Single<0, 0, 0>, 1, DpT16<2, 0>, 1),
+    (Dp<4, false, 1>, 1, Dp<0, false, 1>, 1),
     (Dp<4, false, 2>, 2, DpT16<13, 0>, 1),
     (DpT16<13, 0>, 1, Single<0, 1, 0>, 2),
     (Dp<2, false, 0>, 2, Dp<4, false, 2>, 2),
     (Stm<false, 6>, 1, Dp<2, false, 0>, 2),
     (DpT16<2, 0>, 1, Stm<false, 6>, 1),
+    (Dp<13, false, 1>, 1, Dp<4, false, 0>, 2),
+    (Dp<0, false, 1>, 1, Dp<1, false, 1>, 1),
+    (Dp<0, false, 1>, 1, Dp<12, false, 1>, 1),
+    (Dp<1, false, 1>, 1, Dp<0, false, 1>, 1),
+    (Dp<4, false, 1>, 1, Dp<12, false, 1>, 1),
+    (Dp<12, false, 1>, 1, Dp<0, false, 1>, 1),
+    (Dp<12, false, 2>, 2, Single<0, 0, 0>, 1),
+    (Dp<2, true, 1>, 1, Single<1, 1, 0>, 1),
+    (Single<2, 2, 0>, 2, Dp<10, true, 1>, 1),
+    (Dp<11, true, 1>, 1, branch 0, false, false),
+    (Dp<2, false, 1>, 2, Dp<11, true, 1>, 1),
+    (Single<8, 0, 0>, 2, Single<2, 2, 0>, 2),
+    (Single<0, 2, 0>, 2, Dp<10, true, 1>, 1),
+    (Dp<13, false, 1>, 1, Single<0, 1, 0>, 2),
+    (Single<1, 0, 0>, 1, branch 14, true, false),
+    (Dp<13, false, 1>, 1, Ldm<5>, 1),
+    (Dp<13, false, 1>, 1, Dp<10, true, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<2, false, 1>, 1),
+    (Dp<10, true, 1>, 1, Dp<4, false, 0>, 1),
+    (Single<1, 0, 0>, 1, Single<1, 0, 2>, 2),
+    (Dp<13, false, 1>, 1, Dp<4, false, 1>, 1),
+    (Dp<8, true, 1>, 1, branch 0, false, true),
+    (Dp<2, false, 1>, 2, Dp<3, false, 0>, 2),
+    (Dp<10, true, 1>, 2, Dp<8, false, 0>, 1),
+    (Dp<4, false, 1>, 1, Single<1, 0, 0>, 2),
+    (DpT16<2, 1>, 1, Dp<13, false, 1>, 1),
+    (Single<0, 1, 0>, 2, Dp<13, false, 1>, 1),
+    (Dp<4, false, 2>, 2, Dp<4, false, 1>, 1),
+    (DpT16<2, 0>, 1, Dp<4, false, 2>, 2),
+    (Dp<4, false, 0>, 2, Dp<12, false, 2>, 2),
+    (Dp<12, false, 2>, 2, Dp<10, true, 1>, 1),
+    (Dp<10, true, 1>, 1, Single<1, 1, 0>, 2),
+    (ExtendAs<false, 1, false>, 2, Dp<4, false, 0>, 2),
+    (ExtendAs<false, 1, false>, 2, Dp<4, false, 2>, 2),
+    (Dp<13, false, 1>, 1, ExtendAs<false, 1, false>, 2),
+    (Dp<12, false, 2>, 2, DpT16<2, 1>, 1),
+    (Single<1, 0, 0>, 2, ExtendAs<false, 1, false>, 2),
+    (Single<1, 1, 0>, 2, branch 0, false, true),
+    (Dp<2, false, 0>, 1, Dp<2, false, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<2, false, 1>, 2),
+    (Single<1, 0, 0>, 1, it),
+    (Single<2, 0, 2>, 1, Dp<4, false, 2>, 1),
+    (Dp<4, false, 0>, 1, Dp<2, false, 0>, 1),
+    (Dp<13, false, 7>, 2, Dp<12, false, 1>, 2),
+    (Single<1, 0, 0>, 1, Single<2, 0, 2>, 1),
+    (Dp<1, false, 3>, 2, Single<0, 0, 0>, 1),
+    (Dp<1, false, 3>, 2, Dp<4, false, 1>, 1),
+    (Dp<0, false, 0>, 1, Dp<3, false, 0>, 1),
+    (Single<0, 0, 2>, 1, Dp<13, false, 1>, 1),
+    (DpT16<4, 0>, 1, branch 14, false, true),
+    (Dp<2, false, 0>, 1, Dp<4, false, 2>, 1),
+    (Dp<13, false, 3>, 1, Dp<4, false, 2>, 1),
+    (Dp<13, false, 0>, 1, Single<0, 1, 0>, 1),
     (Dp<12, false, 1>, 1, Single<0, 0, 0>, 1),
+    (Dp<1, false, 3>, 1, Dp<4, false, 1>, 1),
+    (Single<0, 0, 0>, 1, Dp<13, false, 0>, 1),
+    (DpT16<2, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<4, false, 0>, 1, Dp<13, false, 0>, 1),
+    (Single<1, 0, 0>, 1, Dp<13, false, 0>, 1),
+    (Single<8, 0, 0>, 2, DpT16<4, 0>, 1),
+    (Single<1, 0, 2>, 2, Dp<13, false, 1>, 1),
+    (Single<1, 0, 0>, 1, Single<0, 0, 0>, 2),
+    (Dp<10, true, 0>, 1, branch 11, false, true),
+    (Single<0, 0, 0>, 1, DpT16<13, 2>, 1),
+    (DpT16<13, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<10, true, 1>, 1, branch 9, false, false),
+    (Single<1, 0, 0>, 2, Single<1, 0, 0>, 1),
+    (Dp<2, false, 1>, 2, Dp<4, false, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<12, false, 2>, 2),
+    (Dp<10, true, 0>, 1, Dp<13, false, 1>, 1),
+    (DpT16<13, 2>, 1, Single<0, 0, 0>, 1),
+    (Dp<4, false, 2>, 1, Single<4, 0, 0>, 1),
+    (Dp<4, false, 1>, 1, branch 14, false, true),
+    (Dp<4, false, 4>, 1, Single<5, 0, 0>, 1),
+    (Dp<4, false, 2>, 1, Dp<13, false, 0>, 1),
+    (Dp<0, false, 1>, 1, branch 2, false, true),
+    (Single<1, 0, 0>, 1, Single<5, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<4, false, 7>, 1),
+    (Single<5, 0, 2>, 1, Single<0, 0, 0>, 1),
+    (Single<4, 0, 2>, 1, Dp<2, false, 3>, 1),
+    (Dp<2, false, 3>, 1, Single<5, 0, 2>, 1),
+    (Dp<13, false, 0>, 1, Single<0, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, DpT16<1, 1>, 1),
+    (Dp<10, true, 1>, 1, branch 0, false, true),
+    (Single<0, 0, 0>, 2, Dp<10, true, 0>, 1),
+    (Dp<4, false, 2>, 2, Single<0, 0, 0>, 2),
+    (Dp<1, false, 5>, 1, Dp<1, false, 3>, 1),
+    (Dp<4, false, 0>, 1, Dp<4, false, 0>, 1),
+    (Single<2, 2, 0>, 1, Single<2, 2, 0>, 1),
+    (Dp<10, true, 0>, 1, Single<1, 0, 0>, 1),
+    (Single<0, 0, 0>, 2, DpT16<2, 0>, 1),
+    (DpT16<4, 0>, 1, branch 0, false, true),
+    (Dp<2, false, 0>, 2, Dp<2, false, 0>, 2),
+    (Dp<3, false, 0>, 1, Dp<4, false, 4>, 1),
+    (DpT16<4, 0>, 1, DpT16<13, 0>, 1),
+    (Single<0, 0, 2>, 1, Single<1, 0, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<8, true, 0>, 1),
+    (DpT16<13, 2>, 1, branch 4, false, true),
+    (Single<1, 0, 0>, 1, Single<0, 0, 2>, 1),
+    (DpT16<13, 2>, 1, branch 0, false, true),
+    (Dp<2, false, 1>, 1, Dp<2, false, 0>, 1),
+    (Dp<13, false, 1>, 1, branch 14, false, false),
+    (Dp<10, true, 1>, 1, Dp<2, false, 1>, 1),
+    (Dp<13, false, 1>, 1, DpT16<4, 0>, 1),
+    (Dp<10, true, 1>, 1, branch 3, false, false),
+    (ExtendAs<false, 0, false>, 1, DpT16<13, 2>, 1),
+    (Dp<13, false, 1>, 1, it),
+    (Dp<10, true, 0>, 1, branch 8, false, false),
+    (Ldm<1>, 1, Dp<13, false, 2>, 1),
+    (Dp<10, true, 0>, 1, branch 10, false, true),
+    (Dp<10, true, 0>, 2, it),
+    (Dp<2, false, 0>, 2, Single<0, 0, 0>, 1),
+    (DpT16<13, 0>, 1, DpT16<4, 1>, 1),
+    (Single<0, 0, 0>, 1, Dp<2, false, 0>, 2),
+    (Single<0, 0, 0>, 1, Single<1, 0, 0>, 2),
+    (Dp<2, false, 1>, 1, Dp<10, true, 0>, 1),
+    (Single<0, 0, 0>, 2, DpT16<4, 0>, 1),
+    (Single<2, 0, 0>, 2, Single<1, 0, 0>, 1),
+    (Dp<4, false, 0>, 2, Single<0, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, Dp<4, false, 2>, 2),
+    (DpT16<4, 1>, 1, branch 4, false, false),
+    (Single<0, 0, 0>, 1, it),
+    (Single<2, 0, 0>, 2, DpT16<13, 2>, 1),
+    (Dp<4, false, 1>, 1, Single<2, 0, 0>, 2),
+    (Single<2, 0, 0>, 1, Dp<2, false, 0>, 2),
+    (Dp<4, false, 1>, 2, Dp<4, false, 0>, 2),
+    (Dp<3, false, 0>, 2, Dp<13, false, 1>, 1),
+    (Dp<12, false, 1>, 2, Single<1, 1, 0>, 2),
+    (DpT16<2, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<4, false, 7>, 1, Single<1, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, DpT16<13, 2>, 1),
+    (Dp<10, true, 0>, 2, branch 13, false, true),
+    (Dp<10, true, 1>, 1, Dp<13, false, 1>, 1),
+    (Dp<10, true, 1>, 1, Single<1, 0, 0>, 1),
+    (Dp<10, true, 1>, 1, Single<0, 0, 0>, 1),
+    (Dp<4, false, 0>, 1, Dp<13, false, 3>, 1),
+    (Dp<13, false, 2>, 1, Dp<4, false, 0>, 1),
+    (Single<5, 0, 0>, 1, branch 2, false, true),
+    (Single<0, 0, 0>, 1, Dp<2, false, 0>, 1),
+    (Dp<8, false, 0>, 1, Single<0, 0, 0>, 1),
+    (Dp<10, true, 0>, 1, Dp<13, false, 0>, 1),
+    (Single<1, 0, 0>, 1, Ldm<5>, 1),
+    (Dp<2, false, 3>, 1, Single<1, 0, 0>, 1),
+    (Dp<13, false, 0>, 1, Single<1, 0, 0>, 1),
+    (Dp<13, false, 1>, 1, Single<0, 0, 2>, 1),
+    (Single<1, 0, 0>, 1, Dp<4, false, 1>, 1),
+    (Dp<2, false, 0>, 1, Single<1, 1, 0>, 1),
+    (Dp<4, false, 2>, 1, Dp<4, false, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<4, false, 0>, 2),
+    (Dp<4, false, 0>, 1, Single<1, 1, 0>, 1),
+    (DpT16<2, 0>, 1, Single<0, 1, 0>, 2),
+    (Dp<13, false, 0>, 1, branch 9, false, true),
+    (Dp<13, false, 1>, 1, Ldm<5>, 2),
+    (Single<1, 0, 0>, 1, Dp<4, false, 2>, 1),
+    (Stm<false, 6>, 1, Dp<2, false, 0>, 1),
+    (Dp<2, false, 0>, 1, Dp<4, false, 0>, 1),
+    (Dp<10, true, 0>, 1, branch 12, false, true),
+    (Single<0, 1, 0>, 2, Dp<10, true, 1>, 1),
+    (DpT16<2, 0>, 1, branch 4, false, true),
+    (Stm<false, 6>, 1, Dp<4, false, 1>, 1),
+    (DpT16<13, 2>, 1, Stm<false, 6>, 1),
+    (Dp<3, false, 0>, 1, Dp<10, true, 0>, 1),
+    (Dp<1, false, 5>, 1, Single<1, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, Dp<13, false, 5>, 1),
+    (Single<0, 2, 0>, 2, Dp<1, false, 1>, 2),
+    (Dp<0, false, 1>, 2, DpT16<12, 1>, 1),
+    (Dp<2, false, 0>, 2, Dp<4, false, 0>, 2),
+    (DpT16<1, 1>, 1, Dp<1, false, 1>, 2),
+    (DpT16<12, 1>, 1, DpT16<4, 0>, 1),
+    (Dp<1, false, 1>, 2, Dp<2, false, 0>, 2),
+    (Dp<1, false, 1>, 2, Dp<0, false, 1>, 2),
+    (Dp<4, false, 0>, 2, DpT16<1, 1>, 1),
+    (Single<0, 0, 0>, 1, Dp<4, false, 2>, 1),
+    (Dp<8, false, 0>, 1, Dp<8, false, 0>, 1),
+    (Single<1, 1, 0>, 1, Single<0, 0, 0>, 1),
+    (Dp<4, false, 0>, 1, branch 14, true, true),
+    (Dp<13, false, 1>, 1, Dp<13, false, 0>, 1),
+    (Single<0, 0, 0>, 1, Dp<0, false, 0>, 1),
+    (Dp<4, false, 0>, 1, Dp<10, true, 1>, 1),
+    (Dp<10, true, 0>, 1, Dp<2, false, 3>, 1),
+    (Single<1, 0, 0>, 1, branch 14, false, false),
+    (Dp<13, false, 3>, 1, Dp<4, false, 0>, 1),
+    (DpT16<13, 2>, 1, branch 5, false, true),
+    (Single<0, 0, 0>, 1, DpT16<2, 1>, 1),
+    (Dp<4, false, 0>, 2, Dp<13, false, 1>, 1),
+    (Dp<4, false, 0>, 1, Single<4, 0, 0>, 1),
+    (Single<2, 0, 0>, 2, Dp<10, true, 1>, 1),
+    (Dp<2, false, 1>, 1, Dp<10, true, 1>, 1),
+    (Single<1, 0, 0>, 1, DpT16<13, 0>, 1),
+    (Dp<12, false, 0>, 2, Single<1, 0, 0>, 1),
+    (DpT16<13, 2>, 1, branch 4, false, false),
+    (Dp<10, true, 1>, 1, branch 1, false, false),
+    (Dp<8, false, 0>, 2, branch 1, false, true),
+    (DpT16<4, 0>, 1, DpT16<4, 0>, 1),
+    (Single<2, 0, 0>, 2, Single<0, 0, 0>, 1),
+    (Single<1, 0, 0>, 1, branch 1, false, false),
+    (Single<1, 0, 0>, 1, Single<1, 0, 0>, 2),
+    (Dp<4, false, 0>, 2, Single<1, 0, 0>, 1),
+    (Dp<4, false, 1>, 2, Dp<13, false, 1>, 1),
+    (Single<0, 0, 0>, 1, Single<2, 0, 0>, 2),
 ];
 
 /// A pair of plain handlers (see [`runs_plain`]), by address.
@@ -266,18 +492,14 @@ fn plain(ops: &Ops, slots: u8) -> Handler {
     if slots == 2 { ops.fast_wide } else { ops.fast }
 }
 
-/// [`PAIRS`] by the plain handlers of their two families. (By handler, not by family: two
+/// [`PAIRS`] by the handlers of their two instructions. (By handler, not by family: two
 /// families whose handlers the compiler made one run alike, so either's pair is right.)
 fn pairs_by_handlers() -> &'static HashMap<Key, Handler> {
     static TABLE: OnceLock<HashMap<Key, Handler>> = OnceLock::new();
     TABLE.get_or_init(|| {
         PAIRS
             .iter()
-            .map(|p| {
-                let first = plain(p.first, p.first_slots) as usize;
-                let second = plain(p.second, p.second_slots) as usize;
-                ((first, second), p.handler)
-            })
+            .map(|p| ((p.first as usize, p.second as usize), p.handler))
             .collect()
     })
 }
@@ -296,7 +518,9 @@ pub(crate) fn fuse_page(insns: &mut [Insn], families: &[&'static Ops], slots: us
     let mut fused = 0;
     for i in 0..slots {
         let j = i + insns[i].slots();
-        if j >= slots || !runs_plain(&insns[i], families[i]) || !runs_plain(&insns[j], families[j]) {
+        // The second instruction is the one of a pair if its handler is (a condition check
+        // or a `full` variant is not; a B or BL checks its condition itself).
+        if j >= slots || !runs_plain(&insns[i], families[i]) {
             continue;
         }
         if let Some(&handler) = table.get(&(insns[i].exec as usize, insns[j].exec as usize)) {
@@ -383,10 +607,12 @@ mod tests {
         stops_exactly(&bytes, false, &pcs, &[4, 4, 4, data, 4, 3, 7, 0], 6);
     }
 
-    /// The same in Thumb state, with 16-bit and 32-bit instructions.
+    /// The same in Thumb state, with 16-bit and 32-bit instructions, a comparison fused with
+    /// the IT after it and with a conditional branch, and a move fused with a BL into the
+    /// next page.
     #[test]
     fn fused_thumb_pairs_stop_exactly() {
-        let prog: [u16; 16] = [
+        let mut prog: Vec<u16> = vec![
             0x2000, // movs r0, #0
             0x3001, // loop: adds r0, #1
             0x4601, // mov r1, r0
@@ -398,19 +624,34 @@ mod tests {
             0xf853, 0x5c04, // ldr.w r5, [r3, #-4]
             0x681e, // ldr r6, [r3]
             0x1967, // adds r7, r4, r5
+            0x2802, // cmp r0, #2
+            0xbf08, // it eq
+            0x4680, // moveq r8, r0
+            0x4601, // mov r1, r0
+            0xf000, 0xffee, // bl func (RAM + 0x1000)
             0x2804, // cmp r0, #4
-            0xd1f2, // bne loop
+            0xd1ec, // bne loop
             0x2109, // movs r1, #9
-            0xbf00, // nop
+            0xe7fe, // b .
         ];
+        prog.resize(0x800, 0xbf00); // nop
+        prog.extend([
+            0x3601, // func: adds r6, #1
+            0x4770, // bx lr
+            0xe7fe, // b .  (ends the run: a budget can cover it)
+        ]);
         let bytes: Vec<u8> = prog.iter().flat_map(|h| h.to_le_bytes()).collect();
         let mut pcs = vec![0];
         for _ in 0..4 {
-            pcs.extend([2, 4, 6, 8, 0xa, 0xc, 0xe, 0x10, 0x14, 0x16, 0x18, 0x1a]);
+            pcs.extend([
+                2, 4, 6, 8, 0xa, 0xc, 0xe, 0x10, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20,
+            ]);
+            pcs.extend([0x1000, 0x1002, 0x24, 0x26]);
         }
-        pcs.extend([0x1c, 0x1e]);
+        pcs.extend([0x28, 0x2a]);
         let data = RAM + 0x800 + 16;
-        // Last round: r4 = 4 + 1, r5 = 3, r6 = 4, r7 = 8; r1 = 9 at the end.
-        stops_exactly(&bytes, true, &pcs, &[4, 9, 4, data, 5, 3, 4, 8], 4);
+        // Last round: r4 = 4 + 1, r5 = 3, r6 = 4 + 1 (in func), r7 = 8; r8 = 2 (set in
+        // round 2); r1 = 9 at the end.
+        stops_exactly(&bytes, true, &pcs, &[4, 9, 4, data, 5, 3, 5, 8, 2], 6);
     }
 }

@@ -135,6 +135,14 @@
 //! against 13.02e9) nor on the Thumb integer benchmark (whose compilers schedule the
 //! comparison away from the branch), so Thumb pages do not fuse them.
 //!
+//! # Superinstructions
+//!
+//! Frequent pairs of instructions (an ADDS and the ADC after it, two loads, a comparison
+//! and the branch after it) get one handler for both ([`fused`], chosen at decode time by
+//! [`crate::fuse`]): half the indirect jumps where they follow each other. A chain whose
+//! budget ends between the two runs the first one's own handler (see
+//! [`Cpu::run_chain`]).
+//!
 //! # A picture, for readers new to interpreters
 //!
 //! A decoded page is an array of 32-byte [`Insn`] slots, one per instruction (per halfword in
@@ -497,17 +505,16 @@ unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 }
 
 /// Two instructions in one handler (a *superinstruction*, see [`crate::fuse`]): the one at
-/// `d`, of family `A` and `SA` slots long, then the one after it, of family `B` and `SB`
-/// slots long, as their [`fast`] handlers would run them one after the other, but with no
-/// indirect jump between them. If the first one does not go on in sequence (a slow path, a
-/// jump, an exception), neither does this handler: it goes where the first one's handler
-/// would have gone.
+/// `d`, of family `A` and `SA` slots long, as its [`fast`] handler would run it, then the
+/// one after it as its own handler would ([`Second`]), with no indirect jump between them.
+/// If the first one does not go on in sequence (a slow path, a jump, an exception),
+/// neither does this handler: it goes where the first one's handler would have gone.
 ///
 /// # Safety
-/// See [`Handler`]; the slot after `d` holds an instruction of family `B` whose `exec` is
-/// `fast::<B, SB>`, in the same run, and the budget does not end at it (see
+/// See [`Handler`]; the slot after `d` holds an instruction whose `exec` is
+/// `S::HANDLER`, in the same run, and the budget does not end at it (see
 /// [`Cpu::run_partial`]).
-pub(crate) unsafe fn fused<A: Op, const SA: usize, B: Op, const SB: usize>(
+pub(crate) unsafe fn fused<A: Op, const SA: usize, S: Second>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     d: *const Insn,
@@ -534,8 +541,32 @@ pub(crate) unsafe fn fused<A: Op, const SA: usize, B: Op, const SB: usize>(
         return unsafe { dispatch_to::<SA>(cpu, bus, d, rem, flow) };
     }
     // SAFETY: the caller's contract: the next instruction is `SA` slots on, in the page's
-    // array, and runs as `fast::<B, SB>`.
-    unsafe { fast_body::<B, SB>(cpu, bus, d.add(SA), rem) }
+    // array, and runs as `S::HANDLER`.
+    unsafe { S::run(cpu, bus, d.add(SA), rem) }
+}
+
+/// The second instruction of a [`fused`] pair: what its slot's handler is on its own, and
+/// that handler's work, to be inlined into the pair's.
+pub(crate) trait Second {
+    /// The handler of the instruction's slot.
+    const HANDLER: Handler;
+    /// Run the instruction at `d` as [`Second::HANDLER`] does.
+    ///
+    /// # Safety
+    /// As for [`Second::HANDLER`] (see [`Handler`]).
+    unsafe fn run(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64;
+}
+
+/// A [`Second`] that runs as [`fast`] of family `O`, `SLOTS` slots long.
+pub(crate) struct Plain<O, const SLOTS: usize>(std::marker::PhantomData<O>);
+
+impl<O: Op, const SLOTS: usize> Second for Plain<O, SLOTS> {
+    const HANDLER: Handler = fast::<O, SLOTS>;
+    #[inline(always)]
+    unsafe fn run(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+        // SAFETY: the caller's contract.
+        unsafe { fast_body::<O, SLOTS>(cpu, bus, d, rem) }
+    }
 }
 
 /// The body of [`fast`].

@@ -14,7 +14,7 @@
 use crate::cpu::Cpu;
 use crate::exec::dataproc::{self, handler_form, opcode};
 use crate::insn::{COND_ALWAYS, Flow, Handler, Insn, SPARE, Spare};
-use crate::thread::{Op, Ops, OpsOf, Refine, enter, op, reads};
+use crate::thread::{Op, Ops, OpsOf, Refine, Second, enter, op, reads};
 use armvex_bus::Bus;
 
 impl Cpu {
@@ -110,6 +110,19 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
     }
     // SAFETY: the caller's contract.
     unsafe { crate::thread::jump_out(cpu, bus, target, left) }
+}
+
+/// B/BL with condition `COND`, with `LINK`, to a target in the page (`LOCAL`) or not, as
+/// the second instruction of a fused pair (see [`crate::fuse`]).
+pub(crate) struct BranchTo<const COND: u8, const LINK: bool, const LOCAL: bool>;
+
+impl<const COND: u8, const LINK: bool, const LOCAL: bool> Second for BranchTo<COND, LINK, LOCAL> {
+    const HANDLER: Handler = branch_threaded::<COND, LINK, LOCAL>;
+    #[inline(always)]
+    unsafe fn run(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+        // SAFETY: the caller's contract.
+        unsafe { branch_threaded::<COND, LINK, LOCAL>(cpu, bus, d, SPARE, rem) }
+    }
 }
 
 macro_rules! branch_ops {

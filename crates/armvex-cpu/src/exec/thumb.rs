@@ -5,7 +5,7 @@
 use super::mem;
 use crate::cpu::Cpu;
 use crate::insn::{Flow, Handler, Insn, SPARE, Spare};
-use crate::thread::Ops;
+use crate::thread::{Ops, Second};
 use armvex_bus::Bus;
 
 /// IT: start an If-Then block; `imm` = firstcond:mask (the new ITSTATE).
@@ -24,6 +24,7 @@ pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 ///
 /// # Safety
 /// See [`crate::insn::Handler`]; the copies are as [`it_block_copies`] leaves them.
+#[inline(always)]
 unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
@@ -45,6 +46,18 @@ unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, re
     }
     // SAFETY: the next slot is in the page's array (pages end with sentinels).
     crate::thread::stop_chain(cpu, left, unsafe { d.add(1) })
+}
+
+/// IT as the second instruction of a fused pair (see [`crate::fuse`]).
+pub(crate) struct ItStart;
+
+impl Second for ItStart {
+    const HANDLER: Handler = it_threaded;
+    #[inline(always)]
+    unsafe fn run(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+        // SAFETY: the caller's contract.
+        unsafe { it_threaded(cpu, bus, d, SPARE, rem) }
+    }
 }
 
 /// The `exec` of the copy of an instruction of an IT block whose ITSTATE (before it runs) is
