@@ -18,7 +18,10 @@
 //! their share of the boot's pairs plus their share of the test's own part (the part where
 //! the jumps cost most); they make up about 65% of either. The first instruction is an
 //! unconditional one of a named family ([`crate::exec::dataproc::Dp`], loads and stores,
-//! multiplies, extends).
+//! multiplies, extends). `tools/pair-census` counts and ranks them again and prints the list
+//! in this syntax: it builds armvex with the `pair-census` feature (which fuses nothing and
+//! counts pairs, see `src/census.rs`) and boots the guest twice, whole and from a snapshot at
+//! the test's start.
 //!
 //! When a page is decoded ([`fuse_page`]), each slot whose instruction and the next one are
 //! such a pair gets the fused handler as its `exec`; its `then` keeps the instruction's own
