@@ -1,11 +1,11 @@
 //! The pair census (cargo feature `pair-census`): how often each pair of instruction
 //! handlers ran one after the other along the straight line, to choose the pairs that get a
-//! superinstruction ([`crate::fuse`]'s `PAIRS`; `tools/pair-census` ranks them).
+//! superinstruction (`PAIRS` in `src/fuse.rs`; `tools/pair-census` ranks them).
 //!
 //! With the feature on, nothing is fused (every pair is dispatched, so every pair is seen),
 //! and the handlers tell the CPU's [`Census`] what runs:
 //!
-//! * the plain handler of a family (`fast` in [`crate::thread`]), run as its slot's `exec`
+//! * the plain handler of a family (`fast` in `src/thread.rs`), run as its slot's `exec`
 //!   (an unconditional instruction, not a `full` variant, not a condition check's `then`),
 //!   *arrives* at its slot, then *expects* the slot after it: it is a possible first
 //!   instruction of a pair;
@@ -25,7 +25,7 @@
 //! generic arguments (`Dp<4, true, 1>`), a B or BL as `branch COND, LINK, LOCAL`, an IT as
 //! `it`; other families (the `op!` ones, which `PAIRS` cannot name) keep their whole type
 //! name. Each CPU counts on its own; a CPU's counts go to a process-wide total when it is
-//! dropped, which [`write`] saves.
+//! dropped, which [`write()`] saves.
 //!
 //! The census costs a hash-map update per pair: the census build runs several times slower
 //! than the default build, which has none of this compiled in.
@@ -36,7 +36,7 @@ use std::sync::Mutex;
 
 /// An instruction's family (its type name, as [`std::any::type_name`] gives it) and length
 /// in slots. Compared and hashed by the name's address: each handler has its one
-/// constant string (two handlers of a family may have two copies, which [`write`] merges).
+/// constant string (two handlers of a family may have two copies, which [`write()`] merges).
 #[derive(Clone, Copy, Debug)]
 pub struct Name {
     pub family: &'static str,
@@ -134,7 +134,7 @@ impl Census {
         self.next = 0;
     }
 
-    /// The pairs counted so far, as [`write`] names them, and how often each ran.
+    /// The pairs counted so far, as [`write()`] names them, and how often each ran.
     pub fn pairs(&self) -> HashMap<String, u64> {
         let mut pairs = HashMap::new();
         for (&(first, second), &n) in &self.counts {
