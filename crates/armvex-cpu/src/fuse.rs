@@ -41,6 +41,7 @@ use crate::exec::branch::BranchTo;
 use crate::exec::dataproc::{Dp, DpT16};
 use crate::exec::loadstore::{Ldm, Single, Stm};
 use crate::exec::media::ExtendAs;
+use crate::exec::misc::Nop;
 use crate::exec::multiply::{MulAs, MulLongAs};
 use crate::exec::thumb::ItStart;
 use crate::thread::{Ops, OpsOf, Plain, Second, fused};
@@ -146,7 +147,7 @@ static PAIRS: &[Pair] = pairs![
     (Dp<13, false, 5>, 1, Dp<1, false, 5>, 1),
     (Dp<13, false, 2>, 1, Dp<13, false, 2>, 1),
     (Dp<5, false, 1>, 2, it),
-    (Dp<8, false, 0>, 1, Dp<5, false, 1>, 2),
+    (Nop, 1, Dp<5, false, 1>, 2),
     (Dp<13, false, 3>, 1, MulAs<0, false>, 1),
     (Single<1, 0, 0>, 1, branch 1, false, true),
     (Dp<10, true, 0>, 1, branch 13, false, true),
@@ -172,7 +173,7 @@ static PAIRS: &[Pair] = pairs![
     (Single<0, 0, 0>, 1, Dp<0, false, 1>, 1),
     (Dp<10, true, 0>, 1, branch 8, false, true),
     (Dp<10, true, 0>, 1, branch 0, false, false),
-    (Dp<10, true, 2>, 2, Dp<8, false, 0>, 1),
+    (Dp<10, true, 2>, 2, Nop, 1),
     (Dp<4, false, 2>, 2, branch 14, false, true),
     (Dp<2, false, 1>, 1, Single<1, 0, 0>, 1),
     (Dp<10, true, 0>, 1, it),
@@ -308,7 +309,7 @@ static PAIRS: &[Pair] = pairs![
     (Dp<13, false, 1>, 1, Dp<4, false, 1>, 1),
     (Dp<8, true, 1>, 1, branch 0, false, true),
     (Dp<2, false, 1>, 2, Dp<3, false, 0>, 2),
-    (Dp<10, true, 1>, 2, Dp<8, false, 0>, 1),
+    (Dp<10, true, 1>, 2, Nop, 1),
     (Dp<4, false, 1>, 1, Single<1, 0, 0>, 2),
     (DpT16<2, 1>, 1, Dp<13, false, 1>, 1),
     (Single<0, 1, 0>, 2, Dp<13, false, 1>, 1),
@@ -424,7 +425,7 @@ static PAIRS: &[Pair] = pairs![
     (Dp<13, false, 2>, 1, Dp<4, false, 0>, 1),
     (Single<5, 0, 0>, 1, branch 2, false, true),
     (Single<0, 0, 0>, 1, Dp<2, false, 0>, 1),
-    (Dp<8, false, 0>, 1, Single<0, 0, 0>, 1),
+    (Nop, 1, Single<0, 0, 0>, 1),
     (Dp<10, true, 0>, 1, Dp<13, false, 0>, 1),
     (Single<1, 0, 0>, 1, Ldm<5>, 1),
     (Dp<2, false, 3>, 1, Single<1, 0, 0>, 1),
@@ -458,7 +459,7 @@ static PAIRS: &[Pair] = pairs![
     (Dp<1, false, 1>, 2, Dp<0, false, 1>, 2),
     (Dp<4, false, 0>, 2, DpT16<1, 1>, 1),
     (Single<0, 0, 0>, 1, Dp<4, false, 2>, 1),
-    (Dp<8, false, 0>, 1, Dp<8, false, 0>, 1),
+    (Nop, 1, Nop, 1),
     (Single<1, 1, 0>, 1, Single<0, 0, 0>, 1),
     (Dp<4, false, 0>, 1, branch 14, true, true),
     (Dp<13, false, 1>, 1, Dp<13, false, 0>, 1),
@@ -477,7 +478,7 @@ static PAIRS: &[Pair] = pairs![
     (Dp<12, false, 0>, 2, Single<1, 0, 0>, 1),
     (DpT16<13, 2>, 1, branch 4, false, false),
     (Dp<10, true, 1>, 1, branch 1, false, false),
-    (Dp<8, false, 0>, 2, branch 1, false, true),
+    (Nop, 2, branch 1, false, true),
     (DpT16<4, 0>, 1, DpT16<4, 0>, 1),
     (Single<2, 0, 0>, 2, Single<0, 0, 0>, 1),
     (Single<1, 0, 0>, 1, branch 1, false, false),
