@@ -339,6 +339,9 @@ pub struct Cpu {
     /// Watchpoints, exact stops and interval summaries (see [`crate::debug`]); its mid-block
     /// resume point is saved.
     pub(crate) dbg: crate::debug::CpuDebug,
+    /// The pair census (see [`crate::census`]), with the `pair-census` feature.
+    #[cfg(feature = "pair-census")]
+    pub(crate) census: crate::census::Census,
 }
 
 impl Cpu {
@@ -392,6 +395,8 @@ impl Cpu {
             chain_pages: false,
             tracer: None,
             dbg: Default::default(),
+            #[cfg(feature = "pair-census")]
+            census: Default::default(),
         };
         cpu.reset();
         cpu

@@ -21,6 +21,8 @@
 //!    [`state`]: modes, banked registers and the program status register.
 
 pub mod alu;
+#[cfg(feature = "pair-census")]
+pub mod census;
 pub mod code_cache;
 pub mod cp14;
 pub mod cp15;

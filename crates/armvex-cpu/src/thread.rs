@@ -500,6 +500,18 @@ impl Cpu {
 /// # Safety
 /// See [`Handler`].
 unsafe fn fast<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
+    #[cfg(feature = "pair-census")]
+    {
+        // Run as the slot's `exec` (not by a condition check or an IT block), the
+        // instruction may be either of a pair (see `crate::census`).
+        // SAFETY: `d` points at a live instruction (the caller's contract).
+        let exec = std::ptr::fn_addr_eq(unsafe { (*d).exec }, fast::<O, SLOTS> as Handler);
+        let name = crate::census::Name::of::<O>(SLOTS);
+        cpu.census.arrive(d as usize, exec, name);
+        if exec {
+            cpu.census.expect(d.wrapping_add(SLOTS) as usize, name);
+        }
+    }
     // SAFETY: the caller's contract.
     unsafe { fast_body::<O, SLOTS>(cpu, bus, d, rem) }
 }
@@ -894,6 +906,12 @@ unsafe fn dispatch_to<const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *cons
 /// See [`Handler`]; `next` is a slot of the page's array; `d` does not end its run.
 #[inline(always)]
 unsafe fn dispatch_next(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, next: *const Insn, rem: u64, flow: Flow) -> u64 {
+    #[cfg(feature = "pair-census")]
+    if flow == Flow::Next {
+        cpu.census.dispatches += 1;
+    } else {
+        cpu.census.forget();
+    }
     match flow {
         // SAFETY: `next` is a live instruction of the same page.
         Flow::Next => unsafe { ((*next).exec)(cpu, bus, next, SPARE, rem) },
@@ -962,6 +980,8 @@ impl Cpu {
     /// restored here), and nothing else reads it meanwhile.
     #[inline(always)]
     pub(crate) unsafe fn run_chain(&mut self, bus: &mut Bus, d: *const Insn, budget: u64) -> ChainEnd {
+        #[cfg(feature = "pair-census")]
+        self.census.forget();
         // SAFETY: the caller's contract.
         let run = unsafe { (*d).run() };
         let left = if budget >= run {

@@ -217,7 +217,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
-    match cli.command {
+    let code = match cli.command {
         Command::Run(args) => match run(args) {
             Ok(code) => code,
             Err(message) => {
@@ -225,6 +225,26 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    };
+    #[cfg(feature = "pair-census")]
+    write_pair_census();
+    code
+}
+
+/// Write the pair census the machine's CPUs took (dropped by now) to the file named by
+/// `ARMVEX_PAIR_CENSUS` (see `armvex_cpu::census` and tools/pair-census).
+#[cfg(feature = "pair-census")]
+fn write_pair_census() {
+    match std::env::var_os("ARMVEX_PAIR_CENSUS") {
+        Some(path) => {
+            if let Err(e) = armvex_cpu::census::write(std::path::Path::new(&path)) {
+                eprintln!(
+                    "armvex: cannot write the pair census to {}: {e}",
+                    path.to_string_lossy()
+                );
+            }
+        }
+        None => eprintln!("armvex: built with pair-census, but ARMVEX_PAIR_CENSUS names no file to write it to"),
     }
 }
 

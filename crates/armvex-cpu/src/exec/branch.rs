@@ -73,6 +73,12 @@ unsafe fn branch_threaded<const COND: u8, const LINK: bool, const LOCAL: bool>(
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
+    #[cfg(feature = "pair-census")]
+    cpu.census.arrive(
+        d as usize,
+        std::ptr::fn_addr_eq(insn.exec, branch_threaded::<COND, LINK, LOCAL> as Handler),
+        crate::census::Name::of::<BranchTo<COND, LINK, LOCAL>>(insn.slots()),
+    );
     // A branch ends its run (it is the last instruction paid for): the budget after it is
     // `rem`, and whichever instruction comes next starts a run of its own.
     debug_assert_eq!(insn.run(), 1);

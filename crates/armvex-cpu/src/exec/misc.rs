@@ -8,7 +8,7 @@ use crate::insn::{Flow, Insn};
 use crate::memory::AccessFlags;
 use crate::mmu::{self, Access};
 use crate::state::{Mode, psr};
-use crate::thread::{Ops, op};
+use crate::thread::{Op, Ops, OpsOf};
 use armvex_bus::Bus;
 
 /// An UNDEFINED encoding: take the Undefined Instruction exception.
@@ -515,5 +515,18 @@ fn apply_cp15_effect(cpu: &mut Cpu, bus: &mut Bus, d: &Insn, effect: Cp15Effect)
     }
 }
 
-/// The family of [`nop`]: needs no PC.
-pub static NOP: &Ops = op!(nosync(0) nop);
+/// The family of [`nop`]: needs no PC. A named type (not `op!`'s) so that the
+/// superinstruction list (`PAIRS` in `crate::fuse`) and the pair census can name it.
+pub(crate) struct Nop;
+
+impl Op for Nop {
+    const SYNC: bool = false;
+    const READS: u8 = 0;
+    #[inline(always)]
+    fn step(cpu: &mut Cpu, bus: &mut Bus, d: &Insn) -> Flow {
+        nop(cpu, bus, d)
+    }
+}
+
+/// The [`Ops`] of [`Nop`].
+pub static NOP: &Ops = <Nop as OpsOf>::OPS;

@@ -28,6 +28,12 @@ pub fn it(cpu: &mut Cpu, _bus: &mut Bus, d: &Insn) -> Flow {
 unsafe fn it_threaded(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, _: Spare, rem: u64) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
     let insn = unsafe { &*d };
+    #[cfg(feature = "pair-census")]
+    cpu.census.arrive(
+        d as usize,
+        std::ptr::fn_addr_eq(insn.exec, it_threaded as Handler),
+        crate::census::Name::of::<ItStart>(insn.slots()),
+    );
     it(cpu, bus, insn);
     // SAFETY: the caller's contract.
     let left = unsafe { crate::thread::left_after(d, rem) };
