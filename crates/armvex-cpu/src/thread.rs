@@ -534,16 +534,7 @@ pub(crate) unsafe fn fused<A: Op, const SA: usize, S: Second>(
     rem: u64,
 ) -> u64 {
     // SAFETY: `d` points at a live instruction (the caller's contract).
-    let insn = unsafe { &*d };
-    if A::SYNC {
-        cpu.sync_pc(insn);
-    } else {
-        #[cfg(debug_assertions)]
-        {
-            cpu.regs[15] = PC_POISON;
-        }
-    }
-    let flow = A::step(cpu, bus, insn);
+    let flow = plain_step::<A>(cpu, bus, unsafe { &*d });
     if flow != Flow::Next {
         if flow == Flow::Slow {
             // SAFETY: the caller's contract.
@@ -581,14 +572,10 @@ impl<O: Op, const SLOTS: usize> Second for Plain<O, SLOTS> {
     }
 }
 
-/// The body of [`fast`].
-///
-/// # Safety
-/// See [`Handler`].
+/// The step of `insn`, family `O`, as [`fast`] runs it: with the PC stored first if the
+/// family needs it (in builds with debug assertions, a visibly wrong PC if not).
 #[inline(always)]
-unsafe fn fast_body<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
-    // SAFETY: `d` points at a live instruction (the caller's contract).
-    let insn = unsafe { &*d };
+fn plain_step<O: Op>(cpu: &mut Cpu, bus: &mut Bus, insn: &Insn) -> Flow {
     if O::SYNC {
         cpu.sync_pc(insn);
     } else {
@@ -597,7 +584,17 @@ unsafe fn fast_body<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: 
             cpu.regs[15] = PC_POISON;
         }
     }
-    let flow = O::step(cpu, bus, insn);
+    O::step(cpu, bus, insn)
+}
+
+/// The body of [`fast`].
+///
+/// # Safety
+/// See [`Handler`].
+#[inline(always)]
+unsafe fn fast_body<O: Op, const SLOTS: usize>(cpu: &mut Cpu, bus: &mut Bus, d: *const Insn, rem: u64) -> u64 {
+    // SAFETY: `d` points at a live instruction (the caller's contract).
+    let flow = plain_step::<O>(cpu, bus, unsafe { &*d });
     if flow == Flow::Slow {
         // SAFETY: the caller's contract.
         return unsafe { slow_path::<O, SLOTS>(cpu, bus, d, SPARE, rem) };
