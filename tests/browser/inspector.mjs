@@ -26,6 +26,9 @@ function check(what, ok, detail = "") {
   if (ok) { passed++; console.log(`ok: ${what}`); } else { failed++; console.log(`FAIL: ${what} ${detail}`); }
 }
 
+// The browser starts before the guest: on a loaded machine its start takes seconds, and the
+// guest (about 8 s from start to power-off) must still be running when the page opens.
+const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-gpu"] });
 const vm = spawn(armvex, ["run", "--machine", "vexpress-a9", "-m", "512M",
   "--kernel", path.join(guest, "vmlinuz"), "--dtb", path.join(guest, "vexpress-v2p-ca9-clcd.dtb"),
   "--initrd", path.join(guest, "initramfs.cpio.gz"),
@@ -44,7 +47,6 @@ const url = await new Promise((resolve, reject) => {
   });
 });
 
-const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-gpu"] });
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1200 } });
   const errors = [];
